@@ -1,0 +1,95 @@
+// Package event defines segflow's canonical events: the CloudEvent types the
+// pipeline understands, the topic each one travels on, and validation of their
+// data against the JSON Schemas in schemas/.
+//
+// Every event is a CloudEvent whose type is segflow.<topic>.<action>, whose data
+// is a JSON object described by schemas/segflow.<topic>.<action>.json, and whose
+// partitionkey extension is the canonical customer id. The type alone decides the
+// topic, so routing never needs to look inside the data.
+package event
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Topics that carry customer events, and the dead-letter topic.
+const (
+	TopicBrowse   = "browse"
+	TopicCart     = "cart"
+	TopicPurchase = "purchase"
+	TopicIdentify = "identify"
+	TopicInvalid  = "events.invalid"
+)
+
+// Topics lists the topics that carry customer events.
+var Topics = []string{TopicBrowse, TopicCart, TopicPurchase, TopicIdentify}
+
+// CloudEvent types of customer events.
+const (
+	ProductViewed     = "segflow.browse.product_viewed"
+	ProductListViewed = "segflow.browse.product_list_viewed"
+	ProductsSearched  = "segflow.browse.products_searched"
+	PageViewed        = "segflow.browse.page_viewed"
+	Interaction       = "segflow.browse.interaction"
+
+	ProductAdded    = "segflow.cart.product_added"
+	ProductRemoved  = "segflow.cart.product_removed"
+	CartViewed      = "segflow.cart.viewed"
+	CheckoutStarted = "segflow.cart.checkout_started"
+	WishlistAdded   = "segflow.cart.wishlist_added"
+
+	OrderCompleted = "segflow.purchase.order_completed"
+	OrderRefunded  = "segflow.purchase.order_refunded"
+
+	Identify = "segflow.identify.identify"
+	Alias    = "segflow.identify.alias"
+
+	// Rejected is the type of dead letters on TopicInvalid.
+	Rejected = "segflow.event.rejected"
+)
+
+// Types lists every customer event type.
+var Types = []string{
+	ProductViewed, ProductListViewed, ProductsSearched, PageViewed, Interaction,
+	ProductAdded, ProductRemoved, CartViewed, CheckoutStarted, WishlistAdded,
+	OrderCompleted, OrderRefunded,
+	Identify, Alias,
+}
+
+// Extension attributes segflow sets on every event it accepts.
+const (
+	// ExtPartitionKey is the canonical customer id; the CloudEvents Kafka
+	// binding maps it to the message key.
+	ExtPartitionKey = "partitionkey"
+	// ExtReceivedAt is when the collector received the event (RFC 3339).
+	ExtReceivedAt = "receivedat"
+)
+
+// AnonymousPrefix marks a canonical customer id that is an anonymous id not yet
+// linked to a user id, so the two id spaces never collide.
+const AnonymousPrefix = "anon:"
+
+// Topic returns the topic that carries events of type typ.
+func Topic(typ string) (string, error) {
+	rest, ok := strings.CutPrefix(typ, "segflow.")
+	if ok {
+		topic, _, ok := strings.Cut(rest, ".")
+		if ok && (topic == TopicBrowse || topic == TopicCart || topic == TopicPurchase || topic == TopicIdentify) {
+			return topic, nil
+		}
+	}
+	return "", fmt.Errorf("unknown event type %q: want one of %s", typ, strings.Join(Types, ", "))
+}
+
+// CustomerID returns the canonical customer id for an event: the user id when it
+// is known, otherwise the anonymous id marked with AnonymousPrefix.
+func CustomerID(userID, anonymousID string) string {
+	if userID != "" {
+		return userID
+	}
+	if anonymousID == "" {
+		return ""
+	}
+	return AnonymousPrefix + anonymousID
+}

@@ -1,0 +1,93 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Topic describes a topic segflow creates at start-up.
+type Topic struct {
+	Name       string
+	Partitions int
+}
+
+// NewWriter returns a writer that waits for all in-sync replicas to acknowledge
+// each write and keys messages to partitions the way Java clients do (murmur2),
+// so other producers keying by customer id agree on partitions. Messages name
+// their own topic.
+func NewWriter(brokers []string) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:         kafka.TCP(brokers...),
+		Balancer:     kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll,
+		// Writes are synchronous; a short batch timeout keeps ingest latency low
+		// while concurrent requests still share batches.
+		BatchTimeout: 2 * time.Millisecond,
+		BatchSize:    1000,
+		BatchBytes:   16 << 20,
+		MaxAttempts:  3,
+	}
+}
+
+// EnsureTopics creates the topics that do not exist yet. Existing topics are
+// left as they are, whatever their partition count.
+func EnsureTopics(ctx context.Context, brokers []string, replication int, topics ...Topic) error {
+	if replication <= 0 {
+		replication = 1
+	}
+	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	req := &kafka.CreateTopicsRequest{}
+	for _, t := range topics {
+		p := t.Partitions
+		if p <= 0 {
+			p = 1
+		}
+		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t.Name, NumPartitions: p, ReplicationFactor: replication})
+	}
+	resp, err := c.CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	var errs []error
+	names := make([]string, 0, len(resp.Errors))
+	for name := range resp.Errors {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := resp.Errors[name]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("create topic %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Ping checks that the cluster answers a metadata request.
+func Ping(ctx context.Context, brokers []string) error {
+	var last error
+	for _, b := range brokers {
+		conn, err := kafka.DialContext(ctx, "tcp", b)
+		if err != nil {
+			last = err
+			continue
+		}
+		if dl, ok := ctx.Deadline(); ok {
+			_ = conn.SetDeadline(dl)
+		}
+		_, err = conn.Brokers()
+		conn.Close()
+		if err == nil {
+			return nil
+		}
+		last = err
+	}
+	if last == nil {
+		last = errors.New("no brokers configured")
+	}
+	return fmt.Errorf("kafka unreachable: %w", last)
+}

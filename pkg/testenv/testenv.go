@@ -1,0 +1,180 @@
+// Package testenv starts the servers integration tests run against: a real
+// redis-server on a free port and an in-process Kafka-protocol broker (kfake).
+// Every package's integration tests use it, so they all see the same harness.
+//
+// When CI is set in the environment a redis-server binary is required; elsewhere
+// the tests fall back to an embedded Redis (miniredis) if none is installed.
+package testenv
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/stream"
+)
+
+// Redis is a Redis server started for one test.
+type Redis struct {
+	Addr string
+	// Real tells whether this is a redis-server process rather than miniredis.
+	Real bool
+	cmd  *exec.Cmd
+}
+
+// StartRedis starts a Redis server that lives as long as the test.
+func StartRedis(t testing.TB) *Redis {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redis-server is required when CI is set: %v", err)
+		}
+		m := miniredis.RunT(t)
+		return &Redis{Addr: m.Addr()}
+	}
+	r := &Redis{Addr: freeAddr(t), Real: true}
+	_, port, _ := net.SplitHostPort(r.Addr)
+	r.cmd = exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
+	r.cmd.Dir = t.TempDir()
+	if err := r.cmd.Start(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+	})
+	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server on %s did not answer", r.Addr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return r
+}
+
+// Client returns a client of the server, closed when the test ends.
+func (r *Redis) Client(t testing.TB) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Kafka is an in-process Kafka-protocol cluster started for one test.
+type Kafka struct {
+	Cluster *kfake.Cluster
+	Brokers []string
+}
+
+// StartKafka starts a one-broker cluster with segflow's topics (three
+// partitions each) and any extra topics given.
+func StartKafka(t testing.TB, extra ...stream.Topic) *Kafka {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatalf("start kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	k := &Kafka{Cluster: c, Brokers: c.ListenAddrs()}
+	topics := append(Topics(3), extra...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := stream.EnsureTopics(ctx, k.Brokers, 1, topics...); err != nil {
+		t.Fatalf("create topics: %v", err)
+	}
+	return k
+}
+
+// Topics returns segflow's event and dead-letter topics with n partitions each.
+func Topics(n int) []stream.Topic {
+	var ts []stream.Topic
+	for _, name := range append(event.Topics, event.TopicInvalid) {
+		ts = append(ts, stream.Topic{Name: name, Partitions: n})
+	}
+	return ts
+}
+
+// ReadTopic reads every message of every partition of topic that is there
+// within the timeout, waiting until at least want messages have arrived. It
+// fails the test if fewer arrive.
+func (k *Kafka) ReadTopic(t testing.TB, topic string, want int, timeout time.Duration) []kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	conn, err := kafka.DialContext(ctx, "tcp", k.Brokers[0])
+	if err != nil {
+		t.Fatalf("dial kafka: %v", err)
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		t.Fatalf("read partitions of %s: %v", topic, err)
+	}
+	var msgs []kafka.Message
+	for {
+		msgs = msgs[:0]
+		for _, p := range parts {
+			msgs = append(msgs, readPartition(ctx, t, k.Brokers, topic, p.ID)...)
+		}
+		if len(msgs) >= want || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(msgs) < want {
+		t.Fatalf("topic %s: got %d messages, want at least %d", topic, len(msgs), want)
+	}
+	return msgs
+}
+
+func readPartition(ctx context.Context, t testing.TB, brokers []string, topic string, partition int) []kafka.Message {
+	conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, partition)
+	if err != nil {
+		t.Fatalf("dial leader of %s/%d: %v", topic, partition, err)
+	}
+	defer conn.Close()
+	first, last, err := conn.ReadOffsets()
+	if err != nil {
+		t.Fatalf("offsets of %s/%d: %v", topic, partition, err)
+	}
+	if last <= first {
+		return nil
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: partition, MaxWait: 50 * time.Millisecond})
+	defer r.Close()
+	if err := r.SetOffset(first); err != nil {
+		t.Fatalf("seek %s/%d: %v", topic, partition, err)
+	}
+	var out []kafka.Message
+	for int64(len(out)) < last-first {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			t.Fatalf("read %s/%d: %v", topic, partition, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func freeAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
