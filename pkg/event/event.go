@@ -10,6 +10,7 @@ package event
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -64,20 +65,32 @@ const (
 	ExtPartitionKey = "partitionkey"
 	// ExtReceivedAt is when the collector received the event (RFC 3339).
 	ExtReceivedAt = "receivedat"
+	// ExtChannel is where the event happened: web, app or pos. It is the data's
+	// channel field when the producer set one, otherwise the source's default.
+	ExtChannel = "channel"
 )
 
 // AnonymousPrefix marks a canonical customer id that is an anonymous id not yet
 // linked to a user id, so the two id spaces never collide.
 const AnonymousPrefix = "anon:"
 
+// Channels where events happen.
+const (
+	ChannelWeb = "web"
+	ChannelApp = "app"
+	ChannelPOS = "pos"
+)
+
+// IsChannel tells whether s is one of the channels.
+func IsChannel(s string) bool {
+	return s == ChannelWeb || s == ChannelApp || s == ChannelPOS
+}
+
 // Topic returns the topic that carries events of type typ.
 func Topic(typ string) (string, error) {
-	rest, ok := strings.CutPrefix(typ, "segflow.")
-	if ok {
-		topic, _, ok := strings.Cut(rest, ".")
-		if ok && (topic == TopicBrowse || topic == TopicCart || topic == TopicPurchase || topic == TopicIdentify) {
-			return topic, nil
-		}
+	if slices.Contains(Types, typ) {
+		topic, _, _ := strings.Cut(strings.TrimPrefix(typ, "segflow."), ".")
+		return topic, nil
 	}
 	return "", fmt.Errorf("unknown event type %q: want one of %s", typ, strings.Join(Types, ", "))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -101,7 +102,7 @@ func (v *Validator) Validate(typ string, data []byte) error {
 		if err == nil {
 			err = fmt.Errorf("unknown event type %q", typ)
 		}
-		return Invalid("type", "enum", "%v", err)
+		return Invalid("/type", "enum", "%v", err)
 	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
@@ -112,6 +113,7 @@ func (v *Validator) Validate(typ string, data []byte) error {
 	if errors.As(err, &ve) {
 		ie := &InvalidError{}
 		collect(ve, &ie.Errors)
+		slices.SortStableFunc(ie.Errors, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
 		return ie
 	}
 	return err

@@ -16,11 +16,27 @@ type Topic struct {
 	Partitions int
 }
 
+// WriteAttempts is how often a writer tries a write before it gives up.
+const WriteAttempts = 3
+
+// MaxWriteDuration bounds how long a writer made by NewWriter with the given
+// per-attempt timeout can take to settle a write, success or failure.
+func MaxWriteDuration(timeout time.Duration) time.Duration {
+	return WriteAttempts * (timeout + time.Second)
+}
+
 // NewWriter returns a writer that waits for all in-sync replicas to acknowledge
 // each write and keys messages to partitions the way Java clients do (murmur2),
 // so other producers keying by customer id agree on partitions. Messages name
-// their own topic.
-func NewWriter(brokers []string) *kafka.Writer {
+// their own topic. timeout bounds each attempt; zero means 10s.
+//
+// A write whose context is cancelled is not withdrawn: kafka-go still sends the
+// batch. Callers that must know the outcome should not cancel the context and
+// rely on the timeout instead, as the collector does.
+func NewWriter(brokers []string, timeout time.Duration) *kafka.Writer {
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
 	return &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
 		Balancer:     kafka.Murmur2Balancer{},
@@ -30,7 +46,10 @@ func NewWriter(brokers []string) *kafka.Writer {
 		BatchTimeout: 2 * time.Millisecond,
 		BatchSize:    1000,
 		BatchBytes:   16 << 20,
-		MaxAttempts:  3,
+		MaxAttempts:     WriteAttempts,
+		WriteBackoffMax: time.Second,
+		WriteTimeout:    timeout,
+		ReadTimeout:     timeout,
 	}
 }
 

@@ -51,8 +51,10 @@ func StartRedis(t testing.TB) *Redis {
 		t.Fatalf("start redis-server: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = r.cmd.Process.Kill()
-		_ = r.cmd.Wait()
+		if r.cmd.ProcessState == nil {
+			_ = r.cmd.Process.Kill()
+			_ = r.cmd.Wait()
+		}
 	})
 	c := redis.NewClient(&redis.Options{Addr: r.Addr})
 	defer c.Close()
@@ -64,6 +66,16 @@ func StartRedis(t testing.TB) *Redis {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return r
+}
+
+// Stop kills the server, as a crash would. Only a real server can be stopped.
+func (r *Redis) Stop(t testing.TB) {
+	t.Helper()
+	if r.cmd == nil {
+		t.Fatal("cannot stop an embedded Redis")
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
 }
 
 // Client returns a client of the server, closed when the test ends.
@@ -177,4 +189,3 @@ func freeAddr(t testing.TB) string {
 	defer l.Close()
 	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
-

@@ -1,0 +1,31 @@
+# Targets call the Go tool; settings live in the code and its flags.
+GO ?= go
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@2026.2.2
+
+.PHONY: run test bench lint build up down
+
+## run: the whole pipeline in one process, embedded Kafka and Redis, collector on :8080
+run:
+	$(GO) run ./services/segflow run --log-format console
+
+## test: every test, with the race detector
+test:
+	$(GO) test -race -count=1 ./...
+
+## bench: throughput and latency figures
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
+
+## lint: gofmt, go vet, staticcheck
+lint:
+	@test -z "$$(gofmt -l .)" || (gofmt -l . && echo "gofmt: the files above need formatting" && exit 1)
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+## build: the segflow binary in bin/
+build:
+	$(GO) build -o bin/segflow ./services/segflow
+
+## up: the pipeline on real Kafka (KRaft) and Redis with docker compose
+up:
+	docker compose up --build

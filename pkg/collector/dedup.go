@@ -1,0 +1,207 @@
+package collector
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/stream"
+)
+
+// Dedup and identity state in Redis.
+//
+// An event is known by its source and id. Before writing, the collector claims
+// each id with SET NX GET of a "pending" marker that expires after the longest
+// a Kafka write can take; after Kafka acknowledged the write it turns the marker
+// into "done" for the dedup window, and on a failed write it deletes it. So:
+//   - a retry of a written event finds "done" and is answered as a duplicate;
+//   - a retry racing the first attempt finds "pending" and gets 503, to come
+//     back when the outcome is known;
+//   - a collector that dies between claim and write leaves a marker that
+//     expires, never one that blocks the event for the whole window.
+//
+// A crash after Kafka acknowledged but before "done" was stored lets a retry
+// write the event a second time; consumers apply events by id with exactly-once
+// effect, so the duplicate on the topic changes nothing downstream.
+//
+// Identity links map an anonymous id to the user id an identify or alias tied
+// it to: key sf:{anon:<id>}:link, hash-tagged by the anonymous customer id like
+// every per-customer key.
+const (
+	markPending = "p"
+	markDone    = "d"
+
+	// releaseTimeout bounds the Redis writes made after Kafka answered.
+	releaseTimeout = 5 * time.Second
+)
+
+func seenKey(source, id string) string {
+	h := sha256.Sum256([]byte(source + "\x00" + id))
+	return "sf:seen:" + hex.EncodeToString(h[:16])
+}
+
+func linkKey(anonymousID string) string {
+	return "sf:{" + event.AnonymousPrefix + anonymousID + "}:link"
+}
+
+// batchLinks returns the anonymous id → user id links that the identify and
+// alias events of a request establish.
+func batchLinks(items []*item) map[string]string {
+	links := map[string]string{}
+	for _, it := range items {
+		if !it.ok() {
+			continue
+		}
+		switch it.ev.Type() {
+		case event.Identify:
+			if it.ids.AnonymousID != "" && it.ids.UserID != "" {
+				links[it.ids.AnonymousID] = it.ids.UserID
+			}
+		case event.Alias:
+			if it.ids.PreviousID != "" && it.ids.PreviousID != it.ids.UserID {
+				links[it.ids.PreviousID] = it.ids.UserID
+			}
+		}
+	}
+	return links
+}
+
+// resolve sets each valid item's canonical customer id: its user id, else the
+// user its anonymous id is linked to (in this request or earlier), else the
+// anonymous id itself.
+func (c *Collector) resolve(ctx context.Context, items []*item, links map[string]string) error {
+	var lookup []*item
+	for _, it := range items {
+		if !it.ok() {
+			continue
+		}
+		switch {
+		case it.ids.UserID != "":
+			it.key = it.ids.UserID
+		case links[it.ids.AnonymousID] != "":
+			it.key = links[it.ids.AnonymousID]
+		default:
+			lookup = append(lookup, it)
+		}
+	}
+	if len(lookup) > 0 {
+		pipe := c.rdb.Pipeline()
+		cmds := make([]*redis.StringCmd, len(lookup))
+		for i, it := range lookup {
+			cmds[i] = pipe.Get(ctx, linkKey(it.ids.AnonymousID))
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("%w: resolve identities: %v", errUnavailable, err)
+		}
+		for i, it := range lookup {
+			it.key = cmds[i].Val()
+			if it.key == "" {
+				it.key = event.CustomerID("", it.ids.AnonymousID)
+			}
+		}
+	}
+	for _, it := range items {
+		if it.ok() {
+			it.ev.SetExtension(event.ExtPartitionKey, it.key)
+		}
+	}
+	return nil
+}
+
+// claim marks each valid item's id as pending, or finds it a duplicate. If
+// another request is writing the same event right now it releases its own
+// claims and answers unavailable, so the client retries once the outcome is
+// known.
+func (c *Collector) claim(ctx context.Context, items []*item) error {
+	pipe := c.rdb.Pipeline()
+	cmds := map[*item]*redis.StatusCmd{}
+	inRequest := map[string]bool{}
+	ttl := stream.MaxWriteDuration(c.cfg.WriteTimeout) + c.cfg.WriteTimeout
+	for _, it := range items {
+		if !it.ok() {
+			continue
+		}
+		if inRequest[it.seen] {
+			it.duplicate = true
+			continue
+		}
+		inRequest[it.seen] = true
+		cmds[it] = pipe.SetArgs(ctx, it.seen, markPending, redis.SetArgs{Mode: "NX", Get: true, TTL: ttl})
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		c.release(items) // some claims may have been made
+		return fmt.Errorf("%w: claim event ids: %v", errUnavailable, err)
+	}
+	inFlight := false
+	for it, cmd := range cmds {
+		switch prev, err := cmd.Result(); {
+		case errors.Is(err, redis.Nil):
+			it.claimed = true
+		case prev == markPending:
+			inFlight = true
+		default:
+			it.duplicate = true
+		}
+	}
+	if inFlight {
+		c.release(items)
+		return fmt.Errorf("%w: an event of this request is being written by another request", errUnavailable)
+	}
+	return nil
+}
+
+// release forgets the claims of a request whose write failed.
+func (c *Collector) release(items []*item) {
+	var keys []string
+	for _, it := range items {
+		if it.claimed {
+			keys = append(keys, it.seen)
+			it.claimed = false
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	// Not the request's context: a client that went away must not leave claims
+	// behind. Release one key at a time so it works across cluster slots.
+	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	pipe := c.rdb.Pipeline()
+	for _, k := range keys {
+		pipe.Del(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		c.logFailure("release claims; they expire by themselves", err)
+	}
+}
+
+// remember marks written events done and stores the identity links of the
+// request. Failing here loses nothing: Kafka has the events.
+func (c *Collector) remember(ctx context.Context, items []*item, links map[string]string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	pipe := c.rdb.Pipeline()
+	for _, it := range items {
+		if it.claimed {
+			pipe.Set(ctx, it.seen, markDone, c.cfg.DedupWindow)
+		}
+	}
+	for anon, user := range links {
+		pipe.Set(ctx, linkKey(anon), user, 0)
+	}
+	if pipe.Len() == 0 {
+		return
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		c.logFailure("remember written events", err)
+	}
+}

@@ -1,0 +1,43 @@
+package collector
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	accepted    *prometheus.CounterVec
+	rejected    *prometheus.CounterVec
+	duplicates  prometheus.Counter
+	writeErrors prometheus.Counter
+	latency     *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "segflow_collector_events_accepted_total",
+			Help: "Events written to Kafka, by topic.",
+		}, []string{"topic"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "segflow_collector_events_rejected_total",
+			Help: "Events rejected and dead-lettered, by reason (malformed, unknown_type, invalid).",
+		}, []string{"reason"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "segflow_collector_events_duplicate_total",
+			Help: "Events not written again because their source and id were already written.",
+		}),
+		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "segflow_collector_kafka_write_errors_total",
+			Help: "Requests answered 503 because Kafka did not acknowledge the write.",
+		}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "segflow_collector_request_duration_seconds",
+			Help:    "Time from receiving an ingest request to answering it, by endpoint and status code.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"endpoint", "code"}),
+	}
+	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.duplicates, m.writeErrors, m.latency} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/segflow/segflow/pkg/collector"
+	"github.com/segflow/segflow/pkg/event"
+)
+
+// config is every setting of the segflow binary. Each flag can also be set by
+// an environment variable: SEGFLOW_ and the flag's name in upper case with
+// dashes as underscores (--kafka-brokers is SEGFLOW_KAFKA_BROKERS). Flags win.
+type config struct {
+	HTTPAddr string
+
+	KafkaBrokers      string
+	RedisAddr         string
+	RedisPassword     string
+	EmbeddedKafkaAddr string
+	EmbeddedRedisAddr string
+	Partitions        int
+	Replication       int
+
+	WriteKeys       string
+	DedupWindow     time.Duration
+	MaxBodyBytes    int64
+	MaxEvents       int
+	WriteTimeout    time.Duration
+	DefaultCurrency string
+	CORSOrigins     string
+
+	LogFormat string
+	LogLevel  string
+
+	set *flag.FlagSet
+}
+
+// devWriteKey is the write key of the embedded pipeline when none is configured.
+const devWriteKey = "dev"
+
+func parseConfig(name string, args []string) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&c.HTTPAddr, "http-addr", ":8080", "address the HTTP API (collector, health, metrics) listens on")
+	fs.StringVar(&c.KafkaBrokers, "kafka-brokers", "", "comma-separated Kafka bootstrap brokers; empty runs an embedded broker")
+	fs.StringVar(&c.RedisAddr, "redis-addr", "", "Redis address host:port; empty runs an embedded Redis")
+	fs.StringVar(&c.RedisPassword, "redis-password", "", "Redis password")
+	fs.StringVar(&c.EmbeddedKafkaAddr, "embedded-kafka-addr", "127.0.0.1:19092", "where the embedded Kafka broker listens")
+	fs.StringVar(&c.EmbeddedRedisAddr, "embedded-redis-addr", "127.0.0.1:16379", "where the embedded Redis listens")
+	fs.IntVar(&c.Partitions, "partitions", 6, "partitions of each topic segflow creates")
+	fs.IntVar(&c.Replication, "replication", 1, "replication factor of each topic segflow creates")
+	fs.StringVar(&c.WriteKeys, "write-keys", "", "collector write keys: comma-separated source=key pairs; a source named web, app or pos (or web-…, app-…, pos-…) sets its default channel. Embedded mode defaults to web=dev")
+	fs.DurationVar(&c.DedupWindow, "dedup-window", 24*time.Hour, "how long the collector remembers written event ids")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 4<<20, "largest request body after decompression")
+	fs.IntVar(&c.MaxEvents, "max-events", 2000, "most events in one request")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", 10*time.Second, "longest wait for Kafka to acknowledge a write")
+	fs.StringVar(&c.DefaultCurrency, "default-currency", "USD", "currency of Segment orders that name none")
+	fs.StringVar(&c.CORSOrigins, "cors-origins", "", "comma-separated browser origins allowed to call the collector; empty allows any")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "json or console")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			_ = f.Value.Set(v)
+		}
+	})
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	c.set = fs
+	if c.embedded() && c.WriteKeys == "" {
+		c.WriteKeys = "web=" + devWriteKey
+	}
+	if _, err := c.writeKeys(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func envName(flagName string) string {
+	return "SEGFLOW_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func (c *config) embedded() bool { return c.KafkaBrokers == "" || c.RedisAddr == "" }
+
+func (c *config) brokers() []string { return splitList(c.KafkaBrokers) }
+
+// writeKeys parses --write-keys into the collector's map.
+func (c *config) writeKeys() (map[string]collector.Source, error) {
+	keys := map[string]collector.Source{}
+	for _, pair := range splitList(c.WriteKeys) {
+		name, key, ok := strings.Cut(pair, "=")
+		name, key = strings.TrimSpace(name), strings.TrimSpace(key)
+		if !ok || name == "" || key == "" {
+			return nil, fmt.Errorf("--write-keys: %q is not source=key", pair)
+		}
+		if _, dup := keys[key]; dup {
+			return nil, fmt.Errorf("--write-keys: a key is given to two sources")
+		}
+		channel, _, _ := strings.Cut(name, "-")
+		if !event.IsChannel(channel) {
+			channel = event.ChannelWeb
+		}
+		keys[key] = collector.Source{Name: name, Channel: channel}
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("--write-keys: no write keys configured; the collector would refuse every request")
+	}
+	return keys, nil
+}
+
+// String prints the configuration with secrets masked, for the start-up log.
+func (c *config) String() string {
+	var lines []string
+	c.set.VisitAll(func(f *flag.Flag) {
+		v := f.Value.String()
+		switch f.Name {
+		case "redis-password":
+			if v != "" {
+				v = "****"
+			}
+		case "write-keys":
+			var masked []string
+			for _, pair := range splitList(v) {
+				name, _, _ := strings.Cut(pair, "=")
+				masked = append(masked, name+"=****")
+			}
+			v = strings.Join(masked, ",")
+		}
+		lines = append(lines, f.Name+"="+v)
+	})
+	sort.Strings(lines)
+	return strings.Join(lines, " ")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

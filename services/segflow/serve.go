@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/segflow/segflow/pkg/collector"
+	"github.com/segflow/segflow/pkg/embedded"
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/health"
+	"github.com/segflow/segflow/pkg/stream"
+)
+
+// shutdownTimeout bounds the drain of in-flight requests at shutdown.
+const shutdownTimeout = 20 * time.Second
+
+// serve runs the services of cmd until ctx is cancelled, then shuts down
+// gracefully: stop accepting requests, finish those in flight, flush Kafka.
+func serve(ctx context.Context, cmd string, cfg *config) error {
+	log, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush of stderr
+	log.Info("starting", zap.String("command", cmd), zap.Stringer("config", cfg))
+
+	brokers, redisAddr := cfg.brokers(), cfg.RedisAddr
+	if cfg.KafkaBrokers == "" {
+		k, err := embedded.StartKafka(cfg.EmbeddedKafkaAddr)
+		if err != nil {
+			return err
+		}
+		defer k.Close()
+		brokers = k.Brokers()
+		log.Info("embedded kafka started", zap.Strings("brokers", brokers))
+	}
+	if redisAddr == "" {
+		r, err := embedded.StartRedis(cfg.EmbeddedRedisAddr)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		redisAddr = r.Addr()
+		log.Info("embedded redis started", zap.String("addr", redisAddr))
+	}
+	if cfg.embedded() && cfg.WriteKeys == "web="+devWriteKey {
+		log.Info("embedded mode: collector write key is " + devWriteKey)
+	}
+
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr, Password: cfg.RedisPassword})
+	defer rdb.Close()
+	if err := ensureTopics(ctx, brokers, cfg); err != nil {
+		return err
+	}
+	writer := stream.NewWriter(brokers, cfg.WriteTimeout)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	health.Register(mux, reg, map[string]health.Check{
+		"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+		"kafka": func(ctx context.Context) error { return stream.Ping(ctx, brokers) },
+	})
+
+	keys, err := cfg.writeKeys()
+	if err != nil {
+		return err
+	}
+	col, err := collector.New(collector.Config{
+		WriteKeys:       keys,
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		MaxEvents:       cfg.MaxEvents,
+		DedupWindow:     cfg.DedupWindow,
+		WriteTimeout:    cfg.WriteTimeout,
+		DefaultCurrency: cfg.DefaultCurrency,
+		AllowedOrigins:  splitList(cfg.CORSOrigins),
+	}, writer, rdb, log, reg)
+	if err != nil {
+		return err
+	}
+	col.Register(mux)
+
+	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("serving", zap.String("addr", cfg.HTTPAddr))
+
+	select {
+	case err := <-errc:
+		_ = writer.Close()
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http shutdown", zap.Error(err))
+	}
+	if err := writer.Close(); err != nil {
+		log.Warn("kafka writer close", zap.Error(err))
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// ensureTopics creates segflow's topics, retrying while the cluster starts.
+func ensureTopics(ctx context.Context, brokers []string, cfg *config) error {
+	var topics []stream.Topic
+	for _, name := range append(event.Topics, event.TopicInvalid) {
+		topics = append(topics, stream.Topic{Name: name, Partitions: cfg.Partitions})
+	}
+	var err error
+	for attempt := 0; attempt < 30; attempt++ {
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = stream.EnsureTopics(tctx, brokers, cfg.Replication, topics...)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if err != nil {
+		return fmt.Errorf("ensure topics on %s: %w", strings.Join(brokers, ","), err)
+	}
+	return nil
+}
+
+func newLogger(cfg *config) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	var zc zap.Config
+	switch cfg.LogFormat {
+	case "json":
+		zc = zap.NewProductionConfig()
+	case "console":
+		zc = zap.NewDevelopmentConfig()
+		zc.DisableStacktrace = true
+	default:
+		return nil, fmt.Errorf("--log-format must be json or console, not %q", cfg.LogFormat)
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	return zc.Build()
+}
