@@ -1,6 +1,6 @@
 # Targets call the Go tool; settings live in the code and its flags.
 GO ?= go
-STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@2026.2.2
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: run test bench lint build up down
 

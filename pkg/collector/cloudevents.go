@@ -88,17 +88,18 @@ func decodeStructured(index int, raw []byte) *item {
 			continue
 		}
 		var x any
-		_ = json.Unmarshal(v, &x)
-		switch x.(type) {
-		case string, json.Number, bool:
+		d := json.NewDecoder(bytes.NewReader(v))
+		d.UseNumber()
+		_ = d.Decode(&x)
+		switch x := x.(type) {
+		case string:
+			fields["ext:"+name] = x
+		case json.Number:
+			fields["ext:"+name] = x.String()
+		case bool:
+			fields["ext:"+name] = fmt.Sprint(x)
 		default:
 			it.reject("/"+name, "type", "extension attribute %s must be a string, number or boolean", name)
-			continue
-		}
-		if x, ok := x.(json.Number); ok {
-			fields["ext:"+name] = x.String()
-		} else {
-			fields["ext:"+name] = fmt.Sprint(x)
 		}
 	}
 	buildEvent(it, &e, fields, data, hasData)

@@ -247,7 +247,8 @@ func metricSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
 
 func TestStructuredAndBinaryModesAreAccepted(t *testing.T) {
 	e := start(t)
-	code, a, _ := e.post(t, request{path: "/v1/events", key: posKey, ctype: "application/cloudevents+json; charset=utf-8", body: ce("s-1", event.OrderCompleted, sample[event.OrderCompleted])})
+	structured := strings.Replace(ce("s-1", event.OrderCompleted, sample[event.OrderCompleted]), `"id":`, `"tillno":7,"training":false,"id":`, 1)
+	code, a, _ := e.post(t, request{path: "/v1/events", key: posKey, ctype: "application/cloudevents+json; charset=utf-8", body: structured})
 	if code != 200 || a.Accepted != 1 {
 		t.Fatalf("structured: got %d %+v", code, a)
 	}
@@ -260,6 +261,8 @@ func TestStructuredAndBinaryModesAreAccepted(t *testing.T) {
 	got := e.byID(t, 2, event.TopicPurchase, event.TopicBrowse)
 	if m := got["s-1"][0]; header(m, "ce_channel") != "pos" || m.Topic != event.TopicPurchase {
 		t.Errorf("structured: channel %q topic %s, want the source's channel pos on purchase", header(m, "ce_channel"), m.Topic)
+	} else if header(m, "ce_tillno") != "7" || header(m, "ce_training") != "false" {
+		t.Errorf("structured: extensions tillno %q training %q, want 7 and false", header(m, "ce_tillno"), header(m, "ce_training"))
 	}
 	m := got["b-1"][0]
 	if string(m.Key) != "u9" || header(m, "ce_source") != "/pos/7" || header(m, "ce_traceparent") != "00-abc" {
@@ -541,5 +544,58 @@ func TestCORSPreflightAllowsConfiguredOrigins(t *testing.T) {
 		if want != "" && resp.Header.Get("Access-Control-Allow-Headers") != "authorization, content-type" {
 			t.Errorf("allow-headers %q", resp.Header.Get("Access-Control-Allow-Headers"))
 		}
+	}
+}
+
+func TestEverySegmentCallLandsOnItsTopic(t *testing.T) {
+	e := start(t)
+	sentAt := time.Now().UTC().Add(10 * time.Minute) // the client's clock is 10 minutes fast
+	ts := sentAt.Add(-time.Minute)
+	calls := []struct {
+		path, body, id, topic, typ, key string
+	}{
+		{"/v1/track", `{"messageId":"t-1","anonymousId":"v-1","event":"Product Viewed","properties":{"product_id":"P1","price":19.99}}`, "t-1", event.TopicBrowse, event.ProductViewed, "anon:v-1"},
+		{"/v1/track", `{"messageId":"t-2","userId":"u-1","event":"Product Added","properties":{"cart_id":"c","product_id":"P1","price":19.99,"quantity":2}}`, "t-2", event.TopicCart, event.ProductAdded, "u-1"},
+		{"/v1/track", `{"messageId":"t-3","userId":"u-1","event":"Order Completed","properties":{"order_id":"o-1","total":39.98,"products":[{"product_id":"P1","price":19.99,"quantity":2}]}}`, "t-3", event.TopicPurchase, event.OrderCompleted, "u-1"},
+		{"/v1/track", `{"messageId":"t-4","userId":"u-1","event":"Newsletter Opened"}`, "t-4", event.TopicBrowse, event.Interaction, "u-1"},
+		{"/v1/page", `{"messageId":"p-1","anonymousId":"v-1","name":"Home","properties":{"path":"/"}}`, "p-1", event.TopicBrowse, event.PageViewed, "anon:v-1"},
+		{"/v1/screen", `{"messageId":"s-1","userId":"u-1","name":"Cart"}`, "s-1", event.TopicBrowse, event.PageViewed, "u-1"},
+		{"/v1/identify", `{"messageId":"i-1","userId":"u-1","anonymousId":"v-2","traits":{"email":"a@b.c"}}`, "i-1", event.TopicIdentify, event.Identify, "u-1"},
+		{"/v1/alias", `{"messageId":"a-1","userId":"u-1","previousId":"v-3"}`, "a-1", event.TopicIdentify, event.Alias, "u-1"},
+	}
+	for _, c := range calls {
+		body := strings.TrimSuffix(c.body, "}") + fmt.Sprintf(`,"timestamp":%q,"sentAt":%q}`, ts.Format(time.RFC3339Nano), sentAt.Format(time.RFC3339Nano))
+		if code, a, _ := e.post(t, request{path: c.path, key: posKey, body: body, gzip: c.id == "t-3"}); code != 200 || a.Accepted != 1 {
+			t.Fatalf("%s %s: %d %+v", c.path, c.id, code, a)
+		}
+	}
+	// A batch with its write key in the body, as browsers send it.
+	batch := `{"writeKey":"` + webKey + `","batch":[{"type":"track","messageId":"b-1","anonymousId":"v-2","event":"Cart Viewed"},{"type":"page","messageId":"b-2","anonymousId":"v-3"}]}`
+	if code, a, _ := e.post(t, request{path: "/v1/batch", ctype: "text/plain", body: batch}); code != 200 || a.Accepted != 2 {
+		t.Fatalf("batch: %d %+v", code, a)
+	}
+	got := e.byID(t, len(calls)+2, event.Topics...)
+	for _, c := range calls {
+		m := got[c.id][0]
+		if m.Topic != c.topic || header(m, "ce_type") != c.typ || string(m.Key) != c.key || header(m, "ce_source") != "/sources/pos-taipei" {
+			t.Errorf("%s: topic %s type %s key %s source %s, want %s %s %s /sources/pos-taipei", c.id, m.Topic, header(m, "ce_type"), m.Key, header(m, "ce_source"), c.topic, c.typ, c.key)
+		}
+		if header(m, "ce_channel") != "pos" {
+			t.Errorf("%s: channel %q, want the source's pos", c.id, header(m, "ce_channel"))
+		}
+		evTime, _ := time.Parse(time.RFC3339Nano, header(m, "ce_time"))
+		recv, _ := time.Parse(time.RFC3339Nano, header(m, "ce_receivedat"))
+		if skew := recv.Sub(evTime); skew < time.Minute-time.Second || skew > time.Minute+5*time.Second {
+			t.Errorf("%s: event time %s is %s before receipt, want about 1m after skew correction", c.id, evTime, skew)
+		}
+	}
+	// The identify and alias linked v-2 and v-3 to u-1 before the batch came.
+	for _, id := range []string{"b-1", "b-2"} {
+		if m := got[id][0]; string(m.Key) != "u-1" || header(m, "ce_source") != "/sources/web" {
+			t.Errorf("%s: key %s source %s, want u-1 from /sources/web", id, m.Key, header(m, "ce_source"))
+		}
+	}
+	if v := string(got["t-3"][0].Value); !strings.Contains(v, `"total":"39.98"`) {
+		t.Errorf("order total not exact decimal: %s", v)
 	}
 }

@@ -23,10 +23,6 @@ type Batch struct {
 	Messages []json.RawMessage
 }
 
-// Calls are the last path elements of the tracking API endpoints Decode
-// understands: POST /v1/{call}.
-var Calls = []string{"track", "page", "screen", "identify", "alias", "group", "batch", "import"}
-
 // Decode reads the body of POST /v1/{call}. For a single call the body is one
 // message whose type defaults to call. For batch and import it is
 // {"batch": [...], "sentAt", "writeKey", "context"}, and the batch-level

@@ -12,13 +12,6 @@ import (
 	"github.com/segflow/segflow/pkg/event"
 )
 
-// Channels an event can happen in, as schemas/defs.json names them.
-const (
-	ChannelWeb = "web"
-	ChannelApp = "app"
-	ChannelPOS = "pos"
-)
-
 // Options are the per-request facts the mapping needs.
 type Options struct {
 	// Source is the CloudEvent source of the events, e.g. "/sources/web".
@@ -41,11 +34,10 @@ func (opts Options) check() (Options, error) {
 	if opts.Source == "" {
 		return opts, errors.New("segment: Options.Source is empty")
 	}
-	switch opts.DefaultChannel {
-	case "":
-		opts.DefaultChannel = ChannelWeb
-	case ChannelWeb, ChannelApp, ChannelPOS:
-	default:
+	if opts.DefaultChannel == "" {
+		opts.DefaultChannel = event.ChannelWeb
+	}
+	if !event.IsChannel(opts.DefaultChannel) {
 		return opts, fmt.Errorf("segment: Options.DefaultChannel %q is not web, app or pos", opts.DefaultChannel)
 	}
 	if opts.DefaultCurrency == "" {
@@ -60,8 +52,8 @@ func (opts Options) check() (Options, error) {
 // ToEvent maps one Segment message to a segflow CloudEvent: specversion 1.0,
 // id the messageId (what deduplication keys on), source opts.Source, type the
 // segflow type, time the event time corrected for client clock skew,
-// dataschema the type's schema, the partitionkey and receivedat extensions,
-// and data in segflow's canonical JSON.
+// dataschema the type's schema, the partitionkey, receivedat and channel
+// extensions, and data in segflow's canonical JSON.
 //
 // batchSentAt is the sentAt of the batch the message came in, used when the
 // message has none; it may be zero.
@@ -154,6 +146,7 @@ func ToEvent(msg json.RawMessage, batchSentAt time.Time, opts Options) (cloudeve
 	e.DataEncoded = b
 	e.SetExtension(event.ExtPartitionKey, event.CustomerID(c.UserID, c.AnonymousID))
 	e.SetExtension(event.ExtReceivedAt, opts.ReceivedAt.UTC().Format(time.RFC3339Nano))
+	e.SetExtension(event.ExtChannel, c.Channel)
 	if err := e.Validate(); err != nil {
 		return cloudevents.Event{}, fmt.Errorf("segment: build event %s: %w", id, err)
 	}
@@ -188,25 +181,24 @@ func eventTime(m object, batchSentAt, receivedAt time.Time) time.Time {
 // client library or device, else the default.
 func channel(m, props, ctx object, def string) string {
 	for _, v := range []string{props.loose("channel"), ctx.loose("channel")} {
-		switch v = strings.ToLower(strings.TrimSpace(v)); v {
-		case ChannelWeb, ChannelApp, ChannelPOS:
+		if v = strings.ToLower(strings.TrimSpace(v)); event.IsChannel(v) {
 			return v
 		}
 	}
 	switch v := strings.ToLower(m.loose("channel")); {
-	case v == "browser" || v == "client" || v == ChannelWeb:
-		return ChannelWeb
-	case v == ChannelPOS:
-		return ChannelPOS
+	case v == "browser" || v == "client" || v == event.ChannelWeb:
+		return event.ChannelWeb
+	case v == event.ChannelPOS:
+		return event.ChannelPOS
 	case mobile(v):
-		return ChannelApp
+		return event.ChannelApp
 	}
 	if mobile(ctx.looseObj("library").loose("name")) {
-		return ChannelApp
+		return event.ChannelApp
 	}
 	switch strings.ToLower(ctx.looseObj("device").loose("type")) {
 	case "ios", "android":
-		return ChannelApp
+		return event.ChannelApp
 	}
 	return def
 }

@@ -360,6 +360,7 @@ func TestToEventSetsTheCloudEventAttributes(t *testing.T) {
 		{"dataschema", e.DataSchema(), "https://segflow.io/schemas/segflow.browse.product_viewed.json"},
 		{"partitionkey", extension(e, event.ExtPartitionKey), "u-42"},
 		{"receivedat", extension(e, event.ExtReceivedAt), "2024-05-01T12:00:00Z"},
+		{"channel", extension(e, event.ExtChannel), "web"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -477,24 +478,24 @@ func TestToEventDecidesTheChannel(t *testing.T) {
 		def     string
 		want    string
 	}{
-		{"a pos channel in the properties wins over everything", `"channel":"client","properties":{"channel":"pos"}`, "", ChannelPOS},
-		{"an app channel in the context is taken", `"context":{"channel":"app","library":{"name":"analytics.js"}}`, "", ChannelApp},
-		{"an unknown channel in the properties is ignored", `"channel":"mobile","properties":{"channel":"store"}`, "", ChannelApp},
-		{"Segment's browser channel is the web", `"channel":"browser"`, ChannelApp, ChannelWeb},
-		{"Segment's client channel is the web", `"channel":"client"`, ChannelApp, ChannelWeb},
-		{"RudderStack's web channel is the web", `"channel":"web","context":{"library":{"name":"RudderLabs JavaScript SDK"}}`, ChannelPOS, ChannelWeb},
-		{"Segment's mobile channel is the app", `"channel":"mobile"`, "", ChannelApp},
-		{"an old RudderStack android-sdk channel is the app", `"channel":"android-sdk"`, "", ChannelApp},
-		{"the iOS library is the app", `"context":{"library":{"name":"analytics-ios","version":"4.1.8"}}`, "", ChannelApp},
-		{"the Kotlin library is the app", `"context":{"library":{"name":"analytics-kotlin","version":"1.16.0"}}`, "", ChannelApp},
-		{"the React Native library is the app", `"context":{"library":{"name":"@segment/analytics-react-native","version":"2.19.0"}}`, "", ChannelApp},
-		{"RudderStack's Android library is the app", `"context":{"library":{"name":"com.rudderstack.android.sdk.core"}}`, "", ChannelApp},
-		{"RudderStack's iOS library is the app", `"context":{"library":{"name":"rudder-ios-library"}}`, "", ChannelApp},
-		{"Flutter is the app", `"context":{"library":{"name":"analytics_flutter"}}`, "", ChannelApp},
-		{"an iOS device is the app", `"context":{"device":{"type":"ios"}}`, "", ChannelApp},
-		{"a server library without a channel takes the default", `"channel":"server","context":{"library":{"name":"analytics-python","version":"2.3.2"}}`, ChannelPOS, ChannelPOS},
-		{"analytics.js without a channel takes the default", `"context":{"library":{"name":"analytics.js"}}`, ChannelApp, ChannelApp},
-		{"nothing at all is the web", `"context":{}`, "", ChannelWeb},
+		{"a pos channel in the properties wins over everything", `"channel":"client","properties":{"channel":"pos"}`, "", event.ChannelPOS},
+		{"an app channel in the context is taken", `"context":{"channel":"app","library":{"name":"analytics.js"}}`, "", event.ChannelApp},
+		{"an unknown channel in the properties is ignored", `"channel":"mobile","properties":{"channel":"store"}`, "", event.ChannelApp},
+		{"Segment's browser channel is the web", `"channel":"browser"`, event.ChannelApp, event.ChannelWeb},
+		{"Segment's client channel is the web", `"channel":"client"`, event.ChannelApp, event.ChannelWeb},
+		{"RudderStack's web channel is the web", `"channel":"web","context":{"library":{"name":"RudderLabs JavaScript SDK"}}`, event.ChannelPOS, event.ChannelWeb},
+		{"Segment's mobile channel is the app", `"channel":"mobile"`, "", event.ChannelApp},
+		{"an old RudderStack android-sdk channel is the app", `"channel":"android-sdk"`, "", event.ChannelApp},
+		{"the iOS library is the app", `"context":{"library":{"name":"analytics-ios","version":"4.1.8"}}`, "", event.ChannelApp},
+		{"the Kotlin library is the app", `"context":{"library":{"name":"analytics-kotlin","version":"1.16.0"}}`, "", event.ChannelApp},
+		{"the React Native library is the app", `"context":{"library":{"name":"@segment/analytics-react-native","version":"2.19.0"}}`, "", event.ChannelApp},
+		{"RudderStack's Android library is the app", `"context":{"library":{"name":"com.rudderstack.android.sdk.core"}}`, "", event.ChannelApp},
+		{"RudderStack's iOS library is the app", `"context":{"library":{"name":"rudder-ios-library"}}`, "", event.ChannelApp},
+		{"Flutter is the app", `"context":{"library":{"name":"analytics_flutter"}}`, "", event.ChannelApp},
+		{"an iOS device is the app", `"context":{"device":{"type":"ios"}}`, "", event.ChannelApp},
+		{"a server library without a channel takes the default", `"channel":"server","context":{"library":{"name":"analytics-python","version":"2.3.2"}}`, event.ChannelPOS, event.ChannelPOS},
+		{"analytics.js without a channel takes the default", `"context":{"library":{"name":"analytics.js"}}`, event.ChannelApp, event.ChannelApp},
+		{"nothing at all is the web", `"context":{}`, "", event.ChannelWeb},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -43,9 +43,9 @@ func NewWriter(brokers []string, timeout time.Duration) *kafka.Writer {
 		RequiredAcks: kafka.RequireAll,
 		// Writes are synchronous; a short batch timeout keeps ingest latency low
 		// while concurrent requests still share batches.
-		BatchTimeout: 2 * time.Millisecond,
-		BatchSize:    1000,
-		BatchBytes:   16 << 20,
+		BatchTimeout:    2 * time.Millisecond,
+		BatchSize:       1000,
+		BatchBytes:      16 << 20,
 		MaxAttempts:     WriteAttempts,
 		WriteBackoffMax: time.Second,
 		WriteTimeout:    timeout,
