@@ -14,7 +14,9 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -25,6 +27,8 @@ import (
 
 	"github.com/segflow/segflow/pkg/event"
 )
+
+var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // Source is a producer of events, known by its write key.
 type Source struct {
@@ -117,6 +121,9 @@ func New(cfg Config, out Producer, rdb redis.UniversalClient, log *zap.Logger, r
 		if s.Channel != "" && !event.IsChannel(s.Channel) {
 			return nil, errors.New("collector: source " + s.Name + ": channel must be web, app or pos")
 		}
+	}
+	if !currencyCode.MatchString(cfg.DefaultCurrency) {
+		return nil, fmt.Errorf("collector: default currency %q is not an ISO 4217 code", cfg.DefaultCurrency)
 	}
 	v, err := event.NewValidator()
 	if err != nil {
