@@ -21,6 +21,8 @@ const (
 	TopicPurchase = "purchase"
 	TopicIdentify = "identify"
 	TopicInvalid  = "events.invalid"
+	// TopicProfiles carries profile.changed events from the profile-updater.
+	TopicProfiles = "profiles"
 )
 
 // Topics lists the topics that carry customer events.
@@ -48,6 +50,9 @@ const (
 
 	// Rejected is the type of dead letters on TopicInvalid.
 	Rejected = "segflow.event.rejected"
+	// ProfileChanged is the type of changes of a customer's NES stage, RFM
+	// segment, tier or tags, on TopicProfiles.
+	ProfileChanged = "segflow.profile.changed"
 )
 
 // Types lists every customer event type.

@@ -26,13 +26,20 @@ type config struct {
 	Partitions        int
 	Replication       int
 
-	WriteKeys       string
-	DedupWindow     time.Duration
-	MaxBodyBytes    int64
-	MaxEvents       int
-	WriteTimeout    time.Duration
-	DefaultCurrency string
-	CORSOrigins     string
+	WriteKeys    string
+	DedupWindow  time.Duration
+	MaxBodyBytes int64
+	MaxEvents    int
+	WriteTimeout time.Duration
+	Currency     string
+	CORSOrigins  string
+
+	ConsumerGroup string
+	RFMWindow     time.Duration
+	DefaultCycle  time.Duration
+	MinCycle      time.Duration
+	MaxCycle      time.Duration
+	TagRules      string
 
 	LogFormat string
 	LogLevel  string
@@ -59,8 +66,14 @@ func parseConfig(name string, args []string) (*config, error) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 4<<20, "largest request body after decompression")
 	fs.IntVar(&c.MaxEvents, "max-events", 2000, "most events in one request")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 10*time.Second, "longest wait for Kafka to acknowledge a write")
-	fs.StringVar(&c.DefaultCurrency, "default-currency", "USD", "currency of Segment orders that name none")
+	fs.StringVar(&c.Currency, "currency", "USD", "the store currency: profiles sum money in it (other currencies are dead-lettered), and Segment orders that name none are in it")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", "", "comma-separated browser origins allowed to call the collector; empty allows any")
+	fs.StringVar(&c.ConsumerGroup, "consumer-group", "segflow-profile-updater", "Kafka consumer group of the profile-updater")
+	fs.DurationVar(&c.RFMWindow, "rfm-window", 365*24*time.Hour, "RFM window W")
+	fs.DurationVar(&c.DefaultCycle, "default-cycle", 30*24*time.Hour, "NES purchase cycle of customers with fewer than two orders")
+	fs.DurationVar(&c.MinCycle, "min-cycle", 7*24*time.Hour, "shortest NES purchase cycle")
+	fs.DurationVar(&c.MaxCycle, "max-cycle", 365*24*time.Hour, "longest NES purchase cycle")
+	fs.StringVar(&c.TagRules, "tag-rules", "", "YAML file of tag and tier rules; empty uses the built-in defaults")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or console")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.VisitAll(func(f *flag.Flag) {
@@ -75,8 +88,10 @@ func parseConfig(name string, args []string) (*config, error) {
 	if c.embedded() && c.WriteKeys == "" {
 		c.WriteKeys = "web=" + devWriteKey
 	}
-	if _, err := c.writeKeys(); err != nil {
-		return nil, err
+	if name == "run" || name == "collector" {
+		if _, err := c.writeKeys(); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }

@@ -1,5 +1,5 @@
 // Command segflow runs segflow's services: all of them in one process (run), or
-// one per process (collector). With no Kafka or Redis address configured it
+// one per process (collector, profile-updater). With no Kafka or Redis address configured it
 // starts an embedded broker and Redis in-process; see config.go for settings.
 package main
 
@@ -21,6 +21,7 @@ const usage = `segflow — streaming customer segmentation
 Usage:
   segflow run        [flags]   run the whole pipeline in one process
   segflow collector  [flags]   run the HTTP collector
+  segflow profile-updater [flags]  run the profile-updater
   segflow healthcheck URL        exit 0 if URL answers 200 (for container health checks)
   segflow <command> -h         list the flags of a command
 
@@ -46,7 +47,7 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	switch cmd {
-	case "run", "collector":
+	case "run", "collector", "profile-updater":
 		cfg, err := parseConfig(cmd, args)
 		if err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,7 +19,11 @@ import (
 	"github.com/segflow/segflow/pkg/embedded"
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/health"
+	"github.com/segflow/segflow/pkg/nes"
+	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
+	"github.com/segflow/segflow/pkg/tag"
+	"github.com/segflow/segflow/pkg/updater"
 )
 
 // shutdownTimeout bounds the drain of in-flight requests at shutdown.
@@ -72,28 +77,60 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		"kafka": func(ctx context.Context) error { return stream.Ping(ctx, brokers) },
 	})
 
-	keys, err := cfg.writeKeys()
-	if err != nil {
-		return err
+	var run []func(context.Context) error
+	if cmd == "run" || cmd == "collector" {
+		keys, err := cfg.writeKeys()
+		if err != nil {
+			return err
+		}
+		col, err := collector.New(collector.Config{
+			WriteKeys:       keys,
+			MaxBodyBytes:    cfg.MaxBodyBytes,
+			MaxEvents:       cfg.MaxEvents,
+			DedupWindow:     cfg.DedupWindow,
+			WriteTimeout:    cfg.WriteTimeout,
+			DefaultCurrency: cfg.Currency,
+			AllowedOrigins:  splitList(cfg.CORSOrigins),
+		}, writer, rdb, log, reg)
+		if err != nil {
+			return err
+		}
+		col.Register(mux)
 	}
-	col, err := collector.New(collector.Config{
-		WriteKeys:       keys,
-		MaxBodyBytes:    cfg.MaxBodyBytes,
-		MaxEvents:       cfg.MaxEvents,
-		DedupWindow:     cfg.DedupWindow,
-		WriteTimeout:    cfg.WriteTimeout,
-		DefaultCurrency: cfg.DefaultCurrency,
-		AllowedOrigins:  splitList(cfg.CORSOrigins),
-	}, writer, rdb, log, reg)
-	if err != nil {
-		return err
+	if cmd == "run" || cmd == "profile-updater" {
+		rules, err := loadRules(cfg.TagRules)
+		if err != nil {
+			return err
+		}
+		store := profile.New(rdb, profile.Config{
+			Window:   cfg.RFMWindow,
+			NES:      nes.Config{DefaultCycle: cfg.DefaultCycle, MinCycle: cfg.MinCycle, MaxCycle: cfg.MaxCycle},
+			Currency: cfg.Currency,
+			Rules:    rules,
+		})
+		up, err := updater.New(updater.Config{Brokers: brokers, GroupID: cfg.ConsumerGroup}, store, writer, log, reg)
+		if err != nil {
+			return err
+		}
+		run = append(run, up.Run)
 	}
-	col.Register(mux)
 
 	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("serving", zap.String("addr", cfg.HTTPAddr))
+
+	// Consumers stop when ctx is cancelled, after committing what they applied.
+	var wg sync.WaitGroup
+	for _, fn := range run {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil {
+				log.Error("service stopped", zap.Error(err))
+			}
+		}()
+	}
 
 	select {
 	case err := <-errc:
@@ -102,6 +139,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	wg.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -117,7 +155,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 // ensureTopics creates segflow's topics, retrying while the cluster starts.
 func ensureTopics(ctx context.Context, brokers []string, cfg *config) error {
 	var topics []stream.Topic
-	for _, name := range append(event.Topics, event.TopicInvalid) {
+	for _, name := range append(event.Topics, event.TopicInvalid, event.TopicProfiles) {
 		topics = append(topics, stream.Topic{Name: name, Partitions: cfg.Partitions})
 	}
 	var err error
@@ -153,4 +191,20 @@ func newLogger(cfg *config) (*zap.Logger, error) {
 	}
 	zc.Level = zap.NewAtomicLevelAt(level)
 	return zc.Build()
+}
+
+// loadRules compiles the tag and tier rules of path, or the defaults.
+func loadRules(path string) (*tag.Engine, error) {
+	rc := tag.DefaultConfig()
+	if path != "" {
+		var err error
+		if rc, err = tag.LoadConfig(path); err != nil {
+			return nil, fmt.Errorf("--tag-rules: %w", err)
+		}
+	}
+	e, err := tag.Compile(rc)
+	if err != nil {
+		return nil, fmt.Errorf("tag rules: %w", err)
+	}
+	return e, nil
 }

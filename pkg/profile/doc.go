@@ -1,0 +1,50 @@
+// Package profile keeps per-customer profile state in Redis — purchase
+// history, RFM window values, NES inputs, recent views, the open cart, traits
+// and consent — and evaluates it as of a time T into the segmentation the SPEC
+// defines: NES stage, RFM scores and segment, tags and tier.
+//
+// # Exactly-once effect
+//
+// Every write an event makes is a join: an order or refund is inserted into
+// the customer's history only if its natural id (order id; refund event id) is
+// absent, and the counters (orders, lifetime spend) move only on that insert;
+// first and last purchase, last browse and last cart activity are minimum or
+// maximum; recently viewed and bought items are sorted sets scored by event
+// time and trimmed to the newest; cart lines and traits are last-writer-wins
+// registers by event time. Joins are idempotent, commutative and associative,
+// so applying an event twice — a redelivery after a crash between the Redis
+// write and the offset commit, a rebalance, a replay of applied offsets, or a
+// duplicate with another offset — changes nothing, and any delivery order
+// gives the state of applying the events in event-time order. Each event is
+// applied by one Lua script on the customer's keys, so a crash never leaves an
+// event half-applied.
+//
+// Population indexes (for scores and means) are set, not incremented: each
+// evaluation replaces the customer's entry and moves the running sums by the
+// difference, in one script, and ignores an entry older than the one recorded
+// (lower profile version, or the same version at an earlier T). Snapshot
+// changes get ids derived from customer, cause and before/after, so a change
+// recomputed after a crash is published again with the same CloudEvent id.
+//
+// # Key layout
+//
+// Per customer c, hash-tagged so that one customer's keys share a Redis
+// Cluster slot ({c}; prefix "sf" by default):
+//
+//	sf:{c}:p     hash: ver, n, first, last, ltv, last_browse, last_cart,
+//	             cart_clear, a:<trait> = "<ms>|<value>", derived (last published snapshot)
+//	sf:{c}:h     zset: purchase history, "o:<order id>" / "r:<refund id>" -> event time (ms)
+//	sf:{c}:amt   hash: the same members -> amount in micros
+//	sf:{c}:vs    zset: viewed skus -> last view (ms), newest 100
+//	sf:{c}:vc    zset: viewed categories -> last view (ms), newest 100
+//	sf:{c}:b     zset: bought "s:<sku>" / "c:<category>" -> last purchase (ms), newest 200
+//	sf:{c}:cart  hash: sku -> "<ms>|<quantity>|<unit price micros>" (quantity 0: removed)
+//
+// Population, one slot ({rfm}): sf:{rfm}:f, :m, :last, :tod (zsets of buyers by
+// F, M, last purchase and its time of day), :sum (n, f, m, ld: count and sums),
+// :at (customer -> "<version>|<T>" of the recorded entry). Timers, one slot:
+// sf:{timers}:due (zset customer -> next time-driven change, ms).
+//
+// Money is in micros (millionths of the store currency) as integers; times are
+// Unix milliseconds.
+package profile

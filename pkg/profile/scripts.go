@@ -1,0 +1,176 @@
+package profile
+
+import "github.com/redis/go-redis/v9"
+
+// applyScript applies one event to one customer's keys and returns the
+// customer's state as of T. Every write is a join — insert-if-absent by a
+// natural id, maximum, or last-writer-wins by event time — so applying an event
+// twice, or events in any order, leaves the same state (see doc.go).
+//
+// KEYS: 1 profile hash, 2 history zset, 3 amounts hash, 4 viewed skus zset,
+// 5 viewed categories zset, 6 bought zset, 7 cart hash.
+// ARGV: 1 op, 2 T (ms), 3 window (ms), 4 event time (ms), 5.. op arguments.
+var applyScript = redis.NewScript(`
+local p, h, amt, vs, vc, b, cart = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local op = ARGV[1]
+local T, W, t = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local changed = 0
+
+-- Numbers are written from their argument strings, never formatted by Lua.
+local function maxf(field)
+  local cur = redis.call('HGET', p, field)
+  if (not cur) or t > tonumber(cur) then redis.call('HSET', p, field, ARGV[4]) end
+end
+local function minf(field)
+  local cur = redis.call('HGET', p, field)
+  if (not cur) or t < tonumber(cur) then redis.call('HSET', p, field, ARGV[4]) end
+end
+local function lww(key, field, value)
+  local cur = redis.call('HGET', key, field)
+  if cur then
+    local ct = tonumber(string.match(cur, '^(%d+)|'))
+    if ct and ct > t then return end
+    if ct == t and cur >= value then return end
+  end
+  redis.call('HSET', key, field, value)
+end
+
+if op == 'order' or op == 'refund' then
+  local prefix = (op == 'order') and 'o:' or 'r:'
+  local id, micros = prefix .. ARGV[5], ARGV[6]
+  if redis.call('ZADD', h, 'NX', ARGV[4], id) == 1 then
+    redis.call('HSET', amt, id, micros)
+    redis.call('HINCRBY', p, 'ver', 1)
+    changed = 1
+    if op == 'order' then
+      redis.call('HINCRBY', p, 'n', 1)
+      redis.call('HINCRBY', p, 'ltv', micros)
+      minf('first')
+      maxf('last')
+      maxf('cart_clear')
+      for i = 7, #ARGV do redis.call('ZADD', b, 'GT', ARGV[4], ARGV[i]) end
+      redis.call('ZREMRANGEBYRANK', b, 0, -201)
+    else
+      redis.call('HINCRBY', p, 'ltv', '-' .. micros)
+    end
+  end
+elseif op == 'view' then
+  maxf('last_browse')
+  if ARGV[5] ~= '' then
+    redis.call('ZADD', vs, 'GT', ARGV[4], ARGV[5])
+    redis.call('ZREMRANGEBYRANK', vs, 0, -101)
+  end
+  if ARGV[6] ~= '' then
+    redis.call('ZADD', vc, 'GT', ARGV[4], ARGV[6])
+    redis.call('ZREMRANGEBYRANK', vc, 0, -101)
+  end
+  changed = 1
+elseif op == 'browse' then
+  maxf('last_browse')
+elseif op == 'cart' then
+  maxf('last_cart')
+  for i = 5, #ARGV, 2 do lww(cart, ARGV[i], ARGV[4] .. '|' .. ARGV[i + 1]) end
+  changed = 1
+elseif op == 'traits' then
+  for i = 5, #ARGV, 2 do lww(p, 'a:' .. ARGV[i], ARGV[4] .. '|' .. ARGV[i + 1]) end
+  changed = 1
+end
+
+-- Window values as of T: orders and refunds in (T-W, T].
+local f, m, due = 0, 0, -1
+local rows = redis.call('ZRANGEBYSCORE', h, '(' .. string.format('%.0f', T - W), ARGV[2], 'WITHSCORES')
+for i = 1, #rows, 2 do
+  local a = tonumber(redis.call('HGET', amt, rows[i]))
+  if string.sub(rows[i], 1, 2) == 'o:' then f = f + 1; m = m + a else m = m - a end
+  local out = tonumber(rows[i + 1]) + W
+  if due < 0 or out < due then due = out end
+end
+local later = redis.call('ZRANGEBYSCORE', h, '(' .. ARGV[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+if #later > 0 and (due < 0 or tonumber(later[2]) < due) then due = tonumber(later[2]) end
+if m < 0 then m = 0 end
+
+return {changed, f, m, due, redis.call('HGETALL', cart),
+  redis.call('ZRANGE', vs, 0, -1), redis.call('ZRANGE', vc, 0, -1), redis.call('ZRANGE', b, 0, -1),
+  redis.call('HGETALL', p)}
+`)
+
+// populationScript records customers' RFM values in the population indexes,
+// which scoring counts in. Only buyers (F >= 1) are members. Each entry
+// replaces the customer's previous one, and the running sums move by the
+// difference, so recording the same values twice changes nothing. An entry
+// older than the recorded one — a lower profile version, or the same version
+// evaluated at an earlier T — is ignored, so concurrent evaluations of one
+// customer cannot leave a stale value behind.
+//
+// KEYS: 1 F zset, 2 M zset, 3 last-purchase zset, 4 time-of-day zset,
+// 5 sums hash (n, f, m, ld), 6 versions hash.
+// ARGV: groups of 6: customer, version, T, F, M, last purchase (all integers;
+// times in ms).
+var populationScript = redis.NewScript(`
+local kf, km, kl, kt, sums, at = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local DAY = 86400000
+local function S(x) return string.format('%.0f', x) end
+for i = 1, #ARGV, 6 do
+  local c, ver, T, F = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+  local prev = redis.call('HGET', at, c)
+  local stale = false
+  if prev then
+    local pv, pt = string.match(prev, '^(%d+)|(%d+)$')
+    pv, pt = tonumber(pv), tonumber(pt)
+    stale = pv > ver or (pv == ver and pt > T)
+  end
+  if not stale then
+    local oldF = redis.call('ZSCORE', kf, c)
+    if oldF then
+      local oldL = tonumber(redis.call('ZSCORE', kl, c))
+      redis.call('HINCRBY', sums, 'n', -1)
+      redis.call('HINCRBY', sums, 'f', '-' .. oldF)
+      redis.call('HINCRBY', sums, 'm', '-' .. redis.call('ZSCORE', km, c))
+      redis.call('HINCRBY', sums, 'ld', S(-math.floor(oldL / DAY)))
+      redis.call('ZREM', kf, c)
+      redis.call('ZREM', km, c)
+      redis.call('ZREM', kl, c)
+      redis.call('ZREM', kt, c)
+    end
+    if F >= 1 then
+      local L = tonumber(ARGV[i + 5])
+      redis.call('ZADD', kf, ARGV[i + 3], c)
+      redis.call('ZADD', km, ARGV[i + 4], c)
+      redis.call('ZADD', kl, ARGV[i + 5], c)
+      redis.call('ZADD', kt, S(L % DAY), c)
+      redis.call('HINCRBY', sums, 'n', 1)
+      redis.call('HINCRBY', sums, 'f', ARGV[i + 3])
+      redis.call('HINCRBY', sums, 'm', ARGV[i + 4])
+      redis.call('HINCRBY', sums, 'ld', S(math.floor(L / DAY)))
+    end
+    redis.call('HSET', at, c, ARGV[i + 1] .. '|' .. ARGV[i + 2])
+  end
+end
+return 0
+`)
+
+// scoreScript counts, as of T, the buyers each customer is compared with: for
+// each (R, F, M) the buyers with a strictly larger R, a strictly smaller F and
+// a strictly smaller M; and the population's size and sums. The sum of R is
+// exact: with T = Td days + Tr ms and a last purchase l = ld days + lr ms,
+// R = Td - ld - (1 if lr > Tr), so sum R = n*Td - sum ld - #(lr > Tr).
+//
+// KEYS: as populationScript. ARGV: 1 T (ms), then groups of 3: R, F, M.
+// Returns {n, sumR, sumF, sumM (string), then per group betterR, betterF, betterM}.
+var scoreScript = redis.NewScript(`
+local kf, km, kl, kt, sums = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local DAY = 86400000
+local T = tonumber(ARGV[1])
+local Td, Tr = math.floor(T / DAY), T % DAY
+local s = redis.call('HMGET', sums, 'n', 'f', 'm', 'ld')
+local n = tonumber(s[1] or '0')
+local sumR = n * Td - tonumber(s[4] or '0') - redis.call('ZCOUNT', kt, '(' .. string.format('%.0f', Tr), '+inf')
+local out = {n, sumR, tonumber(s[2] or '0'), s[3] or '0'}
+for i = 2, #ARGV, 3 do
+  local R = tonumber(ARGV[i])
+  out[#out + 1] = redis.call('ZCOUNT', kl, '-inf', string.format('%.0f', T - (R + 1) * DAY))
+  out[#out + 1] = redis.call('ZCOUNT', kf, '-inf', '(' .. ARGV[i + 1])
+  out[#out + 1] = redis.call('ZCOUNT', km, '-inf', '(' .. ARGV[i + 2])
+end
+return out
+`)

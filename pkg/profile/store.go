@@ -1,0 +1,522 @@
+package profile
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/segflow/segflow/pkg/nes"
+	"github.com/segflow/segflow/pkg/rfm"
+	"github.com/segflow/segflow/pkg/tag"
+)
+
+// Config configures a Store. Zero values mean the SPEC's defaults.
+type Config struct {
+	// Prefix starts every key; a replay builds a new namespace under another
+	// prefix. Default "sf".
+	Prefix string
+	// Window is the RFM window W. Default 365 days.
+	Window time.Duration
+	// NES configures the purchase cycle.
+	NES nes.Config
+	// Currency is the store currency; orders in others are refused. Default USD.
+	Currency string
+	// Rules assign tags and tiers. Nil means none.
+	Rules *tag.Engine
+}
+
+// Store keeps profiles in Redis.
+type Store struct {
+	rdb redis.UniversalClient
+	cfg Config
+}
+
+// New returns a store on rdb.
+func New(rdb redis.UniversalClient, cfg Config) *Store {
+	if cfg.Prefix == "" {
+		cfg.Prefix = "sf"
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = rfm.DefaultWindow
+	}
+	if cfg.Currency == "" {
+		cfg.Currency = "USD"
+	}
+	return &Store{rdb: rdb, cfg: cfg}
+}
+
+// Currency is the store currency.
+func (s *Store) Currency() string { return s.cfg.Currency }
+
+func (s *Store) customerKeys(c string) []string {
+	b := s.cfg.Prefix + ":{" + c + "}:"
+	return []string{b + "p", b + "h", b + "amt", b + "vs", b + "vc", b + "b", b + "cart"}
+}
+
+func (s *Store) populationKeys() []string {
+	b := s.cfg.Prefix + ":{rfm}:"
+	return []string{b + "f", b + "m", b + "last", b + "tod", b + "sum", b + "at"}
+}
+
+func (s *Store) timerKey() string { return s.cfg.Prefix + ":{timers}:due" }
+
+// Snapshot is what profile.changed reports of a profile: the segmentation at T.
+type Snapshot struct {
+	Stage   nes.Stage `json:"stage"`
+	Segment string    `json:"segment,omitempty"`
+	RScore  int       `json:"r_score,omitempty"`
+	FScore  int       `json:"f_score,omitempty"`
+	MScore  int       `json:"m_score,omitempty"`
+	Tier    string    `json:"tier,omitempty"`
+	Tags    []string  `json:"tags,omitempty"`
+}
+
+// key is what a change is judged by: stage, segment, tier and tag set.
+func (s Snapshot) key() string {
+	return string(s.Stage) + "|" + s.Segment + "|" + s.Tier + "|" + strings.Join(s.Tags, ",")
+}
+
+// Change is a change of a customer's snapshot, to publish as profile.changed.
+type Change struct {
+	ID       string    `json:"-"`
+	Customer string    `json:"customer"`
+	At       time.Time `json:"at"`
+	Before   Snapshot  `json:"before"`
+	After    Snapshot  `json:"after"`
+	Changed  []string  `json:"changed"`
+	Cause    Cause     `json:"cause"`
+}
+
+// Cause says what made a profile change: an event, or time passing.
+type Cause struct {
+	EventID   string    `json:"event_id,omitempty"`
+	EventType string    `json:"event_type,omitempty"`
+	Due       time.Time `json:"due,omitempty"`
+}
+
+// State is a customer's stored state as of T, as the apply script returns it.
+type State struct {
+	Customer   string
+	Applied    bool // the event changed stored state
+	Version    int64
+	Orders     int
+	First      time.Time
+	Last       time.Time
+	Lifetime   int64 // micros: orders minus refunds, ever
+	Values     rfm.Values
+	Due        time.Time // when the window values change next by time alone
+	LastBrowse time.Time
+	LastCart   time.Time
+	CartValue  int64
+	CartItems  int
+	Viewed     []string // skus, most recent last
+	ViewedCats []string
+	Bought     []string
+	BoughtCats []string
+	Traits     map[string]string
+	Published  Snapshot
+}
+
+func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+func fromMs(s string) time.Time {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || s == "" {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}
+
+// Apply applies ops, in order, as of T and returns the profile changes they
+// cause and how many orders and refunds were already applied (duplicates). Customers' population entries, scores and timers are updated too. The
+// caller publishes the changes and then calls Commit; applying the same ops
+// again (after a crash before Commit) returns the same changes with the same
+// ids.
+func (s *Store) Apply(ctx context.Context, T time.Time, ops []Op) ([]Change, int, error) {
+	if len(ops) == 0 {
+		return nil, 0, nil
+	}
+	cmds := make([]*redis.Cmd, len(ops))
+	W := strconv.FormatInt(s.cfg.Window.Milliseconds(), 10)
+	err := s.pipelined(ctx, func(pipe redis.Pipeliner) {
+		for i, op := range ops {
+			t := op.Time
+			if t.IsZero() {
+				t = T
+			}
+			args := append([]any{op.Kind, ms(T), W, ms(t)}, toAny(op.args)...)
+			cmds[i] = applyScript.EvalSha(ctx, pipe, s.customerKeys(op.Customer), args...)
+		}
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("apply %d events: %w", len(ops), err)
+	}
+	states := make([]*State, len(ops))
+	dups := 0
+	for i, cmd := range cmds {
+		st, err := parseState(ops[i].Customer, cmd, T)
+		if err != nil {
+			return nil, 0, fmt.Errorf("apply event %s: %w", ops[i].CauseID, err)
+		}
+		states[i] = st
+		if (ops[i].Kind == opOrder || ops[i].Kind == opRefund) && !st.Applied {
+			dups++
+		}
+	}
+	causes := make([]Cause, len(ops))
+	for i, op := range ops {
+		causes[i] = Cause{EventID: op.CauseID, EventType: op.CauseType}
+	}
+	changes, _, err := s.evaluate(ctx, T, states, causes)
+	return changes, dups, err
+}
+
+// Profile is a customer's profile as of T.
+type Profile struct {
+	Customer string
+	Values   rfm.Values
+	Orders   int
+	First    time.Time
+	Last     time.Time
+	Cycle    time.Duration
+	Lifetime int64
+	Snapshot
+}
+
+// Evaluate returns the profiles of customers as of T. It changes no profile,
+// but records them in the population as of T like any evaluation.
+func (s *Store) Evaluate(ctx context.Context, T time.Time, customers []string) ([]Profile, error) {
+	states, err := s.read(ctx, T, customers)
+	if err != nil {
+		return nil, err
+	}
+	_, snaps, err := s.evaluate(ctx, T, states, make([]Cause, len(states)))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Profile, len(states))
+	for i, st := range states {
+		out[i] = Profile{
+			Customer: st.Customer, Values: st.Values, Orders: st.Orders, First: st.First, Last: st.Last,
+			Cycle: s.cfg.NES.Cycle(st.Orders, st.First, st.Last), Lifetime: st.Lifetime, Snapshot: snaps[i],
+		}
+	}
+	return out, nil
+}
+
+// read returns customers' states as of T without changing them.
+func (s *Store) read(ctx context.Context, T time.Time, customers []string) ([]*State, error) {
+	cmds := make([]*redis.Cmd, len(customers))
+	W := strconv.FormatInt(s.cfg.Window.Milliseconds(), 10)
+	err := s.pipelined(ctx, func(pipe redis.Pipeliner) {
+		for i, c := range customers {
+			cmds[i] = applyScript.EvalSha(ctx, pipe, s.customerKeys(c), opNone, ms(T), W, ms(T))
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %d profiles: %w", len(customers), err)
+	}
+	states := make([]*State, len(customers))
+	for i, cmd := range cmds {
+		st, err := parseState(customers[i], cmd, T)
+		if err != nil {
+			return nil, err
+		}
+		states[i] = st
+	}
+	return states, nil
+}
+
+// pipelined runs fn's commands in one pipeline. Scripts in a pipeline run by
+// hash; if Redis does not know them (a new or restarted server) they are
+// loaded and the pipeline runs again, which is safe because every script is
+// idempotent.
+func (s *Store) pipelined(ctx context.Context, fn func(redis.Pipeliner)) error {
+	for attempt := 0; ; attempt++ {
+		pipe := s.rdb.Pipeline()
+		fn(pipe)
+		_, err := pipe.Exec(ctx)
+		if err == nil || attempt > 0 || !redis.HasErrorPrefix(err, "NOSCRIPT") {
+			return err
+		}
+		for _, sc := range []*redis.Script{applyScript, populationScript, scoreScript} {
+			if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+				return fmt.Errorf("load scripts: %w", err)
+			}
+		}
+	}
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// evaluate records the latest state of each customer in the population,
+// scores every state against it, schedules the customers' next time-driven
+// change, and returns the snapshot changes in order.
+func (s *Store) evaluate(ctx context.Context, T time.Time, states []*State, causes []Cause) ([]Change, []Snapshot, error) {
+	latest := map[string]*State{}
+	var order []string
+	for _, st := range states {
+		if _, ok := latest[st.Customer]; !ok {
+			order = append(order, st.Customer)
+		}
+		latest[st.Customer] = st
+	}
+	var pop []any
+	for _, c := range order {
+		st := latest[c]
+		pop = append(pop, c, st.Version, T.UnixMilli(), st.Values.F, st.Values.M, st.Last.UnixMilli())
+	}
+	pk := s.populationKeys()
+	if err := populationScript.Run(ctx, s.rdb, pk, pop...).Err(); err != nil {
+		return nil, nil, fmt.Errorf("record population: %w", err)
+	}
+	scoreArgs := []any{T.UnixMilli()}
+	for _, st := range states {
+		scoreArgs = append(scoreArgs, st.Values.R, st.Values.F, st.Values.M)
+	}
+	res, err := scoreScript.Run(ctx, s.rdb, pk, scoreArgs...).Slice()
+	if err != nil {
+		return nil, nil, fmt.Errorf("score: %w", err)
+	}
+	p, err := population(res)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	var changes []Change
+	snaps := make([]Snapshot, len(states))
+	current := map[string]Snapshot{}
+	for i, st := range states {
+		before, ok := current[st.Customer]
+		if !ok {
+			before = st.Published
+		}
+		after, err := s.snapshot(st, p, res[4+3*i:7+3*i], T)
+		if err != nil {
+			return nil, nil, fmt.Errorf("customer rules: %w", err)
+		}
+		snaps[i] = after
+		current[st.Customer] = after
+		if before.key() != after.key() {
+			changes = append(changes, newChange(st.Customer, T, before, after, causes[i]))
+		}
+	}
+
+	pipe := s.rdb.Pipeline()
+	for _, c := range order {
+		if due, ok := s.nextDue(latest[c], T); ok {
+			pipe.ZAdd(ctx, s.timerKey(), redis.Z{Score: float64(due.UnixMilli()), Member: c})
+		} else {
+			pipe.ZRem(ctx, s.timerKey(), c)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, nil, fmt.Errorf("schedule timers: %w", err)
+	}
+	return changes, snaps, nil
+}
+
+// Commit stores the snapshots of published changes, so they are not published
+// again. Only the last change of each customer matters.
+func (s *Store) Commit(ctx context.Context, changes []Change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	for _, ch := range changes {
+		b, _ := json.Marshal(ch.After)
+		pipe.HSet(ctx, s.customerKeys(ch.Customer)[0], "derived", b)
+	}
+	_, err := pipe.Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("commit %d changes: %w", len(changes), err)
+	}
+	return nil
+}
+
+func newChange(c string, T time.Time, before, after Snapshot, cause Cause) Change {
+	var changed []string
+	if before.Stage != after.Stage {
+		changed = append(changed, "stage")
+	}
+	if before.Segment != after.Segment {
+		changed = append(changed, "segment")
+	}
+	if before.Tier != after.Tier {
+		changed = append(changed, "tier")
+	}
+	if !slices.Equal(before.Tags, after.Tags) {
+		changed = append(changed, "tags")
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%s\x00%s", c, cause.EventID, cause.EventType, cause.Due.UnixMilli(), before.key(), after.key())
+	return Change{
+		ID: hex.EncodeToString(h.Sum(nil)[:16]), Customer: c, At: T,
+		Before: before, After: after, Changed: changed, Cause: cause,
+	}
+}
+
+// snapshot computes a state's segmentation at T against the population.
+func (s *Store) snapshot(st *State, p rfm.Population, better []any, T time.Time) (Snapshot, error) {
+	snap := Snapshot{Stage: s.cfg.NES.Stage(st.Orders, st.First, st.Last, T)}
+	if st.Values.Buyer() && p.Buyers > 0 {
+		snap.RScore = rfm.Score(toInt(better[0]), p.Buyers)
+		snap.FScore = rfm.Score(toInt(better[1]), p.Buyers)
+		snap.MScore = rfm.Score(toInt(better[2]), p.Buyers)
+		snap.Segment = rfm.Segment(st.Values, p)
+	}
+	if s.cfg.Rules != nil {
+		tags, tier, err := s.cfg.Rules.Eval(s.tagInput(st, snap))
+		if err != nil {
+			return snap, err
+		}
+		snap.Tags, snap.Tier = tags, tier
+	}
+	return snap, nil
+}
+
+func (s *Store) tagInput(st *State, snap Snapshot) tag.Input {
+	consent := map[string]bool{}
+	traits := map[string]string{}
+	for k, v := range st.Traits {
+		if name, ok := strings.CutPrefix(k, "consent."); ok {
+			consent[name] = v == "true"
+		} else {
+			traits[k] = v
+		}
+	}
+	return tag.Input{
+		Stage: string(snap.Stage), R: st.Values.R, F: st.Values.F, M: st.Values.M,
+		RScore: snap.RScore, FScore: snap.FScore, MScore: snap.MScore, Segment: snap.Segment,
+		Orders: st.Orders, Lifetime: st.Lifetime,
+		BoughtSKUs: st.Bought, BoughtCategories: st.BoughtCats, ViewedSKUs: st.Viewed, ViewedCategories: st.ViewedCats,
+		CartValue: st.CartValue, Traits: traits, Consent: consent,
+	}
+}
+
+// nextDue is when the customer's segmentation next changes by time alone: an
+// order leaving the window, or the next NES stage.
+func (s *Store) nextDue(st *State, T time.Time) (time.Time, bool) {
+	due, ok := st.Due, !st.Due.IsZero()
+	if _, at, more := s.cfg.NES.NextChange(st.Orders, st.First, st.Last, T); more && (!ok || at.Before(due)) {
+		due, ok = at, true
+	}
+	return due, ok
+}
+
+func population(res []any) (rfm.Population, error) {
+	if len(res) < 4 {
+		return rfm.Population{}, fmt.Errorf("score: short reply")
+	}
+	sumM, err := strconv.ParseInt(fmt.Sprint(res[3]), 10, 64)
+	if err != nil {
+		return rfm.Population{}, fmt.Errorf("score: sum M: %w", err)
+	}
+	return rfm.Population{Buyers: toInt(res[0]), SumR: toInt(res[1]), SumF: toInt(res[2]), SumM: sumM}, nil
+}
+
+func toInt(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case string:
+		n, _ := strconv.ParseInt(x, 10, 64)
+		return n
+	}
+	return 0
+}
+
+// parseState decodes the apply script's reply.
+func parseState(c string, cmd *redis.Cmd, T time.Time) (*State, error) {
+	res, err := cmd.Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != 9 {
+		return nil, fmt.Errorf("apply script: %d results", len(res))
+	}
+	st := &State{Customer: c, Traits: map[string]string{}}
+	st.Applied = toInt(res[0]) == 1
+	st.Values.F = int(toInt(res[1]))
+	st.Values.M = toInt(res[2])
+	if due := toInt(res[3]); due >= 0 {
+		st.Due = time.UnixMilli(due).UTC()
+	}
+	p := pairs(res[8])
+	st.Version = toInt(p["ver"])
+	st.Orders = int(toInt(p["n"]))
+	st.First, st.Last = fromMs(p["first"]), fromMs(p["last"])
+	st.Lifetime = toInt(p["ltv"])
+	st.LastBrowse, st.LastCart = fromMs(p["last_browse"]), fromMs(p["last_cart"])
+	if st.Orders > 0 {
+		st.Values.R = int(max(T.Sub(st.Last), 0) / (24 * time.Hour))
+	}
+	for k, v := range p {
+		if name, ok := strings.CutPrefix(k, "a:"); ok {
+			_, val, _ := strings.Cut(v, "|")
+			st.Traits[name] = val
+		}
+	}
+	if d := p["derived"]; d != "" {
+		if err := json.Unmarshal([]byte(d), &st.Published); err != nil {
+			return nil, fmt.Errorf("stored snapshot: %w", err)
+		}
+	} else {
+		st.Published.Stage = nes.Prospect
+	}
+	clear := toInt(p["cart_clear"])
+	for field, v := range pairs(res[4]) {
+		_ = field
+		parts := strings.Split(v, "|")
+		if len(parts) != 3 {
+			continue
+		}
+		t, qty, price := toInt(parts[0]), toInt(parts[1]), toInt(parts[2])
+		if t > clear && qty > 0 {
+			st.CartItems++
+			st.CartValue += qty * price
+		}
+	}
+	st.Viewed = strs(res[5])
+	st.ViewedCats = strs(res[6])
+	for _, b := range strs(res[7]) {
+		if sku, ok := strings.CutPrefix(b, "s:"); ok {
+			st.Bought = append(st.Bought, sku)
+		} else if cat, ok := strings.CutPrefix(b, "c:"); ok {
+			st.BoughtCats = append(st.BoughtCats, cat)
+		}
+	}
+	return st, nil
+}
+
+func strs(v any) []string {
+	xs, _ := v.([]any)
+	out := make([]string, 0, len(xs))
+	for _, x := range xs {
+		out = append(out, fmt.Sprint(x))
+	}
+	return out
+}
+
+func pairs(v any) map[string]string {
+	xs := strs(v)
+	m := make(map[string]string, len(xs)/2)
+	for i := 0; i+1 < len(xs); i += 2 {
+		m[xs[i]] = xs[i+1]
+	}
+	return m
+}

@@ -1,0 +1,275 @@
+package profile_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/nes"
+	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/rfm"
+	"github.com/segflow/segflow/pkg/tag"
+	"github.com/segflow/segflow/pkg/testenv"
+)
+
+var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+func day(n float64) time.Time { return t0.Add(time.Duration(n * float64(24*time.Hour))) }
+
+func ev(t *testing.T, id, typ, customer string, at time.Time, data string) profile.Op {
+	t.Helper()
+	e := cloudevents.NewEvent()
+	e.SetID(id)
+	e.SetSource("/test")
+	e.SetType(typ)
+	e.SetTime(at)
+	e.SetExtension(event.ExtPartitionKey, customer)
+	if err := e.SetData(cloudevents.ApplicationJSON, json.RawMessage(data)); err != nil {
+		t.Fatal(err)
+	}
+	op, err := profile.OpOf(e, "USD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op
+}
+
+func order(t *testing.T, customer, id string, at time.Time, total string) profile.Op {
+	return ev(t, "ev-"+id, event.OrderCompleted, customer, at, fmt.Sprintf(`{"user_id":%q,"order_id":%q,"total":%q,"currency":"USD","items":[{"sku":"S-%s","category":"cat-%s"}]}`, customer, id, total, id[:1], id[:1]))
+}
+
+func newStore(t *testing.T, rdb *redis.Client, prefix string) *profile.Store {
+	rules, err := tag.Compile(tag.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return profile.New(rdb, profile.Config{Prefix: prefix, Rules: rules})
+}
+
+// dump returns every key under prefix with its content, for comparing states.
+func dump(t *testing.T, rdb *redis.Client, prefix string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, prefix+":*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, k := range keys {
+		typ := rdb.Type(ctx, k).Val()
+		var v any
+		switch typ {
+		case "hash":
+			v = rdb.HGetAll(ctx, k).Val()
+		case "zset":
+			v = rdb.ZRangeWithScores(ctx, k, 0, -1).Val()
+		default:
+			v = rdb.Get(ctx, k).Val()
+		}
+		out[strings.TrimPrefix(k, prefix)] = fmt.Sprint(v)
+	}
+	return out
+}
+
+func history(t *testing.T) []profile.Op {
+	return []profile.Op{
+		order(t, "alice", "a1", day(0), "100.00"),
+		ev(t, "v1", event.ProductViewed, "alice", day(1), `{"user_id":"alice","product":{"sku":"JKT","category":"coats"}}`),
+		order(t, "alice", "a2", day(20), "50.50"),
+		ev(t, "r1", event.OrderRefunded, "alice", day(21), `{"user_id":"alice","order_id":"a2","total":"20.25","currency":"USD"}`),
+		order(t, "bob", "b1", day(5), "10"),
+		ev(t, "c1", event.ProductAdded, "bob", day(6), `{"user_id":"bob","product":{"sku":"MUG","price":"8.00"},"quantity":2}`),
+		ev(t, "c2", event.ProductAdded, "bob", day(6.5), `{"user_id":"bob","product":{"sku":"CUP","price":"3.00"}}`),
+		ev(t, "c3", event.ProductRemoved, "bob", day(7), `{"user_id":"bob","product":{"sku":"CUP"}}`),
+		order(t, "carol", "c1", day(-400), "999"),
+		order(t, "carol", "c2", day(30), "5"),
+		ev(t, "i1", event.Identify, "carol", day(31), `{"user_id":"carol","traits":{"timezone":"Asia/Taipei"},"consent":{"email":true}}`),
+		order(t, "dave", "d1", day(29), "70"),
+	}
+}
+
+func TestApplyingEventsTwiceOrShuffledGivesTheSameState(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	ctx := context.Background()
+	T := day(40)
+	ops := history(t)
+
+	once := newStore(t, rdb, "once")
+	if _, _, err := once.Apply(ctx, T, ops); err != nil {
+		t.Fatal(err)
+	}
+	want := dump(t, rdb, "once")
+
+	twice := newStore(t, rdb, "twice")
+	if _, _, err := twice.Apply(ctx, T, ops); err != nil {
+		t.Fatal(err)
+	}
+	changes, dups, err := twice.Apply(ctx, T, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dups != 7 {
+		t.Errorf("second application skipped %d orders and refunds as duplicates, want 7", dups)
+	}
+	assertSame(t, "applied twice", want, dump(t, rdb, "twice"))
+	_ = changes
+
+	for seed := range 5 {
+		shuffled := append([]profile.Op(nil), ops...)
+		rand.New(rand.NewPCG(uint64(seed), 1)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		prefix := fmt.Sprint("shuffled", seed)
+		s := newStore(t, rdb, prefix)
+		// One event at a time, as separate batches, in shuffled order.
+		for _, op := range shuffled {
+			if _, _, err := s.Apply(ctx, T, []profile.Op{op}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := dump(t, rdb, prefix)
+		// The published snapshots depend on the path; everything else must not.
+		assertSame(t, prefix, withoutDerived(want), withoutDerived(got))
+	}
+}
+
+func withoutDerived(m map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range m {
+		if strings.HasSuffix(k, "}:p") {
+			i := strings.Index(v, "derived:")
+			if i >= 0 {
+				j := strings.Index(v[i:], "} ")
+				if j < 0 {
+					j = len(v) - i
+				}
+				v = v[:i] + v[i+j:]
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func assertSame(t *testing.T, what string, want, got map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %s = %s, want %s", what, k, got[k], v)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s: unexpected key %s", what, k)
+		}
+	}
+}
+
+func TestScoresAgreeWithScoringTheWholePopulation(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	ctx := context.Background()
+	s := newStore(t, rdb, "pop")
+	rng := rand.New(rand.NewPCG(7, 7))
+	T := day(400)
+	var ops []profile.Op
+	type hist struct{ orders, refunds []rfm.Order }
+	hs := map[string]*hist{}
+	lasts := map[string]time.Time{}
+	for i := range 300 {
+		c := fmt.Sprintf("cust-%03d", i%60)
+		at := day(float64(rng.IntN(800)) / 2) // up to day 400, some outside the window
+		cents := 100 * (1 + rng.IntN(20))     // few distinct amounts: ties
+		ops = append(ops, order(t, c, fmt.Sprintf("o%d", i), at, fmt.Sprintf("%d.%02d", cents/100, cents%100)))
+		if hs[c] == nil {
+			hs[c] = &hist{}
+		}
+		hs[c].orders = append(hs[c].orders, rfm.Order{Time: at, Amount: int64(cents) * 10_000})
+		if at.After(lasts[c]) {
+			lasts[c] = at
+		}
+	}
+	changes, _, err := s.Apply(ctx, T, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for c := range hs {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	vs := make([]rfm.Values, len(names))
+	for i, c := range names {
+		vs[i] = rfm.Of(hs[c].orders, hs[c].refunds, lasts[c], T, rfm.DefaultWindow)
+	}
+	want, _ := rfm.Compute(vs)
+	// The last change of each customer holds its snapshot at T; re-evaluating
+	// everyone at T (population complete) must agree with Compute.
+	final := map[string]profile.Snapshot{}
+	for _, ch := range changes {
+		final[ch.Customer] = ch.After
+	}
+	var reeval []profile.Op
+	for _, c := range names {
+		reeval = append(reeval, profile.Op{Customer: c, Kind: "none"})
+	}
+	_ = final
+	snaps, err := s.Evaluate(ctx, T, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range names {
+		got := snaps[i]
+		if got.RScore != want[i].R || got.FScore != want[i].F || got.MScore != want[i].M || got.Segment != want[i].Segment {
+			t.Errorf("%s %+v: got R%d F%d M%d %s, want R%d F%d M%d %s", c, vs[i], got.RScore, got.FScore, got.MScore, got.Segment, want[i].R, want[i].F, want[i].M, want[i].Segment)
+		}
+	}
+	_ = reeval
+}
+
+func TestTimeAloneMovesACustomerThroughTheStages(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	ctx := context.Background()
+	s := newStore(t, rdb, "nes")
+	// Two orders 10 days apart: cycle 10 days.
+	changes, _, err := s.Apply(ctx, day(10), []profile.Op{order(t, "erin", "e1", day(0), "10"), order(t, "erin", "e2", day(10), "10")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stages []nes.Stage
+	for _, ch := range changes {
+		stages = append(stages, ch.After.Stage)
+	}
+	if fmt.Sprint(stages) != "[N E0]" {
+		t.Fatalf("stages after two orders: %v, want [N E0]", stages)
+	}
+	if err := s.Commit(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	// Walk the clock to day 60 in hours; collect the time-driven changes.
+	var seen []string
+	for T := day(10); !T.After(day(60)); T = T.Add(time.Hour) {
+		chs, _, err := s.Due(ctx, T, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Commit(ctx, chs); err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range chs {
+			if ch.Before.Stage != ch.After.Stage {
+				seen = append(seen, fmt.Sprintf("%s->%s due %s", ch.Before.Stage, ch.After.Stage, ch.Cause.Due.Sub(t0)))
+			}
+		}
+	}
+	want := []string{"E0->S1 due 480h0m0.001s", "S1->S2 due 720h0m0.001s", "S2->S3 due 960h0m0.001s"}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Errorf("transitions %v, want %v", seen, want)
+	}
+}

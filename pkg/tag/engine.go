@@ -1,0 +1,317 @@
+package tag
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+	"cel.dev/cel-go/ext"
+	"cel.dev/cel-go/interpreter"
+
+	"github.com/segflow/segflow/pkg/money"
+)
+
+// Input is what rules see of a profile. Money is in micros, millionths of the
+// currency's major unit.
+type Input struct {
+	Stage                  string // NES stage: prospect, N, E0, S1, S2, S3
+	R, F                   int    // RFM recency (days) and frequency (orders in the window)
+	M                      int64  // RFM monetary, micros
+	RScore, FScore, MScore int    // 1..5; 0 when not a buyer
+	Segment                string // RFM segment name; "" when not a buyer
+	Orders                 int    // orders ever
+	Lifetime               int64  // lifetime spend, micros
+	BoughtSKUs             []string
+	BoughtCategories       []string
+	ViewedSKUs             []string
+	ViewedCategories       []string
+	CartValue              int64 // open cart value, micros
+	Traits                 map[string]string
+	Consent                map[string]bool
+}
+
+// The CEL variables, in the order of the values an activation holds.
+const (
+	varStage = iota
+	varR
+	varF
+	varM
+	varRScore
+	varFScore
+	varMScore
+	varSegment
+	varOrders
+	varLifetime
+	varCartValue
+	varBoughtSKUs
+	varBoughtCategories
+	varViewedSKUs
+	varViewedCategories
+	varTraits
+	varConsent
+	numVars
+)
+
+var (
+	stringList    = cel.ListType(cel.StringType)
+	stringMap     = cel.MapType(cel.StringType, cel.StringType)
+	stringBoolMap = cel.MapType(cel.StringType, cel.BoolType)
+)
+
+// variables names and types the CEL variables; index i is the variable var*.
+var variables = [numVars]struct {
+	name string
+	typ  *cel.Type
+}{
+	varStage:            {"stage", cel.StringType},
+	varR:                {"r", cel.IntType},
+	varF:                {"f", cel.IntType},
+	varM:                {"m", cel.DoubleType},
+	varRScore:           {"r_score", cel.IntType},
+	varFScore:           {"f_score", cel.IntType},
+	varMScore:           {"m_score", cel.IntType},
+	varSegment:          {"segment", cel.StringType},
+	varOrders:           {"orders", cel.IntType},
+	varLifetime:         {"lifetime", cel.DoubleType},
+	varCartValue:        {"cart_value", cel.DoubleType},
+	varBoughtSKUs:       {"bought_skus", stringList},
+	varBoughtCategories: {"bought_categories", stringList},
+	varViewedSKUs:       {"viewed_skus", stringList},
+	varViewedCategories: {"viewed_categories", stringList},
+	varTraits:           {"traits", stringMap},
+	varConsent:          {"consent", stringBoolMap},
+}
+
+// newEnv returns the CEL environment rules are written in: the standard
+// library, the strings extension (lowerAscii, split, ...), optional values
+// (traits[?"city"].orValue("")) and comparisons across int and double, so that
+// m >= 500 means what it says.
+func newEnv() (*cel.Env, error) {
+	opts := []cel.EnvOption{
+		ext.Strings(),
+		cel.OptionalTypes(),
+		cel.CrossTypeNumericComparisons(true),
+	}
+	for _, v := range variables {
+		opts = append(opts, cel.Variable(v.name, v.typ))
+	}
+	return cel.NewEnv(opts...)
+}
+
+// Engine evaluates a compiled Config. It is immutable and safe for concurrent
+// use.
+type Engine struct {
+	rules []rule
+	tiers []tier // ascending by min
+}
+
+type rule struct {
+	name string
+	each bool
+	prg  cel.Program
+}
+
+type tier struct {
+	name string
+	min  money.Micros
+}
+
+// Compile checks c and compiles its rules. Each expression is type-checked:
+// When must be a bool and Each a list(string). Rule and tier names must be
+// non-empty and unique, and tier thresholds exact decimals in strictly
+// ascending order. Compile reports every problem it finds, each with the
+// rule's name and, for CEL errors, the line and column (1-based) in the
+// expression.
+func Compile(c Config) (*Engine, error) {
+	env, err := newEnv()
+	if err != nil {
+		return nil, fmt.Errorf("tag: build CEL environment: %w", err)
+	}
+	limit := c.CostLimit
+	if limit == 0 {
+		limit = DefaultCostLimit
+	}
+	var errs []error
+	e := &Engine{}
+	seen := map[string]bool{}
+	for i, r := range c.Tags {
+		p, err := compileRule(env, r, limit, "tag rule "+ruleName(r.Name, i))
+		switch {
+		case r.Name == "":
+			errs = append(errs, fmt.Errorf("tag rule #%d: no name", i+1))
+		case seen[r.Name]:
+			errs = append(errs, fmt.Errorf("tag rule %q: name used twice", r.Name))
+		}
+		seen[r.Name] = true
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		e.rules = append(e.rules, p)
+	}
+	seen = map[string]bool{}
+	for i, t := range c.Tiers {
+		name := ruleName(t.Name, i)
+		switch {
+		case t.Name == "":
+			errs = append(errs, fmt.Errorf("tier #%d: no name", i+1))
+		case seen[t.Name]:
+			errs = append(errs, fmt.Errorf("tier %q: name used twice", t.Name))
+		}
+		seen[t.Name] = true
+		m, err := money.ParseDecimal(t.MinLifetime)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("tier %s: min_lifetime: %w", name, err))
+			continue
+		case m < 0:
+			errs = append(errs, fmt.Errorf("tier %s: min_lifetime %s is negative", name, t.MinLifetime))
+			continue
+		}
+		if n := len(e.tiers); n > 0 && m <= e.tiers[n-1].min {
+			errs = append(errs, fmt.Errorf("tier %s: min_lifetime %s is not above %s of tier %q before it",
+				name, t.MinLifetime, e.tiers[n-1].min, e.tiers[n-1].name))
+		}
+		e.tiers = append(e.tiers, tier{name: t.Name, min: m})
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("tag: invalid config: %w", errors.Join(errs...))
+	}
+	return e, nil
+}
+
+// ruleName is how problems name a rule or tier: by its name, or by its
+// position when it has none.
+func ruleName(name string, i int) string {
+	if name == "" {
+		return fmt.Sprintf("#%d", i+1)
+	}
+	return fmt.Sprintf("%q", name)
+}
+
+// compileRule compiles r, whose problems it reports prefixed with label, one
+// per line.
+func compileRule(env *cel.Env, r Rule, limit uint64, label string) (rule, error) {
+	var field, expr string
+	var want *cel.Type
+	switch {
+	case r.When != "" && r.Each != "":
+		return rule{}, fmt.Errorf("%s: has both when and each; a rule has one", label)
+	case r.When != "":
+		field, expr, want = "when", r.When, cel.BoolType
+	case r.Each != "":
+		field, expr, want = "each", r.Each, stringList
+	default:
+		return rule{}, fmt.Errorf("%s: has neither when nor each", label)
+	}
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		errs := make([]error, 0, len(iss.Errors()))
+		for _, e := range iss.Errors() {
+			// CEL columns are 0-based; editors and people count from 1.
+			errs = append(errs, fmt.Errorf("%s: %s:%d:%d: %s",
+				label, field, e.Location.Line(), e.Location.Column()+1, e.Message))
+		}
+		return rule{}, errors.Join(errs...)
+	}
+	if got := ast.OutputType(); !got.IsExactType(want) {
+		return rule{}, fmt.Errorf("%s: %s: must be %s, is %s", label, field, want, got)
+	}
+	prg, err := env.Program(ast, cel.CostLimit(limit), cel.EvalOptions(cel.OptOptimize))
+	if err != nil {
+		return rule{}, fmt.Errorf("%s: %s: %w", label, field, err)
+	}
+	return rule{name: r.Name, each: field == "each", prg: prg}, nil
+}
+
+// Eval returns the tags of in, sorted and without duplicates, and its tier:
+// the highest whose MinLifetime is at most in.Lifetime, or "" if none is. An
+// Each rule's empty strings are no tags. A rule that fails at run time (a
+// missing map key, the cost limit) makes Eval return an error naming it, and
+// no tags or tier: the caller keeps what it had.
+func (e *Engine) Eval(in Input) (tags []string, tier string, err error) {
+	act := newActivation(&in)
+	for _, r := range e.rules {
+		v, _, err := r.prg.Eval(act)
+		if err != nil {
+			return nil, "", fmt.Errorf("tag rule %q: %w", r.name, err)
+		}
+		if !r.each {
+			if v == types.True {
+				tags = append(tags, r.name)
+			}
+			continue
+		}
+		// Compile checked the type, so a failed assertion here is a CEL bug.
+		l, ok := v.(traits.Lister)
+		if !ok {
+			return nil, "", fmt.Errorf("tag rule %q: each returned %s, not a list", r.name, v.Type())
+		}
+		for it := l.Iterator(); it.HasNext() == types.True; {
+			s, ok := it.Next().(types.String)
+			if !ok {
+				return nil, "", fmt.Errorf("tag rule %q: each returned a list with a non-string", r.name)
+			}
+			if s != "" {
+				tags = append(tags, string(s))
+			}
+		}
+	}
+	slices.Sort(tags)
+	tags = slices.Compact(tags)
+	for i := len(e.tiers) - 1; i >= 0; i-- {
+		if money.Micros(in.Lifetime) >= e.tiers[i].min {
+			return tags, e.tiers[i].name, nil
+		}
+	}
+	return tags, "", nil
+}
+
+// activation resolves the CEL variables to in's fields, converted once per
+// Eval and shared by every rule.
+type activation [numVars]ref.Val
+
+func newActivation(in *Input) *activation {
+	a := types.DefaultTypeAdapter
+	return &activation{
+		varStage:            types.String(in.Stage),
+		varR:                types.Int(in.R),
+		varF:                types.Int(in.F),
+		varM:                major(in.M),
+		varRScore:           types.Int(in.RScore),
+		varFScore:           types.Int(in.FScore),
+		varMScore:           types.Int(in.MScore),
+		varSegment:          types.String(in.Segment),
+		varOrders:           types.Int(in.Orders),
+		varLifetime:         major(in.Lifetime),
+		varCartValue:        major(in.CartValue),
+		varBoughtSKUs:       types.NewStringList(a, in.BoughtSKUs),
+		varBoughtCategories: types.NewStringList(a, in.BoughtCategories),
+		varViewedSKUs:       types.NewStringList(a, in.ViewedSKUs),
+		varViewedCategories: types.NewStringList(a, in.ViewedCategories),
+		varTraits:           types.NewStringStringMap(a, in.Traits),
+		varConsent:          types.NewDynamicMap(a, in.Consent),
+	}
+}
+
+// major converts micros to a double in major units for CEL.
+func major(micros int64) types.Double {
+	return types.Double(float64(micros) / 1e6)
+}
+
+// ResolveName implements interpreter.Activation.
+func (a *activation) ResolveName(name string) (any, bool) {
+	for i, v := range variables {
+		if v.name == name {
+			return a[i], true
+		}
+	}
+	return nil, false
+}
+
+// Parent implements interpreter.Activation.
+func (a *activation) Parent() interpreter.Activation { return nil }

@@ -1,0 +1,44 @@
+package updater
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	applied, duplicates, timersFired prometheus.Counter
+	rejected, changes, errors        *prometheus.CounterVec
+	lag, timerBacklog                prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		applied: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "segflow_updater_events_applied_total", Help: "Events applied to profiles.",
+		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "segflow_updater_duplicates_skipped_total", Help: "Orders and refunds already applied, skipped.",
+		}),
+		timersFired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "segflow_updater_timers_fired_total", Help: "Customers re-evaluated because a timer fell due.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "segflow_updater_events_rejected_total", Help: "Events dead-lettered, by reason.",
+		}, []string{"reason"}),
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "segflow_updater_profile_changes_total", Help: "profile.changed events published, by what changed.",
+		}, []string{"what"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "segflow_updater_retries_total", Help: "Failed steps that were retried, by step.",
+		}, []string{"step"}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "segflow_updater_consumer_lag", Help: "Messages behind the end of the assigned partitions.",
+		}),
+		timerBacklog: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "segflow_updater_timer_backlog", Help: "Timers due and not yet applied.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.applied, m.duplicates, m.timersFired, m.rejected, m.changes, m.errors, m.lag, m.timerBacklog} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

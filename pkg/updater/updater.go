@@ -1,0 +1,315 @@
+// Package updater is the profile-updater service: it consumes the event topics
+// as a Kafka consumer group, applies each batch to the profile store, applies
+// the time-driven changes that fall due, and publishes every change of a
+// customer's NES stage, RFM segment, tier or tags as a profile.changed
+// CloudEvent on the profiles topic.
+//
+// Offsets are committed only after a batch's state is in Redis and its changes
+// are acknowledged by Kafka. A crash anywhere before the commit redelivers the
+// batch; the store's writes are idempotent (see package profile) and the
+// changes it recomputes carry the same deterministic ids, so consumers that
+// dedup on the CloudEvent id see each change once.
+package updater
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/stream"
+)
+
+// stepTimeout bounds one attempt at a step (apply a batch, commit offsets).
+const stepTimeout = 30 * time.Second
+
+// Config configures an Updater. Zero values mean the defaults on each field.
+type Config struct {
+	Brokers []string
+	// GroupID is the consumer group. Default "segflow-profile-updater".
+	GroupID string
+	// Topics are consumed. Default: browse, cart, purchase, identify.
+	Topics []string
+	// BatchSize is the most events applied together. Default 500.
+	BatchSize int
+	// BatchWait is how long a batch waits to fill. Default 20ms.
+	BatchWait time.Duration
+	// TimerInterval is how often due timers are looked for when idle. Default 1s.
+	TimerInterval time.Duration
+	// Now is the clock that says what T is. Default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) defaults() {
+	if c.GroupID == "" {
+		c.GroupID = "segflow-profile-updater"
+	}
+	if len(c.Topics) == 0 {
+		c.Topics = event.Topics
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	if c.BatchWait <= 0 {
+		c.BatchWait = 20 * time.Millisecond
+	}
+	if c.TimerInterval <= 0 {
+		c.TimerInterval = time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Producer writes messages and returns once they are acknowledged.
+type Producer interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Updater is the profile-updater.
+type Updater struct {
+	cfg   Config
+	store *profile.Store
+	out   Producer
+	log   *zap.Logger
+	m     *metrics
+}
+
+// New returns an updater applying events to store and writing changes and
+// dead letters to out.
+func New(cfg Config, store *profile.Store, out Producer, log *zap.Logger, reg prometheus.Registerer) (*Updater, error) {
+	cfg.defaults()
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("updater: no brokers")
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Updater{cfg: cfg, store: store, out: out, log: log.Named("profile-updater"), m: m}, nil
+}
+
+// Run consumes until ctx is cancelled, then commits what it applied and
+// returns nil. Errors from Redis or Kafka are retried; they never skip events.
+func (u *Updater) Run(ctx context.Context) error {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        u.cfg.Brokers,
+		GroupID:        u.cfg.GroupID,
+		GroupTopics:    u.cfg.Topics,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        100 * time.Millisecond,
+		StartOffset:    kafka.FirstOffset,
+		CommitInterval: 0, // commits are synchronous, after the state is stored
+	})
+	defer r.Close()
+	lastTimers := time.Time{}
+	for ctx.Err() == nil {
+		batch := u.fetch(ctx, r)
+		if len(batch) > 0 {
+			if !u.retry(ctx, "apply batch", func(ctx context.Context) error { return u.apply(ctx, batch) }) {
+				break
+			}
+			if !u.retry(ctx, "commit offsets", func(ctx context.Context) error { return r.CommitMessages(ctx, batch...) }) {
+				break
+			}
+			u.m.lag.Set(float64(r.Stats().Lag))
+		}
+		if len(batch) < u.cfg.BatchSize || time.Since(lastTimers) >= u.cfg.TimerInterval {
+			u.retry(ctx, "apply due timers", u.timers)
+			lastTimers = time.Now()
+		}
+	}
+	return nil
+}
+
+// fetch reads up to BatchSize messages, waiting at most BatchWait after the
+// first one (and at most TimerInterval for the first).
+func (u *Updater) fetch(ctx context.Context, r *kafka.Reader) []kafka.Message {
+	var batch []kafka.Message
+	first, cancelFirst := context.WithTimeout(ctx, u.cfg.TimerInterval)
+	defer cancelFirst()
+	m, err := r.FetchMessage(first)
+	if err != nil {
+		return nil
+	}
+	batch = append(batch, m)
+	rest, cancelRest := context.WithTimeout(ctx, u.cfg.BatchWait)
+	defer cancelRest()
+	for len(batch) < u.cfg.BatchSize {
+		m, err := r.FetchMessage(rest)
+		if err != nil {
+			break
+		}
+		batch = append(batch, m)
+	}
+	return batch
+}
+
+// retry calls fn until it succeeds, backing off up to 5s, and reports whether
+// it did. fn's context is not cancelled with ctx, so a step under way when
+// shutdown begins completes (bounded by stepTimeout); ctx only stops retries.
+func (u *Updater) retry(ctx context.Context, what string, fn func(context.Context) error) bool {
+	backoff := 100 * time.Millisecond
+	for {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stepTimeout)
+		err := fn(sctx)
+		cancel()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		u.m.errors.WithLabelValues(what).Inc()
+		u.log.Warn("retrying", zap.String("what", what), zap.Error(err), zap.Duration("backoff", backoff))
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// apply applies one batch: events become ops, bad ones dead letters.
+func (u *Updater) apply(ctx context.Context, batch []kafka.Message) error {
+	ops := make([]profile.Op, 0, len(batch))
+	var dead []kafka.Message
+	for _, m := range batch {
+		e, err := stream.FromMessage(m)
+		var op profile.Op
+		if err == nil {
+			op, err = profile.OpOf(e, u.store.Currency())
+		}
+		if err != nil {
+			reason := "undecodable"
+			if errors.Is(err, profile.ErrCurrency) {
+				reason = "currency"
+			}
+			dl, derr := deadLetter(m, reason, err)
+			if derr != nil {
+				return derr
+			}
+			dead = append(dead, dl)
+			u.m.rejected.WithLabelValues(reason).Inc()
+			continue
+		}
+		ops = append(ops, op)
+	}
+	T := u.cfg.Now()
+	changes, dups, err := u.store.Apply(ctx, T, ops)
+	if err != nil {
+		return err
+	}
+	if err := u.publish(ctx, changes, dead...); err != nil {
+		return err
+	}
+	u.m.applied.Add(float64(len(ops)))
+	u.m.duplicates.Add(float64(dups))
+	return nil
+}
+
+// timers applies the time-driven changes due now.
+func (u *Updater) timers(ctx context.Context) error {
+	const limit = 500
+	for {
+		T := u.cfg.Now()
+		changes, n, err := u.store.Due(ctx, T, limit)
+		if err != nil {
+			return err
+		}
+		if err := u.publish(ctx, changes); err != nil {
+			return err
+		}
+		u.m.timersFired.Add(float64(n))
+		if n < limit {
+			backlog, err := u.store.Backlog(ctx, T)
+			if err == nil {
+				u.m.timerBacklog.Set(float64(backlog))
+			}
+			return nil
+		}
+	}
+}
+
+// publish writes changes and dead letters, then stores the published
+// snapshots.
+func (u *Updater) publish(ctx context.Context, changes []profile.Change, extra ...kafka.Message) error {
+	msgs := extra
+	for _, ch := range changes {
+		m, err := changeMessage(ch)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, m)
+	}
+	if len(msgs) > 0 {
+		if err := u.out.WriteMessages(ctx, msgs...); err != nil {
+			return fmt.Errorf("publish %d changes: %w", len(changes), err)
+		}
+	}
+	if err := u.store.Commit(ctx, changes); err != nil {
+		return err
+	}
+	for _, ch := range changes {
+		for _, what := range ch.Changed {
+			u.m.changes.WithLabelValues(what).Inc()
+		}
+	}
+	return nil
+}
+
+func changeMessage(ch profile.Change) (kafka.Message, error) {
+	e := cloudevents.NewEvent()
+	e.SetID(ch.ID)
+	e.SetSource("/profile-updater")
+	e.SetType(event.ProfileChanged)
+	e.SetTime(ch.At)
+	e.SetExtension(event.ExtPartitionKey, ch.Customer)
+	if err := e.SetData(cloudevents.ApplicationJSON, ch); err != nil {
+		return kafka.Message{}, err
+	}
+	return stream.ToMessage(event.TopicProfiles, e)
+}
+
+// deadLetter wraps a message the updater cannot apply for events.invalid.
+func deadLetter(m kafka.Message, reason string, cause error) (kafka.Message, error) {
+	e := cloudevents.NewEvent()
+	e.SetID(uuid.NewString())
+	e.SetSource("/profile-updater")
+	e.SetType(event.Rejected)
+	e.SetTime(time.Now())
+	if len(m.Key) > 0 {
+		e.SetExtension(event.ExtPartitionKey, string(m.Key))
+	}
+	headers := map[string]string{}
+	for _, h := range m.Headers {
+		headers[h.Key] = string(h.Value)
+	}
+	d := map[string]any{
+		"reason":  reason,
+		"errors":  []map[string]string{{"field": "", "rule": reason, "message": cause.Error()}},
+		"format":  "kafka",
+		"source":  fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset),
+		"headers": headers,
+	}
+	if json.Valid(m.Value) {
+		d["raw"] = json.RawMessage(m.Value)
+	} else {
+		d["raw_text"] = string(m.Value)
+	}
+	if err := e.SetData(cloudevents.ApplicationJSON, d); err != nil {
+		return kafka.Message{}, err
+	}
+	return stream.ToMessage(event.TopicInvalid, e)
+}

@@ -1,0 +1,181 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/segflow/segflow/pkg/collector"
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/stream"
+	"github.com/segflow/segflow/pkg/tag"
+	"github.com/segflow/segflow/pkg/testenv"
+	"github.com/segflow/segflow/pkg/updater"
+)
+
+const writeKey = "e2e-key"
+
+// pipeline is collector → Kafka → profile-updater on kfake and redis-server,
+// with the updater's clock stopped at T.
+type pipeline struct {
+	url   string
+	store *profile.Store
+	reg   *prometheus.Registry
+	stop  func()
+}
+
+func startPipeline(t *testing.T, T time.Time, currency string) *pipeline {
+	t.Helper()
+	r := testenv.StartRedis(t)
+	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3})
+	rdb := r.Client(t)
+	w := stream.NewWriter(k.Brokers, 0)
+	t.Cleanup(func() { w.Close() })
+	log := zap.NewNop()
+	reg := prometheus.NewRegistry()
+	col, err := collector.New(collector.Config{
+		WriteKeys:       map[string]collector.Source{writeKey: {Name: "import", Channel: "pos"}},
+		DefaultCurrency: currency,
+		MaxEvents:       5000,
+		MaxBodyBytes:    16 << 20,
+	}, w, rdb, log, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	col.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	rules, err := tag.Compile(tag.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := profile.New(rdb, profile.Config{Currency: currency, Rules: rules})
+	up, err := updater.New(updater.Config{Brokers: k.Brokers, Now: func() time.Time { return T }}, store, w, log, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = up.Run(ctx) }()
+	p := &pipeline{url: srv.URL, store: store, reg: reg, stop: func() { cancel(); <-done }}
+	t.Cleanup(p.stop)
+	return p
+}
+
+// send posts orders to the collector as CloudEvent batches.
+func (p *pipeline) send(t *testing.T, orders []order) {
+	t.Helper()
+	const batch = 2000
+	for i := 0; i < len(orders); i += batch {
+		var evs []map[string]any
+		for _, o := range orders[i:min(i+batch, len(orders))] {
+			typ, id := event.OrderCompleted, "order-"+o.ID
+			if o.Refund {
+				typ, id = event.OrderRefunded, "refund-"+o.ID
+			}
+			evs = append(evs, map[string]any{
+				"specversion": "1.0", "id": id, "source": "/e2e", "type": typ, "time": o.Time.Format(time.RFC3339),
+				"data": map[string]any{"user_id": o.Customer, "order_id": o.ID, "total": fmt.Sprintf("%d.%02d", o.Cents/100, o.Cents%100), "currency": o.Currency},
+			})
+		}
+		body, _ := json.Marshal(evs)
+		req, _ := http.NewRequest("POST", p.url+"/v1/events", bytes.NewReader(body))
+		req.SetBasicAuth(writeKey, "")
+		req.Header.Set("Content-Type", "application/cloudevents-batch+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a struct {
+			Accepted int `json:"accepted"`
+		}
+		json.NewDecoder(resp.Body).Decode(&a)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || a.Accepted != len(evs) {
+			t.Fatalf("batch at %d: status %d, %d of %d accepted", i, resp.StatusCode, a.Accepted, len(evs))
+		}
+	}
+}
+
+func (p *pipeline) counter(name string) float64 {
+	mfs, _ := p.reg.Gather()
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
+
+// waitApplied waits until the updater has applied n events.
+func (p *pipeline) waitApplied(t *testing.T, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for p.counter("segflow_updater_events_applied_total") < float64(n) {
+		if time.Now().After(deadline) {
+			t.Fatalf("applied %v of %d events in %s", p.counter("segflow_updater_events_applied_total"), n, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestCDNOWProfilesMatchAnIndependentComputation streams the CDNOW sample
+// through the whole pipeline and compares every customer's R, F, M, scores,
+// segment and NES stage at T with the reference computed in this package.
+func TestCDNOWProfilesMatchAnIndependentComputation(t *testing.T) {
+	orders := loadCDNOW(t, dataPath(t, "cdnow/CDNOW_sample.txt"))
+	T := time.Date(1998, 7, 1, 0, 0, 0, 0, time.UTC)
+	W := 365 * 24 * time.Hour
+	p := startPipeline(t, T, "USD")
+	start := time.Now()
+	p.send(t, orders)
+	p.waitApplied(t, len(orders), 3*time.Minute)
+	t.Logf("%d orders applied in %s", len(orders), time.Since(start).Round(time.Millisecond))
+	compare(t, p, referenceProfiles(orders, T, W), T)
+}
+
+func compare(t *testing.T, p *pipeline, want map[string]expected, T time.Time) {
+	t.Helper()
+	customers := make([]string, 0, len(want))
+	for c := range want {
+		customers = append(customers, c)
+	}
+	sort.Strings(customers)
+	got, err := p.store.Evaluate(context.Background(), T, customers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := 0
+	segments := map[string]int{}
+	for i, c := range customers {
+		g, w := got[i], want[c]
+		segments[g.Segment]++
+		if g.Values.R != w.R || g.Values.F != w.F || g.Values.M != w.M || g.RScore != w.RScore || g.FScore != w.FScore || g.MScore != w.MScore || g.Segment != w.Segment || string(g.Stage) != w.Stage || g.Orders != w.Orders {
+			bad++
+			if bad <= 10 {
+				t.Errorf("customer %s: got R=%d F=%d M=%d scores %d%d%d %s %s n=%d; want R=%d F=%d M=%d scores %d%d%d %s %s n=%d",
+					c, g.Values.R, g.Values.F, g.Values.M, g.RScore, g.FScore, g.MScore, g.Segment, g.Stage, g.Orders,
+					w.R, w.F, w.M, w.RScore, w.FScore, w.MScore, w.Segment, w.Stage, w.Orders)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d customers differ", bad, len(customers))
+	}
+	t.Logf("%d customers compared; segments %v", len(customers), segments)
+}
