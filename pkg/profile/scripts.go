@@ -51,7 +51,7 @@ if op == 'order' or op == 'refund' then
       for i = 7, #ARGV do redis.call('ZADD', b, 'GT', ARGV[4], ARGV[i]) end
       redis.call('ZREMRANGEBYRANK', b, 0, -201)
     else
-      redis.call('HINCRBY', p, 'ltv', '-' .. micros)
+      if micros ~= '0' then redis.call('HINCRBY', p, 'ltv', '-' .. micros) end
     end
   end
 elseif op == 'view' then
@@ -109,7 +109,12 @@ return {changed, f, m, due, redis.call('HGETALL', cart),
 var populationScript = redis.NewScript(`
 local kf, km, kl, kt, sums, at = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local DAY = 86400000
-local function S(x) return string.format('%.0f', x) end
+-- S formats an integer-valued number for Redis, which refuses "-0".
+local function S(x)
+  local s = string.format('%.0f', x)
+  if s == '-0' then return '0' end
+  return s
+end
 for i = 1, #ARGV, 6 do
   local c, ver, T, F = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   local prev = redis.call('HGET', at, c)
@@ -124,8 +129,8 @@ for i = 1, #ARGV, 6 do
     if oldF then
       local oldL = tonumber(redis.call('ZSCORE', kl, c))
       redis.call('HINCRBY', sums, 'n', -1)
-      redis.call('HINCRBY', sums, 'f', '-' .. oldF)
-      redis.call('HINCRBY', sums, 'm', '-' .. redis.call('ZSCORE', km, c))
+      redis.call('HINCRBY', sums, 'f', S(-tonumber(oldF)))
+      redis.call('HINCRBY', sums, 'm', S(-tonumber(redis.call('ZSCORE', km, c))))
       redis.call('HINCRBY', sums, 'ld', S(-math.floor(oldL / DAY)))
       redis.call('ZREM', kf, c)
       redis.call('ZREM', km, c)

@@ -273,3 +273,29 @@ func TestTimeAloneMovesACustomerThroughTheStages(t *testing.T) {
 		t.Errorf("transitions %v, want %v", seen, want)
 	}
 }
+
+func TestABuyerWithEverythingRefundedIsScoredWithMZero(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	ctx := context.Background()
+	s := newStore(t, rdb, "zero")
+	ops := []profile.Op{
+		order(t, "frank", "f1", day(1), "0.00"),
+		order(t, "gina", "g1", day(1), "25"),
+		ev(t, "rg", event.OrderRefunded, "gina", day(2), `{"user_id":"gina","order_id":"g1","total":"25","currency":"USD"}`),
+	}
+	// Applied twice: the second time the population entries with M = 0 are replaced.
+	for range 2 {
+		if _, _, err := s.Apply(ctx, day(3), ops); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps, err := s.Evaluate(ctx, day(3), []string{"frank", "gina"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if p.Values.F != 1 || p.Values.M != 0 || p.MScore != 1 || p.Segment != rfm.ImportantValue {
+			t.Errorf("%s: %+v scores %d/%d/%d %s, want F 1, M 0, M score 1, important_value (every value equals its mean)", p.Customer, p.Values, p.RScore, p.FScore, p.MScore, p.Segment)
+		}
+	}
+}

@@ -41,19 +41,29 @@ type item struct {
 	UnitMicros int64  // unit price in millionths of the currency unit, exact
 }
 
-// dataRoot is /work/shared/data seen from this package's directory
-// (go test runs in /work/main/test/e2e).
-var dataRoot = filepath.Join("..", "..", "..", "shared", "data")
+// dataRoots are where data sets are looked for, in order: $SEGFLOW_DATA, the
+// shared data folder next to the repository, and this package's testdata
+// (which holds the CDNOW sample, so that the end-to-end tests always run).
+func dataRoots() []string {
+	var roots []string
+	if d := os.Getenv("SEGFLOW_DATA"); d != "" {
+		roots = append(roots, d)
+	}
+	return append(roots, filepath.Join("..", "..", "..", "shared", "data"), "testdata")
+}
 
-// dataPath resolves rel (e.g. "cdnow/CDNOW_sample.txt") under the shared data
-// folder, and skips the test if the file is not there.
+// dataPath resolves rel under the first data root that has it, and skips the
+// test if none has.
 func dataPath(t testing.TB, rel string) string {
 	t.Helper()
-	p := filepath.Join(dataRoot, filepath.FromSlash(rel))
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("data set not available: %v", err)
+	for _, root := range dataRoots() {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
 	}
-	return p
+	t.Skipf("data set %s not found under %v", rel, dataRoots())
+	return ""
 }
 
 // parseDecimal parses decimal text such as "-12.5" or "0.001" into an integer

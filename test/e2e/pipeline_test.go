@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sort"
 	"testing"
 	"time"
@@ -42,6 +43,9 @@ func startPipeline(t *testing.T, T time.Time, currency string) *pipeline {
 	w := stream.NewWriter(k.Brokers, 0)
 	t.Cleanup(func() { w.Close() })
 	log := zap.NewNop()
+	if os.Getenv("SEGFLOW_TEST_LOG") != "" {
+		log, _ = zap.NewDevelopment()
+	}
 	reg := prometheus.NewRegistry()
 	col, err := collector.New(collector.Config{
 		WriteKeys:       map[string]collector.Source{writeKey: {Name: "import", Channel: "pos"}},
@@ -178,4 +182,17 @@ func compare(t *testing.T, p *pipeline, want map[string]expected, T time.Time) {
 		t.Errorf("%d of %d customers differ", bad, len(customers))
 	}
 	t.Logf("%d customers compared; segments %v", len(customers), segments)
+}
+
+// TestOnlineRetailProfilesMatchAnIndependentComputation does the same with
+// real invoices in GBP, cancellations included as refunds.
+func TestOnlineRetailProfilesMatchAnIndependentComputation(t *testing.T) {
+	orders := loadOnlineRetail(t, dataPath(t, "online-retail/online_retail.csv"), 0)
+	T := time.Date(2011, 12, 10, 0, 0, 0, 0, time.UTC)
+	p := startPipeline(t, T, "GBP")
+	start := time.Now()
+	p.send(t, orders)
+	p.waitApplied(t, len(orders), 40*time.Second)
+	t.Logf("%d orders and refunds applied in %s", len(orders), time.Since(start).Round(time.Millisecond))
+	compare(t, p, referenceProfiles(orders, T, 365*24*time.Hour), T)
 }
