@@ -20,6 +20,7 @@ const (
 	opBrowse = "browse"
 	opCart   = "cart"
 	opTraits = "traits"
+	opMerge  = "merge"
 	opNone   = "none" // re-evaluate only
 )
 
@@ -34,7 +35,10 @@ type Op struct {
 	Time     time.Time
 	// Cause names the event, for profile.changed: its CloudEvent id and type.
 	CauseID, CauseType string
-	args               []string
+	// Merge is a customer id (an anonymous visitor) this event links to
+	// Customer; its profile is merged into Customer's.
+	Merge string
+	args  []string
 }
 
 // OpOf decodes an event into its effect on the profile of the customer the
@@ -106,8 +110,12 @@ func OpOf(e cloudevents.Event, currency string) (Op, error) {
 		op.Kind, op.args = opCart, []string{d.Product.SKU, fmt.Sprintf("%d|%d", qty, int64(price))}
 	case event.CartViewed, event.CheckoutStarted, event.WishlistAdded:
 		op.Kind = opCart
+	case event.Alias:
+		op.Kind = opTraits
+		op.Merge = event.CustomerID("", d.PreviousID)
 	case event.Identify:
 		op.Kind = opTraits
+		op.Merge = event.CustomerID("", d.AnonymousID)
 		for _, kv := range [][2]string{{"email", d.Traits.Email}, {"phone", d.Traits.Phone}, {"birthday", d.Traits.Birthday}, {"timezone", d.Traits.Timezone}, {"tier", d.Traits.Tier}} {
 			if kv[1] != "" {
 				op.args = append(op.args, kv[0], kv[1])
@@ -122,10 +130,12 @@ func OpOf(e cloudevents.Event, currency string) (Op, error) {
 
 // data is what the profile reads of an event's data.
 type data struct {
-	OrderID  string          `json:"order_id"`
-	Total    json.RawMessage `json:"total"`
-	Currency string          `json:"currency"`
-	Items    []struct {
+	OrderID     string          `json:"order_id"`
+	AnonymousID string          `json:"anonymous_id"`
+	PreviousID  string          `json:"previous_id"`
+	Total       json.RawMessage `json:"total"`
+	Currency    string          `json:"currency"`
+	Items       []struct {
 		SKU      string `json:"sku"`
 		Category string `json:"category"`
 	} `json:"items"`

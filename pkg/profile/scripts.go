@@ -8,71 +8,96 @@ import "github.com/redis/go-redis/v9"
 // twice, or events in any order, leaves the same state (see doc.go).
 //
 // KEYS: 1 profile hash, 2 history zset, 3 amounts hash, 4 viewed skus zset,
-// 5 viewed categories zset, 6 bought zset, 7 cart hash.
+// 5 viewed categories zset, 6 bought zset, 7 cart hash, 8 merged ids set.
 // ARGV: 1 op, 2 T (ms), 3 window (ms), 4 event time (ms), 5.. op arguments.
 var applyScript = redis.NewScript(`
 local p, h, amt, vs, vc, b, cart = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local op = ARGV[1]
-local T, W, t = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local T, W = tonumber(ARGV[2]), tonumber(ARGV[3])
 local changed = 0
 
--- Numbers are written from their argument strings, never formatted by Lua.
-local function maxf(field)
+-- Numbers are written from their string forms, never formatted by Lua.
+local function maxf(field, ts)
   local cur = redis.call('HGET', p, field)
-  if (not cur) or t > tonumber(cur) then redis.call('HSET', p, field, ARGV[4]) end
+  if (not cur) or tonumber(ts) > tonumber(cur) then redis.call('HSET', p, field, ts) end
 end
-local function minf(field)
+local function minf(field, ts)
   local cur = redis.call('HGET', p, field)
-  if (not cur) or t < tonumber(cur) then redis.call('HSET', p, field, ARGV[4]) end
+  if (not cur) or tonumber(ts) < tonumber(cur) then redis.call('HSET', p, field, ts) end
 end
+-- lww stores value ("<ms>|...") unless the stored one is newer; ties go to the
+-- larger value, so the outcome does not depend on arrival order.
 local function lww(key, field, value)
   local cur = redis.call('HGET', key, field)
   if cur then
-    local ct = tonumber(string.match(cur, '^(%d+)|'))
-    if ct and ct > t then return end
-    if ct == t and cur >= value then return end
+    local ct, vt = tonumber(string.match(cur, '^(%d+)|')), tonumber(string.match(value, '^(%d+)|'))
+    if ct and ct > vt then return end
+    if ct == vt and cur >= value then return end
   end
   redis.call('HSET', key, field, value)
+end
+local function trim(key, keep) redis.call('ZREMRANGEBYRANK', key, 0, -keep - 1) end
+-- history inserts an order ("o:<id>") or refund ("r:<id>") unless present.
+local function history(id, ts, micros)
+  if redis.call('ZADD', h, 'NX', ts, id) == 0 then return false end
+  redis.call('HSET', amt, id, micros)
+  redis.call('HINCRBY', p, 'ver', 1)
+  if string.sub(id, 1, 2) == 'o:' then
+    redis.call('HINCRBY', p, 'n', 1)
+    redis.call('HINCRBY', p, 'ltv', micros)
+    minf('first', ts)
+    maxf('last', ts)
+    maxf('cart_clear', ts)
+  elseif micros ~= '0' then
+    redis.call('HINCRBY', p, 'ltv', '-' .. micros)
+  end
+  return true
 end
 
 if op == 'order' or op == 'refund' then
   local prefix = (op == 'order') and 'o:' or 'r:'
-  local id, micros = prefix .. ARGV[5], ARGV[6]
-  if redis.call('ZADD', h, 'NX', ARGV[4], id) == 1 then
-    redis.call('HSET', amt, id, micros)
-    redis.call('HINCRBY', p, 'ver', 1)
+  if history(prefix .. ARGV[5], ARGV[4], ARGV[6]) then
     changed = 1
-    if op == 'order' then
-      redis.call('HINCRBY', p, 'n', 1)
-      redis.call('HINCRBY', p, 'ltv', micros)
-      minf('first')
-      maxf('last')
-      maxf('cart_clear')
-      for i = 7, #ARGV do redis.call('ZADD', b, 'GT', ARGV[4], ARGV[i]) end
-      redis.call('ZREMRANGEBYRANK', b, 0, -201)
-    else
-      if micros ~= '0' then redis.call('HINCRBY', p, 'ltv', '-' .. micros) end
-    end
+    for i = 7, #ARGV do redis.call('ZADD', b, 'GT', ARGV[4], ARGV[i]) end
+    trim(b, 200)
   end
 elseif op == 'view' then
-  maxf('last_browse')
+  maxf('last_browse', ARGV[4])
   if ARGV[5] ~= '' then
     redis.call('ZADD', vs, 'GT', ARGV[4], ARGV[5])
-    redis.call('ZREMRANGEBYRANK', vs, 0, -101)
+    trim(vs, 100)
   end
   if ARGV[6] ~= '' then
     redis.call('ZADD', vc, 'GT', ARGV[4], ARGV[6])
-    redis.call('ZREMRANGEBYRANK', vc, 0, -101)
+    trim(vc, 100)
   end
   changed = 1
 elseif op == 'browse' then
-  maxf('last_browse')
+  maxf('last_browse', ARGV[4])
 elseif op == 'cart' then
-  maxf('last_cart')
+  maxf('last_cart', ARGV[4])
   for i = 5, #ARGV, 2 do lww(cart, ARGV[i], ARGV[4] .. '|' .. ARGV[i + 1]) end
   changed = 1
 elseif op == 'traits' then
   for i = 5, #ARGV, 2 do lww(p, 'a:' .. ARGV[i], ARGV[4] .. '|' .. ARGV[i + 1]) end
+  changed = 1
+elseif op == 'merge' then
+  -- ARGV[5] is another profile's content (see mergeData), joined into this one.
+  local d = cjson.decode(ARGV[5])
+  for i = 1, #d.h, 2 do history(d.h[i], d.h[i + 1], d.amt[d.h[i]] or '0') end
+  for i = 1, #d.vs, 2 do redis.call('ZADD', vs, 'GT', d.vs[i + 1], d.vs[i]) end
+  for i = 1, #d.vc, 2 do redis.call('ZADD', vc, 'GT', d.vc[i + 1], d.vc[i]) end
+  for i = 1, #d.b, 2 do redis.call('ZADD', b, 'GT', d.b[i + 1], d.b[i]) end
+  trim(vs, 100)
+  trim(vc, 100)
+  trim(b, 200)
+  for i = 1, #d.cart, 2 do lww(cart, d.cart[i], d.cart[i + 1]) end
+  for i = 1, #d.p, 2 do
+    local f, v = d.p[i], d.p[i + 1]
+    if f == 'last_browse' or f == 'last_cart' or f == 'cart_clear' then maxf(f, v)
+    elseif string.sub(f, 1, 2) == 'a:' then lww(p, f, v) end
+  end
+  redis.call('SADD', KEYS[8], ARGV[6])
   changed = 1
 end
 
@@ -178,4 +203,14 @@ for i = 2, #ARGV, 3 do
   out[#out + 1] = redis.call('ZCOUNT', km, '-inf', '(' .. ARGV[i + 2])
 end
 return out
+`)
+
+// readScript returns a profile's content for merging it into another, and
+// marks it merged into ARGV[1] so that events still arriving for it are
+// forwarded. KEYS: as applyScript.
+var readScript = redis.NewScript(`
+redis.call('HSET', KEYS[1], 'merged_into', ARGV[1])
+return {redis.call('HGETALL', KEYS[1]), redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES'), redis.call('HGETALL', KEYS[3]),
+  redis.call('ZRANGE', KEYS[4], 0, -1, 'WITHSCORES'), redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES'),
+  redis.call('ZRANGE', KEYS[6], 0, -1, 'WITHSCORES'), redis.call('HGETALL', KEYS[7])}
 `)

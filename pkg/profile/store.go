@@ -58,7 +58,7 @@ func (s *Store) Currency() string { return s.cfg.Currency }
 
 func (s *Store) customerKeys(c string) []string {
 	b := s.cfg.Prefix + ":{" + c + "}:"
-	return []string{b + "p", b + "h", b + "amt", b + "vs", b + "vc", b + "b", b + "cart"}
+	return []string{b + "p", b + "h", b + "amt", b + "vs", b + "vc", b + "b", b + "cart", b + "merged"}
 }
 
 func (s *Store) populationKeys() []string {
@@ -105,7 +105,8 @@ type Cause struct {
 // State is a customer's stored state as of T, as the apply script returns it.
 type State struct {
 	Customer   string
-	Applied    bool // the event changed stored state
+	Applied    bool   // the event changed stored state
+	MergedInto string // the customer this profile was merged into, if any
 	Version    int64
 	Orders     int
 	First      time.Time
@@ -144,29 +145,27 @@ func (s *Store) Apply(ctx context.Context, T time.Time, ops []Op) ([]Change, int
 	if len(ops) == 0 {
 		return nil, 0, nil
 	}
-	cmds := make([]*redis.Cmd, len(ops))
-	W := strconv.FormatInt(s.cfg.Window.Milliseconds(), 10)
-	err := s.pipelined(ctx, func(pipe redis.Pipeliner) {
-		for i, op := range ops {
-			t := op.Time
-			if t.IsZero() {
-				t = T
-			}
-			args := append([]any{op.Kind, ms(T), W, ms(t)}, toAny(op.args)...)
-			cmds[i] = applyScript.EvalSha(ctx, pipe, s.customerKeys(op.Customer), args...)
-		}
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("apply %d events: %w", len(ops), err)
-	}
 	states := make([]*State, len(ops))
-	dups := 0
-	for i, cmd := range cmds {
-		st, err := parseState(ops[i].Customer, cmd, T)
-		if err != nil {
-			return nil, 0, fmt.Errorf("apply event %s: %w", ops[i].CauseID, err)
+	// Ops run in pipelines, split before each identity merge: a merge reads the
+	// other profile, which must include the ops before it.
+	for i := 0; i < len(ops); {
+		j := i
+		for j < len(ops) && (ops[j].Merge == "" || ops[j].Merge == ops[j].Customer) {
+			j++
 		}
-		states[i] = st
+		if err := s.applyOps(ctx, T, ops[i:j], states[i:j]); err != nil {
+			return nil, 0, err
+		}
+		if j == len(ops) {
+			break
+		}
+		if err := s.merge(ctx, T, ops[j], states[j:j+1]); err != nil {
+			return nil, 0, err
+		}
+		i = j + 1
+	}
+	dups := 0
+	for i, st := range states {
 		if (ops[i].Kind == opOrder || ops[i].Kind == opRefund) && !st.Applied {
 			dups++
 		}
@@ -235,6 +234,94 @@ func (s *Store) read(ctx context.Context, T time.Time, customers []string) ([]*S
 	return states, nil
 }
 
+// applyOps applies ops in one pipeline and stores their states in states.
+// Ops for a profile that was merged into another are applied again to that one.
+func (s *Store) applyOps(ctx context.Context, T time.Time, ops []Op, states []*State) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	cmds := make([]*redis.Cmd, len(ops))
+	W := strconv.FormatInt(s.cfg.Window.Milliseconds(), 10)
+	err := s.pipelined(ctx, func(pipe redis.Pipeliner) {
+		for i, op := range ops {
+			t := op.Time
+			if t.IsZero() {
+				t = T
+			}
+			args := append([]any{op.Kind, ms(T), W, ms(t)}, toAny(op.args)...)
+			cmds[i] = applyScript.EvalSha(ctx, pipe, s.customerKeys(op.Customer), args...)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("apply %d events: %w", len(ops), err)
+	}
+	var forward []Op
+	var at []int
+	for i, cmd := range cmds {
+		st, err := parseState(ops[i].Customer, cmd, T)
+		if err != nil {
+			return fmt.Errorf("apply event %s: %w", ops[i].CauseID, err)
+		}
+		states[i] = st
+		if st.MergedInto != "" && st.MergedInto != ops[i].Customer {
+			op := ops[i]
+			op.Customer = st.MergedInto
+			forward = append(forward, op)
+			at = append(at, i)
+		}
+	}
+	if len(forward) == 0 {
+		return nil
+	}
+	fstates := make([]*State, len(forward))
+	if err := s.applyOps(ctx, T, forward, fstates); err != nil {
+		return err
+	}
+	for k, i := range at {
+		states[i] = fstates[k]
+	}
+	return nil
+}
+
+// merge joins the profile op.Merge (an anonymous visitor) into op.Customer,
+// then applies op. The other profile is marked merged, so that events still
+// arriving for it are forwarded, and leaves the population and the timers.
+func (s *Store) merge(ctx context.Context, T time.Time, op Op, states []*State) error {
+	res, err := readScript.Run(ctx, s.rdb, s.customerKeys(op.Merge), op.Customer).Slice()
+	if err != nil {
+		return fmt.Errorf("read profile to merge: %w", err)
+	}
+	if len(res) != 7 {
+		return fmt.Errorf("read profile to merge: %d results", len(res))
+	}
+	d := map[string]any{
+		"p": strs(res[0]), "h": strs(res[1]), "amt": pairs(res[2]),
+		"vs": strs(res[3]), "vc": strs(res[4]), "b": strs(res[5]), "cart": strs(res[6]),
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	m := Op{Customer: op.Customer, Kind: opMerge, Time: op.Time, CauseID: op.CauseID, CauseType: op.CauseType, args: []string{string(b), op.Merge}}
+	both := make([]*State, 2)
+	if err := s.applyOps(ctx, T, []Op{m, op}, both); err != nil {
+		return err
+	}
+	states[0] = both[1]
+	// The merged profile leaves the population for good: an entry with the
+	// highest version can never be replaced.
+	if err := populationScript.Run(ctx, s.rdb, s.populationKeys(), op.Merge, maxVersion, T.UnixMilli(), 0, 0, 0).Err(); err != nil {
+		return fmt.Errorf("remove merged profile from the population: %w", err)
+	}
+	if err := s.rdb.ZRem(ctx, s.timerKey(), op.Merge).Err(); err != nil {
+		return fmt.Errorf("remove merged profile's timer: %w", err)
+	}
+	return nil
+}
+
+// maxVersion is above any profile version: Lua numbers are exact to 2^53.
+const maxVersion = 1 << 52
+
 // pipelined runs fn's commands in one pipeline. Scripts in a pipeline run by
 // hash; if Redis does not know them (a new or restarted server) they are
 // loaded and the pipeline runs again, which is safe because every script is
@@ -247,7 +334,7 @@ func (s *Store) pipelined(ctx context.Context, fn func(redis.Pipeliner)) error {
 		if err == nil || attempt > 0 || !redis.HasErrorPrefix(err, "NOSCRIPT") {
 			return err
 		}
-		for _, sc := range []*redis.Script{applyScript, populationScript, scoreScript} {
+		for _, sc := range []*redis.Script{applyScript, populationScript, scoreScript, readScript} {
 			if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 				return fmt.Errorf("load scripts: %w", err)
 			}
@@ -269,7 +356,12 @@ func toAny(ss []string) []any {
 func (s *Store) evaluate(ctx context.Context, T time.Time, states []*State, causes []Cause) ([]Change, []Snapshot, error) {
 	latest := map[string]*State{}
 	var order []string
+	var merged []string
 	for _, st := range states {
+		if st.MergedInto != "" {
+			merged = append(merged, st.Customer) // no longer a customer of its own
+			continue
+		}
 		if _, ok := latest[st.Customer]; !ok {
 			order = append(order, st.Customer)
 		}
@@ -301,6 +393,9 @@ func (s *Store) evaluate(ctx context.Context, T time.Time, states []*State, caus
 	snaps := make([]Snapshot, len(states))
 	current := map[string]Snapshot{}
 	for i, st := range states {
+		if st.MergedInto != "" {
+			continue
+		}
 		before, ok := current[st.Customer]
 		if !ok {
 			before = st.Published
@@ -317,6 +412,9 @@ func (s *Store) evaluate(ctx context.Context, T time.Time, states []*State, caus
 	}
 
 	pipe := s.rdb.Pipeline()
+	for _, c := range merged {
+		pipe.ZRem(ctx, s.timerKey(), c)
+	}
 	for _, c := range order {
 		if due, ok := s.nextDue(latest[c], T); ok {
 			pipe.ZAdd(ctx, s.timerKey(), redis.Z{Score: float64(due.UnixMilli()), Member: c})
@@ -462,6 +560,7 @@ func parseState(c string, cmd *redis.Cmd, T time.Time) (*State, error) {
 	st.First, st.Last = fromMs(p["first"]), fromMs(p["last"])
 	st.Lifetime = toInt(p["ltv"])
 	st.LastBrowse, st.LastCart = fromMs(p["last_browse"]), fromMs(p["last_cart"])
+	st.MergedInto = p["merged_into"]
 	if st.Orders > 0 {
 		st.Values.R = int(max(T.Sub(st.Last), 0) / (24 * time.Hour))
 	}

@@ -72,6 +72,10 @@ func dump(t *testing.T, rdb *redis.Client, prefix string) map[string]string {
 			v = rdb.HGetAll(ctx, k).Val()
 		case "zset":
 			v = rdb.ZRangeWithScores(ctx, k, 0, -1).Val()
+		case "set":
+			m := rdb.SMembers(ctx, k).Val()
+			sort.Strings(m)
+			v = m
 		default:
 			v = rdb.Get(ctx, k).Val()
 		}
@@ -297,5 +301,58 @@ func TestABuyerWithEverythingRefundedIsScoredWithMZero(t *testing.T) {
 		if p.Values.F != 1 || p.Values.M != 0 || p.MScore != 1 || p.Segment != rfm.ImportantValue {
 			t.Errorf("%s: %+v scores %d/%d/%d %s, want F 1, M 0, M score 1, important_value (every value equals its mean)", p.Customer, p.Values, p.RScore, p.FScore, p.MScore, p.Segment)
 		}
+	}
+}
+
+func TestIdentifyMergesTheAnonymousProfileOnce(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	ctx := context.Background()
+	s := newStore(t, rdb, "merge")
+	anon := "anon:visitor-1"
+	before := []profile.Op{
+		ev(t, "v1", event.ProductViewed, anon, day(1), `{"anonymous_id":"visitor-1","product":{"sku":"JKT","category":"coats"}}`),
+		ev(t, "c1", event.ProductAdded, anon, day(1.1), `{"anonymous_id":"visitor-1","product":{"sku":"JKT","price":"80"}}`),
+		order(t, "hana", "h1", day(0), "30"),
+	}
+	identify := ev(t, "id1", event.Identify, "hana", day(2), `{"user_id":"hana","anonymous_id":"visitor-1","traits":{"email":"h@example.com"}}`)
+	late := ev(t, "v2", event.ProductViewed, anon, day(2.5), `{"anonymous_id":"visitor-1","product":{"sku":"HAT","category":"hats"}}`)
+	T := day(3)
+	if _, _, err := s.Apply(ctx, T, before); err != nil {
+		t.Fatal(err)
+	}
+	changes, _, err := s.Apply(ctx, T, []profile.Op{identify, late})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := dump(t, rdb, "merge")
+	// Redelivered: the merge and the forwarded event change nothing more.
+	if _, _, err := s.Apply(ctx, T, []profile.Op{identify, late}); err != nil {
+		t.Fatal(err)
+	}
+	assertSame(t, "merge applied twice", first, dump(t, rdb, "merge"))
+
+	if got := first[":{hana}:vs"]; !strings.Contains(got, "JKT") || !strings.Contains(got, "HAT") {
+		t.Errorf("hana's viewed products %s, want JKT (before the link) and HAT (forwarded after it)", got)
+	}
+	if got := first[":{hana}:cart"]; !strings.Contains(got, "JKT") {
+		t.Errorf("hana's cart %s, want the anonymous cart's JKT", got)
+	}
+	if got := first[":{hana}:merged"]; !strings.Contains(got, anon) {
+		t.Errorf("hana's merged ids %s, want %s", got, anon)
+	}
+	if _, ok := first[":{timers}:due"]; ok && strings.Contains(first[":{timers}:due"], anon) {
+		t.Errorf("the merged profile keeps a timer: %s", first[":{timers}:due"])
+	}
+	for _, ch := range changes {
+		if ch.Customer == anon {
+			t.Errorf("a change was published for the merged profile: %+v", ch)
+		}
+	}
+	ps, err := s.Evaluate(ctx, T, []string{"hana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tags := fmt.Sprint(ps[0].Tags); !strings.Contains(tags, "viewed_not_bought:JKT") || !strings.Contains(tags, "viewed_not_bought:HAT") {
+		t.Errorf("hana's tags %s, want the anonymous views as viewed_not_bought", tags)
 	}
 }
