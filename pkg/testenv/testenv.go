@@ -95,7 +95,9 @@ type Kafka struct {
 // partitions each) and any extra topics given.
 func StartKafka(t testing.TB, extra ...stream.Topic) *Kafka {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	// A short minimum session timeout lets tests that kill consumers see the
+	// group rebalance quickly.
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(500*time.Millisecond))
 	if err != nil {
 		t.Fatalf("start kfake: %v", err)
 	}

@@ -45,6 +45,9 @@ type Config struct {
 	BatchWait time.Duration
 	// TimerInterval is how often due timers are looked for when idle. Default 1s.
 	TimerInterval time.Duration
+	// SessionTimeout is how long the group waits for a member that stopped
+	// answering before its partitions go to others. Default 10s.
+	SessionTimeout time.Duration
 	// Now is the clock that says what T is. Default time.Now.
 	Now func() time.Time
 }
@@ -64,6 +67,9 @@ func (c *Config) defaults() {
 	}
 	if c.TimerInterval <= 0 {
 		c.TimerInterval = time.Second
+	}
+	if c.SessionTimeout <= 0 {
+		c.SessionTimeout = 10 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -102,14 +108,18 @@ func New(cfg Config, store *profile.Store, out Producer, log *zap.Logger, reg pr
 // returns nil. Errors from Redis or Kafka are retried; they never skip events.
 func (u *Updater) Run(ctx context.Context) error {
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        u.cfg.Brokers,
-		GroupID:        u.cfg.GroupID,
-		GroupTopics:    u.cfg.Topics,
-		MinBytes:       1,
-		MaxBytes:       16 << 20,
-		MaxWait:        100 * time.Millisecond,
-		StartOffset:    kafka.FirstOffset,
-		CommitInterval: 0, // commits are synchronous, after the state is stored
+		Brokers:           u.cfg.Brokers,
+		GroupID:           u.cfg.GroupID,
+		GroupTopics:       u.cfg.Topics,
+		MinBytes:          1,
+		MaxBytes:          16 << 20,
+		MaxWait:           100 * time.Millisecond,
+		StartOffset:       kafka.FirstOffset,
+		SessionTimeout:    u.cfg.SessionTimeout,
+		HeartbeatInterval: u.cfg.SessionTimeout / 4,
+		// A restarted member rejoins quickly; the group rebalances within this.
+		RebalanceTimeout: u.cfg.SessionTimeout,
+		CommitInterval:   0, // commits are synchronous, after the state is stored
 	})
 	defer r.Close()
 	lastTimers := time.Time{}

@@ -34,12 +34,14 @@ type config struct {
 	Currency     string
 	CORSOrigins  string
 
-	ConsumerGroup string
-	RFMWindow     time.Duration
-	DefaultCycle  time.Duration
-	MinCycle      time.Duration
-	MaxCycle      time.Duration
-	TagRules      string
+	ConsumerGroup  string
+	RFMWindow      time.Duration
+	DefaultCycle   time.Duration
+	MinCycle       time.Duration
+	MaxCycle       time.Duration
+	TagRules       string
+	SessionTimeout time.Duration
+	Now            string
 
 	LogFormat string
 	LogLevel  string
@@ -74,6 +76,8 @@ func parseConfig(name string, args []string) (*config, error) {
 	fs.DurationVar(&c.MinCycle, "min-cycle", 7*24*time.Hour, "shortest NES purchase cycle")
 	fs.DurationVar(&c.MaxCycle, "max-cycle", 365*24*time.Hour, "longest NES purchase cycle")
 	fs.StringVar(&c.TagRules, "tag-rules", "", "YAML file of tag and tier rules; empty uses the built-in defaults")
+	fs.DurationVar(&c.SessionTimeout, "session-timeout", 10*time.Second, "how long the consumer group waits for a member that stopped answering")
+	fs.StringVar(&c.Now, "now", "", "fix the profile-updater's clock at this RFC 3339 time, for reproducible backfills and tests; empty is the wall clock")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or console")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.VisitAll(func(f *flag.Flag) {
@@ -160,4 +164,16 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// clock returns the profile-updater's clock: --now, or the wall clock.
+func (c *config) clock() (func() time.Time, error) {
+	if c.Now == "" {
+		return time.Now, nil
+	}
+	t, err := time.Parse(time.RFC3339, c.Now)
+	if err != nil {
+		return nil, fmt.Errorf("--now: %w", err)
+	}
+	return func() time.Time { return t }, nil
 }

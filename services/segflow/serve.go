@@ -108,7 +108,11 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 			Currency: cfg.Currency,
 			Rules:    rules,
 		})
-		up, err := updater.New(updater.Config{Brokers: brokers, GroupID: cfg.ConsumerGroup}, store, writer, log, reg)
+		now, err := cfg.clock()
+		if err != nil {
+			return err
+		}
+		up, err := updater.New(updater.Config{Brokers: brokers, GroupID: cfg.ConsumerGroup, SessionTimeout: cfg.SessionTimeout, Now: now}, store, writer, log, reg)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,334 @@
+package profile_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/tag"
+	"github.com/segflow/segflow/pkg/testenv"
+)
+
+const (
+	benchBatch     = 500    // ops per Apply, the updater's default batch size
+	benchCustomers = 10_000 // customers the events are spread over
+	benchSKUs      = 2_000  // catalogue size
+	benchCats      = 40     // categories
+)
+
+// benchT is T of every Apply; event times are in the year before it.
+var benchT = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// ceilingScript is the cheapest script an event could be applied by: one
+// write to a hash and one to a sorted set of its customer.
+var ceilingScript = redis.NewScript(`
+redis.call('HSET', KEYS[1], 'last', ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+return 1
+`)
+
+// BenchmarkApply measures events/s through Store.Apply, 500 ops per call, of a
+// mix of 60% product views, 20% cart adds, 15% orders and 5% identifies spread
+// uniformly over 10,000 customers and a year, with the default tag rules. The
+// customers start with a typical year each (see BenchmarkMemoryPerCustomer),
+// applied before timing, so that their state has the size it has in steady
+// operation. As the ceiling, in the same run, the same events are first sent
+// the cheapest way through the same client: one pipeline of 500 EVALSHAs per
+// batch, each a script doing one HSET and one ZADD on the customer's keys. It
+// reports both rates, their ratio, and per event the Redis server's CPU time
+// and script execution time (INFO cpu, INFO commandstats) of each.
+func BenchmarkApply(b *testing.B) {
+	rdb := startRedis(b)
+	s := newBenchStore(b, rdb, "sf")
+	ctx := context.Background()
+	g := newBenchGen(b, uint64(b.N))
+	customers := make([]string, benchCustomers)
+	for i := range customers {
+		customers[i] = fmt.Sprintf("c%05d", i)
+	}
+	applyAll(b, s, g.typicalYear(customers))
+	batches := make([][]profile.Op, b.N)
+	for i := range batches {
+		batches[i] = g.mixed(benchBatch)
+	}
+	if err := ceilingScript.Load(ctx, rdb).Err(); err != nil {
+		b.Fatal(err)
+	}
+
+	before := redisStats(b, rdb)
+	t0 := time.Now()
+	for _, ops := range batches {
+		if err := ceiling(ctx, rdb, ops); err != nil {
+			b.Fatal(err)
+		}
+	}
+	baseline := time.Since(t0)
+	mid := redisStats(b, rdb)
+
+	b.ResetTimer()
+	t0 = time.Now()
+	for _, ops := range batches {
+		if _, _, err := s.Apply(ctx, benchT, ops); err != nil {
+			b.Fatal(err)
+		}
+	}
+	elapsed := time.Since(t0)
+	b.StopTimer()
+	after := redisStats(b, rdb)
+
+	events := float64(b.N * benchBatch)
+	b.ReportMetric(events/elapsed.Seconds(), "events/s")
+	b.ReportMetric(events/baseline.Seconds(), "ceiling-events/s")
+	b.ReportMetric(baseline.Seconds()/elapsed.Seconds(), "ratio-to-ceiling")
+	b.ReportMetric((after.cpu-mid.cpu)/events, "redis-cpu-us/event")
+	b.ReportMetric((mid.cpu-before.cpu)/events, "ceiling-redis-cpu-us/event")
+	b.ReportMetric((after.scriptUsec-mid.scriptUsec)/events, "redis-script-us/event")
+	b.ReportMetric((mid.scriptUsec-before.scriptUsec)/events, "ceiling-redis-script-us/event")
+}
+
+// applyAll applies ops in batches of benchBatch.
+func applyAll(b *testing.B, s *profile.Store, ops []profile.Op) {
+	b.Helper()
+	for i := 0; i < len(ops); i += benchBatch {
+		if _, _, err := s.Apply(context.Background(), benchT, ops[i:min(i+benchBatch, len(ops))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// ceiling sends ops the cheapest way: one round trip, one small script each.
+func ceiling(ctx context.Context, rdb *redis.Client, ops []profile.Op) error {
+	pipe := rdb.Pipeline()
+	for _, op := range ops {
+		k := "ceil:{" + op.Customer + "}:"
+		ceilingScript.EvalSha(ctx, pipe, []string{k + "p", k + "h"}, op.Time.UnixMilli(), op.CauseID)
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// BenchmarkMemoryPerCustomer applies a typical year — 5 product views, 2 cart
+// adds, 3 orders and an identify — to each of 10,000 fresh customers, in
+// batches of 500 in shuffled order, and reports the Redis memory (INFO
+// used_memory) and keys this adds per customer, and the shares of it that are
+// the population indexes and the timers (MEMORY USAGE). Each iteration uses a
+// new key prefix, so its customers and population are fresh.
+func BenchmarkMemoryPerCustomer(b *testing.B) {
+	rdb := startRedis(b)
+	ctx := context.Background()
+	var bytes, keys, pop, timers float64
+	n := 0
+	for b.Loop() {
+		prefix := fmt.Sprint("mem", n)
+		s := newBenchStore(b, rdb, prefix)
+		customers := make([]string, benchCustomers)
+		for i := range customers {
+			customers[i] = fmt.Sprintf("m%d-c%05d", n, i)
+		}
+		ops := newBenchGen(b, uint64(n)).typicalYear(customers)
+		usedBefore, keysBefore := usedMemory(b, rdb), rdb.DBSize(ctx).Val()
+		applyAll(b, s, ops)
+		bytes += float64(usedMemory(b, rdb) - usedBefore)
+		keys += float64(rdb.DBSize(ctx).Val() - keysBefore)
+		for _, k := range []string{"f", "m", "last", "tod", "sum", "at"} {
+			pop += float64(memoryUsage(b, rdb, prefix+":{rfm}:"+k))
+		}
+		timers += float64(memoryUsage(b, rdb, prefix+":{timers}:due"))
+		n++
+	}
+	customers := float64(n * benchCustomers)
+	b.ReportMetric(bytes/customers, "bytes/customer")
+	b.ReportMetric(keys/customers, "keys/customer")
+	b.ReportMetric(pop/customers, "population-bytes/customer")
+	b.ReportMetric(timers/customers, "timer-bytes/customer")
+}
+
+// startRedis returns a client of a real redis-server; figures from the
+// embedded miniredis would mean nothing.
+func startRedis(b *testing.B) *redis.Client {
+	b.Helper()
+	r := testenv.StartRedis(b)
+	if !r.Real {
+		b.Skip("benchmarks need a real redis-server")
+	}
+	return r.Client(b)
+}
+
+func newBenchStore(b *testing.B, rdb *redis.Client, prefix string) *profile.Store {
+	b.Helper()
+	rules, err := tag.Compile(tag.DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return profile.New(rdb, profile.Config{Prefix: prefix, Rules: rules})
+}
+
+// benchGen makes events as a store's producers would send them, decoded into
+// ops as the updater does. Event and order ids are unique within a generator;
+// customers, products and times are drawn from a seeded source.
+type benchGen struct {
+	b    *testing.B
+	rng  *rand.Rand
+	run  string
+	next int
+}
+
+func newBenchGen(b *testing.B, seed uint64) *benchGen {
+	return &benchGen{b: b, rng: rand.New(rand.NewPCG(seed, 42)), run: strconv.FormatUint(seed, 36)}
+}
+
+// mixed returns n events of the benchmark mix, each of a random customer.
+func (g *benchGen) mixed(n int) []profile.Op {
+	ops := make([]profile.Op, n)
+	for i := range ops {
+		c := fmt.Sprintf("c%05d", g.rng.IntN(benchCustomers))
+		switch r := g.rng.IntN(100); {
+		case r < 60:
+			ops[i] = g.view(c)
+		case r < 80:
+			ops[i] = g.cartAdd(c)
+		case r < 95:
+			ops[i] = g.order(c)
+		default:
+			ops[i] = g.identify(c)
+		}
+	}
+	return ops
+}
+
+// typicalYear returns, shuffled, 5 views, 2 cart adds, 3 orders and an
+// identify for each customer.
+func (g *benchGen) typicalYear(customers []string) []profile.Op {
+	ops := make([]profile.Op, 0, 11*len(customers))
+	for _, c := range customers {
+		for range 5 {
+			ops = append(ops, g.view(c))
+		}
+		ops = append(ops, g.cartAdd(c), g.cartAdd(c))
+		ops = append(ops, g.order(c), g.order(c), g.order(c))
+		ops = append(ops, g.identify(c))
+	}
+	g.rng.Shuffle(len(ops), func(i, j int) { ops[i], ops[j] = ops[j], ops[i] })
+	return ops
+}
+
+func (g *benchGen) sku() (sku, category string) {
+	n := g.rng.IntN(benchSKUs)
+	return fmt.Sprintf("SKU-%04d", n), fmt.Sprintf("cat-%02d", n%benchCats)
+}
+
+func (g *benchGen) price() string {
+	return fmt.Sprintf("%d.%02d", 5+g.rng.IntN(195), g.rng.IntN(100))
+}
+
+func (g *benchGen) view(c string) profile.Op {
+	sku, cat := g.sku()
+	return g.op(event.ProductViewed, c, fmt.Sprintf(`{"user_id":%q,"product":{"sku":%q,"category":%q}}`, c, sku, cat))
+}
+
+func (g *benchGen) cartAdd(c string) profile.Op {
+	sku, cat := g.sku()
+	return g.op(event.ProductAdded, c, fmt.Sprintf(`{"user_id":%q,"product":{"sku":%q,"category":%q,"price":%q},"quantity":%d}`,
+		c, sku, cat, g.price(), 1+g.rng.IntN(2)))
+}
+
+func (g *benchGen) order(c string) profile.Op {
+	items := make([]string, 1+g.rng.IntN(3))
+	for i := range items {
+		sku, cat := g.sku()
+		items[i] = fmt.Sprintf(`{"sku":%q,"category":%q}`, sku, cat)
+	}
+	return g.op(event.OrderCompleted, c, fmt.Sprintf(`{"user_id":%q,"order_id":"o-%s-%d","total":%q,"currency":"USD","items":[%s]}`,
+		c, g.run, g.next, g.price(), strings.Join(items, ",")))
+}
+
+func (g *benchGen) identify(c string) profile.Op {
+	return g.op(event.Identify, c, fmt.Sprintf(`{"user_id":%q,"traits":{"email":"%s@example.com","timezone":"Asia/Taipei"},"consent":{"email":%t}}`,
+		c, c, g.rng.IntN(2) == 0))
+}
+
+// op makes the CloudEvent, at a random time in the year before benchT, and
+// decodes it.
+func (g *benchGen) op(typ, customer, data string) profile.Op {
+	g.next++
+	e := cloudevents.NewEvent()
+	e.SetID(fmt.Sprintf("ev-%s-%d", g.run, g.next))
+	e.SetSource("/bench")
+	e.SetType(typ)
+	e.SetTime(benchT.Add(-time.Duration(g.rng.Int64N(int64(365 * 24 * time.Hour)))))
+	e.SetExtension(event.ExtPartitionKey, customer)
+	if err := e.SetData(cloudevents.ApplicationJSON, json.RawMessage(data)); err != nil {
+		g.b.Fatal(err)
+	}
+	op, err := profile.OpOf(e, "USD")
+	if err != nil {
+		g.b.Fatal(err)
+	}
+	return op
+}
+
+// serverStats are Redis's cumulative CPU time and script execution time, in µs.
+type serverStats struct{ cpu, scriptUsec float64 }
+
+func redisStats(b *testing.B, rdb *redis.Client) serverStats {
+	b.Helper()
+	info := parseInfo(b, rdb, "cpu", "commandstats")
+	var st serverStats
+	for _, k := range []string{"used_cpu_user", "used_cpu_sys"} {
+		v, _ := strconv.ParseFloat(info[k], 64)
+		st.cpu += v * 1e6
+	}
+	for _, k := range []string{"cmdstat_evalsha", "cmdstat_eval"} {
+		for _, f := range strings.Split(info[k], ",") {
+			if v, ok := strings.CutPrefix(f, "usec="); ok {
+				n, _ := strconv.ParseFloat(v, 64)
+				st.scriptUsec += n
+			}
+		}
+	}
+	return st
+}
+
+func usedMemory(b *testing.B, rdb *redis.Client) int64 {
+	b.Helper()
+	n, err := strconv.ParseInt(parseInfo(b, rdb, "memory")["used_memory"], 10, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+func memoryUsage(b *testing.B, rdb *redis.Client, key string) int64 {
+	b.Helper()
+	n, err := rdb.MemoryUsage(context.Background(), key, 0).Result()
+	if err != nil && err != redis.Nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// parseInfo returns the fields of INFO sections.
+func parseInfo(b *testing.B, rdb *redis.Client, sections ...string) map[string]string {
+	b.Helper()
+	s, err := rdb.Info(context.Background(), sections...).Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(s, "\r\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
