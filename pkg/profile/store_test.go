@@ -356,3 +356,55 @@ func TestIdentifyMergesTheAnonymousProfileOnce(t *testing.T) {
 		t.Errorf("hana's tags %s, want the anonymous views as viewed_not_bought", tags)
 	}
 }
+
+func TestOrdersAgeOutOfTheWindowWithoutNewEvents(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	ctx := context.Background()
+	s := newStore(t, rdb, "age")
+	ops := []profile.Op{order(t, "ivan", "i1", day(0), "40"), order(t, "ivan", "i2", day(100), "60"), order(t, "judy", "j1", day(50), "10")}
+	changes, _, err := s.Apply(ctx, day(100), ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	values := func(T time.Time) string {
+		ps, err := s.Evaluate(ctx, T, []string{"ivan", "judy"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("ivan F%d M%d %q, judy F%d M%d %q", ps[0].Values.F, ps[0].Values.M, ps[0].Segment, ps[1].Values.F, ps[1].Values.M, ps[1].Segment)
+	}
+	// Only timers move the clock on: no event arrives after day 100.
+	var segments []string
+	for T := day(100); !T.After(day(500)); T = T.Add(24 * time.Hour) {
+		chs, _, err := s.Due(ctx, T, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Commit(ctx, chs); err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range chs {
+			if ch.Before.Segment != ch.After.Segment {
+				segments = append(segments, fmt.Sprintf("day %d %s: %q->%q", int(ch.At.Sub(t0).Hours()/24), ch.Customer, ch.Before.Segment, ch.After.Segment))
+			}
+		}
+		switch T {
+		case day(366): // i1 (day 0) has left the window; j1 (day 50) and i2 (day 100) remain.
+			// Means: R (266+316)/2 = 291, F 1, M 35: judy is R low, F high, M low.
+			if got, want := values(T), `ivan F1 M60000000 "important_value", judy F1 M10000000 "general_keep"`; got != want {
+				t.Errorf("day 366: %s, want %s", got, want)
+			}
+		case day(416): // j1 has left: judy is no longer a buyer
+			if got, want := values(T), `ivan F1 M60000000 "important_value", judy F0 M0 ""`; got != want {
+				t.Errorf("day 416: %s, want %s", got, want)
+			}
+		}
+	}
+	// Judy's order leaves the window at day 415 (50 + 365), ivan's at day 465.
+	if got := strings.Join(segments, "; "); got != `day 415 judy: "general_retain"->""; day 465 ivan: "important_value"->""` {
+		t.Errorf("segment changes %v: want judy leaving the buyers when her order ages out", segments)
+	}
+}

@@ -29,6 +29,7 @@ const writeKey = "e2e-key"
 // pipeline is collector → Kafka → profile-updater on kfake and redis-server,
 // with the updater's clock stopped at T.
 type pipeline struct {
+	kafka *testenv.Kafka
 	url   string
 	store *profile.Store
 	reg   *prometheus.Registry
@@ -73,7 +74,7 @@ func startPipeline(t *testing.T, T time.Time, currency string) *pipeline {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = up.Run(ctx) }()
-	p := &pipeline{url: srv.URL, store: store, reg: reg, stop: func() { cancel(); <-done }}
+	p := &pipeline{kafka: k, url: srv.URL, store: store, reg: reg, stop: func() { cancel(); <-done }}
 	t.Cleanup(p.stop)
 	return p
 }
@@ -150,7 +151,32 @@ func TestCDNOWProfilesMatchAnIndependentComputation(t *testing.T) {
 	p.send(t, orders)
 	p.waitApplied(t, len(orders), 3*time.Minute)
 	t.Logf("%d orders applied in %s", len(orders), time.Since(start).Round(time.Millisecond))
-	compare(t, p, referenceProfiles(orders, T, W), T)
+	want := referenceProfiles(orders, T, W)
+	compare(t, p, want, T)
+
+	// The last profile.changed of each customer announces their stage at T.
+	// (Segments are published as they were at each customer's last
+	// evaluation, while the rest of the population was still arriving.)
+	last := map[string]profile.Change{}
+	for _, m := range p.kafka.ReadTopic(t, event.TopicProfiles, len(want), 10*time.Second) {
+		e, err := stream.FromMessage(m)
+		if err != nil || e.Type() != event.ProfileChanged {
+			t.Fatalf("profiles message %v is not a profile.changed CloudEvent: %v", e, err)
+		}
+		var ch profile.Change
+		if err := json.Unmarshal(e.Data(), &ch); err != nil {
+			t.Fatal(err)
+		}
+		if ch.Customer != string(m.Key) || len(ch.Changed) == 0 || ch.Cause.EventID == "" {
+			t.Fatalf("change %s: key %q, customer %q, changed %v, cause %+v", m.Value, m.Key, ch.Customer, ch.Changed, ch.Cause)
+		}
+		last[ch.Customer] = ch
+	}
+	for c, w := range want {
+		if got := string(last[c].After.Stage); got != w.Stage {
+			t.Errorf("customer %s: last published stage %q, want %q", c, got, w.Stage)
+		}
+	}
 }
 
 func compare(t *testing.T, p *pipeline, want map[string]expected, T time.Time) {
