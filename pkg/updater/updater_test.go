@@ -1,0 +1,89 @@
+package updater_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/stream"
+	"github.com/segflow/segflow/pkg/testenv"
+	"github.com/segflow/segflow/pkg/updater"
+)
+
+func message(t *testing.T, id, typ, key string, data string) kafka.Message {
+	e := cloudevents.NewEvent()
+	e.SetID(id)
+	e.SetSource("/test")
+	e.SetType(typ)
+	e.SetTime(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	e.SetExtension(event.ExtPartitionKey, key)
+	if err := e.SetData(cloudevents.ApplicationJSON, []byte(data)); err != nil {
+		t.Fatal(err)
+	}
+	topic, _ := event.Topic(typ)
+	m, err := stream.ToMessage(topic, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestOrdersInAnotherCurrencyAreDeadLetteredNotSummed(t *testing.T) {
+	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3})
+	rdb := testenv.StartRedis(t).Client(t)
+	w := stream.NewWriter(k.Brokers, 0)
+	defer w.Close()
+	msgs := []kafka.Message{
+		message(t, "o1", event.OrderCompleted, "kim", `{"user_id":"kim","order_id":"1","total":"10.00","currency":"USD"}`),
+		message(t, "o2", event.OrderCompleted, "kim", `{"user_id":"kim","order_id":"2","total":"99.00","currency":"EUR"}`),
+		{Topic: event.TopicBrowse, Key: []byte("kim"), Value: []byte("not a cloudevent")},
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	store := profile.New(rdb, profile.Config{Currency: "USD"})
+	T := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	up, err := updater.New(updater.Config{Brokers: k.Brokers, Now: func() time.Time { return T }}, store, w, zaptest.NewLogger(t), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = up.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	dead := k.ReadTopic(t, event.TopicInvalid, 2, 30*time.Second)
+	reasons := map[string]bool{}
+	for _, m := range dead {
+		var d struct {
+			Reason string          `json:"reason"`
+			Raw    json.RawMessage `json:"raw"`
+			Source string          `json:"source"`
+		}
+		if err := json.Unmarshal(m.Value, &d); err != nil {
+			t.Fatal(err)
+		}
+		reasons[d.Reason] = true
+		if d.Source == "" {
+			t.Errorf("dead letter %s does not say where the message was", m.Value)
+		}
+	}
+	if !reasons["currency"] || !reasons["undecodable"] {
+		t.Errorf("dead-letter reasons %v, want currency and undecodable", reasons)
+	}
+	ps, err := store.Evaluate(context.Background(), T, []string{"kim"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps[0].Values.F != 1 || ps[0].Values.M != 10_000_000 || ps[0].Lifetime != 10_000_000 {
+		t.Errorf("kim: %+v lifetime %d, want only the USD order (F 1, M 10.00)", ps[0].Values, ps[0].Lifetime)
+	}
+}
