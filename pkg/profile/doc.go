@@ -19,6 +19,11 @@
 // applied by one Lua script on the customer's keys, so a crash never leaves an
 // event half-applied.
 //
+// A customer is evaluated once per batch, after their last event in it (and
+// before an identity merge), so a change is published per batch: a stage that
+// begins and ends inside one batch (two orders within the same few
+// milliseconds) is not announced on its own.
+//
 // Population indexes (for scores and means) are set, not incremented: each
 // evaluation replaces the customer's entry and moves the running sums by the
 // difference, in one script, and ignores an entry older than the one recorded

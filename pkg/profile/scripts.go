@@ -9,10 +9,13 @@ import "github.com/redis/go-redis/v9"
 //
 // KEYS: 1 profile hash, 2 history zset, 3 amounts hash, 4 viewed skus zset,
 // 5 viewed categories zset, 6 bought zset, 7 cart hash, 8 merged ids set.
-// ARGV: 1 op, 2 T (ms), 3 window (ms), 4 event time (ms), 5.. op arguments.
+// ARGV: 1 op (prefixed "+" to return the state as of T; otherwise only
+// whether the event changed anything and the profile it was merged into),
+// 2 T (ms), 3 window (ms), 4 event time (ms), 5.. op arguments.
 var applyScript = redis.NewScript(`
 local p, h, amt, vs, vc, b, cart = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local op = ARGV[1]
+local op, read = ARGV[1], false
+if string.sub(op, 1, 1) == '+' then op, read = string.sub(op, 2), true end
 local T, W = tonumber(ARGV[2]), tonumber(ARGV[3])
 local changed = 0
 
@@ -101,6 +104,8 @@ elseif op == 'merge' then
   changed = 1
 end
 
+if not read then return {changed, redis.call('HGET', p, 'merged_into') or ''} end
+
 -- Window values as of T: orders and refunds in (T-W, T].
 local f, m, due = 0, 0, -1
 local rows = redis.call('ZRANGEBYSCORE', h, '(' .. string.format('%.0f', T - W), ARGV[2], 'WITHSCORES')
@@ -128,7 +133,8 @@ return {changed, f, m, due, redis.call('HGETALL', cart),
 // customer cannot leave a stale value behind.
 //
 // KEYS: 1 F zset, 2 M zset, 3 last-purchase zset, 4 time-of-day zset,
-// 5 sums hash (n, f, m, ld), 6 versions hash.
+// 5 sums hash (n, f, m, ld), 6 versions hash (customer -> "ver|T|F|M|last";
+// an entry with unchanged values only moves its version).
 // ARGV: groups of 6: customer, version, T, F, M, last purchase (all integers;
 // times in ms).
 var populationScript = redis.NewScript(`
@@ -143,13 +149,14 @@ end
 for i = 1, #ARGV, 6 do
   local c, ver, T, F = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   local prev = redis.call('HGET', at, c)
-  local stale = false
+  local stale, same = false, false
   if prev then
-    local pv, pt = string.match(prev, '^(%d+)|(%d+)$')
+    local pv, pt, pvals = string.match(prev, '^(%d+)|(%d+)|(.*)$')
     pv, pt = tonumber(pv), tonumber(pt)
     stale = pv > ver or (pv == ver and pt > T)
+    same = pvals == ARGV[i + 3] .. '|' .. ARGV[i + 4] .. '|' .. ARGV[i + 5]
   end
-  if not stale then
+  if not stale and not same then
     local oldF = redis.call('ZSCORE', kf, c)
     if oldF then
       local oldL = tonumber(redis.call('ZSCORE', kl, c))
@@ -173,7 +180,9 @@ for i = 1, #ARGV, 6 do
       redis.call('HINCRBY', sums, 'm', ARGV[i + 4])
       redis.call('HINCRBY', sums, 'ld', S(math.floor(L / DAY)))
     end
-    redis.call('HSET', at, c, ARGV[i + 1] .. '|' .. ARGV[i + 2])
+  end
+  if not stale then
+    redis.call('HSET', at, c, ARGV[i + 1] .. '|' .. ARGV[i + 2] .. '|' .. ARGV[i + 3] .. '|' .. ARGV[i + 4] .. '|' .. ARGV[i + 5])
   end
 end
 return 0

@@ -107,6 +107,7 @@ type State struct {
 	Customer   string
 	Applied    bool   // the event changed stored state
 	MergedInto string // the customer this profile was merged into, if any
+	partial    bool   // only Applied and MergedInto are known
 	Version    int64
 	Orders     int
 	First      time.Time
@@ -170,11 +171,17 @@ func (s *Store) Apply(ctx context.Context, T time.Time, ops []Op) ([]Change, int
 			dups++
 		}
 	}
-	causes := make([]Cause, len(ops))
-	for i, op := range ops {
-		causes[i] = Cause{EventID: op.CauseID, EventType: op.CauseType}
+	// Each customer is evaluated after its last event of a batch (and before
+	// each identity merge), so a change is attributed to that event.
+	var full []*State
+	var causes []Cause
+	for i, st := range states {
+		if !st.partial {
+			full = append(full, st)
+			causes = append(causes, Cause{EventID: ops[i].CauseID, EventType: ops[i].CauseType})
+		}
 	}
-	changes, _, err := s.evaluate(ctx, T, states, causes)
+	changes, _, err := s.evaluate(ctx, T, full, causes)
 	return changes, dups, err
 }
 
@@ -217,7 +224,7 @@ func (s *Store) read(ctx context.Context, T time.Time, customers []string) ([]*S
 	W := strconv.FormatInt(s.cfg.Window.Milliseconds(), 10)
 	err := s.pipelined(ctx, func(pipe redis.Pipeliner) {
 		for i, c := range customers {
-			cmds[i] = applyScript.EvalSha(ctx, pipe, s.customerKeys(c), opNone, ms(T), W, ms(T))
+			cmds[i] = applyScript.EvalSha(ctx, pipe, s.customerKeys(c), "+"+opNone, ms(T), W, ms(T))
 		}
 	})
 	if err != nil {
@@ -240,6 +247,12 @@ func (s *Store) applyOps(ctx context.Context, T time.Time, ops []Op, states []*S
 	if len(ops) == 0 {
 		return nil
 	}
+	// Only the last op of each customer returns the state: evaluating it once
+	// per batch is what makes batches cheap.
+	last := make(map[string]int, len(ops))
+	for i, op := range ops {
+		last[op.Customer] = i
+	}
 	cmds := make([]*redis.Cmd, len(ops))
 	W := strconv.FormatInt(s.cfg.Window.Milliseconds(), 10)
 	err := s.pipelined(ctx, func(pipe redis.Pipeliner) {
@@ -248,7 +261,11 @@ func (s *Store) applyOps(ctx context.Context, T time.Time, ops []Op, states []*S
 			if t.IsZero() {
 				t = T
 			}
-			args := append([]any{op.Kind, ms(T), W, ms(t)}, toAny(op.args)...)
+			kind := op.Kind
+			if last[op.Customer] == i {
+				kind = "+" + kind
+			}
+			args := append([]any{kind, ms(T), W, ms(t)}, toAny(op.args)...)
 			cmds[i] = applyScript.EvalSha(ctx, pipe, s.customerKeys(op.Customer), args...)
 		}
 	})
@@ -258,7 +275,12 @@ func (s *Store) applyOps(ctx context.Context, T time.Time, ops []Op, states []*S
 	var forward []Op
 	var at []int
 	for i, cmd := range cmds {
-		st, err := parseState(ops[i].Customer, cmd, T)
+		var st *State
+		if last[ops[i].Customer] == i {
+			st, err = parseState(ops[i].Customer, cmd, T)
+		} else {
+			st, err = parseApplied(ops[i].Customer, cmd)
+		}
 		if err != nil {
 			return fmt.Errorf("apply event %s: %w", ops[i].CauseID, err)
 		}
@@ -372,15 +394,32 @@ func (s *Store) evaluate(ctx context.Context, T time.Time, states []*State, caus
 		st := latest[c]
 		pop = append(pop, c, st.Version, T.UnixMilli(), st.Values.F, st.Values.M, st.Last.UnixMilli())
 	}
-	pk := s.populationKeys()
-	if err := populationScript.Run(ctx, s.rdb, pk, pop...).Err(); err != nil {
-		return nil, nil, fmt.Errorf("record population: %w", err)
-	}
 	scoreArgs := []any{T.UnixMilli()}
 	for _, st := range states {
 		scoreArgs = append(scoreArgs, st.Values.R, st.Values.F, st.Values.M)
 	}
-	res, err := scoreScript.Run(ctx, s.rdb, pk, scoreArgs...).Slice()
+	// One round trip: record the population, score against it, and schedule
+	// the customers' next time-driven change.
+	pk := s.populationKeys()
+	var score *redis.Cmd
+	err := s.pipelined(ctx, func(pipe redis.Pipeliner) {
+		populationScript.EvalSha(ctx, pipe, pk, pop...)
+		score = scoreScript.EvalSha(ctx, pipe, pk, scoreArgs...)
+		for _, c := range merged {
+			pipe.ZRem(ctx, s.timerKey(), c)
+		}
+		for _, c := range order {
+			if due, ok := s.nextDue(latest[c], T); ok {
+				pipe.ZAdd(ctx, s.timerKey(), redis.Z{Score: float64(due.UnixMilli()), Member: c})
+			} else {
+				pipe.ZRem(ctx, s.timerKey(), c)
+			}
+		}
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("record and score population: %w", err)
+	}
+	res, err := score.Slice()
 	if err != nil {
 		return nil, nil, fmt.Errorf("score: %w", err)
 	}
@@ -411,20 +450,6 @@ func (s *Store) evaluate(ctx context.Context, T time.Time, states []*State, caus
 		}
 	}
 
-	pipe := s.rdb.Pipeline()
-	for _, c := range merged {
-		pipe.ZRem(ctx, s.timerKey(), c)
-	}
-	for _, c := range order {
-		if due, ok := s.nextDue(latest[c], T); ok {
-			pipe.ZAdd(ctx, s.timerKey(), redis.Z{Score: float64(due.UnixMilli()), Member: c})
-		} else {
-			pipe.ZRem(ctx, s.timerKey(), c)
-		}
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, nil, fmt.Errorf("schedule timers: %w", err)
-	}
 	return changes, snaps, nil
 }
 
@@ -538,6 +563,19 @@ func toInt(v any) int64 {
 	return 0
 }
 
+// parseApplied decodes the apply script's short reply: whether the event
+// changed anything, and the profile it was merged into.
+func parseApplied(c string, cmd *redis.Cmd) (*State, error) {
+	res, err := cmd.Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != 2 {
+		return nil, fmt.Errorf("apply script: %d results", len(res))
+	}
+	return &State{Customer: c, Applied: toInt(res[0]) == 1, MergedInto: fmt.Sprint(res[1]), partial: true}, nil
+}
+
 // parseState decodes the apply script's reply.
 func parseState(c string, cmd *redis.Cmd, T time.Time) (*State, error) {
 	res, err := cmd.Slice()
@@ -578,8 +616,7 @@ func parseState(c string, cmd *redis.Cmd, T time.Time) (*State, error) {
 		st.Published.Stage = nes.Prospect
 	}
 	clear := toInt(p["cart_clear"])
-	for field, v := range pairs(res[4]) {
-		_ = field
+	for _, v := range pairs(res[4]) {
 		parts := strings.Split(v, "|")
 		if len(parts) != 3 {
 			continue
@@ -606,7 +643,14 @@ func strs(v any) []string {
 	xs, _ := v.([]any)
 	out := make([]string, 0, len(xs))
 	for _, x := range xs {
-		out = append(out, fmt.Sprint(x))
+		switch x := x.(type) {
+		case string:
+			out = append(out, x)
+		case int64:
+			out = append(out, strconv.FormatInt(x, 10))
+		default:
+			out = append(out, fmt.Sprint(x))
+		}
 	}
 	return out
 }

@@ -241,11 +241,19 @@ func TestTimeAloneMovesACustomerThroughTheStages(t *testing.T) {
 	rdb := testenv.StartRedis(t).Client(t)
 	ctx := context.Background()
 	s := newStore(t, rdb, "nes")
-	// Two orders 10 days apart: cycle 10 days.
-	changes, _, err := s.Apply(ctx, day(10), []profile.Op{order(t, "erin", "e1", day(0), "10"), order(t, "erin", "e2", day(10), "10")})
+	// Two orders 10 days apart, each in its own batch: cycle 10 days.
+	first, _, err := s.Apply(ctx, day(0), []profile.Op{order(t, "erin", "e1", day(0), "10")})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Commit(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	second, _, err := s.Apply(ctx, day(10), []profile.Op{order(t, "erin", "e2", day(10), "10")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := append(first, second...)
 	var stages []nes.Stage
 	for _, ch := range changes {
 		stages = append(stages, ch.After.Stage)
