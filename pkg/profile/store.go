@@ -138,10 +138,10 @@ func fromMs(s string) time.Time {
 }
 
 // Apply applies ops, in order, as of T and returns the profile changes they
-// cause and how many orders and refunds were already applied (duplicates). Customers' population entries, scores and timers are updated too. The
-// caller publishes the changes and then calls Commit; applying the same ops
-// again (after a crash before Commit) returns the same changes with the same
-// ids.
+// cause and how many orders and refunds were already applied (duplicates).
+// Customers' population entries, scores and timers are updated too. The caller
+// publishes the changes and then calls Commit; applying the same ops again
+// (after a crash before Commit) returns the same changes with the same ids.
 func (s *Store) Apply(ctx context.Context, T time.Time, ops []Op) ([]Change, int, error) {
 	if len(ops) == 0 {
 		return nil, 0, nil
