@@ -244,6 +244,30 @@ func (s *Store) read(ctx context.Context, T time.Time, customers []string) ([]*S
 // applyOps applies ops in one pipeline and stores their states in states.
 // Ops for a profile that was merged into another are applied again to that one.
 func (s *Store) applyOps(ctx context.Context, T time.Time, ops []Op, states []*State) error {
+	return s.run(ctx, T, ops, states, true)
+}
+
+// Write applies ops as of T without evaluating anyone: no snapshots, no
+// population, no timers. A bulk backfill can write all events and then
+// evaluate the customers once. It returns how many orders and refunds were
+// already applied.
+func (s *Store) Write(ctx context.Context, T time.Time, ops []Op) (int, error) {
+	states := make([]*State, len(ops))
+	if err := s.run(ctx, T, ops, states, false); err != nil {
+		return 0, err
+	}
+	dups := 0
+	for i, st := range states {
+		if (ops[i].Kind == opOrder || ops[i].Kind == opRefund) && !st.Applied {
+			dups++
+		}
+	}
+	return dups, nil
+}
+
+// run applies ops in one pipeline; with read, the last op of each customer
+// returns the customer's state.
+func (s *Store) run(ctx context.Context, T time.Time, ops []Op, states []*State, read bool) error {
 	if len(ops) == 0 {
 		return nil
 	}
@@ -262,7 +286,7 @@ func (s *Store) applyOps(ctx context.Context, T time.Time, ops []Op, states []*S
 				t = T
 			}
 			kind := op.Kind
-			if last[op.Customer] == i {
+			if read && last[op.Customer] == i {
 				kind = "+" + kind
 			}
 			args := append([]any{kind, ms(T), W, ms(t)}, toAny(op.args)...)
@@ -276,7 +300,7 @@ func (s *Store) applyOps(ctx context.Context, T time.Time, ops []Op, states []*S
 	var at []int
 	for i, cmd := range cmds {
 		var st *State
-		if last[ops[i].Customer] == i {
+		if read && last[ops[i].Customer] == i {
 			st, err = parseState(ops[i].Customer, cmd, T)
 		} else {
 			st, err = parseApplied(ops[i].Customer, cmd)
@@ -296,7 +320,7 @@ func (s *Store) applyOps(ctx context.Context, T time.Time, ops []Op, states []*S
 		return nil
 	}
 	fstates := make([]*State, len(forward))
-	if err := s.applyOps(ctx, T, forward, fstates); err != nil {
+	if err := s.run(ctx, T, forward, fstates, read); err != nil {
 		return err
 	}
 	for k, i := range at {
