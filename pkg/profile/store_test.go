@@ -416,3 +416,33 @@ func TestOrdersAgeOutOfTheWindowWithoutNewEvents(t *testing.T) {
 		t.Errorf("segment changes %v: want judy leaving the buyers when her order ages out", segments)
 	}
 }
+
+func TestWritingWithoutEvaluationThenEvaluatingGivesTheSameProfiles(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	ctx := context.Background()
+	T := day(40)
+	applied, written := newStore(t, rdb, "applied"), newStore(t, rdb, "written")
+	if _, _, err := applied.Apply(ctx, T, history(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := written.Write(ctx, T, history(t)); err != nil {
+		t.Fatal(err)
+	}
+	if dups, err := written.Write(ctx, T, history(t)); err != nil || dups != 7 {
+		t.Fatalf("writing again: %d duplicates, %v; want 7", dups, err)
+	}
+	customers := []string{"alice", "bob", "carol", "dave"}
+	want, err := applied.Evaluate(ctx, T, customers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := written.Evaluate(ctx, T, customers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if fmt.Sprint(got[i]) != fmt.Sprint(want[i]) {
+			t.Errorf("%s: written then evaluated %+v, applied %+v", customers[i], got[i], want[i])
+		}
+	}
+}
