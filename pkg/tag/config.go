@@ -35,8 +35,9 @@ type Config struct {
 	Tags []Rule `yaml:"tags"`
 	// Tiers are in strictly ascending order of MinLifetime.
 	Tiers []Tier `yaml:"tiers"`
-	// CostLimit caps the CEL cost units one rule may spend on one profile, so
-	// that a rule over long lists cannot stall the pipeline; 0 means
+	// CostLimit caps the CEL cost units one rule may spend on the largest
+	// profile, estimated when the rules are compiled, so that a rule over long
+	// lists is refused at load rather than stalling the pipeline; 0 means
 	// DefaultCostLimit.
 	CostLimit uint64 `yaml:"cost_limit,omitempty"`
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/common/types/traits"
@@ -221,7 +222,17 @@ func compileRule(env *cel.Env, r Rule, limit uint64, label string) (rule, error)
 	if got := ast.OutputType(); !got.IsExactType(want) {
 		return rule{}, fmt.Errorf("%s: %s: must be %s, is %s", label, field, want, got)
 	}
-	prg, err := env.Program(ast, cel.CostLimit(limit), cel.EvalOptions(cel.OptOptimize))
+	// The cost is bounded before the rule ever runs, from the largest inputs a
+	// profile can have (see MaxListSize), so evaluation needs no run-time cost
+	// tracking, which would cost about as much as the rules themselves.
+	est, err := env.EstimateCost(ast, sizes{})
+	if err != nil {
+		return rule{}, fmt.Errorf("%s: %s: estimate cost: %w", label, field, err)
+	}
+	if est.Max > limit {
+		return rule{}, fmt.Errorf("%s: %s: may cost up to %d units on the largest profile, above the limit %d", label, field, est.Max, limit)
+	}
+	prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		return rule{}, fmt.Errorf("%s: %s: %w", label, field, err)
 	}
@@ -231,7 +242,7 @@ func compileRule(env *cel.Env, r Rule, limit uint64, label string) (rule, error)
 // Eval returns the tags of in, sorted and without duplicates, and its tier:
 // the highest whose MinLifetime is at most in.Lifetime, or "" if none is. An
 // Each rule's empty strings are no tags. A rule that fails at run time (a
-// missing map key, the cost limit) makes Eval return an error naming it, and
+// missing map key) makes Eval return an error naming it, and
 // no tags or tier: the caller keeps what it had.
 func (e *Engine) Eval(in Input) (tags []string, tier string, err error) {
 	act := newActivation(&in)
@@ -315,3 +326,28 @@ func (a *activation) ResolveName(name string) (any, bool) {
 
 // Parent implements interpreter.Activation.
 func (a *activation) Parent() interpreter.Activation { return nil }
+
+// Bounds of what a rule sees: a profile keeps at most 100 viewed products and
+// categories and 200 bought ones, a few traits, and ids, names and trait
+// values within the schemas' lengths.
+const (
+	MaxListSize   = 200
+	MaxStringSize = 4096
+)
+
+// sizes tells CEL's cost estimator how large the inputs can be.
+type sizes struct{}
+
+func (sizes) EstimateSize(n cost.AstNode) *cost.SizeEstimate {
+	if len(n.Path()) == 0 {
+		return nil
+	}
+	if t := n.Type(); t != nil && t.String() == "string" {
+		return &cost.SizeEstimate{Min: 0, Max: MaxStringSize}
+	}
+	return &cost.SizeEstimate{Min: 0, Max: MaxListSize}
+}
+
+func (sizes) EstimateCallCost(function, overloadID string, target *cost.AstNode, args []cost.AstNode) *cost.CallEstimate {
+	return nil
+}
