@@ -124,7 +124,10 @@ type State struct {
 	Bought     []string
 	BoughtCats []string
 	Traits     map[string]string
-	Published  Snapshot
+	// The last published snapshot: its key, and its JSON, decoded only when a
+	// change needs it.
+	publishedKey string
+	publishedRaw string
 }
 
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
@@ -459,19 +462,22 @@ func (s *Store) evaluate(ctx context.Context, T time.Time, states []*State, caus
 		if st.MergedInto != "" {
 			continue
 		}
-		before, ok := current[st.Customer]
-		if !ok {
-			before = st.Published
-		}
 		after, err := s.snapshot(st, p, res[4+3*i:7+3*i], T)
 		if err != nil {
 			return nil, nil, fmt.Errorf("customer rules: %w", err)
 		}
 		snaps[i] = after
+		before, ok := current[st.Customer]
 		current[st.Customer] = after
-		if before.key() != after.key() {
-			changes = append(changes, newChange(st.Customer, T, before, after, causes[i]))
+		if ok && before.key() == after.key() || !ok && st.publishedKey == after.key() {
+			continue
 		}
+		if !ok {
+			if before, err = st.published(); err != nil {
+				return nil, nil, err
+			}
+		}
+		changes = append(changes, newChange(st.Customer, T, before, after, causes[i]))
 	}
 
 	return changes, snaps, nil
@@ -486,7 +492,7 @@ func (s *Store) Commit(ctx context.Context, changes []Change) error {
 	pipe := s.rdb.Pipeline()
 	for _, ch := range changes {
 		b, _ := json.Marshal(ch.After)
-		pipe.HSet(ctx, s.customerKeys(ch.Customer)[0], "derived", b)
+		pipe.HSet(ctx, s.customerKeys(ch.Customer)[0], "derived", b, "dkey", ch.After.key())
 	}
 	_, err := pipe.Exec(ctx)
 	if err != nil {
@@ -587,6 +593,19 @@ func toInt(v any) int64 {
 	return 0
 }
 
+// published decodes the last published snapshot; a profile never published
+// is a prospect.
+func (st *State) published() (Snapshot, error) {
+	if st.publishedRaw == "" {
+		return Snapshot{Stage: nes.Prospect}, nil
+	}
+	var snap Snapshot
+	if err := json.Unmarshal([]byte(st.publishedRaw), &snap); err != nil {
+		return snap, fmt.Errorf("stored snapshot of %s: %w", st.Customer, err)
+	}
+	return snap, nil
+}
+
 // parseApplied decodes the apply script's short reply: whether the event
 // changed anything, and the profile it was merged into.
 func parseApplied(c string, cmd *redis.Cmd) (*State, error) {
@@ -632,12 +651,13 @@ func parseState(c string, cmd *redis.Cmd, T time.Time) (*State, error) {
 			st.Traits[name] = val
 		}
 	}
-	if d := p["derived"]; d != "" {
-		if err := json.Unmarshal([]byte(d), &st.Published); err != nil {
-			return nil, fmt.Errorf("stored snapshot: %w", err)
+	st.publishedRaw, st.publishedKey = p["derived"], p["dkey"]
+	if st.publishedKey == "" {
+		pub, err := st.published()
+		if err != nil {
+			return nil, err
 		}
-	} else {
-		st.Published.Stage = nes.Prospect
+		st.publishedKey = pub.key()
 	}
 	clear := toInt(p["cart_clear"])
 	for _, v := range pairs(res[4]) {

@@ -128,6 +128,7 @@ func state(t *testing.T, rdb *redis.Client) map[string]string {
 		case "hash":
 			h := rdb.HGetAll(ctx, k).Val()
 			delete(h, "derived")
+			delete(h, "dkey")
 			v = h
 		case "zset":
 			v = rdb.ZRangeWithScores(ctx, k, 0, -1).Val()
