@@ -109,11 +109,16 @@ if not read then return {changed, redis.call('HGET', p, 'merged_into') or ''} en
 -- Window values as of T: orders and refunds in (T-W, T].
 local f, m, due = 0, 0, -1
 local rows = redis.call('ZRANGEBYSCORE', h, '(' .. string.format('%.0f', T - W), ARGV[2], 'WITHSCORES')
-for i = 1, #rows, 2 do
-  local a = tonumber(redis.call('HGET', amt, rows[i]))
-  if string.sub(rows[i], 1, 2) == 'o:' then f = f + 1; m = m + a else m = m - a end
-  local out = tonumber(rows[i + 1]) + W
-  if due < 0 or out < due then due = out end
+if #rows > 0 then
+  local ids = {}
+  for i = 1, #rows, 2 do ids[#ids + 1] = rows[i] end
+  local amounts = redis.call('HMGET', amt, unpack(ids))
+  for i = 1, #rows, 2 do
+    local a = tonumber(amounts[(i + 1) / 2])
+    if string.sub(rows[i], 1, 2) == 'o:' then f = f + 1; m = m + a else m = m - a end
+  end
+  -- The earliest entry is the first to leave the window.
+  due = tonumber(rows[2]) + W
 end
 local later = redis.call('ZRANGEBYSCORE', h, '(' .. ARGV[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
 if #later > 0 and (due < 0 or tonumber(later[2]) < due) then due = tonumber(later[2]) end
