@@ -190,14 +190,57 @@ func (s *Store) Apply(ctx context.Context, T time.Time, ops []Op) ([]Change, int
 
 // Profile is a customer's profile as of T.
 type Profile struct {
-	Customer string
-	Values   rfm.Values
-	Orders   int
-	First    time.Time
-	Last     time.Time
-	Cycle    time.Duration
-	Lifetime int64
+	Customer  string
+	Values    rfm.Values
+	Orders    int
+	First     time.Time
+	Last      time.Time
+	Cycle     time.Duration
+	Lifetime  int64
+	CartValue int64 // micros
+	CartItems int
+	LastCart  time.Time
+	Traits    map[string]string // consent as "consent.<channel>" = "true"/"false"
 	Snapshot
+}
+
+// Get returns the profiles of customers as of T, scored against the
+// population as it is recorded, without recording or scheduling anything:
+// for readers such as the trigger service.
+func (s *Store) Get(ctx context.Context, T time.Time, customers []string) ([]Profile, error) {
+	states, err := s.read(ctx, T, customers)
+	if err != nil {
+		return nil, err
+	}
+	args := []any{T.UnixMilli()}
+	for _, st := range states {
+		args = append(args, st.Values.R, st.Values.F, st.Values.M)
+	}
+	res, err := scoreScript.Run(ctx, s.rdb, s.populationKeys(), args...).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("score: %w", err)
+	}
+	p, err := population(res)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Profile, len(states))
+	for i, st := range states {
+		snap, err := s.snapshot(st, p, res[4+3*i:7+3*i], T)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s.profile(st, snap)
+	}
+	return out, nil
+}
+
+func (s *Store) profile(st *State, snap Snapshot) Profile {
+	return Profile{
+		Customer: st.Customer, Values: st.Values, Orders: st.Orders, First: st.First, Last: st.Last,
+		Cycle: s.cfg.NES.Cycle(st.Orders, st.First, st.Last), Lifetime: st.Lifetime,
+		CartValue: st.CartValue, CartItems: st.CartItems, LastCart: st.LastCart, Traits: st.Traits, Snapshot: snap,
+	}
 }
 
 // Evaluate returns the profiles of customers as of T. It changes no profile,
@@ -213,10 +256,7 @@ func (s *Store) Evaluate(ctx context.Context, T time.Time, customers []string) (
 	}
 	out := make([]Profile, len(states))
 	for i, st := range states {
-		out[i] = Profile{
-			Customer: st.Customer, Values: st.Values, Orders: st.Orders, First: st.First, Last: st.Last,
-			Cycle: s.cfg.NES.Cycle(st.Orders, st.First, st.Last), Lifetime: st.Lifetime, Snapshot: snaps[i],
-		}
+		out[i] = s.profile(st, snaps[i])
 	}
 	return out, nil
 }

@@ -1,0 +1,434 @@
+// Package trigger is the trigger service: it consumes customer events and
+// profile changes, enters customers into the campaigns of a campaign.Config,
+// waits out their delays on durable timers in Redis, applies the guards, and
+// emits each decision as a CloudEvent — a trigger on the triggers topic, or a
+// suppression (holdout, consent, cap, cooldown, premise) on the decisions
+// topic, so that nothing is decided silently.
+//
+// At most one trigger per campaign per cause: a decision's id is derived from
+// the campaign, the customer and the event that started it, and decideScript
+// records the outcome under that id in the same atomic step that counts the
+// send against caps and cooldown. A decision redelivered after a crash finds
+// its outcome and is announced again with the same CloudEvent id, which
+// consumers dedup on.
+//
+// Keys, per customer c (hash-tagged like the profile's): tr:{c}:pending (hash
+// campaign -> wait), tr:{c}:decided (hash decision id -> outcome), tr:{c}:sent
+// and tr:{c}:sent:<campaign> (zsets of send times), tr:{c}:last (hash campaign
+// -> last send). Timers: tr:{timers}:due (zset "<campaign>\x00<customer>" ->
+// due ms).
+package trigger
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/segflow/segflow/pkg/campaign"
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/stream"
+)
+
+// Topics and CloudEvent types of decisions.
+const (
+	TopicTriggers  = "triggers"
+	TopicDecisions = "decisions"
+	TypeTrigger    = "segflow.trigger"
+	TypeSuppressed = "segflow.trigger.suppressed"
+)
+
+// Outcomes of a decision.
+const (
+	Sent     = "sent"
+	Holdout  = "holdout"
+	Consent  = "consent"
+	Cap      = "cap"
+	Cooldown = "cooldown"
+	Premise  = "premise"
+)
+
+// Producer writes messages and returns once they are acknowledged.
+type Producer interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Profiles reads customer profiles as of a time.
+type Profiles interface {
+	Get(ctx context.Context, T time.Time, customers []string) ([]profile.Profile, error)
+}
+
+// Engine makes campaign decisions. It is the part of the service that does
+// not read Kafka, so tests and replays can drive it directly.
+type Engine struct {
+	campaigns *campaign.Config
+	rdb       redis.UniversalClient
+	profiles  Profiles
+	out       Producer
+}
+
+// NewEngine returns an engine for the campaigns in cfg.
+func NewEngine(cfg *campaign.Config, rdb redis.UniversalClient, profiles Profiles, out Producer) *Engine {
+	return &Engine{campaigns: cfg, rdb: rdb, profiles: profiles, out: out}
+}
+
+// wait is a campaign's pending delay for one customer.
+type wait struct {
+	Start  time.Time      `json:"start"`
+	Due    time.Time      `json:"due"`
+	First  string         `json:"first"`  // id of the event that started the wait
+	Causes []string       `json:"causes"` // ids of the entry events since
+	Event  map[string]any `json:"event"`  // the last entry event: type, time, data
+}
+
+func pendingKey(c string) string { return "tr:{" + c + "}:pending" }
+
+const dueKey = "tr:{timers}:due"
+
+func member(campaign, customer string) string { return campaign + "\x00" + customer }
+
+// Handle applies one event as of T: it cancels the waits the event ends,
+// enters the customer into the campaigns the event starts, and decides those
+// without delay.
+func (e *Engine) Handle(ctx context.Context, T time.Time, ev cloudevents.Event) error {
+	customer, _ := ev.Extensions()[event.ExtPartitionKey].(string)
+	if customer == "" {
+		return fmt.Errorf("event %s has no customer", ev.ID())
+	}
+	var data map[string]any
+	if err := json.Unmarshal(ev.Data(), &data); err != nil {
+		return fmt.Errorf("event %s: %w", ev.ID(), err)
+	}
+	for i := range e.campaigns.Campaigns {
+		c := &e.campaigns.Campaigns[i]
+		if c.Cancels(ev.Type()) {
+			if err := e.cancel(ctx, c, customer, ev.Time()); err != nil {
+				return err
+			}
+		}
+	}
+	var prof *profile.Profile
+	in := campaign.Input{Event: map[string]any{"type": ev.Type(), "time": ev.Time(), "data": data}}
+	if ev.Type() == event.ProfileChanged {
+		in.Change = data
+	}
+	for i := range e.campaigns.Campaigns {
+		c := &e.campaigns.Campaigns[i]
+		if !onEntry(c, ev.Type()) {
+			continue
+		}
+		if prof == nil {
+			ps, err := e.profiles.Get(ctx, T, []string{customer})
+			if err != nil {
+				return err
+			}
+			prof = &ps[0]
+			in.Profile = profileVars(prof)
+		}
+		ok, err := c.Matches(in)
+		if err != nil || !ok {
+			continue // an expression that fails on this entry does not enter it
+		}
+		if c.Delay == 0 {
+			if err := e.decide(ctx, T, c, customer, ev.ID(), []string{ev.ID()}, in, prof); err != nil {
+				return err
+			}
+			continue
+		}
+		w := wait{Start: ev.Time(), Due: ev.Time().Add(time.Duration(c.Delay)), First: ev.ID(), Causes: []string{ev.ID()}, Event: in.Event}
+		if err := e.schedule(ctx, c, customer, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func onEntry(c *campaign.Campaign, typ string) bool {
+	for _, t := range c.On {
+		if t == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// schedule starts the wait, or restarts it if the campaign says so (keeping
+// its first cause, so one wait makes at most one trigger).
+func (e *Engine) schedule(ctx context.Context, c *campaign.Campaign, customer string, w wait) error {
+	key := pendingKey(customer)
+	cur, err := e.rdb.HGet(ctx, key, c.Name).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("read wait: %w", err)
+	}
+	if cur != "" {
+		if !c.Restart {
+			return nil
+		}
+		var prev wait
+		if json.Unmarshal([]byte(cur), &prev) == nil {
+			w.Start, w.First = prev.Start, prev.First
+			w.Causes = append(prev.Causes, w.Causes...)
+			if !w.Due.After(prev.Due) {
+				w.Due = prev.Due // a late entry event does not bring the wait forward
+			}
+		}
+	}
+	b, _ := json.Marshal(w)
+	pipe := e.rdb.Pipeline()
+	pipe.HSet(ctx, key, c.Name, b)
+	pipe.ZAdd(ctx, dueKey, redis.Z{Score: float64(w.Due.UnixMilli()), Member: member(c.Name, customer)})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("schedule %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// cancel ends a wait that started at or before the cancelling event: a
+// purchase delivered late still cancels a cart reminder started before it.
+func (e *Engine) cancel(ctx context.Context, c *campaign.Campaign, customer string, at time.Time) error {
+	cur, err := e.rdb.HGet(ctx, pendingKey(customer), c.Name).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read wait: %w", err)
+	}
+	var w wait
+	if json.Unmarshal([]byte(cur), &w) == nil && w.Start.After(at) {
+		return nil
+	}
+	return e.finish(ctx, c.Name, customer)
+}
+
+func (e *Engine) finish(ctx context.Context, campaignName, customer string) error {
+	pipe := e.rdb.Pipeline()
+	pipe.HDel(ctx, pendingKey(customer), campaignName)
+	pipe.ZRem(ctx, dueKey, member(campaignName, customer))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("finish wait: %w", err)
+	}
+	return nil
+}
+
+// Due decides up to limit waits due at T and returns how many it found.
+func (e *Engine) Due(ctx context.Context, T time.Time, limit int) (int, error) {
+	due, err := e.rdb.ZRangeByScore(ctx, dueKey, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(T.UnixMilli(), 10), Count: int64(limit)}).Result()
+	if err != nil {
+		return 0, fmt.Errorf("read due waits: %w", err)
+	}
+	for _, m := range due {
+		name, customer, _ := strings.Cut(m, "\x00")
+		if err := e.fire(ctx, T, name, customer); err != nil {
+			return 0, err
+		}
+	}
+	return len(due), nil
+}
+
+// fire decides one wait that fell due: if the campaign's premise still holds
+// for the profile as it is now, and no purchase came after the wait began.
+func (e *Engine) fire(ctx context.Context, T time.Time, name, customer string) error {
+	c := e.campaign(name)
+	cur, err := e.rdb.HGet(ctx, pendingKey(customer), name).Result()
+	if errors.Is(err, redis.Nil) || c == nil {
+		return e.finish(ctx, name, customer)
+	}
+	if err != nil {
+		return fmt.Errorf("read wait: %w", err)
+	}
+	var w wait
+	if err := json.Unmarshal([]byte(cur), &w); err != nil {
+		return e.finish(ctx, name, customer)
+	}
+	if w.Due.After(T) {
+		return nil // restarted meanwhile; the timer has moved
+	}
+	ps, err := e.profiles.Get(ctx, T, []string{customer})
+	if err != nil {
+		return err
+	}
+	prof := &ps[0]
+	in := campaign.Input{Event: w.Event, Profile: profileVars(prof)}
+	if t, ok := w.Event["time"].(string); ok { // JSON round trip
+		if ts, err := time.Parse(time.RFC3339Nano, t); err == nil {
+			in.Event["time"] = ts
+		}
+	}
+	ok, err := c.Matches(in)
+	if c.Cancels(event.OrderCompleted) && !prof.Last.Before(w.Start) {
+		ok = false // bought since the wait began, whatever order the events came in
+	}
+	outcome := ""
+	if err != nil || !ok {
+		outcome = Premise
+	}
+	waiting, err := e.decideAs(ctx, T, c, customer, w.First, w.Causes, in, prof, outcome)
+	if err != nil || waiting {
+		return err
+	}
+	return e.finish(ctx, name, customer)
+}
+
+func (e *Engine) campaign(name string) *campaign.Campaign {
+	for i := range e.campaigns.Campaigns {
+		if e.campaigns.Campaigns[i].Name == name {
+			return &e.campaigns.Campaigns[i]
+		}
+	}
+	return nil
+}
+
+func (e *Engine) decide(ctx context.Context, T time.Time, c *campaign.Campaign, customer, first string, causes []string, in campaign.Input, prof *profile.Profile) error {
+	_, err := e.decideAs(ctx, T, c, customer, first, causes, in, prof, "")
+	return err
+}
+
+// decideAs decides once per (campaign, customer, first cause) and publishes
+// the decision, once. A non-empty outcome is a suppression decided by the
+// caller. During quiet hours it waits instead, and says so.
+func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign, customer, first string, causes []string, in campaign.Input, prof *profile.Profile, outcome string) (waiting bool, err error) {
+	id := decisionID(c.Name, customer, first)
+	variant, held := campaign.Assign(c.Name, customer, c.Variants, c.Holdout)
+	if outcome == "" && held {
+		outcome = Holdout
+	}
+	if outcome == "" && prof.Traits["consent."+c.Channel] != "true" {
+		outcome = Consent
+	}
+	if outcome == "" && e.campaigns.QuietHours != nil {
+		loc := e.campaigns.Location(prof.Traits["timezone"])
+		if next := e.campaigns.QuietHours.Next(T, loc); next.After(T) {
+			w := wait{Start: T, Due: next, First: first, Causes: causes, Event: in.Event}
+			return true, e.schedule(ctx, &campaign.Campaign{Name: c.Name, Restart: true}, customer, w)
+		}
+	}
+	args := []any{id, T.UnixMilli(), c.Name, outcome, time.Duration(c.Cooldown).Milliseconds(), len(c.Caps)}
+	for _, cp := range c.Caps {
+		args = append(args, cp.Max, time.Duration(cp.Per).Milliseconds())
+	}
+	args = append(args, "|")
+	for _, cp := range e.campaigns.Caps {
+		args = append(args, cp.Max, time.Duration(cp.Per).Milliseconds())
+	}
+	b := "tr:{" + customer + "}:"
+	got, err := decideScript.Run(ctx, e.rdb, []string{b + "decided", b + "sent", b + "sent:" + c.Name, b + "last"}, args...).Text()
+	if err != nil {
+		return false, fmt.Errorf("decide %s for a customer: %w", c.Name, err)
+	}
+	got, published := strings.CutSuffix(got, "|p")
+	if published {
+		return false, nil // decided and announced before this redelivery
+	}
+	d := Decision{
+		Campaign: c.Name, Kind: c.Kind, Variant: variant, Customer: customer, Channel: c.Channel, Outcome: got,
+		Profile: Snapshot{Stage: string(prof.Stage), Segment: prof.Segment, Tier: prof.Tier},
+		Reason:  Reason{Rule: c.When, Events: causes}, DecidedAt: T,
+	}
+	if got == Sent {
+		d.Action.Type = c.ActionType(variant)
+		if d.Action.Params, err = c.Params(in, variant); err != nil {
+			d.Action.Params = map[string]string{}
+		}
+	}
+	m, err := d.message(id)
+	if err != nil {
+		return false, err
+	}
+	if err := e.out.WriteMessages(ctx, m); err != nil {
+		return false, fmt.Errorf("publish decision: %w", err)
+	}
+	// A crash before this line announces the decision again, with the same id.
+	if err := e.rdb.HSet(ctx, b+"decided", id, got+"|p").Err(); err != nil {
+		return false, fmt.Errorf("mark decision published: %w", err)
+	}
+	return false, nil
+}
+
+func decisionID(campaign, customer, first string) string {
+	h := sha256.Sum256([]byte(campaign + "\x00" + customer + "\x00" + first))
+	return hex.EncodeToString(h[:16])
+}
+
+// Decision is the data of a trigger or suppression CloudEvent.
+type Decision struct {
+	Campaign  string    `json:"campaign"`
+	Kind      string    `json:"kind"`
+	Variant   string    `json:"variant,omitempty"`
+	Customer  string    `json:"customer"`
+	Channel   string    `json:"channel"`
+	Outcome   string    `json:"outcome"`
+	Action    Action    `json:"action,omitzero"`
+	Profile   Snapshot  `json:"profile"`
+	Reason    Reason    `json:"reason"`
+	DecidedAt time.Time `json:"decided_at"`
+}
+
+// Action is what marketing automation should do.
+type Action struct {
+	Type   string            `json:"type"`
+	Params map[string]string `json:"params,omitempty"`
+}
+
+// Snapshot is the customer's segmentation when the decision was made.
+type Snapshot struct {
+	Stage   string `json:"stage"`
+	Segment string `json:"segment,omitempty"`
+	Tier    string `json:"tier,omitempty"`
+}
+
+// Reason says why: the campaign's rule and the events that caused the entry.
+type Reason struct {
+	Rule   string   `json:"rule,omitempty"`
+	Events []string `json:"events"`
+}
+
+func (d Decision) message(id string) (kafka.Message, error) {
+	e := cloudevents.NewEvent()
+	e.SetID(id)
+	e.SetSource("/trigger/" + d.Campaign)
+	e.SetTime(d.DecidedAt)
+	e.SetExtension(event.ExtPartitionKey, d.Customer)
+	topic := TopicTriggers
+	e.SetType(TypeTrigger)
+	if d.Outcome != Sent {
+		topic = TopicDecisions
+		e.SetType(TypeSuppressed)
+	}
+	if err := e.SetData(cloudevents.ApplicationJSON, d); err != nil {
+		return kafka.Message{}, err
+	}
+	return stream.ToMessage(topic, e)
+}
+
+// profileVars is what campaign expressions see of a profile.
+func profileVars(p *profile.Profile) map[string]any {
+	consent := map[string]any{}
+	traits := map[string]any{}
+	for k, v := range p.Traits {
+		if ch, ok := strings.CutPrefix(k, "consent."); ok {
+			consent[ch] = v == "true"
+		} else {
+			traits[k] = v
+		}
+	}
+	tags := make([]any, len(p.Tags))
+	for i, t := range p.Tags {
+		tags[i] = t
+	}
+	return map[string]any{
+		"stage": string(p.Stage), "segment": p.Segment, "r_score": int64(p.RScore), "f_score": int64(p.FScore), "m_score": int64(p.MScore),
+		"tier": p.Tier, "tags": tags, "orders": int64(p.Orders),
+		"lifetime": float64(p.Lifetime) / 1e6, "cart_value": float64(p.CartValue) / 1e6,
+		"traits": traits, "consent": consent,
+	}
+}

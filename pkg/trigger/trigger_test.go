@@ -1,0 +1,185 @@
+package trigger_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/segflow/segflow/pkg/campaign"
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/stream"
+	"github.com/segflow/segflow/pkg/testenv"
+	"github.com/segflow/segflow/pkg/trigger"
+)
+
+const campaigns = `
+campaigns:
+  - name: cart_abandon
+    kind: cart_abandon
+    on: [segflow.cart.product_added]
+    when: profile.cart_value > 0.0
+    delay: 30m
+    restart: true
+    cancel_on: [segflow.purchase.order_completed]
+    channel: email
+    action: {type: coupon, params: {cart_value: "${profile.cart_value}"}}
+  - name: first_purchase_welcome
+    kind: first_purchase
+    on: [segflow.purchase.order_completed]
+    when: profile.orders == 1
+    channel: sms
+    action: {type: message, params: {template: welcome}}
+`
+
+var t0 = time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+
+type env struct {
+	t      *testing.T
+	kafka  *testenv.Kafka
+	rdb    *redis.Client
+	store  *profile.Store
+	engine func() *trigger.Engine
+}
+
+func start(t *testing.T) *env {
+	k := testenv.StartKafka(t, stream.Topic{Name: trigger.TopicTriggers, Partitions: 3}, stream.Topic{Name: trigger.TopicDecisions, Partitions: 3})
+	rdb := testenv.StartRedis(t).Client(t)
+	cfg, err := campaign.Parse([]byte(campaigns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := profile.New(rdb, profile.Config{})
+	w := stream.NewWriter(k.Brokers, 0)
+	t.Cleanup(func() { w.Close() })
+	return &env{t: t, kafka: k, rdb: rdb, store: store, engine: func() *trigger.Engine { return trigger.NewEngine(cfg, rdb, store, w) }}
+}
+
+func ce(id, typ, customer string, at time.Time, data string) cloudevents.Event {
+	e := cloudevents.NewEvent()
+	e.SetID(id)
+	e.SetSource("/test")
+	e.SetType(typ)
+	e.SetTime(at)
+	e.SetExtension(event.ExtPartitionKey, customer)
+	_ = e.SetData(cloudevents.ApplicationJSON, json.RawMessage(data))
+	return e
+}
+
+// send applies an event to the profile (as the profile-updater would) and
+// then hands it to the engine, at T.
+func (e *env) send(en *trigger.Engine, T time.Time, ev cloudevents.Event) {
+	e.t.Helper()
+	op, err := profile.OpOf(ev, "USD")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, _, err := e.store.Apply(context.Background(), T, []profile.Op{op}); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := en.Handle(context.Background(), T, ev); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) tick(en *trigger.Engine, T time.Time) {
+	e.t.Helper()
+	if _, err := en.Due(context.Background(), T, 100); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+type decision struct {
+	id string
+	trigger.Decision
+}
+
+func (e *env) decisions(topic string, want int) []decision {
+	e.t.Helper()
+	var out []decision
+	for _, m := range e.kafka.ReadTopic(e.t, topic, want, 5*time.Second) {
+		ev, err := stream.FromMessage(m)
+		if err != nil {
+			e.t.Fatalf("%s: not a CloudEvent: %v", topic, err)
+		}
+		var d trigger.Decision
+		if err := json.Unmarshal(ev.Data(), &d); err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, decision{ev.ID(), d})
+	}
+	if len(out) != want {
+		e.t.Fatalf("%s: %d decisions, want %d: %+v", topic, len(out), want, out)
+	}
+	return out
+}
+
+func identify(customer string, consent bool) cloudevents.Event {
+	return ce("id-"+customer, event.Identify, customer, t0.Add(-time.Hour), fmt.Sprintf(`{"user_id":%q,"consent":{"email":%v,"sms":%v}}`, customer, consent, consent))
+}
+
+func cartAdd(id, customer string, at time.Time) cloudevents.Event {
+	return ce(id, event.ProductAdded, customer, at, fmt.Sprintf(`{"user_id":%q,"product":{"sku":"MUG","price":"12.50"},"quantity":2}`, customer))
+}
+
+func TestAnAbandonedCartFiresOnceAfterTheDelayAcrossRestarts(t *testing.T) {
+	e := start(t)
+	en := e.engine()
+	e.send(en, t0, identify("ann", true))
+	e.send(en, t0, cartAdd("add-1", "ann", t0))
+	e.send(en, t0.Add(20*time.Minute), cartAdd("add-2", "ann", t0.Add(20*time.Minute))) // restarts the wait: due at 50m
+
+	e.tick(en, t0.Add(49*time.Minute))
+	en = e.engine() // the service restarts between the cart and its due time
+	e.tick(en, t0.Add(51*time.Minute))
+	e.tick(en, t0.Add(90*time.Minute))
+	// The first cart event is redelivered after the trigger: it starts a wait
+	// whose decision was already made and announced.
+	if err := en.Handle(context.Background(), t0.Add(91*time.Minute), cartAdd("add-1", "ann", t0)); err != nil {
+		t.Fatal(err)
+	}
+	e.tick(en, t0.Add(3*time.Hour))
+
+	got := e.decisions(trigger.TopicTriggers, 1)[0]
+	if got.Campaign != "cart_abandon" || got.Customer != "ann" || got.Outcome != trigger.Sent || got.Action.Type != "coupon" || got.Action.Params["cart_value"] != "25" {
+		t.Errorf("trigger %+v, want a cart_abandon coupon for ann with cart value 25", got)
+	}
+	if !got.DecidedAt.Equal(t0.Add(51*time.Minute)) || fmt.Sprint(got.Reason.Events) != "[add-1 add-2]" {
+		t.Errorf("decided at %s for %v, want 51m after the first add, caused by both adds", got.DecidedAt.Sub(t0), got.Reason.Events)
+	}
+	e.decisions(trigger.TopicDecisions, 0)
+}
+
+func TestAPurchaseCancelsThePendingCartReminderEvenWhenItArrivesLate(t *testing.T) {
+	e := start(t)
+	en := e.engine()
+	e.send(en, t0, identify("bo", true))
+	e.send(en, t0, cartAdd("add-1", "bo", t0))
+	// The purchase happened at 25m but is delivered at 29m.
+	e.send(en, t0.Add(29*time.Minute), ce("o-1", event.OrderCompleted, "bo", t0.Add(25*time.Minute), `{"user_id":"bo","order_id":"1","total":"25","currency":"USD"}`))
+	e.tick(en, t0.Add(2*time.Hour))
+	e.decisions(trigger.TopicTriggers, 1) // only the first-purchase welcome
+	for _, d := range e.decisions(trigger.TopicTriggers, 1) {
+		if d.Campaign != "first_purchase_welcome" {
+			t.Errorf("unexpected trigger %+v", d)
+		}
+	}
+}
+
+func TestCustomersWithoutConsentAreSuppressedNotSilentlyDropped(t *testing.T) {
+	e := start(t)
+	en := e.engine()
+	e.send(en, t0, identify("cy", false))
+	e.send(en, t0, cartAdd("add-1", "cy", t0))
+	e.tick(en, t0.Add(31*time.Minute))
+	e.decisions(trigger.TopicTriggers, 0)
+	d := e.decisions(trigger.TopicDecisions, 1)[0]
+	if d.Outcome != trigger.Consent || d.Campaign != "cart_abandon" {
+		t.Errorf("decision %+v, want cart_abandon suppressed for consent", d)
+	}
+}
