@@ -52,4 +52,3 @@ end
 redis.call('HSET', done, id, outcome)
 return outcome
 `)
-
