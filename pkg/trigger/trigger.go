@@ -75,6 +75,9 @@ type Engine struct {
 	rdb       redis.UniversalClient
 	profiles  Profiles
 	out       Producer
+	// Decided, if set, is told of every decision published and of how late
+	// it was: the decision time minus the time it was due.
+	Decided func(d Decision, late time.Duration)
 }
 
 // NewEngine returns an engine for the campaigns in cfg.
@@ -127,24 +130,27 @@ func (e *Engine) Handle(ctx context.Context, T time.Time, ev cloudevents.Event) 
 		if !onEntry(c, ev.Type()) {
 			continue
 		}
-		if prof == nil {
-			ps, err := e.profiles.Get(ctx, T, []string{customer})
-			if err != nil {
-				return err
-			}
-			prof = &ps[0]
-			in.Profile = profileVars(prof)
-		}
-		ok, err := c.Matches(in)
-		if err != nil || !ok {
-			continue // an expression that fails on this entry does not enter it
-		}
 		if c.Delay == 0 {
+			if prof == nil {
+				ps, err := e.profiles.Get(ctx, T, []string{customer})
+				if err != nil {
+					return err
+				}
+				prof = &ps[0]
+				in.Profile = profileVars(prof)
+			}
+			ok, err := c.Matches(in)
+			if err != nil || !ok {
+				continue // an expression that fails on this entry does not enter it
+			}
 			if err := e.decide(ctx, T, c, customer, ev.ID(), []string{ev.ID()}, in, prof); err != nil {
 				return err
 			}
 			continue
 		}
+		// A delayed campaign's condition is checked when the wait ends, on
+		// the profile as it is then: the profile-updater may not have
+		// applied this very event yet.
 		w := wait{Start: ev.Time(), Due: ev.Time().Add(time.Duration(c.Delay)), First: ev.ID(), Causes: []string{ev.ID()}, Event: in.Event}
 		if err := e.schedule(ctx, c, customer, w); err != nil {
 			return err
@@ -272,7 +278,7 @@ func (e *Engine) fire(ctx context.Context, T time.Time, name, customer string) e
 	if err != nil || !ok {
 		outcome = Premise
 	}
-	waiting, err := e.decideAs(ctx, T, c, customer, w.First, w.Causes, in, prof, outcome)
+	waiting, err := e.decideAs(ctx, T, c, customer, w.First, w.Causes, in, prof, outcome, w.Due)
 	if err != nil || waiting {
 		return err
 	}
@@ -289,14 +295,14 @@ func (e *Engine) campaign(name string) *campaign.Campaign {
 }
 
 func (e *Engine) decide(ctx context.Context, T time.Time, c *campaign.Campaign, customer, first string, causes []string, in campaign.Input, prof *profile.Profile) error {
-	_, err := e.decideAs(ctx, T, c, customer, first, causes, in, prof, "")
+	_, err := e.decideAs(ctx, T, c, customer, first, causes, in, prof, "", T)
 	return err
 }
 
 // decideAs decides once per (campaign, customer, first cause) and publishes
 // the decision, once. A non-empty outcome is a suppression decided by the
 // caller. During quiet hours it waits instead, and says so.
-func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign, customer, first string, causes []string, in campaign.Input, prof *profile.Profile, outcome string) (waiting bool, err error) {
+func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign, customer, first string, causes []string, in campaign.Input, prof *profile.Profile, outcome string, due time.Time) (waiting bool, err error) {
 	id := decisionID(c.Name, customer, first)
 	variant, held := campaign.Assign(c.Name, customer, c.Variants, c.Holdout)
 	if outcome == "" && held {
@@ -350,6 +356,9 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 	// A crash before this line announces the decision again, with the same id.
 	if err := e.rdb.HSet(ctx, b+"decided", id, got+"|p").Err(); err != nil {
 		return false, fmt.Errorf("mark decision published: %w", err)
+	}
+	if e.Decided != nil {
+		e.Decided(d, T.Sub(due))
 	}
 	return false, nil
 }

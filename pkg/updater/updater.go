@@ -29,9 +29,6 @@ import (
 	"github.com/segflow/segflow/pkg/stream"
 )
 
-// stepTimeout bounds one attempt at a step (apply a batch, commit offsets).
-const stepTimeout = 30 * time.Second
-
 // Config configures an Updater. Zero values mean the defaults on each field.
 type Config struct {
 	Brokers []string
@@ -107,88 +104,19 @@ func New(cfg Config, store *profile.Store, out Producer, log *zap.Logger, reg pr
 // Run consumes until ctx is cancelled, then commits what it applied and
 // returns nil. Errors from Redis or Kafka are retried; they never skip events.
 func (u *Updater) Run(ctx context.Context) error {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:           u.cfg.Brokers,
-		GroupID:           u.cfg.GroupID,
-		GroupTopics:       u.cfg.Topics,
-		MinBytes:          1,
-		MaxBytes:          16 << 20,
-		MaxWait:           100 * time.Millisecond,
-		StartOffset:       kafka.FirstOffset,
-		SessionTimeout:    u.cfg.SessionTimeout,
-		HeartbeatInterval: u.cfg.SessionTimeout / 4,
-		// A restarted member rejoins quickly; the group rebalances within this.
-		RebalanceTimeout: u.cfg.SessionTimeout,
-		CommitInterval:   0, // commits are synchronous, after the state is stored
-	})
-	defer r.Close()
-	lastTimers := time.Time{}
-	for ctx.Err() == nil {
-		batch := u.fetch(ctx, r)
-		if len(batch) > 0 {
-			if !u.retry(ctx, "apply batch", func(ctx context.Context) error { return u.apply(ctx, batch) }) {
-				break
-			}
-			if !u.retry(ctx, "commit offsets", func(ctx context.Context) error { return r.CommitMessages(ctx, batch...) }) {
-				break
-			}
-			u.m.lag.Set(float64(r.Stats().Lag))
-		}
-		if len(batch) < u.cfg.BatchSize || time.Since(lastTimers) >= u.cfg.TimerInterval {
-			u.retry(ctx, "apply due timers", u.timers)
-			lastTimers = time.Now()
-		}
+	c := &stream.Consumer{
+		Brokers: u.cfg.Brokers, GroupID: u.cfg.GroupID, Topics: u.cfg.Topics,
+		BatchSize: u.cfg.BatchSize, BatchWait: u.cfg.BatchWait, TickInterval: u.cfg.TimerInterval,
+		SessionTimeout: u.cfg.SessionTimeout,
+		Handle:         u.apply,
+		Tick:           u.timers,
+		Retry: func(step string, err error, backoff time.Duration) {
+			u.m.errors.WithLabelValues(step).Inc()
+			u.log.Warn("retrying", zap.String("step", step), zap.Error(err), zap.Duration("backoff", backoff))
+		},
+		Committed: func(lag int64) { u.m.lag.Set(float64(lag)) },
 	}
-	return nil
-}
-
-// fetch reads up to BatchSize messages, waiting at most BatchWait after the
-// first one (and at most TimerInterval for the first).
-func (u *Updater) fetch(ctx context.Context, r *kafka.Reader) []kafka.Message {
-	var batch []kafka.Message
-	first, cancelFirst := context.WithTimeout(ctx, u.cfg.TimerInterval)
-	defer cancelFirst()
-	m, err := r.FetchMessage(first)
-	if err != nil {
-		return nil
-	}
-	batch = append(batch, m)
-	rest, cancelRest := context.WithTimeout(ctx, u.cfg.BatchWait)
-	defer cancelRest()
-	for len(batch) < u.cfg.BatchSize {
-		m, err := r.FetchMessage(rest)
-		if err != nil {
-			break
-		}
-		batch = append(batch, m)
-	}
-	return batch
-}
-
-// retry calls fn until it succeeds, backing off up to 5s, and reports whether
-// it did. fn's context is not cancelled with ctx, so a step under way when
-// shutdown begins completes (bounded by stepTimeout); ctx only stops retries.
-func (u *Updater) retry(ctx context.Context, what string, fn func(context.Context) error) bool {
-	backoff := 100 * time.Millisecond
-	for {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stepTimeout)
-		err := fn(sctx)
-		cancel()
-		if err == nil {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		u.m.errors.WithLabelValues(what).Inc()
-		u.log.Warn("retrying", zap.String("what", what), zap.Error(err), zap.Duration("backoff", backoff))
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
+	return c.Run(ctx)
 }
 
 // apply applies one batch: events become ops, bad ones dead letters.

@@ -42,6 +42,8 @@ type config struct {
 	TagRules       string
 	SessionTimeout time.Duration
 	Now            string
+	Campaigns      string
+	TriggerGroup   string
 
 	LogFormat string
 	LogLevel  string
@@ -78,6 +80,8 @@ func parseConfig(name string, args []string) (*config, error) {
 	fs.StringVar(&c.TagRules, "tag-rules", "", "YAML file of tag and tier rules; empty uses the built-in defaults")
 	fs.DurationVar(&c.SessionTimeout, "session-timeout", 10*time.Second, "how long the consumer group waits for a member that stopped answering")
 	fs.StringVar(&c.Now, "now", "", "fix the profile-updater's clock at this RFC 3339 time, for reproducible backfills and tests; empty is the wall clock")
+	fs.StringVar(&c.Campaigns, "campaigns", "", "YAML file of campaigns for the trigger service (see deploy/campaigns.yaml); empty runs no campaigns")
+	fs.StringVar(&c.TriggerGroup, "trigger-group", "segflow-trigger", "Kafka consumer group of the trigger service")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or console")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.VisitAll(func(f *flag.Flag) {

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/collector"
 	"github.com/segflow/segflow/pkg/embedded"
 	"github.com/segflow/segflow/pkg/event"
@@ -23,6 +24,7 @@ import (
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 	"github.com/segflow/segflow/pkg/tag"
+	"github.com/segflow/segflow/pkg/trigger"
 	"github.com/segflow/segflow/pkg/updater"
 )
 
@@ -97,26 +99,44 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		}
 		col.Register(mux)
 	}
-	if cmd == "run" || cmd == "profile-updater" {
+	var store *profile.Store
+	if cmd == "run" || cmd == "profile-updater" || cmd == "trigger" {
 		rules, err := loadRules(cfg.TagRules)
 		if err != nil {
 			return err
 		}
-		store := profile.New(rdb, profile.Config{
+		store = profile.New(rdb, profile.Config{
 			Window:   cfg.RFMWindow,
 			NES:      nes.Config{DefaultCycle: cfg.DefaultCycle, MinCycle: cfg.MinCycle, MaxCycle: cfg.MaxCycle},
 			Currency: cfg.Currency,
 			Rules:    rules,
 		})
-		now, err := cfg.clock()
-		if err != nil {
-			return err
-		}
+	}
+	now, err := cfg.clock()
+	if err != nil {
+		return err
+	}
+	if cmd == "run" || cmd == "profile-updater" {
 		up, err := updater.New(updater.Config{Brokers: brokers, GroupID: cfg.ConsumerGroup, SessionTimeout: cfg.SessionTimeout, Now: now}, store, writer, log, reg)
 		if err != nil {
 			return err
 		}
 		run = append(run, up.Run)
+	}
+	if (cmd == "run" || cmd == "trigger") && cfg.Campaigns != "" {
+		camps, err := campaign.Load(cfg.Campaigns)
+		if err != nil {
+			return fmt.Errorf("--campaigns: %w", err)
+		}
+		engine := trigger.NewEngine(camps, rdb, store, writer)
+		svc, err := trigger.NewService(trigger.Config{Brokers: brokers, GroupID: cfg.TriggerGroup, SessionTimeout: cfg.SessionTimeout, Now: now}, engine, log, reg)
+		if err != nil {
+			return err
+		}
+		log.Info("campaigns loaded", zap.Int("campaigns", len(camps.Campaigns)), zap.String("file", cfg.Campaigns))
+		run = append(run, svc.Run)
+	} else if cmd == "trigger" {
+		return fmt.Errorf("trigger: --campaigns is required")
 	}
 
 	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -159,7 +179,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 // ensureTopics creates segflow's topics, retrying while the cluster starts.
 func ensureTopics(ctx context.Context, brokers []string, cfg *config) error {
 	var topics []stream.Topic
-	for _, name := range append(event.Topics, event.TopicInvalid, event.TopicProfiles) {
+	for _, name := range append(event.Topics, event.TopicInvalid, event.TopicProfiles, trigger.TopicTriggers, trigger.TopicDecisions) {
 		topics = append(topics, stream.Topic{Name: name, Partitions: cfg.Partitions})
 	}
 	var err error

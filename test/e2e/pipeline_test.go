@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
 	"github.com/segflow/segflow/pkg/collector"
@@ -21,6 +23,7 @@ import (
 	"github.com/segflow/segflow/pkg/stream"
 	"github.com/segflow/segflow/pkg/tag"
 	"github.com/segflow/segflow/pkg/testenv"
+	"github.com/segflow/segflow/pkg/trigger"
 	"github.com/segflow/segflow/pkg/updater"
 )
 
@@ -29,17 +32,21 @@ const writeKey = "e2e-key"
 // pipeline is collector → Kafka → profile-updater on kfake and redis-server,
 // with the updater's clock stopped at T.
 type pipeline struct {
-	kafka *testenv.Kafka
-	url   string
-	store *profile.Store
-	reg   *prometheus.Registry
-	stop  func()
+	kafka  *testenv.Kafka
+	rdb    *redis.Client
+	writer *kafka.Writer
+	log    *zap.Logger
+	url    string
+	store  *profile.Store
+	reg    *prometheus.Registry
+	stop   func()
 }
 
-func startPipeline(t *testing.T, T time.Time, currency string) *pipeline {
+func startPipeline(t *testing.T, now func() time.Time, currency string) *pipeline {
 	t.Helper()
 	r := testenv.StartRedis(t)
-	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3})
+	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3},
+		stream.Topic{Name: trigger.TopicTriggers, Partitions: 3}, stream.Topic{Name: trigger.TopicDecisions, Partitions: 3})
 	rdb := r.Client(t)
 	w := stream.NewWriter(k.Brokers, 0)
 	t.Cleanup(func() { w.Close() })
@@ -67,14 +74,14 @@ func startPipeline(t *testing.T, T time.Time, currency string) *pipeline {
 		t.Fatal(err)
 	}
 	store := profile.New(rdb, profile.Config{Currency: currency, Rules: rules})
-	up, err := updater.New(updater.Config{Brokers: k.Brokers, Now: func() time.Time { return T }}, store, w, log, reg)
+	up, err := updater.New(updater.Config{Brokers: k.Brokers, Now: now}, store, w, log, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = up.Run(ctx) }()
-	p := &pipeline{kafka: k, url: srv.URL, store: store, reg: reg, stop: func() { cancel(); <-done }}
+	p := &pipeline{kafka: k, rdb: rdb, writer: w, log: log, url: srv.URL, store: store, reg: reg, stop: func() { cancel(); <-done }}
 	t.Cleanup(p.stop)
 	return p
 }
@@ -146,7 +153,7 @@ func TestCDNOWProfilesMatchAnIndependentComputation(t *testing.T) {
 	orders := loadCDNOW(t, dataPath(t, "cdnow/CDNOW_sample.txt"))
 	T := time.Date(1998, 7, 1, 0, 0, 0, 0, time.UTC)
 	W := 365 * 24 * time.Hour
-	p := startPipeline(t, T, "USD")
+	p := startPipeline(t, func() time.Time { return T }, "USD")
 	start := time.Now()
 	p.send(t, orders)
 	p.waitApplied(t, len(orders), 3*time.Minute)
@@ -215,7 +222,7 @@ func compare(t *testing.T, p *pipeline, want map[string]expected, T time.Time) {
 func TestOnlineRetailProfilesMatchAnIndependentComputation(t *testing.T) {
 	orders := loadOnlineRetail(t, dataPath(t, "online-retail/online_retail.csv"), 0)
 	T := time.Date(2011, 12, 10, 0, 0, 0, 0, time.UTC)
-	p := startPipeline(t, T, "GBP")
+	p := startPipeline(t, func() time.Time { return T }, "GBP")
 	start := time.Now()
 	p.send(t, orders)
 	p.waitApplied(t, len(orders), 40*time.Second)

@@ -1,0 +1,145 @@
+package stream
+
+import (
+	"context"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Consumer reads topics as a consumer group in batches and commits a batch's
+// offsets only after its handler succeeded, so a crash redelivers what was not
+// fully handled: at-least-once delivery, for handlers with exactly-once effect.
+type Consumer struct {
+	Brokers []string
+	GroupID string
+	Topics  []string
+	// BatchSize is the most messages handled together. Default 500.
+	BatchSize int
+	// BatchWait is how long a batch waits to fill. Default 20ms.
+	BatchWait time.Duration
+	// TickInterval is how often Tick runs when messages keep coming; it also
+	// runs whenever a batch is not full. Default 1s.
+	TickInterval time.Duration
+	// SessionTimeout is how long the group waits for a member that stopped
+	// answering. Default 10s.
+	SessionTimeout time.Duration
+
+	// Handle handles a batch. Its context is not cancelled at shutdown, so a
+	// batch under way completes; StepTimeout bounds it.
+	Handle func(ctx context.Context, batch []kafka.Message) error
+	// Tick, if set, runs between batches (for timers that fall due).
+	Tick func(ctx context.Context) error
+	// Retry, if set, is told of each failed step before it is retried.
+	Retry func(step string, err error, backoff time.Duration)
+	// Committed, if set, is told the reader's lag after each commit.
+	Committed func(lag int64)
+}
+
+// StepTimeout bounds one attempt at a step (handle a batch, commit offsets).
+const StepTimeout = 30 * time.Second
+
+// Run consumes until ctx is cancelled. Failed steps are retried with backoff
+// until they succeed or ctx ends; a failing batch is never skipped.
+func (c *Consumer) Run(ctx context.Context) error {
+	c.defaults()
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:           c.Brokers,
+		GroupID:           c.GroupID,
+		GroupTopics:       c.Topics,
+		MinBytes:          1,
+		MaxBytes:          16 << 20,
+		MaxWait:           100 * time.Millisecond,
+		StartOffset:       kafka.FirstOffset,
+		SessionTimeout:    c.SessionTimeout,
+		HeartbeatInterval: c.SessionTimeout / 4,
+		// A restarted member rejoins quickly; the group rebalances within this.
+		RebalanceTimeout: c.SessionTimeout,
+		CommitInterval:   0, // synchronous commits, after the batch is handled
+	})
+	defer r.Close()
+	lastTick := time.Time{}
+	for ctx.Err() == nil {
+		batch := c.fetch(ctx, r)
+		if len(batch) > 0 {
+			if !c.retry(ctx, "handle batch", func(ctx context.Context) error { return c.Handle(ctx, batch) }) {
+				break
+			}
+			if !c.retry(ctx, "commit offsets", func(ctx context.Context) error { return r.CommitMessages(ctx, batch...) }) {
+				break
+			}
+			if c.Committed != nil {
+				c.Committed(r.Stats().Lag)
+			}
+		}
+		if c.Tick != nil && (len(batch) < c.BatchSize || time.Since(lastTick) >= c.TickInterval) {
+			c.retry(ctx, "tick", c.Tick)
+			lastTick = time.Now()
+		}
+	}
+	return nil
+}
+
+func (c *Consumer) defaults() {
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	if c.BatchWait <= 0 {
+		c.BatchWait = 20 * time.Millisecond
+	}
+	if c.TickInterval <= 0 {
+		c.TickInterval = time.Second
+	}
+	if c.SessionTimeout <= 0 {
+		c.SessionTimeout = 10 * time.Second
+	}
+}
+
+// fetch reads up to BatchSize messages, waiting at most BatchWait after the
+// first one and at most TickInterval for the first.
+func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader) []kafka.Message {
+	first, cancelFirst := context.WithTimeout(ctx, c.TickInterval)
+	defer cancelFirst()
+	m, err := r.FetchMessage(first)
+	if err != nil {
+		return nil
+	}
+	batch := []kafka.Message{m}
+	rest, cancelRest := context.WithTimeout(ctx, c.BatchWait)
+	defer cancelRest()
+	for len(batch) < c.BatchSize {
+		m, err := r.FetchMessage(rest)
+		if err != nil {
+			break
+		}
+		batch = append(batch, m)
+	}
+	return batch
+}
+
+// retry calls fn until it succeeds, backing off up to 5s, and reports whether
+// it did. fn's context is not cancelled with ctx, so a step under way when
+// shutdown begins completes; ctx only stops retries.
+func (c *Consumer) retry(ctx context.Context, step string, fn func(context.Context) error) bool {
+	backoff := 100 * time.Millisecond
+	for {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), StepTimeout)
+		err := fn(sctx)
+		cancel()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if c.Retry != nil {
+			c.Retry(step, err, backoff)
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}

@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/segflow/segflow/pkg/campaign"
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/stream"
+	"github.com/segflow/segflow/pkg/trigger"
+)
+
+// TestAnAbandonedCartTriggersACouponThroughThePipeline sends a customer's
+// identify and cart add to the collector, lets the profile-updater apply them,
+// moves the clock past the example cart-abandon campaign's 30 minutes, and
+// expects exactly one coupon trigger on the triggers topic.
+func TestAnAbandonedCartTriggersACouponThroughThePipeline(t *testing.T) {
+	camps, err := campaign.Load("../../deploy/campaigns.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 11:00 in Taipei (the campaigns' default time zone), outside quiet hours.
+	t0 := time.Date(2026, 5, 4, 3, 0, 0, 0, time.UTC)
+	var clock atomic.Int64
+	clock.Store(t0.UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	p := startPipeline(t, now, "USD")
+
+	// A customer the campaign's 10% holdout does not take.
+	customer := ""
+	for i := 0; customer == ""; i++ {
+		c := fmt.Sprint("shopper-", i)
+		if _, held := campaign.Assign("cart_abandon_coupon", c, camps.Campaigns[0].Variants, camps.Campaigns[0].Holdout); !held {
+			customer = c
+		}
+	}
+	engine := trigger.NewEngine(camps, p.rdb, p.store, p.writer)
+	svc, err := trigger.NewService(trigger.Config{Brokers: p.kafka.Brokers, Now: now}, engine, p.log, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = svc.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	body, _ := json.Marshal([]map[string]any{
+		{"specversion": "1.0", "id": "identify-1", "source": "/shop", "type": event.Identify, "time": t0.Add(-time.Minute),
+			"data": map[string]any{"user_id": customer, "consent": map[string]bool{"email": true}}},
+		{"specversion": "1.0", "id": "add-1", "source": "/shop", "type": event.ProductAdded, "time": t0,
+			"data": map[string]any{"user_id": customer, "cart_id": "c1", "product": map[string]any{"sku": "MUG", "price": "12.50"}, "quantity": 2}},
+	})
+	req, _ := http.NewRequest("POST", p.url+"/v1/events", bytes.NewReader(body))
+	req.SetBasicAuth(writeKey, "")
+	req.Header.Set("Content-Type", "application/cloudevents-batch+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("collector: %v %v", resp.Status, err)
+	}
+	resp.Body.Close()
+	p.waitApplied(t, 2, 30*time.Second)
+	time.Sleep(2 * time.Second) // the trigger service consumes the cart add and starts the wait
+
+	clock.Store(t0.Add(31 * time.Minute).UnixNano())
+	msgs := p.kafka.ReadTopic(t, trigger.TopicTriggers, 1, 15*time.Second)
+	clock.Store(t0.Add(3 * time.Hour).UnixNano())
+	time.Sleep(2 * time.Second)
+	msgs = p.kafka.ReadTopic(t, trigger.TopicTriggers, 1, time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("%d triggers, want exactly 1", len(msgs))
+	}
+	ev, err := stream.FromMessage(msgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d trigger.Decision
+	if err := json.Unmarshal(ev.Data(), &d); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Type() != trigger.TypeTrigger || string(msgs[0].Key) != customer || d.Campaign != "cart_abandon_coupon" || d.Action.Type != "coupon" || d.Action.Params["cart_value"] != "25" {
+		t.Errorf("trigger %s key %s: %+v, want a cart_abandon_coupon coupon with cart value 25 for %s", ev.Type(), msgs[0].Key, d, customer)
+	}
+	if d.Variant != "ten_percent" && d.Variant != "free_shipping" {
+		t.Errorf("variant %q, want one of the campaign's", d.Variant)
+	}
+}
