@@ -92,6 +92,7 @@ type wait struct {
 	First  string         `json:"first"`  // id of the event that started the wait
 	Causes []string       `json:"causes"` // ids of the entry events since
 	Event  map[string]any `json:"event"`  // the last entry event: type, time, data
+	Change map[string]any `json:"change,omitempty"`
 }
 
 func pendingKey(c string) string { return "tr:{" + c + "}:pending" }
@@ -151,7 +152,7 @@ func (e *Engine) Handle(ctx context.Context, T time.Time, ev cloudevents.Event) 
 		// A delayed campaign's condition is checked when the wait ends, on
 		// the profile as it is then: the profile-updater may not have
 		// applied this very event yet.
-		w := wait{Start: ev.Time(), Due: ev.Time().Add(time.Duration(c.Delay)), First: ev.ID(), Causes: []string{ev.ID()}, Event: in.Event}
+		w := wait{Start: ev.Time(), Due: ev.Time().Add(time.Duration(c.Delay)), First: ev.ID(), Causes: []string{ev.ID()}, Event: in.Event, Change: in.Change}
 		if err := e.schedule(ctx, c, customer, w); err != nil {
 			return err
 		}
@@ -264,7 +265,7 @@ func (e *Engine) fire(ctx context.Context, T time.Time, name, customer string) e
 		return err
 	}
 	prof := &ps[0]
-	in := campaign.Input{Event: w.Event, Profile: profileVars(prof)}
+	in := campaign.Input{Event: w.Event, Change: w.Change, Profile: profileVars(prof)}
 	if t, ok := w.Event["time"].(string); ok { // JSON round trip
 		if ts, err := time.Parse(time.RFC3339Nano, t); err == nil {
 			in.Event["time"] = ts
@@ -314,7 +315,7 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 	if outcome == "" && e.campaigns.QuietHours != nil {
 		loc := e.campaigns.Location(prof.Traits["timezone"])
 		if next := e.campaigns.QuietHours.Next(T, loc); next.After(T) {
-			w := wait{Start: T, Due: next, First: first, Causes: causes, Event: in.Event}
+			w := wait{Start: T, Due: next, First: first, Causes: causes, Event: in.Event, Change: in.Change}
 			return true, e.schedule(ctx, &campaign.Campaign{Name: c.Name, Restart: true}, customer, w)
 		}
 	}

@@ -183,3 +183,35 @@ func TestCustomersWithoutConsentAreSuppressedNotSilentlyDropped(t *testing.T) {
 		t.Errorf("decision %+v, want cart_abandon suppressed for consent", d)
 	}
 }
+
+func TestADelayedLifecycleOfferKeepsItsProfileChangeUntilItFires(t *testing.T) {
+	const cfg = `
+campaigns:
+  - name: welcome
+    kind: first_purchase
+    on: [profile.changed]
+    when: '"stage" in change.changed && change.after.stage == "N"'
+    delay: 72h
+    channel: email
+    action: {type: message, params: {template: welcome}}
+`
+	e := start(t)
+	camps, err := campaign.Parse([]byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := stream.NewWriter(e.kafka.Brokers, 0)
+	defer w.Close()
+	en := trigger.NewEngine(camps, e.rdb, e.store, w)
+	e.send(en, t0, identify("di", true))
+	change := ce("chg-1", event.ProfileChanged, "di", t0, `{"customer":"di","before":{"stage":"prospect"},"after":{"stage":"N"},"changed":["stage"]}`)
+	if err := en.Handle(context.Background(), t0, change); err != nil {
+		t.Fatal(err)
+	}
+	e.tick(en, t0.Add(71*time.Hour))
+	e.decisions(trigger.TopicTriggers, 0)
+	e.tick(en, t0.Add(73*time.Hour))
+	if d := e.decisions(trigger.TopicTriggers, 1)[0]; d.Campaign != "welcome" || d.Action.Params["template"] != "welcome" {
+		t.Errorf("trigger %+v, want the welcome message", d)
+	}
+}
