@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,4 +94,54 @@ func TestAnAbandonedCartTriggersACouponThroughThePipeline(t *testing.T) {
 	if d.Variant != "ten_percent" && d.Variant != "free_shipping" {
 		t.Errorf("variant %q, want one of the campaign's", d.Variant)
 	}
+	checkWithKcat(t, p.kafka.Brokers[0], trigger.TopicTriggers, customer)
+}
+
+// checkWithKcat reads topic with kcat, a Kafka client that shares no code with
+// segflow (librdkafka), and checks that each message is a CloudEvent in the
+// Kafka protocol binding's binary content mode: ce_specversion, ce_id,
+// ce_source and ce_type headers, a JSON content-type and payload, and the
+// customer as the key.
+func checkWithKcat(t *testing.T, broker, topic, key string) {
+	t.Helper()
+	bin, err := exec.LookPath("kcat")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("kcat is required when CI is set: %v", err)
+		}
+		t.Logf("kcat not installed; skipping the independent client check")
+		return
+	}
+	out, err := exec.Command(bin, "-b", broker, "-C", "-t", topic, "-e", "-q", "-J").Output()
+	if err != nil {
+		t.Fatalf("kcat: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, line := range lines {
+		var m struct {
+			Key     string   `json:"key"`
+			Payload string   `json:"payload"`
+			Headers []string `json:"headers"`
+		}
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("kcat output %q: %v", line, err)
+		}
+		h := map[string]string{}
+		for i := 0; i+1 < len(m.Headers); i += 2 {
+			h[m.Headers[i]] = m.Headers[i+1]
+		}
+		if h["ce_specversion"] != "1.0" || h["ce_id"] == "" || h["ce_source"] == "" || h["ce_type"] != trigger.TypeTrigger {
+			t.Errorf("headers %v lack the CloudEvent attributes", h)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, h["ce_time"]); err != nil {
+			t.Errorf("ce_time %q: %v", h["ce_time"], err)
+		}
+		if h["content-type"] != "application/json" || !json.Valid([]byte(m.Payload)) {
+			t.Errorf("content-type %q, payload %q: want JSON", h["content-type"], m.Payload)
+		}
+		if m.Key != key {
+			t.Errorf("key %q, want the customer %q", m.Key, key)
+		}
+	}
+	t.Logf("kcat read %d trigger(s) as valid CloudEvents", len(lines))
 }
