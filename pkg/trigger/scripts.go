@@ -52,3 +52,16 @@ end
 redis.call('HSET', done, id, outcome)
 return outcome
 `)
+
+// budgetScript takes one of a campaign's daily budget slots for a decision.
+// The slots are a set of decision ids, so taking a slot twice for the same
+// decision takes one. It returns 1 when the decision has a slot.
+// KEYS: 1 the campaign's slots of the day. ARGV: 1 decision id, 2 budget,
+// 3 expiry (seconds).
+var budgetScript = redis.NewScript(`
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
+if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+`)

@@ -2,7 +2,7 @@
 // profile changes, enters customers into the campaigns of a campaign.Config,
 // waits out their delays on durable timers in Redis, applies the guards, and
 // emits each decision as a CloudEvent — a trigger on the triggers topic, or a
-// suppression (holdout, consent, cap, cooldown, premise) on the decisions
+// suppression (holdout, consent, cap, cooldown, budget, premise) on the decisions
 // topic, so that nothing is decided silently.
 //
 // At most one trigger per campaign per cause: a decision's id is derived from
@@ -56,6 +56,7 @@ const (
 	Cap      = "cap"
 	Cooldown = "cooldown"
 	Premise  = "premise"
+	Budget   = "budget"
 )
 
 // Producer writes messages and returns once they are acknowledged.
@@ -319,6 +320,19 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 			return true, e.schedule(ctx, &campaign.Campaign{Name: c.Name, Restart: true}, customer, w)
 		}
 	}
+	var slot string
+	if outcome == "" && c.DailyBudget > 0 {
+		// The budget counts days in the campaigns' time zone.
+		day := T.In(e.campaigns.Location("")).Format("2006-01-02")
+		slot = "tr:{budget:" + c.Name + "}:" + day
+		ok, err := budgetScript.Run(ctx, e.rdb, []string{slot}, id, c.DailyBudget, 2*86400).Int()
+		if err != nil {
+			return false, fmt.Errorf("daily budget of %s: %w", c.Name, err)
+		}
+		if ok == 0 {
+			outcome, slot = Budget, ""
+		}
+	}
 	args := []any{id, T.UnixMilli(), c.Name, outcome, time.Duration(c.Cooldown).Milliseconds(), len(c.Caps)}
 	for _, cp := range c.Caps {
 		args = append(args, cp.Max, time.Duration(cp.Per).Milliseconds())
@@ -333,6 +347,13 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 		return false, fmt.Errorf("decide %s for a customer: %w", c.Name, err)
 	}
 	got, published := strings.CutSuffix(got, "|p")
+	if slot != "" && got != Sent {
+		// Capped or cooling down: the budget slot goes back. (A crash before
+		// this leaves the slot taken: the budget errs on the side of sending less.)
+		if err := e.rdb.SRem(ctx, slot, id).Err(); err != nil {
+			return false, fmt.Errorf("return budget slot: %w", err)
+		}
+	}
 	if published {
 		return false, nil // decided and announced before this redelivery
 	}

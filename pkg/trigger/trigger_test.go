@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"testing"
 	"time"
 
@@ -213,5 +214,115 @@ campaigns:
 	e.tick(en, t0.Add(73*time.Hour))
 	if d := e.decisions(trigger.TopicTriggers, 1)[0]; d.Campaign != "welcome" || d.Action.Params["template"] != "welcome" {
 		t.Errorf("trigger %+v, want the welcome message", d)
+	}
+}
+
+// guarded starts an engine with campaigns that fire on every order.
+func guarded(t *testing.T, cfg string) (*env, *trigger.Engine) {
+	t.Helper()
+	e := start(t)
+	camps, err := campaign.Parse([]byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := stream.NewWriter(e.kafka.Brokers, 0)
+	t.Cleanup(func() { w.Close() })
+	return e, trigger.NewEngine(camps, e.rdb, e.store, w)
+}
+
+func orderAt(customer string, n int, at time.Time) cloudevents.Event {
+	return ce(fmt.Sprint("o-", customer, n), event.OrderCompleted, customer, at, fmt.Sprintf(`{"user_id":%q,"order_id":"%d","total":"10","currency":"USD"}`, customer, n))
+}
+
+func outcomes(e *env, triggers, suppressed int) []string {
+	var out []string
+	for _, d := range e.decisions(trigger.TopicTriggers, triggers) {
+		out = append(out, d.Customer+":"+d.Outcome+"@"+d.DecidedAt.Sub(t0).String())
+	}
+	for _, d := range e.decisions(trigger.TopicDecisions, suppressed) {
+		out = append(out, d.Customer+":"+d.Outcome+"@"+d.DecidedAt.Sub(t0).String())
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestCooldownAndCapsSuppressWithTheirReason(t *testing.T) {
+	e, en := guarded(t, `
+caps: [{max: 2, per: 24h}]
+campaigns:
+  - {name: thanks, kind: first_purchase, on: [segflow.purchase.order_completed], channel: email, action: {type: message}, cooldown: 1h}
+`)
+	e.send(en, t0, identify("ed", true))
+	for i, at := range []time.Duration{0, 30 * time.Minute, 2 * time.Hour, 4 * time.Hour, 25 * time.Hour} {
+		e.send(en, t0.Add(at), orderAt("ed", i, t0.Add(at)))
+	}
+	got := outcomes(e, 3, 2)
+	want := []string{"ed:cap@4h0m0s", "ed:cooldown@30m0s", "ed:sent@0s", "ed:sent@25h0m0s", "ed:sent@2h0m0s"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("decisions %v, want %v", got, want)
+	}
+}
+
+func TestTheDailyBudgetSuppressesOnceSpent(t *testing.T) {
+	e, en := guarded(t, `
+default_timezone: UTC
+campaigns:
+  - {name: thanks, kind: first_purchase, on: [segflow.purchase.order_completed], channel: email, action: {type: message}, daily_budget: 2}
+`)
+	for _, c := range []string{"f1", "f2", "f3"} {
+		e.send(en, t0, identify(c, true))
+		e.send(en, t0, orderAt(c, 1, t0))
+	}
+	e.send(en, t0.Add(24*time.Hour), orderAt("f3", 2, t0.Add(24*time.Hour))) // a new day, a new budget
+	got := outcomes(e, 3, 1)
+	want := []string{"f1:sent@0s", "f2:sent@0s", "f3:budget@0s", "f3:sent@24h0m0s"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("decisions %v, want %v", got, want)
+	}
+}
+
+func TestQuietHoursDelayATriggerToTheirEnd(t *testing.T) {
+	e, en := guarded(t, `
+default_timezone: Asia/Taipei
+quiet_hours: {start: "21:00", end: "09:00"}
+campaigns:
+  - {name: thanks, kind: first_purchase, on: [segflow.purchase.order_completed], channel: email, action: {type: message}}
+`)
+	// t0 is 18:00 in Taipei; the order comes at 22:30 Taipei time.
+	at := t0.Add(4*time.Hour + 30*time.Minute)
+	e.send(en, at, identify("gus", true))
+	e.send(en, at, orderAt("gus", 1, at))
+	e.decisions(trigger.TopicTriggers, 0)
+	e.tick(en, t0.Add(14*time.Hour+59*time.Minute)) // 08:59 Taipei: still quiet
+	e.decisions(trigger.TopicTriggers, 0)
+	e.tick(en, t0.Add(15*time.Hour+time.Minute)) // 09:01 Taipei
+	if got := outcomes(e, 1, 0); fmt.Sprint(got) != "[gus:sent@15h1m0s]" {
+		t.Errorf("decisions %v, want one sent at 09:01 Taipei", got)
+	}
+}
+
+func TestHeldOutCustomersAreRecordedNotTriggered(t *testing.T) {
+	e, en := guarded(t, `
+campaigns:
+  - {name: thanks, kind: first_purchase, on: [segflow.purchase.order_completed], channel: email, action: {type: message}, holdout: 0.5}
+`)
+	var held, treated string
+	for i := 0; held == "" || treated == ""; i++ {
+		c := fmt.Sprint("h", i)
+		if _, h := campaign.Assign("thanks", c, []campaign.Variant{{Name: campaign.DefaultVariant, Weight: 1}}, 0.5); h {
+			held = c
+		} else {
+			treated = c
+		}
+	}
+	for _, c := range []string{held, treated} {
+		e.send(en, t0, identify(c, true))
+		e.send(en, t0, orderAt(c, 1, t0))
+	}
+	got := outcomes(e, 1, 1)
+	want := []string{held + ":holdout@0s", treated + ":sent@0s"}
+	sort.Strings(want)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("decisions %v, want %v", got, want)
 	}
 }
