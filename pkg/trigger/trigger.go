@@ -122,6 +122,12 @@ func (e *Engine) Handle(ctx context.Context, T time.Time, ev cloudevents.Event) 
 			}
 		}
 	}
+	if ev.Type() == event.OrderCompleted {
+		id, _ := data["order_id"].(string)
+		if err := e.convert(ctx, customer, id, ev.Time(), data); err != nil {
+			return err
+		}
+	}
 	var prof *profile.Profile
 	in := campaign.Input{Event: map[string]any{"type": ev.Type(), "time": ev.Time(), "data": data}}
 	if ev.Type() == event.ProfileChanged {
@@ -378,6 +384,11 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 	// A crash before this line announces the decision again, with the same id.
 	if err := e.rdb.HSet(ctx, b+"decided", id, got+"|p").Err(); err != nil {
 		return false, fmt.Errorf("mark decision published: %w", err)
+	}
+	if got == Sent || got == Holdout {
+		if err := e.expose(ctx, c.Name, customer, variant, got, T); err != nil {
+			return false, err
+		}
 	}
 	if e.Decided != nil {
 		e.Decided(d, T.Sub(due))

@@ -326,3 +326,44 @@ campaigns:
 		t.Errorf("decisions %v, want %v", got, want)
 	}
 }
+
+func TestPurchasesWithinTheWindowAreAttributedOnceToTreatedAndHoldout(t *testing.T) {
+	e, en := guarded(t, `
+campaigns:
+  - {name: promo, kind: lifecycle, on: [segflow.cart.product_added], channel: email, action: {type: coupon}, holdout: 0.5, attribution: 7d}
+`)
+	var held, treated []string
+	for i := 0; len(held) < 2 || len(treated) < 2; i++ {
+		c := fmt.Sprint("a", i)
+		if _, h := campaign.Assign("promo", c, []campaign.Variant{{Name: campaign.DefaultVariant, Weight: 1}}, 0.5); h {
+			held = append(held, c)
+		} else {
+			treated = append(treated, c)
+		}
+	}
+	held, treated = held[:2], treated[:2]
+	for _, c := range append(append([]string{}, held...), treated...) {
+		e.send(en, t0, identify(c, true))
+		e.send(en, t0, cartAdd("add-"+c, c, t0))
+	}
+	day := 24 * time.Hour
+	e.send(en, t0.Add(day), ce("o-t0", event.OrderCompleted, treated[0], t0.Add(day), fmt.Sprintf(`{"user_id":%q,"order_id":"t0","total":"40.00","currency":"USD"}`, treated[0])))
+	// Redelivered: counted once.
+	if err := en.Handle(context.Background(), t0.Add(day), ce("o-t0", event.OrderCompleted, treated[0], t0.Add(day), fmt.Sprintf(`{"user_id":%q,"order_id":"t0","total":"40.00","currency":"USD"}`, treated[0]))); err != nil {
+		t.Fatal(err)
+	}
+	e.send(en, t0.Add(8*day), ce("o-t1", event.OrderCompleted, treated[1], t0.Add(8*day), fmt.Sprintf(`{"user_id":%q,"order_id":"t1","total":"99","currency":"USD"}`, treated[1]))) // after the window
+	e.send(en, t0.Add(2*day), ce("o-h0", event.OrderCompleted, held[0], t0.Add(2*day), fmt.Sprintf(`{"user_id":%q,"order_id":"h0","total":"15","currency":"USD"}`, held[0])))
+	rs, err := en.Results(context.Background(), "promo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(rs)
+	want := fmt.Sprint([]trigger.Result{
+		{Group: trigger.Held, Decided: 2, Converted: 1, Revenue: 15_000_000},
+		{Variant: campaign.DefaultVariant, Group: trigger.Treated, Decided: 2, Converted: 1, Revenue: 40_000_000},
+	})
+	if got != want {
+		t.Errorf("results %s, want %s", got, want)
+	}
+}

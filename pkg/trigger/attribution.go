@@ -1,0 +1,149 @@
+package trigger
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/segflow/segflow/pkg/money"
+)
+
+// Attribution: a customer triggered by a campaign, or held out of it, is
+// exposed to it; a purchase within the campaign's attribution window after
+// the exposure is a conversion of that exposure's variant and group (treated
+// or holdout). Per campaign, variant and group the service counts decisions,
+// conversions and revenue, so the treated conversion rate can be compared
+// with the holdout's (lift).
+//
+// Keys: tr:{c}:exposed (hash campaign -> "<ms>|<variant>|<outcome>", the
+// latest exposure), tr:{c}:converted (set of "<campaign>|<order id>"), and
+// tr:{stats:<campaign>} (hash "<variant>|<group>|decided|converted|revenue"
+// -> count, or revenue in micros). A conversion is counted once per order:
+// the set is written first, so a crash between the two writes loses that
+// conversion's count rather than counting it twice.
+
+// Groups of exposed customers.
+const (
+	Treated = "treated"
+	Held    = "holdout"
+)
+
+func statsKey(campaign string) string { return "tr:{stats:" + campaign + "}" }
+
+func (e *Engine) expose(ctx context.Context, campaign, customer, variant, outcome string, T time.Time) error {
+	group := Treated
+	if outcome == Holdout {
+		group = Held
+		variant = ""
+	}
+	pipe := e.rdb.Pipeline()
+	pipe.HSet(ctx, "tr:{"+customer+"}:exposed", campaign, fmt.Sprintf("%d|%s|%s", T.UnixMilli(), variant, group))
+	pipe.HIncrBy(ctx, statsKey(campaign), variant+"|"+group+"|decided", 1)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("record exposure: %w", err)
+	}
+	return nil
+}
+
+// convert attributes an order to the campaigns the customer was exposed to
+// within their attribution windows.
+func (e *Engine) convert(ctx context.Context, customer, orderID string, at time.Time, data map[string]any) error {
+	exposed, err := e.rdb.HGetAll(ctx, "tr:{"+customer+"}:exposed").Result()
+	if err != nil {
+		return fmt.Errorf("read exposures: %w", err)
+	}
+	if len(exposed) == 0 {
+		return nil
+	}
+	total, _ := json.Marshal(data["total"])
+	cur, _ := data["currency"].(string)
+	revenue, err := money.Parse(total, cur)
+	if err != nil {
+		revenue = 0 // the profile-updater dead-letters a bad total; still a conversion
+	}
+	for name, v := range exposed {
+		c := e.campaign(name)
+		parts := strings.SplitN(v, "|", 3)
+		if c == nil || len(parts) != 3 {
+			continue
+		}
+		ms, _ := strconv.ParseInt(parts[0], 10, 64)
+		from := time.UnixMilli(ms)
+		if at.Before(from) || at.After(from.Add(time.Duration(c.Attribution))) {
+			continue
+		}
+		added, err := e.rdb.SAdd(ctx, "tr:{"+customer+"}:converted", name+"|"+orderID).Result()
+		if err != nil {
+			return fmt.Errorf("record conversion: %w", err)
+		}
+		if added == 0 {
+			continue
+		}
+		prefix := parts[1] + "|" + parts[2] + "|"
+		pipe := e.rdb.Pipeline()
+		pipe.HIncrBy(ctx, statsKey(name), prefix+"converted", 1)
+		pipe.HIncrBy(ctx, statsKey(name), prefix+"revenue", int64(revenue))
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("count conversion: %w", err)
+		}
+	}
+	return nil
+}
+
+// Result is a campaign's outcome for one variant and group.
+type Result struct {
+	Variant   string `json:"variant,omitempty"`
+	Group     string `json:"group"`
+	Decided   int64  `json:"decided"`
+	Converted int64  `json:"converted"`
+	Revenue   int64  `json:"revenue_micros"`
+}
+
+// Rate is the conversion rate.
+func (r Result) Rate() float64 {
+	if r.Decided == 0 {
+		return 0
+	}
+	return float64(r.Converted) / float64(r.Decided)
+}
+
+// Results returns a campaign's results by variant and group.
+func (e *Engine) Results(ctx context.Context, campaign string) ([]Result, error) {
+	h, err := e.rdb.HGetAll(ctx, statsKey(campaign)).Result()
+	if err != nil && err != redis.Nil {
+		return nil, fmt.Errorf("read results of %s: %w", campaign, err)
+	}
+	by := map[string]*Result{}
+	for k, v := range h {
+		parts := strings.Split(k, "|")
+		if len(parts) != 3 {
+			continue
+		}
+		r := by[parts[0]+"|"+parts[1]]
+		if r == nil {
+			r = &Result{Variant: parts[0], Group: parts[1]}
+			by[parts[0]+"|"+parts[1]] = r
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch parts[2] {
+		case "decided":
+			r.Decided = n
+		case "converted":
+			r.Converted = n
+		case "revenue":
+			r.Revenue = n
+		}
+	}
+	out := make([]Result, 0, len(by))
+	for _, r := range by {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Group+out[i].Variant < out[j].Group+out[j].Variant })
+	return out, nil
+}
