@@ -156,6 +156,9 @@ func (k *Kafka) ReadTopic(t testing.TB, topic string, want int, timeout time.Dur
 
 func readPartition(ctx context.Context, t testing.TB, brokers []string, topic string, partition int) []kafka.Message {
 	conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, partition)
+	if err != nil && ctx.Err() != nil {
+		return nil // out of time: the caller reports how many messages came
+	}
 	if err != nil {
 		t.Fatalf("dial leader of %s/%d: %v", topic, partition, err)
 	}

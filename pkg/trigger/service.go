@@ -23,7 +23,7 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Service runs an Engine on the browse, cart, purchase and profiles topics and
+// Service runs an Engine on the browse, cart, purchase, identify and profiles topics and
 // fires due waits between batches.
 type Service struct {
 	cfg    Config
@@ -60,7 +60,7 @@ func NewService(cfg Config, engine *Engine, log *zap.Logger, reg prometheus.Regi
 func (s *Service) Run(ctx context.Context) error {
 	c := &stream.Consumer{
 		Brokers: s.cfg.Brokers, GroupID: s.cfg.GroupID, SessionTimeout: s.cfg.SessionTimeout,
-		Topics: []string{event.TopicBrowse, event.TopicCart, event.TopicPurchase, event.TopicProfiles},
+		Topics: []string{event.TopicBrowse, event.TopicCart, event.TopicPurchase, event.TopicIdentify, event.TopicProfiles},
 		Handle: s.handle,
 		Tick:   s.tick,
 		Retry: func(step string, err error, backoff time.Duration) {

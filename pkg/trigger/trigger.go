@@ -128,6 +128,16 @@ func (e *Engine) Handle(ctx context.Context, T time.Time, ev cloudevents.Event) 
 			return err
 		}
 	}
+	if err := e.timed(ctx, T, customer, ev, data); err != nil {
+		return err
+	}
+	var views []time.Time
+	if ev.Type() == event.ProductViewed {
+		var err error
+		if views, err = e.viewed(ctx, customer, ev, data); err != nil {
+			return err
+		}
+	}
 	var prof *profile.Profile
 	in := campaign.Input{Event: map[string]any{"type": ev.Type(), "time": ev.Time(), "data": data}}
 	if ev.Type() == event.ProfileChanged {
@@ -154,6 +164,9 @@ func (e *Engine) Handle(ctx context.Context, T time.Time, ev cloudevents.Event) 
 			if err := e.decide(ctx, T, c, customer, ev.ID(), []string{ev.ID()}, in, prof); err != nil {
 				return err
 			}
+			continue
+		}
+		if c.Kind == campaign.KindBrowseAbandon && !c.ViewedEnough(views, ev.Time()) {
 			continue
 		}
 		// A delayed campaign's condition is checked when the wait ends, on
@@ -290,7 +303,15 @@ func (e *Engine) fire(ctx context.Context, T time.Time, name, customer string) e
 	if err != nil || waiting {
 		return err
 	}
-	return e.finish(ctx, name, customer)
+	if err := e.finish(ctx, name, customer); err != nil {
+		return err
+	}
+	if c.Kind == campaign.KindBirthday || c.Kind == campaign.KindHabit {
+		// The next birthday, the next week's habit.
+		occasion, _ := w.Event["data"].(map[string]any)
+		return e.next(ctx, c, customer, occasion, w.Due.Add(time.Minute), w.First)
+	}
+	return nil
 }
 
 func (e *Engine) campaign(name string) *campaign.Campaign {

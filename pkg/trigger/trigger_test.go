@@ -367,3 +367,88 @@ campaigns:
 		t.Errorf("results %s, want %s", got, want)
 	}
 }
+
+func TestABirthdayCouponComesOnTheDayInTheCustomersTimeZoneValuedByTier(t *testing.T) {
+	e, en := guarded(t, `
+default_timezone: UTC
+campaigns:
+  - name: birthday
+    kind: birthday
+    when: profile.orders > 0
+    channel: email
+    action: {type: coupon, params: {value: '${profile.tier == "gold" ? "500" : "200"}'}}
+`)
+	// t0 is 2026-05-04 10:00 UTC; the birthday is 6 May, in Taipei (UTC+8).
+	e.send(en, t0, ce("o-1", event.OrderCompleted, "hal", t0, `{"user_id":"hal","order_id":"1","total":"10","currency":"USD"}`))
+	e.send(en, t0, ce("id-hal", event.Identify, "hal", t0, `{"user_id":"hal","traits":{"birthday":"--05-06","timezone":"Asia/Taipei"},"consent":{"email":true}}`))
+	start := time.Date(2026, 5, 5, 16, 0, 0, 0, time.UTC) // 6 May 00:00 in Taipei
+	e.tick(en, start.Add(-time.Minute))
+	e.decisions(trigger.TopicTriggers, 0)
+	e.tick(en, start)
+	e.tick(en, start.Add(time.Hour)) // once
+	d := e.decisions(trigger.TopicTriggers, 1)[0]
+	if d.Campaign != "birthday" || d.Action.Params["value"] != "200" || !d.DecidedAt.Equal(start) {
+		t.Errorf("trigger %+v, want the 200 birthday coupon at 6 May 00:00 Taipei", d)
+	}
+	// Next year's is scheduled.
+	e.tick(en, start.AddDate(1, 0, 0))
+	e.decisions(trigger.TopicTriggers, 2)
+}
+
+func TestAHabitCouponComesBeforeTheUsualHour(t *testing.T) {
+	e, en := guarded(t, `
+default_timezone: UTC
+campaigns:
+  - {name: coffee, kind: habit, lead: 2h, channel: email, action: {type: coupon}}
+`)
+	e.send(en, t0, identify("ivy", true))
+	// Mondays at 08:15 UTC, three weeks running (t0 is Monday 4 May 2026).
+	monday := time.Date(2026, 4, 13, 8, 15, 0, 0, time.UTC)
+	for i := range 3 {
+		at := monday.AddDate(0, 0, 7*i)
+		e.send(en, at, ce(fmt.Sprint("o-", i), event.OrderCompleted, "ivy", at, fmt.Sprintf(`{"user_id":"ivy","order_id":"%d","total":"4","currency":"USD"}`, i)))
+	}
+	due := time.Date(2026, 5, 4, 6, 0, 0, 0, time.UTC) // the next Monday 08:00 less 2h
+	e.tick(en, due.Add(-time.Minute))
+	e.decisions(trigger.TopicTriggers, 0)
+	e.tick(en, due)
+	if d := e.decisions(trigger.TopicTriggers, 1)[0]; d.Campaign != "coffee" || !d.DecidedAt.Equal(due) {
+		t.Errorf("trigger %+v, want the coffee coupon at %s", d, due)
+	}
+}
+
+func TestRepeatedViewsWithoutACartTriggerABrowseReminder(t *testing.T) {
+	e, en := guarded(t, `
+campaigns:
+  - name: browse
+    kind: browse_abandon
+    on: [segflow.browse.product_viewed]
+    views: 3
+    window: 24h
+    delay: 2h
+    restart: true
+    cancel_on: [segflow.cart.product_added]
+    channel: email
+    action: {type: message, params: {sku: "${event.data.product.sku}"}}
+`)
+	view := func(id, c string, at time.Time) cloudevents.Event {
+		return ce(id, event.ProductViewed, c, at, fmt.Sprintf(`{"user_id":%q,"product":{"sku":"JKT"}}`, c))
+	}
+	for _, c := range []string{"jo", "kai", "lee"} {
+		e.send(en, t0, identify(c, true))
+	}
+	// jo views the jacket three times; kai twice; lee three times and then carts it.
+	for i, at := range []time.Duration{0, time.Hour, 3 * time.Hour} {
+		e.send(en, t0.Add(at), view(fmt.Sprint("jo-", i), "jo", t0.Add(at)))
+		e.send(en, t0.Add(at), view(fmt.Sprint("lee-", i), "lee", t0.Add(at)))
+		if i < 2 {
+			e.send(en, t0.Add(at), view(fmt.Sprint("kai-", i), "kai", t0.Add(at)))
+		}
+	}
+	e.send(en, t0.Add(4*time.Hour), cartAdd("lee-add", "lee", t0.Add(4*time.Hour)))
+	e.tick(en, t0.Add(6*time.Hour))
+	d := e.decisions(trigger.TopicTriggers, 1)[0]
+	if d.Customer != "jo" || d.Action.Params["sku"] != "JKT" || !d.DecidedAt.Equal(t0.Add(6*time.Hour)) {
+		t.Errorf("trigger %+v, want one reminder of JKT for jo, 2h after the third view", d)
+	}
+}
