@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
@@ -72,7 +73,7 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 func (s *Service) handle(ctx context.Context, batch []kafka.Message) error {
-	T := s.cfg.Now()
+	evs := make([]cloudevents.Event, 0, len(batch))
 	for _, m := range batch {
 		ev, err := stream.FromMessage(m)
 		if err != nil {
@@ -80,11 +81,9 @@ func (s *Service) handle(ctx context.Context, batch []kafka.Message) error {
 			s.log.Warn("skipping a message that is not a CloudEvent", zap.String("topic", m.Topic), zap.Int64("offset", m.Offset))
 			continue
 		}
-		if err := s.engine.Handle(ctx, T, ev); err != nil {
-			return err
-		}
+		evs = append(evs, ev)
 	}
-	return nil
+	return s.engine.HandleBatch(ctx, s.cfg.Now(), evs)
 }
 
 func (s *Service) tick(ctx context.Context) error {

@@ -70,7 +70,8 @@ type Profiles interface {
 }
 
 // Engine makes campaign decisions. It is the part of the service that does
-// not read Kafka, so tests and replays can drive it directly.
+// not read Kafka, so tests and replays can drive it directly. It is not safe
+// for concurrent use.
 type Engine struct {
 	campaigns *campaign.Config
 	rdb       redis.UniversalClient
@@ -79,6 +80,8 @@ type Engine struct {
 	// Decided, if set, is told of every decision published and of how late
 	// it was: the decision time minus the time it was due.
 	Decided func(d Decision, late time.Duration)
+
+	outbox []announcement
 }
 
 // NewEngine returns an engine for the campaigns in cfg.
@@ -103,9 +106,25 @@ const dueKey = "tr:{timers}:due"
 func member(campaign, customer string) string { return campaign + "\x00" + customer }
 
 // Handle applies one event as of T: it cancels the waits the event ends,
-// enters the customer into the campaigns the event starts, and decides those
-// without delay.
+// enters the customer into the campaigns the event starts, and decides and
+// publishes those without delay.
 func (e *Engine) Handle(ctx context.Context, T time.Time, ev cloudevents.Event) error {
+	return e.HandleBatch(ctx, T, []cloudevents.Event{ev})
+}
+
+// HandleBatch handles events in order and publishes their decisions in one
+// write.
+func (e *Engine) HandleBatch(ctx context.Context, T time.Time, evs []cloudevents.Event) error {
+	e.outbox = e.outbox[:0]
+	for _, ev := range evs {
+		if err := e.handle(ctx, T, ev); err != nil {
+			return err
+		}
+	}
+	return e.flush(ctx)
+}
+
+func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event) error {
 	customer, _ := ev.Extensions()[event.ExtPartitionKey].(string)
 	if customer == "" {
 		return fmt.Errorf("event %s has no customer", ev.ID())
@@ -253,13 +272,14 @@ func (e *Engine) Due(ctx context.Context, T time.Time, limit int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read due waits: %w", err)
 	}
+	e.outbox = e.outbox[:0]
 	for _, m := range due {
 		name, customer, _ := strings.Cut(m, "\x00")
 		if err := e.fire(ctx, T, name, customer); err != nil {
 			return 0, err
 		}
 	}
-	return len(due), nil
+	return len(due), e.flush(ctx)
 }
 
 // fire decides one wait that fell due: if the campaign's premise still holds
@@ -399,22 +419,57 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 	if err != nil {
 		return false, err
 	}
-	if err := e.out.WriteMessages(ctx, m); err != nil {
-		return false, fmt.Errorf("publish decision: %w", err)
-	}
-	// A crash before this line announces the decision again, with the same id.
-	if err := e.rdb.HSet(ctx, b+"decided", id, got+"|p").Err(); err != nil {
-		return false, fmt.Errorf("mark decision published: %w", err)
-	}
-	if got == Sent || got == Holdout {
-		if err := e.expose(ctx, c.Name, customer, variant, got, T); err != nil {
-			return false, err
+	for _, o := range e.outbox {
+		if o.id == id {
+			return false, nil // the same decision twice in one batch
 		}
 	}
-	if e.Decided != nil {
-		e.Decided(d, T.Sub(due))
-	}
+	e.outbox = append(e.outbox, announcement{id: id, msg: m, decision: d, late: T.Sub(due)})
 	return false, nil
+}
+
+// announcement is a decision made and not yet published.
+type announcement struct {
+	id       string
+	msg      kafka.Message
+	decision Decision
+	late     time.Duration
+}
+
+// flush publishes the decisions made since the last flush in one write, then
+// marks them published and records exposures for attribution. A crash before
+// the marks announces them again, with the same ids.
+func (e *Engine) flush(ctx context.Context) error {
+	if len(e.outbox) == 0 {
+		return nil
+	}
+	msgs := make([]kafka.Message, len(e.outbox))
+	for i, o := range e.outbox {
+		msgs[i] = o.msg
+	}
+	if err := e.out.WriteMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("publish %d decisions: %w", len(msgs), err)
+	}
+	pipe := e.rdb.Pipeline()
+	for _, o := range e.outbox {
+		pipe.HSet(ctx, "tr:{"+o.decision.Customer+"}:decided", o.id, o.decision.Outcome+"|p")
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("mark decisions published: %w", err)
+	}
+	for _, o := range e.outbox {
+		d := o.decision
+		if d.Outcome == Sent || d.Outcome == Holdout {
+			if err := e.expose(ctx, d.Campaign, d.Customer, d.Variant, d.Outcome, d.DecidedAt); err != nil {
+				return err
+			}
+		}
+		if e.Decided != nil {
+			e.Decided(d, o.late)
+		}
+	}
+	e.outbox = e.outbox[:0]
+	return nil
 }
 
 func decisionID(campaign, customer, first string) string {
