@@ -61,6 +61,9 @@ func NewService(cfg Config, engine *Engine, log *zap.Logger, reg prometheus.Regi
 func (s *Service) Run(ctx context.Context) error {
 	c := &stream.Consumer{
 		Brokers: s.cfg.Brokers, GroupID: s.cfg.GroupID, SessionTimeout: s.cfg.SessionTimeout,
+		// Small batches and frequent ticks: decisions are latency-bound, and
+		// waits should fire close to their due time.
+		BatchSize: 100, BatchWait: 5 * time.Millisecond, TickInterval: 100 * time.Millisecond,
 		Topics: []string{event.TopicBrowse, event.TopicCart, event.TopicPurchase, event.TopicIdentify, event.TopicProfiles},
 		Handle: s.handle,
 		Tick:   s.tick,

@@ -81,7 +81,18 @@ type Engine struct {
 	// it was: the decision time minus the time it was due.
 	Decided func(d Decision, late time.Duration)
 
-	outbox []announcement
+	outbox       []announcement
+	profileCache map[string]*profile.Profile
+}
+
+// immediate tells whether an event of type typ enters a campaign without delay.
+func (e *Engine) immediate(typ string) bool {
+	for _, c := range e.campaigns.Campaigns {
+		if c.Delay == 0 && onEntry(&c, typ) {
+			return true
+		}
+	}
+	return false
 }
 
 // NewEngine returns an engine for the campaigns in cfg.
@@ -116,6 +127,28 @@ func (e *Engine) Handle(ctx context.Context, T time.Time, ev cloudevents.Event) 
 // write.
 func (e *Engine) HandleBatch(ctx context.Context, T time.Time, evs []cloudevents.Event) error {
 	e.outbox = e.outbox[:0]
+	// The profiles the batch's immediate decisions need, read at once: the
+	// trigger service changes no profile, so reading them first is reading
+	// them when needed.
+	var customers []string
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		c, _ := ev.Extensions()[event.ExtPartitionKey].(string)
+		if c != "" && !seen[c] && e.immediate(ev.Type()) {
+			seen[c] = true
+			customers = append(customers, c)
+		}
+	}
+	e.profileCache = map[string]*profile.Profile{}
+	if len(customers) > 0 {
+		ps, err := e.profiles.Get(ctx, T, customers)
+		if err != nil {
+			return err
+		}
+		for i := range ps {
+			e.profileCache[ps[i].Customer] = &ps[i]
+		}
+	}
 	for _, ev := range evs {
 		if err := e.handle(ctx, T, ev); err != nil {
 			return err
@@ -169,11 +202,16 @@ func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event) 
 		}
 		if c.Delay == 0 {
 			if prof == nil {
+				prof = e.profileCache[customer]
+			}
+			if prof == nil {
 				ps, err := e.profiles.Get(ctx, T, []string{customer})
 				if err != nil {
 					return err
 				}
 				prof = &ps[0]
+			}
+			if in.Profile == nil {
 				in.Profile = profileVars(prof)
 			}
 			ok, err := c.Matches(in)
@@ -272,10 +310,28 @@ func (e *Engine) Due(ctx context.Context, T time.Time, limit int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read due waits: %w", err)
 	}
+	if len(due) == 0 {
+		return 0, nil
+	}
+	// Read the waits and their customers' profiles in two round trips.
+	names := make([]string, len(due))
+	customers := make([]string, len(due))
+	cmds := make([]*redis.StringCmd, len(due))
+	pipe := e.rdb.Pipeline()
+	for i, m := range due {
+		names[i], customers[i], _ = strings.Cut(m, "\x00")
+		cmds[i] = pipe.HGet(ctx, pendingKey(customers[i]), names[i])
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return 0, fmt.Errorf("read due waits: %w", err)
+	}
+	ps, err := e.profiles.Get(ctx, T, customers)
+	if err != nil {
+		return 0, err
+	}
 	e.outbox = e.outbox[:0]
-	for _, m := range due {
-		name, customer, _ := strings.Cut(m, "\x00")
-		if err := e.fire(ctx, T, name, customer); err != nil {
+	for i := range due {
+		if err := e.fire(ctx, T, names[i], customers[i], cmds[i].Val(), &ps[i]); err != nil {
 			return 0, err
 		}
 	}
@@ -284,27 +340,15 @@ func (e *Engine) Due(ctx context.Context, T time.Time, limit int) (int, error) {
 
 // fire decides one wait that fell due: if the campaign's premise still holds
 // for the profile as it is now, and no purchase came after the wait began.
-func (e *Engine) fire(ctx context.Context, T time.Time, name, customer string) error {
+func (e *Engine) fire(ctx context.Context, T time.Time, name, customer, cur string, prof *profile.Profile) error {
 	c := e.campaign(name)
-	cur, err := e.rdb.HGet(ctx, pendingKey(customer), name).Result()
-	if errors.Is(err, redis.Nil) || c == nil {
-		return e.finish(ctx, name, customer)
-	}
-	if err != nil {
-		return fmt.Errorf("read wait: %w", err)
-	}
 	var w wait
-	if err := json.Unmarshal([]byte(cur), &w); err != nil {
-		return e.finish(ctx, name, customer)
+	if c == nil || cur == "" || json.Unmarshal([]byte(cur), &w) != nil {
+		return e.finish(ctx, name, customer) // a campaign removed from the file, or a wait already done
 	}
 	if w.Due.After(T) {
 		return nil // restarted meanwhile; the timer has moved
 	}
-	ps, err := e.profiles.Get(ctx, T, []string{customer})
-	if err != nil {
-		return err
-	}
-	prof := &ps[0]
 	in := campaign.Input{Event: w.Event, Change: w.Change, Profile: profileVars(prof)}
 	if t, ok := w.Event["time"].(string); ok { // JSON round trip
 		if ts, err := time.Parse(time.RFC3339Nano, t); err == nil {
