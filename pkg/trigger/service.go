@@ -2,6 +2,7 @@ package trigger
 
 import (
 	"context"
+	"os"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -9,6 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
+	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/stream"
 )
@@ -22,15 +24,20 @@ type Config struct {
 	SessionTimeout time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// CampaignsFile, if set, is watched: when it changes the campaigns are
+	// loaded again, and kept as they were if the new file is invalid.
+	CampaignsFile string
 }
 
 // Service runs an Engine on the browse, cart, purchase, identify and profiles topics and
 // fires due waits between batches.
 type Service struct {
-	cfg    Config
-	engine *Engine
-	log    *zap.Logger
-	m      *metrics
+	cfg     Config
+	engine  *Engine
+	log     *zap.Logger
+	m       *metrics
+	modTime time.Time
+	checked time.Time
 }
 
 // NewService returns the trigger service around engine.
@@ -90,6 +97,7 @@ func (s *Service) handle(ctx context.Context, batch []kafka.Message) error {
 }
 
 func (s *Service) tick(ctx context.Context) error {
+	s.reload()
 	const limit = 200
 	for {
 		n, err := s.engine.Due(ctx, s.cfg.Now(), limit)
@@ -100,6 +108,7 @@ func (s *Service) tick(ctx context.Context) error {
 }
 
 type metrics struct {
+	reloads    *prometheus.CounterVec
 	triggers   *prometheus.CounterVec
 	suppressed *prometheus.CounterVec
 	retries    *prometheus.CounterVec
@@ -108,6 +117,9 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "segflow_trigger_campaign_reloads_total", Help: "Reloads of the campaigns file, by result (ok, invalid).",
+		}, []string{"result"}),
 		triggers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "segflow_trigger_triggers_total", Help: "Triggers published, by campaign.",
 		}, []string{"campaign"}),
@@ -123,10 +135,43 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2, 5, 10, 30, 60},
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.triggers, m.suppressed, m.retries, m.lag} {
+	for _, c := range []prometheus.Collector{m.reloads, m.triggers, m.suppressed, m.retries, m.lag} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// reloadEvery is how often the campaigns file is checked for changes.
+const reloadEvery = 2 * time.Second
+
+// reload loads the campaigns file again if it changed since it was loaded.
+func (s *Service) reload() {
+	if s.cfg.CampaignsFile == "" || time.Since(s.checked) < reloadEvery {
+		return
+	}
+	s.checked = time.Now()
+	st, err := os.Stat(s.cfg.CampaignsFile)
+	if err != nil {
+		s.log.Warn("campaigns file", zap.Error(err))
+		return
+	}
+	if s.modTime.IsZero() {
+		s.modTime = st.ModTime() // loaded at start-up
+		return
+	}
+	if !st.ModTime().After(s.modTime) {
+		return
+	}
+	s.modTime = st.ModTime()
+	cfg, err := campaign.Load(s.cfg.CampaignsFile)
+	if err != nil {
+		s.m.reloads.WithLabelValues("invalid").Inc()
+		s.log.Error("campaigns file changed but is invalid; keeping the campaigns running", zap.Error(err))
+		return
+	}
+	s.engine.SetCampaigns(cfg)
+	s.m.reloads.WithLabelValues("ok").Inc()
+	s.log.Info("campaigns reloaded", zap.Int("campaigns", len(cfg.Campaigns)))
 }

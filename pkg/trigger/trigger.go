@@ -85,6 +85,10 @@ type Engine struct {
 	profileCache map[string]*profile.Profile
 }
 
+// SetCampaigns replaces the campaigns, between batches: waits already
+// pending for a campaign that is gone are dropped when they fall due.
+func (e *Engine) SetCampaigns(cfg *campaign.Config) { e.campaigns = cfg }
+
 // immediate tells whether an event of type typ enters a campaign without delay.
 func (e *Engine) immediate(typ string) bool {
 	for _, c := range e.campaigns.Campaigns {

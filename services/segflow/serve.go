@@ -129,7 +129,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 			return fmt.Errorf("--campaigns: %w", err)
 		}
 		engine := trigger.NewEngine(camps, rdb, store, writer)
-		svc, err := trigger.NewService(trigger.Config{Brokers: brokers, GroupID: cfg.TriggerGroup, SessionTimeout: cfg.SessionTimeout, Now: now}, engine, log, reg)
+		svc, err := trigger.NewService(trigger.Config{Brokers: brokers, GroupID: cfg.TriggerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, CampaignsFile: cfg.Campaigns}, engine, log, reg)
 		if err != nil {
 			return err
 		}
