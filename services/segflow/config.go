@@ -44,6 +44,8 @@ type config struct {
 	Now            string
 	Campaigns      string
 	TriggerGroup   string
+	WebhookURL     string
+	WebhookSecret  string
 
 	LogFormat string
 	LogLevel  string
@@ -82,6 +84,8 @@ func parseConfig(name string, args []string) (*config, error) {
 	fs.StringVar(&c.Now, "now", "", "fix the profile-updater's clock at this RFC 3339 time, for reproducible backfills and tests; empty is the wall clock")
 	fs.StringVar(&c.Campaigns, "campaigns", "", "YAML file of campaigns for the trigger service (see deploy/campaigns.yaml); empty runs no campaigns")
 	fs.StringVar(&c.TriggerGroup, "trigger-group", "segflow-trigger", "Kafka consumer group of the trigger service")
+	fs.StringVar(&c.WebhookURL, "webhook-url", "", "deliver every trigger to this URL as well (signed, retried, dead-lettered to triggers.undelivered)")
+	fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "HMAC-SHA256 key of the webhook's X-Segflow-Signature header")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or console")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.VisitAll(func(f *flag.Flag) {
@@ -142,7 +146,7 @@ func (c *config) String() string {
 	c.set.VisitAll(func(f *flag.Flag) {
 		v := f.Value.String()
 		switch f.Name {
-		case "redis-password":
+		case "redis-password", "webhook-secret":
 			if v != "" {
 				v = "****"
 			}

@@ -26,6 +26,7 @@ import (
 	"github.com/segflow/segflow/pkg/tag"
 	"github.com/segflow/segflow/pkg/trigger"
 	"github.com/segflow/segflow/pkg/updater"
+	"github.com/segflow/segflow/pkg/webhook"
 )
 
 // shutdownTimeout bounds the drain of in-flight requests at shutdown.
@@ -138,6 +139,13 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 	} else if cmd == "trigger" {
 		return fmt.Errorf("trigger: --campaigns is required")
 	}
+	if (cmd == "run" || cmd == "trigger") && cfg.WebhookURL != "" {
+		d, err := webhook.New(webhook.Config{Brokers: brokers, URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, Topic: trigger.TopicTriggers}, writer, log)
+		if err != nil {
+			return err
+		}
+		run = append(run, d.Run)
+	}
 
 	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
@@ -179,7 +187,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 // ensureTopics creates segflow's topics, retrying while the cluster starts.
 func ensureTopics(ctx context.Context, brokers []string, cfg *config) error {
 	var topics []stream.Topic
-	for _, name := range append(event.Topics, event.TopicInvalid, event.TopicProfiles, trigger.TopicTriggers, trigger.TopicDecisions) {
+	for _, name := range append(event.Topics, event.TopicInvalid, event.TopicProfiles, trigger.TopicTriggers, trigger.TopicDecisions, "triggers.undelivered") {
 		topics = append(topics, stream.Topic{Name: name, Partitions: cfg.Partitions})
 	}
 	var err error
