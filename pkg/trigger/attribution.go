@@ -36,19 +36,15 @@ const (
 
 func statsKey(campaign string) string { return "tr:{stats:" + campaign + "}" }
 
-func (e *Engine) expose(ctx context.Context, campaign, customer, variant, outcome string, T time.Time) error {
+// expose records an exposure and counts its decision, in pipe.
+func expose(ctx context.Context, pipe redis.Pipeliner, campaign, customer, variant, outcome string, T time.Time) {
 	group := Treated
 	if outcome == Holdout {
 		group = Held
 		variant = ""
 	}
-	pipe := e.rdb.Pipeline()
 	pipe.HSet(ctx, "tr:{"+customer+"}:exposed", campaign, fmt.Sprintf("%d|%s|%s", T.UnixMilli(), variant, group))
 	pipe.HIncrBy(ctx, statsKey(campaign), variant+"|"+group+"|decided", 1)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("record exposure: %w", err)
-	}
-	return nil
 }
 
 // convert attributes an order to the campaigns the customer was exposed to

@@ -500,20 +500,18 @@ func (e *Engine) flush(ctx context.Context) error {
 	}
 	pipe := e.rdb.Pipeline()
 	for _, o := range e.outbox {
-		pipe.HSet(ctx, "tr:{"+o.decision.Customer+"}:decided", o.id, o.decision.Outcome+"|p")
+		d := o.decision
+		pipe.HSet(ctx, "tr:{"+d.Customer+"}:decided", o.id, d.Outcome+"|p")
+		if d.Outcome == Sent || d.Outcome == Holdout {
+			expose(ctx, pipe, d.Campaign, d.Customer, d.Variant, d.Outcome, d.DecidedAt)
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("mark decisions published: %w", err)
 	}
 	for _, o := range e.outbox {
-		d := o.decision
-		if d.Outcome == Sent || d.Outcome == Holdout {
-			if err := e.expose(ctx, d.Campaign, d.Customer, d.Variant, d.Outcome, d.DecidedAt); err != nil {
-				return err
-			}
-		}
 		if e.Decided != nil {
-			e.Decided(d, o.late)
+			e.Decided(o.decision, o.late)
 		}
 	}
 	e.outbox = e.outbox[:0]
