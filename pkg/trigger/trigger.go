@@ -254,14 +254,23 @@ func onEntry(c *campaign.Campaign, typ string) bool {
 // its first cause, so one wait makes at most one trigger).
 func (e *Engine) schedule(ctx context.Context, c *campaign.Campaign, customer string, w wait) error {
 	key := pendingKey(customer)
+	if !c.Restart {
+		// An existing wait stays as it is: write the new one only if there is
+		// none, and its timer only if there is none (the wait's own).
+		b, _ := json.Marshal(w)
+		pipe := e.rdb.Pipeline()
+		pipe.HSetNX(ctx, key, c.Name, b)
+		pipe.ZAddNX(ctx, dueKey, redis.Z{Score: float64(w.Due.UnixMilli()), Member: member(c.Name, customer)})
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("schedule %s: %w", c.Name, err)
+		}
+		return nil
+	}
 	cur, err := e.rdb.HGet(ctx, key, c.Name).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("read wait: %w", err)
 	}
 	if cur != "" {
-		if !c.Restart {
-			return nil
-		}
 		var prev wait
 		if json.Unmarshal([]byte(cur), &prev) == nil {
 			w.Start, w.First = prev.Start, prev.First
@@ -351,7 +360,8 @@ func (e *Engine) fire(ctx context.Context, T time.Time, name, customer, cur stri
 		return e.finish(ctx, name, customer) // a campaign removed from the file, or a wait already done
 	}
 	if w.Due.After(T) {
-		return nil // restarted meanwhile; the timer has moved
+		// Restarted meanwhile: the timer belongs at the wait's due time.
+		return e.rdb.ZAdd(ctx, dueKey, redis.Z{Score: float64(w.Due.UnixMilli()), Member: member(name, customer)}).Err()
 	}
 	in := campaign.Input{Event: w.Event, Change: w.Change, Profile: profileVars(prof)}
 	if t, ok := w.Event["time"].(string); ok { // JSON round trip
