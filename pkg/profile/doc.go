@@ -51,7 +51,7 @@
 // sf:{timers}:due (zset customer -> next time-driven change, ms).
 //
 // A customer with a typical history (5 views, 2 cart lines, 3 orders, traits)
-// takes about 3.5 KB in Redis (BenchmarkMemoryPerCustomer): 7 keys, of which
+// takes about 3.9 KB in Redis (BenchmarkMemoryPerCustomer): 7 keys, of which
 // the profile hash is about 1.3 KB, plus about 0.5 KB of population indexes and
 // 0.1 KB of timer. Order history is kept whole, so it grows with orders.
 //
