@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -56,35 +55,6 @@ func newStore(t *testing.T, rdb *redis.Client, prefix string) *profile.Store {
 	return profile.New(rdb, profile.Config{Prefix: prefix, Rules: rules})
 }
 
-// dump returns every key under prefix with its content, for comparing states.
-func dump(t *testing.T, rdb *redis.Client, prefix string) map[string]string {
-	t.Helper()
-	ctx := context.Background()
-	keys, err := rdb.Keys(ctx, prefix+":*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, k := range keys {
-		typ := rdb.Type(ctx, k).Val()
-		var v any
-		switch typ {
-		case "hash":
-			v = rdb.HGetAll(ctx, k).Val()
-		case "zset":
-			v = rdb.ZRangeWithScores(ctx, k, 0, -1).Val()
-		case "set":
-			m := rdb.SMembers(ctx, k).Val()
-			sort.Strings(m)
-			v = m
-		default:
-			v = rdb.Get(ctx, k).Val()
-		}
-		out[strings.TrimPrefix(k, prefix)] = fmt.Sprint(v)
-	}
-	return out
-}
-
 func history(t *testing.T) []profile.Op {
 	return []profile.Op{
 		order(t, "alice", "a1", day(0), "100.00"),
@@ -112,7 +82,7 @@ func TestApplyingEventsTwiceOrShuffledGivesTheSameState(t *testing.T) {
 	if _, _, err := once.Apply(ctx, T, ops); err != nil {
 		t.Fatal(err)
 	}
-	want := dump(t, rdb, "once")
+	want := testenv.Dump(t, rdb, "once")
 
 	twice := newStore(t, rdb, "twice")
 	if _, _, err := twice.Apply(ctx, T, ops); err != nil {
@@ -125,7 +95,7 @@ func TestApplyingEventsTwiceOrShuffledGivesTheSameState(t *testing.T) {
 	if dups != 7 {
 		t.Errorf("second application skipped %d orders and refunds as duplicates, want 7", dups)
 	}
-	assertSame(t, "applied twice", want, dump(t, rdb, "twice"))
+	assertSame(t, "applied twice", want, testenv.Dump(t, rdb, "twice"))
 	_ = changes
 
 	for seed := range 5 {
@@ -139,26 +109,10 @@ func TestApplyingEventsTwiceOrShuffledGivesTheSameState(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		got := dump(t, rdb, prefix)
 		// The published snapshots depend on the path; everything else must not.
-		assertSame(t, prefix, withoutDerived(want), withoutDerived(got))
+		assertSame(t, prefix, testenv.Dump(t, rdb, "once", "derived", "dkey"), testenv.Dump(t, rdb, prefix, "derived", "dkey"))
 	}
 }
-
-// withoutDerived drops the published snapshot fields from profile hashes: they
-// depend on the order customers were evaluated in, the rest must not.
-func withoutDerived(m map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range m {
-		if strings.HasSuffix(k, "}:p") {
-			v = derivedField.ReplaceAllString(v, "")
-		}
-		out[k] = v
-	}
-	return out
-}
-
-var derivedField = regexp.MustCompile(`(derived|dkey):[^ \]]*( |\])`)
 
 func assertSame(t *testing.T, what string, want, got map[string]string) {
 	t.Helper()
@@ -330,12 +284,12 @@ func TestIdentifyMergesTheAnonymousProfileOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := dump(t, rdb, "merge")
+	first := testenv.Dump(t, rdb, "merge")
 	// Redelivered: the merge and the forwarded event change nothing more.
 	if _, _, err := s.Apply(ctx, T, []profile.Op{identify, late}); err != nil {
 		t.Fatal(err)
 	}
-	assertSame(t, "merge applied twice", first, dump(t, rdb, "merge"))
+	assertSame(t, "merge applied twice", first, testenv.Dump(t, rdb, "merge"))
 
 	if got := first[":{hana}:vs"]; !strings.Contains(got, "JKT") || !strings.Contains(got, "HAT") {
 		t.Errorf("hana's viewed products %s, want JKT (before the link) and HAT (forwarded after it)", got)

@@ -8,10 +8,13 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,6 +86,40 @@ func (r *Redis) Client(t testing.TB) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: r.Addr})
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// Dump returns every key under prefix (without the prefix) with its content
+// printed, for comparing whole states: hashes without the fields drop lists,
+// sorted sets with their scores, sets sorted.
+func Dump(t testing.TB, rdb *redis.Client, prefix string, drop ...string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, prefix+":*").Result()
+	if err != nil {
+		t.Fatalf("list keys under %s: %v", prefix, err)
+	}
+	out := make(map[string]string, len(keys))
+	for _, k := range keys {
+		var v any
+		switch rdb.Type(ctx, k).Val() {
+		case "hash":
+			h := rdb.HGetAll(ctx, k).Val()
+			for _, f := range drop {
+				delete(h, f)
+			}
+			v = h
+		case "zset":
+			v = rdb.ZRangeWithScores(ctx, k, 0, -1).Val()
+		case "set":
+			m := rdb.SMembers(ctx, k).Val()
+			sort.Strings(m)
+			v = m
+		default:
+			v = rdb.Get(ctx, k).Val()
+		}
+		out[strings.TrimPrefix(k, prefix)] = fmt.Sprint(v)
+	}
+	return out
 }
 
 // Kafka is an in-process Kafka-protocol cluster started for one test.

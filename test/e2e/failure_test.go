@@ -116,32 +116,7 @@ func runUpdater(t *testing.T, brokers []string, group string, store *profile.Sto
 // snapshots, which depend on when each customer was last evaluated.
 func state(t *testing.T, rdb *redis.Client) map[string]string {
 	t.Helper()
-	ctx := context.Background()
-	keys, err := rdb.Keys(ctx, "sf:*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, k := range keys {
-		var v any
-		switch rdb.Type(ctx, k).Val() {
-		case "hash":
-			h := rdb.HGetAll(ctx, k).Val()
-			delete(h, "derived")
-			delete(h, "dkey")
-			v = h
-		case "zset":
-			v = rdb.ZRangeWithScores(ctx, k, 0, -1).Val()
-		case "set":
-			m := rdb.SMembers(ctx, k).Val()
-			sort.Strings(m)
-			v = m
-		default:
-			v = rdb.Get(ctx, k).Val()
-		}
-		out[k] = fmt.Sprint(v)
-	}
-	return out
+	return testenv.Dump(t, rdb, "sf", "derived", "dkey")
 }
 
 func sameState(t *testing.T, what string, want, got map[string]string) {
