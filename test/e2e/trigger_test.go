@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -144,4 +145,82 @@ func checkWithKcat(t *testing.T, broker, topic, key string) {
 		}
 	}
 	t.Logf("kcat read %d trigger(s) as valid CloudEvents", len(lines))
+}
+
+// TestADozingCustomerGetsEachWakeUpOfferOnce lets time alone move a customer
+// from N through S1, S2 and S3 (the profile-updater's timers publish the
+// changes) and expects the example campaigns' welcome and three wake-up
+// offers, each once, through the whole pipeline.
+func TestADozingCustomerGetsEachWakeUpOfferOnce(t *testing.T) {
+	camps, err := campaign.Load("../../deploy/campaigns.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 5, 4, 3, 0, 0, 0, time.UTC) // 11:00 in Taipei
+	var clock atomic.Int64
+	clock.Store(t0.UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	p := startPipeline(t, now, "USD")
+	names := []string{"first_purchase_welcome", "wake_up_s1", "wake_up_s2", "wake_up_s3"}
+	customer := ""
+	for i := 0; customer == ""; i++ {
+		c := fmt.Sprint("sleeper-", i)
+		held := false
+		for _, n := range names {
+			for _, cp := range camps.Campaigns {
+				if cp.Name == n {
+					_, h := campaign.Assign(n, c, cp.Variants, cp.Holdout)
+					held = held || h
+				}
+			}
+		}
+		if !held {
+			customer = c
+		}
+	}
+	svc, err := trigger.NewService(trigger.Config{Brokers: p.kafka.Brokers, Now: now}, trigger.NewEngine(camps, p.rdb, p.store, p.writer), p.log, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = svc.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	body, _ := json.Marshal([]map[string]any{
+		{"specversion": "1.0", "id": "identify-1", "source": "/shop", "type": event.Identify, "time": t0.Add(-time.Minute),
+			"data": map[string]any{"user_id": customer, "traits": map[string]any{"timezone": "Asia/Taipei"}, "consent": map[string]bool{"email": true, "sms": true}}},
+		{"specversion": "1.0", "id": "order-1", "source": "/shop", "type": event.OrderCompleted, "time": t0,
+			"data": map[string]any{"user_id": customer, "order_id": "1", "total": "30", "currency": "USD"}},
+	})
+	req, _ := http.NewRequest("POST", p.url+"/v1/events", bytes.NewReader(body))
+	req.SetBasicAuth(writeKey, "")
+	req.Header.Set("Content-Type", "application/cloudevents-batch+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("collector: %v %v", resp.Status, err)
+	}
+	resp.Body.Close()
+	p.waitApplied(t, 2, 30*time.Second)
+	time.Sleep(2 * time.Second) // the trigger service sees N and starts the welcome's 72 h wait
+
+	// Day 31: S1 (cycle 30 days), and the welcome's wait is long due. Day 61: S2. Day 91: S3.
+	for i, day := range []int{31, 61, 91} {
+		clock.Store(t0.AddDate(0, 0, day).UnixNano())
+		p.kafka.ReadTopic(t, trigger.TopicTriggers, i+2, 20*time.Second)
+	}
+	time.Sleep(2 * time.Second)
+	var got []string
+	for _, m := range p.kafka.ReadTopic(t, trigger.TopicTriggers, 4, time.Second) {
+		var d trigger.Decision
+		if err := json.Unmarshal(m.Value, &d); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s@day%d", d.Campaign, int(d.DecidedAt.Sub(t0).Hours()/24)))
+	}
+	sort.Strings(got)
+	want := []string{"first_purchase_welcome@day31", "wake_up_s1@day31", "wake_up_s2@day61", "wake_up_s3@day91"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("triggers %v, want %v", got, want)
+	}
 }
