@@ -224,3 +224,96 @@ func TestADozingCustomerGetsEachWakeUpOfferOnce(t *testing.T) {
 		t.Errorf("triggers %v, want %v", got, want)
 	}
 }
+
+// TestBrowseAbandonRFMSegmentAndBirthdayCampaignsThroughThePipeline drives
+// three customers through the example campaigns: one views a jacket three
+// times and leaves, one becomes important_value with a big first order, one
+// has a birthday (at midnight in Taipei, inside quiet hours). Exactly their
+// three triggers come, at the expected times.
+func TestBrowseAbandonRFMSegmentAndBirthdayCampaignsThroughThePipeline(t *testing.T) {
+	camps, err := campaign.Load("../../deploy/campaigns.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 5, 4, 3, 0, 0, 0, time.UTC) // 11:00 in Taipei
+	var clock atomic.Int64
+	clock.Store(t0.UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	p := startPipeline(t, now, "USD")
+	pick := func(prefix string, names ...string) string {
+		for i := 0; ; i++ {
+			c := fmt.Sprint(prefix, i)
+			held := false
+			for _, cp := range camps.Campaigns {
+				for _, n := range names {
+					if cp.Name == n {
+						_, h := campaign.Assign(n, c, cp.Variants, cp.Holdout)
+						held = held || h
+					}
+				}
+			}
+			if !held {
+				return c
+			}
+		}
+	}
+	browser, vip, birthday := pick("browser-", "browse_abandon_reminder"), pick("vip-", "vip_points"), pick("bday-", "birthday_coupon")
+	svc, err := trigger.NewService(trigger.Config{Brokers: p.kafka.Brokers, Now: now}, trigger.NewEngine(camps, p.rdb, p.store, p.writer), p.log, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = svc.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	ev := func(id, typ, customer string, at time.Time, data map[string]any) map[string]any {
+		data["user_id"] = customer
+		return map[string]any{"specversion": "1.0", "id": id, "source": "/shop", "type": typ, "time": at, "data": data}
+	}
+	consent := func(ch string) map[string]bool { return map[string]bool{ch: true} }
+	evs := []map[string]any{
+		ev("id-b", event.Identify, browser, t0.Add(-time.Hour), map[string]any{"consent": consent("push")}),
+		ev("id-v", event.Identify, vip, t0.Add(-time.Hour), map[string]any{"consent": consent("line")}),
+		ev("id-d", event.Identify, birthday, t0.Add(-time.Hour), map[string]any{"consent": consent("email"), "traits": map[string]any{"birthday": "1990-05-06", "timezone": "Asia/Taipei"}}),
+		ev("o-v", event.OrderCompleted, vip, t0, map[string]any{"order_id": "v1", "total": "500", "currency": "USD"}),
+		ev("o-d", event.OrderCompleted, birthday, t0, map[string]any{"order_id": "d1", "total": "30", "currency": "USD"}),
+	}
+	for i := range 3 {
+		at := t0.Add(time.Duration(i) * time.Hour)
+		evs = append(evs, ev(fmt.Sprint("view-", i), event.ProductViewed, browser, at, map[string]any{"product": map[string]any{"sku": "JKT", "category": "coats"}}))
+	}
+	body, _ := json.Marshal(evs)
+	req, _ := http.NewRequest("POST", p.url+"/v1/events", bytes.NewReader(body))
+	req.SetBasicAuth(writeKey, "")
+	req.Header.Set("Content-Type", "application/cloudevents-batch+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("collector: %v %v", resp.Status, err)
+	}
+	resp.Body.Close()
+	p.waitApplied(t, len(evs), 30*time.Second)
+	p.kafka.ReadTopic(t, trigger.TopicTriggers, 1, 20*time.Second) // vip points, at once
+
+	clock.Store(t0.Add(5 * time.Hour).UnixNano()) // 2 h after the third view
+	p.kafka.ReadTopic(t, trigger.TopicTriggers, 2, 20*time.Second)
+	clock.Store(time.Date(2026, 5, 5, 16, 30, 0, 0, time.UTC).UnixNano()) // 00:30 on 6 May in Taipei: quiet
+	time.Sleep(2 * time.Second)
+	clock.Store(time.Date(2026, 5, 6, 1, 5, 0, 0, time.UTC).UnixNano()) // 09:05 in Taipei
+	p.kafka.ReadTopic(t, trigger.TopicTriggers, 3, 20*time.Second)
+	time.Sleep(2 * time.Second)
+
+	var got []string
+	for _, m := range p.kafka.ReadTopic(t, trigger.TopicTriggers, 3, time.Second) {
+		var d trigger.Decision
+		if err := json.Unmarshal(m.Value, &d); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s:%s@%s", d.Campaign, strings.Split(d.Customer, "-")[0], d.DecidedAt.Sub(t0)))
+	}
+	sort.Strings(got)
+	want := []string{"birthday_coupon:bday@46h5m0s", "browse_abandon_reminder:browser@5h0m0s", "vip_points:vip@0s"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("triggers %v, want %v", got, want)
+	}
+}
