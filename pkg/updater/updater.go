@@ -21,6 +21,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
@@ -122,6 +123,7 @@ func (u *Updater) Run(ctx context.Context) error {
 // apply applies one batch: events become ops, bad ones dead letters.
 func (u *Updater) apply(ctx context.Context, batch []kafka.Message) error {
 	ops := make([]profile.Op, 0, len(batch))
+	srcs := make([]kafka.Message, 0, len(batch))
 	var dead []kafka.Message
 	for _, m := range batch {
 		e, err := stream.FromMessage(m)
@@ -143,10 +145,33 @@ func (u *Updater) apply(ctx context.Context, batch []kafka.Message) error {
 			continue
 		}
 		ops = append(ops, op)
+		srcs = append(srcs, m)
 	}
 	T := u.cfg.Now()
 	changes, dups, err := u.store.Apply(ctx, T, ops)
-	if err != nil {
+	if refused(err) {
+		// Redis itself refused the batch (not a connection problem): apply the
+		// events one by one, so that only those it refuses are dead-lettered
+		// and the stream does not stop behind them.
+		changes, dups = nil, 0
+		for i, op := range ops {
+			ch, d, err := u.store.Apply(ctx, T, []profile.Op{op})
+			switch {
+			case refused(err):
+				dl, derr := deadLetter(srcs[i], "refused", err)
+				if derr != nil {
+					return derr
+				}
+				dead = append(dead, dl)
+				u.m.rejected.WithLabelValues("refused").Inc()
+			case err != nil:
+				return err
+			default:
+				changes = append(changes, ch...)
+				dups += d
+			}
+		}
+	} else if err != nil {
 		return err
 	}
 	if err := u.publish(ctx, changes, dead...); err != nil {
@@ -155,6 +180,22 @@ func (u *Updater) apply(ctx context.Context, batch []kafka.Message) error {
 	u.m.applied.Add(float64(len(ops)))
 	u.m.duplicates.Add(float64(dups))
 	return nil
+}
+
+// refused tells whether err is Redis refusing a command for good (a script
+// error, a key of the wrong type), rather than being unreachable or busy,
+// which retrying cures.
+func refused(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	for _, transient := range []string{"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "NOSCRIPT", "MOVED", "ASK"} {
+		if redis.HasErrorPrefix(err, transient) {
+			return false
+		}
+	}
+	return true
 }
 
 // timers applies the time-driven changes due now.

@@ -87,3 +87,48 @@ func TestOrdersInAnotherCurrencyAreDeadLetteredNotSummed(t *testing.T) {
 		t.Errorf("kim: %+v lifetime %d, want only the USD order (F 1, M 10.00)", ps[0].Values, ps[0].Lifetime)
 	}
 }
+
+func TestAnEventRedisRefusesIsDeadLetteredAndTheRestApplied(t *testing.T) {
+	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3})
+	rdb := testenv.StartRedis(t).Client(t)
+	// A key of the wrong type where the profile hash belongs: every script on
+	// this customer fails, whatever is retried.
+	if err := rdb.Set(context.Background(), "sf:{broken}:p", "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	w := stream.NewWriter(k.Brokers, 0)
+	defer w.Close()
+	msgs := []kafka.Message{
+		message(t, "o1", event.OrderCompleted, "lou", `{"user_id":"lou","order_id":"1","total":"10.00","currency":"USD"}`),
+		message(t, "o2", event.OrderCompleted, "broken", `{"user_id":"broken","order_id":"2","total":"5.00","currency":"USD"}`),
+		message(t, "o3", event.OrderCompleted, "lou", `{"user_id":"lou","order_id":"3","total":"7.00","currency":"USD"}`),
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	store := profile.New(rdb, profile.Config{Currency: "USD"})
+	T := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	up, err := updater.New(updater.Config{Brokers: k.Brokers, Now: func() time.Time { return T }}, store, w, zaptest.NewLogger(t), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = up.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	dead := k.ReadTopic(t, event.TopicInvalid, 1, 30*time.Second)
+	var d struct {
+		Reason string `json:"reason"`
+	}
+	if err := json.Unmarshal(dead[0].Value, &d); err != nil || d.Reason != "refused" || string(dead[0].Key) != "broken" {
+		t.Errorf("dead letter %s (key %s), want the broken customer's order refused", dead[0].Value, dead[0].Key)
+	}
+	ps, err := store.Evaluate(context.Background(), T, []string{"lou"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps[0].Orders != 2 || ps[0].Lifetime != 17_000_000 {
+		t.Errorf("lou: %d orders, lifetime %d; want both orders applied", ps[0].Orders, ps[0].Lifetime)
+	}
+}
