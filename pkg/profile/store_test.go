@@ -2,7 +2,6 @@ package profile_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segflow/segflow/pkg/event"
@@ -27,16 +25,7 @@ func day(n float64) time.Time { return t0.Add(time.Duration(n * float64(24*time.
 
 func ev(t *testing.T, id, typ, customer string, at time.Time, data string) profile.Op {
 	t.Helper()
-	e := cloudevents.NewEvent()
-	e.SetID(id)
-	e.SetSource("/test")
-	e.SetType(typ)
-	e.SetTime(at)
-	e.SetExtension(event.ExtPartitionKey, customer)
-	if err := e.SetData(cloudevents.ApplicationJSON, json.RawMessage(data)); err != nil {
-		t.Fatal(err)
-	}
-	op, err := profile.OpOf(e, "USD")
+	op, err := profile.OpOf(testenv.Event(id, typ, customer, at, data), "USD")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,17 +61,6 @@ func start(t *testing.T) *env {
 	return &env{t: t, kafka: k, rdb: rdb, store: store, engine: func() *trigger.Engine { return trigger.NewEngine(cfg, rdb, store, w) }}
 }
 
-func ce(id, typ, customer string, at time.Time, data string) cloudevents.Event {
-	e := cloudevents.NewEvent()
-	e.SetID(id)
-	e.SetSource("/test")
-	e.SetType(typ)
-	e.SetTime(at)
-	e.SetExtension(event.ExtPartitionKey, customer)
-	_ = e.SetData(cloudevents.ApplicationJSON, json.RawMessage(data))
-	return e
-}
-
 // send applies an event to the profile (as the profile-updater would) and
 // then hands it to the engine, at T.
 func (e *env) send(en *trigger.Engine, T time.Time, ev cloudevents.Event) {
@@ -121,11 +110,11 @@ func (e *env) decisions(topic string, want int) []decision {
 }
 
 func identify(customer string, consent bool) cloudevents.Event {
-	return ce("id-"+customer, event.Identify, customer, t0.Add(-time.Hour), fmt.Sprintf(`{"user_id":%q,"consent":{"email":%v,"sms":%v}}`, customer, consent, consent))
+	return testenv.Event("id-"+customer, event.Identify, customer, t0.Add(-time.Hour), fmt.Sprintf(`{"user_id":%q,"consent":{"email":%v,"sms":%v}}`, customer, consent, consent))
 }
 
 func cartAdd(id, customer string, at time.Time) cloudevents.Event {
-	return ce(id, event.ProductAdded, customer, at, fmt.Sprintf(`{"user_id":%q,"product":{"sku":"MUG","price":"12.50"},"quantity":2}`, customer))
+	return testenv.Event(id, event.ProductAdded, customer, at, fmt.Sprintf(`{"user_id":%q,"product":{"sku":"MUG","price":"12.50"},"quantity":2}`, customer))
 }
 
 func TestAnAbandonedCartFiresOnceAfterTheDelayAcrossRestarts(t *testing.T) {
@@ -162,7 +151,7 @@ func TestAPurchaseCancelsThePendingCartReminderEvenWhenItArrivesLate(t *testing.
 	e.send(en, t0, identify("bo", true))
 	e.send(en, t0, cartAdd("add-1", "bo", t0))
 	// The purchase happened at 25m but is delivered at 29m.
-	e.send(en, t0.Add(29*time.Minute), ce("o-1", event.OrderCompleted, "bo", t0.Add(25*time.Minute), `{"user_id":"bo","order_id":"1","total":"25","currency":"USD"}`))
+	e.send(en, t0.Add(29*time.Minute), testenv.Event("o-1", event.OrderCompleted, "bo", t0.Add(25*time.Minute), `{"user_id":"bo","order_id":"1","total":"25","currency":"USD"}`))
 	e.tick(en, t0.Add(2*time.Hour))
 	e.decisions(trigger.TopicTriggers, 1) // only the first-purchase welcome
 	for _, d := range e.decisions(trigger.TopicTriggers, 1) {
@@ -205,7 +194,7 @@ campaigns:
 	defer w.Close()
 	en := trigger.NewEngine(camps, e.rdb, e.store, w)
 	e.send(en, t0, identify("di", true))
-	change := ce("chg-1", event.ProfileChanged, "di", t0, `{"customer":"di","before":{"stage":"prospect"},"after":{"stage":"N"},"changed":["stage"]}`)
+	change := testenv.Event("chg-1", event.ProfileChanged, "di", t0, `{"customer":"di","before":{"stage":"prospect"},"after":{"stage":"N"},"changed":["stage"]}`)
 	if err := en.Handle(context.Background(), t0, change); err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +220,7 @@ func guarded(t *testing.T, cfg string) (*env, *trigger.Engine) {
 }
 
 func orderAt(customer string, n int, at time.Time) cloudevents.Event {
-	return ce(fmt.Sprint("o-", customer, n), event.OrderCompleted, customer, at, fmt.Sprintf(`{"user_id":%q,"order_id":"%d","total":"10","currency":"USD"}`, customer, n))
+	return testenv.Event(fmt.Sprint("o-", customer, n), event.OrderCompleted, customer, at, fmt.Sprintf(`{"user_id":%q,"order_id":"%d","total":"10","currency":"USD"}`, customer, n))
 }
 
 func outcomes(e *env, triggers, suppressed int) []string {
@@ -347,13 +336,13 @@ campaigns:
 		e.send(en, t0, cartAdd("add-"+c, c, t0))
 	}
 	day := 24 * time.Hour
-	e.send(en, t0.Add(day), ce("o-t0", event.OrderCompleted, treated[0], t0.Add(day), fmt.Sprintf(`{"user_id":%q,"order_id":"t0","total":"40.00","currency":"USD"}`, treated[0])))
+	e.send(en, t0.Add(day), testenv.Event("o-t0", event.OrderCompleted, treated[0], t0.Add(day), fmt.Sprintf(`{"user_id":%q,"order_id":"t0","total":"40.00","currency":"USD"}`, treated[0])))
 	// Redelivered: counted once.
-	if err := en.Handle(context.Background(), t0.Add(day), ce("o-t0", event.OrderCompleted, treated[0], t0.Add(day), fmt.Sprintf(`{"user_id":%q,"order_id":"t0","total":"40.00","currency":"USD"}`, treated[0]))); err != nil {
+	if err := en.Handle(context.Background(), t0.Add(day), testenv.Event("o-t0", event.OrderCompleted, treated[0], t0.Add(day), fmt.Sprintf(`{"user_id":%q,"order_id":"t0","total":"40.00","currency":"USD"}`, treated[0]))); err != nil {
 		t.Fatal(err)
 	}
-	e.send(en, t0.Add(8*day), ce("o-t1", event.OrderCompleted, treated[1], t0.Add(8*day), fmt.Sprintf(`{"user_id":%q,"order_id":"t1","total":"99","currency":"USD"}`, treated[1]))) // after the window
-	e.send(en, t0.Add(2*day), ce("o-h0", event.OrderCompleted, held[0], t0.Add(2*day), fmt.Sprintf(`{"user_id":%q,"order_id":"h0","total":"15","currency":"USD"}`, held[0])))
+	e.send(en, t0.Add(8*day), testenv.Event("o-t1", event.OrderCompleted, treated[1], t0.Add(8*day), fmt.Sprintf(`{"user_id":%q,"order_id":"t1","total":"99","currency":"USD"}`, treated[1]))) // after the window
+	e.send(en, t0.Add(2*day), testenv.Event("o-h0", event.OrderCompleted, held[0], t0.Add(2*day), fmt.Sprintf(`{"user_id":%q,"order_id":"h0","total":"15","currency":"USD"}`, held[0])))
 	rs, err := en.Results(context.Background(), "promo")
 	if err != nil {
 		t.Fatal(err)
@@ -379,8 +368,8 @@ campaigns:
     action: {type: coupon, params: {value: '${profile.tier == "gold" ? "500" : "200"}'}}
 `)
 	// t0 is 2026-05-04 10:00 UTC; the birthday is 6 May, in Taipei (UTC+8).
-	e.send(en, t0, ce("o-1", event.OrderCompleted, "hal", t0, `{"user_id":"hal","order_id":"1","total":"10","currency":"USD"}`))
-	e.send(en, t0, ce("id-hal", event.Identify, "hal", t0, `{"user_id":"hal","traits":{"birthday":"--05-06","timezone":"Asia/Taipei"},"consent":{"email":true}}`))
+	e.send(en, t0, testenv.Event("o-1", event.OrderCompleted, "hal", t0, `{"user_id":"hal","order_id":"1","total":"10","currency":"USD"}`))
+	e.send(en, t0, testenv.Event("id-hal", event.Identify, "hal", t0, `{"user_id":"hal","traits":{"birthday":"--05-06","timezone":"Asia/Taipei"},"consent":{"email":true}}`))
 	start := time.Date(2026, 5, 5, 16, 0, 0, 0, time.UTC) // 6 May 00:00 in Taipei
 	e.tick(en, start.Add(-time.Minute))
 	e.decisions(trigger.TopicTriggers, 0)
@@ -406,7 +395,7 @@ campaigns:
 	monday := time.Date(2026, 4, 13, 8, 15, 0, 0, time.UTC)
 	for i := range 3 {
 		at := monday.AddDate(0, 0, 7*i)
-		e.send(en, at, ce(fmt.Sprint("o-", i), event.OrderCompleted, "ivy", at, fmt.Sprintf(`{"user_id":"ivy","order_id":"%d","total":"4","currency":"USD"}`, i)))
+		e.send(en, at, testenv.Event(fmt.Sprint("o-", i), event.OrderCompleted, "ivy", at, fmt.Sprintf(`{"user_id":"ivy","order_id":"%d","total":"4","currency":"USD"}`, i)))
 	}
 	due := time.Date(2026, 5, 4, 6, 0, 0, 0, time.UTC) // the next Monday 08:00 less 2h
 	e.tick(en, due.Add(-time.Minute))
@@ -432,7 +421,7 @@ campaigns:
     action: {type: message, params: {sku: "${event.data.product.sku}"}}
 `)
 	view := func(id, c string, at time.Time) cloudevents.Event {
-		return ce(id, event.ProductViewed, c, at, fmt.Sprintf(`{"user_id":%q,"product":{"sku":"JKT"}}`, c))
+		return testenv.Event(id, event.ProductViewed, c, at, fmt.Sprintf(`{"user_id":%q,"product":{"sku":"JKT"}}`, c))
 	}
 	for _, c := range []string{"jo", "kai", "lee"} {
 		e.send(en, t0, identify(c, true))

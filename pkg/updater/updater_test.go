@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap/zaptest"
@@ -19,21 +18,7 @@ import (
 )
 
 func message(t *testing.T, id, typ, key string, data string) kafka.Message {
-	e := cloudevents.NewEvent()
-	e.SetID(id)
-	e.SetSource("/test")
-	e.SetType(typ)
-	e.SetTime(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
-	e.SetExtension(event.ExtPartitionKey, key)
-	if err := e.SetData(cloudevents.ApplicationJSON, []byte(data)); err != nil {
-		t.Fatal(err)
-	}
-	topic, _ := event.Topic(typ)
-	m, err := stream.ToMessage(topic, e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return testenv.Message(t, id, typ, key, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), data)
 }
 
 func TestOrdersInAnotherCurrencyAreDeadLetteredNotSummed(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
@@ -38,21 +37,7 @@ func eventStream(t *testing.T, n int) []kafka.Message {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var msgs []kafka.Message
 	add := func(id, typ, key string, at time.Time, data string) {
-		e := cloudevents.NewEvent()
-		e.SetID(id)
-		e.SetSource("/e2e")
-		e.SetType(typ)
-		e.SetTime(at)
-		e.SetExtension(event.ExtPartitionKey, key)
-		if err := e.SetData(cloudevents.ApplicationJSON, []byte(data)); err != nil {
-			t.Fatal(err)
-		}
-		topic, _ := event.Topic(typ)
-		m, err := stream.ToMessage(topic, e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, m)
+		msgs = append(msgs, testenv.Message(t, id, typ, key, at, data))
 	}
 	seen := map[string]bool{}
 	for i, o := range orders {
