@@ -1,17 +1,14 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/segflow/segflow/pkg/campaign"
@@ -36,40 +33,21 @@ campaigns:
 func BenchmarkEndToEnd(b *testing.B) {
 	const rate, seconds = 1000, 5
 	const customers = rate * seconds // one cart each: a delayed campaign waits once per customer
-	t := &testing.T{}
-	p := startPipeline(t, time.Now, "USD")
-	defer p.stop()
+	p := startPipeline(b, time.Now, "USD")
 	camps, err := campaign.Parse([]byte(benchCampaigns))
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc, err := trigger.NewService(trigger.Config{Brokers: p.kafka.Brokers}, trigger.NewEngine(camps, p.rdb, p.store, p.writer), p.log, prometheus.NewRegistry())
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = svc.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-
-	post := func(evs []map[string]any) {
-		body, _ := json.Marshal(evs)
-		req, _ := http.NewRequest("POST", p.url+"/v1/events", bytes.NewReader(body))
-		req.SetBasicAuth(writeKey, "")
-		req.Header.Set("Content-Type", "application/cloudevents-batch+json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != 200 {
-			b.Fatalf("collector: %v %v", resp, err)
-		}
-		resp.Body.Close()
-	}
+	p.startTrigger(b, camps, time.Now)
 	var ids []map[string]any
 	for i := range customers {
 		ids = append(ids, map[string]any{"specversion": "1.0", "id": fmt.Sprint("id-", i), "source": "/bench", "type": event.Identify,
 			"data": map[string]any{"user_id": fmt.Sprint("c", i), "consent": map[string]bool{"email": true}}})
 	}
-	post(ids)
-	p.waitApplied(t, customers, time.Minute)
+	p.post(b, ids)
+	p.waitApplied(b, customers, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 
 	// Read the triggers as they come.
 	type seen struct {
@@ -115,7 +93,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 				"data": map[string]any{"user_id": fmt.Sprint("c", n%customers), "product": map[string]any{"sku": "S", "price": "5"}}})
 			n++
 		}
-		post(evs)
+		p.post(b, evs)
 	}
 	tick.Stop()
 	deadline := time.Now().Add(time.Minute)

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
+	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/collector"
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/profile"
@@ -42,7 +45,7 @@ type pipeline struct {
 	stop   func()
 }
 
-func startPipeline(t *testing.T, now func() time.Time, currency string) *pipeline {
+func startPipeline(t testing.TB, now func() time.Time, currency string) *pipeline {
 	t.Helper()
 	r := testenv.StartRedis(t)
 	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3},
@@ -87,7 +90,7 @@ func startPipeline(t *testing.T, now func() time.Time, currency string) *pipelin
 }
 
 // send posts orders to the collector as CloudEvent batches.
-func (p *pipeline) send(t *testing.T, orders []order) {
+func (p *pipeline) send(t testing.TB, orders []order) {
 	t.Helper()
 	const batch = 2000
 	for i := 0; i < len(orders); i += batch {
@@ -102,21 +105,72 @@ func (p *pipeline) send(t *testing.T, orders []order) {
 				"data": map[string]any{"user_id": o.Customer, "order_id": o.ID, "total": fmt.Sprintf("%d.%02d", o.Cents/100, o.Cents%100), "currency": o.Currency},
 			})
 		}
-		body, _ := json.Marshal(evs)
-		req, _ := http.NewRequest("POST", p.url+"/v1/events", bytes.NewReader(body))
-		req.SetBasicAuth(writeKey, "")
-		req.Header.Set("Content-Type", "application/cloudevents-batch+json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		p.post(t, evs)
+	}
+}
+
+// post sends CloudEvents to the collector as one batch and fails the test
+// unless every one is accepted.
+func (p *pipeline) post(t testing.TB, evs []map[string]any) {
+	t.Helper()
+	body, _ := json.Marshal(evs)
+	req, _ := http.NewRequest("POST", p.url+"/v1/events", bytes.NewReader(body))
+	req.SetBasicAuth(writeKey, "")
+	req.Header.Set("Content-Type", "application/cloudevents-batch+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a struct {
+		Accepted int `json:"accepted"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&a)
+	if resp.StatusCode != 200 || a.Accepted != len(evs) {
+		t.Fatalf("collector: status %d, %d of %d accepted", resp.StatusCode, a.Accepted, len(evs))
+	}
+}
+
+// startTrigger runs the trigger service on camps, with the clock now, until
+// the test ends.
+func (p *pipeline) startTrigger(t testing.TB, camps *campaign.Config, now func() time.Time) {
+	t.Helper()
+	svc, err := trigger.NewService(trigger.Config{Brokers: p.kafka.Brokers, Now: now}, trigger.NewEngine(camps, p.rdb, p.store, p.writer), p.log, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// clock is a clock the test moves.
+type clock struct{ ns atomic.Int64 }
+
+func newClock(t time.Time) *clock {
+	c := &clock{}
+	c.set(t)
+	return c
+}
+
+func (c *clock) now() time.Time  { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
+
+// treated returns the first customer id prefix<n> that none of the named
+// campaigns holds out.
+func treated(camps *campaign.Config, prefix string, names ...string) string {
+	for i := 0; ; i++ {
+		c := fmt.Sprint(prefix, i)
+		held := false
+		for _, cp := range camps.Campaigns {
+			if slices.Contains(names, cp.Name) {
+				_, h := campaign.Assign(cp.Name, c, cp.Variants, cp.Holdout)
+				held = held || h
+			}
 		}
-		var a struct {
-			Accepted int `json:"accepted"`
-		}
-		json.NewDecoder(resp.Body).Decode(&a)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || a.Accepted != len(evs) {
-			t.Fatalf("batch at %d: status %d, %d of %d accepted", i, resp.StatusCode, a.Accepted, len(evs))
+		if !held {
+			return c
 		}
 	}
 }
@@ -135,7 +189,7 @@ func (p *pipeline) counter(name string) float64 {
 }
 
 // waitApplied waits until the updater has applied n events.
-func (p *pipeline) waitApplied(t *testing.T, n int, timeout time.Duration) {
+func (p *pipeline) waitApplied(t testing.TB, n int, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for p.counter("segflow_updater_events_applied_total") < float64(n) {

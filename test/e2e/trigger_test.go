@@ -1,20 +1,14 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/event"
@@ -33,49 +27,22 @@ func TestAnAbandonedCartTriggersACouponThroughThePipeline(t *testing.T) {
 	}
 	// 11:00 in Taipei (the campaigns' default time zone), outside quiet hours.
 	t0 := time.Date(2026, 5, 4, 3, 0, 0, 0, time.UTC)
-	var clock atomic.Int64
-	clock.Store(t0.UnixNano())
-	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
-	p := startPipeline(t, now, "USD")
-
-	// A customer the campaign's 10% holdout does not take.
-	customer := ""
-	for i := 0; customer == ""; i++ {
-		c := fmt.Sprint("shopper-", i)
-		if _, held := campaign.Assign("cart_abandon_coupon", c, camps.Campaigns[0].Variants, camps.Campaigns[0].Holdout); !held {
-			customer = c
-		}
-	}
-	engine := trigger.NewEngine(camps, p.rdb, p.store, p.writer)
-	svc, err := trigger.NewService(trigger.Config{Brokers: p.kafka.Brokers, Now: now}, engine, p.log, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = svc.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-
-	body, _ := json.Marshal([]map[string]any{
+	clk := newClock(t0)
+	p := startPipeline(t, clk.now, "USD")
+	customer := treated(camps, "shopper-", "cart_abandon_coupon")
+	p.startTrigger(t, camps, clk.now)
+	p.post(t, []map[string]any{
 		{"specversion": "1.0", "id": "identify-1", "source": "/shop", "type": event.Identify, "time": t0.Add(-time.Minute),
 			"data": map[string]any{"user_id": customer, "consent": map[string]bool{"email": true}}},
 		{"specversion": "1.0", "id": "add-1", "source": "/shop", "type": event.ProductAdded, "time": t0,
 			"data": map[string]any{"user_id": customer, "cart_id": "c1", "product": map[string]any{"sku": "MUG", "price": "12.50"}, "quantity": 2}},
 	})
-	req, _ := http.NewRequest("POST", p.url+"/v1/events", bytes.NewReader(body))
-	req.SetBasicAuth(writeKey, "")
-	req.Header.Set("Content-Type", "application/cloudevents-batch+json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("collector: %v %v", resp.Status, err)
-	}
-	resp.Body.Close()
 	p.waitApplied(t, 2, 30*time.Second)
 	time.Sleep(2 * time.Second) // the trigger service consumes the cart add and starts the wait
 
-	clock.Store(t0.Add(31 * time.Minute).UnixNano())
+	clk.set(t0.Add(31 * time.Minute))
 	p.kafka.ReadTopic(t, trigger.TopicTriggers, 1, 15*time.Second)
-	clock.Store(t0.Add(3 * time.Hour).UnixNano())
+	clk.set(t0.Add(3 * time.Hour))
 	time.Sleep(2 * time.Second)
 	msgs := p.kafka.ReadTopic(t, trigger.TopicTriggers, 1, time.Second)
 	if len(msgs) != 1 {
@@ -157,56 +124,22 @@ func TestADozingCustomerGetsEachWakeUpOfferOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 5, 4, 3, 0, 0, 0, time.UTC) // 11:00 in Taipei
-	var clock atomic.Int64
-	clock.Store(t0.UnixNano())
-	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
-	p := startPipeline(t, now, "USD")
-	names := []string{"first_purchase_welcome", "wake_up_s1", "wake_up_s2", "wake_up_s3"}
-	customer := ""
-	for i := 0; customer == ""; i++ {
-		c := fmt.Sprint("sleeper-", i)
-		held := false
-		for _, n := range names {
-			for _, cp := range camps.Campaigns {
-				if cp.Name == n {
-					_, h := campaign.Assign(n, c, cp.Variants, cp.Holdout)
-					held = held || h
-				}
-			}
-		}
-		if !held {
-			customer = c
-		}
-	}
-	svc, err := trigger.NewService(trigger.Config{Brokers: p.kafka.Brokers, Now: now}, trigger.NewEngine(camps, p.rdb, p.store, p.writer), p.log, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = svc.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-
-	body, _ := json.Marshal([]map[string]any{
+	clk := newClock(t0)
+	p := startPipeline(t, clk.now, "USD")
+	customer := treated(camps, "sleeper-", "first_purchase_welcome", "wake_up_s1", "wake_up_s2", "wake_up_s3")
+	p.startTrigger(t, camps, clk.now)
+	p.post(t, []map[string]any{
 		{"specversion": "1.0", "id": "identify-1", "source": "/shop", "type": event.Identify, "time": t0.Add(-time.Minute),
 			"data": map[string]any{"user_id": customer, "traits": map[string]any{"timezone": "Asia/Taipei"}, "consent": map[string]bool{"email": true, "sms": true}}},
 		{"specversion": "1.0", "id": "order-1", "source": "/shop", "type": event.OrderCompleted, "time": t0,
 			"data": map[string]any{"user_id": customer, "order_id": "1", "total": "30", "currency": "USD"}},
 	})
-	req, _ := http.NewRequest("POST", p.url+"/v1/events", bytes.NewReader(body))
-	req.SetBasicAuth(writeKey, "")
-	req.Header.Set("Content-Type", "application/cloudevents-batch+json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("collector: %v %v", resp.Status, err)
-	}
-	resp.Body.Close()
 	p.waitApplied(t, 2, 30*time.Second)
 	time.Sleep(2 * time.Second) // the trigger service sees N and starts the welcome's 72 h wait
 
 	// Day 31: S1 (cycle 30 days), and the welcome's wait is long due. Day 61: S2. Day 91: S3.
 	for i, day := range []int{31, 61, 91} {
-		clock.Store(t0.AddDate(0, 0, day).UnixNano())
+		clk.set(t0.AddDate(0, 0, day))
 		p.kafka.ReadTopic(t, trigger.TopicTriggers, i+2, 20*time.Second)
 	}
 	time.Sleep(2 * time.Second)
@@ -236,36 +169,10 @@ func TestBrowseAbandonRFMSegmentAndBirthdayCampaignsThroughThePipeline(t *testin
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 5, 4, 3, 0, 0, 0, time.UTC) // 11:00 in Taipei
-	var clock atomic.Int64
-	clock.Store(t0.UnixNano())
-	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
-	p := startPipeline(t, now, "USD")
-	pick := func(prefix string, names ...string) string {
-		for i := 0; ; i++ {
-			c := fmt.Sprint(prefix, i)
-			held := false
-			for _, cp := range camps.Campaigns {
-				for _, n := range names {
-					if cp.Name == n {
-						_, h := campaign.Assign(n, c, cp.Variants, cp.Holdout)
-						held = held || h
-					}
-				}
-			}
-			if !held {
-				return c
-			}
-		}
-	}
-	browser, vip, birthday := pick("browser-", "browse_abandon_reminder"), pick("vip-", "vip_points"), pick("bday-", "birthday_coupon")
-	svc, err := trigger.NewService(trigger.Config{Brokers: p.kafka.Brokers, Now: now}, trigger.NewEngine(camps, p.rdb, p.store, p.writer), p.log, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = svc.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	clk := newClock(t0)
+	p := startPipeline(t, clk.now, "USD")
+	browser, vip, birthday := treated(camps, "browser-", "browse_abandon_reminder"), treated(camps, "vip-", "vip_points"), treated(camps, "bday-", "birthday_coupon")
+	p.startTrigger(t, camps, clk.now)
 
 	ev := func(id, typ, customer string, at time.Time, data map[string]any) map[string]any {
 		data["user_id"] = customer
@@ -283,23 +190,15 @@ func TestBrowseAbandonRFMSegmentAndBirthdayCampaignsThroughThePipeline(t *testin
 		at := t0.Add(time.Duration(i) * time.Hour)
 		evs = append(evs, ev(fmt.Sprint("view-", i), event.ProductViewed, browser, at, map[string]any{"product": map[string]any{"sku": "JKT", "category": "coats"}}))
 	}
-	body, _ := json.Marshal(evs)
-	req, _ := http.NewRequest("POST", p.url+"/v1/events", bytes.NewReader(body))
-	req.SetBasicAuth(writeKey, "")
-	req.Header.Set("Content-Type", "application/cloudevents-batch+json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("collector: %v %v", resp.Status, err)
-	}
-	resp.Body.Close()
+	p.post(t, evs)
 	p.waitApplied(t, len(evs), 30*time.Second)
 	p.kafka.ReadTopic(t, trigger.TopicTriggers, 1, 20*time.Second) // vip points, at once
 
-	clock.Store(t0.Add(5 * time.Hour).UnixNano()) // 2 h after the third view
+	clk.set(t0.Add(5 * time.Hour)) // 2 h after the third view
 	p.kafka.ReadTopic(t, trigger.TopicTriggers, 2, 20*time.Second)
-	clock.Store(time.Date(2026, 5, 5, 16, 30, 0, 0, time.UTC).UnixNano()) // 00:30 on 6 May in Taipei: quiet
+	clk.set(time.Date(2026, 5, 5, 16, 30, 0, 0, time.UTC)) // 00:30 on 6 May in Taipei: quiet
 	time.Sleep(2 * time.Second)
-	clock.Store(time.Date(2026, 5, 6, 1, 5, 0, 0, time.UTC).UnixNano()) // 09:05 in Taipei
+	clk.set(time.Date(2026, 5, 6, 1, 5, 0, 0, time.UTC)) // 09:05 in Taipei
 	p.kafka.ReadTopic(t, trigger.TopicTriggers, 3, 20*time.Second)
 	time.Sleep(2 * time.Second)
 
