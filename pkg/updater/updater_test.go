@@ -25,7 +25,7 @@ func TestOrdersInAnotherCurrencyAreDeadLetteredNotSummed(t *testing.T) {
 	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3})
 	rdb := testenv.StartRedis(t).Client(t)
 	w := stream.NewWriter(k.Brokers, 0)
-	defer w.Close()
+	t.Cleanup(func() { w.Close() })
 	msgs := []kafka.Message{
 		message(t, "o1", event.OrderCompleted, "kim", `{"user_id":"kim","order_id":"1","total":"10.00","currency":"USD"}`),
 		message(t, "o2", event.OrderCompleted, "kim", `{"user_id":"kim","order_id":"2","total":"99.00","currency":"EUR"}`),
@@ -36,14 +36,7 @@ func TestOrdersInAnotherCurrencyAreDeadLetteredNotSummed(t *testing.T) {
 	}
 	store := profile.New(rdb, profile.Config{Currency: "USD"})
 	T := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	up, err := updater.New(updater.Config{Brokers: k.Brokers, Now: func() time.Time { return T }}, store, w, zaptest.NewLogger(t), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = up.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	run(t, k.Brokers, store, w, T)
 
 	dead := k.ReadTopic(t, event.TopicInvalid, 2, 30*time.Second)
 	reasons := map[string]bool{}
@@ -82,7 +75,7 @@ func TestAnEventRedisRefusesIsDeadLetteredAndTheRestApplied(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := stream.NewWriter(k.Brokers, 0)
-	defer w.Close()
+	t.Cleanup(func() { w.Close() })
 	msgs := []kafka.Message{
 		message(t, "o1", event.OrderCompleted, "lou", `{"user_id":"lou","order_id":"1","total":"10.00","currency":"USD"}`),
 		message(t, "o2", event.OrderCompleted, "broken", `{"user_id":"broken","order_id":"2","total":"5.00","currency":"USD"}`),
@@ -93,14 +86,7 @@ func TestAnEventRedisRefusesIsDeadLetteredAndTheRestApplied(t *testing.T) {
 	}
 	store := profile.New(rdb, profile.Config{Currency: "USD"})
 	T := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	up, err := updater.New(updater.Config{Brokers: k.Brokers, Now: func() time.Time { return T }}, store, w, zaptest.NewLogger(t), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = up.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	run(t, k.Brokers, store, w, T)
 
 	dead := k.ReadTopic(t, event.TopicInvalid, 1, 30*time.Second)
 	var d struct {
@@ -116,4 +102,16 @@ func TestAnEventRedisRefusesIsDeadLetteredAndTheRestApplied(t *testing.T) {
 	if ps[0].Orders != 2 || ps[0].Lifetime != 17_000_000 {
 		t.Errorf("lou: %d orders, lifetime %d; want both orders applied", ps[0].Orders, ps[0].Lifetime)
 	}
+}
+
+// run runs an updater with its clock stopped at T until the test ends.
+func run(t *testing.T, brokers []string, store *profile.Store, w *kafka.Writer, T time.Time) {
+	up, err := updater.New(updater.Config{Brokers: brokers, Now: func() time.Time { return T }}, store, w, zaptest.NewLogger(t), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = up.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
