@@ -124,6 +124,7 @@ type State struct {
 	Bought     []string
 	BoughtCats []string
 	Traits     map[string]string
+	Consent    map[string]bool // by channel
 	// The last published snapshot: its key, and its JSON, decoded only when a
 	// change needs it.
 	publishedKey string
@@ -200,7 +201,8 @@ type Profile struct {
 	CartValue int64 // micros
 	CartItems int
 	LastCart  time.Time
-	Traits    map[string]string // consent as "consent.<channel>" = "true"/"false"
+	Traits    map[string]string
+	Consent   map[string]bool // by channel
 	Snapshot
 }
 
@@ -239,7 +241,7 @@ func (s *Store) profile(st *State, snap Snapshot) Profile {
 	return Profile{
 		Customer: st.Customer, Values: st.Values, Orders: st.Orders, First: st.First, Last: st.Last,
 		Cycle: s.cfg.NES.Cycle(st.Orders, st.First, st.Last), Lifetime: st.Lifetime,
-		CartValue: st.CartValue, CartItems: st.CartItems, LastCart: st.LastCart, Traits: st.Traits, Snapshot: snap,
+		CartValue: st.CartValue, CartItems: st.CartItems, LastCart: st.LastCart, Traits: st.Traits, Consent: st.Consent, Snapshot: snap,
 	}
 }
 
@@ -583,21 +585,12 @@ func (s *Store) snapshot(st *State, p rfm.Population, better []any, T time.Time)
 }
 
 func (s *Store) tagInput(st *State, snap Snapshot) tag.Input {
-	consent := map[string]bool{}
-	traits := map[string]string{}
-	for k, v := range st.Traits {
-		if name, ok := strings.CutPrefix(k, "consent."); ok {
-			consent[name] = v == "true"
-		} else {
-			traits[k] = v
-		}
-	}
 	return tag.Input{
 		Stage: string(snap.Stage), R: st.Values.R, F: st.Values.F, M: st.Values.M,
 		RScore: snap.RScore, FScore: snap.FScore, MScore: snap.MScore, Segment: snap.Segment,
 		Orders: st.Orders, Lifetime: st.Lifetime,
 		BoughtSKUs: st.Bought, BoughtCategories: st.BoughtCats, ViewedSKUs: st.Viewed, ViewedCategories: st.ViewedCats,
-		CartValue: st.CartValue, Traits: traits, Consent: consent,
+		CartValue: st.CartValue, Traits: st.Traits, Consent: st.Consent,
 	}
 }
 
@@ -668,7 +661,7 @@ func parseState(c string, cmd *redis.Cmd, T time.Time) (*State, error) {
 	if len(res) != 9 {
 		return nil, fmt.Errorf("apply script: %d results", len(res))
 	}
-	st := &State{Customer: c, Traits: map[string]string{}}
+	st := &State{Customer: c, Traits: map[string]string{}, Consent: map[string]bool{}}
 	st.Applied = toInt(res[0]) == 1
 	st.Values.F = int(toInt(res[1]))
 	st.Values.M = toInt(res[2])
@@ -686,8 +679,14 @@ func parseState(c string, cmd *redis.Cmd, T time.Time) (*State, error) {
 		st.Values.R = int(max(T.Sub(st.Last), 0) / (24 * time.Hour))
 	}
 	for k, v := range p {
-		if name, ok := strings.CutPrefix(k, "a:"); ok {
-			_, val, _ := strings.Cut(v, "|")
+		name, ok := strings.CutPrefix(k, "a:")
+		if !ok {
+			continue
+		}
+		_, val, _ := strings.Cut(v, "|")
+		if ch, ok := strings.CutPrefix(name, "consent."); ok {
+			st.Consent[ch] = val == "true"
+		} else {
 			st.Traits[name] = val
 		}
 	}

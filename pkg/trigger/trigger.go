@@ -415,7 +415,7 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 	if outcome == "" && held {
 		outcome = Holdout
 	}
-	if outcome == "" && prof.Traits["consent."+c.Channel] != "true" {
+	if outcome == "" && !prof.Consent[c.Channel] {
 		outcome = Consent
 	}
 	if outcome == "" && e.campaigns.QuietHours != nil {
@@ -586,14 +586,13 @@ func (d Decision) message(id string) (kafka.Message, error) {
 
 // profileVars is what campaign expressions see of a profile.
 func profileVars(p *profile.Profile) map[string]any {
-	consent := map[string]any{}
-	traits := map[string]any{}
+	consent := make(map[string]any, len(p.Consent))
+	for ch, ok := range p.Consent {
+		consent[ch] = ok
+	}
+	traits := make(map[string]any, len(p.Traits))
 	for k, v := range p.Traits {
-		if ch, ok := strings.CutPrefix(k, "consent."); ok {
-			consent[ch] = v == "true"
-		} else {
-			traits[k] = v
-		}
+		traits[k] = v
 	}
 	tags := make([]any, len(p.Tags))
 	for i, t := range p.Tags {

@@ -37,14 +37,13 @@ type Config struct {
 	GroupID string
 	// Topics are consumed. Default: browse, cart, purchase, identify.
 	Topics []string
-	// BatchSize is the most events applied together. Default 500.
-	BatchSize int
-	// BatchWait is how long a batch waits to fill. Default 20ms.
-	BatchWait time.Duration
-	// TimerInterval is how often due timers are looked for when idle. Default 1s.
-	TimerInterval time.Duration
-	// SessionTimeout is how long the group waits for a member that stopped
-	// answering before its partitions go to others. Default 10s.
+	// BatchSize, BatchWait, TimerInterval (how often due timers are looked
+	// for while events keep coming) and SessionTimeout are the consumer's
+	// BatchSize, BatchWait, TickInterval and SessionTimeout; zero values mean
+	// stream.Consumer's defaults (500, 20ms, 1s, 10s).
+	BatchSize      int
+	BatchWait      time.Duration
+	TimerInterval  time.Duration
 	SessionTimeout time.Duration
 	// Now is the clock that says what T is. Default time.Now.
 	Now func() time.Time
@@ -56,18 +55,6 @@ func (c *Config) defaults() {
 	}
 	if len(c.Topics) == 0 {
 		c.Topics = event.Topics
-	}
-	if c.BatchSize <= 0 {
-		c.BatchSize = 500
-	}
-	if c.BatchWait <= 0 {
-		c.BatchWait = 20 * time.Millisecond
-	}
-	if c.TimerInterval <= 0 {
-		c.TimerInterval = time.Second
-	}
-	if c.SessionTimeout <= 0 {
-		c.SessionTimeout = 10 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now
