@@ -10,7 +10,6 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
@@ -192,38 +191,14 @@ func (c *Collector) check(it *item, src Source, received time.Time) {
 	it.seen = seenKey(it.ev.Source(), it.ev.ID())
 }
 
-// deadLetterData is the data of a segflow.event.rejected event.
-type deadLetterData struct {
-	Reason     string             `json:"reason"`
-	Errors     []event.FieldError `json:"errors"`
-	Format     string             `json:"format"`
-	Source     string             `json:"source"`
-	Index      int                `json:"index"`
-	ReceivedAt time.Time          `json:"received_at"`
-	// Raw is the event as received when it is JSON; RawText otherwise.
-	Raw     json.RawMessage `json:"raw,omitempty"`
-	RawText string          `json:"raw_text,omitempty"`
-}
-
 func deadLetter(src Source, it *item, received time.Time) (kafka.Message, error) {
-	d := deadLetterData{
+	d := event.DeadLetter{
 		Reason: it.reason, Errors: it.errs, Format: it.format, Source: sourceURI(src),
 		Index: it.index, ReceivedAt: received.UTC(),
 	}
-	if json.Valid(it.raw) {
-		d.Raw = compact(it.raw)
-	} else {
-		d.RawText = string(it.raw)
-	}
-	e := cloudevents.NewEvent()
-	e.SetID(uuid.NewString())
-	e.SetSource("/collector")
-	e.SetType(event.Rejected)
-	e.SetTime(received)
-	if id := it.ev.ID(); id != "" {
-		e.SetSubject(id)
-	}
-	if err := e.SetData(cloudevents.ApplicationJSON, d); err != nil {
+	d.SetRaw(compact(it.raw))
+	e, err := d.Event("/collector", "", it.ev.ID())
+	if err != nil {
 		return kafka.Message{}, err
 	}
 	return stream.ToMessage(event.TopicInvalid, e)

@@ -13,13 +13,11 @@ package updater
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
@@ -250,31 +248,17 @@ func changeMessage(ch profile.Change) (kafka.Message, error) {
 
 // deadLetter wraps a message the updater cannot apply for events.invalid.
 func deadLetter(m kafka.Message, reason string, cause error) (kafka.Message, error) {
-	e := cloudevents.NewEvent()
-	e.SetID(uuid.NewString())
-	e.SetSource("/profile-updater")
-	e.SetType(event.Rejected)
-	e.SetTime(time.Now())
-	if len(m.Key) > 0 {
-		e.SetExtension(event.ExtPartitionKey, string(m.Key))
+	d := event.DeadLetter{
+		Reason: reason, Errors: []event.FieldError{{Rule: reason, Message: cause.Error()}},
+		Format: "kafka", Source: fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset),
+		ReceivedAt: time.Now().UTC(), Headers: map[string]string{},
 	}
-	headers := map[string]string{}
 	for _, h := range m.Headers {
-		headers[h.Key] = string(h.Value)
+		d.Headers[h.Key] = string(h.Value)
 	}
-	d := map[string]any{
-		"reason":  reason,
-		"errors":  []map[string]string{{"field": "", "rule": reason, "message": cause.Error()}},
-		"format":  "kafka",
-		"source":  fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset),
-		"headers": headers,
-	}
-	if json.Valid(m.Value) {
-		d["raw"] = json.RawMessage(m.Value)
-	} else {
-		d["raw_text"] = string(m.Value)
-	}
-	if err := e.SetData(cloudevents.ApplicationJSON, d); err != nil {
+	d.SetRaw(m.Value)
+	e, err := d.Event("/profile-updater", string(m.Key), "")
+	if err != nil {
 		return kafka.Message{}, err
 	}
 	return stream.ToMessage(event.TopicInvalid, e)
