@@ -50,6 +50,23 @@ type config struct {
 	LogFormat string
 	LogLevel  string
 
+	// Settings of the import, replay and verify commands.
+	ImportSource string
+	ImportFormat string
+	TimeZone     string
+	Topics       string
+	From         string
+	Offsets      string
+	Into         string
+	Switch       bool
+	Changes      string
+	BatchSize    int
+	Step         time.Duration
+	Fresh        bool
+	Against      string
+	Scratch      string
+	Keep         bool
+
 	set *flag.FlagSet
 }
 
@@ -88,6 +105,27 @@ func parseConfig(name string, args []string) (*config, error) {
 	fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "HMAC-SHA256 key of the webhook's X-Segflow-Signature header")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or console")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	switch name {
+	case "import":
+		fs.StringVar(&c.ImportSource, "source", "/import/orders", "CloudEvent source of the imported orders; re-importing under the same source writes nothing new")
+		fs.StringVar(&c.ImportFormat, "format", "", "csv or jsonl; empty: from the file name (.csv, else JSON lines)")
+		fs.StringVar(&c.TimeZone, "time-zone", "UTC", "IANA time zone of order times written without one")
+	case "replay", "verify":
+		fs.StringVar(&c.Topics, "topics", strings.Join(event.Topics, ","), "comma-separated topics to replay; events.invalid re-publishes the dead letters that are now valid")
+		fs.StringVar(&c.From, "from", "", "replay from this RFC 3339 time (the broker's offset for that time in each partition); empty: from the beginning")
+		fs.StringVar(&c.Offsets, "offsets", "", "explicit start offsets, comma-separated topic/partition=offset; they win over --from for those partitions")
+		fs.IntVar(&c.BatchSize, "batch-size", 500, "most events applied together")
+		fs.DurationVar(&c.Step, "step", time.Hour, "event-time resolution: events and timers within this of each other are evaluated as of the same time")
+		fs.StringVar(&c.Changes, "changes", "drop", "profile.changed of the replay: drop (no trigger ever sees them) or backfill (published marked backfill; the trigger service records its decisions as suppressed with reason backfill)")
+		fs.StringVar(&c.Into, "into", "", "build into this fresh namespace (key prefix, e.g. sf2) instead of in place in the live one")
+		fs.BoolVar(&c.Switch, "switch", false, "with --into: once caught up, switch the live namespace to it")
+		fs.BoolVar(&c.Fresh, "fresh", false, "start over instead of resuming an unfinished replay into the same namespace")
+		if name == "verify" {
+			fs.StringVar(&c.Against, "against", "", "namespace to compare with; empty: the live one")
+			fs.StringVar(&c.Scratch, "scratch", "sf-verify", "scratch namespace the profiles are rebuilt in")
+			fs.BoolVar(&c.Keep, "keep", false, "keep the scratch namespace after comparing")
+		}
+	}
 	fs.VisitAll(func(f *flag.Flag) {
 		if v, ok := os.LookupEnv(envName(f.Name)); ok {
 			_ = f.Value.Set(v)

@@ -23,6 +23,10 @@ Usage:
   segflow collector  [flags]   run the HTTP collector
   segflow profile-updater [flags]  run the profile-updater
   segflow trigger    [flags]   run the trigger service (needs --campaigns)
+  segflow import orders [flags] FILE   write historical orders (CSV or JSON lines) to the purchase topic
+  segflow replay     [flags]   re-apply topics to the profile store, in place or into a fresh namespace
+  segflow replay drop NAMESPACE  delete a namespace that is not live
+  segflow verify     [flags]   rebuild profiles in a scratch namespace and report differences
   segflow healthcheck URL        exit 0 if URL answers 200 (for container health checks)
   segflow <command> -h         list the flags of a command
 
@@ -33,7 +37,7 @@ embedded Kafka-protocol broker and Redis in-process.
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+		if !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errDiffers) {
 			fmt.Fprintln(os.Stderr, "segflow:", err)
 		}
 		os.Exit(2)
@@ -54,6 +58,8 @@ func run(args []string) error {
 			return err
 		}
 		return serve(ctx, cmd, cfg)
+	case "import":
+		return importOrders(ctx, args, os.Stdout, os.Stderr)
 	case "healthcheck":
 		return healthcheck(ctx, args)
 	case "help", "-h", "--help":
