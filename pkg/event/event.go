@@ -73,6 +73,10 @@ const (
 	// ExtChannel is where the event happened: web, app or pos. It is the data's
 	// channel field when the producer set one, otherwise the source's default.
 	ExtChannel = "channel"
+	// ExtBackfill marks a profile.changed computed by a replay of the past:
+	// the trigger service records the campaigns it would enter as suppressed
+	// with reason backfill, and sends nothing.
+	ExtBackfill = "backfill"
 )
 
 // AnonymousPrefix marks a canonical customer id that is an anonymous id not yet

@@ -3,7 +3,8 @@
 // waits out their delays on durable timers in Redis, applies the guards, and
 // emits each decision as a CloudEvent — a trigger on the triggers topic, or a
 // suppression (holdout, consent, cap, cooldown, budget, premise) on the decisions
-// topic, so that nothing is decided silently.
+// topic, so that nothing is decided silently. A profile change marked
+// backfill (a replay of the past) is only ever a suppression.
 //
 // At most one trigger per campaign per cause: a decision's id is derived from
 // the campaign, the customer and the event that started it, and decideScript
@@ -57,6 +58,8 @@ const (
 	Cooldown = "cooldown"
 	Premise  = "premise"
 	Budget   = "budget"
+	// Backfill is a decision on a profile change of a replay of the past.
+	Backfill = "backfill"
 )
 
 // Producer writes messages and returns once they are acknowledged.
@@ -198,6 +201,9 @@ func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event) 
 	in := campaign.Input{Event: map[string]any{"type": ev.Type(), "time": ev.Time(), "data": data}}
 	if ev.Type() == event.ProfileChanged {
 		in.Change = data
+		if b, _ := ev.Extensions()[event.ExtBackfill].(string); b == "true" {
+			return e.backfill(ctx, T, customer, ev, in)
+		}
 	}
 	for i := range e.campaigns.Campaigns {
 		c := &e.campaigns.Campaigns[i]
@@ -235,6 +241,31 @@ func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event) 
 		// applied this very event yet.
 		w := wait{Start: ev.Time(), Due: ev.Time().Add(time.Duration(c.Delay)), First: ev.ID(), Causes: []string{ev.ID()}, Event: in.Event, Change: in.Change}
 		if err := e.schedule(ctx, c, customer, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// backfill records each campaign a profile change computed by a replay of
+// the past would enter as suppressed with reason backfill: no trigger for
+// the past, and no wait either.
+func (e *Engine) backfill(ctx context.Context, T time.Time, customer string, ev cloudevents.Event, in campaign.Input) error {
+	var ch profile.Change
+	if err := json.Unmarshal(ev.Data(), &ch); err != nil {
+		return fmt.Errorf("event %s: %w", ev.ID(), err)
+	}
+	prof := &profile.Profile{Customer: customer, Snapshot: ch.After}
+	in.Profile = profileVars(prof)
+	for i := range e.campaigns.Campaigns {
+		c := &e.campaigns.Campaigns[i]
+		if !onEntry(c, ev.Type()) {
+			continue
+		}
+		if ok, err := c.Matches(in); err != nil || !ok {
+			continue
+		}
+		if _, err := e.decideAs(ctx, T, c, customer, ev.ID(), []string{ev.ID()}, in, prof, Backfill, T); err != nil {
 			return err
 		}
 	}

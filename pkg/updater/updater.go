@@ -45,6 +45,11 @@ type Config struct {
 	SessionTimeout time.Duration
 	// Now is the clock that says what T is. Default time.Now.
 	Now func() time.Time
+	// Namespace, if set, returns the store of the live namespace; it is
+	// asked once per batch and per round of timers, so a switch of the live
+	// namespace (profile.SetLive) takes effect at the next batch. Nil: always
+	// the store given to New.
+	Namespace func(ctx context.Context) (*profile.Store, error)
 }
 
 func (c *Config) defaults() {
@@ -57,6 +62,14 @@ func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+}
+
+// storeFor returns the store a batch is applied to.
+func (u *Updater) storeFor(ctx context.Context) (*profile.Store, error) {
+	if u.cfg.Namespace == nil {
+		return u.store, nil
+	}
+	return u.cfg.Namespace(ctx)
 }
 
 // Producer writes messages and returns once they are acknowledged.
@@ -107,6 +120,10 @@ func (u *Updater) Run(ctx context.Context) error {
 
 // apply applies one batch: events become ops, bad ones dead letters.
 func (u *Updater) apply(ctx context.Context, batch []kafka.Message) error {
+	store, err := u.storeFor(ctx)
+	if err != nil {
+		return err
+	}
 	ops := make([]profile.Op, 0, len(batch))
 	srcs := make([]kafka.Message, 0, len(batch))
 	var dead []kafka.Message
@@ -114,7 +131,7 @@ func (u *Updater) apply(ctx context.Context, batch []kafka.Message) error {
 		e, err := stream.FromMessage(m)
 		var op profile.Op
 		if err == nil {
-			op, err = profile.OpOf(e, u.store.Currency())
+			op, err = profile.OpOf(e, store.Currency())
 		}
 		if err != nil {
 			reason := "undecodable"
@@ -133,14 +150,14 @@ func (u *Updater) apply(ctx context.Context, batch []kafka.Message) error {
 		srcs = append(srcs, m)
 	}
 	T := u.cfg.Now()
-	changes, dups, err := u.store.Apply(ctx, T, ops)
+	changes, dups, err := store.Apply(ctx, T, ops)
 	if refused(err) {
 		// Redis itself refused the batch (not a connection problem): apply the
 		// events one by one, so that only those it refuses are dead-lettered
 		// and the stream does not stop behind them.
 		changes, dups = nil, 0
 		for i, op := range ops {
-			ch, d, err := u.store.Apply(ctx, T, []profile.Op{op})
+			ch, d, err := store.Apply(ctx, T, []profile.Op{op})
 			switch {
 			case refused(err):
 				dl, derr := deadLetter(srcs[i], "refused", err)
@@ -159,7 +176,7 @@ func (u *Updater) apply(ctx context.Context, batch []kafka.Message) error {
 	} else if err != nil {
 		return err
 	}
-	if err := u.publish(ctx, changes, dead...); err != nil {
+	if err := u.publish(ctx, store, changes, dead...); err != nil {
 		return err
 	}
 	u.m.applied.Add(float64(len(ops)))
@@ -186,18 +203,22 @@ func refused(err error) bool {
 // timers applies the time-driven changes due now.
 func (u *Updater) timers(ctx context.Context) error {
 	const limit = 500
+	store, err := u.storeFor(ctx)
+	if err != nil {
+		return err
+	}
 	for {
 		T := u.cfg.Now()
-		changes, n, err := u.store.Due(ctx, T, limit)
+		changes, n, err := store.Due(ctx, T, limit)
 		if err != nil {
 			return err
 		}
-		if err := u.publish(ctx, changes); err != nil {
+		if err := u.publish(ctx, store, changes); err != nil {
 			return err
 		}
 		u.m.timersFired.Add(float64(n))
 		if n < limit {
-			backlog, err := u.store.Backlog(ctx, T)
+			backlog, err := store.Backlog(ctx, T)
 			if err == nil {
 				u.m.timerBacklog.Set(float64(backlog))
 			}
@@ -208,7 +229,7 @@ func (u *Updater) timers(ctx context.Context) error {
 
 // publish writes changes and dead letters, then stores the published
 // snapshots.
-func (u *Updater) publish(ctx context.Context, changes []profile.Change, extra ...kafka.Message) error {
+func (u *Updater) publish(ctx context.Context, store *profile.Store, changes []profile.Change, extra ...kafka.Message) error {
 	msgs := extra
 	for _, ch := range changes {
 		m, err := changeMessage(ch)
@@ -222,7 +243,7 @@ func (u *Updater) publish(ctx context.Context, changes []profile.Change, extra .
 			return fmt.Errorf("publish %d changes: %w", len(changes), err)
 		}
 	}
-	if err := u.store.Commit(ctx, changes); err != nil {
+	if err := store.Commit(ctx, changes); err != nil {
 		return err
 	}
 	for _, ch := range changes {

@@ -100,25 +100,27 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		}
 		col.Register(mux)
 	}
-	var store *profile.Store
+	// The updater and the trigger service follow the live namespace, so that
+	// a rebuilt one (segflow replay --into NS --switch) goes live without a
+	// restart.
+	var live *profile.Live
 	if cmd == "run" || cmd == "profile-updater" || cmd == "trigger" {
-		rules, err := loadRules(cfg.TagRules)
+		pcfg, err := storeConfig(cfg)
 		if err != nil {
 			return err
 		}
-		store = profile.New(rdb, profile.Config{
-			Window:   cfg.RFMWindow,
-			NES:      nes.Config{DefaultCycle: cfg.DefaultCycle, MinCycle: cfg.MinCycle, MaxCycle: cfg.MaxCycle},
-			Currency: cfg.Currency,
-			Rules:    rules,
-		})
+		live = profile.NewLive(rdb, pcfg)
 	}
 	now, err := cfg.clock()
 	if err != nil {
 		return err
 	}
 	if cmd == "run" || cmd == "profile-updater" {
-		up, err := updater.New(updater.Config{Brokers: brokers, GroupID: cfg.ConsumerGroup, SessionTimeout: cfg.SessionTimeout, Now: now}, store, writer, log, reg)
+		store, err := live.Store(ctx)
+		if err != nil {
+			return err
+		}
+		up, err := updater.New(updater.Config{Brokers: brokers, GroupID: cfg.ConsumerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, Namespace: live.Store}, store, writer, log, reg)
 		if err != nil {
 			return err
 		}
@@ -129,7 +131,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		if err != nil {
 			return fmt.Errorf("--campaigns: %w", err)
 		}
-		engine := trigger.NewEngine(camps, rdb, store, writer)
+		engine := trigger.NewEngine(camps, rdb, live, writer)
 		svc, err := trigger.NewService(trigger.Config{Brokers: brokers, GroupID: cfg.TriggerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, CampaignsFile: cfg.Campaigns}, engine, log, reg)
 		if err != nil {
 			return err
@@ -223,6 +225,20 @@ func newLogger(cfg *config) (*zap.Logger, error) {
 	}
 	zc.Level = zap.NewAtomicLevelAt(level)
 	return zc.Build()
+}
+
+// storeConfig is the profile store's configuration.
+func storeConfig(cfg *config) (profile.Config, error) {
+	rules, err := loadRules(cfg.TagRules)
+	if err != nil {
+		return profile.Config{}, err
+	}
+	return profile.Config{
+		Window:   cfg.RFMWindow,
+		NES:      nes.Config{DefaultCycle: cfg.DefaultCycle, MinCycle: cfg.MinCycle, MaxCycle: cfg.MaxCycle},
+		Currency: cfg.Currency,
+		Rules:    rules,
+	}, nil
 }
 
 // loadRules compiles the tag and tier rules of path, or the defaults.

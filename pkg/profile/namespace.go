@@ -1,0 +1,249 @@
+package profile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Namespaces. A namespace is the key prefix of a whole profile store
+// (Config.Prefix): its customers' keys, population indexes and timers. A
+// rebuild writes a fresh namespace while the live one keeps serving, and the
+// switch between them is one SET of LiveKey, which every reader and writer of
+// profiles resolves per batch (see Live). Nothing else lives under a
+// namespace's prefix that is not profile state except the collector's
+// identity links and dedup markers under "sf", which DropNamespace leaves.
+
+// LiveKey names the live namespace. Absent, the live namespace is the
+// configured Prefix.
+const LiveKey = "segflow:{namespace}:live"
+
+// ErrLive is returned for dropping the live namespace.
+var ErrLive = errors.New("namespace is live")
+
+// LiveNamespace returns the live namespace, or def when none was switched to.
+func LiveNamespace(ctx context.Context, rdb redis.UniversalClient, def string) (string, error) {
+	ns, err := rdb.Get(ctx, LiveKey).Result()
+	if errors.Is(err, redis.Nil) {
+		return def, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the live namespace: %w", err)
+	}
+	return ns, nil
+}
+
+// SetLive makes ns the live namespace, atomically for every reader.
+func SetLive(ctx context.Context, rdb redis.UniversalClient, ns string) error {
+	if err := checkNamespace(ns); err != nil {
+		return err
+	}
+	if err := rdb.Set(ctx, LiveKey, ns, 0).Err(); err != nil {
+		return fmt.Errorf("switch the live namespace: %w", err)
+	}
+	return nil
+}
+
+func checkNamespace(ns string) error {
+	if ns == "" || strings.ContainsAny(ns, "{}:*?[]\\ ") {
+		return fmt.Errorf("namespace %q: want a non-empty name without {}:*?[]\\ or spaces", ns)
+	}
+	return nil
+}
+
+// profileSuffixes are the last parts of a customer's keys, and the hash tags
+// of the shared keys, that make up a namespace.
+var profileSuffixes = []string{"p", "h", "amt", "vs", "vc", "b", "cart", "merged"}
+
+// inNamespace tells whether key, under prefix ns, is profile state.
+func inNamespace(ns, key string) bool {
+	rest, ok := strings.CutPrefix(key, ns+":{")
+	if !ok {
+		return false
+	}
+	tag, suffix, ok := strings.Cut(rest, "}:")
+	if !ok {
+		return false
+	}
+	switch tag {
+	case "rfm", "timers", "replay":
+		return true
+	}
+	for _, s := range profileSuffixes {
+		if suffix == s {
+			return true
+		}
+	}
+	return false
+}
+
+// DropNamespace deletes every profile key of namespace ns and returns how
+// many it deleted. The live namespace is refused.
+func DropNamespace(ctx context.Context, rdb redis.UniversalClient, ns, def string) (int64, error) {
+	if err := checkNamespace(ns); err != nil {
+		return 0, err
+	}
+	live, err := LiveNamespace(ctx, rdb, def)
+	if err != nil {
+		return 0, err
+	}
+	if live == ns {
+		return 0, fmt.Errorf("drop %s: %w", ns, ErrLive)
+	}
+	var n int64
+	var mu sync.Mutex
+	err = forEachNode(ctx, rdb, func(ctx context.Context, c redis.UniversalClient) error {
+		return scan(ctx, c, ns+":{*", func(keys []string) error {
+			var drop []string
+			for _, k := range keys {
+				if inNamespace(ns, k) {
+					drop = append(drop, k)
+				}
+			}
+			if len(drop) == 0 {
+				return nil
+			}
+			// One key per command: keys of different customers live in
+			// different cluster slots.
+			pipe := c.Pipeline()
+			for _, k := range drop {
+				pipe.Unlink(ctx, k)
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
+				return err
+			}
+			mu.Lock()
+			n += int64(len(drop))
+			mu.Unlock()
+			return nil
+		})
+	})
+	if err != nil {
+		return n, fmt.Errorf("drop namespace %s: %w", ns, err)
+	}
+	return n, nil
+}
+
+// forEachNode runs fn on each master of a cluster, or on rdb itself.
+func forEachNode(ctx context.Context, rdb redis.UniversalClient, fn func(context.Context, redis.UniversalClient) error) error {
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return fn(ctx, c) })
+	}
+	return fn(ctx, rdb)
+}
+
+func scan(ctx context.Context, rdb redis.UniversalClient, match string, fn func([]string) error) error {
+	var cursor uint64
+	for {
+		keys, next, err := rdb.Scan(ctx, cursor, match, 1000).Result()
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", match, err)
+		}
+		if err := fn(keys); err != nil {
+			return err
+		}
+		if cursor = next; cursor == 0 {
+			return nil
+		}
+	}
+}
+
+// Prefix is the store's namespace.
+func (s *Store) Prefix() string { return s.cfg.Prefix }
+
+// In returns a store with the same configuration in namespace ns.
+func (s *Store) In(ns string) *Store {
+	cfg := s.cfg
+	cfg.Prefix = ns
+	return New(s.rdb, cfg)
+}
+
+// Customers calls fn with the ids of the customers who have a profile in the
+// store (merged profiles included), a scan page at a time. A customer may be
+// listed twice if the keyspace changes during the scan.
+func (s *Store) Customers(ctx context.Context, fn func(customers []string) error) error {
+	prefix := s.cfg.Prefix + ":{"
+	return forEachNode(ctx, s.rdb, func(ctx context.Context, c redis.UniversalClient) error {
+		return scan(ctx, c, prefix+"*}:p", func(keys []string) error {
+			cs := make([]string, 0, len(keys))
+			for _, k := range keys {
+				if c, ok := strings.CutSuffix(strings.TrimPrefix(k, prefix), "}:p"); ok {
+					cs = append(cs, c)
+				}
+			}
+			if len(cs) == 0 {
+				return nil
+			}
+			return fn(cs)
+		})
+	})
+}
+
+// NextDue returns the earliest time-driven change scheduled and the latest
+// of those due within d of it (among the next 500), if any.
+func (s *Store) NextDue(ctx context.Context, d time.Duration) (first, last time.Time, ok bool, err error) {
+	zs, err := s.rdb.ZRangeWithScores(ctx, s.timerKey(), 0, 499).Result()
+	if err != nil {
+		return first, last, false, fmt.Errorf("read the next timers: %w", err)
+	}
+	if len(zs) == 0 {
+		return first, last, false, nil
+	}
+	lo := int64(zs[0].Score)
+	hi := lo
+	for _, z := range zs {
+		if ms := int64(z.Score); ms <= lo+d.Milliseconds() {
+			hi = ms
+		}
+	}
+	return time.UnixMilli(lo).UTC(), time.UnixMilli(hi).UTC(), true, nil
+}
+
+// Live is the profile store of the live namespace, resolved from LiveKey.
+// Readers and writers that follow a switch resolve it per batch with Store,
+// so a batch never spans two namespaces. It is safe for concurrent use.
+type Live struct {
+	base *Store
+	mu   sync.Mutex
+	ns   map[string]*Store
+}
+
+// NewLive returns the live store of rdb; cfg.Prefix is the namespace that is
+// live until a switch names another.
+func NewLive(rdb redis.UniversalClient, cfg Config) *Live {
+	base := New(rdb, cfg)
+	return &Live{base: base, ns: map[string]*Store{base.cfg.Prefix: base}}
+}
+
+// Store returns the store of the namespace live now.
+func (l *Live) Store(ctx context.Context) (*Store, error) {
+	ns, err := LiveNamespace(ctx, l.base.rdb, l.base.cfg.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s, ok := l.ns[ns]
+	if !ok {
+		s = l.base.In(ns)
+		l.ns[ns] = s
+	}
+	return s, nil
+}
+
+// Currency is the store currency.
+func (l *Live) Currency() string { return l.base.Currency() }
+
+// Get is Store.Get on the live namespace.
+func (l *Live) Get(ctx context.Context, T time.Time, customers []string) ([]Profile, error) {
+	s, err := l.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, T, customers)
+}
