@@ -26,7 +26,7 @@ Usage:
   segflow import orders [flags] FILE   write historical orders (CSV or JSON lines) to the purchase topic
   segflow replay     [flags]   re-apply topics to the profile store, in place or into a fresh namespace
   segflow replay drop NAMESPACE  delete a namespace that is not live
-  segflow verify     [flags]   rebuild profiles in a scratch namespace and report differences
+  segflow verify     [flags]   rebuild profiles in a scratch namespace and report differences (exit 1)
   segflow healthcheck URL        exit 0 if URL answers 200 (for container health checks)
   segflow <command> -h         list the flags of a command
 
@@ -37,7 +37,10 @@ embedded Kafka-protocol broker and Redis in-process.
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
-		if !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errDiffers) {
+		if errors.Is(err, errDiffers) {
+			os.Exit(1)
+		}
+		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "segflow:", err)
 		}
 		os.Exit(2)
@@ -60,6 +63,10 @@ func run(args []string) error {
 		return serve(ctx, cmd, cfg)
 	case "import":
 		return importOrders(ctx, args, os.Stdout, os.Stderr)
+	case "replay":
+		return replayCmd(ctx, args, os.Stdout, os.Stderr)
+	case "verify":
+		return verifyCmd(ctx, args, os.Stdout, os.Stderr)
 	case "healthcheck":
 		return healthcheck(ctx, args)
 	case "help", "-h", "--help":

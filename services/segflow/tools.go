@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segflow/segflow/pkg/importer"
+	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/replay"
 	"github.com/segflow/segflow/pkg/stream"
 )
 
@@ -104,4 +107,210 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// replayConfig is the replay configuration of the flags.
+func replayConfig(cfg *config) (replay.Config, error) {
+	rc := replay.Config{
+		Topics: splitList(cfg.Topics), BatchSize: cfg.BatchSize, Step: cfg.Step,
+		Changes: cfg.Changes, Switch: cfg.Switch, Fresh: cfg.Fresh,
+	}
+	if cfg.From != "" {
+		t, err := time.Parse(time.RFC3339, cfg.From)
+		if err != nil {
+			return rc, fmt.Errorf("--from: %w", err)
+		}
+		rc.From = t
+	}
+	if cfg.Offsets != "" {
+		rc.Offsets = map[replay.Partition]int64{}
+		for _, kv := range splitList(cfg.Offsets) {
+			part, off, ok := strings.Cut(kv, "=")
+			pt, err := replay.ParsePartition(part)
+			if err != nil || !ok {
+				return rc, fmt.Errorf("--offsets: %q is not topic/partition=offset", kv)
+			}
+			n, err := strconv.ParseInt(off, 10, 64)
+			if err != nil || n < 0 {
+				return rc, fmt.Errorf("--offsets: %q is not topic/partition=offset", kv)
+			}
+			rc.Offsets[pt] = n
+		}
+	}
+	now, err := cfg.clock()
+	if err != nil {
+		return rc, err
+	}
+	rc.Now = now
+	return rc, nil
+}
+
+// tool is what the replay and verify commands share: logger, Redis, brokers
+// and the profile store of the default namespace.
+type tool struct {
+	cfg     *config
+	log     *zap.Logger
+	rdb     *redis.Client
+	brokers []string
+	base    *profile.Store
+}
+
+func newTool(name string, args []string) (*tool, error) {
+	cfg, err := parseConfig(name, args)
+	if err != nil {
+		return nil, err
+	}
+	log, err := newLogger(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rdb, brokers, err := connect(cfg)
+	if err != nil {
+		return nil, err
+	}
+	pcfg, err := storeConfig(cfg)
+	if err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	return &tool{cfg: cfg, log: log, rdb: rdb, brokers: brokers, base: profile.New(rdb, pcfg)}, nil
+}
+
+func (t *tool) close() {
+	t.rdb.Close()
+	_ = t.log.Sync()
+}
+
+// run replays into store with a progress bar or progress logs.
+func (t *tool) run(ctx context.Context, rc replay.Config, store *profile.Store, out replay.Producer, stderr io.Writer) (replay.Result, error) {
+	rc.Brokers = t.brokers
+	r, err := replay.New(rc, store, t.rdb, out, t.log)
+	if err != nil {
+		return replay.Result{}, err
+	}
+	bar := newProgress(stderr, t.log.Named("replay"), 0, "events")
+	r.Progress = func(done, total int64) {
+		if total != bar.total {
+			bar.setTotal(total)
+		}
+		bar.set(done)
+	}
+	res, err := r.Run(ctx)
+	bar.finish()
+	return res, err
+}
+
+// replayCmd runs `segflow replay` and `segflow replay drop NAMESPACE`.
+func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "drop" {
+		return dropCmd(ctx, args[1:], stdout)
+	}
+	t, err := newTool("replay", args)
+	if err != nil {
+		return err
+	}
+	defer t.close()
+	rc, err := replayConfig(t.cfg)
+	if err != nil {
+		return err
+	}
+	live, err := profile.LiveNamespace(ctx, t.rdb, t.base.Prefix())
+	if err != nil {
+		return err
+	}
+	ns := t.cfg.Into
+	switch {
+	case ns == "":
+		ns = live
+		if rc.Switch {
+			return errors.New("--switch needs --into: a replay in place is live already")
+		}
+	case ns == live:
+		return fmt.Errorf("--into %s: that is the live namespace; leave --into out to replay in place", ns)
+	}
+	if err := ensureTopics(ctx, t.brokers, t.cfg); err != nil {
+		return err
+	}
+	w := stream.NewWriter(t.brokers, t.cfg.WriteTimeout)
+	defer w.Close()
+	res, err := t.run(ctx, rc, t.base.In(ns), w, stderr)
+	fmt.Fprintf(stdout, "replay into %s: %d read, %d applied, %d of erased customers dropped, %d skipped, %d timers, %d profile changes (%s), %d dead letters re-published, %d still invalid\n",
+		ns, res.Read, res.Applied, res.Erased, res.Skipped, res.Timers, res.Changes, rc.Changes, res.Revived, res.Invalid)
+	if res.Switched {
+		fmt.Fprintf(stdout, "%s is live; %s stays until `segflow replay drop %s`\n", ns, live, live)
+	}
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("replay stopped; the same command resumes it: %w", err)
+	}
+	return err
+}
+
+// dropCmd runs `segflow replay drop NAMESPACE`.
+func dropCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	t, err := newTool("replay", args)
+	if err != nil {
+		return err
+	}
+	defer t.close()
+	if t.cfg.set.NArg() != 1 {
+		return errors.New("usage: segflow replay drop [flags] NAMESPACE")
+	}
+	ns := t.cfg.set.Arg(0)
+	n, err := profile.DropNamespace(ctx, t.rdb, ns, t.base.Prefix())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "dropped %d keys of namespace %s\n", n, ns)
+	return nil
+}
+
+// verifyCmd runs `segflow verify`: rebuild the profiles from the topics in a
+// scratch namespace and compare them with the live (or another) namespace.
+func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	t, err := newTool("verify", args)
+	if err != nil {
+		return err
+	}
+	defer t.close()
+	rc, err := replayConfig(t.cfg)
+	if err != nil {
+		return err
+	}
+	rc.Changes, rc.Switch, rc.Fresh = replay.ChangesDrop, false, true
+	against := t.cfg.Against
+	if against == "" {
+		if against, err = profile.LiveNamespace(ctx, t.rdb, t.base.Prefix()); err != nil {
+			return err
+		}
+	}
+	scratch := t.cfg.Scratch
+	if scratch == against {
+		return fmt.Errorf("--scratch %s is the namespace to verify", scratch)
+	}
+	if _, err := profile.DropNamespace(ctx, t.rdb, scratch, t.base.Prefix()); err != nil {
+		return err
+	}
+	if _, err := t.run(ctx, rc, t.base.In(scratch), nil, stderr); err != nil {
+		return err
+	}
+	T := rc.Now()
+	diffs, n, err := replay.Compare(ctx, t.base.In(against), t.base.In(scratch), T)
+	if err != nil {
+		return err
+	}
+	customers := map[string]bool{}
+	for _, d := range diffs {
+		customers[d.Customer] = true
+		fmt.Fprintf(stdout, "%s %s: %s=%s rebuilt=%s\n", d.Customer, d.Field, against, d.A, d.B)
+	}
+	fmt.Fprintf(stdout, "verify %s as of %s: %d customers compared, %d differ (%d fields)\n", against, T.UTC().Format(time.RFC3339), n, len(customers), len(diffs))
+	if !t.cfg.Keep {
+		if _, err := profile.DropNamespace(ctx, t.rdb, scratch, t.base.Prefix()); err != nil {
+			return err
+		}
+	}
+	if len(diffs) > 0 {
+		return errDiffers
+	}
+	return nil
 }

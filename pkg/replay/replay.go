@@ -1,0 +1,451 @@
+// Package replay re-applies Kafka topics to the profile store: in place, or
+// into a fresh namespace that is switched live once it has caught up
+// (a blue/green rebuild after a change of the RFM window or the tag rules).
+//
+// # Event time
+//
+// A replay reads each partition of the chosen topics from a start offset (an
+// explicit one, or the broker's offset for a time) to an end offset, merges
+// the partitions by event time, and applies the events in batches whose
+// events lie within Config.Step of each other, as of the latest event time of
+// the batch. Before each batch the profile timers due by its first event fall
+// due, in event time too. So NES stages and RFM values as of each event are
+// what they were then (to within Step), and time never goes back: an event
+// older than the replay's clock is applied as of the clock. When the range is
+// done, the timers due up to Config.Now fall due, so the namespace is current.
+//
+// # No trigger for the past
+//
+// The profile changes a replay computes are committed to the store (so the
+// live updater does not announce them again) and, by default, published
+// nowhere. With Changes set to ChangesBackfill they are published on the
+// profiles topic marked with the backfill extension, and the trigger service
+// records each campaign they would enter as suppressed with reason backfill.
+// Either way no trigger reaches the triggers topic for the past.
+//
+// # Erased customers
+//
+// Events of a customer in the privacy record with event time not after the
+// erasure are dropped (privacy.Dropped), and so are identity merges of an
+// erased visitor: a replay never recreates them.
+//
+// # Resume
+//
+// The plan of a replay — per partition, the next offset to apply and the end
+// offset — and its event-time clock are kept in the target namespace under
+// <ns>:{replay}:progress, updated after each batch is applied. A replay
+// stopped anywhere (Ctrl-C, a crash) and started again with the same topics
+// continues from there; re-applying the batch under way when it stopped is
+// harmless because every write of the store is a join.
+//
+// # Switch
+//
+// With Config.Switch, once the range is applied the replay catches up with
+// the topics' current end offsets, round after round, until fewer than
+// Config.SwitchLag events remain, and then switches: one SET of
+// profile.LiveKey. The profile-updater and the trigger service resolve the
+// live namespace per batch, so every batch the updater starts after the SET
+// is applied to the new namespace. A batch applied to the old namespace was
+// fetched before the SET, so its events lie below the end offsets read right
+// after it; a last catch-up to those offsets, then the timers up to now, puts
+// them into the new namespace too. The live updater and that last catch-up
+// may apply the same events to the new namespace; joins make the overlap
+// harmless, and the population keeps the latest evaluation of each customer.
+// Between the SET and the end of the last catch-up, a few profiles read from
+// the new namespace may miss their most recent events. The old namespace
+// stays until it is dropped (profile.DropNamespace).
+//
+// # Dead letters
+//
+// Replaying events.invalid re-validates each dead letter's original against
+// the current schemas and re-publishes those now valid on their topic, with
+// their original id and event time.
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/privacy"
+	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/stream"
+)
+
+// What a replay does with the profile changes it computes.
+const (
+	// ChangesDrop publishes none.
+	ChangesDrop = "drop"
+	// ChangesBackfill publishes them on the profiles topic marked with the
+	// event.ExtBackfill extension.
+	ChangesBackfill = "backfill"
+)
+
+// Partition is one partition of a topic.
+type Partition struct {
+	Topic     string
+	Partition int
+}
+
+func (p Partition) String() string { return p.Topic + "/" + strconv.Itoa(p.Partition) }
+
+// ParsePartition parses "topic/partition".
+func ParsePartition(s string) (Partition, error) {
+	i := strings.LastIndexByte(s, '/')
+	if i <= 0 {
+		return Partition{}, fmt.Errorf("partition %q: want topic/partition", s)
+	}
+	n, err := strconv.Atoi(s[i+1:])
+	if err != nil || n < 0 {
+		return Partition{}, fmt.Errorf("partition %q: want topic/partition", s)
+	}
+	return Partition{Topic: s[:i], Partition: n}, nil
+}
+
+// Config configures a Replayer. Zero values mean the defaults on each field.
+type Config struct {
+	Brokers []string
+	// Topics are replayed. Default: browse, cart, purchase, identify.
+	Topics []string
+	// From starts each partition at the first message written at or after it
+	// (the broker's offset-for-time lookup on message timestamps, which are
+	// the times the events were written to Kafka). Zero: the first offset.
+	From time.Time
+	// Offsets are explicit start offsets; they win over From.
+	Offsets map[Partition]int64
+	// BatchSize is the most events applied together. Default 500.
+	BatchSize int
+	// Step is the event-time resolution: events and timers within Step of
+	// each other are evaluated as of one time. Default 1h.
+	Step time.Duration
+	// Changes is ChangesDrop (default) or ChangesBackfill.
+	Changes string
+	// Switch makes the target namespace live once it has caught up.
+	Switch bool
+	// SwitchLag is how many events may remain to catch up when switching.
+	// Default 1000.
+	SwitchLag int64
+	// Fresh discards an unfinished replay into the same namespace instead of
+	// resuming it.
+	Fresh bool
+	// Now is the live clock: timers fall due up to it at the end. Default
+	// time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) defaults() {
+	if len(c.Topics) == 0 {
+		c.Topics = event.Topics
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	if c.Step <= 0 {
+		c.Step = time.Hour
+	}
+	if c.Changes == "" {
+		c.Changes = ChangesDrop
+	}
+	if c.SwitchLag <= 0 {
+		c.SwitchLag = 1000
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Producer writes messages and returns once they are acknowledged.
+type Producer interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Result counts what a replay did.
+type Result struct {
+	Read     int64 // messages read
+	Applied  int64 // events applied to profiles
+	Erased   int64 // events of erased customers, dropped
+	Skipped  int64 // messages that are not applicable events (not a CloudEvent, another currency)
+	Timers   int64 // time-driven evaluations
+	Changes  int64 // profile changes computed
+	Revived  int64 // dead letters valid now and re-published
+	Invalid  int64 // dead letters still invalid
+	Resumed  bool  // an unfinished replay was continued
+	Switched bool  // the target namespace was made live
+}
+
+// Replayer replays topics into one namespace of the profile store.
+type Replayer struct {
+	cfg    Config
+	store  *profile.Store
+	rdb    redis.UniversalClient
+	erased *privacy.Registry
+	out    Producer
+	log    *zap.Logger
+	redo   *reviver
+	// Progress, if set, is told after each batch how many messages of the
+	// plan are done, and how many there are in all.
+	Progress func(done, total int64)
+
+	plan *plan
+	T    time.Time // the replay's clock: event time
+}
+
+// New returns a replayer into store, the namespace to build (the live one
+// for a replay in place). out receives backfill changes and revived dead
+// letters; it may be nil when there are none to write.
+func New(cfg Config, store *profile.Store, rdb redis.UniversalClient, out Producer, log *zap.Logger) (*Replayer, error) {
+	cfg.defaults()
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("replay: no brokers")
+	}
+	if cfg.Changes != ChangesDrop && cfg.Changes != ChangesBackfill {
+		return nil, fmt.Errorf("replay: changes %q: want %s or %s", cfg.Changes, ChangesDrop, ChangesBackfill)
+	}
+	needsOut := cfg.Changes == ChangesBackfill || slices.Contains(cfg.Topics, event.TopicInvalid)
+	if needsOut && out == nil {
+		return nil, errors.New("replay: a producer is needed to publish backfill changes or revived dead letters")
+	}
+	r := &Replayer{cfg: cfg, store: store, rdb: rdb, erased: privacy.New(rdb), out: out, log: log.Named("replay")}
+	if slices.Contains(cfg.Topics, event.TopicInvalid) {
+		rv, err := newReviver(store.Currency())
+		if err != nil {
+			return nil, err
+		}
+		r.redo = rv
+	}
+	return r, nil
+}
+
+// Run replays the plan — a new one, or the unfinished one found in the
+// target namespace — then, with Switch, catches up and switches. Cancelling
+// ctx stops it after the batch under way, with the progress saved; Run then
+// returns ctx's error.
+func (r *Replayer) Run(ctx context.Context) (Result, error) {
+	var res Result
+	p, resumed, err := r.loadPlan(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Resumed = resumed
+	r.plan = p
+	r.T = p.T
+	r.log.Info("replay", zap.String("namespace", r.store.Prefix()), zap.Strings("topics", r.cfg.Topics),
+		zap.Bool("resumed", resumed), zap.Int64("events", p.remaining()))
+	if err := r.read(ctx, &res); err != nil {
+		return res, err
+	}
+	if r.cfg.Switch {
+		if err := r.catchUpAndSwitch(ctx, &res); err != nil {
+			return res, err
+		}
+	}
+	if err := r.timers(ctx, r.cfg.Now(), &res); err != nil {
+		return res, err
+	}
+	if err := r.finish(ctx); err != nil {
+		return res, err
+	}
+	r.log.Info("replay done", zap.Int64("read", res.Read), zap.Int64("applied", res.Applied), zap.Int64("erased", res.Erased),
+		zap.Int64("skipped", res.Skipped), zap.Int64("timers", res.Timers), zap.Int64("changes", res.Changes),
+		zap.Int64("revived", res.Revived), zap.Int64("still_invalid", res.Invalid), zap.Bool("switched", res.Switched))
+	return res, nil
+}
+
+func (r *Replayer) catchUpAndSwitch(ctx context.Context, res *Result) error {
+	live, err := profile.LiveNamespace(ctx, r.rdb, "")
+	if err != nil {
+		return err
+	}
+	if live == r.store.Prefix() {
+		return fmt.Errorf("switch: %s is live already", live)
+	}
+	for round := 0; ; round++ {
+		behind, err := r.extend(ctx)
+		if err != nil {
+			return err
+		}
+		if err := r.read(ctx, res); err != nil {
+			return err
+		}
+		if behind <= r.cfg.SwitchLag || round >= 20 {
+			break
+		}
+	}
+	if err := r.timers(ctx, r.cfg.Now(), res); err != nil {
+		return err
+	}
+	if err := profile.SetLive(ctx, r.rdb, r.store.Prefix()); err != nil {
+		return err
+	}
+	res.Switched = true
+	r.log.Info("switched the live namespace", zap.String("from", live), zap.String("to", r.store.Prefix()))
+	// Events the updater applied to the old namespace before the switch lie
+	// below the end offsets as they are now.
+	if _, err := r.extend(ctx); err != nil {
+		return err
+	}
+	return r.read(ctx, res)
+}
+
+// apply applies one batch of events in event time.
+func (r *Replayer) apply(ctx context.Context, batch []item, res *Result) error {
+	var ops []profile.Op
+	var revived []kafka.Message
+	latest := r.T
+	for _, it := range batch {
+		res.Read++
+		if it.topic == event.TopicInvalid {
+			m, err := r.redo.revive(it)
+			if err != nil {
+				res.Invalid++
+				r.log.Debug("dead letter still invalid", zap.String("partition", it.part.String()), zap.Int64("offset", it.offset), zap.Error(err))
+				continue
+			}
+			revived = append(revived, m)
+			continue
+		}
+		if it.err != nil {
+			res.Skipped++
+			continue
+		}
+		op, err := profile.OpOf(it.ev, r.store.Currency())
+		if err != nil {
+			res.Skipped++
+			continue
+		}
+		ops = append(ops, op)
+		if it.at.After(latest) {
+			latest = it.at
+		}
+	}
+	ops, err := r.dropErased(ctx, ops, res)
+	if err != nil {
+		return err
+	}
+	if len(revived) > 0 {
+		if err := r.out.WriteMessages(ctx, revived...); err != nil {
+			return fmt.Errorf("re-publish %d dead letters: %w", len(revived), err)
+		}
+		res.Revived += int64(len(revived))
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	first := batch[0].at
+	if err := r.timers(ctx, first, res); err != nil {
+		return err
+	}
+	changes, _, err := r.store.Apply(ctx, latest, ops)
+	if err != nil {
+		return err
+	}
+	r.T = latest
+	res.Applied += int64(len(ops))
+	return r.publish(ctx, changes, res)
+}
+
+// dropErased drops the ops of erased customers, and the identity merges of
+// erased visitors.
+func (r *Replayer) dropErased(ctx context.Context, ops []profile.Op, res *Result) ([]profile.Op, error) {
+	var customers []string
+	for _, op := range ops {
+		customers = append(customers, op.Customer)
+		if op.Merge != "" {
+			customers = append(customers, op.Merge)
+		}
+	}
+	erased, err := r.erased.Erased(ctx, customers)
+	if err != nil || len(erased) == 0 {
+		return ops, err
+	}
+	kept := ops[:0]
+	for _, op := range ops {
+		if privacy.Dropped(erased, op.Customer, op.Time) {
+			res.Erased++
+			continue
+		}
+		if op.Merge != "" && privacy.Dropped(erased, op.Merge, op.Time) {
+			op.Merge = ""
+		}
+		kept = append(kept, op)
+	}
+	return kept, nil
+}
+
+// timers applies the time-driven changes due up to upTo, each group of
+// timers due within Step of the earliest as of the latest of them.
+func (r *Replayer) timers(ctx context.Context, upTo time.Time, res *Result) error {
+	const limit = 500
+	for {
+		due, at, ok, err := r.store.NextDue(ctx, r.cfg.Step)
+		if err != nil || !ok || due.After(upTo) {
+			return err
+		}
+		if at.After(upTo) {
+			at = upTo
+		}
+		if at.Before(r.T) {
+			at = r.T
+		}
+		changes, n, err := r.store.Due(ctx, at, limit)
+		if err != nil {
+			return err
+		}
+		r.T = at
+		res.Timers += int64(n)
+		if err := r.publish(ctx, changes, res); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+	}
+}
+
+// publish announces changes as the configuration says, then commits them.
+func (r *Replayer) publish(ctx context.Context, changes []profile.Change, res *Result) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	res.Changes += int64(len(changes))
+	if r.cfg.Changes == ChangesBackfill {
+		msgs := make([]kafka.Message, 0, len(changes))
+		for _, ch := range changes {
+			m, err := backfillMessage(ch)
+			if err != nil {
+				return err
+			}
+			msgs = append(msgs, m)
+		}
+		if err := r.out.WriteMessages(ctx, msgs...); err != nil {
+			return fmt.Errorf("publish %d backfill changes: %w", len(msgs), err)
+		}
+	}
+	return r.store.Commit(ctx, changes)
+}
+
+// backfillMessage is a profile.changed of a replay: the same id the live
+// updater would give it, marked backfill.
+func backfillMessage(ch profile.Change) (kafka.Message, error) {
+	e := cloudevents.NewEvent()
+	e.SetID(ch.ID)
+	e.SetSource("/replay")
+	e.SetType(event.ProfileChanged)
+	e.SetTime(ch.At)
+	e.SetExtension(event.ExtPartitionKey, ch.Customer)
+	e.SetExtension(event.ExtBackfill, true)
+	if err := e.SetData(cloudevents.ApplicationJSON, ch); err != nil {
+		return kafka.Message{}, err
+	}
+	return stream.ToMessage(event.TopicProfiles, e)
+}

@@ -1,0 +1,449 @@
+package replay_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/nes"
+	"github.com/segflow/segflow/pkg/privacy"
+	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/replay"
+	"github.com/segflow/segflow/pkg/stream"
+	"github.com/segflow/segflow/pkg/tag"
+	"github.com/segflow/segflow/pkg/testenv"
+	"github.com/segflow/segflow/pkg/updater"
+)
+
+var day0 = time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC)
+
+func day(n int) time.Time { return day0.Add(time.Duration(n) * 24 * time.Hour) }
+
+// history is a year of a small shop: orders, a refund, views, cart lines,
+// identifies with consent and an anonymous visitor who identifies later.
+func history(t *testing.T) []kafka.Message {
+	var msgs []kafka.Message
+	add := func(id, typ, customer string, at time.Time, data string) {
+		msgs = append(msgs, testenv.Message(t, id, typ, customer, at, data))
+	}
+	for i := 0; i < 30; i++ {
+		c := fmt.Sprintf("c%02d", i)
+		add("id-"+c, event.Identify, c, day(i), fmt.Sprintf(`{"user_id":%q,"traits":{"timezone":"Asia/Taipei"},"consent":{"email":%v}}`, c, i%2 == 0))
+		for k := 0; k <= i%5; k++ {
+			at := day(i + 40*k)
+			add(fmt.Sprintf("o-%s-%d", c, k), event.OrderCompleted, c, at,
+				fmt.Sprintf(`{"user_id":%q,"order_id":"%s-%d","total":"%d.50","currency":"USD","items":[{"sku":"S%d","category":"cat%d"}]}`, c, c, k, 10+i*k, k, i%3))
+		}
+		add("v-"+c, event.ProductViewed, c, day(i+3), fmt.Sprintf(`{"user_id":%q,"product":{"sku":"S%d","category":"cat1"}}`, c, i))
+		if i%4 == 0 {
+			add("a-"+c, event.ProductAdded, c, day(i+5), fmt.Sprintf(`{"user_id":%q,"cart_id":"k","product":{"sku":"S9","price":"4.00"},"quantity":%d}`, c, 1+i%3))
+		}
+		if i%7 == 0 {
+			add("r-"+c, event.OrderRefunded, c, day(i+50), fmt.Sprintf(`{"user_id":%q,"order_id":"%s-0","total":"5.00","currency":"USD"}`, c, c))
+		}
+	}
+	add("anon-view", event.ProductViewed, "anon:v1", day(100), `{"anonymous_id":"v1","product":{"sku":"S1","category":"cat2"}}`)
+	add("anon-add", event.ProductAdded, "anon:v1", day(100).Add(time.Minute), `{"anonymous_id":"v1","cart_id":"x","product":{"sku":"S2","price":"3.00"}}`)
+	add("anon-id", event.Identify, "newbie", day(101), `{"user_id":"newbie","anonymous_id":"v1","consent":{"email":true}}`)
+	add("newbie-o", event.OrderCompleted, "newbie", day(102), `{"user_id":"newbie","order_id":"n-1","total":"20.00","currency":"USD"}`)
+	return msgs
+}
+
+type env struct {
+	k   *testenv.Kafka
+	rdb *redis.Client
+	w   *kafka.Writer
+	cfg profile.Config
+}
+
+func newEnv(t *testing.T) *env {
+	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3})
+	rdb := testenv.StartRedis(t).Client(t)
+	w := stream.NewWriter(k.Brokers, 0)
+	t.Cleanup(func() { w.Close() })
+	rules, err := tag.Compile(tag.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{k: k, rdb: rdb, w: w, cfg: profile.Config{Currency: "USD", Rules: rules}}
+}
+
+func (e *env) write(t *testing.T, msgs []kafka.Message) {
+	t.Helper()
+	if err := e.w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// live runs the profile-updater with its clock at T on the live namespace
+// until it has applied n events, and returns a stop function.
+func (e *env) live(t *testing.T, T time.Time, n int) func() {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	l := profile.NewLive(e.rdb, e.cfg)
+	store, _ := l.Store(context.Background())
+	up, err := updater.New(updater.Config{Brokers: e.k.Brokers, Now: func() time.Time { return T }, Namespace: l.Store}, store, e.w, zap.NewNop(), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = up.Run(ctx) }()
+	stop := func() { cancel(); <-done }
+	t.Cleanup(stop)
+	deadline := time.Now().Add(60 * time.Second)
+	for applied(reg) < float64(n) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the updater applied %v of %d events", applied(reg), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return stop
+}
+
+func applied(reg *prometheus.Registry) float64 {
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "segflow_updater_events_applied_total" {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+func (e *env) replayer(t *testing.T, ns string, cfg replay.Config) *replay.Replayer {
+	t.Helper()
+	cfg.Brokers = e.k.Brokers
+	r, err := replay.New(cfg, profile.New(e.rdb, e.cfg).In(ns), e.rdb, e.w, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// customerState is every per-customer key of a namespace, without the
+// snapshot last published (which records when, not what).
+func customerState(t *testing.T, rdb *redis.Client, ns string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for k, v := range testenv.Dump(t, rdb, ns, "derived", "dkey") {
+		if !strings.HasPrefix(k, ":{rfm}") && !strings.HasPrefix(k, ":{timers}") && !strings.HasPrefix(k, ":{replay}") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func sameState(t *testing.T, a, b map[string]string) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Errorf("%d keys against %d", len(a), len(b))
+	}
+	bad := 0
+	for k, v := range a {
+		if b[k] != v {
+			if bad++; bad <= 5 {
+				t.Errorf("key %s: %s\nagainst %s", k, v, b[k])
+			}
+		}
+	}
+}
+
+func TestAReplayIntoAFreshNamespaceRebuildsTheLiveProfiles(t *testing.T) {
+	e := newEnv(t)
+	msgs := history(t)
+	e.write(t, msgs)
+	T := day(400)
+	e.live(t, T, len(msgs))()
+
+	res, err := e.replayer(t, "sf2", replay.Config{Now: func() time.Time { return T }}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Read != int64(len(msgs)) || res.Applied != int64(len(msgs)) || res.Switched {
+		t.Errorf("result %+v, want all %d events read and applied, no switch", res, len(msgs))
+	}
+	diffs, n, err := replay.Compare(context.Background(), profile.New(e.rdb, e.cfg), profile.New(e.rdb, e.cfg).In("sf2"), T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 32 || len(diffs) > 0 {
+		t.Errorf("%d customers compared (want 32: 30, the visitor and the one it became); differences: %v", n, diffs)
+	}
+	sameState(t, customerState(t, e.rdb, "sf"), customerState(t, e.rdb, "sf2"))
+}
+
+// TestAReplayEvaluatesInEventTime follows one customer through a backfill:
+// a first order, no purchase for 100 days, a second order. With the default
+// 30-day cycle the stage is N, then S1 after 30 days, S2 after 60 and S3
+// after 90 (SPEC: c < g <= 2c, ...), and E0 at the second order.
+func TestAReplayEvaluatesInEventTime(t *testing.T) {
+	e := newEnv(t)
+	e.write(t, []kafka.Message{
+		testenv.Message(t, "o1", event.OrderCompleted, "sleepy", day(0), `{"user_id":"sleepy","order_id":"1","total":"10.00","currency":"USD"}`),
+		testenv.Message(t, "o2", event.OrderCompleted, "sleepy", day(100), `{"user_id":"sleepy","order_id":"2","total":"10.00","currency":"USD"}`),
+	})
+	rec := &recorder{}
+	r, err := replay.New(replay.Config{Brokers: e.k.Brokers, Changes: replay.ChangesBackfill, Step: time.Minute, Now: func() time.Time { return day(101) }},
+		profile.New(e.rdb, e.cfg), e.rdb, rec, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	type step struct {
+		stage nes.Stage
+		at    time.Time
+	}
+	var got []step
+	for _, m := range rec.all() {
+		ev, err := stream.FromMessage(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := ev.Extensions()[event.ExtBackfill].(string); b != "true" || m.Topic != event.TopicProfiles {
+			t.Errorf("change on %s with backfill %q, want the profiles topic, marked", m.Topic, b)
+		}
+		var ch profile.Change
+		if err := json.Unmarshal(ev.Data(), &ch); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, step{ch.After.Stage, ch.At})
+	}
+	want := []step{{nes.New, day(0)}, {nes.Dozing, day(30)}, {nes.HalfAsleep, day(60)}, {nes.DeepAsleep, day(90)}, {nes.Active, day(100)}}
+	if len(got) != len(want) {
+		t.Fatalf("stages %v, want %v", got, want)
+	}
+	for i := range want {
+		// A timer falls due just after its instant (g > c), within a step.
+		if got[i].stage != want[i].stage || got[i].at.Before(want[i].at) || got[i].at.After(want[i].at.Add(time.Minute)) {
+			t.Errorf("change %d: %s at %s, want %s at %s (within a minute)", i, got[i].stage, got[i].at, want[i].stage, want[i].at)
+		}
+	}
+}
+
+// recorder is a Producer that keeps what it is given.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []kafka.Message
+}
+
+func (r *recorder) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, msgs...)
+	return nil
+}
+
+func (r *recorder) all() []kafka.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]kafka.Message(nil), r.msgs...)
+}
+
+func TestAnInterruptedReplayResumesToTheSameResult(t *testing.T) {
+	e := newEnv(t)
+	msgs := history(t)
+	e.write(t, msgs)
+	T := day(400)
+	if _, err := e.replayer(t, "whole", replay.Config{Now: func() time.Time { return T }}).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	r := e.replayer(t, "parts", replay.Config{BatchSize: 7, Now: func() time.Time { return T }})
+	var first int64
+	r.Progress = func(done, total int64) {
+		if first == 0 {
+			first = done
+			cancel()
+		}
+	}
+	if _, err := r.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v, want context.Canceled", err)
+	}
+	if first == 0 || first >= int64(len(msgs)) {
+		t.Fatalf("interrupted after %d of %d events, want part of them", first, len(msgs))
+	}
+	res, err := e.replayer(t, "parts", replay.Config{BatchSize: 7, Now: func() time.Time { return T }}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Resumed || res.Read != int64(len(msgs))-first {
+		t.Errorf("second run: resumed %v, read %d; want resumed, reading the %d events left", res.Resumed, res.Read, int64(len(msgs))-first)
+	}
+	diffs, _, err := replay.Compare(context.Background(), profile.New(e.rdb, e.cfg).In("whole"), profile.New(e.rdb, e.cfg).In("parts"), T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diffs) > 0 {
+		t.Errorf("differences between the resumed and the uninterrupted replay: %v", diffs)
+	}
+	sameState(t, customerState(t, e.rdb, "whole"), customerState(t, e.rdb, "parts"))
+}
+
+func TestAReplayNeverRecreatesAnErasedCustomer(t *testing.T) {
+	e := newEnv(t)
+	msgs := history(t)
+	e.write(t, msgs)
+	ctx := context.Background()
+	// c03 and the anonymous visitor were erased after all their events.
+	for _, c := range []string{"c03", "anon:v1"} {
+		if err := privacy.New(e.rdb).Record(ctx, c, day(300)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	T := day(400)
+	res, err := e.replayer(t, "sf", replay.Config{Now: func() time.Time { return T }}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// c03: identify, 4 orders, a view; the visitor: a view and a cart add.
+	if res.Erased != 8 {
+		t.Errorf("%d events dropped as erased, want 8", res.Erased)
+	}
+	for _, c := range []string{"c03", "anon:v1"} {
+		if keys := e.rdb.Keys(ctx, "sf:{"+c+"}:*").Val(); len(keys) > 0 {
+			t.Errorf("erased customer %s has keys %v", c, keys)
+		}
+	}
+	ps, err := profile.New(e.rdb, e.cfg).Get(ctx, T, []string{"newbie"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps[0].CartItems != 0 || ps[0].Orders != 1 {
+		t.Errorf("newbie: %d cart items, %d orders; want nothing of the erased visitor, and their own order", ps[0].CartItems, ps[0].Orders)
+	}
+}
+
+func TestAReplayStartsAtATimeOrAtOffsets(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	written := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	order := func(id string, at time.Time) kafka.Message {
+		m := testenv.Message(t, id, event.OrderCompleted, "kay", day(1), fmt.Sprintf(`{"user_id":"kay","order_id":%q,"total":"1.00","currency":"USD"}`, id))
+		m.Time = at // when it was written to Kafka
+		return m
+	}
+	e.write(t, []kafka.Message{order("1", written), order("2", written.Add(time.Hour))})
+	e.write(t, []kafka.Message{order("3", written.Add(2*time.Hour))})
+
+	res, err := e.replayer(t, "from", replay.Config{Topics: []string{event.TopicPurchase}, From: written.Add(time.Hour)}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, _ := profile.New(e.rdb, e.cfg).In("from").Get(ctx, day(2), []string{"kay"})
+	if res.Applied != 2 || ps[0].Orders != 2 {
+		t.Errorf("from a time: %d applied, %d orders; want orders 2 and 3", res.Applied, ps[0].Orders)
+	}
+
+	part := kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: []byte("kay")}, 0, 1, 2)
+	res, err = e.replayer(t, "offsets", replay.Config{Topics: []string{event.TopicPurchase}, From: written.Add(time.Hour),
+		Offsets: map[replay.Partition]int64{{Topic: event.TopicPurchase, Partition: part}: 2}}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Applied != 1 {
+		t.Errorf("from offset 2: %d applied, want order 3 alone", res.Applied)
+	}
+}
+
+func TestASwitchedNamespaceIsWhereTheLiveUpdaterWritesAndTheOldOneCanBeDropped(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	msgs := history(t)
+	e.write(t, msgs)
+	// Keys under the live prefix that are not profile state.
+	e.rdb.Set(ctx, "sf:{anon:v9}:link", "someone", 0)
+	e.rdb.Set(ctx, "sf:seen:abc", "d", 0)
+	T := day(400)
+	e.live(t, T, len(msgs))
+
+	res, err := e.replayer(t, "sf2", replay.Config{Switch: true, Now: func() time.Time { return T }}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, _ := profile.LiveNamespace(ctx, e.rdb, "sf")
+	if !res.Switched || live != "sf2" {
+		t.Fatalf("switched %v, live namespace %q; want sf2", res.Switched, live)
+	}
+	// The running updater follows the switch.
+	e.write(t, []kafka.Message{testenv.Message(t, "late", event.OrderCompleted, "latecomer", day(399), `{"user_id":"latecomer","order_id":"L","total":"1.00","currency":"USD"}`)})
+	deadline := time.Now().Add(30 * time.Second)
+	for e.rdb.Exists(ctx, "sf2:{latecomer}:p").Val() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("an event after the switch did not reach the new namespace")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if e.rdb.Exists(ctx, "sf:{latecomer}:p").Val() != 0 {
+		t.Error("an event after the switch reached the old namespace")
+	}
+
+	if _, err := profile.DropNamespace(ctx, e.rdb, "sf2", "sf"); !errors.Is(err, profile.ErrLive) {
+		t.Errorf("dropping the live namespace: %v, want ErrLive", err)
+	}
+	n, err := profile.DropNamespace(ctx, e.rdb, "sf", "sf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := e.rdb.Keys(ctx, "sf:*").Val()
+	if n == 0 || len(left) != 2 {
+		t.Errorf("dropped %d keys; left %v, want the identity link and the dedup marker", n, left)
+	}
+}
+
+func TestDeadLettersValidNowArePublishedAgainWithTheirIdAndTime(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	dead := func(raw string) kafka.Message {
+		d := event.DeadLetter{Reason: "invalid", Format: "cloudevents", Source: "/sources/web", ReceivedAt: at.Add(time.Second)}
+		d.SetRaw([]byte(raw))
+		ev, err := d.Event("/collector", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := stream.ToMessage(event.TopicInvalid, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	e.write(t, []kafka.Message{
+		dead(`{"specversion":"1.0","id":"fixed-1","source":"/shop","type":"segflow.purchase.order_completed","time":"2025-06-01T12:00:00Z","data":{"user_id":"dana","order_id":"9","total":"9.00","currency":"USD"}}`),
+		dead(`{"specversion":"1.0","id":"still-bad","source":"/shop","type":"segflow.purchase.order_completed","data":{"user_id":"dana","order_id":"10","total":9.5,"currency":"USD"}}`),
+		dead(`not json`),
+	})
+	res, err := e.replayer(t, "sf", replay.Config{Topics: []string{event.TopicInvalid}}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Revived != 1 || res.Invalid != 2 {
+		t.Errorf("result %+v, want 1 revived and 2 still invalid", res)
+	}
+	msgs := e.k.ReadTopic(t, event.TopicPurchase, 1, 10*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages on purchase, want 1", len(msgs))
+	}
+	ev, err := stream.FromMessage(msgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.ID() != "fixed-1" || !ev.Time().Equal(at) || string(msgs[0].Key) != "dana" {
+		t.Errorf("re-published %s at %s keyed %s, want fixed-1 at %s keyed dana", ev.ID(), ev.Time(), msgs[0].Key, at)
+	}
+}
