@@ -73,9 +73,11 @@ const (
 	// ExtChannel is where the event happened: web, app or pos. It is the data's
 	// channel field when the producer set one, otherwise the source's default.
 	ExtChannel = "channel"
-	// ExtBackfill marks a profile.changed computed by a replay of the past:
-	// the trigger service records the campaigns it would enter as suppressed
-	// with reason backfill, and sends nothing.
+	// ExtBackfill marks an event of the past: an imported historical order,
+	// or a profile.changed computed by a replay. The trigger service sends
+	// nothing for it: it records the campaigns a marked profile.changed would
+	// enter as suppressed with reason backfill, and ignores other marked
+	// events.
 	ExtBackfill = "backfill"
 )
 

@@ -8,6 +8,10 @@
 // from the import source, the kind of row and the order id. So the same row
 // always makes the same event.
 //
+// Imported events carry the backfill extension: the profile-updater applies
+// them like any order, and the trigger service takes no decision on them (no
+// habit coupon, no conversion, for an order of the past).
+//
 // Re-importing writes nothing new: after Kafka acknowledged a batch, the ids
 // written are recorded in the Redis hash import:{<source>}:done, and a row
 // whose id is recorded there (or that repeats an id earlier in the file) is
@@ -290,6 +294,7 @@ func (im *Importer) message(r row) (kafka.Message, string, error) {
 	e.SetExtension(event.ExtPartitionKey, r.customer)
 	e.SetExtension(event.ExtChannel, channel)
 	e.SetExtension(event.ExtReceivedAt, im.cfg.Now().UTC().Format(time.RFC3339Nano))
+	e.SetExtension(event.ExtBackfill, true)
 	e.SetDataContentType(cloudevents.ApplicationJSON)
 	e.DataEncoded = data
 	m, err := stream.ToMessage(event.TopicPurchase, e)

@@ -173,6 +173,12 @@ func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event) 
 	if err := json.Unmarshal(ev.Data(), &data); err != nil {
 		return fmt.Errorf("event %s: %w", ev.ID(), err)
 	}
+	if backfill, _ := ev.Extensions()[event.ExtBackfill].(string); backfill == "true" {
+		if ev.Type() == event.ProfileChanged {
+			return e.backfill(ctx, T, customer, ev, data)
+		}
+		return nil // an imported order of the past: no conversion, no wait
+	}
 	for i := range e.campaigns.Campaigns {
 		c := &e.campaigns.Campaigns[i]
 		if c.Cancels(ev.Type()) {
@@ -201,9 +207,6 @@ func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event) 
 	in := campaign.Input{Event: map[string]any{"type": ev.Type(), "time": ev.Time(), "data": data}}
 	if ev.Type() == event.ProfileChanged {
 		in.Change = data
-		if b, _ := ev.Extensions()[event.ExtBackfill].(string); b == "true" {
-			return e.backfill(ctx, T, customer, ev, in)
-		}
 	}
 	for i := range e.campaigns.Campaigns {
 		c := &e.campaigns.Campaigns[i]
@@ -250,13 +253,13 @@ func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event) 
 // backfill records each campaign a profile change computed by a replay of
 // the past would enter as suppressed with reason backfill: no trigger for
 // the past, and no wait either.
-func (e *Engine) backfill(ctx context.Context, T time.Time, customer string, ev cloudevents.Event, in campaign.Input) error {
+func (e *Engine) backfill(ctx context.Context, T time.Time, customer string, ev cloudevents.Event, data map[string]any) error {
 	var ch profile.Change
 	if err := json.Unmarshal(ev.Data(), &ch); err != nil {
 		return fmt.Errorf("event %s: %w", ev.ID(), err)
 	}
 	prof := &profile.Profile{Customer: customer, Snapshot: ch.After}
-	in.Profile = profileVars(prof)
+	in := campaign.Input{Event: map[string]any{"type": ev.Type(), "time": ev.Time(), "data": data}, Change: data, Profile: profileVars(prof)}
 	for i := range e.campaigns.Campaigns {
 		c := &e.campaigns.Campaigns[i]
 		if !onEntry(c, ev.Type()) {
