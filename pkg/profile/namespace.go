@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -184,10 +185,12 @@ func (s *Store) Customers(ctx context.Context, fn func(customers []string) error
 	})
 }
 
-// NextDue returns the earliest time-driven change scheduled and the latest
-// of those due within d of it (among the next 500), if any.
-func (s *Store) NextDue(ctx context.Context, d time.Duration) (first, last time.Time, ok bool, err error) {
-	zs, err := s.rdb.ZRangeWithScores(ctx, s.timerKey(), 0, 499).Result()
+// NextDue returns the earliest time-driven change due by upTo, if any, and
+// the latest of those due within d of it (among the first 500).
+func (s *Store) NextDue(ctx context.Context, upTo time.Time, d time.Duration) (first, last time.Time, ok bool, err error) {
+	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, s.timerKey(), &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(upTo.UnixMilli(), 10), Count: 500,
+	}).Result()
 	if err != nil {
 		return first, last, false, fmt.Errorf("read the next timers: %w", err)
 	}
@@ -246,4 +249,17 @@ func (l *Live) Get(ctx context.Context, T time.Time, customers []string) ([]Prof
 		return nil, err
 	}
 	return s.Get(ctx, T, customers)
+}
+
+// Settle evaluates customers as of T — records them in the population,
+// schedules their timers — and returns their snapshot changes for the caller
+// to Commit, as Due does for timers. A bulk rebuild that wrote events with
+// Write settles every customer once at the end.
+func (s *Store) Settle(ctx context.Context, T time.Time, customers []string) ([]Change, error) {
+	states, err := s.read(ctx, T, customers)
+	if err != nil {
+		return nil, err
+	}
+	changes, _, err := s.evaluate(ctx, T, states, make([]Cause, len(states)))
+	return changes, err
 }

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -297,6 +298,9 @@ func (r *Replayer) extend(ctx context.Context) (int64, error) {
 	return r.plan.remaining(), r.save(ctx, r.plan, r.plan.parts)
 }
 
+// saveEvery is how often the progress of a replay is saved.
+const saveEvery = time.Second
+
 // item is one message read, decoded.
 type item struct {
 	part   Partition
@@ -342,12 +346,14 @@ func (r *Replayer) read(ctx context.Context, res *Result) error {
 	defer wg.Wait()
 	heap.Init(&h)
 	batch := make([]item, 0, r.cfg.BatchSize)
+	touched := map[Partition]bool{}
+	saved := time.Now()
 	for h.Len() > 0 {
 		batch = batch[:0]
 		first := h[0].it.at
 		for h.Len() > 0 && len(batch) < r.cfg.BatchSize {
 			top := h[0]
-			if len(batch) > 0 && top.it.at.After(first.Add(r.cfg.Step)) {
+			if len(batch) > 0 && !r.cfg.Bulk && top.it.at.After(first.Add(r.cfg.Step)) {
 				break
 			}
 			batch = append(batch, top.it)
@@ -363,20 +369,27 @@ func (r *Replayer) read(ctx context.Context, res *Result) error {
 		if err := r.apply(bctx, batch, res); err != nil {
 			return err
 		}
-		var touched []Partition
 		for _, it := range batch {
 			if it.offset+1 > p.next[it.part] {
 				p.next[it.part] = it.offset + 1
-				touched = append(touched, it.part)
+				touched[it.part] = true
 			}
 		}
-		if err := r.save(bctx, p, touched); err != nil {
-			return err
-		}
+		// Progress is saved every saveEvery, when the run stops and at its
+		// end; a resumed run applies again what was applied since, which
+		// changes nothing.
 		if r.Progress != nil {
 			r.Progress(p.progress())
 		}
-		if ctx.Err() != nil {
+		stopping := ctx.Err() != nil
+		if stopping || h.Len() == 0 || time.Since(saved) >= saveEvery {
+			if err := r.save(bctx, p, slices.Collect(maps.Keys(touched))); err != nil {
+				return err
+			}
+			clear(touched)
+			saved = time.Now()
+		}
+		if stopping {
 			break
 		}
 	}

@@ -183,6 +183,20 @@ func TestAReplayIntoAFreshNamespaceRebuildsTheLiveProfiles(t *testing.T) {
 		t.Errorf("%d customers compared (want 32: 30, the visitor and the one it became); differences: %v", n, diffs)
 	}
 	sameState(t, customerState(t, e.rdb, "sf"), customerState(t, e.rdb, "sf2"))
+
+	// In bulk: the same profiles, without the history of changes.
+	res, err = e.replayer(t, "bulk", replay.Config{Bulk: true, BatchSize: 50, Now: func() time.Time { return T }}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Applied != int64(len(msgs)) {
+		t.Errorf("bulk: %+v, want all %d events applied", res, len(msgs))
+	}
+	diffs, _, err = replay.Compare(context.Background(), profile.New(e.rdb, e.cfg), profile.New(e.rdb, e.cfg).In("bulk"), T)
+	if err != nil || len(diffs) > 0 {
+		t.Errorf("bulk rebuild differs from the live profiles: %v %v", err, diffs)
+	}
+	sameState(t, customerState(t, e.rdb, "sf"), customerState(t, e.rdb, "bulk"))
 }
 
 // TestAReplayEvaluatesInEventTime follows one customer through a backfill:

@@ -113,7 +113,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 func replayConfig(cfg *config) (replay.Config, error) {
 	rc := replay.Config{
 		Topics: splitList(cfg.Topics), BatchSize: cfg.BatchSize, Step: cfg.Step,
-		Changes: cfg.Changes, Switch: cfg.Switch, Fresh: cfg.Fresh,
+		Changes: cfg.Changes, Switch: cfg.Switch, Fresh: cfg.Fresh, Bulk: cfg.Bulk,
 	}
 	if cfg.From != "" {
 		t, err := time.Parse(time.RFC3339, cfg.From)
