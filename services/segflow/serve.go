@@ -104,22 +104,19 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 	// a rebuilt one (segflow replay --into NS --switch) goes live without a
 	// restart.
 	var live *profile.Live
+	var store *profile.Store
 	if cmd == "run" || cmd == "profile-updater" || cmd == "trigger" {
 		pcfg, err := storeConfig(cfg)
 		if err != nil {
 			return err
 		}
-		live = profile.NewLive(rdb, pcfg)
+		live, store = profile.NewLive(rdb, pcfg), profile.New(rdb, pcfg)
 	}
 	now, err := cfg.clock()
 	if err != nil {
 		return err
 	}
 	if cmd == "run" || cmd == "profile-updater" {
-		store, err := live.Store(ctx)
-		if err != nil {
-			return err
-		}
 		up, err := updater.New(updater.Config{Brokers: brokers, GroupID: cfg.ConsumerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, Namespace: live.Store}, store, writer, log, reg)
 		if err != nil {
 			return err
