@@ -91,6 +91,13 @@ func (e *env) write(t *testing.T, msgs []kafka.Message) {
 // until it has applied n events, and returns a stop function.
 func (e *env) live(t *testing.T, T time.Time, n int) func() {
 	t.Helper()
+	stop, _ := e.liveWith(t, T, n)
+	return stop
+}
+
+// liveWith is live, returning also the updater's metrics.
+func (e *env) liveWith(t *testing.T, T time.Time, n int) (func(), *prometheus.Registry) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	l := profile.NewLive(e.rdb, e.cfg)
 	store, _ := l.Store(context.Background())
@@ -103,6 +110,12 @@ func (e *env) live(t *testing.T, T time.Time, n int) func() {
 	go func() { defer close(done); _ = up.Run(ctx) }()
 	stop := func() { cancel(); <-done }
 	t.Cleanup(stop)
+	waitApplied(t, reg, n)
+	return stop, reg
+}
+
+func waitApplied(t *testing.T, reg *prometheus.Registry, n int) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for applied(reg) < float64(n) {
 		if time.Now().After(deadline) {
@@ -110,7 +123,6 @@ func (e *env) live(t *testing.T, T time.Time, n int) func() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return stop
 }
 
 func applied(reg *prometheus.Registry) float64 {
@@ -460,4 +472,53 @@ func TestDeadLettersValidNowArePublishedAgainWithTheirIdAndTime(t *testing.T) {
 	if ev.ID() != "fixed-1" || !ev.Time().Equal(at) || string(msgs[0].Key) != "dana" {
 		t.Errorf("re-published %s at %s keyed %s, want fixed-1 at %s keyed dana", ev.ID(), ev.Time(), msgs[0].Key, at)
 	}
+}
+
+// TestASwitchWhileEventsKeepComingLeavesNoGap keeps writing orders while a
+// fresh namespace is built and switched live: once the updater has applied
+// them all, the namespace now live equals a rebuild of the whole topics.
+func TestASwitchWhileEventsKeepComingLeavesNoGap(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	msgs := history(t)
+	e.write(t, msgs)
+	T := day(400)
+	_, reg := e.liveWith(t, T, len(msgs))
+
+	const more = 400
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for i := range more {
+			c := fmt.Sprintf("c%02d", i%40)
+			m := testenv.Message(t, fmt.Sprint("more-", i), event.OrderCompleted, c, day(200+i%150),
+				fmt.Sprintf(`{"user_id":%q,"order_id":"more-%d","total":"%d.00","currency":"USD"}`, c, i, 1+i%30))
+			if err := e.w.WriteMessages(ctx, m); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	res, err := e.replayer(t, "sf2", replay.Config{Switch: true, SwitchLag: 5, BatchSize: 20, Now: func() time.Time { return T }}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-written
+	waitApplied(t, reg, len(msgs)+more)
+	if !res.Switched {
+		t.Fatalf("not switched: %+v", res)
+	}
+	t.Logf("replayed %d events before and during the switch", res.Read)
+
+	if _, err := e.replayer(t, "check", replay.Config{Bulk: true, Now: func() time.Time { return T }}).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	diffs, n, err := replay.Compare(ctx, profile.New(e.rdb, e.cfg).In("sf2"), profile.New(e.rdb, e.cfg).In("check"), T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diffs) > 0 {
+		t.Errorf("the live namespace after the switch differs from a whole rebuild (%d customers): %v", n, diffs)
+	}
+	sameState(t, customerState(t, e.rdb, "check"), customerState(t, e.rdb, "sf2"))
 }
