@@ -54,7 +54,7 @@ campaigns:
 	change := testenv.Event("chg-1", event.ProfileChanged, "bo", t0, `{"customer":"bo","before":{"stage":"prospect"},"after":{"stage":"N"},"changed":["stage"]}`)
 	change.SetExtension(event.ExtBackfill, "true")
 	order := orderAt("bo", 1, t0)
-	order.SetExtension(event.ExtBackfill, "true")
+	order.SetExtension(event.ExtBackfill, true)
 	for _, ev := range []cloudevents.Event{change, change, order} {
 		if err := en.Handle(context.Background(), t0, ev); err != nil {
 			t.Fatal(err)
