@@ -4,7 +4,6 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -298,9 +297,6 @@ func (r *Replayer) extend(ctx context.Context) (int64, error) {
 	return r.plan.remaining(), r.save(ctx, r.plan, r.plan.parts)
 }
 
-// saveEvery is how often the progress of a replay is saved.
-const saveEvery = time.Second
-
 // item is one message read, decoded.
 type item struct {
 	part   Partition
@@ -345,18 +341,15 @@ func (r *Replayer) read(ctx context.Context, res *Result) error {
 	}
 	defer wg.Wait()
 	heap.Init(&h)
-	batch := make([]item, 0, r.cfg.BatchSize)
-	touched := map[Partition]bool{}
-	saved := time.Now()
+	chunk := make([]item, 0, min(r.cfg.SortWindow, 1<<16))
 	for h.Len() > 0 {
-		batch = batch[:0]
-		first := h[0].it.at
-		for h.Len() > 0 && len(batch) < r.cfg.BatchSize {
+		// Read ahead up to SortWindow messages in merged order and sort them
+		// by event time: partitions need not be in event-time order (an
+		// import sorted by customer is not).
+		chunk = chunk[:0]
+		for h.Len() > 0 && len(chunk) < r.cfg.SortWindow {
 			top := h[0]
-			if len(batch) > 0 && !r.cfg.Bulk && top.it.at.After(first.Add(r.cfg.Step)) {
-				break
-			}
-			batch = append(batch, top.it)
+			chunk = append(chunk, top.it)
 			if it, ok := <-top.ch; ok {
 				top.it = it
 				heap.Fix(&h, 0)
@@ -364,32 +357,47 @@ func (r *Replayer) read(ctx context.Context, res *Result) error {
 				heap.Pop(&h)
 			}
 		}
+		if !r.cfg.Bulk {
+			slices.SortStableFunc(chunk, func(a, b item) int { return a.at.Compare(b.at) })
+		}
 		// A batch under way completes even when the run is being stopped.
 		bctx := context.WithoutCancel(ctx)
-		if err := r.apply(bctx, batch, res); err != nil {
-			return err
-		}
-		for _, it := range batch {
-			if it.offset+1 > p.next[it.part] {
-				p.next[it.part] = it.offset + 1
-				touched[it.part] = true
+		stopped := false
+		for i := 0; i < len(chunk); {
+			j := i + 1
+			for j < len(chunk) && j-i < r.cfg.BatchSize && (r.cfg.Bulk || !chunk[j].at.After(chunk[i].at.Add(r.cfg.Step))) {
+				j++
 			}
-		}
-		// Progress is saved every saveEvery, when the run stops and at its
-		// end; a resumed run applies again what was applied since, which
-		// changes nothing.
-		if r.Progress != nil {
-			r.Progress(p.progress())
-		}
-		stopping := ctx.Err() != nil
-		if stopping || h.Len() == 0 || time.Since(saved) >= saveEvery {
-			if err := r.save(bctx, p, slices.Collect(maps.Keys(touched))); err != nil {
+			if err := r.apply(bctx, chunk[i:j], res); err != nil {
 				return err
 			}
-			clear(touched)
-			saved = time.Now()
+			i = j
+			if r.Progress != nil {
+				done, total := p.progress()
+				r.Progress(done+int64(i), total)
+			}
+			if ctx.Err() != nil && i < len(chunk) {
+				stopped = true
+				break
+			}
 		}
-		if stopping {
+		if stopped {
+			// What was applied of the chunk is not a prefix of each
+			// partition: the progress stays at the chunk's start, and a
+			// resumed run applies the chunk again, which changes nothing.
+			break
+		}
+		var touched []Partition
+		for _, it := range chunk {
+			if it.offset+1 > p.next[it.part] {
+				p.next[it.part] = it.offset + 1
+				touched = append(touched, it.part)
+			}
+		}
+		if err := r.save(bctx, p, touched); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
 			break
 		}
 	}

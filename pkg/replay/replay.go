@@ -6,7 +6,8 @@
 //
 // A replay reads each partition of the chosen topics from a start offset (an
 // explicit one, or the broker's offset for a time) to an end offset, merges
-// the partitions by event time, and applies the events in batches whose
+// the partitions by event time, sorts what it reads by event time a window
+// (Config.SortWindow) at a time, and applies the events in batches whose
 // events lie within Config.Step of each other, as of the latest event time of
 // the batch. Before each batch the profile timers due by its first event fall
 // due, in event time too. So NES stages and RFM values as of each event are
@@ -38,10 +39,10 @@
 //
 // The plan of a replay — per partition, the next offset to apply and the end
 // offset — and its event-time clock are kept in the target namespace under
-// <ns>:{replay}:progress, updated after each batch is applied. A replay
-// stopped anywhere (Ctrl-C, a crash) and started again with the same topics
-// continues from there; re-applying the batch under way when it stopped is
-// harmless because every write of the store is a join.
+// <ns>:{replay}:progress, updated after each sort window is applied. A
+// replay stopped anywhere (Ctrl-C, a crash) and started again with the same
+// topics continues from there; re-applying the window under way when it
+// stopped is harmless because every write of the store is a join.
 //
 // # Switch
 //
@@ -130,6 +131,12 @@ type Config struct {
 	Offsets map[Partition]int64
 	// BatchSize is the most events applied together. Default 500.
 	BatchSize int
+	// SortWindow is how many messages are read ahead, merged from the
+	// partitions, and sorted by event time before they are applied; the
+	// progress is saved after each window. An event out of order by more
+	// than the window is applied as of the replay's clock, later than its
+	// time. Default 50,000.
+	SortWindow int
 	// Step is the event-time resolution: events and timers within Step of
 	// each other are evaluated as of one time. Default 1h.
 	Step time.Duration
@@ -164,6 +171,9 @@ func (c *Config) defaults() {
 	}
 	if c.Step <= 0 {
 		c.Step = time.Hour
+	}
+	if c.SortWindow <= 0 {
+		c.SortWindow = 50_000
 	}
 	if c.Changes == "" {
 		c.Changes = ChangesDrop

@@ -61,6 +61,7 @@ type config struct {
 	Switch       bool
 	Changes      string
 	BatchSize    int
+	SortWindow   int
 	Step         time.Duration
 	Fresh        bool
 	Bulk         bool
@@ -116,6 +117,7 @@ func parseConfig(name string, args []string) (*config, error) {
 		fs.StringVar(&c.From, "from", "", "replay from this RFC 3339 time (the broker's offset for that time in each partition); empty: from the beginning")
 		fs.StringVar(&c.Offsets, "offsets", "", "explicit start offsets, comma-separated topic/partition=offset; they win over --from for those partitions")
 		fs.IntVar(&c.BatchSize, "batch-size", 500, "most events applied together")
+		fs.IntVar(&c.SortWindow, "sort-window", 50000, "events read ahead and sorted by event time before they are applied (progress is saved after each window); events further out of order are applied late")
 		fs.DurationVar(&c.Step, "step", time.Hour, "event-time resolution: events and timers within this of each other are evaluated as of the same time")
 		fs.StringVar(&c.Changes, "changes", "drop", "profile.changed of the replay: drop (no trigger ever sees them) or backfill (published marked backfill; the trigger service records its decisions as suppressed with reason backfill)")
 		fs.StringVar(&c.Into, "into", "", "build into this fresh namespace (key prefix, e.g. sf2) instead of in place in the live one")

@@ -112,7 +112,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // replayConfig is the replay configuration of the flags.
 func replayConfig(cfg *config) (replay.Config, error) {
 	rc := replay.Config{
-		Topics: splitList(cfg.Topics), BatchSize: cfg.BatchSize, Step: cfg.Step,
+		Topics: splitList(cfg.Topics), BatchSize: cfg.BatchSize, SortWindow: cfg.SortWindow, Step: cfg.Step,
 		Changes: cfg.Changes, Switch: cfg.Switch, Fresh: cfg.Fresh, Bulk: cfg.Bulk,
 	}
 	if cfg.From != "" {

@@ -198,12 +198,17 @@ func TestImportedHistoryRebuiltInAFreshNamespaceEqualsTheLiveProfiles(t *testing
 		t.Fatal(err)
 	}
 	stop, cancel := context.WithCancel(ctx)
-	r := e.replayer(t, "sf3", replay.Config{Now: func() time.Time { return T }})
-	r.Progress = func(done, total int64) { cancel() }
+	cfg := replay.Config{SortWindow: 2000, Now: func() time.Time { return T }}
+	r := e.replayer(t, "sf3", cfg)
+	r.Progress = func(done, total int64) {
+		if done > 3000 {
+			cancel()
+		}
+	}
 	if _, err := r.Run(stop); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted replay: %v, want context.Canceled", err)
 	}
-	res, err = e.replayer(t, "sf3", replay.Config{Now: func() time.Time { return T }}).Run(ctx)
+	res, err = e.replayer(t, "sf3", cfg).Run(ctx)
 	if err != nil || !res.Resumed || res.Read == 0 || res.Read >= int64(len(orders)) || res.Erased == 0 {
 		t.Fatalf("resumed replay: %+v %v, want resumed with part of the events left, the erased customer's dropped", res, err)
 	}
