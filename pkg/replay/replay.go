@@ -57,8 +57,19 @@
 // them into the new namespace too. The live updater and that last catch-up
 // may apply the same events to the new namespace; joins make the overlap
 // harmless, and the population keeps the latest evaluation of each customer.
-// Between the SET and the end of the last catch-up, a few profiles read from
-// the new namespace may miss their most recent events. The old namespace
+// Once the namespace is live, the last catch-up evaluates as of now, like the
+// updater, so that no published snapshot moves back in time. Between the SET
+// and the end of the last catch-up, a few profiles read from the new
+// namespace may miss their most recent events.
+//
+// # In place
+//
+// A replay into the live namespace (Config.InPlace) applies the events —
+// those applied already change nothing, the others fill gaps — and
+// evaluates them as of now, as the live updater does: the snapshots a live
+// namespace has published are those of now, and evaluating it in the past
+// would make the updater announce them again. History in event time is what
+// a fresh namespace is for. The old namespace
 // stays until it is dropped (profile.DropNamespace).
 //
 // # Dead letters
@@ -150,6 +161,12 @@ type Config struct {
 	// Fresh discards an unfinished replay into the same namespace instead of
 	// resuming it.
 	Fresh bool
+	// InPlace tells that the target namespace is the live one. Its events
+	// are then evaluated as of Now, as the live profile-updater evaluates
+	// them: a live namespace holds the snapshots published as of now, and
+	// evaluating it in the past would move them back, so that the updater
+	// would announce them again. The same holds after a switch.
+	InPlace bool
 	// Bulk writes the events without evaluating anyone in event time
 	// (profile.Store.Write, in batches of BatchSize whatever their times), and
 	// then evaluates every customer of the namespace once, as of Now. It is
@@ -220,6 +237,9 @@ type Replayer struct {
 
 	plan *plan
 	T    time.Time // the replay's clock: event time
+	// asOfNow: the namespace is live (in place, or switched), so events are
+	// evaluated as of Now.
+	asOfNow bool
 }
 
 // New returns a replayer into store, the namespace to build (the live one
@@ -240,7 +260,7 @@ func New(cfg Config, store *profile.Store, rdb redis.UniversalClient, out Produc
 	if needsOut && out == nil {
 		return nil, errors.New("replay: a producer is needed to publish backfill changes or revived dead letters")
 	}
-	r := &Replayer{cfg: cfg, store: store, rdb: rdb, erased: privacy.New(rdb), out: out, log: log.Named("replay")}
+	r := &Replayer{cfg: cfg, store: store, rdb: rdb, erased: privacy.New(rdb), out: out, log: log.Named("replay"), asOfNow: cfg.InPlace}
 	if slices.Contains(cfg.Topics, event.TopicInvalid) {
 		rv, err := newReviver(store.Currency())
 		if err != nil {
@@ -313,6 +333,7 @@ func (r *Replayer) catchUpAndSwitch(ctx context.Context, res *Result) error {
 		return err
 	}
 	res.Switched = true
+	r.asOfNow = true
 	r.log.Info("switched the live namespace", zap.String("from", live), zap.String("to", r.store.Prefix()))
 	// Events the updater applied to the old namespace before the switch lie
 	// below the end offsets as they are now.
@@ -368,6 +389,20 @@ func (r *Replayer) apply(ctx context.Context, batch []item, res *Result) error {
 	}
 	if r.cfg.Bulk {
 		return r.write(ctx, latest, ops, res)
+	}
+	if r.asOfNow {
+		// The live updater's timers run as of now; so do this batch's.
+		now := r.cfg.Now()
+		if now.Before(latest) {
+			now = latest
+		}
+		changes, _, err := r.store.Apply(ctx, now, ops)
+		if err != nil {
+			return err
+		}
+		r.T = now
+		res.Applied += int64(len(ops))
+		return r.publish(ctx, changes, res)
 	}
 	first := batch[0].at
 	if err := r.timers(ctx, first, res); err != nil {

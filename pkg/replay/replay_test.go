@@ -88,7 +88,8 @@ func (e *env) write(t *testing.T, msgs []kafka.Message) {
 }
 
 // live runs the profile-updater with its clock at T on the live namespace
-// until it has applied n events, and returns a stop function.
+// until it has applied n events and the timers due at T, and returns a stop
+// function.
 func (e *env) live(t *testing.T, T time.Time, n int) func() {
 	t.Helper()
 	stop, _ := e.liveWith(t, T, n)
@@ -111,6 +112,17 @@ func (e *env) liveWith(t *testing.T, T time.Time, n int) (func(), *prometheus.Re
 	stop := func() { cancel(); <-done }
 	t.Cleanup(stop)
 	waitApplied(t, reg, n)
+	// and until the timers due at T have fallen due.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		backlog, err := store.Backlog(context.Background(), T)
+		if err == nil && backlog == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d timers due at T were not applied: %v", backlog, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	return stop, reg
 }
 
@@ -521,4 +533,63 @@ func TestASwitchWhileEventsKeepComingLeavesNoGap(t *testing.T) {
 		t.Errorf("the live namespace after the switch differs from a whole rebuild (%d customers): %v", n, diffs)
 	}
 	sameState(t, customerState(t, e.rdb, "check"), customerState(t, e.rdb, "sf2"))
+}
+
+// TestAReplayInPlaceChangesNothingAppliedAndFillsGaps replays the topics
+// into the live namespace the updater built: every key stays as it was but
+// for the published snapshots, which are evaluated again as of now (against
+// the whole population, where the updater saw it still arriving), and no
+// change is dated in the past; an event the updater never applied is filled
+// in.
+func TestAReplayInPlaceChangesNothingAppliedAndFillsGaps(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	msgs := history(t)
+	e.write(t, msgs)
+	T := day(400)
+	e.live(t, T, len(msgs))() // stopped: what comes next is a gap
+	before := testenv.Dump(t, e.rdb, "sf", "derived", "dkey")
+
+	rec := &recorder{}
+	r, err := replay.New(replay.Config{Brokers: e.k.Brokers, InPlace: true, Changes: replay.ChangesBackfill, Now: func() time.Time { return T }},
+		profile.New(e.rdb, e.cfg), e.rdb, rec, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Applied != int64(len(msgs)) {
+		t.Errorf("result %+v, want all %d events applied", res, len(msgs))
+	}
+	after := testenv.Dump(t, e.rdb, "sf", "derived", "dkey")
+	delete(after, ":{replay}:progress")
+	if len(after) != len(before) {
+		t.Errorf("%d keys after the replay, %d before", len(after), len(before))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("key %s changed: %s\nwas %s", k, after[k], v)
+		}
+	}
+	for _, m := range rec.all() {
+		ev, err := stream.FromMessage(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ev.Time().Equal(T) {
+			t.Errorf("a replay in place announced a change at %s, not now (%s)", ev.Time(), T)
+		}
+	}
+
+	e.write(t, []kafka.Message{testenv.Message(t, "gap", event.OrderCompleted, "c05", day(390), `{"user_id":"c05","order_id":"gap","total":"3.00","currency":"USD"}`)})
+	old, _ := profile.New(e.rdb, e.cfg).Get(ctx, T, []string{"c05"})
+	if _, err := e.replayer(t, "sf", replay.Config{InPlace: true, Now: func() time.Time { return T }}).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := profile.New(e.rdb, e.cfg).Get(ctx, T, []string{"c05"})
+	if got[0].Orders != old[0].Orders+1 || !got[0].Last.Equal(day(390)) {
+		t.Errorf("c05 after the gap was filled: %d orders, last %s; want %d, last %s", got[0].Orders, got[0].Last, old[0].Orders+1, day(390))
+	}
 }

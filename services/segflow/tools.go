@@ -221,7 +221,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ns := t.cfg.Into
 	switch {
 	case ns == "":
-		ns = live
+		ns, rc.InPlace = live, true
 		if rc.Switch {
 			return errors.New("--switch needs --into: a replay in place is live already")
 		}

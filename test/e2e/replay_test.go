@@ -92,7 +92,7 @@ func (e *backfillEnv) importFile(t *testing.T, path string) importer.Summary {
 }
 
 // startLive runs the profile-updater, following the live namespace, with its
-// clock at T, and waits until it has applied n events.
+// clock at T, and waits until it has applied n events and the timers due.
 func (e *backfillEnv) startLive(t *testing.T, T time.Time, n int) {
 	t.Helper()
 	live := profile.NewLive(e.rdb, e.cfg)
@@ -111,6 +111,16 @@ func (e *backfillEnv) startLive(t *testing.T, T time.Time, n int) {
 	t.Cleanup(func() { cancel(); <-done })
 	p := &pipeline{reg: reg}
 	p.waitApplied(t, n, 3*time.Minute)
+	for deadline := time.Now().Add(time.Minute); ; { // and the timers due at T
+		backlog, err := store.Backlog(context.Background(), T)
+		if err == nil && backlog == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d timers due at T were not applied: %v", backlog, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (e *backfillEnv) replayer(t *testing.T, ns string, cfg replay.Config) *replay.Replayer {
@@ -246,8 +256,9 @@ func sameKeys(t *testing.T, want, got map[string]string) {
 }
 
 // TestABackfillFiresNoTrigger runs the trigger service with the example
-// campaigns while imported history is replayed in place with its profile
-// changes published marked backfill: no trigger reaches the triggers topic,
+// campaigns while imported history is rebuilt in event time into a fresh
+// namespace with its profile changes published marked backfill: no trigger
+// reaches the triggers topic,
 // and every campaign decision is recorded as suppressed with reason
 // backfill — among them a first-purchase welcome for each customer whose
 // first purchase day held one order (two orders at once make an existing
@@ -274,7 +285,7 @@ func TestABackfillFiresNoTrigger(t *testing.T) {
 	go func() { defer close(done); _ = svc.Run(sctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	res, err := e.replayer(t, "sf", replay.Config{Changes: replay.ChangesBackfill, Now: func() time.Time { return T }}).Run(ctx)
+	res, err := e.replayer(t, "sf2", replay.Config{Changes: replay.ChangesBackfill, Now: func() time.Time { return T }}).Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
