@@ -339,27 +339,41 @@ func (r *Replayer) read(ctx context.Context, res *Result) error {
 			h = append(h, &head{it: it, ch: ch})
 		}
 	}
-	defer wg.Wait()
+	// On any return, the readers and the read-ahead stop before we do.
+	defer func() { cancel(); wg.Wait() }()
 	heap.Init(&h)
-	chunk := make([]item, 0, min(r.cfg.SortWindow, 1<<16))
-	for h.Len() > 0 {
-		// Read ahead up to SortWindow messages in merged order and sort them
-		// by event time: partitions need not be in event-time order (an
-		// import sorted by customer is not).
-		chunk = chunk[:0]
-		for h.Len() > 0 && len(chunk) < r.cfg.SortWindow {
-			top := h[0]
-			chunk = append(chunk, top.it)
-			if it, ok := <-top.ch; ok {
-				top.it = it
-				heap.Fix(&h, 0)
-			} else {
-				heap.Pop(&h)
+	// The next window is read while one is applied.
+	chunks := make(chan []item, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(chunks)
+		for h.Len() > 0 {
+			// Up to SortWindow messages in merged order, sorted by event
+			// time: partitions need not be in event-time order (an import
+			// sorted by customer is not).
+			chunk := make([]item, 0, min(r.cfg.SortWindow, 1<<16))
+			for h.Len() > 0 && len(chunk) < r.cfg.SortWindow {
+				top := h[0]
+				chunk = append(chunk, top.it)
+				if it, ok := <-top.ch; ok {
+					top.it = it
+					heap.Fix(&h, 0)
+				} else {
+					heap.Pop(&h)
+				}
+			}
+			if !r.cfg.Bulk {
+				slices.SortStableFunc(chunk, func(a, b item) int { return a.at.Compare(b.at) })
+			}
+			select {
+			case chunks <- chunk:
+			case <-rctx.Done():
+				return
 			}
 		}
-		if !r.cfg.Bulk {
-			slices.SortStableFunc(chunk, func(a, b item) int { return a.at.Compare(b.at) })
-		}
+	}()
+	for chunk := range chunks {
 		// A batch under way completes even when the run is being stopped.
 		bctx := context.WithoutCancel(ctx)
 		stopped := false
