@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 )
@@ -66,11 +67,12 @@ type Producer interface {
 
 // Updater is the profile-updater.
 type Updater struct {
-	cfg   Config
-	store *profile.Store
-	out   Producer
-	log   *zap.Logger
-	m     *metrics
+	cfg     Config
+	store   *profile.Store
+	privacy *privacy.Registry
+	out     Producer
+	log     *zap.Logger
+	m       *metrics
 }
 
 // New returns an updater applying events to store and writing changes and
@@ -84,7 +86,7 @@ func New(cfg Config, store *profile.Store, out Producer, log *zap.Logger, reg pr
 	if err != nil {
 		return nil, err
 	}
-	return &Updater{cfg: cfg, store: store, out: out, log: log.Named("profile-updater"), m: m}, nil
+	return &Updater{cfg: cfg, store: store, privacy: privacy.New(store.Redis()), out: out, log: log.Named("profile-updater"), m: m}, nil
 }
 
 // Run consumes until ctx is cancelled, then commits what it applied and
@@ -132,6 +134,10 @@ func (u *Updater) apply(ctx context.Context, batch []kafka.Message) error {
 		ops = append(ops, op)
 		srcs = append(srcs, m)
 	}
+	ops, srcs, err := u.dropErased(ctx, ops, srcs)
+	if err != nil {
+		return err
+	}
 	T := u.cfg.Now()
 	changes, dups, err := u.store.Apply(ctx, T, ops)
 	if refused(err) {
@@ -165,6 +171,31 @@ func (u *Updater) apply(ctx context.Context, batch []kafka.Message) error {
 	u.m.applied.Add(float64(len(ops)))
 	u.m.duplicates.Add(float64(dups))
 	return nil
+}
+
+// dropErased leaves out the events of erased customers that are not after
+// their erasure, so that a redelivery or a replay never brings them back.
+func (u *Updater) dropErased(ctx context.Context, ops []profile.Op, srcs []kafka.Message) ([]profile.Op, []kafka.Message, error) {
+	var ids []string
+	for _, op := range ops {
+		ids = append(ids, op.Customer)
+		if op.Merge != "" {
+			ids = append(ids, op.Merge)
+		}
+	}
+	erased, err := u.privacy.Erased(ctx, ids)
+	if err != nil || len(erased) == 0 {
+		return ops, srcs, err
+	}
+	keptOps, keptSrcs := ops[:0:0], srcs[:0:0]
+	for i, op := range ops {
+		if privacy.Dropped(erased, op.Customer, op.Time) || op.Merge != "" && privacy.Dropped(erased, op.Merge, op.Time) {
+			u.m.erased.Inc()
+			continue
+		}
+		keptOps, keptSrcs = append(keptOps, op), append(keptSrcs, srcs[i])
+	}
+	return keptOps, keptSrcs, nil
 }
 
 // refused tells whether err is Redis refusing a command for good (a script
