@@ -69,11 +69,15 @@ func (s *Service) Run(ctx context.Context) error {
 	c := &stream.Consumer{
 		Brokers: s.cfg.Brokers, GroupID: s.cfg.GroupID, SessionTimeout: s.cfg.SessionTimeout,
 		// Small batches and frequent ticks: decisions are latency-bound, and
-		// waits should fire close to their due time.
-		BatchSize: 100, BatchWait: 5 * time.Millisecond, TickInterval: 100 * time.Millisecond,
-		Topics: []string{event.TopicBrowse, event.TopicCart, event.TopicPurchase, event.TopicIdentify, event.TopicProfiles},
-		Handle: s.handle,
-		Tick:   s.tick,
+		// waits should fire close to their due time. Offsets are committed
+		// in the background: a redelivered event finds its decisions already
+		// made and published (see decideScript), so a crash costs only the
+		// work, not a second trigger.
+		BatchSize: 100, BatchWait: 2 * time.Millisecond, TickInterval: 100 * time.Millisecond,
+		CommitInterval: 200 * time.Millisecond,
+		Topics:         []string{event.TopicBrowse, event.TopicCart, event.TopicPurchase, event.TopicIdentify, event.TopicProfiles},
+		Handle:         s.handle,
+		Tick:           s.tick,
 		Retry: func(step string, err error, backoff time.Duration) {
 			s.m.retries.WithLabelValues(step).Inc()
 			s.log.Warn("retrying", zap.String("step", step), zap.Error(err), zap.Duration("backoff", backoff))

@@ -9,7 +9,10 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/event"
@@ -49,7 +52,8 @@ type env struct {
 }
 
 func start(t *testing.T) *env {
-	k := testenv.StartKafka(t, stream.Topic{Name: trigger.TopicTriggers, Partitions: 3}, stream.Topic{Name: trigger.TopicDecisions, Partitions: 3})
+	k := testenv.StartKafka(t, stream.Topic{Name: trigger.TopicTriggers, Partitions: 3}, stream.Topic{Name: trigger.TopicDecisions, Partitions: 3},
+		stream.Topic{Name: event.TopicProfiles, Partitions: 3})
 	rdb := testenv.StartRedis(t).Client(t)
 	cfg, err := campaign.Parse([]byte(campaigns))
 	if err != nil {
@@ -439,5 +443,111 @@ campaigns:
 	d := e.decisions(trigger.TopicTriggers, 1)[0]
 	if d.Customer != "jo" || d.Action.Params["sku"] != "JKT" || !d.DecidedAt.Equal(t0.Add(6*time.Hour)) {
 		t.Errorf("trigger %+v, want one reminder of JKT for jo, 2h after the third view", d)
+	}
+}
+
+// TestEverythingReadAgainPublishesNoSecondDecision runs the service over a
+// stream of causes, then runs it again from the start of the topics under
+// another consumer group — what a crash before any offset commit would
+// redeliver — and shows that every cause was decided and published once.
+func TestEverythingReadAgainPublishesNoSecondDecision(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	cfg, err := campaign.Parse([]byte(`
+campaigns:
+  - {name: instant, kind: lifecycle, on: [segflow.cart.product_added], channel: email, action: {type: message}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const customers = 60
+	var msgs []kafka.Message
+	for i := range customers {
+		c := fmt.Sprint("c", i)
+		op, err := profile.OpOf(identify(c, i%4 != 0), "USD") // a quarter without consent: suppressed
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.store.Apply(ctx, t0, []profile.Op{op}); err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, testenv.Message(t, fmt.Sprint("add-", i), event.ProductAdded, c, t0, fmt.Sprintf(`{"user_id":%q,"product":{"sku":"MUG","price":"1"}}`, c)))
+	}
+	w := stream.NewWriter(e.kafka.Brokers, 0)
+	t.Cleanup(func() { w.Close() })
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	run := func(group string) {
+		en := trigger.NewEngine(cfg, e.rdb, e.store, w)
+		s, err := trigger.NewService(trigger.Config{Brokers: e.kafka.Brokers, GroupID: group, Now: func() time.Time { return t0 }}, en, zaptest.NewLogger(t), prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- s.Run(rctx) }()
+		e.waitCommitted(group, event.TopicCart, 30*time.Second)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	run("first")
+	run("again")
+	sent := e.decisions(trigger.TopicTriggers, customers*3/4)
+	suppressed := e.decisions(trigger.TopicDecisions, customers/4)
+	ids := map[string]int{}
+	for _, d := range append(sent, suppressed...) {
+		ids[d.id]++
+	}
+	for id, n := range ids {
+		if n > 1 {
+			t.Errorf("decision %s published %d times", id, n)
+		}
+	}
+	if len(ids) != customers {
+		t.Errorf("%d distinct decisions for %d causes", len(ids), customers)
+	}
+}
+
+// waitCommitted waits until group has committed the end of every partition
+// of topic.
+func (e *env) waitCommitted(group, topic string, timeout time.Duration) {
+	e.t.Helper()
+	ctx := context.Background()
+	c := &kafka.Client{Addr: kafka.TCP(e.kafka.Brokers...)}
+	parts := []int{0, 1, 2}
+	var want []kafka.OffsetRequest
+	for _, p := range parts {
+		want = append(want, kafka.LastOffsetOf(p))
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		end, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: want}})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		got, err := c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		last := map[int]int64{}
+		for _, p := range end.Topics[topic] {
+			last[p.Partition] = p.LastOffset
+		}
+		caughtUp := true
+		for _, p := range got.Topics[topic] {
+			if p.CommittedOffset < last[p.Partition] {
+				caughtUp = false
+			}
+		}
+		if caughtUp && len(got.Topics[topic]) == len(parts) {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("group %s has not committed the end of %s: %+v, end %+v", group, topic, got.Topics[topic], end.Topics[topic])
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
