@@ -35,7 +35,7 @@ const pct = (x) => (100 * x).toFixed(1) + "%";
 // barChart draws labelled vertical bars; each bar carries data-key and
 // data-count so that tests and tools can read what is drawn.
 function barChart(container, items, opts) {
-  const w = 900, h = 260, left = 40, bottom = 60, top = 20;
+  const w = opts.width || 900, h = opts.height || 260, left = 40, bottom = 60, top = 20;
   const s = svg(container, w, h);
   s.setAttribute("data-chart", opts.name);
   const max = Math.max(1, ...items.map((i) => i.value));
@@ -63,7 +63,7 @@ function drawSegments(c) {
 function drawStages(c) {
   barChart(document.getElementById("stages"), STAGES.map((s) => ({
     key: s, value: c.stages[s] || 0, color: STAGE_COLORS[s], label: s,
-  })), { name: "stages" });
+  })), { name: "stages", width: 440, height: 380 });
 }
 
 // drawGrid draws the R×F heat map: rows R score 5 (top) to 1, columns F score 1 to 5.
@@ -91,36 +91,43 @@ function drawGrid(c) {
   }
 }
 
-// drawNES draws the stages per day as stacked areas and the new share as a line.
+// drawNES draws the customers per stage at the end of each day as stacked
+// bars, and the share of new customers among buyers as a line.
 function drawNES(days) {
   const box = document.getElementById("nes");
   if (!days.length) return empty(box, "No days recorded yet.");
-  const w = 900, h = 260, left = 50, right = 50, top = 10, bottom = 30;
+  const w = 900, h = 260, left = 50, right = 70, top = 24, bottom = 30;
   const s = svg(box, w, h);
   s.setAttribute("data-chart", "nes");
   const stages = STAGES.filter((st) => st !== "prospect");
   const totals = days.map((d) => stages.reduce((a, st) => a + (d.stages[st] || 0), 0));
   const max = Math.max(1, ...totals);
-  const x = (i) => left + (days.length === 1 ? 0 : i * (w - left - right) / (days.length - 1));
+  const bw = (w - left - right) / days.length;
   const y = (v) => h - bottom - (h - bottom - top) * v / max;
-  const base = days.map(() => 0);
-  for (const st of stages) {
-    const upper = days.map((d, i) => base[i] + (d.stages[st] || 0));
-    const pts = upper.map((v, i) => `${x(i)},${y(v)}`).concat(base.map((v, i) => `${x(i)},${y(v)}`).reverse());
-    el("polygon", { points: pts.join(" "), fill: STAGE_COLORS[st], opacity: 0.85, "data-key": st }, s)
-      .appendChild(el("title", {}, null, st));
-    upper.forEach((v, i) => { base[i] = v; });
-  }
-  const share = days.map((d, i) => `${x(i)},${top + (h - bottom - top) * (1 - d.new_share)}`);
-  el("polyline", { points: share.join(" "), fill: "none", stroke: "#111", "stroke-width": 1.5, "data-key": "new_share" }, s);
+  days.forEach((d, i) => {
+    const g = el("g", { "data-key": d.date, "data-new-share": d.new_share }, s);
+    let base = 0;
+    for (const st of stages) {
+      const v = d.stages[st] || 0;
+      if (v > 0) {
+        el("rect", { x: left + i * bw + bw * 0.1, y: y(base + v), width: Math.max(bw * 0.8, 0.5), height: y(base) - y(base + v), fill: STAGE_COLORS[st] }, g)
+          .appendChild(el("title", {}, null, `${d.date} ${st}: ${v}`));
+      }
+      base += v;
+    }
+  });
+  const share = days.map((d, i) => `${left + (i + 0.5) * bw},${top + (h - bottom - top) * (1 - d.new_share)}`);
+  if (days.length > 1) el("polyline", { points: share.join(" "), fill: "none", stroke: "#111", "stroke-width": 1.5 }, s);
+  days.forEach((d, i) => el("circle", { cx: left + (i + 0.5) * bw, cy: top + (h - bottom - top) * (1 - d.new_share), r: 3, fill: "#111" }, s));
   el("line", { x1: left, y1: h - bottom, x2: w - right, y2: h - bottom, class: "axis" }, s);
   el("text", { x: left - 6, y: y(max) + 4, "text-anchor": "end" }, s, String(max));
   el("text", { x: w - right + 6, y: top + 4 }, s, "100% new");
+  el("text", { x: w - right + 6, y: h - bottom }, s, "0% new");
   el("text", { x: left, y: h - 8 }, s, days[0].date);
-  el("text", { x: w - right, y: h - 8, "text-anchor": "end" }, s, days[days.length - 1].date);
+  if (days.length > 1) el("text", { x: w - right, y: h - 8, "text-anchor": "end" }, s, days[days.length - 1].date);
   stages.forEach((st, i) => {
-    el("rect", { x: left + 10 + i * 60, y: top, width: 10, height: 10, fill: STAGE_COLORS[st] }, s);
-    el("text", { x: left + 24 + i * 60, y: top + 9 }, s, st);
+    el("rect", { x: left + 10 + i * 60, y: 2, width: 10, height: 10, fill: STAGE_COLORS[st] }, s);
+    el("text", { x: left + 24 + i * 60, y: 11 }, s, st);
   });
 }
 
