@@ -136,13 +136,15 @@ function drawNES(days) {
 function drawCampaigns(list) {
   const box = document.getElementById("campaigns");
   if (!list.length) return empty(box, "No campaign results yet.");
-  const row = 70, left = 180, w = 900, scaleW = 560;
+  const row = 70, left = 180, w = 900, scaleW = 480;
+  // The rate axis ends at the next 10% above every interval drawn.
+  const top = Math.min(1, Math.ceil(10 * Math.max(0.05, ...list.flatMap((c) => [c.treated.conversion_rate_ci95[1], c.holdout.conversion_rate_ci95[1]]))) / 10);
   const s = svg(box, w, list.length * row + 30);
   s.setAttribute("data-chart", "campaigns");
-  const X = (v) => left + scaleW * Math.max(0, Math.min(1, v));
-  [0, 0.25, 0.5, 0.75, 1].forEach((v) => {
-    el("line", { x1: X(v), y1: 5, x2: X(v), y2: list.length * row + 5, class: "axis", "stroke-dasharray": "2,3" }, s);
-    el("text", { x: X(v), y: list.length * row + 20, "text-anchor": "middle" }, s, pct(v));
+  const X = (v) => left + scaleW * Math.max(0, Math.min(1, v / top));
+  [0, 0.25, 0.5, 0.75, 1].forEach((f) => {
+    el("line", { x1: X(f * top), y1: 5, x2: X(f * top), y2: list.length * row + 5, class: "axis", "stroke-dasharray": "2,3" }, s);
+    el("text", { x: X(f * top), y: list.length * row + 20, "text-anchor": "middle" }, s, pct(f * top));
   });
   list.forEach((c, i) => {
     const y = 10 + i * row;
@@ -158,9 +160,9 @@ function drawCampaigns(list) {
       el("text", { x: X(hi) + 6, y: y + dy + 11 }, g, `${name} ${pct(a.conversion_rate)}`);
     });
     const l = c.treated.lift;
-    el("text", { x: left + scaleW + 110, y: y + 30, "text-anchor": "start", class: "value" }, g,
+    el("text", { x: left + scaleW + 100, y: y + 30, "text-anchor": "start", class: "value" }, g,
       l ? `lift ${l.difference >= 0 ? "+" : ""}${(100 * l.difference).toFixed(1)} pts` : "lift n/a");
-    if (l) el("text", { x: left + scaleW + 110, y: y + 46 }, g, `95% CI ${(100 * l.ci95[0]).toFixed(1)} to ${(100 * l.ci95[1]).toFixed(1)}`);
+    if (l) el("text", { x: left + scaleW + 100, y: y + 46 }, g, `95% CI ${(100 * l.ci95[0]).toFixed(1)} to ${(100 * l.ci95[1]).toFixed(1)}`);
   });
 }
 
