@@ -31,6 +31,8 @@
 //	sf:{ix}:day:<date>   hash stage -> customers in it at the last change of
 //	                     that UTC day (date YYYY-MM-DD)
 //	sf:{ix}:days         zset date -> day (Unix days), the days recorded
+//	sf:{ix}:names:<kind> set of the names of kind (stage, seg, tier, tag)
+//	                     ever indexed, so that counting needs no key scan
 //
 // The script names keys of the {ix} slot that it derives from the recorded
 // snapshot; they share one slot, so it runs on Redis Cluster as well.
@@ -41,7 +43,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -79,26 +80,30 @@ func (ix *Index) base() string { return ix.prefix + ":{ix}:" }
 var applyScript = redis.NewScript(`
 local base, c, at = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local cur = redis.call('HGET', KEYS[1], c)
+-- sets returns the {kind, name} pairs of a snapshot's sets.
 local function sets(raw)
   local s = cjson.decode(raw)
-  local out = {base .. 'stage:' .. (s.stage or '')}
-  if s.segment and s.segment ~= '' then out[#out + 1] = base .. 'seg:' .. s.segment end
-  if s.tier and s.tier ~= '' then out[#out + 1] = base .. 'tier:' .. s.tier end
+  local out = {{'stage', s.stage or ''}}
+  if type(s.segment) == 'string' and s.segment ~= '' then out[#out + 1] = {'seg', s.segment} end
+  if type(s.tier) == 'string' and s.tier ~= '' then out[#out + 1] = {'tier', s.tier} end
   if type(s.tags) == 'table' then
-    for _, t in ipairs(s.tags) do out[#out + 1] = base .. 'tag:' .. t end
+    for _, t in ipairs(s.tags) do out[#out + 1] = {'tag', t} end
   end
   return out
 end
 if cur then
   local ct, craw = string.match(cur, '^(%d+)|(.*)$')
   if tonumber(ct) > at then return 0 end
-  for _, k in ipairs(sets(craw)) do redis.call('SREM', k, c) end
+  for _, kn in ipairs(sets(craw)) do redis.call('SREM', base .. kn[1] .. ':' .. kn[2], c) end
 end
 if ARGV[4] == '' then
   redis.call('HDEL', KEYS[1], c)
   return 1
 end
-for _, k in ipairs(sets(ARGV[4])) do redis.call('SADD', k, c) end
+for _, kn in ipairs(sets(ARGV[4])) do
+  redis.call('SADD', base .. kn[1] .. ':' .. kn[2], c)
+  redis.call('SADD', base .. 'names:' .. kn[1], kn[2])
+end
 redis.call('HSET', KEYS[1], c, ARGV[3] .. '|' .. ARGV[4])
 local day = base .. 'day:' .. ARGV[5]
 for _, st in ipairs({'prospect', 'N', 'E0', 'S1', 'S2', 'S3'}) do
@@ -169,15 +174,10 @@ func (ix *Index) Counts(ctx context.Context, kind string) (map[string]int64, err
 	return out, nil
 }
 
-// names lists the sets of kind that exist.
+// names lists the names of kind ever indexed; their sets may be empty now.
 func (ix *Index) names(ctx context.Context, kind string) ([]string, error) {
-	pre := ix.base() + kind + ":"
-	var out []string
-	iter := ix.rdb.Scan(ctx, 0, profile.GlobEscape(pre)+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		out = append(out, strings.TrimPrefix(iter.Val(), pre))
-	}
-	if err := iter.Err(); err != nil {
+	out, err := ix.rdb.SMembers(ctx, ix.base()+"names:"+kind).Result()
+	if err != nil {
 		return nil, fmt.Errorf("list %s sets: %w", kind, err)
 	}
 	sort.Strings(out)

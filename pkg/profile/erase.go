@@ -98,7 +98,7 @@ func (s *Store) Erase(ctx context.Context, customer string) (Erased, error) {
 			}
 		}
 		// Keys of the customer's slot that the layout above does not name.
-		n, err := deleteMatching(ctx, s.rdb, s.cfg.Prefix+":{"+GlobEscape(c)+"}:*")
+		n, err := deleteMatching(ctx, s.rdb, s.cfg.Prefix+":{"+globEscape(c)+"}:*")
 		if err != nil {
 			return out, err
 		}
@@ -147,9 +147,9 @@ func deleteMatching(ctx context.Context, rdb redis.UniversalClient, pattern stri
 	return n, nil
 }
 
-// GlobEscape escapes the characters a Redis MATCH pattern treats specially,
+// globEscape escapes the characters a Redis MATCH pattern treats specially,
 // so that a customer id matches only itself.
-func GlobEscape(s string) string {
+func globEscape(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch r {
