@@ -45,7 +45,7 @@ type noResults struct{}
 
 func (noResults) Results(context.Context, string) ([]trigger.Result, error) { return nil, nil }
 
-func start(t *testing.T, results api.Results, out api.Producer) *env {
+func start(t testing.TB, results api.Results, out api.Producer) *env {
 	t.Helper()
 	rdb := testenv.StartRedis(t).Client(t)
 	rules, err := tag.Compile(tag.DefaultConfig())
@@ -58,7 +58,7 @@ func start(t *testing.T, results api.Results, out api.Producer) *env {
 }
 
 // serve serves the API of e's store and index.
-func (e *env) serve(t *testing.T, results api.Results, out api.Producer) {
+func (e *env) serve(t testing.TB, results api.Results, out api.Producer) {
 	t.Helper()
 	if results == nil {
 		results = noResults{}
@@ -76,7 +76,7 @@ func (e *env) serve(t *testing.T, results api.Results, out api.Producer) {
 
 // apply applies events at T as the profile-updater does, and indexes the
 // changes as the indexer does.
-func (e *env) apply(t *testing.T, evs ...cloudevents.Event) {
+func (e *env) apply(t testing.TB, evs ...cloudevents.Event) {
 	t.Helper()
 	ctx := context.Background()
 	var ops []profile.Op
@@ -111,7 +111,7 @@ func (e *env) order(c string, at time.Time, total string, categories ...string) 
 		fmt.Sprintf(`{"user_id":%q,"order_id":%q,"total":%q,"currency":"USD","items":[%s]}`, c, oid, total, strings.Join(items, ",")))
 }
 
-func (e *env) do(t *testing.T, method, path, tok string, body io.Reader) (int, []byte, http.Header) {
+func (e *env) do(t testing.TB, method, path, tok string, body io.Reader) (int, []byte, http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(method, e.url+path, body)
 	if err != nil {
