@@ -110,3 +110,41 @@ func TestAPITokensAreParsedAndMasked(t *testing.T) {
 		t.Error("one token for two names must be refused")
 	}
 }
+
+// TestAPICommandServesTheAPIWithoutTheCollector runs `segflow api` alone.
+func TestAPICommandServesTheAPIWithoutTheCollector(t *testing.T) {
+	addr := freeAddr(t)
+	cfg, err := parseConfig("api", []string{"--http-addr", addr, "--embedded-kafka-addr", "127.0.0.1:0", "--embedded-redis-addr", "127.0.0.1:0", "--partitions", "2", "--log-level", "warn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, "api", cfg) }()
+	base := "http://" + addr
+	waitFor(t, base+"/readyz")
+	for path, want := range map[string]int{"/v1/counts": 200, "/v1/openapi.json": 200, "/dashboard/": 200} {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+devAPIToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	resp, err := http.Post(base+"/v1/events", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == 200 || resp.StatusCode == 401 {
+		t.Errorf("the api command answers the collector's route: %d", resp.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+}
