@@ -157,14 +157,18 @@ func requester(ctx context.Context) string { s, _ := ctx.Value(requesterKey{}).(
 // Every configured token is compared, in constant time, so the answer's
 // timing tells nothing about which tokens exist.
 func (s *Server) authorize(r *http.Request) string {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "Bearer ") {
 		return ""
 	}
-	h := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	tok := strings.TrimSpace(h[7:])
+	if tok == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(tok))
 	who := ""
 	for i, t := range s.tokens {
-		if subtle.ConstantTimeCompare(h[:], t[:]) == 1 {
+		if subtle.ConstantTimeCompare(sum[:], t[:]) == 1 {
 			who = s.names[i]
 		}
 	}

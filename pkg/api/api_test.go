@@ -175,6 +175,16 @@ func TestEveryRouteButTheDocumentNeedsAValidToken(t *testing.T) {
 	if status, _, _ := e.do(t, "GET", "/v1/counts", token, nil); status != 200 {
 		t.Errorf("with the token: %d", status)
 	}
+	// The scheme is case-insensitive (RFC 9110).
+	req, _ = http.NewRequest("GET", e.url+"/v1/counts", nil)
+	req.Header.Set("Authorization", "bearer "+token)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("lower-case scheme: %d, want 200", resp.StatusCode)
+	}
 }
 
 func TestOpenAPIDocumentsExactlyTheRoutesServed(t *testing.T) {

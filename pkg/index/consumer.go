@@ -33,7 +33,8 @@ type Indexer struct {
 
 	Index    *Index
 	Erasures Erasures
-	Log      *zap.Logger
+	// Log receives warnings; nil logs nothing.
+	Log *zap.Logger
 }
 
 // Run indexes changes until ctx is cancelled.
@@ -42,14 +43,22 @@ func (x *Indexer) Run(ctx context.Context) error {
 	if group == "" {
 		group = "segflow-index"
 	}
+
 	c := &stream.Consumer{
 		Brokers: x.Brokers, GroupID: group, Topics: []string{event.TopicProfiles}, SessionTimeout: x.SessionTimeout,
 		Handle: x.handle,
 		Retry: func(step string, err error, backoff time.Duration) {
-			x.Log.Warn("index step failed; retrying", zap.String("step", step), zap.Error(err), zap.Duration("backoff", backoff))
+			x.log().Warn("index step failed; retrying", zap.String("step", step), zap.Error(err), zap.Duration("backoff", backoff))
 		},
 	}
 	return c.Run(ctx)
+}
+
+func (x *Indexer) log() *zap.Logger {
+	if x.Log == nil {
+		return zap.NewNop()
+	}
+	return x.Log
 }
 
 func (x *Indexer) handle(ctx context.Context, batch []kafka.Message) error {
@@ -58,12 +67,12 @@ func (x *Indexer) handle(ctx context.Context, batch []kafka.Message) error {
 	for _, m := range batch {
 		e, err := stream.FromMessage(m)
 		if err != nil || e.Type() != event.ProfileChanged {
-			x.Log.Warn("skipping a message that is not a profile change", zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset))
+			x.log().Warn("skipping a message that is not a profile change", zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset))
 			continue
 		}
 		var ch profile.Change
 		if err := json.Unmarshal(e.Data(), &ch); err != nil || ch.Customer == "" {
-			x.Log.Warn("skipping an unreadable profile change", zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset))
+			x.log().Warn("skipping an unreadable profile change", zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset))
 			continue
 		}
 		changes = append(changes, ch)
