@@ -47,3 +47,18 @@ func BenchmarkRead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkErase measures one erasure among 10,000 customers: it scans the
+// keyspace for the customer's keys, so it grows with the database.
+func BenchmarkErase(b *testing.B) {
+	e := benchEnv(b, 10_000)
+	keys, _ := e.rdb.DBSize(b.Context()).Result()
+	b.Logf("%d keys in Redis", keys)
+	i := 0
+	for b.Loop() {
+		if _, err := e.api.Erase(b.Context(), fmt.Sprintf("cust-%06d", i), "bench"); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
