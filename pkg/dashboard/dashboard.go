@@ -4,8 +4,8 @@
 // distribution over time and campaign results with lift. Every asset is
 // embedded in the binary, so the page works without internet access.
 //
-// The page asks for an API token in a form and keeps it in the browser's
-// session storage; a token may also be given once as the URL fragment
+// The page asks for an API token in a form and keeps it in the browser tab
+// until the tab closes; a token may also be given once as the URL fragment
 // (/dashboard/#token=...), which is never sent to the server.
 package dashboard
 
