@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 	"github.com/segflow/segflow/pkg/testenv"
@@ -478,23 +480,8 @@ campaigns:
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		t.Fatal(err)
 	}
-	run := func(group string) {
-		en := trigger.NewEngine(cfg, e.rdb, e.store, w)
-		s, err := trigger.NewService(trigger.Config{Brokers: e.kafka.Brokers, GroupID: group, Now: func() time.Time { return t0 }}, en, zaptest.NewLogger(t), prometheus.NewRegistry())
-		if err != nil {
-			t.Fatal(err)
-		}
-		rctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- s.Run(rctx) }()
-		e.waitCommitted(group, event.TopicCart, 30*time.Second)
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	}
-	run("first")
-	run("again")
+	e.serve(cfg, w, "first")
+	e.serve(cfg, w, "again")
 	sent := e.decisions(trigger.TopicTriggers, customers*3/4)
 	suppressed := e.decisions(trigger.TopicDecisions, customers/4)
 	ids := map[string]int{}
@@ -508,6 +495,70 @@ campaigns:
 	}
 	if len(ids) != customers {
 		t.Errorf("%d distinct decisions for %d causes", len(ids), customers)
+	}
+}
+
+// serve runs the trigger service as consumer group group, with its clock
+// at t0, until it has handled everything on the cart topic.
+func (e *env) serve(cfg *campaign.Config, w *kafka.Writer, group string) {
+	e.t.Helper()
+	en := trigger.NewEngine(cfg, e.rdb, e.store, w)
+	s, err := trigger.NewService(trigger.Config{Brokers: e.kafka.Brokers, GroupID: group, Now: func() time.Time { return t0 }}, en, zaptest.NewLogger(e.t), prometheus.NewRegistry())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	e.waitCommitted(group, event.TopicCart, 30*time.Second)
+	cancel()
+	if err := <-done; err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestEventsOfAnErasedCustomerFromBeforeTheErasureDecideNothing(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	cfg, err := campaign.Parse([]byte(`
+campaigns:
+  - {name: instant, kind: lifecycle, on: [segflow.cart.product_added], channel: email, action: {type: message}}
+  - {name: later, kind: cart_abandon, on: [segflow.cart.product_added], delay: 1h, channel: email, action: {type: message}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"gone", "kept"} {
+		op, err := profile.OpOf(identify(c, true), "USD")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.store.Apply(ctx, t0, []profile.Op{op}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := privacy.New(e.rdb).Record(ctx, "gone", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	w := stream.NewWriter(e.kafka.Brokers, 0)
+	t.Cleanup(func() { w.Close() })
+	err = w.WriteMessages(ctx, testenv.Message(t, "add-gone", event.ProductAdded, "gone", t0, `{"user_id":"gone","product":{"sku":"MUG","price":"1"}}`),
+		testenv.Message(t, "add-kept", event.ProductAdded, "kept", t0, `{"user_id":"kept","product":{"sku":"MUG","price":"1"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.serve(cfg, w, "first")
+	sent := e.decisions(trigger.TopicTriggers, 1)
+	if sent[0].Customer != "kept" {
+		t.Errorf("triggered %s, want kept only", sent[0].Customer)
+	}
+	for k := range testenv.Dump(t, e.rdb, "tr") {
+		if strings.Contains(k, "gone") {
+			t.Errorf("trigger state of the erased customer: %s", k)
+		}
+	}
+	if n := e.rdb.ZCard(ctx, "tr:{timers}:due").Val(); n != 1 {
+		t.Errorf("%d waits, want kept's only", n)
 	}
 }
 
@@ -538,7 +589,7 @@ func (e *env) waitCommitted(group, topic string, timeout time.Duration) {
 		}
 		caughtUp := true
 		for _, p := range got.Topics[topic] {
-			if p.CommittedOffset < last[p.Partition] {
+			if last[p.Partition] > 0 && p.CommittedOffset < last[p.Partition] {
 				caughtUp = false
 			}
 		}
