@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cel.dev/cel-go/cel"
@@ -217,11 +218,19 @@ func Parse(b []byte) (*Config, error) {
 	return &c, nil
 }
 
+// zones caches the time zones loaded, which time.LoadLocation reads from
+// disk on every call.
+var zones sync.Map
+
 // Location returns the time zone named tz (a customer's), or the default
 // time zone when tz is empty or not an IANA name.
 func (c *Config) Location(tz string) *time.Location {
 	if tz != "" && tz != "Local" {
+		if loc, ok := zones.Load(tz); ok {
+			return loc.(*time.Location)
+		}
 		if loc, err := time.LoadLocation(tz); err == nil {
+			zones.Store(tz, loc)
 			return loc
 		}
 	}

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,32 +46,43 @@ return 1
 // customers start with a typical year each (see BenchmarkMemoryPerCustomer),
 // applied before timing, so that their state has the size it has in steady
 // operation; each batch's changes are committed, untimed, as the updater does.
-// As the ceiling, in the same run, the same events are first sent the cheapest
-// way through the same client: one pipeline of 500 EVALSHAs per batch, each a
-// script doing one HSET and one ZADD on the customer's keys. A second ceiling
-// is the apply script alone (Store.Write: the same writes without evaluation)
-// on a copy of the customers. It reports the rates, the ratios (Apply ÷ each), and per event the Redis server's CPU
-// time and script execution time (INFO cpu, INFO commandstats) of each. An op
-// (ns/op) is one Apply of 500 events.
+//
+// Three ceilings are measured in the same run, each on its own copy of the
+// customers (keys copied under another prefix):
+//   - same commands: the exact commands Apply sent (its scripts with the same
+//     arguments, and its reads), recorded on one copy and replayed on another
+//     in the same pipelines with nothing done between them — what Redis does
+//     with segflow's work when the client costs nothing;
+//   - apply script alone: Store.Write, the same writes without evaluation;
+//   - raw: one pipeline of 500 EVALSHAs per batch, each a script doing one
+//     HSET and one ZADD on the customer's keys — the cheapest an event could
+//     be applied.
+//
+// It reports the rates, Apply's ratio to each, and per event the Redis
+// server's CPU time and script execution time (INFO cpu, INFO commandstats).
+// An op (ns/op) is one Apply of 500 events.
 func BenchmarkApply(b *testing.B) {
 	rdb := benchRedis(b)
-	s := newBenchStore(b, rdb, "sf")
 	ctx := context.Background()
 	g := newBenchGen(b, uint64(b.N))
 	customers := make([]string, benchCustomers)
 	for i := range customers {
 		customers[i] = fmt.Sprintf("c%05d", i)
 	}
-	year := g.typicalYear(customers)
-	benchApply(b, s, year)
+	s := newBenchStore(b, rdb, "sf")
+	benchApply(b, s, g.typicalYear(customers))
+	for _, prefix := range []string{"rec", "rep", "wr"} {
+		copyPrefix(b, rdb, "sf", prefix)
+	}
 	batches := make([][]profile.Op, b.N)
 	for i := range batches {
 		batches[i] = g.mixed(benchBatch)
 	}
+
+	// Raw ceiling.
 	if err := ceilingScript.Load(ctx, rdb).Err(); err != nil {
 		b.Fatal(err)
 	}
-
 	before := redisStats(b, rdb)
 	t0 := time.Now()
 	for _, ops := range batches {
@@ -77,14 +90,43 @@ func BenchmarkApply(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	baseline := time.Since(t0)
-	ceil := redisStats(b, rdb)
+	raw := time.Since(t0)
+	rawStats := redisStats(b, rdb)
 
-	// The second ceiling: the same events through the apply script alone
-	// (Store.Write: the same writes, no evaluation), on a copy of the
-	// customers under another prefix.
+	// Same-commands ceiling: record Apply's pipelines on one copy, replay
+	// them on another.
+	rec := &recorder{on: true}
+	recClient := redis.NewClient(rdb.Options())
+	defer recClient.Close()
+	recClient.AddHook(rec)
+	r := newBenchStore(b, recClient, "rec")
+	for _, ops := range batches {
+		changes, _, err := r.Apply(ctx, benchT, ops)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rec.record(false)
+		if err := r.Commit(ctx, changes); err != nil {
+			b.Fatal(err)
+		}
+		rec.record(true)
+	}
+	replay0 := redisStats(b, rdb)
+	t0 = time.Now()
+	for _, cmds := range rec.pipelines {
+		pipe := rdb.Pipeline()
+		for _, args := range cmds {
+			pipe.Do(ctx, rename(args, "rec:", "rep:")...)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	same := time.Since(t0)
+	replayStats := redisStats(b, rdb)
+
+	// Apply script ceiling.
 	w := newBenchStore(b, rdb, "wr")
-	benchApply(b, w, year)
 	w0 := redisStats(b, rdb)
 	t0 = time.Now()
 	for _, ops := range batches {
@@ -121,15 +163,85 @@ func BenchmarkApply(b *testing.B) {
 
 	events := float64(b.N * benchBatch)
 	b.ReportMetric(events/elapsed.Seconds(), "events/s")
-	b.ReportMetric(events/baseline.Seconds(), "ceiling-events/s")
-	b.ReportMetric(baseline.Seconds()/elapsed.Seconds(), "ratio-to-ceiling")
+	b.ReportMetric(events/same.Seconds(), "same-commands-ceiling-events/s")
+	b.ReportMetric(same.Seconds()/elapsed.Seconds(), "ratio-to-same-commands")
 	b.ReportMetric(events/writeOnly.Seconds(), "script-ceiling-events/s")
 	b.ReportMetric(writeOnly.Seconds()/elapsed.Seconds(), "ratio-to-script-ceiling")
+	b.ReportMetric(events/raw.Seconds(), "raw-ceiling-events/s")
+	b.ReportMetric(raw.Seconds()/elapsed.Seconds(), "ratio-to-raw-ceiling")
 	b.ReportMetric((after.cpu-mid.cpu)/events, "redis-cpu-us/event")
-	b.ReportMetric((ceil.cpu-before.cpu)/events, "ceiling-redis-cpu-us/event")
+	b.ReportMetric((replayStats.cpu-replay0.cpu)/events, "same-commands-redis-cpu-us/event")
 	b.ReportMetric((mid.cpu-w0.cpu)/events, "script-ceiling-redis-cpu-us/event")
+	b.ReportMetric((rawStats.cpu-before.cpu)/events, "raw-ceiling-redis-cpu-us/event")
 	b.ReportMetric((after.scriptUsec-mid.scriptUsec)/events, "redis-script-us/event")
-	b.ReportMetric((ceil.scriptUsec-before.scriptUsec)/events, "ceiling-redis-script-us/event")
+}
+
+// recorder is a go-redis hook that records the arguments of every pipeline
+// sent while on.
+type recorder struct {
+	mu        sync.Mutex
+	on        bool
+	pipelines [][][]any
+}
+
+func (r *recorder) record(on bool) {
+	r.mu.Lock()
+	r.on = on
+	r.mu.Unlock()
+}
+
+func (r *recorder) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (r *recorder) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (r *recorder) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		r.mu.Lock()
+		// Connection set-up (HELLO, CLIENT SETINFO) is not Apply's work.
+		if r.on && cmds[0].Name() != "hello" && cmds[0].Name() != "client" {
+			p := make([][]any, len(cmds))
+			for i, c := range cmds {
+				p[i] = slices.Clone(c.Args())
+			}
+			r.pipelines = append(r.pipelines, p)
+		}
+		r.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// rename replaces the prefix from with to in the arguments that are keys.
+func rename(args []any, from, to string) []any {
+	out := slices.Clone(args)
+	for i, a := range out {
+		if s, ok := a.(string); ok && strings.HasPrefix(s, from) {
+			out[i] = to + s[len(from):]
+		}
+	}
+	return out
+}
+
+// copyPrefix copies every key under from: to the same name under to:.
+func copyPrefix(b *testing.B, rdb *redis.Client, from, to string) {
+	b.Helper()
+	ctx := context.Background()
+	iter := rdb.Scan(ctx, 0, from+":*", 1000).Iterator()
+	pipe := rdb.Pipeline()
+	for iter.Next(ctx) {
+		k := iter.Val()
+		pipe.Copy(ctx, k, to+k[len(from):], 0, true)
+		if pipe.Len() >= 1000 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := iter.Err(); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // benchApply applies ops in batches of benchBatch and commits their changes,

@@ -22,7 +22,13 @@
 // A customer is evaluated once per batch, after their last event in it (and
 // before an identity merge), so a change is published per batch: a stage that
 // begins and ends inside one batch (two orders within the same few
-// milliseconds) is not announced on its own.
+// milliseconds) is not announced on its own. The script of that last event
+// also returns the window values as of T; the rest of the state is read by
+// plain commands pipelined after it. A batch is split by customer into shards
+// (Config.Shards) whose pipelines are in flight at once, so that Redis works
+// on one while the replies of another are decoded and scored; the population
+// is recorded for the whole batch before anyone is scored, so the outcome is
+// the same as with one pipeline.
 //
 // Population indexes (for scores and means) are set, not incremented: each
 // evaluation replaces the customer's entry and moves the running sums by the

@@ -2,16 +2,23 @@ package profile
 
 import "github.com/redis/go-redis/v9"
 
-// applyScript applies one event to one customer's keys and returns the
-// customer's state as of T. Every write is a join — insert-if-absent by a
-// natural id, maximum, or last-writer-wins by event time — so applying an event
-// twice, or events in any order, leaves the same state (see doc.go).
+// applyScript applies one event to one customer's keys and returns whether it
+// changed anything and the profile it was merged into. Every write is a join —
+// insert-if-absent by a natural id, maximum, or last-writer-wins by event time
+// — so applying an event twice, or events in any order, leaves the same state
+// (see doc.go).
+//
+// With the op prefixed "+" it also returns the window values as of T and the
+// profile version they belong to; the rest of the state (the profile hash, the
+// cart and the item lists) is read by plain commands pipelined after it, which
+// Redis answers without copying them through Lua.
 //
 // KEYS: 1 profile hash, 2 history zset, 3 amounts hash, 4 viewed skus zset,
 // 5 viewed categories zset, 6 bought zset, 7 cart hash, 8 merged ids set.
-// ARGV: 1 op (prefixed "+" to return the state as of T; otherwise only
-// whether the event changed anything and the profile it was merged into),
-// 2 T (ms), 3 window (ms), 4 event time (ms), 5.. op arguments.
+// ARGV: 1 op, 2 T (ms), 3 window (ms), 4 event time (ms), 5.. op arguments.
+// Returns {changed, merged into} or, with "+", {changed, merged into, version,
+// F, M, due}: due is when the window values next change by time alone (ms), or
+// -1.
 var applyScript = redis.NewScript(`
 local p, h, amt, vs, vc, b, cart = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local op, read = ARGV[1], false
@@ -104,29 +111,34 @@ elseif op == 'merge' then
   changed = 1
 end
 
-if not read then return {changed, redis.call('HGET', p, 'merged_into') or ''} end
+local pv = redis.call('HMGET', p, 'merged_into', 'ver')
+if not read then return {changed, pv[1] or ''} end
 
--- Window values as of T: orders and refunds in (T-W, T].
+-- Window values as of T: orders and refunds in (T-W, T]. Entries after T
+-- (event times ahead of T) are not counted; the first of them is due.
 local f, m, due = 0, 0, -1
-local rows = redis.call('ZRANGEBYSCORE', h, '(' .. string.format('%.0f', T - W), ARGV[2], 'WITHSCORES')
-if #rows > 0 then
-  local ids = {}
-  for i = 1, #rows, 2 do ids[#ids + 1] = rows[i] end
+local rows = redis.call('ZRANGEBYSCORE', h, '(' .. string.format('%.0f', T - W), '+inf', 'WITHSCORES')
+local ids = {}
+for i = 1, #rows, 2 do
+  if tonumber(rows[i + 1]) > T then
+    local at = tonumber(rows[i + 1])
+    if due < 0 or at < due then due = at end
+    break
+  end
+  ids[#ids + 1] = rows[i]
+end
+if #ids > 0 then
   local amounts = redis.call('HMGET', amt, unpack(ids))
-  for i = 1, #rows, 2 do
-    local a = tonumber(amounts[(i + 1) / 2])
-    if string.sub(rows[i], 1, 2) == 'o:' then f = f + 1; m = m + a else m = m - a end
+  for i, id in ipairs(ids) do
+    local a = tonumber(amounts[i])
+    if string.sub(id, 1, 2) == 'o:' then f = f + 1; m = m + a else m = m - a end
   end
   -- The earliest entry is the first to leave the window.
-  due = tonumber(rows[2]) + W
+  local leaves = tonumber(rows[2]) + W
+  if due < 0 or leaves < due then due = leaves end
 end
-local later = redis.call('ZRANGEBYSCORE', h, '(' .. ARGV[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-if #later > 0 and (due < 0 or tonumber(later[2]) < due) then due = tonumber(later[2]) end
 if m < 0 then m = 0 end
-
-return {changed, f, m, due, redis.call('HGETALL', cart),
-  redis.call('ZRANGE', vs, 0, -1), redis.call('ZRANGE', vc, 0, -1), redis.call('ZRANGE', b, 0, -1),
-  redis.call('HGETALL', p)}
+return {changed, pv[1] or '', pv[2] or '0', f, m, due}
 `)
 
 // populationScript records customers' RFM values in the population indexes,

@@ -5,10 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,7 +34,25 @@ type Config struct {
 	Currency string
 	// Rules assign tags and tiers. Nil means none.
 	Rules *tag.Engine
+	// Shards is how many pipelines one Apply keeps in flight, its events
+	// split by customer, so that Redis works on one while the replies of
+	// another are decoded and evaluated. Default 4; 1 runs one pipeline.
+	Shards int
 }
+
+// inParallel runs fn(0) … fn(n-1) at once and returns their errors joined.
+func inParallel(n int, fn func(i int) error) error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = fn(i) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// minShard is the fewest events or customers worth a pipeline of their own.
+const minShard = 32
 
 // Store keeps profiles in Redis.
 type Store struct {
@@ -50,8 +71,14 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 	if cfg.Currency == "" {
 		cfg.Currency = "USD"
 	}
+	if cfg.Shards <= 0 {
+		cfg.Shards = 4
+	}
 	return &Store{rdb: rdb, cfg: cfg}
 }
+
+// Redis is the client the store keeps its state in.
+func (s *Store) Redis() redis.UniversalClient { return s.rdb }
 
 // Currency is the store currency.
 func (s *Store) Currency() string { return s.cfg.Currency }
@@ -189,6 +216,85 @@ func (s *Store) Apply(ctx context.Context, T time.Time, ops []Op) ([]Change, int
 	return changes, dups, err
 }
 
+// applyOps applies ops, split into shards by customer that run at once, so
+// that Redis applies one shard while the replies of another are decoded.
+// Every state of one customer comes from the same shard.
+func (s *Store) applyOps(ctx context.Context, T time.Time, ops []Op, states []*State) error {
+	shards := s.shards(len(ops), func(i int) string { return ops[i].Customer })
+	if len(shards) == 1 {
+		return s.run(ctx, T, ops, states, true)
+	}
+	err := inParallel(len(shards), func(j int) error {
+		idx := shards[j]
+		sops := make([]Op, len(idx))
+		for k, i := range idx {
+			sops[k] = ops[i]
+		}
+		sst := make([]*State, len(idx))
+		if err := s.run(ctx, T, sops, sst, true); err != nil {
+			return err
+		}
+		for k, i := range idx {
+			states[i] = sst[k]
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// An event of a profile merged into another was applied to that one too,
+	// perhaps by two shards at once: read the final state of such profiles
+	// once everything is applied.
+	var forwarded []string
+	at := map[string][]int{}
+	for i, st := range states {
+		if st.partial || st.Customer == ops[i].Customer {
+			continue
+		}
+		if _, ok := at[st.Customer]; !ok {
+			forwarded = append(forwarded, st.Customer)
+		}
+		at[st.Customer] = append(at[st.Customer], i)
+	}
+	if len(forwarded) == 0 {
+		return nil
+	}
+	fresh, err := s.read(ctx, T, forwarded)
+	if err != nil {
+		return err
+	}
+	for k, c := range forwarded {
+		for _, i := range at[c] {
+			applied := states[i].Applied
+			st := *fresh[k]
+			st.Applied = applied
+			states[i] = &st
+		}
+	}
+	return nil
+}
+
+// shards splits items into up to Config.Shards groups by the hash of their
+// customer, keeping their order; it returns the items' indexes.
+func (s *Store) shards(n int, customer func(i int) string) [][]int {
+	k := min(s.cfg.Shards, n/minShard)
+	if k <= 1 {
+		all := make([]int, n)
+		for i := range all {
+			all[i] = i
+		}
+		return [][]int{all}
+	}
+	out := make([][]int, k)
+	for i := range n {
+		h := fnv.New32a()
+		h.Write([]byte(customer(i)))
+		j := int(h.Sum32() % uint32(k))
+		out[j] = append(out[j], i)
+	}
+	return slices.DeleteFunc(out, func(idx []int) bool { return len(idx) == 0 })
+}
+
 // Profile is a customer's profile as of T.
 type Profile struct {
 	Customer  string
@@ -265,19 +371,21 @@ func (s *Store) Evaluate(ctx context.Context, T time.Time, customers []string) (
 
 // read returns customers' states as of T without changing them.
 func (s *Store) read(ctx context.Context, T time.Time, customers []string) ([]*State, error) {
-	cmds := make([]*redis.Cmd, len(customers))
+	cmds := make([]stateCmds, len(customers))
 	W := strconv.FormatInt(s.cfg.Window.Milliseconds(), 10)
 	err := s.pipelined(ctx, func(pipe redis.Pipeliner) {
 		for i, c := range customers {
-			cmds[i] = applyScript.EvalSha(ctx, pipe, s.customerKeys(c), "+"+opNone, ms(T), W, ms(T))
+			keys := s.customerKeys(c)
+			cmds[i].script = applyScript.EvalSha(ctx, pipe, keys, "+"+opNone, ms(T), W, ms(T))
+			cmds[i].read(ctx, pipe, keys)
 		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read %d profiles: %w", len(customers), err)
 	}
 	states := make([]*State, len(customers))
-	for i, cmd := range cmds {
-		st, err := parseState(customers[i], cmd, T)
+	for i := range cmds {
+		st, err := cmds[i].state(customers[i], T)
 		if err != nil {
 			return nil, err
 		}
@@ -286,10 +394,21 @@ func (s *Store) read(ctx context.Context, T time.Time, customers []string) ([]*S
 	return states, nil
 }
 
-// applyOps applies ops in one pipeline and stores their states in states.
-// Ops for a profile that was merged into another are applied again to that one.
-func (s *Store) applyOps(ctx context.Context, T time.Time, ops []Op, states []*State) error {
-	return s.run(ctx, T, ops, states, true)
+// stateCmds are the commands that read a customer's state: the apply
+// script's reply with the window values, then the keys read as they are.
+type stateCmds struct {
+	script         *redis.Cmd
+	p, cart        *redis.MapStringStringCmd
+	vs, vc, bought *redis.StringSliceCmd
+}
+
+// read queues the plain reads of a customer's keys after the script.
+func (r *stateCmds) read(ctx context.Context, pipe redis.Pipeliner, keys []string) {
+	r.p = pipe.HGetAll(ctx, keys[0])
+	r.vs = pipe.ZRange(ctx, keys[3], 0, -1)
+	r.vc = pipe.ZRange(ctx, keys[4], 0, -1)
+	r.bought = pipe.ZRange(ctx, keys[5], 0, -1)
+	r.cart = pipe.HGetAll(ctx, keys[6])
 }
 
 // Write applies ops as of T without evaluating anyone: no snapshots, no
@@ -322,7 +441,7 @@ func (s *Store) run(ctx context.Context, T time.Time, ops []Op, states []*State,
 	for i, op := range ops {
 		last[op.Customer] = i
 	}
-	cmds := make([]*redis.Cmd, len(ops))
+	cmds := make([]stateCmds, len(ops))
 	W := strconv.FormatInt(s.cfg.Window.Milliseconds(), 10)
 	err := s.pipelined(ctx, func(pipe redis.Pipeliner) {
 		for i, op := range ops {
@@ -331,11 +450,16 @@ func (s *Store) run(ctx context.Context, T time.Time, ops []Op, states []*State,
 				t = T
 			}
 			kind := op.Kind
-			if read && last[op.Customer] == i {
+			full := read && last[op.Customer] == i
+			if full {
 				kind = "+" + kind
 			}
 			args := append([]any{kind, ms(T), W, ms(t)}, toAny(op.args)...)
-			cmds[i] = applyScript.EvalSha(ctx, pipe, s.customerKeys(op.Customer), args...)
+			keys := s.customerKeys(op.Customer)
+			cmds[i].script = applyScript.EvalSha(ctx, pipe, keys, args...)
+			if full {
+				cmds[i].read(ctx, pipe, keys)
+			}
 		}
 	})
 	if err != nil {
@@ -343,12 +467,12 @@ func (s *Store) run(ctx context.Context, T time.Time, ops []Op, states []*State,
 	}
 	var forward []Op
 	var at []int
-	for i, cmd := range cmds {
+	for i := range cmds {
 		var st *State
 		if read && last[ops[i].Customer] == i {
-			st, err = parseState(ops[i].Customer, cmd, T)
+			st, err = cmds[i].state(ops[i].Customer, T)
 		} else {
-			st, err = parseApplied(ops[i].Customer, cmd)
+			st, err = parseApplied(ops[i].Customer, cmds[i].script)
 		}
 		if err != nil {
 			return fmt.Errorf("apply event %s: %w", ops[i].CauseID, err)
@@ -443,7 +567,10 @@ func toAny(ss []string) []any {
 
 // evaluate records the latest state of each customer in the population,
 // scores every state against it, schedules the customers' next time-driven
-// change, and returns the snapshot changes in order.
+// change, and returns the snapshot changes in order. The population is
+// recorded for all customers first, then customers are scored in shards at
+// once, so that Redis scores one shard while the rules of another run; every
+// state is scored against the same population either way.
 func (s *Store) evaluate(ctx context.Context, T time.Time, states []*State, causes []Cause) ([]Change, []Snapshot, error) {
 	latest := map[string]*State{}
 	var order []string
@@ -463,17 +590,12 @@ func (s *Store) evaluate(ctx context.Context, T time.Time, states []*State, caus
 		st := latest[c]
 		pop = append(pop, c, st.Version, T.UnixMilli(), st.Values.F, st.Values.M, st.Last.UnixMilli())
 	}
-	scoreArgs := []any{T.UnixMilli()}
-	for _, st := range states {
-		scoreArgs = append(scoreArgs, st.Values.R, st.Values.F, st.Values.M)
-	}
-	// One round trip: record the population, score against it, and schedule
-	// the customers' next time-driven change.
-	pk := s.populationKeys()
-	var score *redis.Cmd
+	// One round trip records the population and schedules the customers'
+	// next time-driven change.
 	err := s.pipelined(ctx, func(pipe redis.Pipeliner) {
-		populationScript.EvalSha(ctx, pipe, pk, pop...)
-		score = scoreScript.EvalSha(ctx, pipe, pk, scoreArgs...)
+		if len(pop) > 0 {
+			populationScript.EvalSha(ctx, pipe, s.populationKeys(), pop...)
+		}
 		for _, c := range merged {
 			pipe.ZRem(ctx, s.timerKey(), c)
 		}
@@ -486,27 +608,61 @@ func (s *Store) evaluate(ctx context.Context, T time.Time, states []*State, caus
 		}
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("record and score population: %w", err)
+		return nil, nil, fmt.Errorf("record population: %w", err)
 	}
-	res, err := score.Slice()
-	if err != nil {
-		return nil, nil, fmt.Errorf("score: %w", err)
-	}
-	p, err := population(res)
+
+	snaps := make([]Snapshot, len(states))
+	// changed[i] is the change state i makes, if any.
+	changed := make([]*Change, len(states))
+	shards := s.shards(len(states), func(i int) string { return states[i].Customer })
+	err = inParallel(len(shards), func(j int) error {
+		return s.score(ctx, T, shards[j], states, causes, snaps, changed)
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-
 	var changes []Change
-	snaps := make([]Snapshot, len(states))
+	for _, ch := range changed {
+		if ch != nil {
+			changes = append(changes, *ch)
+		}
+	}
+	return changes, snaps, nil
+}
+
+// score scores the states idx against the population and stores their
+// snapshots and the changes they make in snaps and changed. All the states of
+// one customer are in idx, in order.
+func (s *Store) score(ctx context.Context, T time.Time, idx []int, states []*State, causes []Cause, snaps []Snapshot, changed []*Change) error {
+	args := []any{T.UnixMilli()}
+	for _, i := range idx {
+		st := states[i]
+		args = append(args, st.Values.R, st.Values.F, st.Values.M)
+	}
+	var cmd *redis.Cmd
+	err := s.pipelined(ctx, func(pipe redis.Pipeliner) {
+		cmd = scoreScript.EvalSha(ctx, pipe, s.populationKeys(), args...)
+	})
+	if err != nil {
+		return fmt.Errorf("score: %w", err)
+	}
+	res, err := cmd.Slice()
+	if err != nil {
+		return fmt.Errorf("score: %w", err)
+	}
+	p, err := population(res)
+	if err != nil {
+		return err
+	}
 	current := map[string]Snapshot{}
-	for i, st := range states {
+	for k, i := range idx {
+		st := states[i]
 		if st.MergedInto != "" {
 			continue
 		}
-		after, err := s.snapshot(st, p, res[4+3*i:7+3*i], T)
+		after, err := s.snapshot(st, p, res[4+3*k:7+3*k], T)
 		if err != nil {
-			return nil, nil, fmt.Errorf("customer rules: %w", err)
+			return fmt.Errorf("customer rules: %w", err)
 		}
 		snaps[i] = after
 		before, ok := current[st.Customer]
@@ -516,13 +672,13 @@ func (s *Store) evaluate(ctx context.Context, T time.Time, states []*State, caus
 		}
 		if !ok {
 			if before, err = st.published(); err != nil {
-				return nil, nil, err
+				return err
 			}
 		}
-		changes = append(changes, newChange(st.Customer, T, before, after, causes[i]))
+		ch := newChange(st.Customer, T, before, after, causes[i])
+		changed[i] = &ch
 	}
-
-	return changes, snaps, nil
+	return nil
 }
 
 // Commit stores the snapshots of published changes, so they are not published
@@ -652,29 +808,35 @@ func parseApplied(c string, cmd *redis.Cmd) (*State, error) {
 	return &State{Customer: c, Applied: toInt(res[0]) == 1, MergedInto: fmt.Sprint(res[1]), partial: true}, nil
 }
 
-// parseState decodes the apply script's reply.
-func parseState(c string, cmd *redis.Cmd, T time.Time) (*State, error) {
-	res, err := cmd.Slice()
+// state decodes a customer's state from the replies.
+func (r *stateCmds) state(c string, T time.Time) (*State, error) {
+	res, err := r.script.Slice()
 	if err != nil {
 		return nil, err
 	}
-	if len(res) != 9 {
+	if len(res) != 6 {
 		return nil, fmt.Errorf("apply script: %d results", len(res))
+	}
+	p, err := r.p.Result()
+	if err != nil {
+		return nil, err
 	}
 	st := &State{Customer: c, Traits: map[string]string{}, Consent: map[string]bool{}}
 	st.Applied = toInt(res[0]) == 1
-	st.Values.F = int(toInt(res[1]))
-	st.Values.M = toInt(res[2])
-	if due := toInt(res[3]); due >= 0 {
+	st.MergedInto = fmt.Sprint(res[1])
+	// The version is the script's, read with the window values: a write by
+	// someone else between the script and the reads cannot pair new values
+	// with an old version.
+	st.Version = toInt(res[2])
+	st.Values.F = int(toInt(res[3]))
+	st.Values.M = toInt(res[4])
+	if due := toInt(res[5]); due >= 0 {
 		st.Due = time.UnixMilli(due).UTC()
 	}
-	p := pairs(res[8])
-	st.Version = toInt(p["ver"])
 	st.Orders = int(toInt(p["n"]))
 	st.First, st.Last = fromMs(p["first"]), fromMs(p["last"])
 	st.Lifetime = toInt(p["ltv"])
 	st.LastBrowse, st.LastCart = fromMs(p["last_browse"]), fromMs(p["last_cart"])
-	st.MergedInto = p["merged_into"]
 	if st.Orders > 0 {
 		st.Values.R = int(max(T.Sub(st.Last), 0) / (24 * time.Hour))
 	}
@@ -699,7 +861,7 @@ func parseState(c string, cmd *redis.Cmd, T time.Time) (*State, error) {
 		st.publishedKey = pub.key()
 	}
 	clear := toInt(p["cart_clear"])
-	for _, v := range pairs(res[4]) {
+	for _, v := range r.cart.Val() {
 		parts := strings.Split(v, "|")
 		if len(parts) != 3 {
 			continue
@@ -710,9 +872,9 @@ func parseState(c string, cmd *redis.Cmd, T time.Time) (*State, error) {
 			st.CartValue += qty * price
 		}
 	}
-	st.Viewed = strs(res[5])
-	st.ViewedCats = strs(res[6])
-	for _, b := range strs(res[7]) {
+	st.Viewed = r.vs.Val()
+	st.ViewedCats = r.vc.Val()
+	for _, b := range r.bought.Val() {
 		if sku, ok := strings.CutPrefix(b, "s:"); ok {
 			st.Bought = append(st.Bought, sku)
 		} else if cat, ok := strings.CutPrefix(b, "c:"); ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -386,4 +387,64 @@ func TestWritingWithoutEvaluationThenEvaluatingGivesTheSameProfiles(t *testing.T
 			t.Errorf("%s: written then evaluated %+v, applied %+v", customers[i], got[i], want[i])
 		}
 	}
+}
+
+func TestShardedBatchesGiveTheSameStateAndChangesAsOnePipeline(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	ctx := context.Background()
+	rules, err := tag.Compile(tag.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 600 events of 150 customers, with anonymous visitors who are linked to a
+	// customer midway and keep sending events under their anonymous id, so
+	// that events are forwarded across shards.
+	rng := rand.New(rand.NewPCG(7, 7))
+	var ops []profile.Op
+	for i := range 600 {
+		c := fmt.Sprintf("c%03d", rng.IntN(150))
+		at := day(float64(rng.IntN(60)))
+		id := fmt.Sprint("e", i)
+		switch r := rng.IntN(10); {
+		case r < 4:
+			ops = append(ops, ev(t, id, event.ProductViewed, c, at, fmt.Sprintf(`{"user_id":%q,"product":{"sku":"S%d","category":"k%d"}}`, c, rng.IntN(30), rng.IntN(5))))
+		case r < 6:
+			ops = append(ops, ev(t, id, event.ProductAdded, c, at, fmt.Sprintf(`{"user_id":%q,"product":{"sku":"S%d","price":"4.50"}}`, c, rng.IntN(30))))
+		case r < 9:
+			ops = append(ops, order(t, c, fmt.Sprintf("%c%d", 'a'+rng.IntN(5), i), at, fmt.Sprintf("%d.25", 1+rng.IntN(300))))
+		default:
+			anon := fmt.Sprintf("v%03d", rng.IntN(40))
+			ops = append(ops, ev(t, id, event.ProductViewed, event.CustomerID("", anon), at, fmt.Sprintf(`{"anonymous_id":%q,"product":{"sku":"S1"}}`, anon)))
+			if rng.IntN(2) == 0 {
+				ops = append(ops, ev(t, id+"-id", event.Identify, c, at, fmt.Sprintf(`{"user_id":%q,"anonymous_id":%q}`, c, anon)))
+			}
+		}
+	}
+	run := func(prefix string, shards int) []string {
+		s := profile.New(rdb, profile.Config{Prefix: prefix, Rules: rules, Shards: shards})
+		var ids []string
+		for i := 0; i < len(ops); i += 300 {
+			changes, _, err := s.Apply(ctx, day(61), ops[i:min(i+300, len(ops))])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Commit(ctx, changes); err != nil {
+				t.Fatal(err)
+			}
+			for _, ch := range changes {
+				ids = append(ids, ch.ID)
+			}
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	want := run("one", 1)
+	got := run("four", 4)
+	if len(want) < 100 {
+		t.Fatalf("only %d changes: the test does not exercise evaluation", len(want))
+	}
+	if !slices.Equal(want, got) {
+		t.Errorf("sharded batches published %d changes, one pipeline %d; they differ", len(got), len(want))
+	}
+	assertSame(t, "sharded", testenv.Dump(t, rdb, "one"), testenv.Dump(t, rdb, "four"))
 }

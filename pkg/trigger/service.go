@@ -3,6 +3,7 @@ package trigger
 import (
 	"context"
 	"os"
+	"slices"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/stream"
 )
 
@@ -69,11 +71,15 @@ func (s *Service) Run(ctx context.Context) error {
 	c := &stream.Consumer{
 		Brokers: s.cfg.Brokers, GroupID: s.cfg.GroupID, SessionTimeout: s.cfg.SessionTimeout,
 		// Small batches and frequent ticks: decisions are latency-bound, and
-		// waits should fire close to their due time.
-		BatchSize: 100, BatchWait: 5 * time.Millisecond, TickInterval: 100 * time.Millisecond,
-		Topics: []string{event.TopicBrowse, event.TopicCart, event.TopicPurchase, event.TopicIdentify, event.TopicProfiles},
-		Handle: s.handle,
-		Tick:   s.tick,
+		// waits should fire close to their due time. Offsets are committed
+		// in the background: a redelivered event finds its decisions already
+		// made and published (see decideScript), so a crash costs only the
+		// work, not a second trigger.
+		BatchSize: 100, BatchWait: 2 * time.Millisecond, TickInterval: 100 * time.Millisecond,
+		CommitInterval: 200 * time.Millisecond,
+		Topics:         []string{event.TopicBrowse, event.TopicCart, event.TopicPurchase, event.TopicIdentify, event.TopicProfiles},
+		Handle:         s.handle,
+		Tick:           s.tick,
 		Retry: func(step string, err error, backoff time.Duration) {
 			s.m.retries.WithLabelValues(step).Inc()
 			s.log.Warn("retrying", zap.String("step", step), zap.Error(err), zap.Duration("backoff", backoff))
@@ -93,7 +99,49 @@ func (s *Service) handle(ctx context.Context, batch []kafka.Message) error {
 		}
 		evs = append(evs, ev)
 	}
-	return s.engine.HandleBatch(ctx, s.cfg.Now(), evs)
+	// Events of erased customers from before their erasure are dropped; an
+	// erasure recorded while the batch was handled is done again after it,
+	// since it may have run before the batch wrote trigger state.
+	reg := privacy.New(s.engine.rdb)
+	erased, err := s.erased(ctx, reg, evs)
+	if err != nil {
+		return err
+	}
+	evs = slices.DeleteFunc(evs, func(ev cloudevents.Event) bool { return droppedEvent(erased, ev) })
+	if err := s.engine.HandleBatch(ctx, s.cfg.Now(), evs); err != nil {
+		return err
+	}
+	if erased, err = s.erased(ctx, reg, evs); err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	for _, ev := range evs {
+		c := customerOf(ev)
+		if droppedEvent(erased, ev) && !done[c] {
+			done[c] = true
+			if _, err := Erase(ctx, s.engine.rdb, c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Service) erased(ctx context.Context, reg *privacy.Registry, evs []cloudevents.Event) (map[string]time.Time, error) {
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		ids[i] = customerOf(ev)
+	}
+	return reg.Erased(ctx, ids)
+}
+
+func customerOf(ev cloudevents.Event) string {
+	c, _ := ev.Extensions()[event.ExtPartitionKey].(string)
+	return c
+}
+
+func droppedEvent(erased map[string]time.Time, ev cloudevents.Event) bool {
+	return privacy.Dropped(erased, customerOf(ev), ev.Time())
 }
 
 func (s *Service) tick(ctx context.Context) error {

@@ -27,8 +27,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -84,6 +86,12 @@ type Engine struct {
 	// it was: the decision time minus the time it was due.
 	Decided func(d Decision, late time.Duration)
 
+	// Parallel is how many customers' events a batch handles at once (each
+	// customer's in order), so that their Redis round trips overlap.
+	// Default 8.
+	Parallel int
+
+	mu           sync.Mutex // guards outbox while a batch is handled
 	outbox       []announcement
 	profileCache map[string]*profile.Profile
 }
@@ -156,12 +164,44 @@ func (e *Engine) HandleBatch(ctx context.Context, T time.Time, evs []cloudevents
 			e.profileCache[ps[i].Customer] = &ps[i]
 		}
 	}
-	for _, ev := range evs {
-		if err := e.handle(ctx, T, ev); err != nil {
-			return err
-		}
+	err := e.byCustomer(len(evs), func(i int) string {
+		c, _ := evs[i].Extensions()[event.ExtPartitionKey].(string)
+		return c
+	}, func(i int) error { return e.handle(ctx, T, evs[i]) })
+	if err != nil {
+		return err
 	}
 	return e.flush(ctx)
+}
+
+// byCustomer calls fn for items 0 … n-1: the items of one customer in order,
+// those of different customers at once, up to Parallel at a time.
+func (e *Engine) byCustomer(n int, customer func(i int) string, fn func(i int) error) error {
+	k := e.Parallel
+	if k <= 0 {
+		k = 8
+	}
+	k = min(k, n)
+	shards := make([][]int, k)
+	for i := range n {
+		h := fnv.New32a()
+		h.Write([]byte(customer(i)))
+		j := h.Sum32() % uint32(k)
+		shards[j] = append(shards[j], i)
+	}
+	errs := make([]error, k)
+	var wg sync.WaitGroup
+	for j, idx := range shards {
+		wg.Go(func() {
+			for _, i := range idx {
+				if errs[j] = fn(i); errs[j] != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event) error {
@@ -377,10 +417,11 @@ func (e *Engine) Due(ctx context.Context, T time.Time, limit int) (int, error) {
 		return 0, err
 	}
 	e.outbox = e.outbox[:0]
-	for i := range due {
-		if err := e.fire(ctx, T, names[i], customers[i], cmds[i].Val(), &ps[i]); err != nil {
-			return 0, err
-		}
+	err = e.byCustomer(len(due), func(i int) string { return customers[i] }, func(i int) error {
+		return e.fire(ctx, T, names[i], customers[i], cmds[i].Val(), &ps[i])
+	})
+	if err != nil {
+		return 0, err
 	}
 	return len(due), e.flush(ctx)
 }
@@ -511,6 +552,8 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 	if err != nil {
 		return false, err
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	for _, o := range e.outbox {
 		if o.id == id {
 			return false, nil // the same decision twice in one batch

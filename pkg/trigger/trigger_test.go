@@ -5,14 +5,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 	"github.com/segflow/segflow/pkg/testenv"
@@ -49,7 +54,8 @@ type env struct {
 }
 
 func start(t *testing.T) *env {
-	k := testenv.StartKafka(t, stream.Topic{Name: trigger.TopicTriggers, Partitions: 3}, stream.Topic{Name: trigger.TopicDecisions, Partitions: 3})
+	k := testenv.StartKafka(t, stream.Topic{Name: trigger.TopicTriggers, Partitions: 3}, stream.Topic{Name: trigger.TopicDecisions, Partitions: 3},
+		stream.Topic{Name: event.TopicProfiles, Partitions: 3})
 	rdb := testenv.StartRedis(t).Client(t)
 	cfg, err := campaign.Parse([]byte(campaigns))
 	if err != nil {
@@ -439,5 +445,160 @@ campaigns:
 	d := e.decisions(trigger.TopicTriggers, 1)[0]
 	if d.Customer != "jo" || d.Action.Params["sku"] != "JKT" || !d.DecidedAt.Equal(t0.Add(6*time.Hour)) {
 		t.Errorf("trigger %+v, want one reminder of JKT for jo, 2h after the third view", d)
+	}
+}
+
+// TestEverythingReadAgainPublishesNoSecondDecision runs the service over a
+// stream of causes, then runs it again from the start of the topics under
+// another consumer group — what a crash before any offset commit would
+// redeliver — and shows that every cause was decided and published once.
+func TestEverythingReadAgainPublishesNoSecondDecision(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	cfg, err := campaign.Parse([]byte(`
+campaigns:
+  - {name: instant, kind: lifecycle, on: [segflow.cart.product_added], channel: email, action: {type: message}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const customers = 60
+	var msgs []kafka.Message
+	for i := range customers {
+		c := fmt.Sprint("c", i)
+		op, err := profile.OpOf(identify(c, i%4 != 0), "USD") // a quarter without consent: suppressed
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.store.Apply(ctx, t0, []profile.Op{op}); err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, testenv.Message(t, fmt.Sprint("add-", i), event.ProductAdded, c, t0, fmt.Sprintf(`{"user_id":%q,"product":{"sku":"MUG","price":"1"}}`, c)))
+	}
+	w := stream.NewWriter(e.kafka.Brokers, 0)
+	t.Cleanup(func() { w.Close() })
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	e.serve(cfg, w, "first")
+	e.serve(cfg, w, "again")
+	sent := e.decisions(trigger.TopicTriggers, customers*3/4)
+	suppressed := e.decisions(trigger.TopicDecisions, customers/4)
+	ids := map[string]int{}
+	for _, d := range append(sent, suppressed...) {
+		ids[d.id]++
+	}
+	for id, n := range ids {
+		if n > 1 {
+			t.Errorf("decision %s published %d times", id, n)
+		}
+	}
+	if len(ids) != customers {
+		t.Errorf("%d distinct decisions for %d causes", len(ids), customers)
+	}
+}
+
+// serve runs the trigger service as consumer group group, with its clock
+// at t0, until it has handled everything on the cart topic.
+func (e *env) serve(cfg *campaign.Config, w *kafka.Writer, group string) {
+	e.t.Helper()
+	en := trigger.NewEngine(cfg, e.rdb, e.store, w)
+	s, err := trigger.NewService(trigger.Config{Brokers: e.kafka.Brokers, GroupID: group, Now: func() time.Time { return t0 }}, en, zaptest.NewLogger(e.t), prometheus.NewRegistry())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	e.waitCommitted(group, event.TopicCart, 30*time.Second)
+	cancel()
+	if err := <-done; err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestEventsOfAnErasedCustomerFromBeforeTheErasureDecideNothing(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	cfg, err := campaign.Parse([]byte(`
+campaigns:
+  - {name: instant, kind: lifecycle, on: [segflow.cart.product_added], channel: email, action: {type: message}}
+  - {name: later, kind: cart_abandon, on: [segflow.cart.product_added], delay: 1h, channel: email, action: {type: message}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"gone", "kept"} {
+		op, err := profile.OpOf(identify(c, true), "USD")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.store.Apply(ctx, t0, []profile.Op{op}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := privacy.New(e.rdb).Record(ctx, "gone", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	w := stream.NewWriter(e.kafka.Brokers, 0)
+	t.Cleanup(func() { w.Close() })
+	err = w.WriteMessages(ctx, testenv.Message(t, "add-gone", event.ProductAdded, "gone", t0, `{"user_id":"gone","product":{"sku":"MUG","price":"1"}}`),
+		testenv.Message(t, "add-kept", event.ProductAdded, "kept", t0, `{"user_id":"kept","product":{"sku":"MUG","price":"1"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.serve(cfg, w, "first")
+	sent := e.decisions(trigger.TopicTriggers, 1)
+	if sent[0].Customer != "kept" {
+		t.Errorf("triggered %s, want kept only", sent[0].Customer)
+	}
+	for k := range testenv.Dump(t, e.rdb, "tr") {
+		if strings.Contains(k, "gone") {
+			t.Errorf("trigger state of the erased customer: %s", k)
+		}
+	}
+	if n := e.rdb.ZCard(ctx, "tr:{timers}:due").Val(); n != 1 {
+		t.Errorf("%d waits, want kept's only", n)
+	}
+}
+
+// waitCommitted waits until group has committed the end of every partition
+// of topic.
+func (e *env) waitCommitted(group, topic string, timeout time.Duration) {
+	e.t.Helper()
+	ctx := context.Background()
+	c := &kafka.Client{Addr: kafka.TCP(e.kafka.Brokers...)}
+	parts := []int{0, 1, 2}
+	var want []kafka.OffsetRequest
+	for _, p := range parts {
+		want = append(want, kafka.LastOffsetOf(p))
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		end, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: want}})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		got, err := c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		last := map[int]int64{}
+		for _, p := range end.Topics[topic] {
+			last[p.Partition] = p.LastOffset
+		}
+		caughtUp := true
+		for _, p := range got.Topics[topic] {
+			if last[p.Partition] > 0 && p.CommittedOffset < last[p.Partition] {
+				caughtUp = false
+			}
+		}
+		if caughtUp && len(got.Topics[topic]) == len(parts) {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("group %s has not committed the end of %s: %+v, end %+v", group, topic, got.Topics[topic], end.Topics[topic])
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

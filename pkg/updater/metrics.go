@@ -3,9 +3,9 @@ package updater
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	applied, duplicates, timersFired prometheus.Counter
-	rejected, changes, errors        *prometheus.CounterVec
-	lag, timerBacklog                prometheus.Gauge
+	applied, duplicates, erased, timersFired prometheus.Counter
+	rejected, changes, errors                *prometheus.CounterVec
+	lag, timerBacklog                        prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -15,6 +15,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "segflow_updater_duplicates_skipped_total", Help: "Orders and refunds already applied, skipped.",
+		}),
+		erased: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "segflow_updater_erased_events_dropped_total", Help: "Events of erased customers, from before their erasure, dropped.",
 		}),
 		timersFired: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "segflow_updater_timers_fired_total", Help: "Customers re-evaluated because a timer fell due.",
@@ -35,7 +38,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "segflow_updater_timer_backlog", Help: "Timers due and not yet applied.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.applied, m.duplicates, m.timersFired, m.rejected, m.changes, m.errors, m.lag, m.timerBacklog} {
+	for _, c := range []prometheus.Collector{m.applied, m.duplicates, m.erased, m.timersFired, m.rejected, m.changes, m.errors, m.lag, m.timerBacklog} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

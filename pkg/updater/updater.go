@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -24,6 +25,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 )
@@ -79,11 +81,12 @@ type Producer interface {
 
 // Updater is the profile-updater.
 type Updater struct {
-	cfg   Config
-	store *profile.Store
-	out   Producer
-	log   *zap.Logger
-	m     *metrics
+	cfg     Config
+	store   *profile.Store
+	privacy *privacy.Registry
+	out     Producer
+	log     *zap.Logger
+	m       *metrics
 }
 
 // New returns an updater applying events to store and writing changes and
@@ -97,7 +100,7 @@ func New(cfg Config, store *profile.Store, out Producer, log *zap.Logger, reg pr
 	if err != nil {
 		return nil, err
 	}
-	return &Updater{cfg: cfg, store: store, out: out, log: log.Named("profile-updater"), m: m}, nil
+	return &Updater{cfg: cfg, store: store, privacy: privacy.New(store.Redis()), out: out, log: log.Named("profile-updater"), m: m}, nil
 }
 
 // Run consumes until ctx is cancelled, then commits what it applied and
@@ -149,6 +152,10 @@ func (u *Updater) apply(ctx context.Context, batch []kafka.Message) error {
 		ops = append(ops, op)
 		srcs = append(srcs, m)
 	}
+	ops, srcs, err = u.dropErased(ctx, ops, srcs)
+	if err != nil {
+		return err
+	}
 	T := u.cfg.Now()
 	changes, dups, err := store.Apply(ctx, T, ops)
 	if refused(err) {
@@ -176,12 +183,76 @@ func (u *Updater) apply(ctx context.Context, batch []kafka.Message) error {
 	} else if err != nil {
 		return err
 	}
+	if changes, err = u.eraseAgain(ctx, store, ops, changes); err != nil {
+		return err
+	}
 	if err := u.publish(ctx, store, changes, dead...); err != nil {
 		return err
 	}
 	u.m.applied.Add(float64(len(ops)))
 	u.m.duplicates.Add(float64(dups))
 	return nil
+}
+
+// dropErased leaves out the events of erased customers that are not after
+// their erasure, so that a redelivery or a replay never brings them back.
+func (u *Updater) dropErased(ctx context.Context, ops []profile.Op, srcs []kafka.Message) ([]profile.Op, []kafka.Message, error) {
+	erased, err := u.erased(ctx, ops)
+	if err != nil || len(erased) == 0 {
+		return ops, srcs, err
+	}
+	keptOps, keptSrcs := ops[:0:0], srcs[:0:0]
+	for i, op := range ops {
+		if dropped(erased, op) {
+			u.m.erased.Inc()
+			continue
+		}
+		keptOps, keptSrcs = append(keptOps, op), append(keptSrcs, srcs[i])
+	}
+	return keptOps, keptSrcs, nil
+}
+
+// eraseAgain closes the race with an erasure that was recorded while the
+// batch was being applied: the erasure deleted the profile after dropErased
+// looked, and the batch may have written it again. Such customers are erased
+// once more and their changes not published. (An erasure records itself
+// before deleting, so one recorded after this look deleted after the batch's
+// writes.)
+func (u *Updater) eraseAgain(ctx context.Context, store *profile.Store, ops []profile.Op, changes []profile.Change) ([]profile.Change, error) {
+	erased, err := u.erased(ctx, ops)
+	if err != nil || len(erased) == 0 {
+		return changes, err
+	}
+	again := map[string]bool{}
+	for _, op := range ops {
+		if dropped(erased, op) && !again[op.Customer] {
+			again[op.Customer] = true
+			if _, err := store.Erase(ctx, op.Customer); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(again) == 0 {
+		return changes, nil
+	}
+	return slices.DeleteFunc(changes, func(ch profile.Change) bool { return again[ch.Customer] }), nil
+}
+
+// erased returns the erasures recorded of the customers ops touch.
+func (u *Updater) erased(ctx context.Context, ops []profile.Op) (map[string]time.Time, error) {
+	var ids []string
+	for _, op := range ops {
+		ids = append(ids, op.Customer)
+		if op.Merge != "" {
+			ids = append(ids, op.Merge)
+		}
+	}
+	return u.privacy.Erased(ctx, ids)
+}
+
+// dropped tells whether op belongs to an erasure in erased.
+func dropped(erased map[string]time.Time, op profile.Op) bool {
+	return privacy.Dropped(erased, op.Customer, op.Time) || op.Merge != "" && privacy.Dropped(erased, op.Merge, op.Time)
 }
 
 // refused tells whether err is Redis refusing a command for good (a script

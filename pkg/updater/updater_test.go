@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 	"github.com/segflow/segflow/pkg/testenv"
@@ -114,4 +115,53 @@ func run(t *testing.T, brokers []string, store *profile.Store, w *kafka.Writer, 
 	done := make(chan struct{})
 	go func() { defer close(done); _ = up.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+}
+
+func TestEventsOfAnErasedCustomerFromBeforeTheErasureAreDropped(t *testing.T) {
+	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3})
+	rdb := testenv.StartRedis(t).Client(t)
+	erasedAt := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	if err := privacy.New(rdb).Record(context.Background(), "nia", erasedAt); err != nil {
+		t.Fatal(err)
+	}
+	w := stream.NewWriter(k.Brokers, 0)
+	t.Cleanup(func() { w.Close() })
+	msgs := []kafka.Message{
+		// Replayed from before the erasure: dropped.
+		testenv.Message(t, "o1", event.OrderCompleted, "nia", erasedAt.Add(-time.Hour), `{"user_id":"nia","order_id":"1","total":"10.00","currency":"USD"}`),
+		testenv.Message(t, "v1", event.ProductViewed, "nia", erasedAt, `{"user_id":"nia","product":{"sku":"KEPT-NOT"}}`),
+		// New activity after it: a new profile.
+		testenv.Message(t, "o2", event.OrderCompleted, "nia", erasedAt.Add(time.Hour), `{"user_id":"nia","order_id":"2","total":"4.00","currency":"USD"}`),
+		testenv.Message(t, "o3", event.OrderCompleted, "lou", erasedAt.Add(-time.Hour), `{"user_id":"lou","order_id":"3","total":"7.00","currency":"USD"}`),
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	store := profile.New(rdb, profile.Config{Currency: "USD"})
+	T := erasedAt.Add(24 * time.Hour)
+	run(t, k.Brokers, store, w, T)
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ps, err := store.Evaluate(context.Background(), T, []string{"nia", "lou"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps[0].Orders > 0 && ps[1].Orders > 0 {
+			if ps[0].Orders != 1 || ps[0].Lifetime != 4_000_000 {
+				t.Errorf("nia: %d orders, lifetime %d; want only the order after the erasure (4.00)", ps[0].Orders, ps[0].Lifetime)
+			}
+			if ps[1].Orders != 1 || ps[1].Lifetime != 7_000_000 {
+				t.Errorf("lou: %d orders, lifetime %d; want the order applied", ps[1].Orders, ps[1].Lifetime)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("orders not applied: nia %d, lou %d", ps[0].Orders, ps[1].Orders)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := rdb.Exists(context.Background(), "sf:{nia}:vs").Val(); n != 0 {
+		t.Errorf("nia's view from before the erasure was applied")
+	}
 }

@@ -46,6 +46,8 @@ type config struct {
 	TriggerGroup   string
 	WebhookURL     string
 	WebhookSecret  string
+	APITokens      string
+	IndexGroup     string
 
 	LogFormat string
 	LogLevel  string
@@ -74,6 +76,9 @@ type config struct {
 
 // devWriteKey is the write key of the embedded pipeline when none is configured.
 const devWriteKey = "dev"
+
+// devAPIToken is the read API token of the embedded pipeline when none is configured.
+const devAPIToken = "dev"
 
 func parseConfig(name string, args []string) (*config, error) {
 	c := &config{}
@@ -105,6 +110,8 @@ func parseConfig(name string, args []string) (*config, error) {
 	fs.StringVar(&c.TriggerGroup, "trigger-group", "segflow-trigger", "Kafka consumer group of the trigger service")
 	fs.StringVar(&c.WebhookURL, "webhook-url", "", "deliver every trigger to this URL as well (signed, retried, dead-lettered to triggers.undelivered)")
 	fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "HMAC-SHA256 key of the webhook's X-Segflow-Signature header")
+	fs.StringVar(&c.APITokens, "api-tokens", "", "read API Bearer tokens: comma-separated name=token pairs (the name is recorded as the requester of erasures). Embedded mode defaults to dashboard=dev")
+	fs.StringVar(&c.IndexGroup, "index-group", "segflow-index", "Kafka consumer group of the segment index the read API serves")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or console")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	switch name {
@@ -141,6 +148,14 @@ func parseConfig(name string, args []string) (*config, error) {
 	c.set = fs
 	if c.embedded() && c.WriteKeys == "" {
 		c.WriteKeys = "web=" + devWriteKey
+	}
+	if c.embedded() && c.APITokens == "" {
+		c.APITokens = "dashboard=" + devAPIToken
+	}
+	if name == "api" {
+		if _, err := c.apiTokens(); err != nil {
+			return nil, err
+		}
 	}
 	if name == "run" || name == "collector" {
 		if _, err := c.writeKeys(); err != nil {
@@ -192,7 +207,7 @@ func (c *config) String() string {
 			if v != "" {
 				v = "****"
 			}
-		case "write-keys":
+		case "write-keys", "api-tokens":
 			var masked []string
 			for _, pair := range splitList(v) {
 				name, _, _ := strings.Cut(pair, "=")
@@ -204,6 +219,26 @@ func (c *config) String() string {
 	})
 	sort.Strings(lines)
 	return strings.Join(lines, " ")
+}
+
+// apiTokens parses --api-tokens into token -> name.
+func (c *config) apiTokens() (map[string]string, error) {
+	out := map[string]string{}
+	for _, pair := range splitList(c.APITokens) {
+		name, tok, ok := strings.Cut(pair, "=")
+		name, tok = strings.TrimSpace(name), strings.TrimSpace(tok)
+		if !ok || name == "" || tok == "" {
+			return nil, fmt.Errorf("--api-tokens: %q is not name=token", pair)
+		}
+		if _, dup := out[tok]; dup {
+			return nil, fmt.Errorf("--api-tokens: a token is given to two names")
+		}
+		out[tok] = name
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--api-tokens: no tokens configured; the read API would refuse every request")
+	}
+	return out, nil
 }
 
 func splitList(s string) []string {

@@ -1,5 +1,5 @@
 // Command segflow runs segflow's services: all of them in one process (run), or
-// one per process (collector, profile-updater, trigger). With no Kafka or Redis address configured it
+// one per process (collector, profile-updater, trigger, api). With no Kafka or Redis address configured it
 // starts an embedded broker and Redis in-process; see config.go for settings.
 package main
 
@@ -23,6 +23,7 @@ Usage:
   segflow collector  [flags]   run the HTTP collector
   segflow profile-updater [flags]  run the profile-updater
   segflow trigger    [flags]   run the trigger service (needs --campaigns)
+  segflow api        [flags]   run the read API, its segment index and the dashboard (needs --api-tokens)
   segflow import orders [flags] FILE   write historical orders (CSV or JSON lines) to the purchase topic
   segflow replay     [flags]   re-apply topics to the profile store, in place or into a fresh namespace
   segflow replay drop NAMESPACE  delete a namespace that is not live
@@ -55,7 +56,7 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	switch cmd {
-	case "run", "collector", "profile-updater", "trigger":
+	case "run", "collector", "profile-updater", "trigger", "api":
 		cfg, err := parseConfig(cmd, args)
 		if err != nil {
 			return err

@@ -12,15 +12,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/segflow/segflow/pkg/api"
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/collector"
+	"github.com/segflow/segflow/pkg/dashboard"
 	"github.com/segflow/segflow/pkg/embedded"
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/health"
+	"github.com/segflow/segflow/pkg/index"
 	"github.com/segflow/segflow/pkg/nes"
+	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 	"github.com/segflow/segflow/pkg/tag"
@@ -105,7 +110,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 	// restart.
 	var live *profile.Live
 	var store *profile.Store
-	if cmd == "run" || cmd == "profile-updater" || cmd == "trigger" {
+	if cmd == "run" || cmd == "profile-updater" || cmd == "trigger" || cmd == "api" {
 		pcfg, err := storeConfig(cfg)
 		if err != nil {
 			return err
@@ -146,6 +151,16 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		run = append(run, d.Run)
 	}
 
+	if cmd == "api" || cmd == "run" && cfg.APITokens != "" {
+		indexer, err := serveAPI(mux, cfg, rdb, store, brokers, writer, now, log)
+		if err != nil {
+			return err
+		}
+		run = append(run, indexer)
+	} else if cmd == "run" {
+		log.Info("read API and dashboard off: no --api-tokens")
+	}
+
 	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
@@ -181,6 +196,39 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// serveAPI registers the read API and the dashboard on mux and returns the
+// segment indexer to run.
+func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store *profile.Store, brokers []string, writer *kafka.Writer, now func() time.Time, log *zap.Logger) (func(context.Context) error, error) {
+	tokens, err := cfg.apiTokens()
+	if err != nil {
+		return nil, err
+	}
+	var names func() []string
+	if cfg.Campaigns != "" {
+		names = func() []string {
+			camps, err := campaign.Load(cfg.Campaigns)
+			if err != nil {
+				log.Warn("campaigns file unreadable; reporting no campaigns", zap.Error(err))
+				return nil
+			}
+			var out []string
+			for _, c := range camps.Campaigns {
+				out = append(out, c.Name)
+			}
+			return out
+		}
+	}
+	ix := index.New(rdb, "")
+	a, err := api.New(api.Config{Tokens: tokens, Now: now, Campaigns: names}, rdb, store, ix, trigger.NewEngine(nil, rdb, store, nil), writer, log)
+	if err != nil {
+		return nil, err
+	}
+	a.Register(mux)
+	dashboard.Register(mux)
+	x := &index.Indexer{Brokers: brokers, GroupID: cfg.IndexGroup, SessionTimeout: cfg.SessionTimeout, Index: ix, Erasures: privacy.New(rdb), Log: log.Named("index")}
+	return x.Run, nil
 }
 
 // ensureTopics creates segflow's topics, retrying while the cluster starts.

@@ -1,0 +1,232 @@
+// Package api is segflow's read API: profiles, segment and tag counts,
+// members of a segment or of an audience expression (with cursor pagination
+// and CSV export), reporting metrics, campaign results, and the privacy
+// operations (erasure, consent). Every route but the OpenAPI document needs a
+// Bearer token.
+//
+// Counts of RFM segments and of the R×F grid are computed at request time
+// from the population indexes the profile store scores against, so they are
+// exactly the segments Get gives each customer at that time. Stages, tiers
+// and tags come from the segment index (pkg/index), exact as of each
+// customer's last published change.
+//
+// Members are listed in customer id order, and a page's cursor is the last
+// id it returned: a customer who is a member for the whole listing is
+// returned exactly once, however others join or leave meanwhile.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/index"
+	"github.com/segflow/segflow/pkg/privacy"
+	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/trigger"
+)
+
+// Config configures a Server. Zero values mean defaults.
+type Config struct {
+	// Tokens maps each accepted Bearer token to the name of its holder,
+	// which the erasure audit log records as the requester.
+	Tokens map[string]string
+	// Now is the clock profiles and segments are read at. Default time.Now.
+	Now func() time.Time
+	// Campaigns lists the campaigns whose results are reported. Nil reports
+	// every campaign with recorded results.
+	Campaigns func() []string
+	// MaxPage is the largest page of members. Default 1000.
+	MaxPage int
+}
+
+// Producer writes messages and returns once they are acknowledged.
+type Producer interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Results reads a campaign's results.
+type Results interface {
+	Results(ctx context.Context, campaign string) ([]trigger.Result, error)
+}
+
+// Server serves the read API.
+type Server struct {
+	cfg     Config
+	tokens  [][32]byte
+	names   []string
+	store   *profile.Store
+	index   *index.Index
+	results Results
+	erased  *privacy.Registry
+	rdb     redis.UniversalClient
+	out     Producer
+	log     *zap.Logger
+
+	validatorOnce sync.Once
+	validator     *event.Validator
+	validatorErr  error
+}
+
+// New returns a server reading store and ix in rdb. out receives the
+// identify events that consent changes make; results reads campaign results.
+func New(cfg Config, rdb redis.UniversalClient, store *profile.Store, ix *index.Index, results Results, out Producer, log *zap.Logger) (*Server, error) {
+	if len(cfg.Tokens) == 0 {
+		return nil, errors.New("api: no tokens configured; every request would be refused")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxPage <= 0 {
+		cfg.MaxPage = 1000
+	}
+	s := &Server{cfg: cfg, store: store, index: ix, results: results, erased: privacy.New(rdb), rdb: rdb, out: out, log: log.Named("api")}
+	for tok, name := range cfg.Tokens {
+		s.tokens = append(s.tokens, sha256.Sum256([]byte(tok)))
+		s.names = append(s.names, name)
+	}
+	return s, nil
+}
+
+// Routes lists the routes Register serves, as "METHOD path" patterns.
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.routes() {
+		out = append(out, r.pattern)
+	}
+	return out
+}
+
+type route struct {
+	pattern string
+	h       func(w http.ResponseWriter, r *http.Request) error
+	open    bool // served without a token
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{pattern: "GET /v1/openapi.json", h: serveOpenAPI, open: true},
+		{pattern: "GET /v1/profiles/{id}", h: s.getProfile},
+		{pattern: "DELETE /v1/profiles/{id}", h: s.deleteProfile},
+		{pattern: "PUT /v1/profiles/{id}/consent", h: s.putConsent},
+		{pattern: "GET /v1/counts", h: s.getCounts},
+		{pattern: "GET /v1/members", h: s.getMembers},
+		{pattern: "GET /v1/segments/{segment}/members", h: s.getSegmentMembers},
+		{pattern: "GET /v1/metrics/clv", h: s.getCLV},
+		{pattern: "GET /v1/metrics/repurchase", h: s.getRepurchase},
+		{pattern: "GET /v1/metrics/nes", h: s.getNES},
+		{pattern: "GET /v1/campaigns", h: s.getCampaigns},
+	}
+}
+
+// Register adds the API's routes to mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	for _, r := range s.routes() {
+		h := r.h
+		if r.open {
+			mux.Handle(r.pattern, s.handle(func(w http.ResponseWriter, req *http.Request, _ string) error { return h(w, req) }))
+			continue
+		}
+		mux.Handle(r.pattern, s.handle(func(w http.ResponseWriter, req *http.Request, who string) error {
+			if who == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="segflow"`)
+				return errUnauthorized
+			}
+			return h(w, req.WithContext(context.WithValue(req.Context(), requesterKey{}, who)))
+		}))
+	}
+}
+
+type requesterKey struct{}
+
+func requester(ctx context.Context) string { s, _ := ctx.Value(requesterKey{}).(string); return s }
+
+// authorize returns the name of the holder of the request's token, or "".
+// Every configured token is compared, in constant time, so the answer's
+// timing tells nothing about which tokens exist.
+func (s *Server) authorize(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "Bearer ") {
+		return ""
+	}
+	tok := strings.TrimSpace(h[7:])
+	if tok == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(tok))
+	who := ""
+	for i, t := range s.tokens {
+		if subtle.ConstantTimeCompare(sum[:], t[:]) == 1 {
+			who = s.names[i]
+		}
+	}
+	return who
+}
+
+// Errors the HTTP layer maps to status codes.
+var (
+	errUnauthorized = errors.New("a valid Bearer token is required")
+	errNotFound     = errors.New("not found")
+	errBadRequest   = errors.New("bad request")
+)
+
+// badRequest is a request the client can fix, with where the problem is.
+type badRequest struct {
+	msg string
+	pos int // byte offset in an expression, or -1
+}
+
+func (e *badRequest) Error() string { return e.msg }
+func (e *badRequest) Unwrap() error { return errBadRequest }
+
+func badf(format string, a ...any) error { return &badRequest{msg: fmt.Sprintf(format, a...), pos: -1} }
+
+func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request, who string) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r, s.authorize(r))
+		if err == nil {
+			return
+		}
+		body := map[string]any{"error": err.Error()}
+		status := http.StatusInternalServerError
+		var br *badRequest
+		switch {
+		case errors.Is(err, errUnauthorized):
+			status = http.StatusUnauthorized
+		case errors.Is(err, errNotFound):
+			status = http.StatusNotFound
+		case errors.As(err, &br):
+			status = http.StatusBadRequest
+			if br.pos >= 0 {
+				body["position"] = br.pos
+			}
+		case r.Context().Err() != nil:
+			return // the client went away
+		default:
+			s.log.Error("request failed", zap.String("route", r.Pattern), zap.Error(err))
+			body["error"] = "internal error"
+		}
+		writeJSON(w, status, body)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,339 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/segflow/segflow/pkg/audience"
+	"github.com/segflow/segflow/pkg/money"
+	"github.com/segflow/segflow/pkg/trigger"
+)
+
+// customers returns every customer known: those indexed (everyone who ever
+// bought has a published change) and the buyers.
+func (s *Server) customers(ctx context.Context, p *scored) (audience.Set, error) {
+	indexed, err := s.index.Customers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return audience.NewSet(append(indexed, p.buyers...)), nil
+}
+
+// Value is a sum of customer values and its average.
+type Value struct {
+	Customers int    `json:"customers"`
+	Total     string `json:"total"`
+	Average   string `json:"average"`
+}
+
+func value(n int, total int64, currency string) Value {
+	avg := int64(0)
+	if n > 0 {
+		// Rounded half away from zero, to the micro.
+		avg = (2*total + int64(n)) / (2 * int64(n))
+		if total < 0 {
+			avg = -((-2*total + int64(n)) / (2 * int64(n)))
+		}
+	}
+	return Value{Customers: n, Total: money.Format(money.Micros(total), currency), Average: money.Format(money.Micros(avg), currency)}
+}
+
+// CustomerValue is one customer's historical CLV.
+type CustomerValue struct {
+	Customer string `json:"customer"`
+	Segment  string `json:"segment,omitempty"`
+	CLV      string `json:"clv"`
+}
+
+// CLV is the answer of GET /v1/metrics/clv.
+type CLV struct {
+	At       time.Time        `json:"at"`
+	Currency string           `json:"currency"`
+	Overall  Value            `json:"overall"`
+	Segments map[string]Value `json:"segments"`
+	// Customers is a page of customers' values, in id order.
+	Customers  []CustomerValue `json:"customers"`
+	NextCursor string          `json:"next_cursor,omitempty"`
+}
+
+// getCLV reports historical CLV (lifetime spend: orders minus refunds, ever)
+// per customer and on average, overall and by RFM segment; customers without
+// a segment at T (no order in the window) are under "none".
+func (s *Server) getCLV(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	limit, err := s.limit(r, 100)
+	if err != nil {
+		return err
+	}
+	p, err := s.population(ctx, s.cfg.Now())
+	if err != nil {
+		return err
+	}
+	all, err := s.customers(ctx, p)
+	if err != nil {
+		return err
+	}
+	ltv, err := s.store.Lifetimes(ctx, all)
+	if err != nil {
+		return err
+	}
+	cur := s.store.Currency()
+	type acc struct {
+		n     int
+		total int64
+	}
+	by := map[string]*acc{}
+	var overall acc
+	for i, c := range all {
+		seg := p.scores[c].Segment
+		if seg == "" {
+			seg = "none"
+		}
+		if by[seg] == nil {
+			by[seg] = &acc{}
+		}
+		by[seg].n++
+		by[seg].total += ltv[i]
+		overall.n++
+		overall.total += ltv[i]
+	}
+	out := CLV{At: p.T, Currency: cur, Overall: value(overall.n, overall.total, cur), Segments: map[string]Value{}, Customers: []CustomerValue{}}
+	for seg, a := range by {
+		out.Segments[seg] = value(a.n, a.total, cur)
+	}
+	page, next := all.After(r.URL.Query().Get("cursor"), limit)
+	at := 0
+	for _, c := range page {
+		for all[at] != c {
+			at++
+		}
+		out.Customers = append(out.Customers, CustomerValue{Customer: c, Segment: p.scores[c].Segment, CLV: money.Format(money.Micros(ltv[at]), cur)})
+	}
+	out.NextCursor = next
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) limit(r *http.Request, def int) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > s.cfg.MaxPage {
+		return 0, badf("limit must be 1 to %d", s.cfg.MaxPage)
+	}
+	return n, nil
+}
+
+// period reads from and to (RFC 3339 times or YYYY-MM-DD dates; to is
+// exclusive) with defaults.
+func period(r *http.Request, defFrom, defTo time.Time) (from, to time.Time, err error) {
+	parse := func(name string, def time.Time) (time.Time, error) {
+		v := r.URL.Query().Get(name)
+		if v == "" {
+			return def, nil
+		}
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			return t, nil
+		}
+		if t, err := time.Parse(time.DateOnly, v); err == nil {
+			return t, nil
+		}
+		return time.Time{}, badf("%s: %q is neither an RFC 3339 time nor a YYYY-MM-DD date", name, v)
+	}
+	if from, err = parse("from", defFrom); err != nil {
+		return
+	}
+	if to, err = parse("to", defTo); err != nil {
+		return
+	}
+	if !from.Before(to) {
+		err = badf("from must be before to")
+	}
+	return
+}
+
+// Repurchase is the answer of GET /v1/metrics/repurchase: of the customers
+// who bought in [from, to), the share who bought at least twice in it.
+type Repurchase struct {
+	From       time.Time  `json:"from"`
+	To         time.Time  `json:"to"`
+	Purchasers int        `json:"purchasers"`
+	Repeat     int        `json:"repeat"`
+	Rate       float64    `json:"rate"`
+	RateCI     [2]float64 `json:"rate_ci95"`
+}
+
+func (s *Server) getRepurchase(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	T := s.cfg.Now()
+	from, to, err := period(r, T.AddDate(-1, 0, 0), T)
+	if err != nil {
+		return err
+	}
+	p, err := s.population(ctx, T)
+	if err != nil {
+		return err
+	}
+	all, err := s.customers(ctx, p)
+	if err != nil {
+		return err
+	}
+	orders, err := s.store.OrdersBetween(ctx, all, from, to)
+	if err != nil {
+		return err
+	}
+	out := Repurchase{From: from, To: to}
+	for _, n := range orders {
+		if n >= 1 {
+			out.Purchasers++
+		}
+		if n >= 2 {
+			out.Repeat++
+		}
+	}
+	out.Rate = rate(int64(out.Repeat), int64(out.Purchasers))
+	out.RateCI[0], out.RateCI[1] = Wilson(int64(out.Repeat), int64(out.Purchasers), z95)
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// NESDay is a day's NES distribution: customers per stage, and among
+// customers who bought (every stage but prospect) the share that is new (N)
+// and existing (E0, S1, S2, S3).
+type NESDay struct {
+	Date          string           `json:"date"`
+	Stages        map[string]int64 `json:"stages"`
+	NewShare      float64          `json:"new_share"`
+	ExistingShare float64          `json:"existing_share"`
+}
+
+func (s *Server) getNES(w http.ResponseWriter, r *http.Request) error {
+	T := s.cfg.Now()
+	from, to, err := period(r, time.Unix(0, 0), T.Add(24*time.Hour))
+	if err != nil {
+		return err
+	}
+	days, err := s.index.Days(r.Context(), from, to.Add(-time.Millisecond))
+	if err != nil {
+		return err
+	}
+	out := make([]NESDay, 0, len(days))
+	for _, d := range days {
+		n := d.Stages["N"]
+		existing := d.Stages["E0"] + d.Stages["S1"] + d.Stages["S2"] + d.Stages["S3"]
+		out = append(out, NESDay{Date: d.Date, Stages: d.Stages, NewShare: rate(n, n+existing), ExistingShare: rate(existing, n+existing)})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"days": out})
+	return nil
+}
+
+// Arm is a campaign's outcome for treated customers (one variant or all) or
+// for the holdout.
+type Arm struct {
+	Variant   string     `json:"variant,omitempty"`
+	Decided   int64      `json:"decided"` // sent, for treated arms; held out, for the holdout
+	Converted int64      `json:"converted"`
+	Rate      float64    `json:"conversion_rate"`
+	RateCI    [2]float64 `json:"conversion_rate_ci95"`
+	Revenue   string     `json:"revenue"`
+	Lift      *Lift      `json:"lift,omitempty"`
+}
+
+// Lift is a treated arm's conversion rate minus the holdout's, with its 95%
+// confidence interval (Newcombe's hybrid score method), and the relative lift
+// (rate / holdout rate − 1; absent when the holdout converted nobody).
+type Lift struct {
+	Difference float64    `json:"difference"`
+	CI         [2]float64 `json:"ci95"`
+	Relative   *float64   `json:"relative,omitempty"`
+}
+
+// CampaignResult is one campaign's results.
+type CampaignResult struct {
+	Campaign string `json:"campaign"`
+	Treated  Arm    `json:"treated"`
+	Holdout  Arm    `json:"holdout"`
+	Variants []Arm  `json:"variants"`
+}
+
+func (s *Server) campaignNames(ctx context.Context) ([]string, error) {
+	if s.cfg.Campaigns != nil {
+		return s.cfg.Campaigns(), nil
+	}
+	var out []string
+	iter := s.rdb.Scan(ctx, 0, `tr:\{stats:*`, 1000).Iterator()
+	for iter.Next(ctx) {
+		out = append(out, strings.TrimSuffix(strings.TrimPrefix(iter.Val(), "tr:{stats:"), "}"))
+	}
+	if err := iter.Err(); err != nil {
+		return nil, fmt.Errorf("list campaigns: %w", err)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func (s *Server) getCampaigns(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	names, err := s.campaignNames(ctx)
+	if err != nil {
+		return err
+	}
+	out := []CampaignResult{}
+	for _, name := range names {
+		if q := r.URL.Query().Get("campaign"); q != "" && q != name {
+			continue
+		}
+		res, err := s.results.Results(ctx, name)
+		if err != nil {
+			return err
+		}
+		out = append(out, s.campaignResult(name, res))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"campaigns": out})
+	return nil
+}
+
+func (s *Server) campaignResult(name string, res []trigger.Result) CampaignResult {
+	cur := s.store.Currency()
+	arm := func(variant string, decided, converted, revenue int64) Arm {
+		a := Arm{Variant: variant, Decided: decided, Converted: converted, Rate: rate(converted, decided), Revenue: money.Format(money.Micros(revenue), cur)}
+		a.RateCI[0], a.RateCI[1] = Wilson(converted, decided, z95)
+		return a
+	}
+	var hold, all trigger.Result
+	var variants []trigger.Result
+	for _, r := range res {
+		if r.Group == trigger.Held {
+			hold.Decided, hold.Converted, hold.Revenue = hold.Decided+r.Decided, hold.Converted+r.Converted, hold.Revenue+r.Revenue
+			continue
+		}
+		variants = append(variants, r)
+		all.Decided, all.Converted, all.Revenue = all.Decided+r.Decided, all.Converted+r.Converted, all.Revenue+r.Revenue
+	}
+	lift := func(a *Arm) {
+		if a.Decided == 0 || hold.Decided == 0 {
+			return
+		}
+		d, lo, hi := Newcombe(a.Converted, a.Decided, hold.Converted, hold.Decided, z95)
+		a.Lift = &Lift{Difference: d, CI: [2]float64{lo, hi}}
+		if hold.Converted > 0 {
+			rel := a.Rate/rate(hold.Converted, hold.Decided) - 1
+			a.Lift.Relative = &rel
+		}
+	}
+	out := CampaignResult{Campaign: name, Treated: arm("", all.Decided, all.Converted, all.Revenue), Holdout: arm("", hold.Decided, hold.Converted, hold.Revenue), Variants: []Arm{}}
+	lift(&out.Treated)
+	for _, v := range variants {
+		a := arm(v.Variant, v.Decided, v.Converted, v.Revenue)
+		lift(&a)
+		out.Variants = append(out.Variants, a)
+	}
+	return out
+}

@@ -1,0 +1,234 @@
+package api
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/segflow/segflow/pkg/audience"
+	"github.com/segflow/segflow/pkg/index"
+	"github.com/segflow/segflow/pkg/money"
+	"github.com/segflow/segflow/pkg/nes"
+	"github.com/segflow/segflow/pkg/rfm"
+)
+
+// stages are the NES stages, in lifecycle order.
+var stages = []string{string(nes.Prospect), string(nes.New), string(nes.Active), string(nes.Dozing), string(nes.HalfAsleep), string(nes.DeepAsleep)}
+
+// scored is the population at T, scored as profiles are.
+type scored struct {
+	T        time.Time
+	buyers   []string // sorted
+	scores   map[string]rfm.Scores
+	segments map[string]audience.Set
+}
+
+// population reads and scores the population at T: rfm.Compute on the values
+// the store scores every profile against gives each buyer the scores and
+// segment Get gives them.
+func (s *Server) population(ctx context.Context, T time.Time) (*scored, error) {
+	buyers, err := s.store.Population(ctx, T)
+	if err != nil {
+		return nil, err
+	}
+	vs := make([]rfm.Values, len(buyers))
+	for i, b := range buyers {
+		vs[i] = b.Values
+	}
+	sc, _ := rfm.Compute(vs)
+	p := &scored{T: T, scores: make(map[string]rfm.Scores, len(buyers)), segments: map[string]audience.Set{}}
+	for i, b := range buyers {
+		p.buyers = append(p.buyers, b.Customer)
+		p.scores[b.Customer] = sc[i]
+	}
+	slices.Sort(p.buyers)
+	for _, c := range p.buyers {
+		seg := p.scores[c].Segment
+		p.segments[seg] = append(p.segments[seg], c)
+	}
+	return p, nil
+}
+
+// Counts is the answer of GET /v1/counts.
+type Counts struct {
+	At     time.Time `json:"at"`
+	Buyers int       `json:"buyers"`
+	// Segments counts buyers in each of the 8 RFM segments.
+	Segments map[string]int `json:"segments"`
+	// Grid counts buyers by R score (rows, 1–5) and F score (columns, 1–5):
+	// Grid[r-1][f-1].
+	Grid   [5][5]int        `json:"grid"`
+	Stages map[string]int64 `json:"stages"`
+	Tiers  map[string]int64 `json:"tiers"`
+	Tags   map[string]int64 `json:"tags"`
+}
+
+func (s *Server) getCounts(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	p, err := s.population(ctx, s.cfg.Now())
+	if err != nil {
+		return err
+	}
+	out := Counts{At: p.T, Buyers: len(p.buyers), Segments: map[string]int{}}
+	for _, seg := range rfm.Segments {
+		out.Segments[seg] = len(p.segments[seg])
+	}
+	for _, sc := range p.scores {
+		out.Grid[sc.R-1][sc.F-1]++
+	}
+	if out.Stages, err = s.index.Counts(ctx, index.Stage); err != nil {
+		return err
+	}
+	for _, st := range stages {
+		out.Stages[st] += 0
+	}
+	if out.Tiers, err = s.index.Counts(ctx, index.Tier); err != nil {
+		return err
+	}
+	if out.Tags, err = s.index.Counts(ctx, index.Tag); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// Members is a page of GET /v1/members.
+type Members struct {
+	Query      string    `json:"query"`
+	At         time.Time `json:"at"`
+	Total      int       `json:"total"`
+	Members    []string  `json:"members"`
+	NextCursor string    `json:"next_cursor,omitempty"`
+}
+
+func (s *Server) getSegmentMembers(w http.ResponseWriter, r *http.Request) error {
+	seg := r.PathValue("segment")
+	if !slices.Contains(rfm.Segments, seg) {
+		return fmt.Errorf("segment %q: %w", seg, errNotFound)
+	}
+	return s.members(w, r, "segment:"+seg)
+}
+
+func (s *Server) getMembers(w http.ResponseWriter, r *http.Request) error {
+	return s.members(w, r, r.URL.Query().Get("q"))
+}
+
+func (s *Server) members(w http.ResponseWriter, r *http.Request, q string) error {
+	expr, err := audience.Parse(q)
+	if err != nil {
+		var se *audience.SyntaxError
+		if errors.As(err, &se) {
+			return &badRequest{msg: "q: " + se.Error(), pos: se.Pos}
+		}
+		return err
+	}
+	query := r.URL.Query()
+	limit, csvOut := 100, query.Get("format") == "csv"
+	if csvOut {
+		limit = 0 // the whole audience unless a page is asked for
+	}
+	if v := query.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > s.cfg.MaxPage {
+			return badf("limit must be 1 to %d", s.cfg.MaxPage)
+		}
+	}
+	ctx := r.Context()
+	p, set, err := s.evaluate(ctx, expr)
+	if err != nil {
+		return err
+	}
+	page, next := set, ""
+	if limit > 0 || query.Get("cursor") != "" {
+		if limit == 0 {
+			limit = len(set)
+		}
+		page, next = set.After(query.Get("cursor"), limit)
+	}
+	if !csvOut {
+		writeJSON(w, http.StatusOK, Members{Query: expr.String(), At: p.T, Total: len(set), Members: append([]string{}, page...), NextCursor: next})
+		return nil
+	}
+	ltv, err := s.store.Lifetimes(ctx, page)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="audience.csv"`)
+	if next != "" {
+		w.Header().Set("X-Next-Cursor", next)
+	}
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"customer_id", "segment", "clv"})
+	cur := s.store.Currency()
+	for i, c := range page {
+		_ = cw.Write([]string{c, p.scores[c].Segment, money.Format(money.Micros(ltv[i]), cur)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// evaluate returns the members of expr at the API's time, sorted. Names are
+// resolved as: segment:<s> or a segment name (the population at T);
+// r_score:<n>, f_score:<n>, m_score:<n>; stage:<s> or a stage name; tier:<t>;
+// tag:<t>; any other name is a tag, or else a tier. NOT is taken among every
+// customer known: the buyers and the customers indexed.
+func (s *Server) evaluate(ctx context.Context, expr audience.Expr) (*scored, audience.Set, error) {
+	p, err := s.population(ctx, s.cfg.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	indexed, err := s.index.Customers(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	universe := audience.NewSet(append(indexed, p.buyers...))
+	sets := map[string]audience.Set{}
+	for _, name := range audience.Names(expr) {
+		if sets[name], err = s.resolve(ctx, p, name); err != nil {
+			return nil, nil, err
+		}
+	}
+	return p, audience.Eval(expr, sets, universe), nil
+}
+
+func (s *Server) resolve(ctx context.Context, p *scored, name string) (audience.Set, error) {
+	kind, rest, _ := strings.Cut(name, ":")
+	switch {
+	case kind == "segment":
+		return p.segments[rest], nil
+	case slices.Contains(rfm.Segments, name):
+		return p.segments[name], nil
+	case kind == "r_score" || kind == "f_score" || kind == "m_score":
+		n, err := strconv.Atoi(rest)
+		if err != nil || n < 1 || n > 5 {
+			return nil, badf("%s: a score is 1 to 5", name)
+		}
+		var out audience.Set
+		for _, c := range p.buyers {
+			sc := p.scores[c]
+			if map[string]int{"r_score": sc.R, "f_score": sc.F, "m_score": sc.M}[kind] == n {
+				out = append(out, c)
+			}
+		}
+		return out, nil
+	case kind == "stage":
+		return s.index.Members(ctx, index.Stage, rest)
+	case slices.Contains(stages, name):
+		return s.index.Members(ctx, index.Stage, name)
+	case kind == "tier":
+		return s.index.Members(ctx, index.Tier, rest)
+	case kind == "tag":
+		return s.index.Members(ctx, index.Tag, rest)
+	}
+	m, err := s.index.Members(ctx, index.Tag, name)
+	if err != nil || len(m) > 0 {
+		return m, err
+	}
+	return s.index.Members(ctx, index.Tier, name)
+}

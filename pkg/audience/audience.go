@@ -1,0 +1,316 @@
+// Package audience parses and evaluates audience expressions: boolean
+// combinations of segments, stages, tiers and tags that select customers,
+// the 交叉篩選 of the SPEC, such as
+//
+//	important_value AND bought:category:dog AND NOT S3
+//
+// The grammar, with NOT binding tighter than AND, and AND tighter than OR:
+//
+//	expr    = and { "OR" and }
+//	and     = unary { "AND" unary }
+//	unary   = "NOT" unary | primary
+//	primary = "(" expr ")" | name
+//	name    = one or more characters other than space, "(" and ")"
+//
+// Keywords are case-insensitive. A name is resolved by the caller (see
+// Resolve). Parse reports the byte offset of the first error, so an API can
+// point at it. Evaluation is set algebra over sorted customer ids, so its
+// result is sorted and the same for the same sets.
+package audience
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Expr is a parsed expression.
+type Expr interface {
+	// String is the expression in canonical form, with the parentheses it
+	// needs, which Parse reads back to the same expression.
+	String() string
+	// Names appends the names the expression uses.
+	names(to []string) []string
+}
+
+// Name selects the customers a name stands for.
+type Name struct{ Name string }
+
+// Not selects the customers of the universe not in X.
+type Not struct{ X Expr }
+
+// And selects the customers in both L and R.
+type And struct{ L, R Expr }
+
+// Or selects the customers in L or R.
+type Or struct{ L, R Expr }
+
+func (n Name) String() string { return n.Name }
+func (n Not) String() string  { return "NOT " + paren(n.X, prec(n.X) < 3) }
+func (a And) String() string  { return paren(a.L, prec(a.L) < 2) + " AND " + paren(a.R, prec(a.R) <= 2) }
+func (o Or) String() string   { return o.L.String() + " OR " + paren(o.R, prec(o.R) <= 1) }
+
+// prec is how tightly an expression binds; String parenthesises only where
+// precedence and left associativity require, so that the canonical form nests
+// no deeper than the input did.
+func prec(e Expr) int {
+	switch e.(type) {
+	case Or:
+		return 1
+	case And:
+		return 2
+	case Not:
+		return 3
+	}
+	return 4
+}
+
+func paren(e Expr, p bool) string {
+	if p {
+		return "(" + e.String() + ")"
+	}
+	return e.String()
+}
+
+func (n Name) names(to []string) []string { return append(to, n.Name) }
+func (n Not) names(to []string) []string  { return n.X.names(to) }
+func (a And) names(to []string) []string  { return a.R.names(a.L.names(to)) }
+func (o Or) names(to []string) []string   { return o.R.names(o.L.names(to)) }
+
+// Names returns the distinct names e uses, sorted.
+func Names(e Expr) []string {
+	ns := e.names(nil)
+	slices.Sort(ns)
+	return slices.Compact(ns)
+}
+
+// SyntaxError is a malformed expression: what is wrong, at which byte offset.
+type SyntaxError struct {
+	Pos int
+	Msg string
+}
+
+func (e *SyntaxError) Error() string { return fmt.Sprintf("at position %d: %s", e.Pos, e.Msg) }
+
+// MaxDepth bounds nesting, so that a hostile expression cannot exhaust the
+// stack.
+const MaxDepth = 100
+
+type token struct {
+	kind string // "(", ")", "AND", "OR", "NOT", "name", "end"
+	text string
+	pos  int
+}
+
+func lex(s string) []token {
+	var toks []token
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			i++
+		case c == '(' || c == ')':
+			toks = append(toks, token{kind: string(c), text: string(c), pos: i})
+			i++
+		default:
+			j := i
+			for j < len(s) && !strings.ContainsRune(" \t\n\r()", rune(s[j])) {
+				j++
+			}
+			w := s[i:j]
+			kind := "name"
+			if k := strings.ToUpper(w); k == "AND" || k == "OR" || k == "NOT" {
+				kind = k
+			}
+			toks = append(toks, token{kind: kind, text: w, pos: i})
+			i = j
+		}
+	}
+	return append(toks, token{kind: "end", pos: len(s)})
+}
+
+type parser struct {
+	toks  []token
+	i     int
+	depth int
+}
+
+// Parse parses s. A malformed expression is a *SyntaxError.
+func Parse(s string) (Expr, error) {
+	p := &parser{toks: lex(s)}
+	e, err := p.or()
+	if err != nil {
+		return nil, err
+	}
+	if t := p.peek(); t.kind != "end" {
+		return nil, p.unexpected(t, "AND, OR or the end")
+	}
+	return e, nil
+}
+
+func (p *parser) peek() token { return p.toks[p.i] }
+func (p *parser) next() token { t := p.toks[p.i]; p.i++; return t }
+
+func (p *parser) unexpected(t token, want string) error {
+	got := fmt.Sprintf("%q", t.text)
+	if t.kind == "end" {
+		got = "the end"
+	}
+	return &SyntaxError{Pos: t.pos, Msg: "expected " + want + ", found " + got}
+}
+
+func (p *parser) or() (Expr, error) {
+	l, err := p.and()
+	if err != nil {
+		return nil, err
+	}
+	for p.peek().kind == "OR" {
+		p.next()
+		r, err := p.and()
+		if err != nil {
+			return nil, err
+		}
+		l = Or{l, r}
+	}
+	return l, nil
+}
+
+func (p *parser) and() (Expr, error) {
+	l, err := p.unary()
+	if err != nil {
+		return nil, err
+	}
+	for p.peek().kind == "AND" {
+		p.next()
+		r, err := p.unary()
+		if err != nil {
+			return nil, err
+		}
+		l = And{l, r}
+	}
+	return l, nil
+}
+
+func (p *parser) unary() (Expr, error) {
+	p.depth++
+	defer func() { p.depth-- }()
+	if p.depth > MaxDepth {
+		return nil, &SyntaxError{Pos: p.peek().pos, Msg: fmt.Sprintf("nested more than %d deep", MaxDepth)}
+	}
+	switch t := p.next(); t.kind {
+	case "NOT":
+		x, err := p.unary()
+		if err != nil {
+			return nil, err
+		}
+		return Not{x}, nil
+	case "(":
+		e, err := p.or()
+		if err != nil {
+			return nil, err
+		}
+		if c := p.next(); c.kind != ")" {
+			return nil, p.unexpected(c, `")"`)
+		}
+		return e, nil
+	case "name":
+		return Name{t.text}, nil
+	default:
+		return nil, p.unexpected(t, `a name, NOT or "("`)
+	}
+}
+
+// Set is a sorted set of customer ids without duplicates.
+type Set []string
+
+// NewSet returns the set of ids, sorted and without duplicates.
+func NewSet(ids []string) Set {
+	s := slices.Clone(ids)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// Eval returns the customers e selects: names are looked up in sets, and NOT
+// is taken within universe. A name missing from sets selects nobody.
+func Eval(e Expr, sets map[string]Set, universe Set) Set {
+	switch x := e.(type) {
+	case Name:
+		return sets[x.Name]
+	case Not:
+		return diff(universe, Eval(x.X, sets, universe))
+	case And:
+		return intersect(Eval(x.L, sets, universe), Eval(x.R, sets, universe))
+	case Or:
+		return union(Eval(x.L, sets, universe), Eval(x.R, sets, universe))
+	}
+	return nil
+}
+
+func intersect(a, b Set) Set {
+	var out Set
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+func union(a, b Set) Set {
+	out := make(Set, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			out = append(out, a[i])
+			i++
+		case a[i] > b[j]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
+
+func diff(a, b Set) Set {
+	var out Set
+	j := 0
+	for _, x := range a {
+		for j < len(b) && b[j] < x {
+			j++
+		}
+		if j < len(b) && b[j] == x {
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// After returns up to limit members of s greater than cursor, and the cursor
+// of the next page ("" when there is none). Paging by the last id returned
+// rather than by an offset keeps pages stable while members come and go: a
+// customer in the set for the whole listing is returned exactly once.
+func (s Set) After(cursor string, limit int) (page Set, next string) {
+	i, _ := slices.BinarySearch(s, cursor)
+	if i < len(s) && s[i] == cursor {
+		i++
+	}
+	end := min(i+limit, len(s))
+	page = s[i:end]
+	if end < len(s) && len(page) > 0 {
+		next = page[len(page)-1]
+	}
+	return page, next
+}

@@ -1,0 +1,95 @@
+package index
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/privacy"
+	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/stream"
+)
+
+// Erasures tells which customers were erased, and when (pkg/privacy).
+type Erasures interface {
+	Erased(ctx context.Context, customers []string) (map[string]time.Time, error)
+}
+
+// Indexer keeps an Index from the profiles topic, as a consumer group: a
+// batch's offsets are committed after it is indexed, and indexing is
+// idempotent, so a restart or redelivery leaves the index exact.
+type Indexer struct {
+	Brokers []string
+	// GroupID is the consumer group. Default "segflow-index".
+	GroupID string
+	// SessionTimeout is how long the group waits for a member that stopped
+	// answering. Default 10s.
+	SessionTimeout time.Duration
+
+	Index    *Index
+	Erasures Erasures
+	// Log receives warnings; nil logs nothing.
+	Log *zap.Logger
+}
+
+// Run indexes changes until ctx is cancelled.
+func (x *Indexer) Run(ctx context.Context) error {
+	group := x.GroupID
+	if group == "" {
+		group = "segflow-index"
+	}
+
+	c := &stream.Consumer{
+		Brokers: x.Brokers, GroupID: group, Topics: []string{event.TopicProfiles}, SessionTimeout: x.SessionTimeout,
+		Handle: x.handle,
+		Retry: func(step string, err error, backoff time.Duration) {
+			x.log().Warn("index step failed; retrying", zap.String("step", step), zap.Error(err), zap.Duration("backoff", backoff))
+		},
+	}
+	return c.Run(ctx)
+}
+
+func (x *Indexer) log() *zap.Logger {
+	if x.Log == nil {
+		return zap.NewNop()
+	}
+	return x.Log
+}
+
+func (x *Indexer) handle(ctx context.Context, batch []kafka.Message) error {
+	changes := make([]profile.Change, 0, len(batch))
+	var customers []string
+	for _, m := range batch {
+		e, err := stream.FromMessage(m)
+		if err != nil || e.Type() != event.ProfileChanged {
+			x.log().Warn("skipping a message that is not a profile change", zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset))
+			continue
+		}
+		var ch profile.Change
+		if err := json.Unmarshal(e.Data(), &ch); err != nil || ch.Customer == "" {
+			x.log().Warn("skipping an unreadable profile change", zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset))
+			continue
+		}
+		changes = append(changes, ch)
+		customers = append(customers, ch.Customer)
+	}
+	if x.Erasures != nil {
+		erased, err := x.Erasures.Erased(ctx, customers)
+		if err != nil {
+			return fmt.Errorf("read erasures: %w", err)
+		}
+		kept := changes[:0]
+		for _, ch := range changes {
+			if !privacy.Dropped(erased, ch.Customer, ch.At) {
+				kept = append(kept, ch)
+			}
+		}
+		changes = kept
+	}
+	return x.Index.Apply(ctx, changes)
+}

@@ -1,0 +1,295 @@
+package index
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/nes"
+	"github.com/segflow/segflow/pkg/privacy"
+	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/stream"
+	"github.com/segflow/segflow/pkg/testenv"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// history makes n customers' changes over a few days: each customer moves
+// through stages, segments, tiers and tags, one change per step.
+func history(n int) []profile.Change {
+	stages := []nes.Stage{nes.New, nes.Active, nes.Dozing, nes.HalfAsleep, nes.DeepAsleep}
+	segs := []string{"important_value", "general_retain", "general_develop"}
+	tiers := []string{"member", "silver", "gold"}
+	var out []profile.Change
+	for c := range n {
+		for step := range 1 + c%4 {
+			after := profile.Snapshot{
+				Stage: stages[(c+step)%len(stages)], Segment: segs[(c*step)%len(segs)], Tier: tiers[step%len(tiers)],
+			}
+			if (c+step)%2 == 0 {
+				after.Tags = append(after.Tags, "big_spender")
+			}
+			if c%3 == 0 {
+				after.Tags = append(after.Tags, "bought:category:dog")
+			}
+			out = append(out, profile.Change{
+				Customer: fmt.Sprintf("c%03d", c), At: t0.Add(time.Duration(step)*30*time.Hour + time.Duration(c)*time.Minute), After: after,
+			})
+		}
+	}
+	return out
+}
+
+// latest is each customer's last change by At: what the index must reflect.
+func latest(changes []profile.Change) map[string]profile.Snapshot {
+	at := map[string]time.Time{}
+	out := map[string]profile.Snapshot{}
+	for _, ch := range changes {
+		if t, ok := at[ch.Customer]; !ok || !ch.At.Before(t) {
+			at[ch.Customer], out[ch.Customer] = ch.At, ch.After
+		}
+	}
+	return out
+}
+
+func expectedCounts(snaps map[string]profile.Snapshot) map[string]map[string]int64 {
+	want := map[string]map[string]int64{Stage: {}, Segment: {}, Tier: {}, Tag: {}}
+	for _, s := range snaps {
+		want[Stage][string(s.Stage)]++
+		want[Segment][s.Segment]++
+		want[Tier][s.Tier]++
+		for _, tg := range s.Tags {
+			want[Tag][tg]++
+		}
+	}
+	return want
+}
+
+func checkCounts(t *testing.T, ix *Index, snaps map[string]profile.Snapshot) {
+	t.Helper()
+	for kind, want := range expectedCounts(snaps) {
+		got, err := ix.Counts(context.Background(), kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("%s counts %v, want %v", kind, got, want)
+		}
+	}
+}
+
+func TestIndexHoldsEachCustomersLatestSnapshotWhateverTheDelivery(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.StartRedis(t).Client(t)
+	changes := history(40)
+	want := latest(changes)
+
+	ix := New(rdb, "a")
+	if err := ix.Apply(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	checkCounts(t, ix, want)
+	dog, err := ix.Members(ctx, Tag, "bought:category:dog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantDog []string
+	for c, s := range want {
+		if slices.Contains(s.Tags, "bought:category:dog") {
+			wantDog = append(wantDog, c)
+		}
+	}
+	slices.Sort(wantDog)
+	if !slices.Equal(dog, wantDog) {
+		t.Errorf("dog members %v, want %v", dog, wantDog)
+	}
+
+	// Every change delivered twice, shuffled: the same index, except the
+	// daily record, which follows arrival.
+	twice := append(slices.Clone(changes), changes...)
+	rand.New(rand.NewPCG(3, 4)).Shuffle(len(twice), func(i, j int) { twice[i], twice[j] = twice[j], twice[i] })
+	other := New(rdb, "b")
+	if err := other.Apply(ctx, twice); err != nil {
+		t.Fatal(err)
+	}
+	a, b := sets(t, rdb, "a"), sets(t, rdb, "b")
+	if !maps.Equal(a, b) {
+		t.Errorf("shuffled duplicate delivery gives another index:\n%v\nwant\n%v", b, a)
+	}
+}
+
+// sets dumps a namespace's index without the daily record, which follows
+// arrival order.
+func sets(t *testing.T, rdb *redis.Client, prefix string) map[string]string {
+	d := testenv.Dump(t, rdb, prefix)
+	for k := range d {
+		if strings.HasPrefix(k, ":{ix}:day") {
+			delete(d, k)
+		}
+	}
+	return d
+}
+
+func TestEraseRemovesTheCustomerFromEverySet(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.StartRedis(t).Client(t)
+	ix := New(rdb, "")
+	changes := history(10)
+	if err := ix.Apply(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Erase(ctx, "c003"); err != nil {
+		t.Fatal(err)
+	}
+	want := latest(changes)
+	delete(want, "c003")
+	checkCounts(t, ix, want)
+	for k, v := range testenv.Dump(t, rdb, "sf") {
+		if strings.Contains(k+v, "c003") {
+			t.Errorf("key %s still holds the erased customer: %s", k, v)
+		}
+	}
+	all, _ := ix.Customers(ctx)
+	if len(all) != 9 || slices.Contains(all, "c003") {
+		t.Errorf("customers after erasure: %v", all)
+	}
+}
+
+func TestDaysRecordTheStageDistributionAtEachDaysLastChange(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.StartRedis(t).Client(t)
+	ix := New(rdb, "")
+	changes := history(30)
+	slices.SortStableFunc(changes, func(a, b profile.Change) int { return a.At.Compare(b.At) })
+	if err := ix.Apply(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	// Independently: replay the changes in time order and note the
+	// distribution after the last change of each day.
+	want := map[string]map[string]int64{}
+	cur := map[string]profile.Snapshot{}
+	for _, ch := range changes {
+		cur[ch.Customer] = ch.After
+		dist := map[string]int64{}
+		for _, st := range []string{"prospect", "N", "E0", "S1", "S2", "S3"} {
+			dist[st] = 0
+		}
+		for _, s := range cur {
+			dist[string(s.Stage)]++
+		}
+		want[ch.At.Format(time.DateOnly)] = dist
+	}
+	days, err := ix.Days(ctx, t0.AddDate(0, 0, -1), t0.AddDate(0, 0, 30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(days) != len(want) {
+		t.Fatalf("%d days recorded, want %d", len(days), len(want))
+	}
+	for i, d := range days {
+		if i > 0 && days[i-1].Date >= d.Date {
+			t.Errorf("days out of order: %s then %s", days[i-1].Date, d.Date)
+		}
+		if !maps.Equal(d.Stages, want[d.Date]) {
+			t.Errorf("day %s: %v, want %v", d.Date, d.Stages, want[d.Date])
+		}
+	}
+	if days, _ := ix.Days(ctx, t0.AddDate(0, 0, 1), t0.AddDate(0, 0, 1)); len(days) != 1 || days[0].Date != "2026-03-02" {
+		t.Errorf("one day's range gives %v", days)
+	}
+}
+
+func counts(ctx context.Context, ix *Index) map[string]map[string]int64 {
+	out := map[string]map[string]int64{}
+	for _, kind := range []string{Stage, Segment, Tier, Tag} {
+		out[kind], _ = ix.Counts(ctx, kind)
+	}
+	return out
+}
+
+func changeMessage(t *testing.T, ch profile.Change) kafka.Message {
+	e := cloudevents.NewEvent()
+	e.SetID(fmt.Sprintf("%s-%d", ch.Customer, ch.At.UnixMilli()))
+	e.SetSource("/profile-updater")
+	e.SetType(event.ProfileChanged)
+	e.SetTime(ch.At)
+	e.SetExtension(event.ExtPartitionKey, ch.Customer)
+	if err := e.SetData(cloudevents.ApplicationJSON, ch); err != nil {
+		t.Fatal(err)
+	}
+	m, err := stream.ToMessage(event.TopicProfiles, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestIndexerIndexesTheProfilesTopicAndDropsErasedCustomers(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.StartRedis(t).Client(t)
+	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3})
+	changes := history(30)
+	var msgs []kafka.Message
+	for _, ch := range changes {
+		msgs = append(msgs, changeMessage(t, ch))
+	}
+	w := stream.NewWriter(k.Brokers, 0)
+	defer w.Close()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	// c005 was erased after all their changes.
+	reg := privacy.New(rdb)
+	if err := reg.Record(ctx, "c005", t0.AddDate(0, 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	want := latest(changes)
+	delete(want, "c005")
+
+	run := func(group, prefix string, reached func(*Index) bool) *Index {
+		ix := New(rdb, prefix)
+		x := &Indexer{Brokers: k.Brokers, GroupID: group, Index: ix, Erasures: reg, Log: zap.NewNop()}
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = x.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if reached(ix) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the index did not reach the expected state", group)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return ix
+	}
+	ix := run("g1", "sf", func(ix *Index) bool {
+		all, err := ix.Customers(ctx)
+		return err == nil && len(all) == len(want)
+	})
+	checkCounts(t, ix, want)
+	// Wait for the last changes to land (the count above is reached at each
+	// customer's first change), then read the whole topic again from a new
+	// group into another namespace: the same index.
+	deadline := time.Now().Add(30 * time.Second)
+	for !reflect.DeepEqual(counts(ctx, ix), expectedCounts(want)) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	checkCounts(t, ix, want)
+	first := sets(t, rdb, "sf")
+	run("g2", "re", func(*Index) bool { return maps.Equal(sets(t, rdb, "re"), first) })
+}
