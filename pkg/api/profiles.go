@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -133,8 +134,8 @@ func (s *Server) deleteProfile(w http.ResponseWriter, r *http.Request) error {
 // requester. The erasure is recorded first, so that the profile-updater and
 // the indexer drop the customer's events that arrive meanwhile or later (up to
 // the erasure time); then the profile (with the anonymous profiles merged into
-// it), the population entries, timers, trigger state and index entries are
-// removed; then the audit log gets the hashed id. Erasing again is harmless.
+// it), the population entries and timers, in every profile namespace, the
+// trigger state and index entries are removed; then the audit log gets the hashed id. Erasing again is harmless.
 func (s *Server) Erase(ctx context.Context, customer, requester string) (Erasure, error) {
 	// A real erasure happens now, even when the pipeline's clock is set.
 	at := time.Now().UTC().Truncate(time.Millisecond)
@@ -145,9 +146,24 @@ func (s *Server) Erase(ctx context.Context, customer, requester string) (Erasure
 	if err := s.erased.Record(ctx, customer, at); err != nil {
 		return out, err
 	}
-	gone, err := s.store.Erase(ctx, customer)
+	// In every namespace: the live one, the one it was switched from, and
+	// those a replay is building.
+	namespaces, err := profile.Namespaces(ctx, s.rdb, s.store.Prefix())
 	if err != nil {
 		return out, err
+	}
+	var gone profile.Erased
+	for _, ns := range namespaces {
+		g, err := s.store.In(ns).Erase(ctx, customer)
+		if err != nil {
+			return out, err
+		}
+		for _, c := range g.Customers {
+			if !slices.Contains(gone.Customers, c) {
+				gone.Customers = append(gone.Customers, c)
+			}
+		}
+		gone.Keys += g.Keys
 	}
 	out.Profiles, out.Keys = len(gone.Customers), gone.Keys
 	for _, c := range gone.Customers {

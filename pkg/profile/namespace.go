@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,39 @@ import (
 // LiveKey names the live namespace. Absent, the live namespace is the
 // configured Prefix.
 const LiveKey = "segflow:{namespace}:live"
+
+// NamespacesKey is the Redis set of the namespaces built besides the
+// configured one: a replay into a namespace adds it, dropping it removes it.
+// Erasures erase in each (Namespaces).
+const NamespacesKey = "segflow:{namespace}:all"
+
+// RegisterNamespace records that namespace ns holds profiles, before anything
+// is written to it, so that an erasure finds it.
+func RegisterNamespace(ctx context.Context, rdb redis.UniversalClient, ns string) error {
+	if err := checkNamespace(ns); err != nil {
+		return err
+	}
+	if err := rdb.SAdd(ctx, NamespacesKey, ns).Err(); err != nil {
+		return fmt.Errorf("register namespace %s: %w", ns, err)
+	}
+	return nil
+}
+
+// Namespaces returns every namespace that may hold profiles: def (the
+// configured one), the live one, and those registered, sorted.
+func Namespaces(ctx context.Context, rdb redis.UniversalClient, def string) ([]string, error) {
+	live, err := LiveNamespace(ctx, rdb, def)
+	if err != nil {
+		return nil, err
+	}
+	all, err := rdb.SMembers(ctx, NamespacesKey).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read the namespaces: %w", err)
+	}
+	out := append(all, def, live)
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
 
 // ErrLive is returned for dropping the live namespace.
 var ErrLive = errors.New("namespace is live")
@@ -125,6 +159,9 @@ func DropNamespace(ctx context.Context, rdb redis.UniversalClient, ns, def strin
 		})
 	})
 	if err != nil {
+		return n, fmt.Errorf("drop namespace %s: %w", ns, err)
+	}
+	if err := rdb.SRem(ctx, NamespacesKey, ns).Err(); err != nil {
 		return n, fmt.Errorf("drop namespace %s: %w", ns, err)
 	}
 	return n, nil

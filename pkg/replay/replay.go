@@ -277,6 +277,9 @@ func New(cfg Config, store *profile.Store, rdb redis.UniversalClient, out Produc
 // returns ctx's error.
 func (r *Replayer) Run(ctx context.Context) (Result, error) {
 	var res Result
+	if err := profile.RegisterNamespace(ctx, r.rdb, r.store.Prefix()); err != nil {
+		return res, err
+	}
 	p, resumed, err := r.loadPlan(ctx)
 	if err != nil {
 		return res, err
@@ -344,7 +347,7 @@ func (r *Replayer) catchUpAndSwitch(ctx context.Context, res *Result) error {
 }
 
 // apply applies one batch of events in event time.
-func (r *Replayer) apply(ctx context.Context, batch []item, res *Result) error {
+func (r *Replayer) apply(ctx context.Context, batch []item, res *Result) (err error) {
 	var ops []profile.Op
 	var revived []kafka.Message
 	latest := r.T
@@ -374,10 +377,17 @@ func (r *Replayer) apply(ctx context.Context, batch []item, res *Result) error {
 			latest = it.at
 		}
 	}
-	ops, err := r.dropErased(ctx, ops, res)
+	ops, err = r.dropErased(ctx, ops, res)
 	if err != nil {
 		return err
 	}
+	// An erasure recorded while this batch is written may have run before
+	// the batch's writes: look again once they are done.
+	defer func() {
+		if err == nil {
+			err = r.eraseAgain(ctx, ops)
+		}
+	}()
 	if len(revived) > 0 {
 		if err := r.out.WriteMessages(ctx, revived...); err != nil {
 			return fmt.Errorf("re-publish %d dead letters: %w", len(revived), err)
@@ -493,6 +503,30 @@ func (r *Replayer) dropErased(ctx context.Context, ops []profile.Op, res *Result
 		kept = append(kept, op)
 	}
 	return kept, nil
+}
+
+// eraseAgain erases the customers of ops whose erasure was recorded while
+// their batch was applied: the erasure may have found nothing yet to erase
+// in this namespace.
+func (r *Replayer) eraseAgain(ctx context.Context, ops []profile.Op) error {
+	var customers []string
+	for _, op := range ops {
+		customers = append(customers, op.Customer)
+	}
+	erased, err := r.erased.Erased(ctx, customers)
+	if err != nil || len(erased) == 0 {
+		return err
+	}
+	done := map[string]bool{}
+	for _, op := range ops {
+		if privacy.Dropped(erased, op.Customer, op.Time) && !done[op.Customer] {
+			done[op.Customer] = true
+			if _, err := r.store.Erase(ctx, op.Customer); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // timers applies the time-driven changes due up to upTo, each group of
