@@ -79,6 +79,9 @@ const (
 	// enter as suppressed with reason backfill, and ignores other marked
 	// events.
 	ExtBackfill = "backfill"
+	// ExtNamespace names the profile namespace a replay's profile.changed
+	// was computed in: the index of another namespace leaves it out.
+	ExtNamespace = "namespace"
 )
 
 // AnonymousPrefix marks a canonical customer id that is an anonymous id not yet

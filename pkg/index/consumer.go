@@ -70,6 +70,9 @@ func (x *Indexer) handle(ctx context.Context, batch []kafka.Message) error {
 			x.log().Warn("skipping a message that is not a profile change", zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset))
 			continue
 		}
+		if ns, ok := e.Extensions()[event.ExtNamespace]; ok && fmt.Sprint(ns) != x.Index.Prefix() {
+			continue // a replay's change of another namespace, being built
+		}
 		var ch profile.Change
 		if err := json.Unmarshal(e.Data(), &ch); err != nil || ch.Customer == "" {
 			x.log().Warn("skipping an unreadable profile change", zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset))

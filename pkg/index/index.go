@@ -74,6 +74,9 @@ func New(rdb redis.UniversalClient, prefix string) *Index {
 
 func (ix *Index) base() string { return ix.prefix + ":{ix}:" }
 
+// Prefix is the namespace of the index.
+func (ix *Index) Prefix() string { return ix.prefix }
+
 // applyScript replaces a customer's entry. KEYS: 1 snap hash, 2 days zset.
 // ARGV: 1 key base, 2 customer, 3 At (ms), 4 snapshot JSON, 5 day (date),
 // 6 day number. An empty snapshot erases the entry.

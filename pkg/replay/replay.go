@@ -565,7 +565,7 @@ func (r *Replayer) publish(ctx context.Context, changes []profile.Change, res *R
 	if r.cfg.Changes == ChangesBackfill {
 		msgs := make([]kafka.Message, 0, len(changes))
 		for _, ch := range changes {
-			m, err := backfillMessage(ch)
+			m, err := backfillMessage(ch, r.store.Prefix())
 			if err != nil {
 				return err
 			}
@@ -578,9 +578,10 @@ func (r *Replayer) publish(ctx context.Context, changes []profile.Change, res *R
 	return r.store.Commit(ctx, changes)
 }
 
-// backfillMessage is a profile.changed of a replay: the same id the live
-// updater would give it, marked backfill.
-func backfillMessage(ch profile.Change) (kafka.Message, error) {
+// backfillMessage is a profile.changed of a replay into namespace ns: the
+// same id the live updater would give it, marked backfill and with its
+// namespace.
+func backfillMessage(ch profile.Change, ns string) (kafka.Message, error) {
 	e := cloudevents.NewEvent()
 	e.SetID(ch.ID)
 	e.SetSource("/replay")
@@ -588,6 +589,7 @@ func backfillMessage(ch profile.Change) (kafka.Message, error) {
 	e.SetTime(ch.At)
 	e.SetExtension(event.ExtPartitionKey, ch.Customer)
 	e.SetExtension(event.ExtBackfill, true)
+	e.SetExtension(event.ExtNamespace, ns)
 	if err := e.SetData(cloudevents.ApplicationJSON, ch); err != nil {
 		return kafka.Message{}, err
 	}

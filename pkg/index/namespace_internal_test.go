@@ -1,0 +1,56 @@
+package index
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/stream"
+	"github.com/segflow/segflow/pkg/testenv"
+)
+
+// TestChangesOfAnotherNamespaceAreNotIndexed hands the indexer of "sf" a
+// change of the live updater, a replay's change of "sf", and a replay's
+// change of "sf2" (a namespace being built): the last is left out.
+func TestChangesOfAnotherNamespaceAreNotIndexed(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	x := &Indexer{Index: New(rdb, "")}
+	at := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	msg := func(customer, ns string) kafka.Message {
+		e := cloudevents.NewEvent()
+		e.SetID("chg-" + customer)
+		e.SetSource("/test")
+		e.SetType(event.ProfileChanged)
+		e.SetTime(at)
+		e.SetExtension(event.ExtPartitionKey, customer)
+		if ns != "" {
+			e.SetExtension(event.ExtBackfill, true)
+			e.SetExtension(event.ExtNamespace, ns)
+		}
+		ch := profile.Change{Customer: customer, At: at, After: profile.Snapshot{Stage: "N"}, Changed: []string{"stage"}}
+		if err := e.SetData(cloudevents.ApplicationJSON, ch); err != nil {
+			t.Fatal(err)
+		}
+		m, err := stream.ToMessage(event.TopicProfiles, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if err := x.handle(context.Background(), []kafka.Message{msg("live", ""), msg("here", "sf"), msg("elsewhere", "sf2")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := x.Index.Members(context.Background(), Stage, "N")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !slices.Contains(got, "live") || !slices.Contains(got, "here") {
+		t.Errorf("stage N: %v, want live and here", got)
+	}
+}
