@@ -293,3 +293,46 @@ func TestIndexerIndexesTheProfilesTopicAndDropsErasedCustomers(t *testing.T) {
 	first := sets(t, rdb, "sf")
 	run("g2", "re", func(*Index) bool { return maps.Equal(sets(t, rdb, "re"), first) })
 }
+
+// TestRebuildIndexesThePublishedSnapshotsOnly commits a history of changes to
+// the profiles of "sf2", whose index holds stale entries of customers gone
+// since: the rebuilt index counts exactly the latest snapshots as of the
+// rebuild, and of the changes indexed afterwards, a later one wins over the
+// rebuilt entry and an earlier one is ignored.
+func TestRebuildIndexesThePublishedSnapshotsOnly(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.StartRedis(t).Client(t)
+	store := profile.New(rdb, profile.Config{Prefix: "sf2"})
+	ix := New(rdb, "sf")
+	changes := history(40)
+	if err := store.Commit(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	ix2 := ix.In("sf2")
+	stale := profile.Change{Customer: "gone", At: t0, After: profile.Snapshot{Stage: nes.Dozing, Tier: "platinum", Tags: []string{"stale"}}}
+	if err := ix2.Apply(ctx, []profile.Change{stale}); err != nil {
+		t.Fatal(err)
+	}
+
+	now := t0.Add(300 * time.Hour)
+	n, err := ix2.Rebuild(ctx, store, now)
+	if err != nil || n != 40 {
+		t.Fatalf("rebuilt %d customers (%v), want 40", n, err)
+	}
+	want := latest(changes)
+	checkCounts(t, ix2, want)
+	if got, _ := ix2.Customers(ctx); len(got) != 40 || slices.Contains(got, "gone") {
+		t.Errorf("indexed customers %v, want the 40 of the history", got)
+	}
+	if c := counts(ctx, ix); len(c[Stage]) != 0 {
+		t.Errorf("the index of sf got %v", c)
+	}
+
+	early := profile.Change{Customer: "c000", At: now.Add(-time.Hour), After: profile.Snapshot{Stage: nes.New, Segment: "general_retain", Tier: "gold"}}
+	later := profile.Change{Customer: "c001", At: now.Add(time.Hour), After: profile.Snapshot{Stage: nes.New, Segment: "general_retain", Tier: "gold"}}
+	if err := ix2.Apply(ctx, []profile.Change{early, later}); err != nil {
+		t.Fatal(err)
+	}
+	want["c001"] = later.After
+	checkCounts(t, ix2, want)
+}
