@@ -91,3 +91,32 @@ func (ix *Index) clear(ctx context.Context) error {
 	}
 	return nil
 }
+
+// CopyDays copies into the index the NES record of from for the days before
+// the day of before, and returns how many days it copied: the history of the
+// namespace live before a switch, which a rebuilt index lacks, as it records
+// the day of its rebuild only.
+func (ix *Index) CopyDays(ctx context.Context, from *Index, before time.Time) (int, error) {
+	day := before.UTC().Truncate(24 * time.Hour)
+	days, err := from.Days(ctx, time.Unix(0, 0), day.Add(-time.Millisecond))
+	if err != nil {
+		return 0, err
+	}
+	_, err = ix.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for _, d := range days {
+			at, err := time.Parse(time.DateOnly, d.Date)
+			if err != nil {
+				return err
+			}
+			for st, n := range d.Stages {
+				pipe.HSet(ctx, ix.base()+"day:"+d.Date, st, n)
+			}
+			pipe.ZAdd(ctx, ix.base()+"days", redis.Z{Score: float64(at.Unix() / 86400), Member: d.Date})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("copy the NES record of %s into %s: %w", from.prefix, ix.prefix, err)
+	}
+	return len(days), nil
+}

@@ -61,8 +61,9 @@
 // updater, so that no published snapshot moves back in time.
 //
 // Right before the SET, the segment index of the new namespace (pkg/index)
-// is rebuilt from the snapshots its profiles published, so that the read API,
-// which follows the switch at its next request, finds it complete; the
+// is rebuilt from the snapshots its profiles published, with the NES record
+// by day of the namespace live until then, so that the read API, which
+// follows the switch at its next request, finds it complete; the
 // changes of the last catch-up are indexed as they are committed, and the
 // indexer indexes the updater's changes in the namespace live then. Between the SET
 // and the end of the last catch-up, a few profiles read from the new
@@ -339,11 +340,16 @@ func (r *Replayer) catchUpAndSwitch(ctx context.Context, res *Result) error {
 	if err := r.current(ctx, res); err != nil {
 		return err
 	}
-	n, err := index.New(r.rdb, r.store.Prefix()).Rebuild(ctx, r.store, r.cfg.Now())
+	ix := index.New(r.rdb, r.store.Prefix())
+	n, err := ix.Rebuild(ctx, r.store, r.cfg.Now())
 	if err != nil {
 		return err
 	}
-	r.log.Info("rebuilt the segment index", zap.String("namespace", r.store.Prefix()), zap.Int("customers", n))
+	days, err := ix.CopyDays(ctx, index.New(r.rdb, live), r.cfg.Now())
+	if err != nil {
+		return err
+	}
+	r.log.Info("rebuilt the segment index", zap.String("namespace", r.store.Prefix()), zap.Int("customers", n), zap.Int("days_copied", days))
 	if err := profile.SetLive(ctx, r.rdb, r.store.Prefix()); err != nil {
 		return err
 	}
