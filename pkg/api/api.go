@@ -10,6 +10,10 @@
 // and tags come from the segment index (pkg/index), exact as of each
 // customer's last published change.
 //
+// Each request reads the namespace live when it starts (profile.LiveKey):
+// the store and the index of one namespace, so that after a switch
+// (segflow replay --switch) the next request reads the new one.
+//
 // Members are listed in customer id order, and a page's cursor is the last
 // id it returned: a customer who is a member for the whole listing is
 // returned exactly once, however others join or leave meanwhile.
@@ -75,12 +79,16 @@ type Server struct {
 	out     Producer
 	log     *zap.Logger
 
+	mu     sync.Mutex
+	spaces map[string]namespace // by name, those read so far
+
 	validatorOnce sync.Once
 	validator     *event.Validator
 	validatorErr  error
 }
 
-// New returns a server reading store and ix in rdb. out receives the
+// New returns a server reading store and ix in rdb, and the store and index
+// of the live namespace once a switch names another. out receives the
 // identify events that consent changes make; results reads campaign results.
 func New(cfg Config, rdb redis.UniversalClient, store *profile.Store, ix *index.Index, results Results, out Producer, log *zap.Logger) (*Server, error) {
 	if len(cfg.Tokens) == 0 {
@@ -92,12 +100,35 @@ func New(cfg Config, rdb redis.UniversalClient, store *profile.Store, ix *index.
 	if cfg.MaxPage <= 0 {
 		cfg.MaxPage = 1000
 	}
-	s := &Server{cfg: cfg, store: store, index: ix, results: results, erased: privacy.New(rdb), rdb: rdb, out: out, log: log.Named("api")}
+	s := &Server{cfg: cfg, store: store, index: ix, results: results, erased: privacy.New(rdb), rdb: rdb, out: out, log: log.Named("api"),
+		spaces: map[string]namespace{store.Prefix(): {store: store, index: ix}}}
 	for tok, name := range cfg.Tokens {
 		s.tokens = append(s.tokens, sha256.Sum256([]byte(tok)))
 		s.names = append(s.names, name)
 	}
 	return s, nil
+}
+
+// namespace is the profile store and the segment index of one namespace.
+type namespace struct {
+	store *profile.Store
+	index *index.Index
+}
+
+// live returns the namespace live now: one read of profile.LiveKey.
+func (s *Server) live(ctx context.Context) (namespace, error) {
+	name, err := profile.LiveNamespace(ctx, s.rdb, s.store.Prefix())
+	if err != nil {
+		return namespace{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ns, ok := s.spaces[name]
+	if !ok {
+		ns = namespace{store: s.store.In(name), index: s.index.In(name)}
+		s.spaces[name] = ns
+	}
+	return ns, nil
 }
 
 // Routes lists the routes Register serves, as "METHOD path" patterns.

@@ -16,8 +16,8 @@ import (
 
 // customers returns every customer known: those indexed (everyone who ever
 // bought has a published change) and the buyers.
-func (s *Server) customers(ctx context.Context, p *scored) (audience.Set, error) {
-	indexed, err := s.index.Customers(ctx)
+func (ns namespace) customers(ctx context.Context, p *scored) (audience.Set, error) {
+	indexed, err := ns.index.Customers(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -70,19 +70,23 @@ func (s *Server) getCLV(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.population(ctx, s.cfg.Now())
+	ns, err := s.live(ctx)
 	if err != nil {
 		return err
 	}
-	all, err := s.customers(ctx, p)
+	p, err := ns.population(ctx, s.cfg.Now())
 	if err != nil {
 		return err
 	}
-	ltv, err := s.store.Lifetimes(ctx, all)
+	all, err := ns.customers(ctx, p)
 	if err != nil {
 		return err
 	}
-	cur := s.store.Currency()
+	ltv, err := ns.store.Lifetimes(ctx, all)
+	if err != nil {
+		return err
+	}
+	cur := ns.store.Currency()
 	type acc struct {
 		n     int
 		total int64
@@ -177,15 +181,19 @@ func (s *Server) getRepurchase(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.population(ctx, T)
+	ns, err := s.live(ctx)
 	if err != nil {
 		return err
 	}
-	all, err := s.customers(ctx, p)
+	p, err := ns.population(ctx, T)
 	if err != nil {
 		return err
 	}
-	orders, err := s.store.OrdersBetween(ctx, all, from, to)
+	all, err := ns.customers(ctx, p)
+	if err != nil {
+		return err
+	}
+	orders, err := ns.store.OrdersBetween(ctx, all, from, to)
 	if err != nil {
 		return err
 	}
@@ -220,7 +228,11 @@ func (s *Server) getNES(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	days, err := s.index.Days(r.Context(), from, to.Add(-time.Millisecond))
+	ns, err := s.live(r.Context())
+	if err != nil {
+		return err
+	}
+	days, err := ns.index.Days(r.Context(), from, to.Add(-time.Millisecond))
 	if err != nil {
 		return err
 	}

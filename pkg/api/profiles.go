@@ -81,7 +81,11 @@ func timePtr(t time.Time) *time.Time {
 
 func (s *Server) getProfile(w http.ResponseWriter, r *http.Request) error {
 	c := r.PathValue("id")
-	ok, err := s.store.Exists(r.Context(), c)
+	ns, err := s.live(r.Context())
+	if err != nil {
+		return err
+	}
+	ok, err := ns.store.Exists(r.Context(), c)
 	if err != nil {
 		return err
 	}
@@ -89,11 +93,11 @@ func (s *Server) getProfile(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("profile: %w", errNotFound)
 	}
 	T := s.cfg.Now()
-	ps, err := s.store.Get(r.Context(), T, []string{c})
+	ps, err := ns.store.Get(r.Context(), T, []string{c})
 	if err != nil {
 		return fmt.Errorf("read profile: %w", err)
 	}
-	p, cur := ps[0], s.store.Currency()
+	p, cur := ps[0], ns.store.Currency()
 	tags := p.Tags
 	if tags == nil {
 		tags = []string{}
@@ -178,8 +182,10 @@ func (s *Server) Erase(ctx context.Context, customer, requester string) (Erasure
 		}
 		out.Keys += n
 	}
-	if err := s.index.Erase(ctx, gone.Customers...); err != nil {
-		return out, err
+	for _, ns := range namespaces {
+		if err := s.index.In(ns).Erase(ctx, gone.Customers...); err != nil {
+			return out, err
+		}
 	}
 	err = s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: AuditKey, Values: []any{
 		"customer_hash", out.CustomerHash, "at", at.UnixMilli(), "requester", requester, "profiles", out.Profiles,
@@ -227,7 +233,11 @@ func (s *Server) putConsent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("consent op: %w", err)
 	}
-	if _, err := s.store.Write(r.Context(), at, []profile.Op{op}); err != nil {
+	ns, err := s.live(r.Context())
+	if err != nil {
+		return err
+	}
+	if _, err := ns.store.Write(r.Context(), at, []profile.Op{op}); err != nil {
 		return fmt.Errorf("write consent: %w", err)
 	}
 	if s.out != nil {
@@ -239,7 +249,7 @@ func (s *Server) putConsent(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("publish consent: %w", err)
 		}
 	}
-	ps, err := s.store.Get(r.Context(), s.cfg.Now(), []string{c})
+	ps, err := ns.store.Get(r.Context(), s.cfg.Now(), []string{c})
 	if err != nil {
 		return fmt.Errorf("read profile: %w", err)
 	}

@@ -32,8 +32,8 @@ type scored struct {
 // population reads and scores the population at T: rfm.Compute on the values
 // the store scores every profile against gives each buyer the scores and
 // segment Get gives them.
-func (s *Server) population(ctx context.Context, T time.Time) (*scored, error) {
-	buyers, err := s.store.Population(ctx, T)
+func (ns namespace) population(ctx context.Context, T time.Time) (*scored, error) {
+	buyers, err := ns.store.Population(ctx, T)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,11 @@ type Counts struct {
 
 func (s *Server) getCounts(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	p, err := s.population(ctx, s.cfg.Now())
+	ns, err := s.live(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := ns.population(ctx, s.cfg.Now())
 	if err != nil {
 		return err
 	}
@@ -82,16 +86,16 @@ func (s *Server) getCounts(w http.ResponseWriter, r *http.Request) error {
 	for _, sc := range p.scores {
 		out.Grid[sc.R-1][sc.F-1]++
 	}
-	if out.Stages, err = s.index.Counts(ctx, index.Stage); err != nil {
+	if out.Stages, err = ns.index.Counts(ctx, index.Stage); err != nil {
 		return err
 	}
 	for _, st := range stages {
 		out.Stages[st] += 0
 	}
-	if out.Tiers, err = s.index.Counts(ctx, index.Tier); err != nil {
+	if out.Tiers, err = ns.index.Counts(ctx, index.Tier); err != nil {
 		return err
 	}
-	if out.Tags, err = s.index.Counts(ctx, index.Tag); err != nil {
+	if out.Tags, err = ns.index.Counts(ctx, index.Tag); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -139,7 +143,11 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, q string) error
 		}
 	}
 	ctx := r.Context()
-	p, set, err := s.evaluate(ctx, expr)
+	ns, err := s.live(ctx)
+	if err != nil {
+		return err
+	}
+	p, set, err := s.evaluate(ctx, ns, expr)
 	if err != nil {
 		return err
 	}
@@ -154,7 +162,7 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, q string) error
 		writeJSON(w, http.StatusOK, Members{Query: expr.String(), At: p.T, Total: len(set), Members: append([]string{}, page...), NextCursor: next})
 		return nil
 	}
-	ltv, err := s.store.Lifetimes(ctx, page)
+	ltv, err := ns.store.Lifetimes(ctx, page)
 	if err != nil {
 		return err
 	}
@@ -165,7 +173,7 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, q string) error
 	}
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"customer_id", "segment", "clv"})
-	cur := s.store.Currency()
+	cur := ns.store.Currency()
 	for i, c := range page {
 		_ = cw.Write([]string{c, p.scores[c].Segment, money.Format(money.Micros(ltv[i]), cur)})
 	}
@@ -173,31 +181,30 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, q string) error
 	return cw.Error()
 }
 
-// evaluate returns the members of expr at the API's time, sorted. Names are
+// evaluate returns the members of expr in ns at the API's time, sorted. Names are
 // resolved as: segment:<s> or a segment name (the population at T);
 // r_score:<n>, f_score:<n>, m_score:<n>; stage:<s> or a stage name; tier:<t>;
 // tag:<t>; any other name is a tag, or else a tier. NOT is taken among every
 // customer known: the buyers and the customers indexed.
-func (s *Server) evaluate(ctx context.Context, expr audience.Expr) (*scored, audience.Set, error) {
-	p, err := s.population(ctx, s.cfg.Now())
+func (s *Server) evaluate(ctx context.Context, ns namespace, expr audience.Expr) (*scored, audience.Set, error) {
+	p, err := ns.population(ctx, s.cfg.Now())
 	if err != nil {
 		return nil, nil, err
 	}
-	indexed, err := s.index.Customers(ctx)
+	universe, err := ns.customers(ctx, p)
 	if err != nil {
 		return nil, nil, err
 	}
-	universe := audience.NewSet(append(indexed, p.buyers...))
 	sets := map[string]audience.Set{}
 	for _, name := range audience.Names(expr) {
-		if sets[name], err = s.resolve(ctx, p, name); err != nil {
+		if sets[name], err = ns.resolve(ctx, p, name); err != nil {
 			return nil, nil, err
 		}
 	}
 	return p, audience.Eval(expr, sets, universe), nil
 }
 
-func (s *Server) resolve(ctx context.Context, p *scored, name string) (audience.Set, error) {
+func (ns namespace) resolve(ctx context.Context, p *scored, name string) (audience.Set, error) {
 	kind, rest, _ := strings.Cut(name, ":")
 	switch {
 	case kind == "segment":
@@ -218,17 +225,17 @@ func (s *Server) resolve(ctx context.Context, p *scored, name string) (audience.
 		}
 		return out, nil
 	case kind == "stage":
-		return s.index.Members(ctx, index.Stage, rest)
+		return ns.index.Members(ctx, index.Stage, rest)
 	case slices.Contains(stages, name):
-		return s.index.Members(ctx, index.Stage, name)
+		return ns.index.Members(ctx, index.Stage, name)
 	case kind == "tier":
-		return s.index.Members(ctx, index.Tier, rest)
+		return ns.index.Members(ctx, index.Tier, rest)
 	case kind == "tag":
-		return s.index.Members(ctx, index.Tag, rest)
+		return ns.index.Members(ctx, index.Tag, rest)
 	}
-	m, err := s.index.Members(ctx, index.Tag, name)
+	m, err := ns.index.Members(ctx, index.Tag, name)
 	if err != nil || len(m) > 0 {
 		return m, err
 	}
-	return s.index.Members(ctx, index.Tier, name)
+	return ns.index.Members(ctx, index.Tier, name)
 }

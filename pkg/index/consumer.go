@@ -23,6 +23,12 @@ type Erasures interface {
 // Indexer keeps an Index from the profiles topic, as a consumer group: a
 // batch's offsets are committed after it is indexed, and indexing is
 // idempotent, so a restart or redelivery leaves the index exact.
+//
+// The profile-updater publishes the changes of the live namespace
+// (profile.LiveKey), resolved per batch; so does the Indexer: each batch goes
+// to the index of the namespace live when it is indexed, and a change marked
+// with another namespace (the event extension namespace, a replay building
+// one) is left out.
 type Indexer struct {
 	Brokers []string
 	// GroupID is the consumer group. Default "segflow-index".
@@ -31,6 +37,8 @@ type Indexer struct {
 	// answering. Default 10s.
 	SessionTimeout time.Duration
 
+	// Index is the index of the configured namespace, live until a switch
+	// names another.
 	Index    *Index
 	Erasures Erasures
 	// Log receives warnings; nil logs nothing.
@@ -62,6 +70,14 @@ func (x *Indexer) log() *zap.Logger {
 }
 
 func (x *Indexer) handle(ctx context.Context, batch []kafka.Message) error {
+	live, err := profile.LiveNamespace(ctx, x.Index.rdb, x.Index.Prefix())
+	if err != nil {
+		return err
+	}
+	ix := x.Index
+	if live != ix.Prefix() {
+		ix = ix.In(live)
+	}
 	changes := make([]profile.Change, 0, len(batch))
 	var customers []string
 	for _, m := range batch {
@@ -70,7 +86,7 @@ func (x *Indexer) handle(ctx context.Context, batch []kafka.Message) error {
 			x.log().Warn("skipping a message that is not a profile change", zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset))
 			continue
 		}
-		if ns, ok := e.Extensions()[event.ExtNamespace]; ok && fmt.Sprint(ns) != x.Index.Prefix() {
+		if ns, ok := e.Extensions()[event.ExtNamespace]; ok && fmt.Sprint(ns) != live {
 			continue // a replay's change of another namespace, being built
 		}
 		var ch profile.Change
@@ -94,5 +110,5 @@ func (x *Indexer) handle(ctx context.Context, batch []kafka.Message) error {
 		}
 		changes = kept
 	}
-	return x.Index.Apply(ctx, changes)
+	return ix.Apply(ctx, changes)
 }

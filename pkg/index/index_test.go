@@ -293,3 +293,83 @@ func TestIndexerIndexesTheProfilesTopicAndDropsErasedCustomers(t *testing.T) {
 	first := sets(t, rdb, "sf")
 	run("g2", "re", func(*Index) bool { return maps.Equal(sets(t, rdb, "re"), first) })
 }
+
+// TestRebuildIndexesThePublishedSnapshotsOnly commits a history of changes to
+// the profiles of "sf2", whose index holds stale entries of customers gone
+// since: the rebuilt index counts exactly the latest snapshots as of the
+// rebuild, and of the changes indexed afterwards, a later one wins over the
+// rebuilt entry and an earlier one is ignored.
+func TestRebuildIndexesThePublishedSnapshotsOnly(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.StartRedis(t).Client(t)
+	store := profile.New(rdb, profile.Config{Prefix: "sf2"})
+	ix := New(rdb, "sf")
+	changes := history(40)
+	if err := store.Commit(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	ix2 := ix.In("sf2")
+	stale := profile.Change{Customer: "gone", At: t0, After: profile.Snapshot{Stage: nes.Dozing, Tier: "platinum", Tags: []string{"stale"}}}
+	if err := ix2.Apply(ctx, []profile.Change{stale}); err != nil {
+		t.Fatal(err)
+	}
+
+	now := t0.Add(300 * time.Hour)
+	n, err := ix2.Rebuild(ctx, store, now)
+	if err != nil || n != 40 {
+		t.Fatalf("rebuilt %d customers (%v), want 40", n, err)
+	}
+	want := latest(changes)
+	checkCounts(t, ix2, want)
+	if got, _ := ix2.Customers(ctx); len(got) != 40 || slices.Contains(got, "gone") {
+		t.Errorf("indexed customers %v, want the 40 of the history", got)
+	}
+	if c := counts(ctx, ix); len(c[Stage]) != 0 {
+		t.Errorf("the index of sf got %v", c)
+	}
+
+	early := profile.Change{Customer: "c000", At: now.Add(-time.Hour), After: profile.Snapshot{Stage: nes.New, Segment: "general_retain", Tier: "gold"}}
+	later := profile.Change{Customer: "c001", At: now.Add(time.Hour), After: profile.Snapshot{Stage: nes.New, Segment: "general_retain", Tier: "gold"}}
+	if err := ix2.Apply(ctx, []profile.Change{early, later}); err != nil {
+		t.Fatal(err)
+	}
+	want["c001"] = later.After
+	checkCounts(t, ix2, want)
+}
+
+// TestCopyDaysKeepsTheNESRecordOfTheDaysBeforeTheRebuild indexes a history
+// in "sf" and rebuilds "sf2" days later: copied, the record of sf2 is that of
+// sf up to the day before the rebuild, and the rebuild's own on its day.
+func TestCopyDaysKeepsTheNESRecordOfTheDaysBeforeTheRebuild(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.StartRedis(t).Client(t)
+	ix, ix2 := New(rdb, "sf"), New(rdb, "sf2")
+	changes := history(40)
+	if err := ix.Apply(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	store := profile.New(rdb, profile.Config{Prefix: "sf2"})
+	if err := store.Commit(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(300 * time.Hour)
+	if _, err := ix2.Rebuild(ctx, store, now); err != nil {
+		t.Fatal(err)
+	}
+	n, err := ix2.CopyDays(ctx, ix, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := ix.Days(ctx, t0.AddDate(0, 0, -1), now)
+	got, _ := ix2.Days(ctx, t0.AddDate(0, 0, -1), now)
+	if n != len(old) || len(got) != len(old)+1 || !reflect.DeepEqual(got[:len(old)], old) {
+		t.Fatalf("copied %d days; sf2 records %v, want sf's %v and the rebuild's day", n, got, old)
+	}
+	want := expectedCounts(latest(changes))[Stage]
+	for _, st := range []nes.Stage{nes.Prospect, nes.New, nes.Active, nes.Dozing, nes.HalfAsleep, nes.DeepAsleep} {
+		want[string(st)] += 0 // recorded, at 0
+	}
+	if last := got[len(got)-1]; last.Date != now.Format(time.DateOnly) || !maps.Equal(last.Stages, want) {
+		t.Errorf("the rebuild's day: %+v, want %s with the stages of the latest snapshots", last, now.Format(time.DateOnly))
+	}
+}

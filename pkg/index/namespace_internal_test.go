@@ -17,7 +17,9 @@ import (
 
 // TestChangesOfAnotherNamespaceAreNotIndexed hands the indexer of "sf" a
 // change of the live updater, a replay's change of "sf", and a replay's
-// change of "sf2" (a namespace being built): the last is left out.
+// change of "sf2" (a namespace being built): the last is left out. Once
+// "sf2" is live, the indexer indexes there the updater's changes and leaves
+// out those of "sf".
 func TestChangesOfAnotherNamespaceAreNotIndexed(t *testing.T) {
 	rdb := testenv.StartRedis(t).Client(t)
 	x := &Indexer{Index: New(rdb, "")}
@@ -52,5 +54,23 @@ func TestChangesOfAnotherNamespaceAreNotIndexed(t *testing.T) {
 	}
 	if len(got) != 2 || !slices.Contains(got, "live") || !slices.Contains(got, "here") {
 		t.Errorf("stage N: %v, want live and here", got)
+	}
+
+	// After a switch to sf2, the updater's changes are those of sf2, and a
+	// replay's change of sf is of a namespace no longer live.
+	if err := profile.SetLive(context.Background(), rdb, "sf2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.handle(context.Background(), []kafka.Message{msg("after", ""), msg("there", "sf2"), msg("old", "sf")}); err != nil {
+		t.Fatal(err)
+	}
+	for ns, want := range map[string][]string{"sf": {"here", "live"}, "sf2": {"after", "there"}} {
+		got, err := x.Index.In(ns).Members(context.Background(), Stage, "N")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("stage N of %s: %v, want %v", ns, got, want)
+		}
 	}
 }

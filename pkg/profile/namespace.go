@@ -17,9 +17,11 @@ import (
 // (Config.Prefix): its customers' keys, population indexes and timers. A
 // rebuild writes a fresh namespace while the live one keeps serving, and the
 // switch between them is one SET of LiveKey, which every reader and writer of
-// profiles resolves per batch (see Live). Nothing else lives under a
-// namespace's prefix that is not profile state except the collector's
-// identity links and dedup markers under "sf", which DropNamespace leaves.
+// profiles resolves per batch (see Live). Besides profile state, a
+// namespace holds its segment index (slot {ix}, pkg/index), which
+// DropNamespace drops with it; nothing else lives under a namespace's prefix
+// except the collector's identity links and dedup markers under "sf", which
+// DropNamespace leaves.
 
 // LiveKey names the live namespace. Absent, the live namespace is the
 // configured Prefix.
@@ -106,7 +108,7 @@ func inNamespace(ns, key string) bool {
 		return false
 	}
 	switch tag {
-	case "rfm", "timers", "replay":
+	case "rfm", "timers", "replay", "ix":
 		return true
 	}
 	for _, s := range profileSuffixes {

@@ -58,7 +58,14 @@
 // may apply the same events to the new namespace; joins make the overlap
 // harmless, and the population keeps the latest evaluation of each customer.
 // Once the namespace is live, the last catch-up evaluates as of now, like the
-// updater, so that no published snapshot moves back in time. Between the SET
+// updater, so that no published snapshot moves back in time.
+//
+// Right before the SET, the segment index of the new namespace (pkg/index)
+// is rebuilt from the snapshots its profiles published, with the NES record
+// by day of the namespace live until then, so that the read API, which
+// follows the switch at its next request, finds it complete; the
+// changes of the last catch-up are indexed as they are committed, and the
+// indexer indexes the updater's changes in the namespace live then. Between the SET
 // and the end of the last catch-up, a few profiles read from the new
 // namespace may miss their most recent events.
 //
@@ -94,6 +101,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/index"
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
@@ -332,6 +340,16 @@ func (r *Replayer) catchUpAndSwitch(ctx context.Context, res *Result) error {
 	if err := r.current(ctx, res); err != nil {
 		return err
 	}
+	ix := index.New(r.rdb, r.store.Prefix())
+	n, err := ix.Rebuild(ctx, r.store, r.cfg.Now())
+	if err != nil {
+		return err
+	}
+	days, err := ix.CopyDays(ctx, index.New(r.rdb, live), r.cfg.Now())
+	if err != nil {
+		return err
+	}
+	r.log.Info("rebuilt the segment index", zap.String("namespace", r.store.Prefix()), zap.Int("customers", n), zap.Int("days_copied", days))
 	if err := profile.SetLive(ctx, r.rdb, r.store.Prefix()); err != nil {
 		return err
 	}
@@ -573,6 +591,14 @@ func (r *Replayer) publish(ctx context.Context, changes []profile.Change, res *R
 		}
 		if err := r.out.WriteMessages(ctx, msgs...); err != nil {
 			return fmt.Errorf("publish %d backfill changes: %w", len(msgs), err)
+		}
+	}
+	if res.Switched {
+		// The namespace is live and its index was rebuilt before the
+		// switch: these changes come after, and are published (as backfill)
+		// at most. Indexing one twice is harmless.
+		if err := index.New(r.rdb, r.store.Prefix()).Apply(ctx, changes); err != nil {
+			return err
 		}
 	}
 	return r.store.Commit(ctx, changes)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/index"
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
@@ -158,12 +161,13 @@ func (e *env) replayer(t *testing.T, ns string, cfg replay.Config) *replay.Repla
 }
 
 // customerState is every per-customer key of a namespace, without the
-// snapshot last published (which records when, not what).
+// snapshot last published (which records when, not what) and the segment
+// index.
 func customerState(t *testing.T, rdb *redis.Client, ns string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for k, v := range testenv.Dump(t, rdb, ns, "derived", "dkey") {
-		if !strings.HasPrefix(k, ":{rfm}") && !strings.HasPrefix(k, ":{timers}") && !strings.HasPrefix(k, ":{replay}") {
+		if !strings.HasPrefix(k, ":{rfm}") && !strings.HasPrefix(k, ":{timers}") && !strings.HasPrefix(k, ":{replay}") && !strings.HasPrefix(k, ":{ix}") {
 			out[k] = v
 		}
 	}
@@ -591,5 +595,134 @@ func TestAReplayInPlaceChangesNothingAppliedAndFillsGaps(t *testing.T) {
 	got, _ := profile.New(e.rdb, e.cfg).Get(ctx, T, []string{"c05"})
 	if got[0].Orders != old[0].Orders+1 || !got[0].Last.Equal(day(390)) {
 		t.Errorf("c05 after the gap was filled: %d orders, last %s; want %d, last %s", got[0].Orders, got[0].Last, old[0].Orders+1, day(390))
+	}
+}
+
+// indexer runs the segment indexer on the profiles topic until the test ends.
+func (e *env) indexer(t *testing.T) {
+	t.Helper()
+	x := &index.Indexer{Brokers: e.k.Brokers, Index: index.New(e.rdb, "sf"), Erasures: privacy.New(e.rdb)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = x.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// profileCounts counts the customers of namespace ns by NES stage, tier and
+// tag: stages from their profiles at T, and everything from the snapshots
+// they published (the derived field of their profile hash), which is what the
+// index holds. Tags relative to the population (big_spender) can shift
+// without a change being published, as segments can.
+func (e *env) profileCounts(t *testing.T, ns string, T time.Time) (stages map[string]int64, published map[string]map[string]int64) {
+	t.Helper()
+	ctx := context.Background()
+	store := profile.New(e.rdb, e.cfg).In(ns)
+	stages = map[string]int64{}
+	published = map[string]map[string]int64{index.Stage: {}, index.Tier: {}, index.Tag: {}}
+	err := store.Customers(ctx, func(cs []string) error {
+		ps, err := store.Get(ctx, T, cs)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			stages[string(p.Stage)]++
+			var snap profile.Snapshot
+			if err := json.Unmarshal([]byte(e.rdb.HGet(ctx, ns+":{"+p.Customer+"}:p", "derived").Val()), &snap); err != nil {
+				return fmt.Errorf("snapshot of %s: %w", p.Customer, err)
+			}
+			published[index.Stage][string(snap.Stage)]++
+			if snap.Tier != "" {
+				published[index.Tier][snap.Tier]++
+			}
+			for _, tg := range snap.Tags {
+				published[index.Tag][tg]++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stages, published
+}
+
+// indexCounts are the counts of the index of namespace ns.
+func (e *env) indexCounts(t *testing.T, ns string) map[string]map[string]int64 {
+	t.Helper()
+	out := map[string]map[string]int64{}
+	for _, kind := range []string{index.Stage, index.Tier, index.Tag} {
+		c, err := index.New(e.rdb, ns).Counts(context.Background(), kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[kind] = c
+	}
+	return out
+}
+
+// waitIndexed waits until the index of ns holds customer.
+func (e *env) waitIndexed(t *testing.T, ns, customer string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if got, _ := index.New(e.rdb, ns).Customers(context.Background()); slices.Contains(got, customer) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s was not indexed in %s", customer, ns)
+		}
+	}
+}
+
+// TestASwitchComesWithTheSegmentIndexOfTheNewNamespace runs the updater and
+// the indexer on "sf", then, the updater stopped, an order of a new customer
+// comes, which only the replay into "sf2" applies: at the switch, the index of
+// sf2 counts what its profiles hold, the new customer included; the indexer
+// puts the changes of the updater, started again, into the index of sf2; and
+// dropping sf drops its index.
+func TestASwitchComesWithTheSegmentIndexOfTheNewNamespace(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	msgs := history(t)
+	e.write(t, msgs)
+	T := day(400)
+	e.indexer(t)
+	stop := e.live(t, T, len(msgs))
+	e.waitIndexed(t, "sf", "newbie")
+	stop()
+	order := func(id, c string) kafka.Message {
+		return testenv.Message(t, id, event.OrderCompleted, c, day(399), fmt.Sprintf(`{"user_id":%q,"order_id":%q,"total":"30.00","currency":"USD"}`, c, id))
+	}
+	e.write(t, []kafka.Message{order("extra-1", "extra")})
+
+	res, err := e.replayer(t, "sf2", replay.Config{Switch: true, Now: func() time.Time { return T }}).Run(ctx)
+	if err != nil || !res.Switched {
+		t.Fatalf("switched %v: %v", res.Switched, err)
+	}
+	got := e.indexCounts(t, "sf2")
+	stages, want := e.profileCounts(t, "sf2", T)
+	for _, kind := range []string{index.Stage, index.Tier, index.Tag} {
+		if !maps.Equal(got[kind], want[kind]) {
+			t.Errorf("%s counts of the index of sf2 %v, want those its profiles published %v", kind, got[kind], want[kind])
+		}
+	}
+	if !maps.Equal(got[index.Stage], stages) {
+		t.Errorf("stages of the index of sf2 %v, want those of its profiles at T %v", got[index.Stage], stages)
+	}
+	if old := e.indexCounts(t, "sf"); maps.Equal(old[index.Stage], got[index.Stage]) {
+		t.Errorf("the stages of sf %v and sf2 %v, want sf2's to count the new customer", old[index.Stage], got[index.Stage])
+	}
+	e.waitIndexed(t, "sf2", "extra")
+
+	e.live(t, T, 1)
+	e.write(t, []kafka.Message{order("late-1", "latecomer")})
+	e.waitIndexed(t, "sf2", "latecomer")
+	if got, _ := index.New(e.rdb, "sf").Customers(ctx); slices.Contains(got, "latecomer") || slices.Contains(got, "extra") {
+		t.Errorf("the index of sf got changes after the switch: %v", got)
+	}
+	if _, err := profile.DropNamespace(ctx, e.rdb, "sf", "sf"); err != nil {
+		t.Fatal(err)
+	}
+	if left := e.rdb.Keys(ctx, "sf:{ix}:*").Val(); len(left) > 0 {
+		t.Errorf("dropping sf left its index: %v", left)
 	}
 }

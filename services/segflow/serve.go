@@ -220,7 +220,7 @@ func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store 
 			return out
 		}
 	}
-	ix := index.New(rdb, "")
+	ix := index.New(rdb, store.Prefix())
 	a, err := api.New(api.Config{Tokens: tokens, Now: now, Campaigns: names}, rdb, store, ix, trigger.NewEngine(nil, rdb, store, nil), writer, log)
 	if err != nil {
 		return nil, err
