@@ -20,31 +20,11 @@ import (
 // customer never been recorded.
 //
 // KEYS: as populationScript. ARGV: customers.
-var erasePopulationScript = redis.NewScript(`
-local kf, km, kl, kt, sums, at = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local DAY = 86400000
-local function S(x)
-  local s = string.format('%.0f', x)
-  if s == '-0' then return '0' end
-  return s
-end
+var erasePopulationScript = redis.NewScript(populationLua + `
 local removed = 0
 for i = 1, #ARGV do
-  local c = ARGV[i]
-  local oldF = redis.call('ZSCORE', kf, c)
-  if oldF then
-    local oldL = tonumber(redis.call('ZSCORE', kl, c))
-    redis.call('HINCRBY', sums, 'n', -1)
-    redis.call('HINCRBY', sums, 'f', S(-tonumber(oldF)))
-    redis.call('HINCRBY', sums, 'm', S(-tonumber(redis.call('ZSCORE', km, c))))
-    redis.call('HINCRBY', sums, 'ld', S(-math.floor(oldL / DAY)))
-    redis.call('ZREM', kf, c)
-    redis.call('ZREM', km, c)
-    redis.call('ZREM', kl, c)
-    redis.call('ZREM', kt, c)
-    removed = removed + 1
-  end
-  redis.call('HDEL', at, c)
+  if leave(ARGV[i]) then removed = removed + 1 end
+  redis.call('HDEL', at, ARGV[i])
 end
 return removed
 `)

@@ -141,6 +141,34 @@ if m < 0 then m = 0 end
 return {changed, pv[1] or '', pv[2] or '0', f, m, due}
 `)
 
+// populationLua is the start of the scripts that change the population
+// indexes (KEYS as populationScript): leave(c) removes a customer's entry and
+// moves the running sums back by its values, and says whether there was one.
+const populationLua = `
+local kf, km, kl, kt, sums, at = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local DAY = 86400000
+-- S formats an integer-valued number for Redis, which refuses "-0".
+local function S(x)
+  local s = string.format('%.0f', x)
+  if s == '-0' then return '0' end
+  return s
+end
+local function leave(c)
+  local oldF = redis.call('ZSCORE', kf, c)
+  if not oldF then return false end
+  local oldL = tonumber(redis.call('ZSCORE', kl, c))
+  redis.call('HINCRBY', sums, 'n', -1)
+  redis.call('HINCRBY', sums, 'f', S(-tonumber(oldF)))
+  redis.call('HINCRBY', sums, 'm', S(-tonumber(redis.call('ZSCORE', km, c))))
+  redis.call('HINCRBY', sums, 'ld', S(-math.floor(oldL / DAY)))
+  redis.call('ZREM', kf, c)
+  redis.call('ZREM', km, c)
+  redis.call('ZREM', kl, c)
+  redis.call('ZREM', kt, c)
+  return true
+end
+`
+
 // populationScript records customers' RFM values in the population indexes,
 // which scoring counts in. Only buyers (F >= 1) are members. Each entry
 // replaces the customer's previous one, and the running sums move by the
@@ -154,15 +182,7 @@ return {changed, pv[1] or '', pv[2] or '0', f, m, due}
 // an entry with unchanged values only moves its version).
 // ARGV: groups of 6: customer, version, T, F, M, last purchase (all integers;
 // times in ms).
-var populationScript = redis.NewScript(`
-local kf, km, kl, kt, sums, at = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local DAY = 86400000
--- S formats an integer-valued number for Redis, which refuses "-0".
-local function S(x)
-  local s = string.format('%.0f', x)
-  if s == '-0' then return '0' end
-  return s
-end
+var populationScript = redis.NewScript(populationLua + `
 for i = 1, #ARGV, 6 do
   local c, ver, T, F = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   local prev = redis.call('HGET', at, c)
@@ -174,18 +194,7 @@ for i = 1, #ARGV, 6 do
     same = pvals == ARGV[i + 3] .. '|' .. ARGV[i + 4] .. '|' .. ARGV[i + 5]
   end
   if not stale and not same then
-    local oldF = redis.call('ZSCORE', kf, c)
-    if oldF then
-      local oldL = tonumber(redis.call('ZSCORE', kl, c))
-      redis.call('HINCRBY', sums, 'n', -1)
-      redis.call('HINCRBY', sums, 'f', S(-tonumber(oldF)))
-      redis.call('HINCRBY', sums, 'm', S(-tonumber(redis.call('ZSCORE', km, c))))
-      redis.call('HINCRBY', sums, 'ld', S(-math.floor(oldL / DAY)))
-      redis.call('ZREM', kf, c)
-      redis.call('ZREM', km, c)
-      redis.call('ZREM', kl, c)
-      redis.call('ZREM', kt, c)
-    end
+    leave(c)
     if F >= 1 then
       local L = tonumber(ARGV[i + 5])
       redis.call('ZADD', kf, ARGV[i + 3], c)
