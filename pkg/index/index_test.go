@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
@@ -220,13 +219,9 @@ func counts(ctx context.Context, ix *Index) map[string]map[string]int64 {
 }
 
 func changeMessage(t *testing.T, ch profile.Change) kafka.Message {
-	e := cloudevents.NewEvent()
-	e.SetID(fmt.Sprintf("%s-%d", ch.Customer, ch.At.UnixMilli()))
-	e.SetSource("/profile-updater")
-	e.SetType(event.ProfileChanged)
-	e.SetTime(ch.At)
-	e.SetExtension(event.ExtPartitionKey, ch.Customer)
-	if err := e.SetData(cloudevents.ApplicationJSON, ch); err != nil {
+	ch.ID = fmt.Sprintf("%s-%d", ch.Customer, ch.At.UnixMilli())
+	e, err := ch.Event("/profile-updater")
+	if err != nil {
 		t.Fatal(err)
 	}
 	m, err := stream.ToMessage(event.TopicProfiles, e)

@@ -14,8 +14,10 @@ import (
 	"sync"
 	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/rfm"
 	"github.com/segflow/segflow/pkg/tag"
@@ -120,6 +122,19 @@ type Change struct {
 	After    Snapshot  `json:"after"`
 	Changed  []string  `json:"changed"`
 	Cause    Cause     `json:"cause"`
+}
+
+// Event is the profile.changed CloudEvent of the change, from source, keyed
+// by customer.
+func (ch Change) Event(source string) (cloudevents.Event, error) {
+	e := cloudevents.NewEvent()
+	e.SetID(ch.ID)
+	e.SetSource(source)
+	e.SetType(event.ProfileChanged)
+	e.SetTime(ch.At)
+	e.SetExtension(event.ExtPartitionKey, ch.Customer)
+	err := e.SetData(cloudevents.ApplicationJSON, ch)
+	return e, err
 }
 
 // Cause says what made a profile change: an event, or time passing.

@@ -95,7 +95,6 @@ import (
 	"strings"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
@@ -608,16 +607,11 @@ func (r *Replayer) publish(ctx context.Context, changes []profile.Change, res *R
 // same id the live updater would give it, marked backfill and with its
 // namespace.
 func backfillMessage(ch profile.Change, ns string) (kafka.Message, error) {
-	e := cloudevents.NewEvent()
-	e.SetID(ch.ID)
-	e.SetSource("/replay")
-	e.SetType(event.ProfileChanged)
-	e.SetTime(ch.At)
-	e.SetExtension(event.ExtPartitionKey, ch.Customer)
-	e.SetExtension(event.ExtBackfill, true)
-	e.SetExtension(event.ExtNamespace, ns)
-	if err := e.SetData(cloudevents.ApplicationJSON, ch); err != nil {
+	e, err := ch.Event("/replay")
+	if err != nil {
 		return kafka.Message{}, err
 	}
+	e.SetExtension(event.ExtBackfill, true)
+	e.SetExtension(event.ExtNamespace, ns)
 	return stream.ToMessage(event.TopicProfiles, e)
 }

@@ -18,7 +18,6 @@ import (
 	"slices"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
@@ -326,13 +325,8 @@ func (u *Updater) publish(ctx context.Context, store *profile.Store, changes []p
 }
 
 func changeMessage(ch profile.Change) (kafka.Message, error) {
-	e := cloudevents.NewEvent()
-	e.SetID(ch.ID)
-	e.SetSource("/profile-updater")
-	e.SetType(event.ProfileChanged)
-	e.SetTime(ch.At)
-	e.SetExtension(event.ExtPartitionKey, ch.Customer)
-	if err := e.SetData(cloudevents.ApplicationJSON, ch); err != nil {
+	e, err := ch.Event("/profile-updater")
+	if err != nil {
 		return kafka.Message{}, err
 	}
 	return stream.ToMessage(event.TopicProfiles, e)
