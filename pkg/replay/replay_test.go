@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -160,35 +159,6 @@ func (e *env) replayer(t *testing.T, ns string, cfg replay.Config) *replay.Repla
 	return r
 }
 
-// customerState is every per-customer key of a namespace, without the
-// snapshot last published (which records when, not what) and the segment
-// index.
-func customerState(t *testing.T, rdb *redis.Client, ns string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for k, v := range testenv.Dump(t, rdb, ns, "derived", "dkey") {
-		if !strings.HasPrefix(k, ":{rfm}") && !strings.HasPrefix(k, ":{timers}") && !strings.HasPrefix(k, ":{replay}") && !strings.HasPrefix(k, ":{ix}") {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-func sameState(t *testing.T, a, b map[string]string) {
-	t.Helper()
-	if len(a) != len(b) {
-		t.Errorf("%d keys against %d", len(a), len(b))
-	}
-	bad := 0
-	for k, v := range a {
-		if b[k] != v {
-			if bad++; bad <= 5 {
-				t.Errorf("key %s: %s\nagainst %s", k, v, b[k])
-			}
-		}
-	}
-}
-
 func TestAReplayIntoAFreshNamespaceRebuildsTheLiveProfiles(t *testing.T) {
 	e := newEnv(t)
 	msgs := history(t)
@@ -210,7 +180,7 @@ func TestAReplayIntoAFreshNamespaceRebuildsTheLiveProfiles(t *testing.T) {
 	if n != 32 || len(diffs) > 0 {
 		t.Errorf("%d customers compared (want 32: 30, the visitor and the one it became); differences: %v", n, diffs)
 	}
-	sameState(t, customerState(t, e.rdb, "sf"), customerState(t, e.rdb, "sf2"))
+	testenv.SameKeys(t, testenv.CustomerKeys(t, e.rdb, "sf"), testenv.CustomerKeys(t, e.rdb, "sf2"))
 
 	// In bulk: the same profiles, without the history of changes.
 	res, err = e.replayer(t, "bulk", replay.Config{Bulk: true, BatchSize: 50, Now: func() time.Time { return T }}).Run(context.Background())
@@ -224,7 +194,7 @@ func TestAReplayIntoAFreshNamespaceRebuildsTheLiveProfiles(t *testing.T) {
 	if err != nil || len(diffs) > 0 {
 		t.Errorf("bulk rebuild differs from the live profiles: %v %v", err, diffs)
 	}
-	sameState(t, customerState(t, e.rdb, "sf"), customerState(t, e.rdb, "bulk"))
+	testenv.SameKeys(t, testenv.CustomerKeys(t, e.rdb, "sf"), testenv.CustomerKeys(t, e.rdb, "bulk"))
 }
 
 // TestAReplayEvaluatesInEventTime follows one customer through a backfill:
@@ -334,7 +304,7 @@ func TestAnInterruptedReplayResumesToTheSameResult(t *testing.T) {
 	if len(diffs) > 0 {
 		t.Errorf("differences between the resumed and the uninterrupted replay: %v", diffs)
 	}
-	sameState(t, customerState(t, e.rdb, "whole"), customerState(t, e.rdb, "parts"))
+	testenv.SameKeys(t, testenv.CustomerKeys(t, e.rdb, "whole"), testenv.CustomerKeys(t, e.rdb, "parts"))
 }
 
 func TestAReplayNeverRecreatesAnErasedCustomer(t *testing.T) {
@@ -536,7 +506,7 @@ func TestASwitchWhileEventsKeepComingLeavesNoGap(t *testing.T) {
 	if len(diffs) > 0 {
 		t.Errorf("the live namespace after the switch differs from a whole rebuild (%d customers): %v", n, diffs)
 	}
-	sameState(t, customerState(t, e.rdb, "check"), customerState(t, e.rdb, "sf2"))
+	testenv.SameKeys(t, testenv.CustomerKeys(t, e.rdb, "check"), testenv.CustomerKeys(t, e.rdb, "sf2"))
 }
 
 // TestAReplayInPlaceChangesNothingAppliedAndFillsGaps replays the topics

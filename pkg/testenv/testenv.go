@@ -88,6 +88,43 @@ func (r *Redis) Client(t testing.TB) *redis.Client {
 	return c
 }
 
+// CustomerKeys returns Dump of a profile namespace's per-customer keys only,
+// without the snapshot last published (which records when, not what): the
+// shared slots — population {rfm}, timers {timers}, replay progress {replay},
+// segment index {ix} — are left out. Two namespaces built from the same
+// events compare equal by it.
+func CustomerKeys(t testing.TB, rdb *redis.Client, ns string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for k, v := range Dump(t, rdb, ns, "derived", "dkey") {
+		shared := false
+		for _, slot := range []string{":{rfm}", ":{timers}", ":{replay}", ":{ix}"} {
+			shared = shared || strings.HasPrefix(k, slot)
+		}
+		if !shared {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// SameKeys reports where got differs from want, two results of Dump: the
+// number of keys, and the first few keys whose content differs.
+func SameKeys(t testing.TB, want, got map[string]string) {
+	t.Helper()
+	if len(want) != len(got) {
+		t.Errorf("%d keys, want %d", len(got), len(want))
+	}
+	bad := 0
+	for k, v := range want {
+		if got[k] != v {
+			if bad++; bad <= 5 {
+				t.Errorf("key %s: %s\nwant %s", k, got[k], v)
+			}
+		}
+	}
+}
+
 // Dump returns every key under prefix (without the prefix) with its content
 // printed, for comparing whole states: hashes without the fields drop lists,
 // sorted sets with their scores, sets sorted.

@@ -135,19 +135,6 @@ func (e *backfillEnv) replayer(t *testing.T, ns string, cfg replay.Config) *repl
 
 func (e *backfillEnv) store(ns string) *profile.Store { return profile.New(e.rdb, e.cfg).In(ns) }
 
-// customerKeys is every per-customer key of a namespace with its content,
-// without the snapshot last published (which records when it was published).
-func customerKeys(t *testing.T, rdb *redis.Client, ns string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for k, v := range testenv.Dump(t, rdb, ns, "derived", "dkey") {
-		if !strings.HasPrefix(k, ":{rfm}") && !strings.HasPrefix(k, ":{timers}") && !strings.HasPrefix(k, ":{replay}") {
-			out[k] = v
-		}
-	}
-	return out
-}
-
 // TestImportedHistoryRebuiltInAFreshNamespaceEqualsTheLiveProfiles imports
 // the CDNOW sample, lets the live profile-updater apply it, then rebuilds it
 // into a fresh namespace in event time while the updater runs, switches, and
@@ -196,8 +183,8 @@ func TestImportedHistoryRebuiltInAFreshNamespaceEqualsTheLiveProfiles(t *testing
 	if n != len(want) || len(diffs) > 0 {
 		t.Errorf("%d customers compared (want %d); the rebuilt profiles differ from the live ones: %v", n, len(want), diffs)
 	}
-	liveKeys := customerKeys(t, e.rdb, "sf")
-	sameKeys(t, liveKeys, customerKeys(t, e.rdb, "sf2"))
+	liveKeys := testenv.CustomerKeys(t, e.rdb, "sf")
+	testenv.SameKeys(t, liveKeys, testenv.CustomerKeys(t, e.rdb, "sf2"))
 	compare(t, &pipeline{store: e.store("sf2")}, want, T)
 
 	// A customer erased since, and a rebuild interrupted after its first
@@ -237,22 +224,7 @@ func TestImportedHistoryRebuiltInAFreshNamespaceEqualsTheLiveProfiles(t *testing
 			delete(liveKeys, k)
 		}
 	}
-	sameKeys(t, liveKeys, customerKeys(t, e.rdb, "sf3"))
-}
-
-func sameKeys(t *testing.T, want, got map[string]string) {
-	t.Helper()
-	if len(want) != len(got) {
-		t.Errorf("%d customer keys, want %d", len(got), len(want))
-	}
-	bad := 0
-	for k, v := range want {
-		if got[k] != v {
-			if bad++; bad <= 5 {
-				t.Errorf("key %s: %s, want %s", k, got[k], v)
-			}
-		}
-	}
+	testenv.SameKeys(t, liveKeys, testenv.CustomerKeys(t, e.rdb, "sf3"))
 }
 
 // TestABackfillFiresNoTrigger runs the trigger service with the example
