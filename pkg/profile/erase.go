@@ -8,12 +8,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Erasure removes a customer from the store: their keys, their entry in the
-// population indexes (with the running sums moved back exactly), their timer,
-// and the profiles merged into them, which are the same person under an
-// anonymous id. It does not record the erasure: the caller records it in
-// pkg/privacy first, so that events arriving meanwhile are dropped.
-
 // erasePopulationScript removes customers from the population indexes and
 // forgets their recorded entry. The sums move by the removed values, as
 // populationScript moves them, so the population is what it would be had the
@@ -51,7 +45,9 @@ type Erased struct {
 // Erase removes customer and the profiles merged into them from the store:
 // every key of theirs under the store's prefix, their population entries and
 // their timers. A profile the customer was merged into keeps its data (it is
-// another identity) but forgets the link. Erasing twice is harmless.
+// another identity) but forgets the link. Erasing twice is harmless. It does
+// not record the erasure: the caller records it in pkg/privacy first, so that
+// events arriving meanwhile are dropped.
 func (s *Store) Erase(ctx context.Context, customer string) (Erased, error) {
 	var out Erased
 	todo := []string{customer}
