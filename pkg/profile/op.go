@@ -35,6 +35,9 @@ type Op struct {
 	Time     time.Time
 	// Cause names the event, for profile.changed: its CloudEvent id and type.
 	CauseID, CauseType string
+	// Backfill: the event is of the past (event.ExtBackfill), an imported
+	// order; the changes it causes are marked so too.
+	Backfill bool
 	// Merge is a customer id (an anonymous visitor) this event links to
 	// Customer; its profile is merged into Customer's.
 	Merge string
@@ -45,7 +48,7 @@ type Op struct {
 // event is keyed by. Money is converted exactly to micros; an order in another
 // currency than currency is an ErrCurrency.
 func OpOf(e cloudevents.Event, currency string) (Op, error) {
-	op := Op{Kind: opNone, Time: e.Time(), CauseID: e.ID(), CauseType: e.Type()}
+	op := Op{Kind: opNone, Time: e.Time(), CauseID: e.ID(), CauseType: e.Type(), Backfill: event.Backfill(e)}
 	if k, ok := e.Extensions()[event.ExtPartitionKey].(string); ok {
 		op.Customer = k
 	}

@@ -125,7 +125,7 @@ type Change struct {
 }
 
 // Event is the profile.changed CloudEvent of the change, from source, keyed
-// by customer.
+// by customer, and marked backfill if its cause is.
 func (ch Change) Event(source string) (cloudevents.Event, error) {
 	e := cloudevents.NewEvent()
 	e.SetID(ch.ID)
@@ -133,15 +133,21 @@ func (ch Change) Event(source string) (cloudevents.Event, error) {
 	e.SetType(event.ProfileChanged)
 	e.SetTime(ch.At)
 	e.SetExtension(event.ExtPartitionKey, ch.Customer)
+	if ch.Cause.Backfill {
+		e.SetExtension(event.ExtBackfill, true)
+	}
 	err := e.SetData(cloudevents.ApplicationJSON, ch)
 	return e, err
 }
 
 // Cause says what made a profile change: an event, or time passing.
 type Cause struct {
-	EventID   string    `json:"event_id,omitempty"`
-	EventType string    `json:"event_type,omitempty"`
-	Due       time.Time `json:"due,omitempty"`
+	EventID   string `json:"event_id,omitempty"`
+	EventType string `json:"event_type,omitempty"`
+	// Backfill: the event is of the past (an imported order), and so is
+	// the change: the trigger service sends nothing for it.
+	Backfill bool      `json:"backfill,omitempty"`
+	Due      time.Time `json:"due,omitempty"`
 }
 
 // State is a customer's stored state as of T, as the apply script returns it.
@@ -224,7 +230,7 @@ func (s *Store) Apply(ctx context.Context, T time.Time, ops []Op) ([]Change, int
 	for i, st := range states {
 		if !st.partial {
 			full = append(full, st)
-			causes = append(causes, Cause{EventID: ops[i].CauseID, EventType: ops[i].CauseType})
+			causes = append(causes, Cause{EventID: ops[i].CauseID, EventType: ops[i].CauseType, Backfill: ops[i].Backfill})
 		}
 	}
 	changes, _, err := s.evaluate(ctx, T, full, causes)

@@ -213,7 +213,7 @@ func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event) 
 	if err := json.Unmarshal(ev.Data(), &data); err != nil {
 		return fmt.Errorf("event %s: %w", ev.ID(), err)
 	}
-	if backfill, ok := ev.Extensions()[event.ExtBackfill]; ok && fmt.Sprint(backfill) == "true" {
+	if event.Backfill(ev) {
 		if ev.Type() == event.ProfileChanged {
 			return e.backfill(ctx, T, customer, ev, data)
 		}

@@ -165,3 +165,34 @@ func TestEventsOfAnErasedCustomerFromBeforeTheErasureAreDropped(t *testing.T) {
 		t.Errorf("nia's view from before the erasure was applied")
 	}
 }
+
+func TestChangesCausedByAnImportedOrderAreMarkedBackfill(t *testing.T) {
+	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3})
+	rdb := testenv.StartRedis(t).Client(t)
+	w := stream.NewWriter(k.Brokers, 0)
+	t.Cleanup(func() { w.Close() })
+	at := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	imported := testenv.Event("o1", event.OrderCompleted, "ivy", at, `{"user_id":"ivy","order_id":"1","total":"10.00","currency":"USD"}`)
+	imported.SetExtension(event.ExtBackfill, true)
+	m, err := stream.ToMessage(event.TopicPurchase, imported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := testenv.Message(t, "o2", event.OrderCompleted, "max", at, `{"user_id":"max","order_id":"2","total":"10.00","currency":"USD"}`)
+	if err := w.WriteMessages(context.Background(), m, live); err != nil {
+		t.Fatal(err)
+	}
+	run(t, k.Brokers, profile.New(rdb, profile.Config{Currency: "USD"}), w, at.Add(time.Hour))
+
+	backfill := map[string]bool{}
+	for _, m := range k.ReadTopic(t, event.TopicProfiles, 2, 30*time.Second) {
+		e, err := stream.FromMessage(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		backfill[string(m.Key)] = event.Backfill(e)
+	}
+	if !backfill["ivy"] || backfill["max"] {
+		t.Errorf("marked backfill: %v; want the imported order's change only", backfill)
+	}
+}
