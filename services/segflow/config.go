@@ -175,26 +175,41 @@ func (c *config) brokers() []string { return splitList(c.KafkaBrokers) }
 
 // writeKeys parses --write-keys into the collector's map.
 func (c *config) writeKeys() (map[string]collector.Source, error) {
-	keys := map[string]collector.Source{}
-	for _, pair := range splitList(c.WriteKeys) {
-		name, key, ok := strings.Cut(pair, "=")
-		name, key = strings.TrimSpace(name), strings.TrimSpace(key)
-		if !ok || name == "" || key == "" {
-			return nil, fmt.Errorf("--write-keys: %q is not source=key", pair)
-		}
-		if _, dup := keys[key]; dup {
-			return nil, fmt.Errorf("--write-keys: a key is given to two sources")
-		}
+	names, err := secrets("write-keys", c.WriteKeys, "source=key", "the collector")
+	if err != nil {
+		return nil, err
+	}
+	keys := make(map[string]collector.Source, len(names))
+	for key, name := range names {
 		channel, _, _ := strings.Cut(name, "-")
 		if !event.IsChannel(channel) {
 			channel = event.ChannelWeb
 		}
 		keys[key] = collector.Source{Name: name, Channel: channel}
 	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("--write-keys: no write keys configured; the collector would refuse every request")
-	}
 	return keys, nil
+}
+
+// secrets parses a flag of name=secret pairs into secret -> name: each
+// secret names one holder, and at least one is given, or the service that
+// reads them (who) would refuse every request.
+func secrets(flagName, list, form, who string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, pair := range splitList(list) {
+		name, secret, ok := strings.Cut(pair, "=")
+		name, secret = strings.TrimSpace(name), strings.TrimSpace(secret)
+		if !ok || name == "" || secret == "" {
+			return nil, fmt.Errorf("--%s: %q is not %s", flagName, pair, form)
+		}
+		if _, dup := out[secret]; dup {
+			return nil, fmt.Errorf("--%s: one secret is given twice", flagName)
+		}
+		out[secret] = name
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--%s: none configured; %s would refuse every request", flagName, who)
+	}
+	return out, nil
 }
 
 // String prints the configuration with secrets masked, for the start-up log.
@@ -223,22 +238,7 @@ func (c *config) String() string {
 
 // apiTokens parses --api-tokens into token -> name.
 func (c *config) apiTokens() (map[string]string, error) {
-	out := map[string]string{}
-	for _, pair := range splitList(c.APITokens) {
-		name, tok, ok := strings.Cut(pair, "=")
-		name, tok = strings.TrimSpace(name), strings.TrimSpace(tok)
-		if !ok || name == "" || tok == "" {
-			return nil, fmt.Errorf("--api-tokens: %q is not name=token", pair)
-		}
-		if _, dup := out[tok]; dup {
-			return nil, fmt.Errorf("--api-tokens: a token is given to two names")
-		}
-		out[tok] = name
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("--api-tokens: no tokens configured; the read API would refuse every request")
-	}
-	return out, nil
+	return secrets("api-tokens", c.APITokens, "name=token", "the read API")
 }
 
 func splitList(s string) []string {

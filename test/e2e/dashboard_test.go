@@ -17,10 +17,12 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// chromium returns the path of a headless-capable Chromium, or "". The test
-// needs the Debian packages chromium and chromium-driver (or
-// SEGFLOW_CHROMIUM set to a Chrome or Chromium binary).
-func chromium() string {
+// chromium returns the path of a headless-capable Chromium: the Debian
+// packages chromium and chromium-driver, or SEGFLOW_CHROMIUM set to a Chrome
+// or Chromium binary. Without one the test is skipped, or fails when CI is
+// set.
+func chromium(t *testing.T) string {
+	t.Helper()
 	if p := os.Getenv("SEGFLOW_CHROMIUM"); p != "" {
 		return p
 	}
@@ -29,6 +31,10 @@ func chromium() string {
 			return p
 		}
 	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("CI is set but no Chromium is installed (apt-get install chromium chromium-driver)")
+	}
+	t.Skip("no Chromium installed (apt-get install chromium chromium-driver)")
 	return ""
 }
 
@@ -131,13 +137,7 @@ func apiCounts(t *testing.T, base string) (counts, error) {
 // the counts of the independent reference computation. The screenshot is
 // kept in the artifact directory.
 func TestDashboardChartsShowTheCDNOWSegments(t *testing.T) {
-	browser := chromium()
-	if browser == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI is set but no Chromium is installed (apt-get install chromium chromium-driver)")
-		}
-		t.Skip("no Chromium installed (apt-get install chromium chromium-driver)")
-	}
+	browser := chromium(t)
 	if testing.Short() {
 		t.Skip("builds segflow and runs a browser")
 	}

@@ -34,13 +34,7 @@ import (
 // the NES record per week and every campaign's numbers as the API reports
 // them. Its screenshot is the README's.
 func TestDashboardDrawsAWeeklyReplayOfCDNOW(t *testing.T) {
-	browser := chromium()
-	if browser == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI is set but no Chromium is installed (apt-get install chromium chromium-driver)")
-		}
-		t.Skip("no Chromium installed (apt-get install chromium chromium-driver)")
-	}
+	browser := chromium(t)
 	if testing.Short() {
 		t.Skip("replays a year and runs a browser")
 	}
