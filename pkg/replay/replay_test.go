@@ -115,16 +115,7 @@ func (e *env) liveWith(t *testing.T, T time.Time, n int) (func(), *prometheus.Re
 	t.Cleanup(stop)
 	waitApplied(t, reg, n)
 	// and until the timers due at T have fallen due.
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		backlog, err := store.Backlog(context.Background(), T)
-		if err == nil && backlog == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d timers due at T were not applied: %v", backlog, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.WaitTimers(t, store, T, 30*time.Second)
 	return stop, reg
 }
 

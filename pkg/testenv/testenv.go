@@ -88,6 +88,25 @@ func (r *Redis) Client(t testing.TB) *redis.Client {
 	return c
 }
 
+// WaitTimers waits until the timers due at T in store (a profile store) have
+// been applied by whoever runs them, the profile-updater or a replay.
+func WaitTimers(t testing.TB, store interface {
+	Backlog(ctx context.Context, T time.Time) (int64, error)
+}, T time.Time, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		n, err := store.Backlog(context.Background(), T)
+		if err == nil && n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d timers due at %s were not applied: %v", n, T, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // CustomerKeys returns Dump of a profile namespace's per-customer keys only,
 // without the snapshot last published (which records when, not what): the
 // shared slots — population {rfm}, timers {timers}, replay progress {replay},

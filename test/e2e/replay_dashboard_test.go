@@ -22,6 +22,7 @@ import (
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/index"
 	"github.com/segflow/segflow/pkg/privacy"
+	"github.com/segflow/segflow/pkg/testenv"
 	"github.com/segflow/segflow/pkg/trigger"
 )
 
@@ -93,7 +94,7 @@ func TestDashboardDrawsAWeeklyReplayOfCDNOW(t *testing.T) {
 		p.send(t, orders[i:j])
 		sent += j - i
 		p.waitApplied(t, sent, time.Minute)
-		waitTimers(t, p, end)
+		testenv.WaitTimers(t, p.store, end, time.Minute)
 		// The trigger service decides with the clock at the week's end, so
 		// purchases of later weeks can convert its exposures.
 		waitGroup(t, p.kafka.Brokers, "segflow-trigger", append(event.Topics, event.TopicProfiles)...)
@@ -239,22 +240,6 @@ func waitDue(t *testing.T, p *pipeline, key string, T time.Time) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d timers of %s still due at %s", n, key, T)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// waitTimers waits until the profile-updater has applied the timers due at T.
-func waitTimers(t *testing.T, p *pipeline, T time.Time) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		n, err := p.store.Backlog(context.Background(), T)
-		if err == nil && n == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d timers still due at %s", n, T)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

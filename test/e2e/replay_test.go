@@ -111,16 +111,7 @@ func (e *backfillEnv) startLive(t *testing.T, T time.Time, n int) {
 	t.Cleanup(func() { cancel(); <-done })
 	p := &pipeline{reg: reg}
 	p.waitApplied(t, n, 3*time.Minute)
-	for deadline := time.Now().Add(time.Minute); ; { // and the timers due at T
-		backlog, err := store.Backlog(context.Background(), T)
-		if err == nil && backlog == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d timers due at T were not applied: %v", backlog, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.WaitTimers(t, store, T, time.Minute) // and the timers due at T
 }
 
 func (e *backfillEnv) replayer(t *testing.T, ns string, cfg replay.Config) *replay.Replayer {
