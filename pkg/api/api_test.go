@@ -107,8 +107,9 @@ func (e *env) order(c string, at time.Time, total string, categories ...string) 
 		items = append(items, fmt.Sprintf(`{"sku":"sku-%s-%d","category":%q}`, cat, i, cat))
 	}
 	oid := e.id()
+	user, _ := json.Marshal(c)
 	return testenv.Event(oid, event.OrderCompleted, c, at,
-		fmt.Sprintf(`{"user_id":%q,"order_id":%q,"total":%q,"currency":"USD","items":[%s]}`, c, oid, total, strings.Join(items, ",")))
+		fmt.Sprintf(`{"user_id":%s,"order_id":%q,"total":%q,"currency":"USD","items":[%s]}`, user, oid, total, strings.Join(items, ",")))
 }
 
 func (e *env) do(t testing.TB, method, path, tok string, body io.Reader) (int, []byte, http.Header) {

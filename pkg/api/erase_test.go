@@ -119,7 +119,7 @@ func TestErasureLeavesNothingOfTheCustomerEvenAfterTheirEventsAreReplayed(t *tes
 	if len(leftovers(t, e.rdb, alice)) < 5 || len(leftovers(t, e.rdb, visitor)) < 2 {
 		t.Fatalf("the setup left too little to erase: %v", leftovers(t, e.rdb, alice, visitor))
 	}
-	if n, _ := e.rdb.ZCard(context.Background(), "tr:{timers}:due").Result(); n != 3 {
+	if n, _ := e.rdb.ZCard(context.Background(), "tr:{#timers}:due").Result(); n != 3 {
 		t.Fatalf("%d trigger timers, want the visitor's, alice's and bob's cart waits", n)
 	}
 
@@ -135,7 +135,7 @@ func TestErasureLeavesNothingOfTheCustomerEvenAfterTheirEventsAreReplayed(t *tes
 	if left := leftovers(t, e.rdb, alice, visitor); len(left) > 0 {
 		t.Errorf("after the erasure, Redis still holds:\n%s", strings.Join(left, "\n"))
 	}
-	if n, _ := e.rdb.ZCard(context.Background(), "tr:{timers}:due").Result(); n != 1 {
+	if n, _ := e.rdb.ZCard(context.Background(), "tr:{#timers}:due").Result(); n != 1 {
 		t.Errorf("%d trigger timers left, want bob's", n)
 	}
 
@@ -166,13 +166,13 @@ func TestErasureLeavesNothingOfTheCustomerEvenAfterTheirEventsAreReplayed(t *tes
 			t.Fatal(err)
 		}
 	}
-	want, got := testenv.Dump(t, fresh, "sf:{rfm}"), testenv.Dump(t, e.rdb, "sf:{rfm}")
+	want, got := testenv.Dump(t, fresh, "sf:{#rfm}"), testenv.Dump(t, e.rdb, "sf:{#rfm}")
 	if fmt.Sprint(want) != fmt.Sprint(got) {
 		t.Errorf("population after the erasure:\n%v\nwant (bob alone):\n%v", got, want)
 	}
 
 	// The audit log has the hashed id, the time and the requester.
-	entries, err := e.rdb.XRange(context.Background(), "privacy:{audit}", "-", "+").Result()
+	entries, err := e.rdb.XRange(context.Background(), "privacy:{#audit}", "-", "+").Result()
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("audit log: %v %v", entries, err)
 	}

@@ -2,11 +2,8 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/segflow/segflow/pkg/audience"
@@ -279,16 +276,7 @@ func (s *Server) campaignNames(ctx context.Context) ([]string, error) {
 	if s.cfg.Campaigns != nil {
 		return s.cfg.Campaigns(), nil
 	}
-	var out []string
-	iter := s.rdb.Scan(ctx, 0, `tr:\{stats:*`, 1000).Iterator()
-	for iter.Next(ctx) {
-		out = append(out, strings.TrimSuffix(strings.TrimPrefix(iter.Val(), "tr:{stats:"), "}"))
-	}
-	if err := iter.Err(); err != nil {
-		return nil, fmt.Errorf("list campaigns: %w", err)
-	}
-	sort.Strings(out)
-	return out, nil
+	return trigger.Campaigns(ctx, s.rdb)
 }
 
 func (s *Server) getCampaigns(w http.ResponseWriter, r *http.Request) error {

@@ -132,7 +132,7 @@ func TestCampaignResultsGiveConversionAndLiftOverHoldoutWithAnInterval(t *testin
 	e.srvResults(t)
 	// Stats as the trigger service keeps them: variants A and B, 35 sent
 	// each, 30 and 26 converted; the holdout 80 held out, 48 converted.
-	err := e.rdb.HSet(context.Background(), "tr:{stats:welcome}",
+	err := e.rdb.HSet(context.Background(), "tr:{#stats:welcome}",
 		"A|treated|decided", 35, "A|treated|converted", 30, "A|treated|revenue", 1_500_000_000,
 		"B|treated|decided", 35, "B|treated|converted", 26, "B|treated|revenue", 1_250_500_000,
 		"|holdout|decided", 80, "|holdout|converted", 48, "|holdout|revenue", 2_000_000_000).Err()

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/keys"
 	"github.com/segflow/segflow/pkg/money"
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
@@ -25,7 +26,7 @@ import (
 
 // AuditKey is the Redis stream of erasures: one entry per erasure with the
 // SHA-256 of the customer id, the time and the requester, never the id.
-const AuditKey = "privacy:{audit}"
+var AuditKey = keys.Shared("privacy", "audit")
 
 // ProfileView is a customer's profile as the API shows it. Money is a decimal
 // string in the store currency.

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/keys"
 	"github.com/segflow/segflow/pkg/stream"
 )
 
@@ -31,8 +32,8 @@ import (
 // effect, so the duplicate on the topic changes nothing downstream.
 //
 // Identity links map an anonymous id to the user id an identify or alias tied
-// it to: key sf:{anon:<id>}:link, hash-tagged by the anonymous customer id like
-// every per-customer key.
+// it to: key sf:{anon:<id>}:link (keys.Link), hash-tagged by the anonymous
+// customer id like every per-customer key.
 const (
 	markPending = "p"
 	markDone    = "d"
@@ -47,7 +48,7 @@ func seenKey(source, id string) string {
 }
 
 func linkKey(anonymousID string) string {
-	return "sf:{" + event.AnonymousPrefix + anonymousID + "}:link"
+	return keys.Link(event.CustomerID("", anonymousID))
 }
 
 // batchLinks returns the anonymous id → user id links that the identify and

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -54,6 +55,10 @@ func Invalid(field, rule, format string, args ...any) *InvalidError {
 // Validator checks event data against the schemas. It is safe for concurrent use.
 type Validator struct {
 	schemas map[string]*jsonschema.Schema
+
+	// mu guards c, which compiles a schema that a "not" names to explain it.
+	mu sync.Mutex
+	c  *jsonschema.Compiler
 }
 
 // NewValidator compiles the schema of every event type.
@@ -76,7 +81,7 @@ func NewValidator() (*Validator, error) {
 			return nil, fmt.Errorf("schema %s: %w", name, err)
 		}
 	}
-	v := &Validator{schemas: make(map[string]*jsonschema.Schema, len(Types))}
+	v := &Validator{schemas: make(map[string]*jsonschema.Schema, len(Types)), c: c}
 	for _, typ := range Types {
 		s, err := c.Compile(schemaBase + typ + ".json")
 		if err != nil {
@@ -112,7 +117,7 @@ func (v *Validator) Validate(typ string, data []byte) error {
 	var ve *jsonschema.ValidationError
 	if errors.As(err, &ve) {
 		ie := &InvalidError{}
-		collect(ve, &ie.Errors)
+		v.collect(ve, &ie.Errors)
 		slices.SortStableFunc(ie.Errors, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
 		return ie
 	}
@@ -122,12 +127,17 @@ func (v *Validator) Validate(typ string, data []byte) error {
 // collect flattens a validation error tree into field errors. An anyOf or oneOf
 // is reported once, with its alternatives joined, rather than as one error per
 // alternative.
-func collect(ve *jsonschema.ValidationError, out *[]FieldError) {
+func (v *Validator) collect(ve *jsonschema.ValidationError, out *[]FieldError) {
 	switch k := ve.ErrorKind.(type) {
+	case *kind.Not:
+		// "'not' failed" says nothing: the schema's description says what
+		// the value must not be.
+		*out = append(*out, FieldError{Field: pointer(ve.InstanceLocation), Rule: "not", Message: "is not allowed: " + v.description(ve.SchemaURL)})
+		return
 	case *kind.AnyOf, *kind.OneOf:
 		msgs := make([]string, 0, len(ve.Causes))
 		for _, c := range ve.Causes {
-			msgs = append(msgs, leafMessage(c))
+			msgs = append(msgs, v.leafMessage(c))
 		}
 		*out = append(*out, FieldError{Field: pointer(ve.InstanceLocation), Rule: rule(k), Message: strings.Join(msgs, ", or ")})
 		return
@@ -142,13 +152,24 @@ func collect(ve *jsonschema.ValidationError, out *[]FieldError) {
 		return
 	}
 	for _, c := range ve.Causes {
-		collect(c, out)
+		v.collect(c, out)
 	}
 }
 
-func leafMessage(ve *jsonschema.ValidationError) string {
+// description returns the description of the schema at url.
+func (v *Validator) description(url string) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s, err := v.c.Compile(url)
+	if err != nil || s.Description == "" {
+		return "the schema " + strings.TrimPrefix(url, schemaBase) + " rules it out"
+	}
+	return s.Description
+}
+
+func (v *Validator) leafMessage(ve *jsonschema.ValidationError) string {
 	var fes []FieldError
-	collect(ve, &fes)
+	v.collect(ve, &fes)
 	msgs := make([]string, len(fes))
 	for i, fe := range fes {
 		if fe.Field != pointer(ve.InstanceLocation) {

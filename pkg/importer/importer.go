@@ -13,7 +13,7 @@
 // habit coupon, no conversion, for an order of the past).
 //
 // Re-importing writes nothing new: after Kafka acknowledged a batch, the ids
-// written are recorded in the Redis hash import:{<source>}:done, and a row
+// written are recorded in the Redis hash import:{#<source>}:done, and a row
 // whose id is recorded there (or that repeats an id earlier in the file) is
 // skipped, not written. Only a crash between Kafka's acknowledgement and that
 // record can make a second import write a batch again; the events carry the
@@ -34,6 +34,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/keys"
 	"github.com/segflow/segflow/pkg/stream"
 )
 
@@ -129,7 +130,7 @@ func (s Summary) String() string {
 
 // DoneKey is the Redis hash of the event ids an import from source has
 // written: id -> "1".
-func DoneKey(source string) string { return "import:{" + source + "}:done" }
+func DoneKey(source string) string { return keys.Shared("import", keys.Tag(source)) + ":done" }
 
 // namespace makes the stable event ids: UUIDs (version 5) of source, kind and
 // order id.

@@ -21,20 +21,20 @@
 //
 // # Keys
 //
-// One slot, {ix}, under the store's prefix (default "sf"):
+// One slot, {#ix}, under the store's prefix (default "sf"):
 //
-//	sf:{ix}:snap         hash customer -> "<At ms>|<snapshot JSON>"
-//	sf:{ix}:stage:<s>    set of customers in NES stage s
-//	sf:{ix}:seg:<s>      set of customers whose published segment is s
-//	sf:{ix}:tier:<t>     set of customers in tier t
-//	sf:{ix}:tag:<t>      set of customers with tag t
-//	sf:{ix}:day:<date>   hash stage -> customers in it at the last change of
+//	sf:{#ix}:snap         hash customer -> "<At ms>|<snapshot JSON>"
+//	sf:{#ix}:stage:<s>    set of customers in NES stage s
+//	sf:{#ix}:seg:<s>      set of customers whose published segment is s
+//	sf:{#ix}:tier:<t>     set of customers in tier t
+//	sf:{#ix}:tag:<t>      set of customers with tag t
+//	sf:{#ix}:day:<date>   hash stage -> customers in it at the last change of
 //	                     that UTC day (date YYYY-MM-DD)
-//	sf:{ix}:days         zset date -> day (Unix days), the days recorded
-//	sf:{ix}:names:<kind> set of the names of kind (stage, seg, tier, tag)
+//	sf:{#ix}:days         zset date -> day (Unix days), the days recorded
+//	sf:{#ix}:names:<kind> set of the names of kind (stage, seg, tier, tag)
 //	                     ever indexed, so that counting needs no key scan
 //
-// The script names keys of the {ix} slot that it derives from the recorded
+// The script names keys of the {#ix} slot that it derives from the recorded
 // snapshot; they share one slot, so it runs on Redis Cluster as well.
 package index
 
@@ -47,6 +47,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/segflow/segflow/pkg/keys"
 	"github.com/segflow/segflow/pkg/profile"
 )
 
@@ -72,7 +73,7 @@ func New(rdb redis.UniversalClient, prefix string) *Index {
 	return &Index{rdb: rdb, prefix: prefix}
 }
 
-func (ix *Index) base() string { return ix.prefix + ":{ix}:" }
+func (ix *Index) base() string { return keys.Shared(ix.prefix, "ix") + ":" }
 
 // Prefix is the namespace of the index.
 func (ix *Index) Prefix() string { return ix.prefix }

@@ -134,7 +134,7 @@ func TestIndexHoldsEachCustomersLatestSnapshotWhateverTheDelivery(t *testing.T) 
 func sets(t *testing.T, rdb *redis.Client, prefix string) map[string]string {
 	d := testenv.Dump(t, rdb, prefix)
 	for k := range d {
-		if strings.HasPrefix(k, ":{ix}:day") {
+		if strings.HasPrefix(k, ":{#ix}:day") {
 			delete(d, k)
 		}
 	}

@@ -17,11 +17,13 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/segflow/segflow/pkg/keys"
 )
 
 // Key is the Redis hash of erasures: SHA-256 of the customer id (hex) ->
 // erasure time in Unix milliseconds.
-const Key = "privacy:{erased}"
+var Key = keys.Shared("privacy", "erased")
 
 // Registry reads and writes the erasure record.
 type Registry struct {

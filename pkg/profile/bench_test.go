@@ -296,9 +296,9 @@ func BenchmarkMemoryPerCustomer(b *testing.B) {
 		bytes += float64(usedMemory(b, rdb) - usedBefore)
 		keys += float64(rdb.DBSize(ctx).Val() - keysBefore)
 		for _, k := range []string{"f", "m", "last", "tod", "sum", "at"} {
-			pop += float64(memoryUsage(b, rdb, prefix+":{rfm}:"+k))
+			pop += float64(memoryUsage(b, rdb, prefix+":{#rfm}:"+k))
 		}
-		timers += float64(memoryUsage(b, rdb, prefix+":{timers}:due"))
+		timers += float64(memoryUsage(b, rdb, prefix+":{#timers}:due"))
 		n++
 	}
 	total := float64(n * benchCustomers)

@@ -39,8 +39,10 @@
 //
 // # Key layout
 //
-// Per customer c, hash-tagged so that one customer's keys share a Redis
-// Cluster slot ({c}; prefix "sf" by default):
+// Keys are built in keys.go only. Per customer c, hash-tagged so that one
+// customer's keys share a Redis Cluster slot ({c}, where c is the id encoded
+// by [keys.Tag]: no id can name another customer's key or a shared one;
+// prefix "sf" by default):
 //
 //	sf:{c}:p     hash: ver, n, first, last, ltv, last_browse, last_cart,
 //	             cart_clear, a:<trait> = "<ms>|<value>", derived (last published snapshot)
@@ -50,11 +52,14 @@
 //	sf:{c}:vc    zset: viewed categories -> last view (ms), newest 100
 //	sf:{c}:b     zset: bought "s:<sku>" / "c:<category>" -> last purchase (ms), newest 200
 //	sf:{c}:cart  hash: sku -> "<ms>|<quantity>|<unit price micros>" (quantity 0: removed)
+//	sf:{c}:merged set: the anonymous profiles merged into c
 //
-// Population, one slot ({rfm}): sf:{rfm}:f, :m, :last, :tod (zsets of buyers by
+// An erasure deletes exactly these keys and the collector's identity link
+// ([keys.Link]), never keys found by a pattern. Shared slots begin with '#'
+// ([keys.Shared]). Population, one slot ({#rfm}): sf:{#rfm}:f, :m, :last, :tod (zsets of buyers by
 // F, M, last purchase and its time of day), :sum (n, f, m, ld: count and sums),
 // :at (customer -> "<version>|<T>" of the recorded entry). Timers, one slot:
-// sf:{timers}:due (zset customer -> next time-driven change, ms).
+// sf:{#timers}:due (zset customer -> next time-driven change, ms).
 //
 // A customer with a typical history (5 views, 2 cart lines, 3 orders, traits)
 // takes about 3.9 KB in Redis (BenchmarkMemoryPerCustomer): 7 keys, of which

@@ -3,9 +3,10 @@ package profile
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/segflow/segflow/pkg/keys"
 )
 
 // erasePopulationScript removes customers from the population indexes and
@@ -43,7 +44,8 @@ type Erased struct {
 }
 
 // Erase removes customer and the profiles merged into them from the store:
-// every key of theirs under the store's prefix, their population entries and
+// exactly the keys of theirs that the layout names (customerKeys, and the
+// collector's identity link keys.Link), their population entries and
 // their timers. A profile the customer was merged into keeps its data (it is
 // another identity) but forgets the link. Erasing twice is harmless. It does
 // not record the erasure: the caller records it in pkg/privacy first, so that
@@ -60,7 +62,7 @@ func (s *Store) Erase(ctx context.Context, customer string) (Erased, error) {
 		}
 		seen[c] = true
 		out.Customers = append(out.Customers, c)
-		res, err := eraseCustomerScript.Run(ctx, s.rdb, append(s.customerKeys(c), s.linkKey(c))).Slice()
+		res, err := eraseCustomerScript.Run(ctx, s.rdb, append(s.customerKeys(c), keys.Link(c))).Slice()
 		if err != nil {
 			return out, fmt.Errorf("erase profile keys: %w", err)
 		}
@@ -68,17 +70,11 @@ func (s *Store) Erase(ctx context.Context, customer string) (Erased, error) {
 			out.Keys += int(toInt(res[2]))
 			todo = append(todo, strs(res[0])...)
 			if into := fmt.Sprint(res[1]); into != "" && !seen[into] {
-				if err := s.rdb.SRem(ctx, s.customerKeys(into)[7], c).Err(); err != nil {
+				if err := s.rdb.SRem(ctx, s.customerKeys(into)[keyMerged], c).Err(); err != nil {
 					return out, fmt.Errorf("unlink merged profile: %w", err)
 				}
 			}
 		}
-		// Keys of the customer's slot that the layout above does not name.
-		n, err := deleteMatching(ctx, s.rdb, s.cfg.Prefix+":{"+globEscape(c)+"}:*")
-		if err != nil {
-			return out, err
-		}
-		out.Keys += n
 	}
 	args := make([]any, len(out.Customers))
 	for i, c := range out.Customers {
@@ -93,46 +89,11 @@ func (s *Store) Erase(ctx context.Context, customer string) (Erased, error) {
 	return out, nil
 }
 
-// linkKey is the collector's identity link of an anonymous customer id (see
-// pkg/collector): always under the "sf" prefix, in the customer's slot.
-func (s *Store) linkKey(c string) string { return "sf:{" + c + "}:link" }
-
 // Exists tells whether the store holds a profile of customer.
 func (s *Store) Exists(ctx context.Context, customer string) (bool, error) {
-	n, err := s.rdb.Exists(ctx, s.customerKeys(customer)[0]).Result()
+	n, err := s.rdb.Exists(ctx, s.customerKeys(customer)[keyProfile]).Result()
 	if err != nil {
 		return false, fmt.Errorf("look up profile: %w", err)
 	}
 	return n > 0, nil
-}
-
-// deleteMatching deletes the keys matching a SCAN pattern and returns how
-// many there were.
-func deleteMatching(ctx context.Context, rdb redis.UniversalClient, pattern string) (int, error) {
-	n := 0
-	iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
-	for iter.Next(ctx) {
-		if err := rdb.Del(ctx, iter.Val()).Err(); err != nil {
-			return n, fmt.Errorf("erase key: %w", err)
-		}
-		n++
-	}
-	if err := iter.Err(); err != nil {
-		return n, fmt.Errorf("scan keys to erase: %w", err)
-	}
-	return n, nil
-}
-
-// globEscape escapes the characters a Redis MATCH pattern treats specially,
-// so that a customer id matches only itself.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch r {
-		case '*', '?', '[', ']', '\\', '^', '-':
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/segflow/segflow/pkg/keys"
 )
 
 // Namespaces. A namespace is the key prefix of a whole profile store
@@ -18,19 +20,19 @@ import (
 // rebuild writes a fresh namespace while the live one keeps serving, and the
 // switch between them is one SET of LiveKey, which every reader and writer of
 // profiles resolves per batch (see Live). Besides profile state, a
-// namespace holds its segment index (slot {ix}, pkg/index), which
+// namespace holds its segment index (slot {#ix}, pkg/index), which
 // DropNamespace drops with it; nothing else lives under a namespace's prefix
 // except the collector's identity links and dedup markers under "sf", which
 // DropNamespace leaves.
 
 // LiveKey names the live namespace. Absent, the live namespace is the
 // configured Prefix.
-const LiveKey = "segflow:{namespace}:live"
+var LiveKey = keys.Shared("segflow", "namespace") + ":live"
 
 // NamespacesKey is the Redis set of the namespaces built besides the
 // configured one: a replay into a namespace adds it, dropping it removes it.
 // Erasures erase in each (Namespaces).
-const NamespacesKey = "segflow:{namespace}:all"
+var NamespacesKey = keys.Shared("segflow", "namespace") + ":all"
 
 // RegisterNamespace records that namespace ns holds profiles, before anything
 // is written to it, so that an erasure finds it.
@@ -86,37 +88,29 @@ func SetLive(ctx context.Context, rdb redis.UniversalClient, ns string) error {
 	return nil
 }
 
+// reservedPrefixes start the keys of the other owners of the keyspace: the
+// trigger service, the privacy record, imports and the namespace record.
+var reservedPrefixes = []string{"tr", "privacy", "import", "segflow"}
+
 func checkNamespace(ns string) error {
 	if ns == "" || strings.ContainsAny(ns, "{}:*?[]\\ ") {
 		return fmt.Errorf("namespace %q: want a non-empty name without {}:*?[]\\ or spaces", ns)
 	}
+	if slices.Contains(reservedPrefixes, ns) {
+		return fmt.Errorf("namespace %q: reserved (%s)", ns, strings.Join(reservedPrefixes, ", "))
+	}
 	return nil
 }
 
-// profileSuffixes are the last parts of a customer's keys, and the hash tags
-// of the shared keys, that make up a namespace.
-var profileSuffixes = []string{"p", "h", "amt", "vs", "vc", "b", "cart", "merged"}
-
-// inNamespace tells whether key, under prefix ns, is profile state.
+// inNamespace tells whether key, under prefix ns, is profile state: a
+// customer's key or one of the namespace's shared slots (population,
+// timers, replay progress, segment index).
 func inNamespace(ns, key string) bool {
-	rest, ok := strings.CutPrefix(key, ns+":{")
-	if !ok {
-		return false
-	}
-	tag, suffix, ok := strings.Cut(rest, "}:")
-	if !ok {
-		return false
-	}
-	switch tag {
-	case "rfm", "timers", "replay", "ix":
+	if _, ok := keys.SharedOf(ns, key); ok {
 		return true
 	}
-	for _, s := range profileSuffixes {
-		if suffix == s {
-			return true
-		}
-	}
-	return false
+	_, suffix, ok := keys.CustomerOf(ns, key)
+	return ok && slices.Contains(customerSuffixes, suffix)
 }
 
 // DropNamespace deletes every profile key of namespace ns and returns how
@@ -207,12 +201,11 @@ func (s *Store) In(ns string) *Store {
 // store (merged profiles included), a scan page at a time. A customer may be
 // listed twice if the keyspace changes during the scan.
 func (s *Store) Customers(ctx context.Context, fn func(customers []string) error) error {
-	prefix := s.cfg.Prefix + ":{"
 	return forEachNode(ctx, s.rdb, func(ctx context.Context, c redis.UniversalClient) error {
-		return scan(ctx, c, prefix+"*}:p", func(keys []string) error {
-			cs := make([]string, 0, len(keys))
-			for _, k := range keys {
-				if c, ok := strings.CutSuffix(strings.TrimPrefix(k, prefix), "}:p"); ok {
+		return scan(ctx, c, s.cfg.Prefix+":{*}:"+customerSuffixes[keyProfile], func(found []string) error {
+			cs := make([]string, 0, len(found))
+			for _, k := range found {
+				if c, suffix, ok := keys.CustomerOf(s.cfg.Prefix, k); ok && suffix == customerSuffixes[keyProfile] {
 					cs = append(cs, c)
 				}
 			}

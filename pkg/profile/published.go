@@ -17,7 +17,7 @@ func (s *Store) Published(ctx context.Context, customers []string) (map[string]S
 	cmds := make([]*redis.StringCmd, len(customers))
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, c := range customers {
-			cmds[i] = pipe.HGet(ctx, s.customerKeys(c)[0], "derived")
+			cmds[i] = pipe.HGet(ctx, s.customerKeys(c)[keyProfile], "derived")
 		}
 		return nil
 	})

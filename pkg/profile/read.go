@@ -61,7 +61,7 @@ func (s *Store) Lifetimes(ctx context.Context, customers []string) ([]int64, err
 	cmds := make([]*redis.StringCmd, len(customers))
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, c := range customers {
-			cmds[i] = pipe.HGet(ctx, s.customerKeys(c)[0], "ltv")
+			cmds[i] = pipe.HGet(ctx, s.customerKeys(c)[keyProfile], "ltv")
 		}
 		return nil
 	})
@@ -80,7 +80,7 @@ func (s *Store) OrdersBetween(ctx context.Context, customers []string, from, to 
 	cmds := make([]*redis.StringSliceCmd, len(customers))
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, c := range customers {
-			cmds[i] = pipe.ZRangeByScore(ctx, s.customerKeys(c)[1], &redis.ZRangeBy{Min: ms(from), Max: "(" + ms(to)})
+			cmds[i] = pipe.ZRangeByScore(ctx, s.customerKeys(c)[keyHistory], &redis.ZRangeBy{Min: ms(from), Max: "(" + ms(to)})
 		}
 		return nil
 	})

@@ -85,18 +85,6 @@ func (s *Store) Redis() redis.UniversalClient { return s.rdb }
 // Currency is the store currency.
 func (s *Store) Currency() string { return s.cfg.Currency }
 
-func (s *Store) customerKeys(c string) []string {
-	b := s.cfg.Prefix + ":{" + c + "}:"
-	return []string{b + "p", b + "h", b + "amt", b + "vs", b + "vc", b + "b", b + "cart", b + "merged"}
-}
-
-func (s *Store) populationKeys() []string {
-	b := s.cfg.Prefix + ":{rfm}:"
-	return []string{b + "f", b + "m", b + "last", b + "tod", b + "sum", b + "at"}
-}
-
-func (s *Store) timerKey() string { return s.cfg.Prefix + ":{timers}:due" }
-
 // Snapshot is what profile.changed reports of a profile: the segmentation at T.
 type Snapshot struct {
 	Stage   nes.Stage `json:"stage"`
@@ -711,7 +699,7 @@ func (s *Store) Commit(ctx context.Context, changes []Change) error {
 	pipe := s.rdb.Pipeline()
 	for _, ch := range changes {
 		b, _ := json.Marshal(ch.After)
-		pipe.HSet(ctx, s.customerKeys(ch.Customer)[0], "derived", b, "dkey", ch.After.key())
+		pipe.HSet(ctx, s.customerKeys(ch.Customer)[keyProfile], "derived", b, "dkey", ch.After.key())
 	}
 	_, err := pipe.Exec(ctx)
 	if err != nil {

@@ -290,8 +290,8 @@ func TestIdentifyMergesTheAnonymousProfileOnce(t *testing.T) {
 	if got := first[":{hana}:merged"]; !strings.Contains(got, anon) {
 		t.Errorf("hana's merged ids %s, want %s", got, anon)
 	}
-	if _, ok := first[":{timers}:due"]; ok && strings.Contains(first[":{timers}:due"], anon) {
-		t.Errorf("the merged profile keeps a timer: %s", first[":{timers}:due"])
+	if _, ok := first[":{#timers}:due"]; ok && strings.Contains(first[":{#timers}:due"], anon) {
+		t.Errorf("the merged profile keeps a timer: %s", first[":{#timers}:due"])
 	}
 	for _, ch := range changes {
 		if ch.Customer == anon {

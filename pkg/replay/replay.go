@@ -39,7 +39,7 @@
 //
 // The plan of a replay — per partition, the next offset to apply and the end
 // offset — and its event-time clock are kept in the target namespace under
-// <ns>:{replay}:progress, updated after each sort window is applied. A
+// <ns>:{#replay}:progress, updated after each sort window is applied. A
 // replay stopped anywhere (Ctrl-C, a crash) and started again with the same
 // topics continues from there; re-applying the window under way when it
 // stopped is harmless because every write of the store is a join.

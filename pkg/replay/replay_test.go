@@ -529,7 +529,7 @@ func TestAReplayInPlaceChangesNothingAppliedAndFillsGaps(t *testing.T) {
 		t.Errorf("result %+v, want all %d events applied", res, len(msgs))
 	}
 	after := testenv.Dump(t, e.rdb, "sf", "derived", "dkey")
-	delete(after, ":{replay}:progress")
+	delete(after, ":{#replay}:progress")
 	if len(after) != len(before) {
 		t.Errorf("%d keys after the replay, %d before", len(after), len(before))
 	}
@@ -683,7 +683,7 @@ func TestASwitchComesWithTheSegmentIndexOfTheNewNamespace(t *testing.T) {
 	if _, err := profile.DropNamespace(ctx, e.rdb, "sf", "sf"); err != nil {
 		t.Fatal(err)
 	}
-	if left := e.rdb.Keys(ctx, "sf:{ix}:*").Val(); len(left) > 0 {
+	if left := e.rdb.Keys(ctx, "sf:{#ix}:*").Val(); len(left) > 0 {
 		t.Errorf("dropping sf left its index: %v", left)
 	}
 }

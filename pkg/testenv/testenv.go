@@ -109,18 +109,14 @@ func WaitTimers(t testing.TB, store interface {
 
 // CustomerKeys returns Dump of a profile namespace's per-customer keys only,
 // without the snapshot last published (which records when, not what): the
-// shared slots — population {rfm}, timers {timers}, replay progress {replay},
-// segment index {ix} — are left out. Two namespaces built from the same
+// shared slots (pkg/keys.Shared) — population {#rfm}, timers {#timers},
+// replay progress {#replay}, segment index {#ix} — are left out. Two namespaces built from the same
 // events compare equal by it.
 func CustomerKeys(t testing.TB, rdb *redis.Client, ns string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for k, v := range Dump(t, rdb, ns, "derived", "dkey") {
-		shared := false
-		for _, slot := range []string{":{rfm}", ":{timers}", ":{replay}", ":{ix}"} {
-			shared = shared || strings.HasPrefix(k, slot)
-		}
-		if !shared {
+		if !strings.HasPrefix(k, ":{#") {
 			out[k] = v
 		}
 	}
@@ -146,11 +142,15 @@ func SameKeys(t testing.TB, want, got map[string]string) {
 
 // Dump returns every key under prefix (without the prefix) with its content
 // printed, for comparing whole states: hashes without the fields drop lists,
-// sorted sets with their scores, sets sorted.
+// sorted sets with their scores, sets sorted. Prefix "" dumps every key.
 func Dump(t testing.TB, rdb *redis.Client, prefix string, drop ...string) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := rdb.Keys(ctx, prefix+":*").Result()
+	pattern := prefix + ":*"
+	if prefix == "" {
+		pattern = "*"
+	}
+	keys, err := rdb.Keys(ctx, pattern).Result()
 	if err != nil {
 		t.Fatalf("list keys under %s: %v", prefix, err)
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,7 +25,7 @@ import (
 //
 // Keys: tr:{c}:exposed (hash campaign -> "<ms>|<variant>|<outcome>", the
 // latest exposure), tr:{c}:converted (set of "<campaign>|<order id>"), and
-// tr:{stats:<campaign>} (hash "<variant>|<group>|decided|converted|revenue"
+// tr:{#stats:<campaign>} (hash "<variant>|<group>|decided|converted|revenue"
 // -> count, or revenue in micros). A conversion is counted once per order:
 // the set is written first, so a crash between the two writes loses that
 // conversion's count rather than counting it twice.
@@ -34,8 +36,6 @@ const (
 	Held    = "holdout"
 )
 
-func statsKey(campaign string) string { return "tr:{stats:" + campaign + "}" }
-
 // expose records an exposure and counts its decision, in pipe.
 func expose(ctx context.Context, pipe redis.Pipeliner, campaign, customer, variant, outcome string, T time.Time) {
 	group := Treated
@@ -43,14 +43,14 @@ func expose(ctx context.Context, pipe redis.Pipeliner, campaign, customer, varia
 		group = Held
 		variant = ""
 	}
-	pipe.HSet(ctx, "tr:{"+customer+"}:exposed", campaign, fmt.Sprintf("%d|%s|%s", T.UnixMilli(), variant, group))
+	pipe.HSet(ctx, exposedKey(customer), campaign, fmt.Sprintf("%d|%s|%s", T.UnixMilli(), variant, group))
 	pipe.HIncrBy(ctx, statsKey(campaign), variant+"|"+group+"|decided", 1)
 }
 
 // convert attributes an order to the campaigns the customer was exposed to
 // within their attribution windows.
 func (e *Engine) convert(ctx context.Context, customer, orderID string, at time.Time, data map[string]any) error {
-	exposed, err := e.rdb.HGetAll(ctx, "tr:{"+customer+"}:exposed").Result()
+	exposed, err := e.rdb.HGetAll(ctx, exposedKey(customer)).Result()
 	if err != nil {
 		return fmt.Errorf("read exposures: %w", err)
 	}
@@ -74,7 +74,7 @@ func (e *Engine) convert(ctx context.Context, customer, orderID string, at time.
 		if at.Before(from) || at.After(from.Add(time.Duration(c.Attribution))) {
 			continue
 		}
-		added, err := e.rdb.SAdd(ctx, "tr:{"+customer+"}:converted", name+"|"+orderID).Result()
+		added, err := e.rdb.SAdd(ctx, convertedKey(customer), name+"|"+orderID).Result()
 		if err != nil {
 			return fmt.Errorf("record conversion: %w", err)
 		}
@@ -107,6 +107,35 @@ func (r Result) Rate() float64 {
 		return 0
 	}
 	return float64(r.Converted) / float64(r.Decided)
+}
+
+// Campaigns returns the names of the campaigns that have results, sorted,
+// from every master of a cluster.
+func Campaigns(ctx context.Context, rdb redis.UniversalClient) ([]string, error) {
+	var mu sync.Mutex
+	var out []string
+	scan := func(ctx context.Context, c redis.UniversalClient) error {
+		iter := c.Scan(ctx, 0, statsPattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			if name, ok := statsCampaign(iter.Val()); ok {
+				mu.Lock()
+				out = append(out, name)
+				mu.Unlock()
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return fmt.Errorf("list campaigns: %w", err)
+		}
+		return nil
+	}
+	var err error
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
+	} else {
+		err = scan(ctx, rdb)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), err
 }
 
 // Results returns a campaign's results by variant and group.

@@ -3,56 +3,47 @@ package trigger
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// Erase removes a customer's trigger state: every tr:{c}:* key (waits,
-// decisions, sends, exposures, conversions, habits, views) and their timers
-// in tr:{timers}:due. Campaign statistics and budget slots hold counts and
-// hashed decision ids only, and stay. It returns how many keys and timers it
-// removed.
+// Erase removes a customer's trigger state: exactly the keys of theirs that
+// the layout names (keys.go: waits, decisions, sends, the sends of each
+// campaign in their last-send hash, exposures, conversions, habits, views)
+// and the timers of their waits in tr:{#timers}:due. Campaign statistics and
+// budget slots hold counts and hashed decision ids only, and stay. It
+// returns how many keys and timers it removed.
+//
+// A timer whose wait was already gone (a crash between the two writes of a
+// cancel) is not found here; it holds no state, and the service drops it
+// when it falls due.
 func Erase(ctx context.Context, rdb redis.UniversalClient, customer string) (int, error) {
-	n := 0
-	iter := rdb.Scan(ctx, 0, "tr:{"+globEscape(customer)+"}:*", 1000).Iterator()
-	for iter.Next(ctx) {
-		if err := rdb.Del(ctx, iter.Val()).Err(); err != nil {
-			return n, fmt.Errorf("erase trigger state: %w", err)
-		}
-		n++
+	pipe := rdb.Pipeline()
+	waits := pipe.HKeys(ctx, pendingKey(customer))
+	sent := pipe.HKeys(ctx, lastKey(customer))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("read trigger state to erase: %w", err)
 	}
-	if err := iter.Err(); err != nil {
-		return n, fmt.Errorf("scan trigger state: %w", err)
+	del := fixedKeys(customer)
+	for _, campaign := range sent.Val() {
+		del = append(del, campaignSentKey(customer, campaign))
 	}
-	timers := rdb.ZScan(ctx, dueKey, 0, "*\x00"+globEscape(customer), 1000).Iterator()
-	var members []any
-	for i := 0; timers.Next(ctx); i++ {
-		if i%2 == 0 { // members and scores alternate
-			members = append(members, timers.Val())
-		}
+	timers := make([]any, len(waits.Val()))
+	for i, campaign := range waits.Val() {
+		timers[i] = member(campaign, customer)
 	}
-	if err := timers.Err(); err != nil {
-		return n, fmt.Errorf("scan trigger timers: %w", err)
+	pipe = rdb.Pipeline()
+	deleted := pipe.Del(ctx, del...)
+	var removed *redis.IntCmd
+	if len(timers) > 0 {
+		removed = pipe.ZRem(ctx, dueKey, timers...)
 	}
-	if len(members) > 0 {
-		removed, err := rdb.ZRem(ctx, dueKey, members...).Result()
-		if err != nil {
-			return n, fmt.Errorf("erase trigger timers: %w", err)
-		}
-		n += int(removed)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("erase trigger state: %w", err)
+	}
+	n := int(deleted.Val())
+	if removed != nil {
+		n += int(removed.Val())
 	}
 	return n, nil
-}
-
-// globEscape escapes the characters a Redis MATCH pattern treats specially.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[]\^-`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

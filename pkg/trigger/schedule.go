@@ -45,7 +45,7 @@ func (e *Engine) timed(ctx context.Context, T time.Time, customer string, ev clo
 	loc := e.campaigns.Location(tz)
 	var buys []time.Time
 	if ev.Type() == event.OrderCompleted {
-		key := "tr:{" + customer + "}:buys"
+		key := buysKey(customer)
 		ms := ev.Time().UnixMilli()
 		pipe := e.rdb.Pipeline()
 		pipe.ZAdd(ctx, key, redis.Z{Score: float64(ms), Member: strconv.FormatInt(ms, 10)})
@@ -126,7 +126,7 @@ func (e *Engine) viewed(ctx context.Context, customer string, ev cloudevents.Eve
 	if window == 0 {
 		return nil, nil
 	}
-	key := "tr:{" + customer + "}:views"
+	key := viewsKey(customer)
 	ms := ev.Time().UnixMilli()
 	pipe := e.rdb.Pipeline()
 	pipe.ZAdd(ctx, key, redis.Z{Score: float64(ms), Member: sku + "|" + strconv.FormatInt(ms, 10)})

@@ -13,10 +13,10 @@
 // its outcome and is announced again with the same CloudEvent id, which
 // consumers dedup on.
 //
-// Keys, per customer c (hash-tagged like the profile's): tr:{c}:pending (hash
+// Keys (keys.go), per customer c (hash-tagged like the profile's, pkg/keys): tr:{c}:pending (hash
 // campaign -> wait), tr:{c}:decided (hash decision id -> outcome), tr:{c}:sent
 // and tr:{c}:sent:<campaign> (zsets of send times), tr:{c}:last (hash campaign
-// -> last send). Timers: tr:{timers}:due (zset "<campaign>\x00<customer>" ->
+// -> last send). Timers: tr:{#timers}:due (zset "<campaign>\x00<customer>" ->
 // due ms).
 package trigger
 
@@ -124,10 +124,6 @@ type wait struct {
 	Event  map[string]any `json:"event"`  // the last entry event: type, time, data
 	Change map[string]any `json:"change,omitempty"`
 }
-
-func pendingKey(c string) string { return "tr:{" + c + "}:pending" }
-
-const dueKey = "tr:{timers}:due"
 
 func member(campaign, customer string) string { return campaign + "\x00" + customer }
 
@@ -504,7 +500,7 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 	if outcome == "" && c.DailyBudget > 0 {
 		// The budget counts days in the campaigns' time zone.
 		day := T.In(e.campaigns.Location("")).Format("2006-01-02")
-		slot = "tr:{budget:" + c.Name + "}:" + day
+		slot = budgetKey(c.Name, day)
 		ok, err := budgetScript.Run(ctx, e.rdb, []string{slot}, id, c.DailyBudget, 2*86400).Int()
 		if err != nil {
 			return false, fmt.Errorf("daily budget of %s: %w", c.Name, err)
@@ -521,8 +517,7 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 	for _, cp := range e.campaigns.Caps {
 		args = append(args, cp.Max, time.Duration(cp.Per).Milliseconds())
 	}
-	b := "tr:{" + customer + "}:"
-	got, err := decideScript.Run(ctx, e.rdb, []string{b + "decided", b + "sent", b + "sent:" + c.Name, b + "last"}, args...).Text()
+	got, err := decideScript.Run(ctx, e.rdb, []string{decidedKey(customer), sentKey(customer), campaignSentKey(customer, c.Name), lastKey(customer)}, args...).Text()
 	if err != nil {
 		return false, fmt.Errorf("decide %s for a customer: %w", c.Name, err)
 	}
@@ -588,7 +583,7 @@ func (e *Engine) flush(ctx context.Context) error {
 	pipe := e.rdb.Pipeline()
 	for _, o := range e.outbox {
 		d := o.decision
-		pipe.HSet(ctx, "tr:{"+d.Customer+"}:decided", o.id, d.Outcome+"|p")
+		pipe.HSet(ctx, decidedKey(d.Customer), o.id, d.Outcome+"|p")
 		if d.Outcome == Sent || d.Outcome == Holdout {
 			expose(ctx, pipe, d.Campaign, d.Customer, d.Variant, d.Outcome, d.DecidedAt)
 		}

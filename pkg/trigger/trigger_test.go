@@ -557,7 +557,7 @@ campaigns:
 			t.Errorf("trigger state of the erased customer: %s", k)
 		}
 	}
-	if n := e.rdb.ZCard(ctx, "tr:{timers}:due").Val(); n != 1 {
+	if n := e.rdb.ZCard(ctx, "tr:{#timers}:due").Val(); n != 1 {
 		t.Errorf("%d waits, want kept's only", n)
 	}
 }

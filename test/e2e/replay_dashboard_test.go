@@ -98,7 +98,7 @@ func TestDashboardDrawsAWeeklyReplayOfCDNOW(t *testing.T) {
 		// The trigger service decides with the clock at the week's end, so
 		// purchases of later weeks can convert its exposures.
 		waitGroup(t, p.kafka.Brokers, "segflow-trigger", append(event.Topics, event.TopicProfiles)...)
-		waitDue(t, p, "tr:{timers}:due", end)
+		waitDue(t, p, "tr:{#timers}:due", end)
 		i = j
 	}
 	final := clk.now()

@@ -1,0 +1,64 @@
+package trigger
+
+import (
+	"strings"
+
+	"github.com/segflow/segflow/pkg/keys"
+)
+
+// Every key of the trigger service, under the prefix "tr". Per customer c,
+// hash-tagged like the profile's (see the package comment for what each
+// holds); campaign names in keys are encoded like ids.
+const prefix = "tr"
+
+func customerKey(c, suffix string) string { return keys.Customer(prefix, c) + suffix }
+
+func pendingKey(c string) string   { return customerKey(c, "pending") }
+func decidedKey(c string) string   { return customerKey(c, "decided") }
+func sentKey(c string) string      { return customerKey(c, "sent") }
+func lastKey(c string) string      { return customerKey(c, "last") }
+func exposedKey(c string) string   { return customerKey(c, "exposed") }
+func convertedKey(c string) string { return customerKey(c, "converted") }
+func buysKey(c string) string      { return customerKey(c, "buys") }
+func viewsKey(c string) string     { return customerKey(c, "views") }
+
+// campaignSentKey holds c's sends of one campaign; lastKey has a field for
+// every campaign that has one, which is how Erase finds them.
+func campaignSentKey(c, campaign string) string {
+	return customerKey(c, "sent:"+keys.Tag(campaign))
+}
+
+// fixedKeys are c's keys whose names do not depend on campaigns.
+func fixedKeys(c string) []string {
+	return []string{pendingKey(c), decidedKey(c), sentKey(c), lastKey(c), exposedKey(c), convertedKey(c), buysKey(c), viewsKey(c)}
+}
+
+// Shared slots.
+var dueKey = keys.Shared(prefix, "timers") + ":due"
+
+// statsKey holds a campaign's statistics (see attribution.go).
+func statsKey(campaign string) string { return keys.Shared(prefix, statsSlot+keys.Tag(campaign)) }
+
+const statsSlot = "stats:"
+
+// statsPattern matches every campaign's statistics key.
+var statsPattern = prefix + ":{#" + statsSlot + "*"
+
+// statsCampaign returns the campaign whose statistics key is key.
+func statsCampaign(key string) (string, bool) {
+	name, ok := keys.SharedOf(prefix, key)
+	if !ok {
+		return "", false
+	}
+	tag, ok := strings.CutPrefix(name, statsSlot)
+	if !ok {
+		return "", false
+	}
+	campaign, err := keys.Untag(tag)
+	return campaign, err == nil
+}
+
+// budgetKey holds a campaign's daily budget slots of one day.
+func budgetKey(campaign, day string) string {
+	return keys.Shared(prefix, "budget:"+keys.Tag(campaign)) + ":" + day
+}
