@@ -2,7 +2,10 @@
 GO ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test bench lint build up down
+.PHONY: run test bench fuzz lint build up down
+
+FUZZTIME ?= 2m
+FUZZ_IDS ?= 20000
 
 ## run: the whole pipeline in one process (collector on :8080, profile-updater, trigger with the example campaigns), embedded Kafka and Redis
 run:
@@ -15,6 +18,16 @@ test:
 ## bench: throughput and latency figures
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
+
+## fuzz: longer runs of the fuzz targets (FUZZTIME each) and of the hostile-id pipeline test (FUZZ_IDS ids)
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzTag$$' -fuzztime $(FUZZTIME) ./pkg/keys
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/segment
+	$(GO) test -run '^$$' -fuzz '^FuzzToEvent$$' -fuzztime $(FUZZTIME) ./pkg/segment
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCloudEvents$$' -fuzztime $(FUZZTIME) ./pkg/collector
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/money
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/audience
+	SEGFLOW_FUZZ_IDS=$(FUZZ_IDS) $(GO) test -race -count=1 -timeout 60m -run '^TestHostileIDs' ./test/e2e
 
 ## lint: gofmt, go vet, staticcheck
 lint:

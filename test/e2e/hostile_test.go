@@ -1,0 +1,250 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segflow/segflow/pkg/api"
+	"github.com/segflow/segflow/pkg/campaign"
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/index"
+	"github.com/segflow/segflow/pkg/keys"
+	"github.com/segflow/segflow/pkg/privacy"
+	"github.com/segflow/segflow/pkg/testenv"
+	"github.com/segflow/segflow/pkg/trigger"
+)
+
+const hostileCampaigns = `
+campaigns:
+  - name: cart_abandon
+    kind: cart_abandon
+    on: [segflow.cart.product_added]
+    when: profile.cart_value > 0.0
+    delay: 30m
+    restart: true
+    cancel_on: [segflow.purchase.order_completed]
+    channel: email
+    action: {type: coupon}
+  - name: welcome
+    kind: first_purchase
+    on: [segflow.purchase.order_completed]
+    when: profile.orders == 1
+    channel: email
+    action: {type: message, params: {template: welcome}}
+`
+
+// segmentBatch posts Segment calls as one /v1/batch and returns how many
+// were accepted and the indexes of those rejected.
+func (p *pipeline) segmentBatch(t testing.TB, calls []map[string]any) (int, map[int]string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"batch": calls})
+	req, _ := http.NewRequest("POST", p.url+"/v1/batch", bytes.NewReader(body))
+	req.SetBasicAuth(writeKey, "")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a struct {
+		Accepted int `json:"accepted"`
+		Rejected []struct {
+			Index  int `json:"index"`
+			Errors []struct {
+				Field string `json:"field"`
+			} `json:"errors"`
+		} `json:"rejected"`
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, &a); err != nil || (resp.StatusCode != 200 && resp.StatusCode != 400) {
+		t.Fatalf("collector: %d %s", resp.StatusCode, b)
+	}
+	rejected := map[int]string{}
+	for _, r := range a.Rejected {
+		field := ""
+		if len(r.Errors) > 0 {
+			field = r.Errors[0].Field
+		}
+		rejected[r.Index] = field
+	}
+	return a.Accepted, rejected
+}
+
+// previous is another id made from id, for an alias.
+func previous(id string) string {
+	r := []rune(id)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	for len(string(r)) > 255 {
+		r = r[1:]
+	}
+	return string(r) + "~"
+}
+
+// calls are one customer's Segment calls: a view, a cart line, an order, an
+// identify linking an anonymous id and an alias, all under id.
+func customerCalls(id string, n int, at time.Time) []map[string]any {
+	ts := func(d time.Duration) string { return at.Add(-d).Format(time.RFC3339Nano) }
+	m := func(kind string) string { return fmt.Sprintf("m-%d-%s", n, kind) }
+	return []map[string]any{
+		{"type": "track", "messageId": m("view"), "userId": id, "timestamp": ts(3 * time.Hour), "event": "Product Viewed",
+			"properties": map[string]any{"sku": id, "category": id, "price": 10}},
+		{"type": "track", "messageId": m("cart"), "anonymousId": id, "timestamp": ts(2 * time.Hour), "event": "Product Added",
+			"properties": map[string]any{"sku": id, "price": 5, "quantity": 1}},
+		{"type": "identify", "messageId": m("identify"), "userId": id, "anonymousId": id, "timestamp": ts(time.Hour),
+			"traits": map[string]any{"email": "x@example.com", "tier": "gold"}},
+		{"type": "alias", "messageId": m("alias"), "userId": id, "previousId": previous(id), "timestamp": ts(50 * time.Minute)},
+		{"type": "track", "messageId": m("order"), "userId": id, "timestamp": ts(40 * time.Minute), "event": "Order Completed",
+			"properties": map[string]any{"order_id": id, "total": "12.50", "currency": "USD", "products": []any{map[string]any{"sku": id, "category": id, "price": 12.5}}}},
+	}
+}
+
+// TestHostileIDsThroughThePipelineTouchNothingButTheirOwn sends generated
+// hostile ids (braces, colons, glob characters, escapes, shared-slot names,
+// 256 bytes, unicode, NUL) through the collector as Segment calls — views,
+// carts, identify with traits, alias, orders — gives each a consent change
+// and erases each through the read API, with the profile-updater and the
+// trigger service running. Every other customer's keys and every shared key
+// are then byte for byte what they were before; the aggregates that count
+// customers (campaign statistics, the index's names and days) are the only
+// exception, and hold no id. SEGFLOW_FUZZ_IDS sets how many ids (default
+// 600; `make fuzz` runs more).
+func TestHostileIDsThroughThePipelineTouchNothingButTheirOwn(t *testing.T) {
+	n := 600
+	if s := os.Getenv("SEGFLOW_FUZZ_IDS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	T := time.Now().UTC().Truncate(time.Second)
+	now := func() time.Time { return T }
+	p := startPipeline(t, now, "USD")
+	camps, err := campaign.Parse([]byte(hostileCampaigns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.startTrigger(t, camps, now)
+	ix := index.New(p.rdb, "")
+	a, err := api.New(api.Config{Tokens: map[string]string{"tok": "e2e"}, Now: now}, p.rdb, p.store, ix, trigger.NewEngine(nil, p.rdb, p.store, nil), p.writer, p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	a.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	call := func(method, path, body string) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer tok")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	// The customers who must be left alone.
+	var calls []map[string]any
+	customers := map[string]bool{}
+	for i := range 50 {
+		c := fmt.Sprintf("cust-%03d", i)
+		customers[c], customers[previous(c)] = true, true
+		calls = append(calls, customerCalls(c, i, T)...)
+	}
+	applied, rejected := p.segmentBatch(t, calls)
+	if len(rejected) > 0 {
+		t.Fatalf("the customers' own calls were rejected: %v", rejected)
+	}
+	p.waitApplied(t, applied, time.Minute)
+	time.Sleep(time.Second) // the trigger service's decisions
+	before := comparable(testenv.Dump(t, p.rdb, ""))
+
+	// The hostile ids, each with its own calls.
+	var ids []string
+	for _, id := range testenv.HostileIDs(n, 3) {
+		if !customers[id] {
+			ids = append(ids, id)
+		}
+	}
+	var kept []string
+	for i := 0; i < len(ids); i += 200 {
+		chunk := ids[i:min(i+200, len(ids))]
+		calls = calls[:0]
+		for j, id := range chunk {
+			calls = append(calls, customerCalls(id, 1000+i+j, T)...)
+		}
+		accepted, rejected := p.segmentBatch(t, calls)
+		applied += accepted
+		refused := map[int]bool{}
+		for idx, field := range rejected {
+			refused[idx/5] = true
+			// Only user ids in the reserved anonymous namespace are refused.
+			if id := chunk[idx/5]; !strings.HasPrefix(id, "anon:") || field != "/data/user_id" {
+				t.Errorf("call %d of %q rejected (%s)", idx%5, id, field)
+			}
+		}
+		for j, id := range chunk {
+			if !refused[j] {
+				kept = append(kept, id)
+			}
+		}
+	}
+	if len(kept) < n*9/10 {
+		t.Fatalf("only %d of %d hostile customers were accepted", len(kept), n)
+	}
+	p.waitApplied(t, applied, 2*time.Minute)
+	for _, id := range kept[:50] {
+		if got, err := p.store.Exists(context.Background(), id); err != nil || !got {
+			t.Fatalf("hostile customer %q has no profile of their own: %v", id, err)
+		}
+	}
+	for _, id := range kept {
+		if status := call("PUT", "/v1/profiles/"+url.PathEscape(id)+"/consent", `{"email": false}`); status != 200 {
+			t.Fatalf("consent of %q: %d", id, status)
+		}
+	}
+	p.waitApplied(t, applied+len(kept), time.Minute)
+	time.Sleep(time.Second)
+	// Each id, and the anonymous visitor of the same id (merged into the
+	// customer by the identify, unless that was refused).
+	for _, id := range ids {
+		for _, c := range []string{id, event.CustomerID("", id)} {
+			if status := call("DELETE", "/v1/profiles/"+url.PathEscape(c), ""); status != 200 {
+				t.Fatalf("erase %q: %d", c, status)
+			}
+		}
+	}
+	after := comparable(testenv.Dump(t, p.rdb, ""))
+	testenv.SameKeys(t, before, after)
+	t.Logf("%d hostile ids, %d accepted, %d events applied; %d keys compared", len(ids), len(kept), applied, len(before))
+}
+
+// comparable drops from a Dump of every key what customers add to by design
+// and an erasure keeps: the collector's dedup markers (hashed event ids), the
+// erasure record and audit log (hashed ids), the campaigns' statistics and
+// the segment index's names and days (counts). None holds an id.
+func comparable(all map[string]string) map[string]string {
+	for k := range all {
+		ix, _ := keys.SharedOf("sf", k)
+		tr, _ := keys.SharedOf("tr", k)
+		switch {
+		case strings.HasPrefix(k, "sf:seen:"), k == privacy.Key, k == api.AuditKey,
+			strings.HasPrefix(tr, "stats:"),
+			ix == "ix" && (strings.Contains(k, ":day") || strings.Contains(k, ":names:")):
+			delete(all, k)
+		}
+	}
+	return all
+}
