@@ -83,7 +83,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 	health.Register(mux, reg, map[string]health.Check{
 		"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 		"kafka": func(ctx context.Context) error { return stream.Ping(ctx, brokers) },
-	})
+	}, log)
 
 	var run []func(context.Context) error
 	if cmd == "run" || cmd == "collector" {
