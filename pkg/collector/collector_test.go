@@ -75,7 +75,9 @@ type answer struct {
 		ID     string             `json:"id"`
 		Errors []event.FieldError `json:"errors"`
 	} `json:"rejected"`
-	Error string `json:"error"`
+	Erased    int    `json:"erased"`
+	Unwritten []int  `json:"unwritten"`
+	Error     string `json:"error"`
 }
 
 type request struct {
