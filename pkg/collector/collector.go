@@ -71,7 +71,8 @@ type Config struct {
 	// DefaultCurrency is the currency of Segment orders that name none.
 	// Default USD.
 	DefaultCurrency string
-	// AllowedOrigins are the browser origins allowed by CORS. Empty allows any.
+	// AllowedOrigins are the browser origins allowed by CORS, with credentials.
+	// Empty allows any origin, without credentials.
 	AllowedOrigins []string
 	// Now is the clock. Default time.Now.
 	Now func() time.Time

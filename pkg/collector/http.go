@@ -78,14 +78,22 @@ func (c *Collector) handle(endpoint string, h handlerFunc) http.Handler {
 	})
 }
 
-// cors lets browsers call the collector from allowed origins.
+// cors lets browsers call the collector. With no configured origins any page
+// may send events, but without credentials (Access-Control-Allow-Origin: *):
+// browser libraries send the write key in the body or an Authorization
+// header set by script, which needs none. A configured origin is echoed and
+// allowed credentials; any other gets no CORS headers.
 func (c *Collector) cors(w http.ResponseWriter, r *http.Request) {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return
 	}
+	if len(c.cfg.AllowedOrigins) == 0 {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		return
+	}
 	w.Header().Add("Vary", "Origin")
-	if len(c.cfg.AllowedOrigins) > 0 && !slices.Contains(c.cfg.AllowedOrigins, origin) {
+	if !slices.Contains(c.cfg.AllowedOrigins, origin) {
 		return
 	}
 	w.Header().Set("Access-Control-Allow-Origin", origin)
