@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/types"
@@ -20,6 +21,9 @@ const (
 	contentStructured = "application/cloudevents+json"
 	contentBatch      = "application/cloudevents-batch+json"
 )
+
+// maxSource is the longest source attribute, in characters, accepted.
+const maxSource = 1024
 
 // extName is the CloudEvents rule for extension attribute names.
 var extName = regexp.MustCompile(`^[a-z0-9]{1,20}$`)
@@ -59,6 +63,7 @@ func decodeStructured(index int, raw []byte) *item {
 		return malformed(index, raw, formatCloudEvents, "", "a CloudEvent must be a JSON object: %v", err)
 	}
 	it := &item{index: index, raw: raw, format: formatCloudEvents}
+	it.errs = append(it.errs, event.TextErrors("", raw)...)
 	str := func(name string) (string, bool) {
 		v, ok := attrs[name]
 		if !ok {
@@ -116,6 +121,9 @@ func decodeBinary(h http.Header, body []byte) *item {
 		if !ok || len(vs) == 0 {
 			continue
 		}
+		if !utf8.ValidString(vs[0]) {
+			it.reject("/"+name, "utf8", "the ce-%s header must be valid UTF-8 text", name)
+		}
 		switch name {
 		case "specversion", "id", "source", "type", "time", "subject", "dataschema":
 			fields[name] = vs[0]
@@ -126,6 +134,7 @@ func decodeBinary(h http.Header, body []byte) *item {
 	if ct := h.Get("Content-Type"); ct != "" {
 		fields["datacontenttype"] = ct
 	}
+	it.errs = append(it.errs, event.TextErrors("/data", body)...)
 	e := cloudevents.NewEvent()
 	buildEvent(it, &e, fields, body, len(bytes.TrimSpace(body)) > 0)
 	// Keep the attributes with the raw body so a dead letter can be replayed.
@@ -148,6 +157,11 @@ func buildEvent(it *item, e *cloudevents.Event, f map[string]string, data []byte
 	for _, name := range []string{"id", "source", "type"} {
 		if f[name] == "" {
 			it.reject("/"+name, "required", "%s is required and must be a non-empty string", name)
+		}
+	}
+	for name, max := range map[string]int{"id": event.MaxID, "source": maxSource} {
+		if utf8.RuneCountInString(f[name]) > max {
+			it.reject("/"+name, "maxLength", "%s must be at most %d characters", name, max)
 		}
 	}
 	e.SetID(f["id"])

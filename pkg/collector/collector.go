@@ -6,9 +6,12 @@
 // Its invariant: a 2xx answer means every accepted event is on Kafka,
 // acknowledged by all in-sync replicas, and every rejected one is on the
 // dead-letter topic with its reason. When Kafka or Redis cannot be reached the
-// answer is 503 with Retry-After and nothing is remembered, so the client's
-// retry is processed afresh. Retries of events already written are recognised
-// by their source and id and written once (see dedup.go).
+// answer is 503 with Retry-After; it lists the events Kafka did not
+// acknowledge, and only the events it did are remembered as written, so the
+// client's retry writes the rest and nothing twice. Retries of events already
+// written are recognised by their source and id and written once (see
+// dedup.go). Events of erased customers dated at or before their erasure are
+// dropped, as every writer of profile state drops them (pkg/privacy).
 package collector
 
 import (
@@ -26,6 +29,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/privacy"
+	"github.com/segflow/segflow/pkg/stream"
 )
 
 var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
@@ -50,6 +55,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxEvents limits the events in one request; 413 beyond it. Default 2000.
 	MaxEvents int
+	// MaxMessageBytes is the largest Kafka message the topics take (the
+	// brokers' message.max.bytes, or the topics' max.message.bytes), measured
+	// by stream.MessageSize. A larger event is rejected. Default
+	// stream.DefaultMaxMessageBytes, Kafka's default.
+	MaxMessageBytes int
 	// DedupWindow is how long an event id is remembered after it was written,
 	// so that a retry within it is not written again. Default 24h.
 	DedupWindow time.Duration
@@ -61,7 +71,8 @@ type Config struct {
 	// DefaultCurrency is the currency of Segment orders that name none.
 	// Default USD.
 	DefaultCurrency string
-	// AllowedOrigins are the browser origins allowed by CORS. Empty allows any.
+	// AllowedOrigins are the browser origins allowed by CORS, with credentials.
+	// Empty allows any origin, without credentials.
 	AllowedOrigins []string
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -73,6 +84,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxEvents <= 0 {
 		c.MaxEvents = 2000
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = stream.DefaultMaxMessageBytes
 	}
 	if c.DedupWindow <= 0 {
 		c.DedupWindow = 24 * time.Hour
@@ -102,6 +116,7 @@ type Collector struct {
 	cfg       Config
 	out       Producer
 	rdb       redis.UniversalClient
+	erasures  *privacy.Registry
 	validator *event.Validator
 	log       *zap.Logger
 	m         *metrics
@@ -133,7 +148,7 @@ func New(cfg Config, out Producer, rdb redis.UniversalClient, log *zap.Logger, r
 	if err != nil {
 		return nil, err
 	}
-	return &Collector{cfg: cfg, out: out, rdb: rdb, validator: v, log: log.Named("collector"), m: m}, nil
+	return &Collector{cfg: cfg, out: out, rdb: rdb, erasures: privacy.New(rdb), validator: v, log: log.Named("collector"), m: m}, nil
 }
 
 // Register adds the collector's routes to mux.

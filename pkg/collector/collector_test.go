@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,7 +76,9 @@ type answer struct {
 		ID     string             `json:"id"`
 		Errors []event.FieldError `json:"errors"`
 	} `json:"rejected"`
-	Error string `json:"error"`
+	Erased    int    `json:"erased"`
+	Unwritten []int  `json:"unwritten"`
+	Error     string `json:"error"`
 }
 
 type request struct {
@@ -526,24 +529,45 @@ func TestKafkaOutageLosesNothing(t *testing.T) {
 	t.Logf("%d answers were 503 during the outage", unavailable)
 }
 
-func TestCORSPreflightAllowsConfiguredOrigins(t *testing.T) {
-	e := start(t, func(c *collector.Config) { c.AllowedOrigins = []string{"https://shop.example"} })
-	for origin, want := range map[string]string{"https://shop.example": "https://shop.example", "https://evil.example": ""} {
-		req, _ := http.NewRequest("OPTIONS", e.url+"/v1/track", nil)
-		req.Header.Set("Origin", origin)
-		req.Header.Set("Access-Control-Request-Method", "POST")
-		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != want {
-			t.Errorf("%s: %d allow-origin %q, want 204 and %q", origin, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), want)
-		}
-		if want != "" && resp.Header.Get("Access-Control-Allow-Headers") != "authorization, content-type" {
-			t.Errorf("allow-headers %q", resp.Header.Get("Access-Control-Allow-Headers"))
-		}
+func TestCORSAllowsCredentialsOnlyToConfiguredOrigins(t *testing.T) {
+	open := start(t)
+	closed := start(t, func(c *collector.Config) { c.AllowedOrigins = []string{"https://shop.example"} })
+	for _, tc := range []struct {
+		name, url, origin     string
+		allowOrigin, withCred string
+	}{
+		{"no configured origins: any page, without credentials", open.url, "https://evil.example", "*", ""},
+		{"a configured origin, with credentials", closed.url, "https://shop.example", "https://shop.example", "true"},
+		{"an origin not configured", closed.url, "https://evil.example", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pre, _ := http.NewRequest("OPTIONS", tc.url+"/v1/track", nil)
+			pre.Header.Set("Access-Control-Request-Method", "POST")
+			pre.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+			post, _ := http.NewRequest("POST", tc.url+"/v1/track", strings.NewReader(`{"messageId":"cors-1","anonymousId":"v","event":"Cart Viewed","writeKey":"`+webKey+`"}`))
+			post.Header.Set("Content-Type", "text/plain")
+			for _, req := range []*http.Request{pre, post} {
+				req.Header.Set("Origin", tc.origin)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode >= 300 {
+					t.Errorf("%s: status %d", req.Method, resp.StatusCode)
+				}
+				h := resp.Header
+				if h.Get("Access-Control-Allow-Origin") != tc.allowOrigin || h.Get("Access-Control-Allow-Credentials") != tc.withCred {
+					t.Errorf("%s: allow-origin %q credentials %q, want %q and %q", req.Method, h.Get("Access-Control-Allow-Origin"), h.Get("Access-Control-Allow-Credentials"), tc.allowOrigin, tc.withCred)
+				}
+				if tc.allowOrigin == tc.origin && !slices.Contains(h.Values("Vary"), "Origin") {
+					t.Errorf("%s: an echoed origin without Vary: Origin", req.Method)
+				}
+				if req == pre && tc.allowOrigin != "" && h.Get("Access-Control-Allow-Headers") != "authorization, content-type" {
+					t.Errorf("allow-headers %q", h.Get("Access-Control-Allow-Headers"))
+				}
+			}
+		})
 	}
 }
 

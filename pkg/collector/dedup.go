@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/keys"
+	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/stream"
 )
 
@@ -52,11 +54,11 @@ func linkKey(anonymousID string) string {
 }
 
 // batchLinks returns the anonymous id → user id links that the identify and
-// alias events of a request establish.
+// alias events of items establish.
 func batchLinks(items []*item) map[string]string {
 	links := map[string]string{}
 	for _, it := range items {
-		if !it.ok() {
+		if !it.ok() || it.erased {
 			continue
 		}
 		switch it.ev.Type() {
@@ -73,13 +75,51 @@ func batchLinks(items []*item) map[string]string {
 	return links
 }
 
+// merged is the anonymous customer an identify or alias joins to its user, as
+// the profile-updater merges it; "" for other events.
+func (it *item) merged() string {
+	switch {
+	case it.ev.Type() == event.Identify && it.ids.AnonymousID != "":
+		return event.CustomerID("", it.ids.AnonymousID)
+	case it.ev.Type() == event.Alias && it.ids.PreviousID != "":
+		return event.CustomerID("", it.ids.PreviousID)
+	}
+	return ""
+}
+
 // resolve sets each valid item's canonical customer id: its user id, else the
 // user its anonymous id is linked to (in this request or earlier), else the
-// anonymous id itself.
-func (c *Collector) resolve(ctx context.Context, items []*item, links map[string]string) error {
+// anonymous id itself. It marks erased the events that the profile-updater
+// would drop (privacy.Dropped): those of a customer, or merging an anonymous
+// one, erased at or after the event's time. So an identify sent after an
+// erasure but dated before it does not link the erased customer again.
+func (c *Collector) resolve(ctx context.Context, items []*item) error {
+	var named []string
+	for _, it := range items {
+		if it.ok() {
+			named = append(named, event.CustomerID(it.ids.UserID, it.ids.AnonymousID))
+			if m := it.merged(); m != "" {
+				named = append(named, m)
+			}
+		}
+	}
+	erased, err := c.erasures.Erased(ctx, named)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUnavailable, err)
+	}
+	if erased == nil {
+		erased = map[string]time.Time{}
+	}
+	for _, it := range items {
+		if it.ok() && it.merged() != "" {
+			it.erased = privacy.Dropped(erased, it.ids.UserID, it.ev.Time()) || privacy.Dropped(erased, it.merged(), it.ev.Time())
+		}
+	}
+
+	links := batchLinks(items)
 	var lookup []*item
 	for _, it := range items {
-		if !it.ok() {
+		if !it.ok() || it.erased {
 			continue
 		}
 		switch {
@@ -100,16 +140,25 @@ func (c *Collector) resolve(ctx context.Context, items []*item, links map[string
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return fmt.Errorf("%w: resolve identities: %v", errUnavailable, err)
 		}
+		var linked []string
 		for i, it := range lookup {
 			it.key = cmds[i].Val()
 			if it.key == "" {
 				it.key = event.CustomerID("", it.ids.AnonymousID)
+			} else {
+				linked = append(linked, it.key)
 			}
 		}
+		// Users linked earlier are not among the customers the events name.
+		more, err := c.erasures.Erased(ctx, linked)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUnavailable, err)
+		}
+		maps.Copy(erased, more)
 	}
 	for _, it := range items {
-		if it.ok() {
-			it.ev.SetExtension(event.ExtPartitionKey, it.key)
+		if it.ok() && !it.erased {
+			it.erased = privacy.Dropped(erased, it.key, it.ev.Time())
 		}
 	}
 	return nil
@@ -125,7 +174,7 @@ func (c *Collector) claim(ctx context.Context, items []*item) error {
 	inRequest := map[string]bool{}
 	ttl := stream.MaxWriteDuration(c.cfg.WriteTimeout) + c.cfg.WriteTimeout
 	for _, it := range items {
-		if !it.ok() {
+		if !it.toWrite() {
 			continue
 		}
 		if inRequest[it.seen] {
@@ -185,18 +234,20 @@ func (c *Collector) release(items []*item) {
 	}
 }
 
-// remember marks written events done and stores the identity links of the
-// request. Failing here loses nothing: Kafka has the events.
-func (c *Collector) remember(ctx context.Context, items []*item, links map[string]string) {
+// remember marks the events Kafka acknowledged done and stores the identity
+// links they establish. Failing here loses nothing: Kafka has the events.
+func (c *Collector) remember(ctx context.Context, items []*item) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
 	pipe := c.rdb.Pipeline()
+	var written []*item
 	for _, it := range items {
-		if it.claimed {
+		if it.claimed && it.written {
 			pipe.Set(ctx, it.seen, markDone, c.cfg.DedupWindow)
+			written = append(written, it)
 		}
 	}
-	for anon, user := range links {
+	for anon, user := range batchLinks(written) {
 		pipe.Set(ctx, linkKey(anon), user, 0)
 	}
 	if pipe.Len() == 0 {

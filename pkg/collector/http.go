@@ -17,12 +17,34 @@ import (
 	"github.com/segflow/segflow/pkg/segment"
 )
 
-// response is the body of every answer to an ingest request.
+// response is the body of every answer to an ingest request. It says what
+// became of each event: written (accepted), written before (duplicates),
+// dropped because its customer was erased after it happened (erased),
+// rejected, or not written because Kafka did not acknowledge it (unwritten,
+// with a 503: retry the request).
 type response struct {
 	Accepted   int        `json:"accepted"`
 	Duplicates int        `json:"duplicates"`
+	Erased     int        `json:"erased,omitempty"`
 	Rejected   []rejected `json:"rejected,omitempty"`
+	Unwritten  []int      `json:"unwritten,omitempty"`
 	Error      string     `json:"error,omitempty"`
+}
+
+// allRejected tells whether every event of the request was rejected.
+func (r response) allRejected() bool {
+	return r.Accepted+r.Duplicates+r.Erased+len(r.Unwritten) == 0 && len(r.Rejected) > 0
+}
+
+// status is the HTTP status of a request whose events were all rejected: 413
+// if each was too large, else 400.
+func (r response) status() int {
+	for _, rj := range r.Rejected {
+		if !rj.tooLarge {
+			return http.StatusBadRequest
+		}
+	}
+	return http.StatusRequestEntityTooLarge
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, received time.Time) (response, error)
@@ -46,8 +68,8 @@ func (c *Collector) handle(endpoint string, h handlerFunc) http.Handler {
 			if code >= 500 {
 				c.log.Warn("request failed", zap.String("endpoint", endpoint), zap.Error(err))
 			}
-		case resp.Accepted+resp.Duplicates == 0 && len(resp.Rejected) > 0:
-			code = http.StatusBadRequest
+		case resp.allRejected():
+			code = resp.status()
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
@@ -56,14 +78,22 @@ func (c *Collector) handle(endpoint string, h handlerFunc) http.Handler {
 	})
 }
 
-// cors lets browsers call the collector from allowed origins.
+// cors lets browsers call the collector. With no configured origins any page
+// may send events, but without credentials (Access-Control-Allow-Origin: *):
+// browser libraries send the write key in the body or an Authorization
+// header set by script, which needs none. A configured origin is echoed and
+// allowed credentials; any other gets no CORS headers.
 func (c *Collector) cors(w http.ResponseWriter, r *http.Request) {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return
 	}
+	if len(c.cfg.AllowedOrigins) == 0 {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		return
+	}
 	w.Header().Add("Vary", "Origin")
-	if len(c.cfg.AllowedOrigins) > 0 && !slices.Contains(c.cfg.AllowedOrigins, origin) {
+	if !slices.Contains(c.cfg.AllowedOrigins, origin) {
 		return
 	}
 	w.Header().Set("Access-Control-Allow-Origin", origin)

@@ -28,6 +28,7 @@ const (
 	reasonMalformed   = "malformed"    // not JSON, or not an event at all
 	reasonUnknownType = "unknown_type" // a type segflow has no schema for
 	reasonInvalid     = "invalid"      // breaks its schema or the envelope rules
+	reasonTooLarge    = "too_large"    // larger than a Kafka message may be
 )
 
 // item is one event of a request on its way through the collector.
@@ -43,8 +44,11 @@ type item struct {
 	key       string // canonical customer id
 	ids       ids
 	seen      string // dedup marker key
+	msg       kafka.Message
 	claimed   bool
 	duplicate bool
+	erased    bool // of a customer erased at or after the event's time: dropped
+	written   bool // acknowledged by Kafka
 }
 
 // ids are the identity fields every event's data carries.
@@ -70,6 +74,9 @@ func (it *item) fail(err error) {
 
 func (it *item) ok() bool { return len(it.errs) == 0 }
 
+// toWrite tells whether the item is an event to write to its topic.
+func (it *item) toWrite() bool { return it.ok() && !it.duplicate && !it.erased }
+
 func malformed(index int, raw []byte, format, field string, msg string, args ...any) *item {
 	it := &item{index: index, raw: raw, format: format, reason: reasonMalformed}
 	it.reject(field, "format", msg, args...)
@@ -81,81 +88,162 @@ type rejected struct {
 	Index  int                `json:"index"`
 	ID     string             `json:"id,omitempty"`
 	Errors []event.FieldError `json:"errors"`
+
+	tooLarge bool
 }
 
 // ingest validates items, resolves their customers, claims their ids, writes
 // the new ones and the dead letters to Kafka in one acknowledged write, and
-// then remembers what it wrote.
+// then remembers what Kafka acknowledged. When Kafka acknowledges only part of
+// the write, the answer lists the events not written, and the error is
+// errUnavailable: a retry of the request writes those and answers the others
+// as duplicates.
 func (c *Collector) ingest(ctx context.Context, src Source, items []*item, received time.Time) (response, error) {
 	for _, it := range items {
 		if it.ok() {
 			c.check(it, src, received)
 		}
 	}
-	links := batchLinks(items)
-	if err := c.resolve(ctx, items, links); err != nil {
+	if err := c.resolve(ctx, items); err != nil {
 		return response{}, err
+	}
+	for _, it := range items {
+		if it.toWrite() {
+			c.encode(it)
+		}
 	}
 	if err := c.claim(ctx, items); err != nil {
 		return response{}, err
 	}
 
 	var resp response
-	msgs := make([]kafka.Message, 0, len(items))
-	for _, it := range items {
-		if !it.ok() || it.duplicate {
-			continue
-		}
-		m, err := stream.ToMessage(it.topic, it.ev)
-		if err != nil {
-			it.fail(err)
-			continue
-		}
-		msgs = append(msgs, m)
-		resp.Accepted++
-	}
+	var msgs []kafka.Message
+	var owners []*item
 	for _, it := range items {
 		switch {
 		case it.duplicate:
 			resp.Duplicates++
-		case !it.ok():
+		case it.erased:
+			resp.Erased++
+		case it.ok():
+			msgs, owners = append(msgs, it.msg), append(owners, it)
+		default:
 			if it.reason == "" {
 				it.reason = reasonInvalid
 			}
 			slices.SortStableFunc(it.errs, func(a, b event.FieldError) int { return strings.Compare(a.Field, b.Field) })
-			m, err := deadLetter(src, it, received)
+			m, err := c.deadLetter(src, it, received)
 			if err != nil {
+				c.release(items)
 				return response{}, err
 			}
-			msgs = append(msgs, m)
-			resp.Rejected = append(resp.Rejected, rejected{Index: it.index, ID: it.ev.ID(), Errors: it.errs})
+			msgs, owners = append(msgs, m), append(owners, it)
+			resp.Rejected = append(resp.Rejected, rejected{Index: it.index, ID: it.ev.ID(), Errors: it.errs, tooLarge: it.reason == reasonTooLarge})
 		}
 	}
-	if len(msgs) > 0 {
-		// Not cancelled with the request: a write abandoned half-way would still
-		// be sent by the writer, after the claims were released.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stream.MaxWriteDuration(c.cfg.WriteTimeout))
-		err := c.out.WriteMessages(wctx, msgs...)
-		cancel()
-		if err != nil {
-			c.m.writeErrors.Inc()
-			c.release(items)
-			return response{}, fmt.Errorf("%w: write to kafka: %v", errUnavailable, err)
+	failed := c.write(ctx, msgs)
+	lost := 0
+	for i, it := range owners {
+		switch {
+		case failed[i] == nil:
+			it.written = true
+			if it.ok() {
+				resp.Accepted++
+			}
+		case it.ok():
+			resp.Unwritten = append(resp.Unwritten, it.index)
+		default:
+			lost++ // a dead letter: the retry rejects the event again
 		}
 	}
-	c.remember(ctx, items, links)
+	c.release(unwritten(items))
+	c.remember(ctx, items)
+	c.count(items)
+	if n := len(resp.Unwritten) + lost; n > 0 {
+		c.m.writeErrors.Inc()
+		return resp, fmt.Errorf("%w: kafka acknowledged %d of %d messages (%v); retry the request: the events written are answered as duplicates",
+			errUnavailable, len(msgs)-n, len(msgs), firstError(failed))
+	}
+	return resp, nil
+}
 
+// write writes msgs to Kafka and returns, for each, nil if Kafka acknowledged
+// it, else why not.
+func (c *Collector) write(ctx context.Context, msgs []kafka.Message) []error {
+	failed := make([]error, len(msgs))
+	if len(msgs) == 0 {
+		return failed
+	}
+	// Not cancelled with the request: a write abandoned half-way would still
+	// be sent by the writer, after the claims were released.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stream.MaxWriteDuration(c.cfg.WriteTimeout))
+	defer cancel()
+	err := c.out.WriteMessages(wctx, msgs...)
+	var perMessage kafka.WriteErrors
+	switch {
+	case err == nil:
+	case errors.As(err, &perMessage) && len(perMessage) == len(msgs):
+		copy(failed, perMessage)
+	default:
+		for i := range failed {
+			failed[i] = err
+		}
+	}
+	return failed
+}
+
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unwritten returns the items of events that Kafka did not acknowledge.
+func unwritten(items []*item) []*item {
+	var out []*item
+	for _, it := range items {
+		if it.claimed && !it.written {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// encode makes the Kafka message of an item to write, or rejects the item if
+// the message is larger than the topic takes.
+func (c *Collector) encode(it *item) {
+	it.ev.SetExtension(event.ExtPartitionKey, it.key)
+	m, err := stream.ToMessage(it.topic, it.ev)
+	if err != nil {
+		it.fail(err)
+		return
+	}
+	if n := stream.MessageSize(m); n > c.cfg.MaxMessageBytes {
+		it.reject("", "maxBytes", "the event is %d bytes as a Kafka message; the limit is %d", n, c.cfg.MaxMessageBytes)
+		it.reason = reasonTooLarge
+		return
+	}
+	it.msg = m
+}
+
+func (c *Collector) count(items []*item) {
 	for _, it := range items {
 		switch {
 		case it.duplicate:
 			c.m.duplicates.Inc()
+		case it.erased:
+			c.m.erased.Inc()
 		case !it.ok():
-			c.m.rejected.WithLabelValues(it.reason).Inc()
-		default:
+			if it.written {
+				c.m.rejected.WithLabelValues(it.reason).Inc()
+			}
+		case it.written:
 			c.m.accepted.WithLabelValues(it.topic).Inc()
 		}
 	}
-	return resp, nil
 }
 
 // check validates an item's data against its schema and sets the attributes
@@ -191,13 +279,25 @@ func (c *Collector) check(it *item, src Source, received time.Time) {
 	it.seen = seenKey(it.ev.Source(), it.ev.ID())
 }
 
-func deadLetter(src Source, it *item, received time.Time) (kafka.Message, error) {
+// deadLetter makes the message that records a rejected item on the
+// dead-letter topic. An event too large to be written is recorded without
+// its raw form, which would not fit either.
+func (c *Collector) deadLetter(src Source, it *item, received time.Time) (kafka.Message, error) {
 	d := event.DeadLetter{
 		Reason: it.reason, Errors: it.errs, Format: it.format, Source: sourceURI(src),
 		Index: it.index, ReceivedAt: received.UTC(),
 	}
 	d.SetRaw(compact(it.raw))
-	e, err := d.Event("/collector", "", it.ev.ID())
+	m, err := deadLetterMessage(d, it.ev.ID())
+	if err != nil || stream.MessageSize(m) <= c.cfg.MaxMessageBytes {
+		return m, err
+	}
+	d.Raw, d.RawText = nil, ""
+	return deadLetterMessage(d, it.ev.ID())
+}
+
+func deadLetterMessage(d event.DeadLetter, id string) (kafka.Message, error) {
+	e, err := d.Event("/collector", "", id)
 	if err != nil {
 		return kafka.Message{}, err
 	}

@@ -6,6 +6,7 @@ type metrics struct {
 	accepted    *prometheus.CounterVec
 	rejected    *prometheus.CounterVec
 	duplicates  prometheus.Counter
+	erased      prometheus.Counter
 	writeErrors prometheus.Counter
 	latency     *prometheus.HistogramVec
 }
@@ -24,9 +25,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "segflow_collector_events_duplicate_total",
 			Help: "Events not written again because their source and id were already written.",
 		}),
+		erased: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "segflow_collector_events_erased_total",
+			Help: "Events dropped because their customer was erased at or after the event's time.",
+		}),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "segflow_collector_kafka_write_errors_total",
-			Help: "Requests answered 503 because Kafka did not acknowledge the write.",
+			Help: "Requests answered 503 because Kafka did not acknowledge all of the write.",
 		}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "segflow_collector_request_duration_seconds",
@@ -34,7 +39,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"endpoint", "code"}),
 	}
-	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.duplicates, m.writeErrors, m.latency} {
+	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.duplicates, m.erased, m.writeErrors, m.latency} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -1,6 +1,9 @@
 // Package health serves the endpoints every segflow service exposes: /healthz
 // (the process is alive), /readyz (its dependencies answer) and /metrics
 // (Prometheus).
+//
+// Readiness is public, so it says only ready or not: which dependency failed
+// and why (addresses, error text) goes to the log.
 package health
 
 import (
@@ -8,10 +11,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
 )
 
 // Check reports whether one dependency is usable.
@@ -20,33 +25,59 @@ type Check func(ctx context.Context) error
 // Timeout bounds each readiness check.
 const Timeout = 2 * time.Second
 
+// LogEvery is how often a failing check is logged at most, however often
+// /readyz is asked.
+const LogEvery = time.Minute
+
 // Register adds /healthz, /readyz and /metrics to mux. Readiness runs every
-// check and answers 503 naming the ones that failed.
-func Register(mux *http.ServeMux, reg prometheus.Gatherer, checks map[string]Check) {
+// check and answers 503 if one failed, logging the failure at warn.
+func Register(mux *http.ServeMux, reg prometheus.Gatherer, checks map[string]Check, log *zap.Logger) {
+	names := make([]string, 0, len(checks))
+	for name := range checks {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	l := &limitedLog{log: log.Named("health"), last: map[string]time.Time{}}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), Timeout)
 		defer cancel()
-		names := make([]string, 0, len(checks))
-		for name := range checks {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		failed := map[string]string{}
+		ready := true
 		for _, name := range names {
 			if err := checks[name](ctx); err != nil {
-				failed[name] = err.Error()
+				ready = false
+				l.warn(name, err)
 			}
 		}
-		if len(failed) > 0 {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failed": failed})
+		if !ready {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+}
+
+// limitedLog logs each check's failures at most once per LogEvery.
+type limitedLog struct {
+	log  *zap.Logger
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func (l *limitedLog) warn(check string, err error) {
+	l.mu.Lock()
+	now := time.Now()
+	due := now.Sub(l.last[check]) >= LogEvery
+	if due {
+		l.last[check] = now
+	}
+	l.mu.Unlock()
+	if due {
+		l.log.Warn("not ready", zap.String("check", check), zap.Error(err))
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -152,8 +152,8 @@ func (o object) limit(key, s string, max int) string {
 	return s
 }
 
-// maxID is the length limit of ids in schemas/defs.json.
-const maxID = 256
+// maxID is the length limit of ids.
+const maxID = event.MaxID
 
 // id reads an identifier: a string, or an integer that clients send for
 // database ids. An empty string counts as absent.

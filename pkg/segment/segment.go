@@ -59,7 +59,8 @@ func (opts Options) check() (Options, error) {
 // message has none; it may be zero.
 //
 // A message the mapping cannot accept is an *event.InvalidError listing every
-// field at fault as a JSON pointer into the message. Any other error is a
+// field at fault as a JSON pointer into the message, strings that are not
+// valid UTF-8 text among them (rule utf8). Any other error is a
 // mistake in opts.
 func ToEvent(msg json.RawMessage, batchSentAt time.Time, opts Options) (cloudevents.Event, error) {
 	opts, err := opts.check()
@@ -71,6 +72,9 @@ func ToEvent(msg json.RawMessage, batchSentAt time.Time, opts Options) (cloudeve
 	if r.failed() {
 		return cloudevents.Event{}, r.err()
 	}
+	// Decoding reads text that is not UTF-8 as U+FFFD: refuse it, so that
+	// different ids cannot become one.
+	r.errs = append(r.errs, event.TextErrors("", msg)...)
 	call := strings.ToLower(m.str("type", 0))
 	switch call {
 	case "track", "page", "screen", "identify", "alias":

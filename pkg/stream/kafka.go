@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -25,10 +26,43 @@ func MaxWriteDuration(timeout time.Duration) time.Duration {
 	return WriteAttempts * (timeout + time.Second)
 }
 
+// DefaultMaxMessageBytes is Kafka's default limit of one record batch
+// (message.max.bytes, and each topic's max.message.bytes): 1 MiB plus the
+// 12 bytes of log overhead. kfake has the same default.
+const DefaultMaxMessageBytes = 1048588
+
+// batchHeader is the size of a record batch's header (format v2), which the
+// broker counts against max.message.bytes together with the records.
+const batchHeader = 61
+
+// MessageSize is the bytes m takes in a record batch of its own, as the
+// broker measures it against max.message.bytes; it is an upper bound (record
+// lengths are varints, counted here at their widest), so a message with
+// MessageSize(m) <= limit is never refused as too large. It is also the
+// measure a writer made by NewWriter batches by, plus the batch header.
+func MessageSize(m kafka.Message) int {
+	// Record: length, attributes, timestamp and offset deltas, key and value
+	// lengths — at most 22 bytes, as kafka-go counts them.
+	n := batchHeader + 22 + len(m.Key) + len(m.Value) + varintLen(len(m.Headers))
+	for _, h := range m.Headers {
+		n += varintLen(len(h.Key)) + len(h.Key) + varintLen(len(h.Value)) + len(h.Value)
+	}
+	return n
+}
+
+func varintLen(n int) int { return len(binary.AppendVarint(nil, int64(n))) }
+
+// BatchBytes is the kafka.Writer BatchBytes that keeps every batch the writer
+// sends within maxMessageBytes: the writer adds up the MessageSize of each
+// message without the batch header.
+func BatchBytes(maxMessageBytes int) int64 { return int64(maxMessageBytes - batchHeader) }
+
 // NewWriter returns a writer that waits for all in-sync replicas to acknowledge
 // each write and keys messages to partitions the way Java clients do (murmur2),
 // so other producers keying by customer id agree on partitions. Messages name
-// their own topic. timeout bounds each attempt; zero means 10s.
+// their own topic. timeout bounds each attempt; zero means 10s. Batches stay
+// within DefaultMaxMessageBytes; for topics that take larger messages set
+// BatchBytes with [BatchBytes].
 //
 // A write whose context is cancelled is not withdrawn: kafka-go still sends the
 // batch. Callers that must know the outcome should not cancel the context and
@@ -45,7 +79,7 @@ func NewWriter(brokers []string, timeout time.Duration) *kafka.Writer {
 		// while concurrent requests still share batches.
 		BatchTimeout:    2 * time.Millisecond,
 		BatchSize:       1000,
-		BatchBytes:      16 << 20,
+		BatchBytes:      BatchBytes(DefaultMaxMessageBytes),
 		MaxAttempts:     WriteAttempts,
 		WriteBackoffMax: time.Second,
 		WriteTimeout:    timeout,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/segflow/segflow/pkg/collector"
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/stream"
 )
 
 // config is every setting of the segflow binary. Each flag can also be set by
@@ -30,6 +31,7 @@ type config struct {
 	DedupWindow  time.Duration
 	MaxBodyBytes int64
 	MaxEvents    int
+	MaxMessage   int
 	WriteTimeout time.Duration
 	Currency     string
 	CORSOrigins  string
@@ -95,9 +97,10 @@ func parseConfig(name string, args []string) (*config, error) {
 	fs.DurationVar(&c.DedupWindow, "dedup-window", 24*time.Hour, "how long the collector remembers written event ids")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 4<<20, "largest request body after decompression")
 	fs.IntVar(&c.MaxEvents, "max-events", 2000, "most events in one request")
+	fs.IntVar(&c.MaxMessage, "max-message-bytes", stream.DefaultMaxMessageBytes, "largest Kafka message the topics take (the brokers' message.max.bytes); the collector rejects larger events and the writer keeps batches within it")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 10*time.Second, "longest wait for Kafka to acknowledge a write")
 	fs.StringVar(&c.Currency, "currency", "USD", "the store currency: profiles sum money in it (other currencies are dead-lettered), and Segment orders that name none are in it")
-	fs.StringVar(&c.CORSOrigins, "cors-origins", "", "comma-separated browser origins allowed to call the collector; empty allows any")
+	fs.StringVar(&c.CORSOrigins, "cors-origins", "", "comma-separated browser origins allowed to call the collector (with credentials); empty allows any origin without credentials")
 	fs.StringVar(&c.ConsumerGroup, "consumer-group", "segflow-profile-updater", "Kafka consumer group of the profile-updater")
 	fs.DurationVar(&c.RFMWindow, "rfm-window", 365*24*time.Hour, "RFM window W")
 	fs.DurationVar(&c.DefaultCycle, "default-cycle", 30*24*time.Hour, "NES purchase cycle of customers with fewer than two orders")
@@ -146,6 +149,9 @@ func parseConfig(name string, args []string) (*config, error) {
 		return nil, err
 	}
 	c.set = fs
+	if c.MaxMessage < 1024 {
+		return nil, fmt.Errorf("--max-message-bytes must be at least 1024, not %d", c.MaxMessage)
+	}
 	if c.embedded() && c.WriteKeys == "" {
 		c.WriteKeys = "web=" + devWriteKey
 	}

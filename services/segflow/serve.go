@@ -76,6 +76,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		return err
 	}
 	writer := stream.NewWriter(brokers, cfg.WriteTimeout)
+	writer.BatchBytes = stream.BatchBytes(cfg.MaxMessage)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -83,7 +84,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 	health.Register(mux, reg, map[string]health.Check{
 		"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 		"kafka": func(ctx context.Context) error { return stream.Ping(ctx, brokers) },
-	})
+	}, log)
 
 	var run []func(context.Context) error
 	if cmd == "run" || cmd == "collector" {
@@ -95,6 +96,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 			WriteKeys:       keys,
 			MaxBodyBytes:    cfg.MaxBodyBytes,
 			MaxEvents:       cfg.MaxEvents,
+			MaxMessageBytes: cfg.MaxMessage,
 			DedupWindow:     cfg.DedupWindow,
 			WriteTimeout:    cfg.WriteTimeout,
 			DefaultCurrency: cfg.Currency,
