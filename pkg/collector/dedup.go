@@ -248,6 +248,7 @@ func (c *Collector) remember(ctx context.Context, items []*item) {
 		}
 	}
 	for anon, user := range batchLinks(written) {
+		pipe.SAdd(ctx, keys.Links(user), event.CustomerID("", anon))
 		pipe.Set(ctx, linkKey(anon), user, 0)
 	}
 	if pipe.Len() == 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/segflow/segflow/pkg/keys"
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/testenv"
 )
 
 // erase erases customer at as the read API does: record the erasure, then
@@ -88,6 +89,51 @@ func TestIdentityEventsDatedBeforeAnErasureLinkNothing(t *testing.T) {
 	}
 	// A later page view of a visitor whose identify was dropped stays
 	// anonymous.
+	if code, a, _ := e.post(t, request{path: "/v1/page", key: webKey, body: `{"messageId":"p-1","anonymousId":"visitor-1"}`}); code != 200 || a.Accepted != 1 {
+		t.Fatalf("page: %d %+v", code, a)
+	}
+	if k := string(e.byID(t, 1, event.TopicBrowse)["p-1"][0].Key); k != "anon:visitor-1" {
+		t.Errorf("page of visitor-1 keyed %q, want anon:visitor-1", k)
+	}
+}
+
+func TestAnErasureReachesVisitorsLinkedBeforeTheUpdaterMergedThem(t *testing.T) {
+	e := start(t)
+	rdb := e.redis.Client(t)
+	// Two visitors identified as cust-9; the profile-updater has not applied
+	// the identifies (it is not running), so nothing is merged yet. The
+	// second visitor is then identified as someone else.
+	for _, body := range []string{
+		`{"messageId":"i-1","userId":"cust-9","anonymousId":"visitor-1"}`,
+		`{"messageId":"i-2","userId":"cust-9","anonymousId":"visitor-2"}`,
+		`{"messageId":"i-3","userId":"cust-10","anonymousId":"visitor-2"}`,
+	} {
+		if code, a, _ := e.post(t, request{path: "/v1/identify", key: webKey, body: body}); code != 200 || a.Accepted != 1 {
+			t.Fatalf("identify: %d %+v", code, a)
+		}
+	}
+	store := profile.New(rdb, profile.Config{})
+	visitor := testenv.Event("v-1", event.ProductViewed, "anon:visitor-1", time.Now().Add(-time.Minute), `{"anonymous_id":"visitor-1","product":{"sku":"S"}}`)
+	op, err := profile.OpOf(visitor, "USD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.Apply(context.Background(), time.Now(), []profile.Op{op}); err != nil {
+		t.Fatal(err)
+	}
+
+	e.erase(t, "cust-9", time.Now())
+	ctx := context.Background()
+	if n := rdb.Exists(ctx, keys.Link("anon:visitor-1"), keys.Links("cust-9")).Val(); n != 0 {
+		t.Errorf("%d of visitor-1's link and cust-9's links remain", n)
+	}
+	if ok, err := store.Exists(ctx, "anon:visitor-1"); err != nil || ok {
+		t.Errorf("visitor-1's profile exists after the erasure of cust-9: %v %v", ok, err)
+	}
+	if got := rdb.Get(ctx, keys.Link("anon:visitor-2")).Val(); got != "cust-10" {
+		t.Errorf("visitor-2, now cust-10's, is linked to %q", got)
+	}
+	// visitor-1 comes back: a new, anonymous customer.
 	if code, a, _ := e.post(t, request{path: "/v1/page", key: webKey, body: `{"messageId":"p-1","anonymousId":"visitor-1"}`}); code != 200 || a.Accepted != 1 {
 		t.Fatalf("page: %d %+v", code, a)
 	}

@@ -137,6 +137,11 @@ func CustomerOf(prefix, key string) (id, suffix string, ok bool) {
 // it with c.
 func Link(c string) string { return Customer("sf", c) + "link" }
 
+// Links is the set of anonymous customer ids the collector linked to the
+// user id u, written before each Link, so that an erasure of u finds the
+// visitors whose identify the profile-updater has not merged yet.
+func Links(u string) string { return Customer("sf", u) + "links" }
+
 // SharedOf returns the name of the shared slot of key under prefix (what
 // Shared was given), or ok false for a key that is in no shared slot.
 func SharedOf(prefix, key string) (name string, ok bool) {

@@ -2,6 +2,7 @@ package profile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -27,7 +28,7 @@ return removed
 // eraseCustomerScript deletes one customer's keys and returns the profiles
 // merged into it and the profile it was merged into, read before deleting.
 // KEYS: the customer's keys (customerKeys, then the collector's identity
-// link). ARGV: none.
+// link and links: keys.Link, keys.Links). ARGV: none.
 var eraseCustomerScript = redis.NewScript(`
 local merged = redis.call('SMEMBERS', KEYS[8])
 local into = redis.call('HGET', KEYS[1], 'merged_into') or ''
@@ -43,7 +44,8 @@ type Erased struct {
 	Keys int
 }
 
-// Erase removes customer and the profiles merged into them from the store:
+// Erase removes customer, the profiles merged into them and the visitors
+// the collector linked to them (merged or not yet) from the store:
 // exactly the keys of theirs that the layout names (customerKeys, and the
 // collector's identity link keys.Link), their population entries and
 // their timers. A profile the customer was merged into keeps its data (it is
@@ -62,7 +64,12 @@ func (s *Store) Erase(ctx context.Context, customer string) (Erased, error) {
 		}
 		seen[c] = true
 		out.Customers = append(out.Customers, c)
-		res, err := eraseCustomerScript.Run(ctx, s.rdb, append(s.customerKeys(c), keys.Link(c))).Slice()
+		linked, err := s.linkedVisitors(ctx, c)
+		if err != nil {
+			return out, err
+		}
+		todo = append(todo, linked...)
+		res, err := eraseCustomerScript.Run(ctx, s.rdb, append(s.customerKeys(c), keys.Link(c), keys.Links(c))).Slice()
 		if err != nil {
 			return out, fmt.Errorf("erase profile keys: %w", err)
 		}
@@ -85,6 +92,31 @@ func (s *Store) Erase(ctx context.Context, customer string) (Erased, error) {
 	}
 	if err := s.rdb.ZRem(ctx, s.timerKey(), args...).Err(); err != nil {
 		return out, fmt.Errorf("erase timers: %w", err)
+	}
+	return out, nil
+}
+
+// linkedVisitors returns the anonymous customers the collector linked to c
+// and that are linked to c still (a later identify may have linked them to
+// someone else): visitors whose profiles are c's, merged or not yet.
+func (s *Store) linkedVisitors(ctx context.Context, c string) ([]string, error) {
+	anons, err := s.rdb.SMembers(ctx, keys.Links(c)).Result()
+	if err != nil || len(anons) == 0 {
+		return nil, err
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(anons))
+	for i, a := range anons {
+		cmds[i] = pipe.Get(ctx, keys.Link(a))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read identity links: %w", err)
+	}
+	var out []string
+	for i, a := range anons {
+		if cmds[i].Val() == c {
+			out = append(out, a)
+		}
 	}
 	return out, nil
 }
