@@ -178,6 +178,27 @@ func TestMalformedExpressionsAnswer400WithThePosition(t *testing.T) {
 	}
 }
 
+func TestOversizeExpressionsAnswer400NamingTheLimit(t *testing.T) {
+	e := start(t, nil, nil)
+	e.apply(t, e.order("x", T.Add(-day(3)), "10.00", "dog"), e.order("y", T.Add(-day(3)), "10.00", "cat"))
+	or := func(n int, name string) string { return strings.TrimSuffix(strings.Repeat(name+" OR ", n), " OR ") }
+	// At the limit, 64 names, the expression is answered.
+	var page api.Members
+	e.get(t, "/v1/members?q="+url.QueryEscape(or(64, "bought:category:dog")), &page)
+	if !slices.Equal(page.Members, []string{"x"}) {
+		t.Errorf("64 names: members %v, want [x]", page.Members)
+	}
+	for _, tc := range []struct{ name, q, limit string }{
+		{"100,000 names in 500 KB", or(100_000, "a"), "4096 bytes"},
+		{"65 names", or(65, "a"), "64 names"},
+	} {
+		status, body, _ := e.do(t, "GET", "/v1/members?q="+url.QueryEscape(tc.q), token, nil)
+		if status != 400 || !strings.Contains(string(body), tc.limit) {
+			t.Errorf("%s: %d %.200s, want 400 naming the limit %s", tc.name, status, body, tc.limit)
+		}
+	}
+}
+
 func TestPagingIsStableUnderConcurrentUpdates(t *testing.T) {
 	e := start(t, nil, nil)
 	// Stable members: customers with a dog order, who keep it. Between pages,
