@@ -4,7 +4,7 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: run test bench lint build up down
 
-## run: the whole pipeline in one process (collector on :8080, profile-updater, trigger with the example campaigns), embedded Kafka and Redis
+## run: the whole pipeline in one process (collector on 127.0.0.1:8080, profile-updater, trigger with the example campaigns), embedded Kafka and Redis
 run:
 	$(GO) run ./services/segflow run --log-format console --campaigns deploy/campaigns.yaml
 

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"sort"
 	"strings"
@@ -74,6 +75,13 @@ type config struct {
 	set *flag.FlagSet
 }
 
+// The HTTP listen address when none is configured: the embedded pipeline,
+// whose secrets are well known, answers on this machine only.
+const (
+	embeddedHTTPAddr = "127.0.0.1:8080"
+	defaultHTTPAddr  = ":8080"
+)
+
 // devWriteKey is the write key of the embedded pipeline when none is configured.
 const devWriteKey = "dev"
 
@@ -83,7 +91,7 @@ const devAPIToken = "dev"
 func parseConfig(name string, args []string) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.StringVar(&c.HTTPAddr, "http-addr", ":8080", "address the HTTP API (collector, health, metrics) listens on")
+	fs.StringVar(&c.HTTPAddr, "http-addr", "", "address the HTTP API (collector, read API, dashboard, health, metrics) listens on; empty: "+embeddedHTTPAddr+" in embedded mode, "+defaultHTTPAddr+" otherwise. An address beyond this machine is refused while the embedded pipeline's well-known secret "+devWriteKey+" is a write key or API token")
 	fs.StringVar(&c.KafkaBrokers, "kafka-brokers", "", "comma-separated Kafka bootstrap brokers; empty runs an embedded broker")
 	fs.StringVar(&c.RedisAddr, "redis-addr", "", "Redis address host:port; empty runs an embedded Redis")
 	fs.StringVar(&c.RedisPassword, "redis-password", "", "Redis password")
@@ -152,6 +160,12 @@ func parseConfig(name string, args []string) (*config, error) {
 	if c.embedded() && c.APITokens == "" {
 		c.APITokens = "dashboard=" + devAPIToken
 	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = defaultHTTPAddr
+		if c.embedded() {
+			c.HTTPAddr = embeddedHTTPAddr
+		}
+	}
 	if name == "api" {
 		if _, err := c.apiTokens(); err != nil {
 			return nil, err
@@ -162,7 +176,49 @@ func parseConfig(name string, args []string) (*config, error) {
 			return nil, err
 		}
 	}
+	if err := c.checkExposure(name); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// checkExposure refuses to serve cmd beyond this machine while a secret it
+// accepts is the well-known one of the embedded pipeline: anyone who can
+// reach the address could write events, read profiles and erase customers.
+func (c *config) checkExposure(cmd string) error {
+	if loopback(c.HTTPAddr) {
+		return nil
+	}
+	var flags []string
+	if cmd == "run" || cmd == "collector" {
+		if keys, err := c.writeKeys(); err == nil && keys[devWriteKey].Name != "" {
+			flags = append(flags, "--write-keys")
+		}
+	}
+	if cmd == "run" || cmd == "api" {
+		if toks, err := c.apiTokens(); err == nil && toks[devAPIToken] != "" {
+			flags = append(flags, "--api-tokens")
+		}
+	}
+	if len(flags) == 0 {
+		return nil
+	}
+	return fmt.Errorf("--http-addr %s listens beyond this machine while %s hold the embedded pipeline's well-known secret %q: set secrets of your own, or listen on 127.0.0.1",
+		c.HTTPAddr, strings.Join(flags, " and "), devWriteKey)
+}
+
+// loopback tells whether addr (host:port) is reachable from this machine
+// only. An empty host or an unspecified IP listens on every interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func envName(flagName string) string {
