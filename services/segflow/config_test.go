@@ -1,9 +1,77 @@
 package main
 
 import (
+	"maps"
 	"strings"
 	"testing"
+
+	"github.com/segflow/segflow/pkg/api"
 )
+
+func TestAPITokensAreReadOnlyUnlessTheirPairGivesTheAdminScope(t *testing.T) {
+	production := []string{"--kafka-brokers", "k1:9092", "--redis-addr", "r:6379"}
+	read, admin := api.ScopeRead, api.ScopeAdmin
+	for _, tc := range []struct {
+		name, tokens string
+		want         map[string]api.Holder // nil: refused
+	}{
+		{"a name=token pair reads", "crm=t-1", map[string]api.Holder{"t-1": {Name: "crm", Scope: read}}},
+		{"name:admin=token is an admin token", "ops:admin=t-2", map[string]api.Holder{"t-2": {Name: "ops", Scope: admin}}},
+		{"name:read=token reads", "crm:read=t-1", map[string]api.Holder{"t-1": {Name: "crm", Scope: read}}},
+		{"a token holding ':' and '=' is taken whole, and reads", "crm=t:admin=x", map[string]api.Holder{"t:admin=x": {Name: "crm", Scope: read}}},
+		{"an admin token holding ':' and '=' is taken whole", "ops:admin=a:b=c", map[string]api.Holder{"a:b=c": {Name: "ops", Scope: admin}}},
+		{"spaces around the parts are dropped", " crm : admin = t-1 , bi=t-2", map[string]api.Holder{"t-1": {Name: "crm", Scope: admin}, "t-2": {Name: "bi", Scope: read}}},
+		{"an unknown scope is refused", "crm:write=t-1", nil},
+		{"an empty scope is refused", "crm:=t-1", nil},
+		{"a pair without a token is refused", "crm:admin=", nil},
+		{"a pair without a name is refused", ":admin=t-1", nil},
+		{"a pair without '=' is refused", "crm:admin", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parseConfig("api", append(production, "--api-tokens", tc.tokens))
+			if tc.want == nil {
+				if err == nil {
+					toks, _ := cfg.apiTokens()
+					t.Fatalf("accepted as %v", toks)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if toks, _ := cfg.apiTokens(); !maps.Equal(toks, tc.want) {
+				t.Fatalf("tokens %v, want %v", toks, tc.want)
+			}
+		})
+	}
+}
+
+func TestAnErrorAboutATokenDoesNotShowIt(t *testing.T) {
+	production := []string{"--kafka-brokers", "k1:9092", "--redis-addr", "r:6379"}
+	for _, tokens := range []string{"crm:write=s3cret-1", "s3cret-1", "crm=s3cret-1,bi=s3cret-1"} {
+		_, err := parseConfig("api", append(production, "--api-tokens", tokens))
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("--api-tokens %s: error %v, want one that does not show the token", tokens, err)
+		}
+	}
+}
+
+func TestAWriteKeyTakesNoScope(t *testing.T) {
+	_, err := parseConfig("collector", []string{"--kafka-brokers", "k1:9092", "--redis-addr", "r:6379", "--write-keys", "web:admin=k-1"})
+	if err == nil {
+		t.Fatal("a write key with a scope was accepted")
+	}
+}
+
+func TestTheEmbeddedTokenIsAnAdminToken(t *testing.T) {
+	cfg, err := parseConfig("run", []string{"--embedded-kafka-addr", "127.0.0.1:0", "--embedded-redis-addr", "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if toks, _ := cfg.apiTokens(); toks[devAPIToken].Scope != api.ScopeAdmin {
+		t.Errorf("embedded tokens %v, want %s with the admin scope", toks, devAPIToken)
+	}
+}
 
 func TestTheEmbeddedPipelineListensOnThisMachineOnlyWhileItsSecretsAreWellKnown(t *testing.T) {
 	embedded := []string{"--embedded-kafka-addr", "127.0.0.1:0", "--embedded-redis-addr", "127.0.0.1:0"}
