@@ -7,7 +7,7 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 2m
 FUZZ_IDS ?= 20000
 
-## run: the whole pipeline in one process (collector on :8080, profile-updater, trigger with the example campaigns), embedded Kafka and Redis
+## run: the whole pipeline in one process (collector on 127.0.0.1:8080, profile-updater, trigger with the example campaigns), embedded Kafka and Redis
 run:
 	$(GO) run ./services/segflow run --log-format console --campaigns deploy/campaigns.yaml
 

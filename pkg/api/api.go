@@ -2,7 +2,9 @@
 // members of a segment or of an audience expression (with cursor pagination
 // and CSV export), reporting metrics, campaign results, and the privacy
 // operations (erasure, consent). Every route but the OpenAPI document needs a
-// Bearer token.
+// Bearer token; a token's scope is read (the GET routes) or admin (also the
+// privacy operations), and a token without the scope a route needs is
+// answered 403.
 //
 // Counts of RFM segments and of the R×F grid are computed at request time
 // from the population indexes the profile store scores against, so they are
@@ -44,9 +46,8 @@ import (
 
 // Config configures a Server. Zero values mean defaults.
 type Config struct {
-	// Tokens maps each accepted Bearer token to the name of its holder,
-	// which the erasure audit log records as the requester.
-	Tokens map[string]string
+	// Tokens maps each accepted Bearer token to its holder.
+	Tokens map[string]Holder
 	// Now is the clock profiles and segments are read at. Default time.Now.
 	Now func() time.Time
 	// Campaigns lists the campaigns whose results are reported. Nil reports
@@ -54,6 +55,27 @@ type Config struct {
 	Campaigns func() []string
 	// MaxPage is the largest page of members. Default 1000.
 	MaxPage int
+}
+
+// Scope is what a token may do.
+type Scope string
+
+const (
+	// ScopeRead is every GET route.
+	ScopeRead Scope = "read"
+	// ScopeAdmin is every route: reads, and the privacy operations, erasure
+	// and consent.
+	ScopeAdmin Scope = "admin"
+)
+
+// allows tells whether a token of scope s may use a route that needs need.
+func (s Scope) allows(need Scope) bool { return need != ScopeAdmin || s == ScopeAdmin }
+
+// Holder is who holds a token: the name, which the erasure audit log records
+// as the requester, and the scope; the zero Scope is ScopeRead.
+type Holder struct {
+	Name  string
+	Scope Scope
 }
 
 // Producer writes messages and returns once they are acknowledged.
@@ -70,7 +92,7 @@ type Results interface {
 type Server struct {
 	cfg     Config
 	tokens  [][32]byte
-	names   []string
+	holders []Holder
 	store   *profile.Store
 	index   *index.Index
 	results Results
@@ -102,9 +124,15 @@ func New(cfg Config, rdb redis.UniversalClient, store *profile.Store, ix *index.
 	}
 	s := &Server{cfg: cfg, store: store, index: ix, results: results, erased: privacy.New(rdb), rdb: rdb, out: out, log: log.Named("api"),
 		spaces: map[string]namespace{store.Prefix(): {store: store, index: ix}}}
-	for tok, name := range cfg.Tokens {
+	for tok, h := range cfg.Tokens {
+		if h.Scope == "" {
+			h.Scope = ScopeRead
+		}
+		if h.Scope != ScopeRead && h.Scope != ScopeAdmin {
+			return nil, fmt.Errorf("api: token of %q: unknown scope %q", h.Name, h.Scope)
+		}
 		s.tokens = append(s.tokens, sha256.Sum256([]byte(tok)))
-		s.names = append(s.names, name)
+		s.holders = append(s.holders, h)
 	}
 	return s, nil
 }
@@ -143,15 +171,16 @@ func (s *Server) Routes() []string {
 type route struct {
 	pattern string
 	h       func(w http.ResponseWriter, r *http.Request) error
-	open    bool // served without a token
+	open    bool  // served without a token
+	scope   Scope // the scope a token needs; "" is ScopeRead
 }
 
 func (s *Server) routes() []route {
 	return []route{
 		{pattern: "GET /v1/openapi.json", h: serveOpenAPI, open: true},
 		{pattern: "GET /v1/profiles/{id}", h: s.getProfile},
-		{pattern: "DELETE /v1/profiles/{id}", h: s.deleteProfile},
-		{pattern: "PUT /v1/profiles/{id}/consent", h: s.putConsent},
+		{pattern: "DELETE /v1/profiles/{id}", h: s.deleteProfile, scope: ScopeAdmin},
+		{pattern: "PUT /v1/profiles/{id}/consent", h: s.putConsent, scope: ScopeAdmin},
 		{pattern: "GET /v1/counts", h: s.getCounts},
 		{pattern: "GET /v1/members", h: s.getMembers},
 		{pattern: "GET /v1/segments/{segment}/members", h: s.getSegmentMembers},
@@ -167,15 +196,23 @@ func (s *Server) Register(mux *http.ServeMux) {
 	for _, r := range s.routes() {
 		h := r.h
 		if r.open {
-			mux.Handle(r.pattern, s.handle(func(w http.ResponseWriter, req *http.Request, _ string) error { return h(w, req) }))
+			mux.Handle(r.pattern, s.handle(h))
 			continue
 		}
-		mux.Handle(r.pattern, s.handle(func(w http.ResponseWriter, req *http.Request, who string) error {
-			if who == "" {
+		need := r.scope
+		if need == "" {
+			need = ScopeRead
+		}
+		mux.Handle(r.pattern, s.handle(func(w http.ResponseWriter, req *http.Request) error {
+			who, ok := s.authorize(req)
+			if !ok {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="segflow"`)
 				return errUnauthorized
 			}
-			return h(w, req.WithContext(context.WithValue(req.Context(), requesterKey{}, who)))
+			if !who.Scope.allows(need) {
+				return fmt.Errorf("%w: %s needs a token with the %s scope; this token has %s", errForbidden, r.pattern, need, who.Scope)
+			}
+			return h(w, req.WithContext(context.WithValue(req.Context(), requesterKey{}, who.Name)))
 		}))
 	}
 }
@@ -184,31 +221,33 @@ type requesterKey struct{}
 
 func requester(ctx context.Context) string { s, _ := ctx.Value(requesterKey{}).(string); return s }
 
-// authorize returns the name of the holder of the request's token, or "".
-// Every configured token is compared, in constant time, so the answer's
-// timing tells nothing about which tokens exist.
-func (s *Server) authorize(r *http.Request) string {
+// authorize returns the holder of the request's token, and whether it is
+// one. Every configured token is compared, in constant time, so the
+// answer's timing tells nothing about which tokens exist.
+func (s *Server) authorize(r *http.Request) (Holder, bool) {
 	h := r.Header.Get("Authorization")
 	if len(h) < 7 || !strings.EqualFold(h[:7], "Bearer ") {
-		return ""
+		return Holder{}, false
 	}
 	tok := strings.TrimSpace(h[7:])
 	if tok == "" {
-		return ""
+		return Holder{}, false
 	}
 	sum := sha256.Sum256([]byte(tok))
-	who := ""
+	var who Holder
+	ok := false
 	for i, t := range s.tokens {
 		if subtle.ConstantTimeCompare(sum[:], t[:]) == 1 {
-			who = s.names[i]
+			who, ok = s.holders[i], true
 		}
 	}
-	return who
+	return who, ok
 }
 
 // Errors the HTTP layer maps to status codes.
 var (
 	errUnauthorized = errors.New("a valid Bearer token is required")
+	errForbidden    = errors.New("forbidden")
 	errNotFound     = errors.New("not found")
 	errBadRequest   = errors.New("bad request")
 )
@@ -224,9 +263,9 @@ func (e *badRequest) Unwrap() error { return errBadRequest }
 
 func badf(format string, a ...any) error { return &badRequest{msg: fmt.Sprintf(format, a...), pos: -1} }
 
-func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request, who string) error) http.Handler {
+func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := h(w, r, s.authorize(r))
+		err := h(w, r)
 		if err == nil {
 			return
 		}
@@ -236,6 +275,8 @@ func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request, who strin
 		switch {
 		case errors.Is(err, errUnauthorized):
 			status = http.StatusUnauthorized
+		case errors.Is(err, errForbidden):
+			status = http.StatusForbidden
 		case errors.Is(err, errNotFound):
 			status = http.StatusNotFound
 		case errors.As(err, &br):

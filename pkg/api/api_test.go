@@ -28,7 +28,12 @@ import (
 	"github.com/segflow/segflow/pkg/trigger"
 )
 
-const token = "s3cret-token"
+// token is the admin token of the holder "analyst", readToken the read
+// token of "viewer".
+const (
+	token     = "s3cret-token"
+	readToken = "r3ad-only:token=x"
+)
 
 var T = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
@@ -63,7 +68,7 @@ func (e *env) serve(t testing.TB, results api.Results, out api.Producer) {
 	if results == nil {
 		results = noResults{}
 	}
-	srv, err := api.New(api.Config{Tokens: map[string]string{token: "analyst"}, Now: func() time.Time { return T }}, e.rdb, e.store, e.ix, results, out, zap.NewNop())
+	srv, err := api.New(api.Config{Tokens: map[string]api.Holder{token: {Name: "analyst", Scope: api.ScopeAdmin}, readToken: {Name: "viewer"}}, Now: func() time.Time { return T }}, e.rdb, e.store, e.ix, results, out, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +190,81 @@ func TestEveryRouteButTheDocumentNeedsAValidToken(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("lower-case scheme: %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestAReadTokenReadsButCannotEraseOrChangeConsent(t *testing.T) {
+	e := start(t, nil, nil)
+	e.apply(t, e.order("c1", T.Add(-day(3)), "10.00", "dog"),
+		testenv.Event(e.id(), event.Identify, "c1", T.Add(-day(1)), `{"user_id":"c1","consent":{"email":true}}`))
+	for _, path := range []string{"/v1/profiles/c1", "/v1/counts", "/v1/members?q=N", "/v1/segments/important_value/members?format=csv", "/v1/metrics/clv"} {
+		if status, body, _ := e.do(t, "GET", path, readToken, nil); status != 200 {
+			t.Errorf("GET %s with the read token: %d %s", path, status, body)
+		}
+	}
+	for _, req := range []struct{ method, path, body string }{
+		{"DELETE", "/v1/profiles/c1", ""},
+		{"PUT", "/v1/profiles/c1/consent", `{"email": false}`},
+	} {
+		status, body, _ := e.do(t, req.method, req.path, readToken, strings.NewReader(req.body))
+		if status != 403 || !strings.Contains(string(body), "admin scope") {
+			t.Errorf("%s %s with the read token: %d %s, want 403 naming the admin scope", req.method, req.path, status, body)
+		}
+	}
+	// Nothing was erased or changed.
+	var p api.ProfileView
+	e.get(t, "/v1/profiles/c1", &p)
+	if !p.Consent["email"] || p.Activity.Orders != 1 {
+		t.Errorf("after the refused requests: consent %v, %d orders", p.Consent, p.Activity.Orders)
+	}
+	if n, _ := e.rdb.XLen(context.Background(), api.AuditKey).Result(); n != 0 {
+		t.Errorf("%d erasures audited after the refused requests", n)
+	}
+	// The admin token erases and changes consent.
+	if status, body, _ := e.do(t, "PUT", "/v1/profiles/c1/consent", token, strings.NewReader(`{"email": false}`)); status != 200 {
+		t.Errorf("consent with the admin token: %d %s", status, body)
+	}
+	e.get(t, "/v1/profiles/c1", &p)
+	if p.Consent["email"] {
+		t.Errorf("consent after the admin token's change: %v", p.Consent)
+	}
+	if status, body, _ := e.do(t, "DELETE", "/v1/profiles/c1", token, nil); status != 200 {
+		t.Errorf("erasure with the admin token: %d %s", status, body)
+	}
+	if status, _, _ := e.do(t, "GET", "/v1/profiles/c1", readToken, nil); status != 404 {
+		t.Errorf("profile after the admin token's erasure: %d, want 404", status)
+	}
+}
+
+func TestNewRefusesATokenOfAnUnknownScope(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	_, err := api.New(api.Config{Tokens: map[string]api.Holder{"t": {Name: "x", Scope: "write"}}}, rdb, profile.New(rdb, profile.Config{}), index.New(rdb, ""), noResults{}, nil, zap.NewNop())
+	if err == nil {
+		t.Fatal("a token of scope write was accepted")
+	}
+}
+
+// TestOpenAPIDocumentsTheScopeEachRouteNeeds: the privacy routes, and only
+// they, are marked x-scope admin with a 403 answer in the document, and are
+// refused to the read token.
+func TestOpenAPIDocumentsTheScopeEachRouteNeeds(t *testing.T) {
+	e := start(t, nil, nil)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Scope     string         `json:"x-scope"`
+			Responses map[string]any `json:"responses"`
+		} `json:"paths"`
+	}
+	e.get(t, "/v1/openapi.json", &doc)
+	for _, route := range e.api.Routes() {
+		method, path, _ := strings.Cut(route, " ")
+		op := doc.Paths[path][strings.ToLower(method)]
+		_, documented403 := op.Responses["403"]
+		status, _, _ := e.do(t, method, strings.NewReplacer("{id}", "c1", "{segment}", "important_value").Replace(path), readToken, strings.NewReader(`{"email":true}`))
+		admin := route == "DELETE /v1/profiles/{id}" || route == "PUT /v1/profiles/{id}/consent"
+		if (op.Scope == "admin") != admin || documented403 != admin || (status == 403) != admin {
+			t.Errorf("%s: x-scope %q, 403 documented %v; the read token gets %d", route, op.Scope, documented403, status)
+		}
 	}
 }
 

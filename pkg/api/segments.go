@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"net/http"
@@ -171,14 +170,13 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, q string) error
 	if next != "" {
 		w.Header().Set("X-Next-Cursor", next)
 	}
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"customer_id", "segment", "clv"})
+	cw := &csvWriter{w: w}
+	cw.row("customer_id", "segment", "clv")
 	cur := ns.store.Currency()
 	for i, c := range page {
-		_ = cw.Write([]string{c, p.scores[c].Segment, money.Format(money.Micros(ltv[i]), cur)})
+		cw.row(c, p.scores[c].Segment, money.Format(money.Micros(ltv[i]), cur))
 	}
-	cw.Flush()
-	return cw.Error()
+	return cw.err
 }
 
 // evaluate returns the members of expr in ns at the API's time, sorted. Names are

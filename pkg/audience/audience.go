@@ -16,6 +16,11 @@
 // Resolve). Parse reports the byte offset of the first error, so an API can
 // point at it. Evaluation is set algebra over sorted customer ids, so its
 // result is sorted and the same for the same sets.
+//
+// An expression comes from whoever calls the API, so its size is bounded
+// (MaxLen, MaxNames, MaxDepth) and every step — parsing, String, Names and
+// Eval — takes time linear in its length (Eval: in its length times the
+// sizes of the sets).
 package audience
 
 import (
@@ -29,7 +34,9 @@ type Expr interface {
 	// String is the expression in canonical form, with the parentheses it
 	// needs, which Parse reads back to the same expression.
 	String() string
-	// Names appends the names the expression uses.
+	// write appends the canonical form to b.
+	write(b *strings.Builder)
+	// names appends the names the expression uses.
 	names(to []string) []string
 }
 
@@ -46,9 +53,34 @@ type And struct{ L, R Expr }
 type Or struct{ L, R Expr }
 
 func (n Name) String() string { return n.Name }
-func (n Not) String() string  { return "NOT " + paren(n.X, prec(n.X) < 3) }
-func (a And) String() string  { return paren(a.L, prec(a.L) < 2) + " AND " + paren(a.R, prec(a.R) <= 2) }
-func (o Or) String() string   { return o.L.String() + " OR " + paren(o.R, prec(o.R) <= 1) }
+func (n Not) String() string  { return canonical(n) }
+func (a And) String() string  { return canonical(a) }
+func (o Or) String() string   { return canonical(o) }
+
+// canonical writes e into one builder: each node appends its part, so the
+// form takes time linear in its length (nodes that each returned their
+// children's strings joined copied every name once per level above it).
+func canonical(e Expr) string {
+	var b strings.Builder
+	e.write(&b)
+	return b.String()
+}
+
+func (n Name) write(b *strings.Builder) { b.WriteString(n.Name) }
+func (n Not) write(b *strings.Builder) {
+	b.WriteString("NOT ")
+	paren(b, n.X, prec(n.X) < 3)
+}
+func (a And) write(b *strings.Builder) {
+	paren(b, a.L, prec(a.L) < 2)
+	b.WriteString(" AND ")
+	paren(b, a.R, prec(a.R) <= 2)
+}
+func (o Or) write(b *strings.Builder) {
+	o.L.write(b)
+	b.WriteString(" OR ")
+	paren(b, o.R, prec(o.R) <= 1)
+}
 
 // prec is how tightly an expression binds; String parenthesises only where
 // precedence and left associativity require, so that the canonical form nests
@@ -65,11 +97,14 @@ func prec(e Expr) int {
 	return 4
 }
 
-func paren(e Expr, p bool) string {
-	if p {
-		return "(" + e.String() + ")"
+func paren(b *strings.Builder, e Expr, p bool) {
+	if !p {
+		e.write(b)
+		return
 	}
-	return e.String()
+	b.WriteByte('(')
+	e.write(b)
+	b.WriteByte(')')
 }
 
 func (n Name) names(to []string) []string { return append(to, n.Name) }
@@ -84,7 +119,8 @@ func Names(e Expr) []string {
 	return slices.Compact(ns)
 }
 
-// SyntaxError is a malformed expression: what is wrong, at which byte offset.
+// SyntaxError is an expression Parse refuses, malformed or beyond one of
+// its limits: what is wrong, at which byte offset.
 type SyntaxError struct {
 	Pos int
 	Msg string
@@ -92,9 +128,17 @@ type SyntaxError struct {
 
 func (e *SyntaxError) Error() string { return fmt.Sprintf("at position %d: %s", e.Pos, e.Msg) }
 
-// MaxDepth bounds nesting, so that a hostile expression cannot exhaust the
-// stack.
-const MaxDepth = 100
+// Limits of an expression, so that a hostile one costs little to refuse and
+// at most MaxNames lookups to evaluate.
+const (
+	// MaxLen is the longest expression in bytes.
+	MaxLen = 4096
+	// MaxNames is the most names an expression uses, counting repeats.
+	MaxNames = 64
+	// MaxDepth bounds nesting (NOT and parentheses), so that an expression
+	// cannot exhaust the stack.
+	MaxDepth = 100
+)
 
 type token struct {
 	kind string // "(", ")", "AND", "OR", "NOT", "name", "end"
@@ -132,10 +176,15 @@ type parser struct {
 	toks  []token
 	i     int
 	depth int
+	names int
 }
 
-// Parse parses s. A malformed expression is a *SyntaxError.
+// Parse parses s. A malformed expression, or one beyond MaxLen, MaxNames or
+// MaxDepth, is a *SyntaxError.
 func Parse(s string) (Expr, error) {
+	if len(s) > MaxLen {
+		return nil, &SyntaxError{Pos: MaxLen, Msg: fmt.Sprintf("longer than %d bytes (%d)", MaxLen, len(s))}
+	}
 	p := &parser{toks: lex(s)}
 	e, err := p.or()
 	if err != nil {
@@ -213,6 +262,9 @@ func (p *parser) unary() (Expr, error) {
 		}
 		return e, nil
 	case "name":
+		if p.names++; p.names > MaxNames {
+			return nil, &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf("more than %d names", MaxNames)}
+		}
 		return Name{t.text}, nil
 	default:
 		return nil, p.unexpected(t, `a name, NOT or "("`)

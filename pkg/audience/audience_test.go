@@ -79,6 +79,50 @@ func TestParseRefusesNestingBeyondMaxDepth(t *testing.T) {
 	}
 }
 
+func TestParseRefusesExpressionsBeyondItsLimitsAndAcceptsThemAtTheLimits(t *testing.T) {
+	names := func(n int) string { return strings.TrimSuffix(strings.Repeat("a OR ", n), " OR ") }
+	// At the limits: MaxNames names in exactly MaxLen bytes.
+	long := strings.Repeat("x", MaxLen-len(names(MaxNames-1)+" OR "))
+	atLimits := names(MaxNames-1) + " OR " + long
+	if len(atLimits) != MaxLen {
+		t.Fatalf("the expression at the limits is %d bytes", len(atLimits))
+	}
+	e, err := Parse(atLimits)
+	if err != nil {
+		t.Fatalf("an expression of %d names in %d bytes: %v", MaxNames, MaxLen, err)
+	}
+	if got := Names(e); !slices.Equal(got, []string{"a", long}) {
+		t.Errorf("names %v", got)
+	}
+	for _, tc := range []struct {
+		name, in string
+		pos      int
+		says     string
+	}{
+		{"one byte too long", atLimits + " ", MaxLen, fmt.Sprint(MaxLen)},
+		{"100,000 names in 500 KB", names(100_000), MaxLen, fmt.Sprint(MaxLen)},
+		{"one name too many", names(MaxNames + 1), len(names(MaxNames)) + len(" OR "), fmt.Sprint(MaxNames)},
+		{"one name too many, repeated in parentheses", "(" + names(MaxNames) + ") AND b", len("(" + names(MaxNames) + ") AND "), fmt.Sprint(MaxNames)},
+	} {
+		_, err := Parse(tc.in)
+		var se *SyntaxError
+		if !errors.As(err, &se) || se.Pos != tc.pos || !strings.Contains(se.Msg, tc.says) {
+			t.Errorf("%s: %v, want a SyntaxError at %d naming the limit %s", tc.name, err, tc.pos, tc.says)
+		}
+	}
+}
+
+// TestStringAllocatesLogarithmicallyNotPerNode: the canonical form of a long
+// expression is written into one growing buffer. Joining the children's
+// strings at every node allocated (and copied) once per node and level.
+func TestStringAllocatesLogarithmicallyNotPerNode(t *testing.T) {
+	for _, e := range []Expr{longOr(10_000), deepNest(10_000)} {
+		if allocs := testing.AllocsPerRun(1, func() { _ = e.String() }); allocs > 100 {
+			t.Errorf("String of %d bytes: %v allocations, want at most 100", len(e.String()), allocs)
+		}
+	}
+}
+
 // member tells by plain boolean logic whether customer c is selected: the
 // independent definition Eval's set algebra is checked against.
 func member(e Expr, c string, in map[string]map[string]bool) bool {

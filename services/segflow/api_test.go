@@ -97,7 +97,7 @@ func TestAPITokensAreParsedAndMasked(t *testing.T) {
 		t.Fatal(err)
 	}
 	toks, _ := cfg.apiTokens()
-	if toks["tok-1"] != "crm" || toks["tok-2"] != "analyst" || len(toks) != 2 {
+	if toks["tok-1"].Name != "crm" || toks["tok-2"].Name != "analyst" || len(toks) != 2 {
 		t.Errorf("tokens %v", toks)
 	}
 	if s := cfg.String(); strings.Contains(s, "tok-1") || strings.Contains(s, "tok-2") {

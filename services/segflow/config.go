@@ -3,11 +3,14 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/segflow/segflow/pkg/api"
 	"github.com/segflow/segflow/pkg/collector"
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/stream"
@@ -76,16 +79,25 @@ type config struct {
 	set *flag.FlagSet
 }
 
+// The HTTP listen address when none is configured: the embedded pipeline,
+// whose secrets are well known, answers on this machine only.
+const (
+	embeddedHTTPAddr = "127.0.0.1:8080"
+	defaultHTTPAddr  = ":8080"
+)
+
 // devWriteKey is the write key of the embedded pipeline when none is configured.
 const devWriteKey = "dev"
 
-// devAPIToken is the read API token of the embedded pipeline when none is configured.
+// devAPIToken is the read API token of the embedded pipeline when none is
+// configured. It has the admin scope: the embedded pipeline listens on this
+// machine only (see checkExposure).
 const devAPIToken = "dev"
 
 func parseConfig(name string, args []string) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.StringVar(&c.HTTPAddr, "http-addr", ":8080", "address the HTTP API (collector, health, metrics) listens on")
+	fs.StringVar(&c.HTTPAddr, "http-addr", "", "address the HTTP API (collector, read API, dashboard, health, metrics) listens on; empty: "+embeddedHTTPAddr+" in embedded mode, "+defaultHTTPAddr+" otherwise. An address beyond this machine is refused while the embedded pipeline's well-known secret "+devWriteKey+" is a write key or API token")
 	fs.StringVar(&c.KafkaBrokers, "kafka-brokers", "", "comma-separated Kafka bootstrap brokers; empty runs an embedded broker")
 	fs.StringVar(&c.RedisAddr, "redis-addr", "", "Redis address host:port; empty runs an embedded Redis")
 	fs.StringVar(&c.RedisPassword, "redis-password", "", "Redis password")
@@ -113,7 +125,7 @@ func parseConfig(name string, args []string) (*config, error) {
 	fs.StringVar(&c.TriggerGroup, "trigger-group", "segflow-trigger", "Kafka consumer group of the trigger service")
 	fs.StringVar(&c.WebhookURL, "webhook-url", "", "deliver every trigger to this URL as well (signed, retried, dead-lettered to triggers.undelivered)")
 	fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "HMAC-SHA256 key of the webhook's X-Segflow-Signature header")
-	fs.StringVar(&c.APITokens, "api-tokens", "", "read API Bearer tokens: comma-separated name=token pairs (the name is recorded as the requester of erasures). Embedded mode defaults to dashboard=dev")
+	fs.StringVar(&c.APITokens, "api-tokens", "", "read API Bearer tokens: comma-separated name=token pairs, whose token may read (every GET), or name:admin=token, whose token may also erase customers and change their consent. The name, recorded as the requester of erasures, holds no ':' or '='; the token is everything after the first '=' up to the next ',', so it may hold ':' and '='. Embedded mode defaults to dashboard:admin=dev")
 	fs.StringVar(&c.IndexGroup, "index-group", "segflow-index", "Kafka consumer group of the segment index the read API serves")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or console")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -156,7 +168,13 @@ func parseConfig(name string, args []string) (*config, error) {
 		c.WriteKeys = "web=" + devWriteKey
 	}
 	if c.embedded() && c.APITokens == "" {
-		c.APITokens = "dashboard=" + devAPIToken
+		c.APITokens = "dashboard:" + string(api.ScopeAdmin) + "=" + devAPIToken
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = defaultHTTPAddr
+		if c.embedded() {
+			c.HTTPAddr = embeddedHTTPAddr
+		}
 	}
 	if name == "api" {
 		if _, err := c.apiTokens(); err != nil {
@@ -168,7 +186,51 @@ func parseConfig(name string, args []string) (*config, error) {
 			return nil, err
 		}
 	}
+	if err := c.checkExposure(name); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// checkExposure refuses to serve cmd beyond this machine while a secret it
+// accepts is the well-known one of the embedded pipeline: anyone who can
+// reach the address could write events, read profiles and erase customers.
+func (c *config) checkExposure(cmd string) error {
+	if loopback(c.HTTPAddr) {
+		return nil
+	}
+	var flags []string
+	if cmd == "run" || cmd == "collector" {
+		keys, err := c.writeKeys()
+		if _, dev := keys[devWriteKey]; err == nil && dev {
+			flags = append(flags, "--write-keys")
+		}
+	}
+	if cmd == "run" || cmd == "api" {
+		toks, err := c.apiTokens()
+		if _, dev := toks[devAPIToken]; err == nil && dev {
+			flags = append(flags, "--api-tokens")
+		}
+	}
+	if len(flags) == 0 {
+		return nil
+	}
+	return fmt.Errorf("--http-addr %s listens beyond this machine while %s hold the embedded pipeline's well-known secret %q: set secrets of your own, or listen on 127.0.0.1",
+		c.HTTPAddr, strings.Join(flags, " and "), devWriteKey)
+}
+
+// loopback tells whether addr (host:port) is reachable from this machine
+// only. An empty host or an unspecified IP listens on every interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func envName(flagName string) string {
@@ -181,36 +243,54 @@ func (c *config) brokers() []string { return splitList(c.KafkaBrokers) }
 
 // writeKeys parses --write-keys into the collector's map.
 func (c *config) writeKeys() (map[string]collector.Source, error) {
-	names, err := secrets("write-keys", c.WriteKeys, "source=key", "the collector")
+	holders, err := secrets("write-keys", c.WriteKeys, "source=key", "the collector")
 	if err != nil {
 		return nil, err
 	}
-	keys := make(map[string]collector.Source, len(names))
-	for key, name := range names {
-		channel, _, _ := strings.Cut(name, "-")
+	keys := make(map[string]collector.Source, len(holders))
+	for key, h := range holders {
+		channel, _, _ := strings.Cut(h.name, "-")
 		if !event.IsChannel(channel) {
 			channel = event.ChannelWeb
 		}
-		keys[key] = collector.Source{Name: name, Channel: channel}
+		keys[key] = collector.Source{Name: h.name, Channel: channel}
 	}
 	return keys, nil
 }
 
-// secrets parses a flag of name=secret pairs into secret -> name: each
+// holder is who holds a secret of a name=secret flag: the name, and the
+// scope given as name:scope=secret.
+type holder struct{ name, scope string }
+
+// secrets parses a flag of name=secret pairs into secret -> holder: each
 // secret names one holder, and at least one is given, or the service that
-// reads them (who) would refuse every request.
-func secrets(flagName, list, form, who string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, pair := range splitList(list) {
-		name, secret, ok := strings.Cut(pair, "=")
-		name, secret = strings.TrimSpace(name), strings.TrimSpace(secret)
+// reads them (who) would refuse every request. A pair may give one of
+// scopes after the name, name:scope=secret; without one, the holder has the
+// first of scopes (a flag without scopes takes none). The name ends at the
+// first "=" and the scope at the first ":" before it, so a secret is
+// everything after the first "=" and may hold ":" and "=" itself. Errors
+// show names, never secrets.
+func secrets(flagName, list, form, who string, scopes ...string) (map[string]holder, error) {
+	out := map[string]holder{}
+	for i, pair := range splitList(list) {
+		left, secret, ok := strings.Cut(pair, "=")
+		name, scope, scoped := strings.Cut(strings.TrimSpace(left), ":")
+		name, scope, secret = strings.TrimSpace(name), strings.TrimSpace(scope), strings.TrimSpace(secret)
 		if !ok || name == "" || secret == "" {
-			return nil, fmt.Errorf("--%s: %q is not %s", flagName, pair, form)
+			return nil, fmt.Errorf("--%s: entry %d is not %s", flagName, i+1, form)
+		}
+		switch {
+		case scoped && len(scopes) == 0:
+			return nil, fmt.Errorf("--%s: %q: a name holds no ':', and this flag takes no scope", flagName, left)
+		case scoped && !slices.Contains(scopes, scope):
+			return nil, fmt.Errorf("--%s: %q: the scope is one of %s", flagName, left, strings.Join(scopes, ", "))
+		case !scoped && len(scopes) > 0:
+			scope = scopes[0]
 		}
 		if _, dup := out[secret]; dup {
 			return nil, fmt.Errorf("--%s: one secret is given twice", flagName)
 		}
-		out[secret] = name
+		out[secret] = holder{name: name, scope: scope}
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("--%s: none configured; %s would refuse every request", flagName, who)
@@ -242,9 +322,18 @@ func (c *config) String() string {
 	return strings.Join(lines, " ")
 }
 
-// apiTokens parses --api-tokens into token -> name.
-func (c *config) apiTokens() (map[string]string, error) {
-	return secrets("api-tokens", c.APITokens, "name=token", "the read API")
+// apiTokens parses --api-tokens into token -> holder; a token is read-only
+// unless its pair gives the admin scope (name:admin=token).
+func (c *config) apiTokens() (map[string]api.Holder, error) {
+	holders, err := secrets("api-tokens", c.APITokens, "name=token or name:admin=token", "the read API", string(api.ScopeRead), string(api.ScopeAdmin))
+	if err != nil {
+		return nil, err
+	}
+	toks := make(map[string]api.Holder, len(holders))
+	for tok, h := range holders {
+		toks[tok] = api.Holder{Name: h.name, Scope: api.Scope(h.scope)}
+	}
+	return toks, nil
 }
 
 func splitList(s string) []string {

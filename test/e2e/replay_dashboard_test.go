@@ -57,7 +57,7 @@ func TestDashboardDrawsAWeeklyReplayOfCDNOW(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = x.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	a, err := api.New(api.Config{Tokens: map[string]string{dashToken: "e2e"}, Now: clk.now}, p.rdb, p.store, ix, trigger.NewEngine(nil, p.rdb, p.store, nil), p.writer, p.log)
+	a, err := api.New(api.Config{Tokens: map[string]api.Holder{dashToken: {Name: "e2e"}}, Now: clk.now}, p.rdb, p.store, ix, trigger.NewEngine(nil, p.rdb, p.store, nil), p.writer, p.log)
 	if err != nil {
 		t.Fatal(err)
 	}
