@@ -135,7 +135,7 @@ func TestHostileIDsThroughThePipelineTouchNothingButTheirOwn(t *testing.T) {
 	}
 	p.startTrigger(t, camps, now)
 	ix := index.New(p.rdb, "")
-	a, err := api.New(api.Config{Tokens: map[string]string{"tok": "e2e"}, Now: now}, p.rdb, p.store, ix, trigger.NewEngine(nil, p.rdb, p.store, nil), p.writer, p.log)
+	a, err := api.New(api.Config{Tokens: map[string]api.Holder{"tok": {Name: "e2e", Scope: api.ScopeAdmin}}, Now: now}, p.rdb, p.store, ix, trigger.NewEngine(nil, p.rdb, p.store, nil), p.writer, p.log)
 	if err != nil {
 		t.Fatal(err)
 	}
