@@ -124,12 +124,16 @@ func (v *Validator) Validate(typ string, data []byte) error {
 // alternative.
 func collect(ve *jsonschema.ValidationError, out *[]FieldError) {
 	switch k := ve.ErrorKind.(type) {
-	case *kind.AnyOf, *kind.OneOf:
-		msgs := make([]string, 0, len(ve.Causes))
-		for _, c := range ve.Causes {
-			msgs = append(msgs, leafMessage(c))
+	case *kind.OneOf:
+		if strings.HasSuffix(ve.SchemaURL, "/$defs/money") {
+			// Say what the bound is, rather than which pattern failed.
+			*out = append(*out, FieldError{Field: pointer(ve.InstanceLocation), Rule: "money", Message: amountMessage()})
+			return
 		}
-		*out = append(*out, FieldError{Field: pointer(ve.InstanceLocation), Rule: rule(k), Message: strings.Join(msgs, ", or ")})
+		*out = append(*out, alternatives(ve, k))
+		return
+	case *kind.AnyOf:
+		*out = append(*out, alternatives(ve, k))
 		return
 	case *kind.Required:
 		for _, m := range k.Missing {
@@ -144,6 +148,15 @@ func collect(ve *jsonschema.ValidationError, out *[]FieldError) {
 	for _, c := range ve.Causes {
 		collect(c, out)
 	}
+}
+
+// alternatives is one field error for an anyOf or oneOf, its alternatives joined.
+func alternatives(ve *jsonschema.ValidationError, k jsonschema.ErrorKind) FieldError {
+	msgs := make([]string, 0, len(ve.Causes))
+	for _, c := range ve.Causes {
+		msgs = append(msgs, leafMessage(c))
+	}
+	return FieldError{Field: pointer(ve.InstanceLocation), Rule: rule(k), Message: strings.Join(msgs, ", or ")}
 }
 
 func leafMessage(ve *jsonschema.ValidationError) string {
