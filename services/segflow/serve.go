@@ -96,6 +96,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 			MaxBodyBytes:    cfg.MaxBodyBytes,
 			MaxEvents:       cfg.MaxEvents,
 			DedupWindow:     cfg.DedupWindow,
+			MaxFuture:       cfg.MaxFuture,
 			WriteTimeout:    cfg.WriteTimeout,
 			DefaultCurrency: cfg.Currency,
 			AllowedOrigins:  splitList(cfg.CORSOrigins),
@@ -161,7 +162,11 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		log.Info("read API and dashboard off: no --api-tokens")
 	}
 
-	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	handler, err := health.Recover(mux, log, reg)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("serving", zap.String("addr", cfg.HTTPAddr))
