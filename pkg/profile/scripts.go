@@ -138,7 +138,12 @@ for i = 1, #rows, 2 do
   ids[#ids + 1] = rows[i]
 end
 if #ids > 0 then
-  local amounts = redis.call('HMGET', amt, unpack(ids))
+  -- Read in chunks: unpack takes at most a few thousand values.
+  local amounts = {}
+  for i = 1, #ids, 1000 do
+    local part = redis.call('HMGET', amt, unpack(ids, i, math.min(i + 999, #ids)))
+    for j = 1, #part do amounts[i + j - 1] = part[j] end
+  end
   for i, id in ipairs(ids) do
     local hi, lo = split(amounts[i] or '0')
     if string.sub(id, 1, 2) == 'o:' then
