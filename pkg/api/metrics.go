@@ -28,16 +28,12 @@ type Value struct {
 	Average   string `json:"average"`
 }
 
-func value(n int, total int64, currency string) Value {
-	avg := int64(0)
-	if n > 0 {
-		// Rounded half away from zero, to the micro.
-		avg = (2*total + int64(n)) / (2 * int64(n))
-		if total < 0 {
-			avg = -((-2*total + int64(n)) / (2 * int64(n)))
-		}
-	}
-	return Value{Customers: n, Total: money.Format(money.Micros(total), currency), Average: money.Format(money.Micros(avg), currency)}
+// value is n customers' values summing to total, with their average rounded
+// half away from zero to the micro. The total is a 128-bit money.Sum: each
+// value is at most money.MaxSum, and a population far beyond any Redis can
+// hold cannot overflow it.
+func value(n int, total money.Sum, currency string) Value {
+	return Value{Customers: n, Total: money.FormatSum(total, currency), Average: money.Format(total.Mean(int64(n)), currency)}
 }
 
 // CustomerValue is one customer's historical CLV.
@@ -86,7 +82,7 @@ func (s *Server) getCLV(w http.ResponseWriter, r *http.Request) error {
 	cur := ns.store.Currency()
 	type acc struct {
 		n     int
-		total int64
+		total money.Sum
 	}
 	by := map[string]*acc{}
 	var overall acc
@@ -99,9 +95,9 @@ func (s *Server) getCLV(w http.ResponseWriter, r *http.Request) error {
 			by[seg] = &acc{}
 		}
 		by[seg].n++
-		by[seg].total += ltv[i]
+		by[seg].total = by[seg].total.Add(money.Micros(ltv[i]))
 		overall.n++
-		overall.total += ltv[i]
+		overall.total = overall.total.Add(money.Micros(ltv[i]))
 	}
 	out := CLV{At: p.T, Currency: cur, Overall: value(overall.n, overall.total, cur), Segments: map[string]Value{}, Customers: []CustomerValue{}}
 	for seg, a := range by {

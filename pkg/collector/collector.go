@@ -71,6 +71,10 @@ type Config struct {
 	// DefaultCurrency is the currency of Segment orders that name none.
 	// Default USD.
 	DefaultCurrency string
+	// MaxFuture is how far past its receipt an event's time may be; 400
+	// beyond it (see event.CheckTime). Default event.DefaultMaxFuture, at
+	// most event.MaxFutureLimit.
+	MaxFuture time.Duration
 	// AllowedOrigins are the browser origins allowed by CORS, with credentials.
 	// Empty allows any origin, without credentials.
 	AllowedOrigins []string
@@ -103,6 +107,7 @@ func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	c.MaxFuture = event.MaxFuture(c.MaxFuture)
 }
 
 // Producer writes messages to Kafka and returns once they are acknowledged.

@@ -312,7 +312,7 @@ func TestSchemaViolationsAreRejectedByFieldAndDeadLettered(t *testing.T) {
 		t.Fatalf("got %d %+v, want 200 with 2 accepted and 4 rejected", code, a)
 	}
 	want := map[int][]string{
-		1: {"/data/currency:pattern", "/data/total:oneOf"},
+		1: {"/data/currency:pattern", "/data/total:money"},
 		3: {"/type:enum"},
 		4: {"/source:required", "/specversion:required"},
 		5: {":format"},

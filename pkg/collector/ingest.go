@@ -267,6 +267,10 @@ func (c *Collector) check(it *item, src Source, received time.Time) {
 	if it.ev.Time().IsZero() {
 		it.ev.SetTime(received)
 	}
+	if err := event.CheckTime("time", it.ev.Time(), received, c.cfg.MaxFuture); err != nil {
+		it.fail(err)
+		return
+	}
 	channel := it.ids.Channel
 	if channel == "" {
 		channel = src.Channel

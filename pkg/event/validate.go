@@ -134,12 +134,16 @@ func (v *Validator) collect(ve *jsonschema.ValidationError, out *[]FieldError) {
 		// the value must not be.
 		*out = append(*out, FieldError{Field: pointer(ve.InstanceLocation), Rule: "not", Message: "is not allowed: " + v.description(ve.SchemaURL)})
 		return
-	case *kind.AnyOf, *kind.OneOf:
-		msgs := make([]string, 0, len(ve.Causes))
-		for _, c := range ve.Causes {
-			msgs = append(msgs, v.leafMessage(c))
+	case *kind.OneOf:
+		if strings.HasSuffix(ve.SchemaURL, "/$defs/money") {
+			// Say what the bound is, rather than which pattern failed.
+			*out = append(*out, FieldError{Field: pointer(ve.InstanceLocation), Rule: "money", Message: amountMessage()})
+			return
 		}
-		*out = append(*out, FieldError{Field: pointer(ve.InstanceLocation), Rule: rule(k), Message: strings.Join(msgs, ", or ")})
+		*out = append(*out, v.alternatives(ve, k))
+		return
+	case *kind.AnyOf:
+		*out = append(*out, v.alternatives(ve, k))
 		return
 	case *kind.Required:
 		for _, m := range k.Missing {
@@ -165,6 +169,15 @@ func (v *Validator) description(url string) string {
 		return "the schema " + strings.TrimPrefix(url, schemaBase) + " rules it out"
 	}
 	return s.Description
+}
+
+// alternatives is one field error for an anyOf or oneOf, its alternatives joined.
+func (v *Validator) alternatives(ve *jsonschema.ValidationError, k jsonschema.ErrorKind) FieldError {
+	msgs := make([]string, 0, len(ve.Causes))
+	for _, c := range ve.Causes {
+		msgs = append(msgs, v.leafMessage(c))
+	}
+	return FieldError{Field: pointer(ve.InstanceLocation), Rule: rule(k), Message: strings.Join(msgs, ", or ")}
 }
 
 func (v *Validator) leafMessage(ve *jsonschema.ValidationError) string {

@@ -54,6 +54,10 @@ type Config struct {
 	BatchSize int
 	// Now is the clock of the receivedat extension. Default time.Now.
 	Now func() time.Time
+	// MaxFuture is how far past the import an order's time may be; such a
+	// row is an error (see event.CheckTime). Default
+	// event.DefaultMaxFuture, at most event.MaxFutureLimit.
+	MaxFuture time.Duration
 }
 
 func (c *Config) defaults() {
@@ -72,6 +76,7 @@ func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	c.MaxFuture = event.MaxFuture(c.MaxFuture)
 }
 
 // Producer writes messages and returns once they are acknowledged.
@@ -263,6 +268,10 @@ func (im *Importer) message(r row) (kafka.Message, string, error) {
 	if err != nil {
 		return kafka.Message{}, "", err
 	}
+	received := im.cfg.Now()
+	if err := event.CheckTime("time", at, received, im.cfg.MaxFuture); err != nil {
+		return kafka.Message{}, "", err
+	}
 	refund, err := r.refund()
 	if err != nil {
 		return kafka.Message{}, "", err
@@ -294,7 +303,7 @@ func (im *Importer) message(r row) (kafka.Message, string, error) {
 	e.SetDataSchema(event.SchemaURL(typ))
 	e.SetExtension(event.ExtPartitionKey, r.customer)
 	e.SetExtension(event.ExtChannel, channel)
-	e.SetExtension(event.ExtReceivedAt, im.cfg.Now().UTC().Format(time.RFC3339Nano))
+	e.SetExtension(event.ExtReceivedAt, received.UTC().Format(time.RFC3339Nano))
 	e.SetExtension(event.ExtBackfill, true)
 	e.SetDataContentType(cloudevents.ApplicationJSON)
 	e.DataEncoded = data

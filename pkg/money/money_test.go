@@ -11,7 +11,8 @@ import (
 	"testing"
 )
 
-// schemaMoney is the pattern of a decimal amount in schemas/defs.json.
+// schemaMoney is the form of the decimals Decimal returns; schemas/defs.json
+// accepts those of them from 0 to MaxAmount (bounds_test.go in package event).
 var schemaMoney = regexp.MustCompile(`^-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,6})?$`)
 
 func TestDecimal(t *testing.T) {

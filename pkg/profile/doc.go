@@ -44,7 +44,8 @@
 // by [keys.Tag]: no id can name another customer's key or a shared one;
 // prefix "sf" by default):
 //
-//	sf:{c}:p     hash: ver, n, first, last, ltv, last_browse, last_cart,
+//	sf:{c}:p     hash: ver, n, first, last, ltv and ltvh (lifetime spend =
+//	             ltvh * 10^9 + ltv micros), last_browse, last_cart,
 //	             cart_clear, a:<trait> = "<ms>|<value>", derived (last published snapshot)
 //	sf:{c}:h     zset: purchase history, "o:<order id>" / "r:<refund id>" -> event time (ms)
 //	sf:{c}:amt   hash: the same members -> amount in micros
@@ -68,4 +69,25 @@
 //
 // Money is in micros (millionths of the store currency) as integers; times are
 // Unix milliseconds.
+//
+// # Bounds and refunds
+//
+// Amounts are at most money.MaxAmount and times within event.CheckTime's
+// range; OpOf refuses anything else (the updater dead-letters it), which the
+// collector and the importer never accept. Running sums are kept exact
+// however large they grow: lifetime spend and the population's sum of M in
+// two integer fields each, split at 10^9 micros, and M's window sum as
+// split parts in the script (see splitLua and money.MaxSum for the
+// arithmetic). What is scored, tagged, recorded and reported — M, lifetime
+// spend, cart value — is capped to [0, money.MaxSum].
+//
+// A refund is recorded whole, with its own time and id, whether or not its
+// order is known: it may arrive before its order, and capping it by what the
+// order has left at apply time would depend on arrival order. It lowers
+// lifetime spend ever and M in the window of its own time. When refunds
+// exceed orders — a refund larger than its order, or of an order never seen
+// — the stored balance (ltv fields, and the history) goes below 0 and stays
+// there as the trace, while Lifetime and M read as 0. All of this is a
+// function of the recorded set of orders and refunds, so the exactly-once
+// invariant above still holds.
 package profile

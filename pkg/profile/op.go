@@ -55,6 +55,13 @@ func OpOf(e cloudevents.Event, currency string) (Op, error) {
 	if op.Customer == "" {
 		return op, fmt.Errorf("event %s has no customer (partitionkey)", e.ID())
 	}
+	if !op.Time.IsZero() {
+		// The bounds the collector and the importer check, with the widest
+		// skew they can be configured with.
+		if err := event.CheckReceived(e, time.Now()); err != nil {
+			return op, fmt.Errorf("event %s: %w", e.ID(), err)
+		}
+	}
 	var d data
 	if err := json.Unmarshal(e.Data(), &d); err != nil {
 		return op, fmt.Errorf("event %s: %w", e.ID(), err)
@@ -65,11 +72,11 @@ func OpOf(e cloudevents.Event, currency string) (Op, error) {
 			return op, fmt.Errorf("event %s: %w: %s, store %s", e.ID(), ErrCurrency, d.Currency, currency)
 		}
 		amount, err := money.Parse(d.Total, d.Currency)
+		if err == nil {
+			err = money.CheckAmount(amount)
+		}
 		if err != nil {
 			return op, fmt.Errorf("event %s: total: %w", e.ID(), err)
-		}
-		if amount < 0 {
-			return op, fmt.Errorf("event %s: total %s is negative", e.ID(), amount)
 		}
 		if e.Type() == event.OrderRefunded {
 			// A refund is known by its event id: one order can be refunded in parts.
@@ -106,9 +113,16 @@ func OpOf(e cloudevents.Event, currency string) (Op, error) {
 		if cur == "" {
 			cur = currency
 		}
-		price, err := money.Parse(d.Product.Price, cur)
-		if err != nil && len(d.Product.Price) > 0 {
-			return op, fmt.Errorf("event %s: price: %w", e.ID(), err)
+		var price money.Micros
+		if len(d.Product.Price) > 0 {
+			p, err := money.Parse(d.Product.Price, cur)
+			if err == nil {
+				err = money.CheckAmount(p)
+			}
+			if err != nil {
+				return op, fmt.Errorf("event %s: price: %w", e.ID(), err)
+			}
+			price = p
 		}
 		op.Kind, op.args = opCart, []string{d.Product.SKU, fmt.Sprintf("%d|%d", qty, int64(price))}
 	case event.CartViewed, event.CheckoutStarted, event.WishlistAdded:

@@ -56,21 +56,23 @@ func (s *Store) Population(ctx context.Context, T time.Time) ([]Buyer, error) {
 }
 
 // Lifetimes returns each customer's lifetime value in micros (orders minus
-// refunds, ever), 0 for a customer the store does not know.
+// refunds, ever, from 0 to money.MaxSum), 0 for a customer the store does
+// not know.
 func (s *Store) Lifetimes(ctx context.Context, customers []string) ([]int64, error) {
-	cmds := make([]*redis.StringCmd, len(customers))
+	cmds := make([]*redis.SliceCmd, len(customers))
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, c := range customers {
-			cmds[i] = pipe.HGet(ctx, s.customerKeys(c)[keyProfile], "ltv")
+			cmds[i] = pipe.HMGet(ctx, s.customerKeys(c)[keyProfile], "ltvh", "ltv")
 		}
 		return nil
 	})
-	if err != nil && err != redis.Nil {
+	if err != nil {
 		return nil, fmt.Errorf("read %d lifetime values: %w", len(customers), err)
 	}
 	out := make([]int64, len(customers))
 	for i, cmd := range cmds {
-		out[i] = toInt(cmd.Val())
+		v := cmd.Val()
+		out[i] = int64(joinLimbs(toInt(v[0]), toInt(v[1])).Cap())
 	}
 	return out, nil
 }

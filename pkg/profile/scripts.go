@@ -17,8 +17,9 @@ import "github.com/redis/go-redis/v9"
 // 5 viewed categories zset, 6 bought zset, 7 cart hash, 8 merged ids set.
 // ARGV: 1 op, 2 T (ms), 3 window (ms), 4 event time (ms), 5.. op arguments.
 // Returns {changed, merged into} or, with "+", {changed, merged into, version,
-// F, M, due}: due is when the window values next change by time alone (ms), or
-// -1.
+// F, M, due}: M is a decimal string of micros, not below 0 and not capped (it
+// may exceed int64); due is when the window values next change by time alone
+// (ms), or -1.
 var applyScript = redis.NewScript(`
 local p, h, amt, vs, vc, b, cart = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local op, read = ARGV[1], false
@@ -47,6 +48,13 @@ local function lww(key, field, value)
   redis.call('HSET', key, field, value)
 end
 local function trim(key, keep) redis.call('ZREMRANGEBYRANK', key, 0, -keep - 1) end
+` + splitLua + `
+-- addLifetime moves lifetime spend (ltvh * 10^9 + ltv micros) by sign * micros.
+local function addLifetime(micros, sign)
+  local hi, lo = split(micros)
+  if lo ~= 0 then redis.call('HINCRBY', p, 'ltv', string.format('%.0f', sign * lo)) end
+  if hi ~= 0 then redis.call('HINCRBY', p, 'ltvh', string.format('%.0f', sign * hi)) end
+end
 -- history inserts an order ("o:<id>") or refund ("r:<id>") unless present.
 local function history(id, ts, micros)
   if redis.call('ZADD', h, 'NX', ts, id) == 0 then return false end
@@ -54,12 +62,12 @@ local function history(id, ts, micros)
   redis.call('HINCRBY', p, 'ver', 1)
   if string.sub(id, 1, 2) == 'o:' then
     redis.call('HINCRBY', p, 'n', 1)
-    redis.call('HINCRBY', p, 'ltv', micros)
+    addLifetime(micros, 1)
     minf('first', ts)
     maxf('last', ts)
     maxf('cart_clear', ts)
-  elseif micros ~= '0' then
-    redis.call('HINCRBY', p, 'ltv', '-' .. micros)
+  else
+    addLifetime(micros, -1)
   end
   return true
 end
@@ -115,8 +123,10 @@ local pv = redis.call('HMGET', p, 'merged_into', 'ver')
 if not read then return {changed, pv[1] or ''} end
 
 -- Window values as of T: orders and refunds in (T-W, T]. Entries after T
--- (event times ahead of T) are not counted; the first of them is due.
-local f, m, due = 0, 0, -1
+-- (event times ahead of T) are not counted; the first of them is due. The
+-- order and refund totals are each kept as hi * 10^9 + lo with lo < 10^9, so
+-- they stay exact whatever their size (see split).
+local f, oh, ol, rh, rl, due = 0, 0, 0, 0, 0, -1
 local rows = redis.call('ZRANGEBYSCORE', h, '(' .. string.format('%.0f', T - W), '+inf', 'WITHSCORES')
 local ids = {}
 for i = 1, #rows, 2 do
@@ -128,16 +138,31 @@ for i = 1, #rows, 2 do
   ids[#ids + 1] = rows[i]
 end
 if #ids > 0 then
-  local amounts = redis.call('HMGET', amt, unpack(ids))
+  -- Read in chunks: unpack takes at most a few thousand values.
+  local amounts = {}
+  for i = 1, #ids, 1000 do
+    local part = redis.call('HMGET', amt, unpack(ids, i, math.min(i + 999, #ids)))
+    for j = 1, #part do amounts[i + j - 1] = part[j] end
+  end
   for i, id in ipairs(ids) do
-    local a = tonumber(amounts[i])
-    if string.sub(id, 1, 2) == 'o:' then f = f + 1; m = m + a else m = m - a end
+    local hi, lo = split(amounts[i] or '0')
+    if string.sub(id, 1, 2) == 'o:' then
+      f, oh, ol = f + 1, oh + hi, ol + lo
+      if ol >= 1e9 then oh, ol = oh + 1, ol - 1e9 end
+    else
+      rh, rl = rh + hi, rl + lo
+      if rl >= 1e9 then rh, rl = rh + 1, rl - 1e9 end
+    end
   end
   -- The earliest entry is the first to leave the window.
   local leaves = tonumber(rows[2]) + W
   if due < 0 or leaves < due then due = leaves end
 end
-if m < 0 then m = 0 end
+-- M = orders - refunds, as a decimal string ("0" if negative).
+local dh, dl, m = oh - rh, ol - rl, '0'
+if dl < 0 then dh, dl = dh - 1, dl + 1e9 end
+if dh > 0 then m = string.format('%.0f', dh) .. string.format('%09.0f', dl)
+elseif dh == 0 then m = string.format('%.0f', dl) end
 return {changed, pv[1] or '', pv[2] or '0', f, m, due}
 `)
 
@@ -153,13 +178,24 @@ local function S(x)
   if s == '-0' then return '0' end
   return s
 end
+` + splitLua + `
+-- addM moves the population's sum of M (mh * 10^9 + m micros) by sign * M,
+-- M a decimal string.
+local function addM(M, sign)
+  local hi, lo = split(M)
+  if lo ~= 0 then redis.call('HINCRBY', sums, 'm', S(sign * lo)) end
+  if hi ~= 0 then redis.call('HINCRBY', sums, 'mh', S(sign * hi)) end
+end
 local function leave(c)
   local oldF = redis.call('ZSCORE', kf, c)
   if not oldF then return false end
   local oldL = tonumber(redis.call('ZSCORE', kl, c))
+  -- The recorded entry holds M as it was added; the sorted-set score is a
+  -- double (exact too, as M is at most money.MaxSum < 2^53).
+  local oldM = string.match(redis.call('HGET', at, c) or '', '^%d+|%d+|%d+|(%d+)|')
   redis.call('HINCRBY', sums, 'n', -1)
   redis.call('HINCRBY', sums, 'f', S(-tonumber(oldF)))
-  redis.call('HINCRBY', sums, 'm', S(-tonumber(redis.call('ZSCORE', km, c))))
+  addM(oldM or S(tonumber(redis.call('ZSCORE', km, c))), -1)
   redis.call('HINCRBY', sums, 'ld', S(-math.floor(oldL / DAY)))
   redis.call('ZREM', kf, c)
   redis.call('ZREM', km, c)
@@ -178,10 +214,10 @@ end
 // customer cannot leave a stale value behind.
 //
 // KEYS: 1 F zset, 2 M zset, 3 last-purchase zset, 4 time-of-day zset,
-// 5 sums hash (n, f, m, ld), 6 versions hash (customer -> "ver|T|F|M|last";
+// 5 sums hash (n, f, m and mh: sum M = mh * 10^9 + m, ld), 6 versions hash (customer -> "ver|T|F|M|last";
 // an entry with unchanged values only moves its version).
 // ARGV: groups of 6: customer, version, T, F, M, last purchase (all integers;
-// times in ms).
+// times in ms; M from 0 to money.MaxSum).
 var populationScript = redis.NewScript(populationLua + `
 for i = 1, #ARGV, 6 do
   local c, ver, T, F = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
@@ -203,7 +239,7 @@ for i = 1, #ARGV, 6 do
       redis.call('ZADD', kt, S(L % DAY), c)
       redis.call('HINCRBY', sums, 'n', 1)
       redis.call('HINCRBY', sums, 'f', ARGV[i + 3])
-      redis.call('HINCRBY', sums, 'm', ARGV[i + 4])
+      addM(ARGV[i + 4], 1)
       redis.call('HINCRBY', sums, 'ld', S(math.floor(L / DAY)))
     end
   end
@@ -221,16 +257,17 @@ return 0
 // R = Td - ld - (1 if lr > Tr), so sum R = n*Td - sum ld - #(lr > Tr).
 //
 // KEYS: as populationScript. ARGV: 1 T (ms), then groups of 3: R, F, M.
-// Returns {n, sumR, sumF, sumM (string), then per group betterR, betterF, betterM}.
+// Returns {n, sumR, sumF, sum M's two fields m and mh (strings), then per
+// group betterR, betterF, betterM}.
 var scoreScript = redis.NewScript(`
 local kf, km, kl, kt, sums = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local DAY = 86400000
 local T = tonumber(ARGV[1])
 local Td, Tr = math.floor(T / DAY), T % DAY
-local s = redis.call('HMGET', sums, 'n', 'f', 'm', 'ld')
+local s = redis.call('HMGET', sums, 'n', 'f', 'm', 'ld', 'mh')
 local n = tonumber(s[1] or '0')
 local sumR = n * Td - tonumber(s[4] or '0') - redis.call('ZCOUNT', kt, '(' .. string.format('%.0f', Tr), '+inf')
-local out = {n, sumR, tonumber(s[2] or '0'), s[3] or '0'}
+local out = {n, sumR, tonumber(s[2] or '0'), s[3] or '0', s[5] or '0'}
 for i = 2, #ARGV, 3 do
   local R = tonumber(ARGV[i])
   out[#out + 1] = redis.call('ZCOUNT', kl, '-inf', string.format('%.0f', T - (R + 1) * DAY))
@@ -249,3 +286,15 @@ return {redis.call('HGETALL', KEYS[1]), redis.call('ZRANGE', KEYS[2], 0, -1, 'WI
   redis.call('ZRANGE', KEYS[4], 0, -1, 'WITHSCORES'), redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES'),
   redis.call('ZRANGE', KEYS[6], 0, -1, 'WITHSCORES'), redis.call('HGETALL', KEYS[7])}
 `)
+
+// splitLua defines split(s): a non-negative integer string of micros as two
+// numbers hi and lo with s = hi * 10^9 + lo and lo < 10^9. Lua numbers are
+// doubles, exact only to 2^53; sums of the parts stay exact (and fit in the
+// int64 fields Redis increments) for fewer than 2^32 terms of at most
+// money.MaxSum, where sums of whole amounts would not (see money.MaxSum).
+const splitLua = `
+local function split(s)
+  if #s <= 9 then return 0, tonumber(s) end
+  return tonumber(string.sub(s, 1, -10)), tonumber(string.sub(s, -9))
+end
+`

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/money"
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/rfm"
 	"github.com/segflow/segflow/pkg/tag"
@@ -148,12 +149,12 @@ type State struct {
 	Orders     int
 	First      time.Time
 	Last       time.Time
-	Lifetime   int64 // micros: orders minus refunds, ever
+	Lifetime   int64 // micros: orders minus refunds, ever, from 0 to money.MaxSum
 	Values     rfm.Values
 	Due        time.Time // when the window values change next by time alone
 	LastBrowse time.Time
 	LastCart   time.Time
-	CartValue  int64
+	CartValue  int64 // micros, from 0 to money.MaxSum
 	CartItems  int
 	Viewed     []string // skus, most recent last
 	ViewedCats []string
@@ -343,7 +344,7 @@ func (s *Store) Get(ctx context.Context, T time.Time, customers []string) ([]Pro
 	}
 	out := make([]Profile, len(states))
 	for i, st := range states {
-		snap, err := s.snapshot(st, p, res[4+3*i:7+3*i], T)
+		snap, err := s.snapshot(st, p, res[scoreHead+3*i:scoreHead+3+3*i], T)
 		if err != nil {
 			return nil, err
 		}
@@ -669,7 +670,7 @@ func (s *Store) score(ctx context.Context, T time.Time, idx []int, states []*Sta
 		if st.MergedInto != "" {
 			continue
 		}
-		after, err := s.snapshot(st, p, res[4+3*k:7+3*k], T)
+		after, err := s.snapshot(st, p, res[scoreHead+3*k:scoreHead+3+3*k], T)
 		if err != nil {
 			return fmt.Errorf("customer rules: %w", err)
 		}
@@ -769,15 +770,42 @@ func (s *Store) nextDue(st *State, T time.Time) (time.Time, bool) {
 	return due, ok
 }
 
+// scoreHead is the number of values before the groups in scoreScript's reply.
+const scoreHead = 5
+
 func population(res []any) (rfm.Population, error) {
-	if len(res) < 4 {
+	if len(res) < scoreHead {
 		return rfm.Population{}, fmt.Errorf("score: short reply")
 	}
-	sumM, err := strconv.ParseInt(fmt.Sprint(res[3]), 10, 64)
-	if err != nil {
-		return rfm.Population{}, fmt.Errorf("score: sum M: %w", err)
+	var limbs [2]int64
+	for i, v := range res[3:5] {
+		n, err := strconv.ParseInt(fmt.Sprint(v), 10, 64)
+		if err != nil {
+			return rfm.Population{}, fmt.Errorf("score: sum M: %w", err)
+		}
+		limbs[i] = n
 	}
-	return rfm.Population{Buyers: toInt(res[0]), SumR: toInt(res[1]), SumF: toInt(res[2]), SumM: sumM}, nil
+	return rfm.Population{Buyers: toInt(res[0]), SumR: toInt(res[1]), SumF: toInt(res[2]), SumM: joinLimbs(limbs[1], limbs[0])}, nil
+}
+
+// joinLimbs returns hi × 10^9 + lo micros, a sum the scripts keep in two
+// fields (see splitLua).
+func joinLimbs(hi, lo int64) money.Sum {
+	return money.Product(money.Micros(hi), 1e9).Add(money.Micros(lo))
+}
+
+// capped reads a decimal integer of micros, of any length, capped to
+// [0, money.MaxSum].
+func capped(v any) int64 {
+	s := fmt.Sprint(v)
+	n, err := strconv.ParseInt(s, 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		n = int64(money.MaxSum) // beyond int64 either way: positive (no sign) or far below 0
+		if strings.HasPrefix(s, "-") {
+			n = 0
+		}
+	}
+	return int64(money.Cap(n))
 }
 
 func toInt(v any) int64 {
@@ -838,13 +866,13 @@ func (r *stateCmds) state(c string, T time.Time) (*State, error) {
 	// with an old version.
 	st.Version = toInt(res[2])
 	st.Values.F = int(toInt(res[3]))
-	st.Values.M = toInt(res[4])
+	st.Values.M = capped(res[4])
 	if due := toInt(res[5]); due >= 0 {
 		st.Due = time.UnixMilli(due).UTC()
 	}
 	st.Orders = int(toInt(p["n"]))
 	st.First, st.Last = fromMs(p["first"]), fromMs(p["last"])
-	st.Lifetime = toInt(p["ltv"])
+	st.Lifetime = int64(joinLimbs(toInt(p["ltvh"]), toInt(p["ltv"])).Cap())
 	st.LastBrowse, st.LastCart = fromMs(p["last_browse"]), fromMs(p["last_cart"])
 	if st.Orders > 0 {
 		st.Values.R = int(max(T.Sub(st.Last), 0) / (24 * time.Hour))
@@ -870,6 +898,7 @@ func (r *stateCmds) state(c string, T time.Time) (*State, error) {
 		st.publishedKey = pub.key()
 	}
 	clear := toInt(p["cart_clear"])
+	var cart money.Sum
 	for _, v := range r.cart.Val() {
 		parts := strings.Split(v, "|")
 		if len(parts) != 3 {
@@ -878,9 +907,10 @@ func (r *stateCmds) state(c string, T time.Time) (*State, error) {
 		t, qty, price := toInt(parts[0]), toInt(parts[1]), toInt(parts[2])
 		if t > clear && qty > 0 {
 			st.CartItems++
-			st.CartValue += qty * price
+			cart = cart.Plus(money.Product(money.Micros(price), qty))
 		}
 	}
+	st.CartValue = int64(cart.Cap())
 	st.Viewed = r.vs.Val()
 	st.ViewedCats = r.vc.Val()
 	for _, b := range r.bought.Val() {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/segflow/segflow/pkg/money"
 )
 
 // DefaultWindow is the RFM window W that F and M look back over: 365 days.
@@ -33,7 +35,7 @@ var Segments = []string{
 type Values struct {
 	R int   // whole days since the last purchase: floor((T - last)/24h)
 	F int   // completed orders in (T-W, T]
-	M int64 // order totals minus refunds in (T-W, T], in micros, never below 0
+	M int64 // order totals minus refunds in (T-W, T], in micros, from 0 to money.MaxSum
 }
 
 // Buyer reports whether the customer is a buyer at T (F ≥ 1), and so is
@@ -42,10 +44,10 @@ func (v Values) Buyer() bool { return v.F >= 1 }
 
 // Population is what scoring needs to know about all buyers at T.
 type Population struct {
-	Buyers int64 // number of buyers
-	SumR   int64 // sum of the buyers' R
-	SumF   int64 // sum of the buyers' F
-	SumM   int64 // sum of the buyers' M, in micros
+	Buyers int64     // number of buyers
+	SumR   int64     // sum of the buyers' R
+	SumF   int64     // sum of the buyers' F
+	SumM   money.Sum // sum of the buyers' M, in micros: 128 bits, as it may exceed int64
 }
 
 // Scores are one customer's quintile scores (1–5) and segment. A non-buyer's
@@ -81,7 +83,7 @@ func Segment(v Values, p Population) string {
 	}
 	rHigh := cmpProduct(int64(v.R), p.Buyers, p.SumR) <= 0
 	fHigh := cmpProduct(int64(v.F), p.Buyers, p.SumF) >= 0
-	mHigh := cmpProduct(v.M, p.Buyers, p.SumM) >= 0
+	mHigh := money.Product(money.Micros(v.M), p.Buyers).Cmp(p.SumM) >= 0
 	// Segments is ordered M, then R, then F, each high before low.
 	i := 0
 	if !mHigh {
@@ -102,9 +104,9 @@ func Segment(v Values, p Population) string {
 // search, so ties are exact, in O(n log n). It is the reference that the
 // incremental scoring is checked against, and serves small offline jobs.
 //
-// Compute panics if a sum in the Population overflows int64 (for M, more than
-// 9.2 trillion currency units among all buyers), since the Population could
-// not represent it.
+// The sum of M is exact (a money.Sum); the sums of R and F saturate at
+// MaxInt64, which no real population reaches (ΣF is at most the number of
+// orders stored, ΣR about 20,000 days per buyer).
 func Compute(vs []Values) ([]Scores, Population) {
 	var p Population
 	var rs, fs, ms []int64
@@ -113,9 +115,9 @@ func Compute(vs []Values) ([]Scores, Population) {
 			continue
 		}
 		p.Buyers++
-		p.SumR = mustAdd(p.SumR, int64(v.R))
-		p.SumF = mustAdd(p.SumF, int64(v.F))
-		p.SumM = mustAdd(p.SumM, v.M)
+		p.SumR = satAdd(p.SumR, int64(v.R))
+		p.SumF = satAdd(p.SumF, int64(v.F))
+		p.SumM = p.SumM.Add(money.Micros(v.M))
 		rs = append(rs, int64(v.R))
 		fs = append(fs, int64(v.F))
 		ms = append(ms, v.M)
@@ -161,8 +163,8 @@ type Order struct {
 //   - F counts the orders with a time in (T−window, T]; orders outside it, and
 //     refunds, do not count.
 //   - M sums those orders' amounts minus the refunds with a time in
-//     (T−window, T], whatever order they refund, clamped to [0, MaxInt64];
-//     the sum is exact in between.
+//     (T−window, T], whatever order they refund, clamped to
+//     [0, money.MaxSum]; the sum is exact in between.
 //
 // A window ≤ 0 means DefaultWindow.
 func Of(orders []Order, refunds []Order, lastPurchase time.Time, T time.Time, window time.Duration) Values {
@@ -175,51 +177,20 @@ func Of(orders []Order, refunds []Order, lastPurchase time.Time, T time.Time, wi
 	}
 	from := T.Add(-window)
 	in := func(t time.Time) bool { return t.After(from) && !t.After(T) }
-	var m int128
+	var m money.Sum
 	for _, o := range orders {
 		if in(o.Time) {
 			v.F++
-			m.add(o.Amount)
+			m = m.Add(money.Micros(o.Amount))
 		}
 	}
 	for _, r := range refunds {
 		if in(r.Time) {
-			m.sub(r.Amount)
+			m = m.Sub(money.Micros(r.Amount))
 		}
 	}
-	v.M = m.clamp()
+	v.M = int64(m.Cap())
 	return v
-}
-
-// int128 is a signed 128-bit accumulator, so that M is exact however many
-// orders and refunds it sums.
-type int128 struct {
-	hi int64
-	lo uint64
-}
-
-func (a *int128) add(x int64) {
-	var carry uint64
-	a.lo, carry = bits.Add64(a.lo, uint64(x), 0)
-	a.hi += int64(carry) + x>>63 // x>>63 sign-extends x into the high word
-}
-
-func (a *int128) sub(x int64) {
-	var borrow uint64
-	a.lo, borrow = bits.Sub64(a.lo, uint64(x), 0)
-	a.hi -= int64(borrow) + x>>63
-}
-
-// clamp returns a clamped to [0, MaxInt64].
-func (a int128) clamp() int64 {
-	switch {
-	case a.hi < 0:
-		return 0
-	case a.hi > 0 || a.lo > math.MaxInt64:
-		return math.MaxInt64
-	default:
-		return int64(a.lo)
-	}
 }
 
 // cmpProduct returns the sign of a × b − s, computed exactly.
@@ -261,11 +232,10 @@ func abs(x int64) uint64 {
 	return uint64(x)
 }
 
-// mustAdd returns a + b, panicking on overflow.
-func mustAdd(a, b int64) int64 {
-	s := a + b
-	if (s > a) != (b > 0) {
-		panic("rfm: population sum overflows int64")
+// satAdd returns a + b for b ≥ 0, or MaxInt64 if that overflows.
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
 	}
-	return s
+	return a + b
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segflow/segflow/pkg/money"
 	"github.com/segflow/segflow/pkg/rfm"
 )
 
@@ -105,22 +106,22 @@ func TestScore(t *testing.T) {
 func TestSegment(t *testing.T) {
 	// Four buyers with means R = 40/4 = 10 days, F = 8/4 = 2 orders,
 	// M = 400/4 = 100 units.
-	mean := rfm.Population{Buyers: 4, SumR: 40, SumF: 8, SumM: 400_000_000}
+	mean := rfm.Population{Buyers: 4, SumR: 40, SumF: 8, SumM: money.SumOf(400_000_000)}
 	const (
 		rHigh, rLow = 5, 15
 		fHigh, fLow = 3, 1
 		mHigh, mLow = 150_000_000, 50_000_000
 	)
 	// Three buyers with means R = 10/3, F = 4/3, M = 10/3 micros.
-	thirds := rfm.Population{Buyers: 3, SumR: 10, SumF: 4, SumM: 10}
+	thirds := rfm.Population{Buyers: 3, SumR: 10, SumF: 4, SumM: money.SumOf(10)}
 	// x = 2^60: 3x + 1 needs 62 bits, so a float64 mean (3x + 1)/3 rounds to x.
 	const x = int64(1) << 60
-	fine := rfm.Population{Buyers: 3, SumR: 0, SumF: 3, SumM: 3*x + 1}
+	fine := rfm.Population{Buyers: 3, SumR: 0, SumF: 3, SumM: money.SumOf(money.Micros(3*x + 1))}
 	// Three buyers with M of 4e18, 4e18 and 1e18: M × 3 overflows int64.
-	huge := rfm.Population{Buyers: 3, SumR: 0, SumF: 3, SumM: 9_000_000_000_000_000_000}
+	huge := rfm.Population{Buyers: 3, SumR: 0, SumF: 3, SumM: money.SumOf(4_000_000_000_000_000_000, 4_000_000_000_000_000_000, 1_000_000_000_000_000_000)}
 	// Four buyers, one with R (or F) of 2^62: R × 4 = 2^64 wraps to 0 in int64.
 	const r62 = 1 << 62
-	wrap := rfm.Population{Buyers: 4, SumR: math.MaxInt64, SumF: math.MaxInt64, SumM: 4}
+	wrap := rfm.Population{Buyers: 4, SumR: math.MaxInt64, SumF: math.MaxInt64, SumM: money.SumOf(4)}
 
 	tests := []struct {
 		name string
@@ -209,13 +210,13 @@ func TestCompute(t *testing.T) {
 				{R: 1, F: 1, M: 1, Segment: "general_retain"},
 				{},
 			},
-			wantP: rfm.Population{Buyers: 8, SumR: 40, SumF: 16, SumM: 160 * u},
+			wantP: rfm.Population{Buyers: 8, SumR: 40, SumF: 16, SumM: money.SumOf(160 * u)},
 		},
 		{
 			name:  "a single buyer scores 1 and is at every mean",
 			vs:    []rfm.Values{{R: 100, F: 1, M: 1}},
 			want:  []rfm.Scores{{R: 1, F: 1, M: 1, Segment: "important_value"}},
-			wantP: rfm.Population{Buyers: 1, SumR: 100, SumF: 1, SumM: 1},
+			wantP: rfm.Population{Buyers: 1, SumR: 100, SumF: 1, SumM: money.SumOf(1)},
 		},
 		{
 			name: "buyers who are all equal all score 1 and are important value",
@@ -225,7 +226,7 @@ func TestCompute(t *testing.T) {
 				{R: 1, F: 1, M: 1, Segment: "important_value"},
 				{R: 1, F: 1, M: 1, Segment: "important_value"},
 			},
-			wantP: rfm.Population{Buyers: 3, SumR: 15, SumF: 6, SumM: 21},
+			wantP: rfm.Population{Buyers: 3, SumR: 15, SumF: 6, SumM: money.SumOf(21)},
 		},
 		{
 			// The better buyer has 1 of 2 below: 1 + floor(5/2) = 3. Means R 2,
@@ -236,7 +237,7 @@ func TestCompute(t *testing.T) {
 				{R: 3, F: 3, M: 3, Segment: "important_value"},
 				{R: 1, F: 1, M: 1, Segment: "general_retain"},
 			},
-			wantP: rfm.Population{Buyers: 2, SumR: 4, SumF: 3, SumM: 30},
+			wantP: rfm.Population{Buyers: 2, SumR: 4, SumF: 3, SumM: money.SumOf(30)},
 		},
 		{
 			// R 0..40: 4, 3, 2, 1, 0 larger; F 1..5: 0..4 smaller; M 5..1: 4..0
@@ -256,7 +257,7 @@ func TestCompute(t *testing.T) {
 				{R: 2, F: 4, M: 2, Segment: "general_keep"},
 				{R: 1, F: 5, M: 1, Segment: "general_keep"},
 			},
-			wantP: rfm.Population{Buyers: 5, SumR: 100, SumF: 15, SumM: 15 * u},
+			wantP: rfm.Population{Buyers: 5, SumR: 100, SumF: 15, SumM: money.SumOf(15 * u)},
 		},
 		{
 			// Buyer i (0..9) has R i, F i+1, M i+1 units. F and M: i smaller, so
@@ -279,7 +280,7 @@ func TestCompute(t *testing.T) {
 				{R: 1, F: 5, M: 5, Segment: "important_keep"},
 				{R: 1, F: 5, M: 5, Segment: "important_keep"},
 			},
-			wantP: rfm.Population{Buyers: 10, SumR: 45, SumF: 55, SumM: 55 * u},
+			wantP: rfm.Population{Buyers: 10, SumR: 45, SumF: 55, SumM: money.SumOf(55 * u)},
 		},
 		{
 			// R 5, 3, 3, 1: 0, 1, 1, 3 larger → 1, 2, 2, 4 (1 + floor(5/4) = 2,
@@ -293,7 +294,7 @@ func TestCompute(t *testing.T) {
 				{R: 2, F: 1, M: 2, Segment: "important_value"},
 				{R: 4, F: 1, M: 4, Segment: "important_value"},
 			},
-			wantP: rfm.Population{Buyers: 4, SumR: 12, SumF: 4, SumM: 80},
+			wantP: rfm.Population{Buyers: 4, SumR: 12, SumF: 4, SumM: money.SumOf(80)},
 		},
 		{
 			// Only the two buyers count: means R 3, F 2, M 10. A: R 2 has 1
@@ -306,7 +307,7 @@ func TestCompute(t *testing.T) {
 				{},
 				{R: 1, F: 3, M: 3, Segment: "important_keep"},
 			},
-			wantP: rfm.Population{Buyers: 2, SumR: 6, SumF: 4, SumM: 20},
+			wantP: rfm.Population{Buyers: 2, SumR: 6, SumF: 4, SumM: money.SumOf(20)},
 		},
 		{
 			name:  "a population of non-buyers scores no one",
@@ -333,20 +334,27 @@ func TestCompute(t *testing.T) {
 	}
 }
 
-func TestComputePanicsWhenTheSumOfMOverflows(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Error("Compute did not panic on a sum of M beyond int64")
-		}
-	}()
-	rfm.Compute([]rfm.Values{{F: 1, M: math.MaxInt64}, {F: 1, M: 1}})
+func TestComputeSumsMExactlyBeyondInt64(t *testing.T) {
+	// Two buyers at the largest int64 and one at 1 micro: the sum needs 65
+	// bits; the mean, (2·max + 1)/3, is below max and above 1.
+	got, p := rfm.Compute([]rfm.Values{{F: 1, M: math.MaxInt64}, {F: 1, M: math.MaxInt64}, {F: 1, M: 1}})
+	want := new(big.Int).Mul(big.NewInt(math.MaxInt64), big.NewInt(2))
+	want.Add(want, big.NewInt(1))
+	if p.SumM.Big().Cmp(want) != 0 {
+		t.Errorf("sum of M = %s, want %s", p.SumM.Big(), want)
+	}
+	// R = 0 and F = 1 are everyone's, so at the mean: high.
+	if got[0].Segment != rfm.ImportantValue || got[1].Segment != rfm.ImportantValue || got[2].Segment != rfm.GeneralValue {
+		t.Errorf("segments %q %q %q, want important_value twice and general_value", got[0].Segment, got[1].Segment, got[2].Segment)
+	}
 }
 
 func TestOf(t *testing.T) {
 	const (
-		day = 24 * time.Hour
-		u   = 1_000_000
-		W   = rfm.DefaultWindow
+		day    = 24 * time.Hour
+		u      = 1_000_000
+		W      = rfm.DefaultWindow
+		maxSum = 9_000_000_000 * u // money.MaxSum: 9e9 major units
 	)
 	T := time.Date(2024, 6, 30, 12, 0, 0, 0, time.UTC)
 	at := func(ago time.Duration) time.Time { return T.Add(-ago) }
@@ -400,11 +408,11 @@ func TestOf(t *testing.T) {
 		{"a zero window means the default window",
 			list{o(364*day, 1*u), o(365*day, 2*u)}, nil, at(364 * day), 0, rfm.Values{R: 364, F: 1, M: 1 * u}},
 
-		{"order totals beyond int64 clamp M to the largest int64",
-			list{o(day, math.MaxInt64), o(2*day, math.MaxInt64)}, nil, at(day), W, rfm.Values{R: 1, F: 2, M: math.MaxInt64}},
-		{"M is exact when a running total exceeds int64", // 2·max − max − 1e6
-			list{o(day, math.MaxInt64), o(2*day, math.MaxInt64)}, list{o(day, math.MaxInt64), o(day, u)}, at(day), W,
-			rfm.Values{R: 1, F: 2, M: math.MaxInt64 - u}},
+		{"order totals beyond the largest sum cap M at it",
+			list{o(day, math.MaxInt64), o(2*day, math.MaxInt64)}, nil, at(day), W, rfm.Values{R: 1, F: 2, M: maxSum}},
+		{"M is exact when a running total exceeds int64", // 2·max − max − (max − 5e6)
+			list{o(day, math.MaxInt64), o(2*day, math.MaxInt64)}, list{o(day, math.MaxInt64), o(day, math.MaxInt64-5*u)}, at(day), W,
+			rfm.Values{R: 1, F: 2, M: 5 * u}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -446,11 +454,14 @@ func TestScoreAndSegmentAgreeWithCompute(t *testing.T) {
 				want.Buyers++
 				want.SumR += int64(v.R)
 				want.SumF += int64(v.F)
-				want.SumM += v.M
+				want.SumM = want.SumM.Add(money.Micros(v.M))
 			}
 		}
 		if p != want {
 			t.Fatalf("%v: population %+v, want %+v", vs, p, want)
+		}
+		highM := func(x int64, sum money.Sum) bool { // M against the mean
+			return new(big.Rat).SetInt64(x).Cmp(new(big.Rat).SetFrac(sum.Big(), big.NewInt(want.Buyers))) >= 0
 		}
 		high := func(x, sum int64, ge bool) bool { // x against the mean sum/buyers
 			c := new(big.Rat).SetInt64(x).Cmp(big.NewRat(sum, want.Buyers))
@@ -474,7 +485,7 @@ func TestScoreAndSegmentAgreeWithCompute(t *testing.T) {
 					sm += b2i(w.M < v.M)
 				}
 			}
-			seg := segment[[3]bool{high(int64(v.R), want.SumR, false), high(int64(v.F), want.SumF, true), high(v.M, want.SumM, true)}]
+			seg := segment[[3]bool{high(int64(v.R), want.SumR, false), high(int64(v.F), want.SumF, true), highM(v.M, want.SumM)}]
 			inc := rfm.Scores{R: rfm.Score(lr, p.Buyers), F: rfm.Score(sf, p.Buyers), M: rfm.Score(sm, p.Buyers), Segment: rfm.Segment(v, p)}
 			quint := func(k int64) int { return 1 + int(5*k/want.Buyers) }
 			ref := rfm.Scores{R: quint(lr), F: quint(sf), M: quint(sm), Segment: seg}

@@ -233,11 +233,23 @@ func (o object) money(key string) string {
 		return ""
 	}
 	d, err := money.Decimal(json.Number(lit))
+	if err == nil {
+		err = checkDecimal(d)
+	}
 	if err != nil {
 		o.r.fail(o.path(key), "money", "%v", err)
 		return ""
 	}
 	return d
+}
+
+// checkDecimal checks a canonical decimal against the bounds of money fields.
+func checkDecimal(d string) error {
+	m, err := money.ParseDecimal(d)
+	if err != nil {
+		return err
+	}
+	return money.CheckAmount(m)
 }
 
 // currency reads an ISO 4217 code; lower case is accepted.

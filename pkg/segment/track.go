@@ -337,8 +337,8 @@ func total(props object, items []lineItem) string {
 		q := int64(max(it.Quantity, 1))
 		sum.Add(sum, new(big.Int).Mul(big.NewInt(int64(p)), big.NewInt(q)))
 	}
-	if !sum.IsInt64() {
-		props.r.fail(field, "money", "the sum of the products is out of range")
+	if !sum.IsInt64() || money.CheckAmount(money.Micros(sum.Int64())) != nil {
+		props.r.fail(field, "money", "the sum of the products is above %s, the largest amount", money.MaxAmount)
 		return ""
 	}
 	return money.Micros(sum.Int64()).String()

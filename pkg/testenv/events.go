@@ -12,7 +12,8 @@ import (
 )
 
 // Event returns a customer event as the collector writes it: a CloudEvent
-// from source /test keyed by customer, with data the JSON object data.
+// from source /test keyed by customer, with data the JSON object data,
+// received at its time at.
 func Event(id, typ, customer string, at time.Time, data string) cloudevents.Event {
 	e := cloudevents.NewEvent()
 	e.SetID(id)
@@ -20,6 +21,7 @@ func Event(id, typ, customer string, at time.Time, data string) cloudevents.Even
 	e.SetType(typ)
 	e.SetTime(at)
 	e.SetExtension(event.ExtPartitionKey, customer)
+	e.SetExtension(event.ExtReceivedAt, at.UTC().Format(time.RFC3339Nano))
 	e.SetDataContentType(cloudevents.ApplicationJSON)
 	e.DataEncoded = []byte(data)
 	return e

@@ -32,6 +32,7 @@ type config struct {
 
 	WriteKeys    string
 	DedupWindow  time.Duration
+	MaxFuture    time.Duration
 	MaxBodyBytes int64
 	MaxEvents    int
 	MaxMessage   int
@@ -107,6 +108,7 @@ func parseConfig(name string, args []string) (*config, error) {
 	fs.IntVar(&c.Replication, "replication", 1, "replication factor of each topic segflow creates")
 	fs.StringVar(&c.WriteKeys, "write-keys", "", "collector write keys: comma-separated source=key pairs; a source named web, app or pos (or web-…, app-…, pos-…) sets its default channel. Embedded mode defaults to web=dev")
 	fs.DurationVar(&c.DedupWindow, "dedup-window", 24*time.Hour, "how long the collector remembers written event ids")
+	fs.DurationVar(&c.MaxFuture, "max-future", event.DefaultMaxFuture, fmt.Sprintf("how far past its receipt an event's time may be (collector and import; at most %s, the bound the profile-updater applies)", event.MaxFutureLimit))
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 4<<20, "largest request body after decompression")
 	fs.IntVar(&c.MaxEvents, "max-events", 2000, "most events in one request")
 	fs.IntVar(&c.MaxMessage, "max-message-bytes", stream.DefaultMaxMessageBytes, "largest Kafka message the topics take (the brokers' message.max.bytes); the collector rejects larger events and the writer keeps batches within it")
@@ -163,6 +165,9 @@ func parseConfig(name string, args []string) (*config, error) {
 	c.set = fs
 	if c.MaxMessage < 1024 {
 		return nil, fmt.Errorf("--max-message-bytes must be at least 1024, not %d", c.MaxMessage)
+	}
+	if c.MaxFuture <= 0 || c.MaxFuture > event.MaxFutureLimit {
+		return nil, fmt.Errorf("--max-future: %s must be above 0 and at most %s", c.MaxFuture, event.MaxFutureLimit)
 	}
 	if c.embedded() && c.WriteKeys == "" {
 		c.WriteKeys = "web=" + devWriteKey

@@ -98,6 +98,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 			MaxEvents:       cfg.MaxEvents,
 			MaxMessageBytes: cfg.MaxMessage,
 			DedupWindow:     cfg.DedupWindow,
+			MaxFuture:       cfg.MaxFuture,
 			WriteTimeout:    cfg.WriteTimeout,
 			DefaultCurrency: cfg.Currency,
 			AllowedOrigins:  splitList(cfg.CORSOrigins),
@@ -163,7 +164,11 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		log.Info("read API and dashboard off: no --api-tokens")
 	}
 
-	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	handler, err := health.Recover(mux, log, reg)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("serving", zap.String("addr", cfg.HTTPAddr))

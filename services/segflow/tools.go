@@ -77,7 +77,7 @@ func importOrders(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	w := stream.NewWriter(brokers, cfg.WriteTimeout)
 	defer w.Close()
-	im, err := importer.New(importer.Config{Source: cfg.ImportSource, Currency: cfg.Currency, Location: loc}, w, rdb)
+	im, err := importer.New(importer.Config{Source: cfg.ImportSource, Currency: cfg.Currency, Location: loc, MaxFuture: cfg.MaxFuture}, w, rdb)
 	if err != nil {
 		return err
 	}

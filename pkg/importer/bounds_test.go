@@ -1,0 +1,55 @@
+package importer_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segflow/segflow/pkg/importer"
+	"github.com/segflow/segflow/pkg/stream"
+	"github.com/segflow/segflow/pkg/testenv"
+)
+
+func TestRowsWithAmountsOrTimesOutOfBoundsAreRowErrorsNamingTheBound(t *testing.T) {
+	k := testenv.StartKafka(t)
+	rdb := testenv.StartRedis(t).Client(t)
+	w := stream.NewWriter(k.Brokers, 0)
+	t.Cleanup(func() { w.Close() })
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	im, err := importer.New(importer.Config{Currency: "USD", Now: func() time.Time { return now }, MaxFuture: time.Hour}, w, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := strings.Join([]string{
+		`{"order_id":"ok-max","customer_id":"a","time":"2026-11-01","total":"999999999.999999"}`,
+		`{"order_id":"ok-cents","customer_id":"a","time":"2026-11-20T11:00:00Z","total":999999999}`,
+		`{"order_id":"ok-epoch","customer_id":"a","time":"1970-01-01","total":"1"}`,
+		`{"order_id":"neg","customer_id":"a","time":"2026-11-01","total":"-50.00"}`,
+		`{"order_id":"neg-refund","customer_id":"a","time":"2026-11-01","total":"-50.00","type":"refund"}`,
+		`{"order_id":"huge","customer_id":"a","time":"2026-11-01","total":"9000000000000.00"}`,
+		`{"order_id":"huge-cents","customer_id":"a","time":"2026-11-01","total":1000000000}`,
+		`{"order_id":"9999","customer_id":"a","time":"9999-12-31","total":"5.00"}`,
+		`{"order_id":"skew","customer_id":"a","time":"2026-11-20T11:00:01Z","total":"5.00"}`,
+		`{"order_id":"1969","customer_id":"a","time":"1969-12-31T23:59:59Z","total":"5.00"}`,
+	}, "\n")
+	sum, err := im.Import(context.Background(), strings.NewReader(in), importer.JSONLines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Rows != 10 || sum.Written != 3 {
+		t.Errorf("summary %v, want 10 rows, the 3 at the bounds written", sum)
+	}
+	want := map[int]string{
+		4: "999999999.999999", 5: "999999999.999999", 6: "999999999.999999", 7: "999999999",
+		8: "1h0m0s", 9: "1h0m0s", 10: "1970-01-01T00:00:00Z",
+	}
+	if len(sum.Errors) != len(want) {
+		t.Fatalf("errors %v, want one on each of lines 4 to 10", sum.Errors)
+	}
+	for _, e := range sum.Errors {
+		if bound, ok := want[e.Line]; !ok || !strings.Contains(e.Error(), bound) {
+			t.Errorf("error %q, want one on line %d naming %s", e, e.Line, bound)
+		}
+	}
+}
