@@ -14,6 +14,16 @@ type Sum struct {
 	lo uint64
 }
 
+// LimbSize splits an amount into the two integer fields (limbs) Redis keeps
+// a running sum in, so that neither can overflow (see bounds.go).
+const LimbSize = 1_000_000_000
+
+// Limbs splits m into hi × LimbSize + lo micros, each with m's sign.
+func Limbs(m Micros) (hi, lo int64) { return int64(m) / LimbSize, int64(m) % LimbSize }
+
+// JoinLimbs returns hi × LimbSize + lo micros.
+func JoinLimbs(hi, lo int64) Sum { return Product(Micros(hi), LimbSize).Add(Micros(lo)) }
+
 // SumOf returns the Sum of the amounts ms.
 func SumOf(ms ...Micros) Sum {
 	var s Sum

@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/segflow/segflow/pkg/money"
 	"github.com/segflow/segflow/pkg/rfm"
 )
 
@@ -72,7 +73,7 @@ func (s *Store) Lifetimes(ctx context.Context, customers []string) ([]int64, err
 	out := make([]int64, len(customers))
 	for i, cmd := range cmds {
 		v := cmd.Val()
-		out[i] = int64(joinLimbs(toInt(v[0]), toInt(v[1])).Cap())
+		out[i] = int64(money.JoinLimbs(toInt(v[0]), toInt(v[1])).Cap())
 	}
 	return out, nil
 }

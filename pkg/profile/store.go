@@ -785,13 +785,7 @@ func population(res []any) (rfm.Population, error) {
 		}
 		limbs[i] = n
 	}
-	return rfm.Population{Buyers: toInt(res[0]), SumR: toInt(res[1]), SumF: toInt(res[2]), SumM: joinLimbs(limbs[1], limbs[0])}, nil
-}
-
-// joinLimbs returns hi × 10^9 + lo micros, a sum the scripts keep in two
-// fields (see splitLua).
-func joinLimbs(hi, lo int64) money.Sum {
-	return money.Product(money.Micros(hi), 1e9).Add(money.Micros(lo))
+	return rfm.Population{Buyers: toInt(res[0]), SumR: toInt(res[1]), SumF: toInt(res[2]), SumM: money.JoinLimbs(limbs[1], limbs[0])}, nil
 }
 
 // capped reads a decimal integer of micros, of any length, capped to
@@ -872,7 +866,7 @@ func (r *stateCmds) state(c string, T time.Time) (*State, error) {
 	}
 	st.Orders = int(toInt(p["n"]))
 	st.First, st.Last = fromMs(p["first"]), fromMs(p["last"])
-	st.Lifetime = int64(joinLimbs(toInt(p["ltvh"]), toInt(p["ltv"])).Cap())
+	st.Lifetime = int64(money.JoinLimbs(toInt(p["ltvh"]), toInt(p["ltv"])).Cap())
 	st.LastBrowse, st.LastCart = fromMs(p["last_browse"]), fromMs(p["last_cart"])
 	if st.Orders > 0 {
 		st.Values.R = int(max(T.Sub(st.Last), 0) / (24 * time.Hour))

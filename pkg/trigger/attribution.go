@@ -25,8 +25,9 @@ import (
 //
 // Keys: tr:{c}:exposed (hash campaign -> "<ms>|<variant>|<outcome>", the
 // latest exposure), tr:{c}:converted (set of "<campaign>|<order id>"), and
-// tr:{#stats:<campaign>} (hash "<variant>|<group>|decided|converted|revenue"
-// -> count, or revenue in micros). A conversion is counted once per order:
+// tr:{#stats:<campaign>} (hash "<variant>|<group>|decided|converted|revenue|revenue_hi"
+// -> count, or revenue in micros: revenue_hi × 10^9 + revenue, reported
+// capped at money.MaxSum). A conversion is counted once per order:
 // the set is written first, so a crash between the two writes loses that
 // conversion's count rather than counting it twice.
 
@@ -84,7 +85,10 @@ func (e *Engine) convert(ctx context.Context, customer, orderID string, at time.
 		prefix := parts[1] + "|" + parts[2] + "|"
 		pipe := e.rdb.Pipeline()
 		pipe.HIncrBy(ctx, statsKey(name), prefix+"converted", 1)
-		pipe.HIncrBy(ctx, statsKey(name), prefix+"revenue", int64(revenue))
+		// Revenue in two fields, so that no number of orders overflows it.
+		hi, lo := money.Limbs(revenue)
+		pipe.HIncrBy(ctx, statsKey(name), prefix+"revenue", lo)
+		pipe.HIncrBy(ctx, statsKey(name), prefix+"revenue_hi", hi)
 		if _, err := pipe.Exec(ctx); err != nil {
 			return fmt.Errorf("count conversion: %w", err)
 		}
@@ -145,6 +149,7 @@ func (e *Engine) Results(ctx context.Context, campaign string) ([]Result, error)
 		return nil, fmt.Errorf("read results of %s: %w", campaign, err)
 	}
 	by := map[string]*Result{}
+	revenue := map[*Result][2]int64{} // hi, lo
 	for k, v := range h {
 		parts := strings.Split(k, "|")
 		if len(parts) != 3 {
@@ -161,12 +166,20 @@ func (e *Engine) Results(ctx context.Context, campaign string) ([]Result, error)
 			r.Decided = n
 		case "converted":
 			r.Converted = n
+		case "revenue_hi":
+			rv := revenue[r]
+			rv[0] = n
+			revenue[r] = rv
 		case "revenue":
-			r.Revenue = n
+			rv := revenue[r]
+			rv[1] = n
+			revenue[r] = rv
 		}
 	}
 	out := make([]Result, 0, len(by))
 	for _, r := range by {
+		rv := revenue[r]
+		r.Revenue = int64(money.JoinLimbs(rv[0], rv[1]).Cap())
 		out = append(out, *r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Group+out[i].Variant < out[j].Group+out[j].Variant })
