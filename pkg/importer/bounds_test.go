@@ -53,3 +53,33 @@ func TestRowsWithAmountsOrTimesOutOfBoundsAreRowErrorsNamingTheBound(t *testing.
 		}
 	}
 }
+
+func TestRowsWhoseTextIsNotUTF8AreRowErrors(t *testing.T) {
+	k := testenv.StartKafka(t)
+	rdb := testenv.StartRedis(t).Client(t)
+	w := stream.NewWriter(k.Brokers, 0)
+	t.Cleanup(func() { w.Close() })
+	im, err := importer.New(importer.Config{Currency: "USD"}, w, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two customers whose ids differ only in a byte that is not UTF-8: read
+	// as U+FFFD, they would be one customer.
+	in := "order_id,customer_id,time,total\n" +
+		"o-1,cust-\xff,2026-11-01,5.00\n" +
+		"o-2,cust-\xfe,2026-11-01,5.00\n" +
+		"o-\xff,cust-3,2026-11-01,5.00\n" +
+		"o-4,cust-4,2026-11-01,5.00\n"
+	sum, err := im.Import(context.Background(), strings.NewReader(in), importer.CSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Written != 1 || len(sum.Errors) != 3 {
+		t.Fatalf("summary %v, want o-4 written and a row error on each other row", sum)
+	}
+	for _, e := range sum.Errors {
+		if !strings.Contains(e.Error(), "UTF-8") {
+			t.Errorf("error %q, want it to say the text is not UTF-8", e)
+		}
+	}
+}

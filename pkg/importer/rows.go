@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/segflow/segflow/pkg/event"
 )
 
 // row is one historical order as read from a file.
@@ -46,6 +49,16 @@ type orderData struct {
 func (r row) data(channel string) ([]byte, error) {
 	if len(r.items) > 0 && !json.Valid(r.items) {
 		return nil, errors.New("items: not JSON (want an array of line items)")
+	}
+	// Marshalling would read bytes that are not UTF-8 as U+FFFD, so that
+	// two different ids became one customer or order.
+	for name, v := range map[string]string{"customer": r.customer, "order id": r.orderID, "currency": r.currency, "channel": channel} {
+		if !utf8.ValidString(v) {
+			return nil, fmt.Errorf("%s: not UTF-8 text", name)
+		}
+	}
+	if errs := event.TextErrors("/items", r.items); len(errs) > 0 {
+		return nil, &event.InvalidError{Errors: errs}
 	}
 	return json.Marshal(orderData{UserID: r.customer, OrderID: r.orderID, Total: r.total, Currency: r.currency, Items: r.items, Channel: channel})
 }
