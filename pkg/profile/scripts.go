@@ -254,7 +254,8 @@ return 0
 // each (R, F, M) the buyers with a strictly larger R, a strictly smaller F and
 // a strictly smaller M; and the population's size and sums. The sum of R is
 // exact: with T = Td days + Tr ms and a last purchase l = ld days + lr ms,
-// R = Td - ld - (1 if lr > Tr), so sum R = n*Td - sum ld - #(lr > Tr).
+// R = Td - ld - (1 if lr > Tr), so sum R = n*Td - sum ld - #(lr > Tr),
+// less those negative terms for the purchases after T, whose R is 0.
 //
 // KEYS: as populationScript. ARGV: 1 T (ms), then groups of 3: R, F, M.
 // Returns {n, sumR, sumF, sum M's two fields m and mh (strings), then per
@@ -267,6 +268,10 @@ local Td, Tr = math.floor(T / DAY), T % DAY
 local s = redis.call('HMGET', sums, 'n', 'f', 'm', 'ld', 'mh')
 local n = tonumber(s[1] or '0')
 local sumR = n * Td - tonumber(s[4] or '0') - redis.call('ZCOUNT', kt, '(' .. string.format('%.0f', Tr), '+inf')
+-- That counts a purchase after T as negative days, where R is 0: take them
+-- back (few: event times are at most a day or so ahead of the clock).
+local ahead = redis.call('ZRANGEBYSCORE', kl, '(' .. string.format('%.0f', T), '+inf', 'WITHSCORES')
+for i = 2, #ahead, 2 do sumR = sumR - math.floor((T - tonumber(ahead[i])) / DAY) end
 local out = {n, sumR, tonumber(s[2] or '0'), s[3] or '0', s[5] or '0'}
 for i = 2, #ARGV, 3 do
   local R = tonumber(ARGV[i])

@@ -448,3 +448,36 @@ func TestShardedBatchesGiveTheSameStateAndChangesAsOnePipeline(t *testing.T) {
 	}
 	assertSame(t, "sharded", testenv.Dump(t, rdb, "one"), testenv.Dump(t, rdb, "four"))
 }
+
+// A purchase after T (an event time a few hours ahead of the clock) gives R
+// 0, and counts 0 in the buyers' mean R too: c, 5 days since their last
+// purchase, is at the mean of 10, 0 and 5 days, so R high.
+func TestAPurchaseAfterTCountsZeroDaysInTheMeanR(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	ctx := context.Background()
+	s := newStore(t, rdb, "ahead")
+	T := day(100)
+	ops := []profile.Op{
+		order(t, "a", "a1", day(90), "10.00"),
+		order(t, "b", "b1", day(95), "10.00"),
+		order(t, "b", "b2", day(100+20.0/24), "10.00"),
+		order(t, "c", "c1", day(95), "10.00"),
+	}
+	if _, _, err := s.Apply(ctx, T, ops); err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := s.Evaluate(ctx, T, []string{"a", "b", "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := []rfm.Values{{R: 10, F: 1, M: 10_000_000}, {R: 0, F: 1, M: 10_000_000}, {R: 5, F: 1, M: 10_000_000}}
+	want, _ := rfm.Compute(vs)
+	for i, c := range []string{"a", "b", "c"} {
+		if got := snaps[i]; got.RScore != want[i].R || got.Segment != want[i].Segment {
+			t.Errorf("%s: R score %d, %s; want %d, %s", c, got.RScore, got.Segment, want[i].R, want[i].Segment)
+		}
+	}
+	if want[2].Segment != rfm.ImportantValue {
+		t.Fatalf("the reference puts c in %s: the test shows nothing", want[2].Segment)
+	}
+}
