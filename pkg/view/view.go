@@ -1,0 +1,364 @@
+// Package view keeps every customer's segmentation inputs in memory, a
+// column per field — orders ever, first and last purchase, F and M in the
+// RFM window as of their last evaluation, lifetime spend, tier and tags — and
+// answers, as of any time T, what the read API asks of the whole population:
+// each buyer's RFM scores and segment, each customer's NES stage, and the
+// counts of segments, the R×F grid, stages, tiers and tags. No question
+// reads Redis, and none depends on when the inputs arrived.
+//
+// # Exactness
+//
+// Scores are the SPEC's quintile scores among the buyers (F ≥ 1) at T,
+// computed from order statistics kept as customers change (pkg/rank):
+//
+//   - A buyer's F score is 1 + #{s ∈ 2..5 : b ≥ k_s}, where b is the number of
+//     buyers with a smaller F and k_s = ⌈(s−1)·n/5⌉ for n buyers; and b ≥ k
+//     exactly when the value of rank k−1 is smaller than the buyer's. So four
+//     thresholds, read once per T, score every buyer. M likewise.
+//   - R = ⌊(T − last)/24h⌋ (0 for a purchase after T) is monotone in the last purchase, and a buyer y has
+//     a larger R than x exactly when last_y ≤ T − (R_x + 1)·24h; the same four
+//     thresholds, taken from the last purchases, score R.
+//   - The segment compares with the means: ΣF and ΣM are kept as customers
+//     change; ΣR at T is n·D_T − ΣD − #{t > t_T}, with D the day and t the time
+//     of day of each last purchase, which a rank of times of day answers
+//     (less the negative days of the few purchases after T).
+//
+// So Counts and Scores agree with rfm.Compute run on the same values at the
+// same T, and with the profile the store evaluates from the same inputs.
+//
+// A View is safe for concurrent use: updates take a write lock, questions a
+// read lock.
+package view
+
+import (
+	"sync"
+	"time"
+
+	"github.com/segflow/segflow/pkg/money"
+	"github.com/segflow/segflow/pkg/nes"
+	"github.com/segflow/segflow/pkg/rank"
+	"github.com/segflow/segflow/pkg/rfm"
+)
+
+const day = int64(24 * time.Hour / time.Millisecond)
+
+// Customer is what the view keeps of one customer: the inputs of their
+// segmentation as of their last evaluation.
+type Customer struct {
+	ID string
+	// Orders is the number of orders ever; First and Last the first and last
+	// purchase, Unix milliseconds (ignored with no orders).
+	Orders      int
+	First, Last int64
+	// F and M are the orders and the spend (micros) in the RFM window as of
+	// the evaluation; a customer with F ≥ 1 is a buyer.
+	F int
+	M int64
+	// Lifetime is the lifetime spend in micros.
+	Lifetime int64
+	Tier     string
+	// Tags are the customer's tags, sorted.
+	Tags []string
+}
+
+func (c Customer) buyer() bool { return c.F >= 1 }
+
+// View is the population in memory.
+type View struct {
+	nes nes.Config
+
+	mu   sync.RWMutex
+	rows map[string]int32
+	ids  []string
+	// columns, by row
+	orders       []int32
+	first, last  []int64
+	f            []int32
+	m            []int64
+	lifetime     []int64
+	tier         []uint16 // index into tiers
+	tags         [][]uint32
+	tiers, names intern
+	free         []int32 // rows of removed customers, to reuse
+
+	// the buyers
+	buyers      int64
+	sumF, sumD  int64
+	sumM        money.Sum
+	fs, ms, ls  rank.Set // F, M and last purchase of every buyer
+	timesOfDays rank.Set // time of day of every buyer's last purchase
+}
+
+// New returns an empty view; cfg sets the NES purchase cycle.
+func New(cfg nes.Config) *View {
+	return &View{nes: cfg, rows: map[string]int32{}, tiers: newIntern(), names: newIntern()}
+}
+
+// Len is the number of customers.
+func (v *View) Len() int {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return len(v.rows)
+}
+
+// Put records c, replacing what the view held of c.ID.
+func (v *View) Put(c Customer) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	row, ok := v.rows[c.ID]
+	if ok {
+		v.leave(row)
+	} else {
+		row = v.newRow(c.ID)
+	}
+	v.orders[row] = int32(c.Orders)
+	v.first[row], v.last[row] = c.First, c.Last
+	v.f[row], v.m[row] = int32(c.F), c.M
+	v.lifetime[row] = c.Lifetime
+	v.tier[row] = uint16(v.tiers.id(c.Tier))
+	tags := v.tags[row][:0]
+	for _, t := range c.Tags {
+		tags = append(tags, v.names.id(t))
+	}
+	v.tags[row] = tags
+	if c.buyer() {
+		v.join(row)
+	}
+}
+
+// Remove forgets customer id.
+func (v *View) Remove(id string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	row, ok := v.rows[id]
+	if !ok {
+		return
+	}
+	v.leave(row)
+	delete(v.rows, id)
+	v.ids[row] = ""
+	v.orders[row], v.f[row] = 0, 0
+	v.tags[row] = nil
+	v.free = append(v.free, row)
+}
+
+func (v *View) newRow(id string) int32 {
+	var row int32
+	if n := len(v.free); n > 0 {
+		row, v.free = v.free[n-1], v.free[:n-1]
+		v.ids[row] = id
+	} else {
+		row = int32(len(v.ids))
+		v.ids = append(v.ids, id)
+		v.orders = append(v.orders, 0)
+		v.first = append(v.first, 0)
+		v.last = append(v.last, 0)
+		v.f = append(v.f, 0)
+		v.m = append(v.m, 0)
+		v.lifetime = append(v.lifetime, 0)
+		v.tier = append(v.tier, 0)
+		v.tags = append(v.tags, nil)
+	}
+	v.rows[id] = row
+	return row
+}
+
+// join counts row, a buyer, in the population; leave takes it out if it
+// was one.
+func (v *View) join(row int32) {
+	v.buyers++
+	v.sumF += int64(v.f[row])
+	v.sumM = v.sumM.Add(money.Micros(v.m[row]))
+	d, t := dayOf(v.last[row])
+	v.sumD += d
+	v.fs.Insert(int64(v.f[row]))
+	v.ms.Insert(v.m[row])
+	v.ls.Insert(v.last[row])
+	v.timesOfDays.Insert(t)
+}
+
+func (v *View) leave(row int32) {
+	if v.f[row] < 1 {
+		return
+	}
+	v.buyers--
+	v.sumF -= int64(v.f[row])
+	v.sumM = v.sumM.Sub(money.Micros(v.m[row]))
+	d, t := dayOf(v.last[row])
+	v.sumD -= d
+	v.fs.Remove(int64(v.f[row]))
+	v.ms.Remove(v.m[row])
+	v.ls.Remove(v.last[row])
+	v.timesOfDays.Remove(t)
+}
+
+// dayOf splits a Unix millisecond into its day and time of day, flooring
+// (so that times before 1970 split the same way).
+func dayOf(ms int64) (d, t int64) {
+	d, t = ms/day, ms%day
+	if t < 0 {
+		d, t = d-1, t+day
+	}
+	return d, t
+}
+
+// recency is R of a last purchase at T: the whole days from last to T, 0
+// for a purchase after T (as the profile store counts them).
+func recency(T, last int64) int64 {
+	d, _ := dayOf(T - last)
+	return max(d, 0)
+}
+
+// scoring holds what scores every buyer at one T.
+type scoring struct {
+	T          int64
+	population rfm.Population
+	// thresholds for scores 2..5: a buyer scores 1 + the number of them
+	// their value passes.
+	f, m, r [4]int64
+}
+
+func (v *View) scoring(T time.Time) scoring {
+	sc := scoring{T: T.UnixMilli()}
+	n := v.buyers
+	sc.population = rfm.Population{Buyers: n, SumF: v.sumF, SumM: v.sumM}
+	if n == 0 {
+		return sc
+	}
+	dT, tT := dayOf(sc.T)
+	sc.population.SumR = n*dT - v.sumD - int64(v.timesOfDays.Len()-v.timesOfDays.AtMost(tT))
+	// That counts a purchase after T as negative days; it counts 0. There
+	// are few: event times are at most a day or so ahead of receipt.
+	for k := v.ls.AtMost(sc.T); k < int(n); k++ {
+		d, _ := dayOf(sc.T - v.ls.Select(k))
+		sc.population.SumR -= d
+	}
+	for s := 2; s <= 5; s++ {
+		k := int((int64(s-1)*n + 4) / 5) // ⌈(s−1)·n/5⌉, at least 1
+		sc.f[s-2] = v.fs.Select(k - 1)
+		sc.m[s-2] = v.ms.Select(k - 1)
+		sc.r[s-2] = recency(sc.T, v.ls.Select(k-1))
+	}
+	return sc
+}
+
+// scores returns the scores of a buyer with values r, f, m.
+func (sc *scoring) scores(r, f, m int64) rfm.Scores {
+	out := rfm.Scores{R: 1, F: 1, M: 1}
+	for i := range 4 {
+		if f > sc.f[i] {
+			out.F++
+		}
+		if m > sc.m[i] {
+			out.M++
+		}
+		if r < sc.r[i] {
+			out.R++
+		}
+	}
+	out.Segment = rfm.Segment(rfm.Values{R: int(r), F: int(f), M: m}, sc.population)
+	return out
+}
+
+// Scores returns customer id's RFM values and scores as of T, and whether
+// the view holds id. A customer who is not a buyer has zero scores.
+func (v *View) Scores(id string, T time.Time) (rfm.Values, rfm.Scores, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	row, ok := v.rows[id]
+	if !ok {
+		return rfm.Values{}, rfm.Scores{}, false
+	}
+	sc := v.scoring(T)
+	vals := rfm.Values{F: int(v.f[row]), M: v.m[row]}
+	if vals.F < 1 {
+		return vals, rfm.Scores{}, true
+	}
+	vals.R = int(recency(sc.T, v.last[row]))
+	return vals, sc.scores(int64(vals.R), int64(vals.F), vals.M), true
+}
+
+// Counts are the population's counts at one time.
+type Counts struct {
+	At     time.Time
+	Buyers int64
+	// Segments counts buyers in each of the 8 RFM segments.
+	Segments map[string]int64
+	// Grid counts buyers by R score (rows) and F score (columns):
+	// Grid[r-1][f-1].
+	Grid   [5][5]int64
+	Stages map[nes.Stage]int64
+	Tiers  map[string]int64
+	Tags   map[string]int64
+}
+
+// Counts counts every customer as of T.
+func (v *View) Counts(T time.Time) Counts {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	sc := v.scoring(T)
+	out := Counts{At: T, Buyers: v.buyers, Segments: make(map[string]int64, len(rfm.Segments)), Stages: map[nes.Stage]int64{}}
+	for _, s := range rfm.Segments {
+		out.Segments[s] = 0
+	}
+	tiers := make([]int64, v.tiers.len())
+	tags := make([]int64, v.names.len())
+	for row, id := range v.ids {
+		if id == "" {
+			continue
+		}
+		n := int(v.orders[row])
+		out.Stages[v.stage(n, row, T)]++
+		tiers[v.tier[row]]++
+		for _, t := range v.tags[row] {
+			tags[t]++
+		}
+		if v.f[row] < 1 {
+			continue
+		}
+		s := sc.scores(recency(sc.T, v.last[row]), int64(v.f[row]), v.m[row])
+		out.Segments[s.Segment]++
+		out.Grid[s.R-1][s.F-1]++
+	}
+	out.Tiers = v.tiers.counts(tiers)
+	out.Tags = v.names.counts(tags)
+	return out
+}
+
+func (v *View) stage(n, row int, T time.Time) nes.Stage {
+	if n <= 0 {
+		return nes.Prospect
+	}
+	return v.nes.Stage(n, time.UnixMilli(v.first[row]), time.UnixMilli(v.last[row]), T)
+}
+
+// intern numbers strings, so that a column holds a small number per row.
+type intern struct {
+	ids   map[string]uint32
+	names []string
+}
+
+func newIntern() intern { return intern{ids: map[string]uint32{"": 0}, names: []string{""}} }
+
+func (in *intern) id(s string) uint32 {
+	if id, ok := in.ids[s]; ok {
+		return id
+	}
+	id := uint32(len(in.names))
+	in.ids[s] = id
+	in.names = append(in.names, s)
+	return id
+}
+
+func (in *intern) len() int { return len(in.names) }
+
+// counts maps each name but "" with a count above 0 to its count.
+func (in *intern) counts(n []int64) map[string]int64 {
+	out := map[string]int64{}
+	for id, c := range n {
+		if c > 0 && in.names[id] != "" {
+			out[in.names[id]] = c
+		}
+	}
+	return out
+}

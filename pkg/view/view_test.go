@@ -1,0 +1,152 @@
+package view
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/segflow/segflow/pkg/nes"
+	"github.com/segflow/segflow/pkg/rfm"
+)
+
+var T = time.Date(2026, 6, 1, 13, 30, 0, 0, time.UTC)
+
+// randomCustomer is a customer of a random shop: some never bought, some
+// bought long ago (F 0 in the window), many tie on F and on whole days.
+func randomCustomer(r *rand.Rand, id string) Customer {
+	c := Customer{ID: id, Tier: []string{"member", "silver", "gold"}[r.IntN(3)]}
+	if r.IntN(6) == 0 {
+		return c
+	}
+	c.Orders = 1 + r.IntN(12)
+	c.Last = T.UnixMilli() - r.Int64N(800*day) + r.Int64N(day/2) // a few after T
+	c.First = c.Last - r.Int64N(400*day)
+	if c.Orders == 1 {
+		c.First = c.Last
+	}
+	c.Lifetime = r.Int64N(5_000_000_000)
+	if T.UnixMilli()-c.Last < 365*day {
+		c.F = 1 + r.IntN(min(c.Orders, 6))
+		c.M = r.Int64N(2_000) * 1_000_000 / int64(1+r.IntN(3))
+	}
+	if r.IntN(3) == 0 {
+		c.Tags = []string{"bought:category:coats"}
+	}
+	return c
+}
+
+// reference scores the view's customers with rfm.Compute and nes, from
+// their values alone.
+func reference(cs map[string]Customer, at time.Time) (map[string]rfm.Scores, map[string]rfm.Values, Counts) {
+	ids := make([]string, 0, len(cs))
+	vals := make([]rfm.Values, 0, len(cs))
+	for id, c := range cs {
+		ids = append(ids, id)
+		v := rfm.Values{F: c.F, M: c.M}
+		if c.F >= 1 {
+			v.R = int(rfm.Of(nil, nil, time.UnixMilli(c.Last), at, 0).R)
+		}
+		vals = append(vals, v)
+	}
+	scores, pop := rfm.Compute(vals)
+	want := Counts{Buyers: pop.Buyers, Segments: map[string]int64{}, Stages: map[nes.Stage]int64{}, Tiers: map[string]int64{}, Tags: map[string]int64{}}
+	byID, valsByID := map[string]rfm.Scores{}, map[string]rfm.Values{}
+	for i, id := range ids {
+		c := cs[id]
+		byID[id], valsByID[id] = scores[i], vals[i]
+		if c.F >= 1 {
+			want.Segments[scores[i].Segment]++
+			want.Grid[scores[i].R-1][scores[i].F-1]++
+		}
+		st := nes.Prospect
+		if c.Orders > 0 {
+			st = nes.Config{}.Stage(c.Orders, time.UnixMilli(c.First), time.UnixMilli(c.Last), at)
+		}
+		want.Stages[st]++
+		if c.Tier != "" {
+			want.Tiers[c.Tier]++
+		}
+		for _, t := range c.Tags {
+			want.Tags[t]++
+		}
+	}
+	return byID, valsByID, want
+}
+
+func sameCounts(t *testing.T, got, want Counts) {
+	t.Helper()
+	if got.Buyers != want.Buyers || got.Grid != want.Grid || fmt.Sprint(got.Stages) != fmt.Sprint(want.Stages) ||
+		fmt.Sprint(got.Tiers) != fmt.Sprint(want.Tiers) || fmt.Sprint(got.Tags) != fmt.Sprint(want.Tags) {
+		t.Errorf("counts:\n%+v\nwant\n%+v", got, want)
+	}
+	for _, s := range rfm.Segments {
+		if got.Segments[s] != want.Segments[s] {
+			t.Errorf("segment %s: %d, want %d", s, got.Segments[s], want.Segments[s])
+		}
+	}
+}
+
+func TestScoresAndCountsAgreeWithScoringTheWholePopulationAtOnce(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	v := New(nes.Config{})
+	cs := map[string]Customer{}
+	check := func(stage string, at time.Time) {
+		t.Helper()
+		scores, vals, want := reference(cs, at)
+		want.At = at
+		got := v.Counts(at)
+		sameCounts(t, got, want)
+		for id, w := range scores {
+			gv, gs, ok := v.Scores(id, at)
+			if !ok || gs != w || (w.Segment != "" && gv != vals[id]) {
+				t.Fatalf("%s: customer %s at %s: %+v %+v, want %+v %+v", stage, id, at, gv, gs, vals[id], w)
+			}
+		}
+	}
+	for i := range 3000 {
+		c := randomCustomer(r, fmt.Sprint("c", i))
+		cs[c.ID] = c
+		v.Put(c)
+	}
+	check("after puts", T)
+	check("a day and a few hours later", T.Add(29*time.Hour+17*time.Minute))
+	// Customers change, leave, come back.
+	for i := range 2000 {
+		id := fmt.Sprint("c", r.IntN(3500))
+		if r.IntN(4) == 0 {
+			delete(cs, id)
+			v.Remove(id)
+			continue
+		}
+		c := randomCustomer(r, id)
+		cs[id] = c
+		v.Put(c)
+		if i%500 == 0 {
+			check(fmt.Sprint("after ", i, " changes"), T)
+		}
+	}
+	check("after the changes", T)
+	if v.Len() != len(cs) {
+		t.Errorf("%d customers, want %d", v.Len(), len(cs))
+	}
+}
+
+func TestOneBuyerOrNoneScoresAsTheSpecSays(t *testing.T) {
+	v := New(nes.Config{})
+	if c := v.Counts(T); c.Buyers != 0 || c.Stages[nes.Prospect] != 0 {
+		t.Errorf("empty view counts %+v", c)
+	}
+	v.Put(Customer{ID: "p"})
+	v.Put(Customer{ID: "b", Orders: 1, First: T.UnixMilli() - day, Last: T.UnixMilli() - day, F: 1, M: 5_000_000})
+	if _, s, _ := v.Scores("b", T); s != (rfm.Scores{R: 1, F: 1, M: 1, Segment: rfm.ImportantValue}) {
+		t.Errorf("a lone buyer scores %+v, want 1, 1, 1 and important_value", s)
+	}
+	if _, s, ok := v.Scores("p", T); !ok || s != (rfm.Scores{}) {
+		t.Errorf("a prospect scores %+v", s)
+	}
+	c := v.Counts(T)
+	if c.Buyers != 1 || c.Stages[nes.Prospect] != 1 || c.Stages[nes.New] != 1 || c.Segments[rfm.ImportantValue] != 1 {
+		t.Errorf("counts %+v", c)
+	}
+}
