@@ -23,6 +23,9 @@ const (
 	TopicInvalid  = "events.invalid"
 	// TopicProfiles carries profile.changed events from the profile-updater.
 	TopicProfiles = "profiles"
+	// TopicSummaries carries profile.summary events from the profile-updater:
+	// what population views (pkg/view) follow.
+	TopicSummaries = "profiles.summaries"
 )
 
 // Topics lists the topics that carry customer events.
@@ -53,6 +56,10 @@ const (
 	// ProfileChanged is the type of changes of a customer's NES stage, RFM
 	// segment, tier or tags, on TopicProfiles.
 	ProfileChanged = "segflow.profile.changed"
+	// ProfileSummary is the type of a customer's segmentation inputs after an
+	// evaluation (profile.Summary), on TopicSummaries, with the namespace
+	// they were evaluated in (ExtNamespace).
+	ProfileSummary = "segflow.profile.summary"
 )
 
 // Types lists every customer event type.

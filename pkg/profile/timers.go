@@ -11,19 +11,19 @@ import (
 
 // Due applies up to limit of the time-driven changes due at or before T —
 // customers whose window values age or whose NES stage moves on — and returns
-// the changes and how many customers it evaluated. Timers are a sorted set of
+// the changes and the customers it evaluated. Timers are a sorted set of
 // customers by due time, so they survive restarts; a customer is rescheduled
 // by its evaluation. Evaluating a customer twice is harmless: the second
 // evaluation finds the snapshot already published.
-func (s *Store) Due(ctx context.Context, T time.Time, limit int) ([]Change, int, error) {
+func (s *Store) Due(ctx context.Context, T time.Time, limit int) ([]Change, []string, error) {
 	due, err := s.rdb.ZRangeByScoreWithScores(ctx, s.timerKey(), &redis.ZRangeBy{
 		Min: "-inf", Max: strconv.FormatInt(T.UnixMilli(), 10), Count: int64(limit),
 	}).Result()
 	if err != nil {
-		return nil, 0, fmt.Errorf("read due timers: %w", err)
+		return nil, nil, fmt.Errorf("read due timers: %w", err)
 	}
 	if len(due) == 0 {
-		return nil, 0, nil
+		return nil, nil, nil
 	}
 	customers := make([]string, len(due))
 	causes := make([]Cause, len(due))
@@ -33,10 +33,10 @@ func (s *Store) Due(ctx context.Context, T time.Time, limit int) ([]Change, int,
 	}
 	states, err := s.read(ctx, T, customers)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	changes, _, err := s.evaluate(ctx, T, states, causes)
-	return changes, len(due), err
+	return changes, customers, err
 }
 
 // Backlog returns how many timers are due at T and not yet applied.

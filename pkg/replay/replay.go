@@ -558,10 +558,11 @@ func (r *Replayer) timers(ctx context.Context, upTo time.Time, res *Result) erro
 		if at.Before(r.T) {
 			at = r.T
 		}
-		changes, n, err := r.store.Due(ctx, at, limit)
+		changes, evaluated, err := r.store.Due(ctx, at, limit)
 		if err != nil {
 			return err
 		}
+		n := len(evaluated)
 		r.T = at
 		res.Timers += int64(n)
 		if err := r.publish(ctx, changes, res); err != nil {

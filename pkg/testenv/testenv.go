@@ -208,7 +208,7 @@ func StartKafka(t testing.TB, extra ...stream.Topic) *Kafka {
 // Topics returns segflow's event and dead-letter topics with n partitions each.
 func Topics(n int) []stream.Topic {
 	var ts []stream.Topic
-	for _, name := range append(event.Topics, event.TopicInvalid) {
+	for _, name := range append(event.Topics, event.TopicInvalid, event.TopicSummaries) {
 		ts = append(ts, stream.Topic{Name: name, Partitions: n})
 	}
 	return ts

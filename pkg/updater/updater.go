@@ -185,7 +185,14 @@ func (u *Updater) apply(ctx context.Context, batch []kafka.Message) error {
 	if changes, err = u.eraseAgain(ctx, store, ops, changes); err != nil {
 		return err
 	}
-	if err := u.publish(ctx, store, changes, dead...); err != nil {
+	var customers []string
+	for _, op := range ops {
+		customers = append(customers, op.Customer)
+		if op.Merge != "" {
+			customers = append(customers, op.Merge)
+		}
+	}
+	if err := u.publish(ctx, store, changes, customers, dead...); err != nil {
 		return err
 	}
 	u.m.applied.Add(float64(len(ops)))
@@ -279,15 +286,15 @@ func (u *Updater) timers(ctx context.Context) error {
 	}
 	for {
 		T := u.cfg.Now()
-		changes, n, err := store.Due(ctx, T, limit)
+		changes, evaluated, err := store.Due(ctx, T, limit)
 		if err != nil {
 			return err
 		}
-		if err := u.publish(ctx, store, changes); err != nil {
+		if err := u.publish(ctx, store, changes, evaluated); err != nil {
 			return err
 		}
-		u.m.timersFired.Add(float64(n))
-		if n < limit {
+		u.m.timersFired.Add(float64(len(evaluated)))
+		if len(evaluated) < limit {
 			backlog, err := store.Backlog(ctx, T)
 			if err == nil {
 				u.m.timerBacklog.Set(float64(backlog))
@@ -297,9 +304,10 @@ func (u *Updater) timers(ctx context.Context) error {
 	}
 }
 
-// publish writes changes and dead letters, then stores the published
-// snapshots.
-func (u *Updater) publish(ctx context.Context, store *profile.Store, changes []profile.Change, extra ...kafka.Message) error {
+// publish writes changes, the summaries of the customers evaluated (for the
+// population views, pkg/view) and dead letters in one write, then stores the
+// published snapshots.
+func (u *Updater) publish(ctx context.Context, store *profile.Store, changes []profile.Change, evaluated []string, extra ...kafka.Message) error {
 	msgs := extra
 	for _, ch := range changes {
 		m, err := changeMessage(ch)
@@ -308,6 +316,11 @@ func (u *Updater) publish(ctx context.Context, store *profile.Store, changes []p
 		}
 		msgs = append(msgs, m)
 	}
+	sums, err := summaries(ctx, store, changes, evaluated)
+	if err != nil {
+		return err
+	}
+	msgs = append(msgs, sums...)
 	if len(msgs) > 0 {
 		if err := u.out.WriteMessages(ctx, msgs...); err != nil {
 			return fmt.Errorf("publish %d changes: %w", len(changes), err)
@@ -322,6 +335,36 @@ func (u *Updater) publish(ctx context.Context, store *profile.Store, changes []p
 		}
 	}
 	return nil
+}
+
+// summaries returns the summary messages of the customers evaluated, each
+// once. They are read before the changes are committed, so the tier and tags
+// of a customer who changed are taken from the change.
+func summaries(ctx context.Context, store *profile.Store, changes []profile.Change, evaluated []string) ([]kafka.Message, error) {
+	slices.Sort(evaluated)
+	evaluated = slices.Compact(evaluated)
+	sums, err := store.Summaries(ctx, evaluated)
+	if err != nil {
+		return nil, err
+	}
+	after := make(map[string]profile.Snapshot, len(changes))
+	for _, ch := range changes {
+		after[ch.Customer] = ch.After
+	}
+	msgs := make([]kafka.Message, len(sums))
+	for i, s := range sums {
+		if snap, ok := after[s.Customer]; ok && !s.Gone {
+			s.Tier, s.Tags = snap.Tier, snap.Tags
+		}
+		e, err := s.Event("/profile-updater", store.Prefix())
+		if err != nil {
+			return nil, err
+		}
+		if msgs[i], err = stream.ToMessage(event.TopicSummaries, e); err != nil {
+			return nil, err
+		}
+	}
+	return msgs, nil
 }
 
 func changeMessage(ch profile.Change) (kafka.Message, error) {

@@ -36,32 +36,12 @@ import (
 
 	"github.com/segflow/segflow/pkg/money"
 	"github.com/segflow/segflow/pkg/nes"
+	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/rank"
 	"github.com/segflow/segflow/pkg/rfm"
 )
 
 const day = int64(24 * time.Hour / time.Millisecond)
-
-// Customer is what the view keeps of one customer: the inputs of their
-// segmentation as of their last evaluation.
-type Customer struct {
-	ID string
-	// Orders is the number of orders ever; First and Last the first and last
-	// purchase, Unix milliseconds (ignored with no orders).
-	Orders      int
-	First, Last int64
-	// F and M are the orders and the spend (micros) in the RFM window as of
-	// the evaluation; a customer with F ≥ 1 is a buyer.
-	F int
-	M int64
-	// Lifetime is the lifetime spend in micros.
-	Lifetime int64
-	Tier     string
-	// Tags are the customer's tags, sorted.
-	Tags []string
-}
-
-func (c Customer) buyer() bool { return c.F >= 1 }
 
 // View is the population in memory.
 type View struct {
@@ -71,6 +51,7 @@ type View struct {
 	rows map[string]int32
 	ids  []string
 	// columns, by row
+	version, at  []int64 // of the summary held (profile.Summary.Newer)
 	orders       []int32
 	first, last  []int64
 	f            []int32
@@ -101,40 +82,54 @@ func (v *View) Len() int {
 	return len(v.rows)
 }
 
-// Put records c, replacing what the view held of c.ID.
-func (v *View) Put(c Customer) {
+// Put records the summaries that are newer than what the view holds of
+// their customers (profile.Summary.Newer), so that a summary delivered again
+// changes nothing; a summary of a customer who is Gone (erased, or merged
+// into another) removes them.
+func (v *View) Put(sums ...profile.Summary) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	row, ok := v.rows[c.ID]
+	for _, s := range sums {
+		v.put(s)
+	}
+}
+
+func (v *View) put(s profile.Summary) {
+	row, ok := v.rows[s.Customer]
+	if s.Gone {
+		if ok {
+			v.remove(row)
+		}
+		return
+	}
+	if ok && !s.Newer(profile.Summary{Version: v.version[row], At: time.UnixMilli(v.at[row])}) {
+		return
+	}
 	if ok {
 		v.leave(row)
 	} else {
-		row = v.newRow(c.ID)
+		row = v.newRow(s.Customer)
 	}
-	v.orders[row] = int32(c.Orders)
-	v.first[row], v.last[row] = c.First, c.Last
-	v.f[row], v.m[row] = int32(c.F), c.M
-	v.lifetime[row] = c.Lifetime
-	v.tier[row] = uint16(v.tiers.id(c.Tier))
+	v.version[row], v.at[row] = s.Version, s.At.UnixMilli()
+	v.orders[row] = int32(s.Orders)
+	v.first[row], v.last[row] = s.First.UnixMilli(), s.Last.UnixMilli()
+	v.f[row], v.m[row] = int32(s.F), s.M
+	v.lifetime[row] = s.Lifetime
+	v.tier[row] = uint16(v.tiers.id(s.Tier))
 	tags := v.tags[row][:0]
-	for _, t := range c.Tags {
+	for _, t := range s.Tags {
 		tags = append(tags, v.names.id(t))
 	}
 	v.tags[row] = tags
-	if c.buyer() {
+	if s.F >= 1 {
 		v.join(row)
 	}
 }
 
-// Remove forgets customer id.
-func (v *View) Remove(id string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	row, ok := v.rows[id]
-	if !ok {
-		return
-	}
+// remove forgets the customer of row.
+func (v *View) remove(row int32) {
 	v.leave(row)
+	id := v.ids[row]
 	delete(v.rows, id)
 	v.ids[row] = ""
 	v.orders[row], v.f[row] = 0, 0
@@ -150,6 +145,8 @@ func (v *View) newRow(id string) int32 {
 	} else {
 		row = int32(len(v.ids))
 		v.ids = append(v.ids, id)
+		v.version = append(v.version, 0)
+		v.at = append(v.at, 0)
 		v.orders = append(v.orders, 0)
 		v.first = append(v.first, 0)
 		v.last = append(v.last, 0)

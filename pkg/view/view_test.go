@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/segflow/segflow/pkg/nes"
+	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/rfm"
 )
 
@@ -14,19 +15,19 @@ var T = time.Date(2026, 6, 1, 13, 30, 0, 0, time.UTC)
 
 // randomCustomer is a customer of a random shop: some never bought, some
 // bought long ago (F 0 in the window), many tie on F and on whole days.
-func randomCustomer(r *rand.Rand, id string) Customer {
-	c := Customer{ID: id, Tier: []string{"member", "silver", "gold"}[r.IntN(3)]}
+func randomCustomer(r *rand.Rand, id string, version int64) profile.Summary {
+	c := profile.Summary{Customer: id, Version: version, At: T, Tier: []string{"member", "silver", "gold"}[r.IntN(3)]}
 	if r.IntN(6) == 0 {
 		return c
 	}
 	c.Orders = 1 + r.IntN(12)
-	c.Last = T.UnixMilli() - r.Int64N(800*day) + r.Int64N(day/2) // a few after T
-	c.First = c.Last - r.Int64N(400*day)
+	c.Last = time.UnixMilli(T.UnixMilli() - r.Int64N(800*day) + r.Int64N(day/2)) // a few after T
+	c.First = c.Last.Add(-time.Duration(r.Int64N(400*day)) * time.Millisecond)
 	if c.Orders == 1 {
 		c.First = c.Last
 	}
 	c.Lifetime = r.Int64N(5_000_000_000)
-	if T.UnixMilli()-c.Last < 365*day {
+	if T.Sub(c.Last) < 365*24*time.Hour {
 		c.F = 1 + r.IntN(min(c.Orders, 6))
 		c.M = r.Int64N(2_000) * 1_000_000 / int64(1+r.IntN(3))
 	}
@@ -38,14 +39,14 @@ func randomCustomer(r *rand.Rand, id string) Customer {
 
 // reference scores the view's customers with rfm.Compute and nes, from
 // their values alone.
-func reference(cs map[string]Customer, at time.Time) (map[string]rfm.Scores, map[string]rfm.Values, Counts) {
+func reference(cs map[string]profile.Summary, at time.Time) (map[string]rfm.Scores, map[string]rfm.Values, Counts) {
 	ids := make([]string, 0, len(cs))
 	vals := make([]rfm.Values, 0, len(cs))
 	for id, c := range cs {
 		ids = append(ids, id)
 		v := rfm.Values{F: c.F, M: c.M}
 		if c.F >= 1 {
-			v.R = int(rfm.Of(nil, nil, time.UnixMilli(c.Last), at, 0).R)
+			v.R = int(rfm.Of(nil, nil, c.Last, at, 0).R)
 		}
 		vals = append(vals, v)
 	}
@@ -61,7 +62,7 @@ func reference(cs map[string]Customer, at time.Time) (map[string]rfm.Scores, map
 		}
 		st := nes.Prospect
 		if c.Orders > 0 {
-			st = nes.Config{}.Stage(c.Orders, time.UnixMilli(c.First), time.UnixMilli(c.Last), at)
+			st = nes.Config{}.Stage(c.Orders, c.First, c.Last, at)
 		}
 		want.Stages[st]++
 		if c.Tier != "" {
@@ -90,7 +91,7 @@ func sameCounts(t *testing.T, got, want Counts) {
 func TestScoresAndCountsAgreeWithScoringTheWholePopulationAtOnce(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	v := New(nes.Config{})
-	cs := map[string]Customer{}
+	cs := map[string]profile.Summary{}
 	check := func(stage string, at time.Time) {
 		t.Helper()
 		scores, vals, want := reference(cs, at)
@@ -105,8 +106,8 @@ func TestScoresAndCountsAgreeWithScoringTheWholePopulationAtOnce(t *testing.T) {
 		}
 	}
 	for i := range 3000 {
-		c := randomCustomer(r, fmt.Sprint("c", i))
-		cs[c.ID] = c
+		c := randomCustomer(r, fmt.Sprint("c", i), 1)
+		cs[c.Customer] = c
 		v.Put(c)
 	}
 	check("after puts", T)
@@ -116,12 +117,14 @@ func TestScoresAndCountsAgreeWithScoringTheWholePopulationAtOnce(t *testing.T) {
 		id := fmt.Sprint("c", r.IntN(3500))
 		if r.IntN(4) == 0 {
 			delete(cs, id)
-			v.Remove(id)
+			v.Put(profile.Summary{Customer: id, Gone: true})
 			continue
 		}
-		c := randomCustomer(r, id)
+		c := randomCustomer(r, id, int64(2+i))
+		// An older summary of the customer, delivered late, changes nothing.
+		stale := randomCustomer(r, id, 1)
 		cs[id] = c
-		v.Put(c)
+		v.Put(c, stale)
 		if i%500 == 0 {
 			check(fmt.Sprint("after ", i, " changes"), T)
 		}
@@ -137,8 +140,8 @@ func TestOneBuyerOrNoneScoresAsTheSpecSays(t *testing.T) {
 	if c := v.Counts(T); c.Buyers != 0 || c.Stages[nes.Prospect] != 0 {
 		t.Errorf("empty view counts %+v", c)
 	}
-	v.Put(Customer{ID: "p"})
-	v.Put(Customer{ID: "b", Orders: 1, First: T.UnixMilli() - day, Last: T.UnixMilli() - day, F: 1, M: 5_000_000})
+	v.Put(profile.Summary{Customer: "p"})
+	v.Put(profile.Summary{Customer: "b", Orders: 1, First: T.Add(-24 * time.Hour), Last: T.Add(-24 * time.Hour), F: 1, M: 5_000_000})
 	if _, s, _ := v.Scores("b", T); s != (rfm.Scores{R: 1, F: 1, M: 1, Segment: rfm.ImportantValue}) {
 		t.Errorf("a lone buyer scores %+v, want 1, 1, 1 and important_value", s)
 	}

@@ -241,7 +241,7 @@ func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store 
 // ensureTopics creates segflow's topics, retrying while the cluster starts.
 func ensureTopics(ctx context.Context, brokers []string, cfg *config) error {
 	var topics []stream.Topic
-	for _, name := range append(event.Topics, event.TopicInvalid, event.TopicProfiles, trigger.TopicTriggers, trigger.TopicDecisions, "triggers.undelivered") {
+	for _, name := range append(event.Topics, event.TopicInvalid, event.TopicProfiles, event.TopicSummaries, trigger.TopicTriggers, trigger.TopicDecisions, "triggers.undelivered") {
 		topics = append(topics, stream.Topic{Name: name, Partitions: cfg.Partitions})
 	}
 	var err error

@@ -1,0 +1,152 @@
+package profile
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/money"
+)
+
+// Summary is what a population view (pkg/view) keeps of a customer: the
+// inputs of their segmentation as of their last evaluation. Summaries are
+// ordered by (Version, At): a summary with a lower profile version, or the
+// same version evaluated at an earlier time, is older.
+type Summary struct {
+	Customer string `json:"customer"`
+	// Gone: the store holds no profile of the customer (erased, or merged
+	// into another); the rest is empty.
+	Gone    bool      `json:"gone,omitempty"`
+	Version int64     `json:"version"`
+	At      time.Time `json:"at"`
+	// Orders ever, and the first and last purchase.
+	Orders int       `json:"orders"`
+	First  time.Time `json:"first"`
+	Last   time.Time `json:"last"`
+	// F and M (micros) in the RFM window as of At, as the population
+	// records them.
+	F int   `json:"f"`
+	M int64 `json:"m"`
+	// Lifetime spend in micros, from 0 to money.MaxSum.
+	Lifetime int64 `json:"lifetime"`
+	// Tier and Tags as last published.
+	Tier string   `json:"tier,omitempty"`
+	Tags []string `json:"tags,omitempty"`
+}
+
+// Event is the profile.summary CloudEvent of s, evaluated in namespace ns,
+// from source, keyed by customer.
+func (s Summary) Event(source, ns string) (cloudevents.Event, error) {
+	e := cloudevents.NewEvent()
+	// The id names no customer (ids may reach logs): a hash of what makes
+	// the summary.
+	id := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%d\x00%t", ns, s.Customer, s.Version, s.At.UnixMilli(), s.Gone))
+	e.SetID(hex.EncodeToString(id[:16]))
+	e.SetSource(source)
+	e.SetType(event.ProfileSummary)
+	if !s.At.IsZero() {
+		e.SetTime(s.At)
+	}
+	e.SetExtension(event.ExtPartitionKey, s.Customer)
+	e.SetExtension(event.ExtNamespace, ns)
+	err := e.SetData(cloudevents.ApplicationJSON, s)
+	return e, err
+}
+
+// SummaryOf decodes a profile.summary CloudEvent: the summary and the
+// namespace it was evaluated in.
+func SummaryOf(e cloudevents.Event) (Summary, string, error) {
+	var s Summary
+	if e.Type() != event.ProfileSummary {
+		return s, "", fmt.Errorf("event %s is a %s, not a profile summary", e.ID(), e.Type())
+	}
+	if err := json.Unmarshal(e.Data(), &s); err != nil {
+		return s, "", fmt.Errorf("profile summary %s: %w", e.ID(), err)
+	}
+	ns, _ := e.Extensions()[event.ExtNamespace].(string)
+	return s, ns, nil
+}
+
+// Newer tells whether s is newer than t (see Summary).
+func (s Summary) Newer(t Summary) bool {
+	if s.Version != t.Version {
+		return s.Version > t.Version
+	}
+	return s.At.After(t.At)
+}
+
+// Summaries returns the summaries of customers as the store holds them now,
+// in their order; a customer without a profile of their own is Gone, and one
+// whose keys Redis refuses to read (of another type) is left out.
+func (s *Store) Summaries(ctx context.Context, customers []string) ([]Summary, error) {
+	profiles := make([]*redis.SliceCmd, len(customers))
+	exists := make([]*redis.IntCmd, len(customers))
+	entries := make([]*redis.StringCmd, len(customers))
+	at := s.populationKeys()[5]
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, c := range customers {
+			p := s.customerKeys(c)[keyProfile]
+			exists[i] = pipe.Exists(ctx, p)
+			profiles[i] = pipe.HMGet(ctx, p, "n", "first", "last", "ltv", "ltvh", "ver", "merged_into", "derived")
+			entries[i] = pipe.HGet(ctx, at, c)
+		}
+		return nil
+	})
+	var refused redis.Error
+	if err != nil && !errors.Is(err, redis.Nil) && !errors.As(err, &refused) {
+		return nil, fmt.Errorf("read %d summaries: %w", len(customers), err)
+	}
+	out := make([]Summary, 0, len(customers))
+	for i, c := range customers {
+		if failed(exists[i]) || failed(profiles[i]) || failed(entries[i]) {
+			continue // keys Redis refuses to read (the updater dead-letters their events)
+		}
+		out = append(out, Summary{Customer: c})
+		p := profiles[i].Val()
+		sum := &out[len(out)-1]
+		if exists[i].Val() == 0 || len(p) != 8 || p[6] != nil && p[6] != "" {
+			sum.Gone = true
+			continue
+		}
+		sum.Orders = int(toInt(p[0]))
+		if sum.Orders > 0 {
+			sum.First, sum.Last = time.UnixMilli(toInt(p[1])).UTC(), time.UnixMilli(toInt(p[2])).UTC()
+		}
+		sum.Lifetime = int64(money.JoinLimbs(toInt(p[4]), toInt(p[3])).Cap())
+		sum.Version = toInt(p[5])
+		if raw, ok := p[7].(string); ok && raw != "" {
+			var snap Snapshot
+			if err := json.Unmarshal([]byte(raw), &snap); err != nil {
+				return nil, fmt.Errorf("published snapshot of a customer: %w", err)
+			}
+			sum.Tier, sum.Tags = snap.Tier, snap.Tags
+		}
+		// The population entry: "<version>|<T>|<F>|<M>|<last>".
+		if e := strings.Split(entries[i].Val(), "|"); len(e) == 5 {
+			ver, _ := strconv.ParseInt(e[0], 10, 64)
+			T, _ := strconv.ParseInt(e[1], 10, 64)
+			sum.At = time.UnixMilli(T).UTC()
+			if ver == sum.Version {
+				F, _ := strconv.Atoi(e[2])
+				M, _ := strconv.ParseInt(e[3], 10, 64)
+				sum.F, sum.M = F, M
+			}
+		}
+	}
+	return out, nil
+}
+
+// failed tells whether Redis answered cmd with an error other than nil.
+func failed(cmd redis.Cmder) bool {
+	return cmd.Err() != nil && !errors.Is(cmd.Err(), redis.Nil)
+}

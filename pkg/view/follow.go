@@ -1,0 +1,157 @@
+package view
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+
+	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/stream"
+)
+
+// Keeping a view current. A view is built from the profile store (Load) and
+// then follows the summaries the profile-updater publishes on
+// event.TopicSummaries after every evaluation (Follower). Following starts
+// at the end offsets read before the load began (Start), so that no summary
+// published during the load is missed; summaries the load already saw
+// change nothing when they come again (View.Put keeps the newest), so the
+// view converges to the store's state, as a Kafka Streams table restored
+// from a changelog does. Every replica follows every partition: no consumer
+// group, no coordination.
+
+// Load puts every customer of store into v, a page of the store's scan at a
+// time.
+func Load(ctx context.Context, store *profile.Store, v *View) error {
+	return store.Customers(ctx, func(customers []string) error {
+		sums, err := store.Summaries(ctx, customers)
+		if err != nil {
+			return err
+		}
+		v.Put(sums...)
+		return nil
+	})
+}
+
+// Follower keeps a view of one namespace current from the summaries topic.
+type Follower struct {
+	Brokers []string
+	// Namespace is the profile namespace the view holds; summaries of other
+	// namespaces (a rebuild) are left out.
+	Namespace string
+	View      *View
+	Log       *zap.Logger
+}
+
+// EndOffsets returns the end offset of each partition of the summaries
+// topic: where a view loaded from the store afterwards starts following.
+func EndOffsets(ctx context.Context, brokers []string) (map[int]int64, error) {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{event.TopicSummaries}})
+	if err != nil {
+		return nil, fmt.Errorf("read the partitions of %s: %w", event.TopicSummaries, err)
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			return nil, fmt.Errorf("topic %s: %w", t.Name, t.Error)
+		}
+		for _, p := range t.Partitions {
+			req.Topics[t.Name] = append(req.Topics[t.Name], kafka.LastOffsetOf(p.ID))
+		}
+	}
+	resp, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("list the offsets of %s: %w", event.TopicSummaries, err)
+	}
+	out := map[int]int64{}
+	for _, ps := range resp.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				return nil, fmt.Errorf("offset of %s/%d: %w", event.TopicSummaries, p.Partition, p.Error)
+			}
+			out[p.Partition] = p.LastOffset
+		}
+	}
+	return out, nil
+}
+
+// Start loads store into the follower's view and then follows the
+// summaries topic until ctx ends, from the offsets read before the load.
+func (f *Follower) Start(ctx context.Context, store *profile.Store) error {
+	from, err := EndOffsets(ctx, f.Brokers)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := Load(ctx, store, f.View); err != nil {
+		return fmt.Errorf("load the population view: %w", err)
+	}
+	f.log().Info("population view loaded", zap.Int("customers", f.View.Len()), zap.Duration("took", time.Since(start)))
+	return f.Run(ctx, from)
+}
+
+func (f *Follower) log() *zap.Logger {
+	if f.Log == nil {
+		return zap.NewNop()
+	}
+	return f.Log
+}
+
+// Run follows every partition from the offsets from until ctx ends, and
+// returns the first error that stops one.
+func (f *Follower) Run(ctx context.Context, from map[int]int64) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(from))
+	var wg sync.WaitGroup
+	for p, off := range from {
+		wg.Go(func() {
+			if err := f.follow(ctx, p, off); err != nil && ctx.Err() == nil {
+				errs <- err
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func (f *Follower) follow(ctx context.Context, partition int, offset int64) error {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: f.Brokers, Topic: event.TopicSummaries, Partition: partition,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond, ReadBackoffMin: 5 * time.Millisecond,
+	})
+	defer r.Close()
+	if err := r.SetOffset(offset); err != nil {
+		return fmt.Errorf("follow %s/%d from %d: %w", event.TopicSummaries, partition, offset, err)
+	}
+	for {
+		m, err := r.FetchMessage(ctx)
+		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("follow %s/%d: %w", event.TopicSummaries, partition, err)
+		}
+		e, err := stream.FromMessage(m)
+		if err != nil {
+			f.log().Warn("not a CloudEvent on the summaries topic", zap.Int("partition", partition), zap.Int64("offset", m.Offset), zap.Error(err))
+			continue
+		}
+		s, ns, err := profile.SummaryOf(e)
+		if err != nil {
+			f.log().Warn("not a profile summary", zap.Int("partition", partition), zap.Int64("offset", m.Offset), zap.Error(err))
+			continue
+		}
+		if ns == f.Namespace {
+			f.View.Put(s)
+		}
+	}
+}
