@@ -16,6 +16,7 @@ import (
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/stream"
 	"github.com/segflow/segflow/pkg/testenv"
 	"github.com/segflow/segflow/pkg/trigger"
 )
@@ -236,5 +237,35 @@ func TestConsentChangeTakesEffectForTheNextTriggerDecision(t *testing.T) {
 	}
 	if status, _, _ := e.do(t, "PUT", "/v1/profiles/carol/consent", token, strings.NewReader(`[]`)); status != 400 {
 		t.Errorf("malformed body: %d", status)
+	}
+}
+
+func TestAnErasureTellsThePopulationViewsTheCustomerIsGone(t *testing.T) {
+	out := &sink{}
+	e := start(t, nil, out)
+	e.apply(t, e.order("gil", T.Add(-time.Hour), "12.00"))
+	if status, body, _ := e.do(t, "DELETE", "/v1/profiles/gil", token, nil); status != 200 {
+		t.Fatalf("erase: %d %s", status, body)
+	}
+	var gone []string
+	for _, m := range out.msgs {
+		if m.Topic != event.TopicSummaries {
+			continue
+		}
+		ev, err := stream.FromMessage(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, ns, err := profile.SummaryOf(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(m.Key) != s.Customer || !s.Gone {
+			t.Errorf("summary %+v keyed %q, want a Gone summary keyed by its customer", s, m.Key)
+		}
+		gone = append(gone, ns+"/"+s.Customer)
+	}
+	if fmt.Sprint(gone) != "[sf/gil]" {
+		t.Errorf("gone summaries %v, want gil's in namespace sf", gone)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
 	"github.com/segflow/segflow/pkg/event"
@@ -188,6 +189,9 @@ func (s *Server) Erase(ctx context.Context, customer, requester string) (Erasure
 			return out, err
 		}
 	}
+	if err := s.announceGone(ctx, namespaces, gone.Customers); err != nil {
+		return out, err
+	}
 	err = s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: AuditKey, Values: []any{
 		"customer_hash", out.CustomerHash, "at", at.UnixMilli(), "requester", requester, "profiles", out.Profiles,
 	}}).Err()
@@ -196,6 +200,32 @@ func (s *Server) Erase(ctx context.Context, customer, requester string) (Erasure
 	}
 	s.log.Info("customer erased", zap.String("requester", requester), zap.Int("profiles", out.Profiles), zap.Int("keys", out.Keys))
 	return out, nil
+}
+
+// announceGone tells the population views (pkg/view) that customers are
+// gone from every namespace: a Gone summary of each on the summaries topic.
+func (s *Server) announceGone(ctx context.Context, namespaces, customers []string) error {
+	if s.out == nil {
+		return nil
+	}
+	var msgs []kafka.Message
+	for _, ns := range namespaces {
+		for _, c := range customers {
+			e, err := profile.Summary{Customer: c, Gone: true}.Event("/api", ns)
+			if err != nil {
+				return err
+			}
+			m, err := stream.ToMessage(event.TopicSummaries, e)
+			if err != nil {
+				return err
+			}
+			msgs = append(msgs, m)
+		}
+	}
+	if err := s.out.WriteMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("announce the erasure to the population views: %w", err)
+	}
+	return nil
 }
 
 // consentBody is PUT /v1/profiles/{id}/consent: channel -> opted in.
