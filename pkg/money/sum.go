@@ -67,6 +67,16 @@ func (s Sum) minus(t Sum) Sum {
 	return Sum{hi: s.hi - t.hi - int64(borrow), lo: lo}
 }
 
+// CeilDiv returns ⌈s / n⌉ for s ≥ 0 and n > 0 whose quotient fits in
+// Micros (as a mean of amounts does).
+func (s Sum) CeilDiv(n int64) Micros {
+	q, r := bits.Div64(uint64(s.hi), s.lo, uint64(n))
+	if r > 0 {
+		q++
+	}
+	return Micros(q)
+}
+
 // Cmp returns −1, 0 or +1 as s is less than, equal to or greater than t.
 func (s Sum) Cmp(t Sum) int {
 	switch {

@@ -102,3 +102,22 @@ func TestCheckAmountAcceptsZeroToTheLargestAmount(t *testing.T) {
 		t.Errorf("MaxSum %d must be exact as a double (below 2^53) and at least MaxAmount", MaxSum)
 	}
 }
+
+func TestCeilDivAgreesWithBigIntegers(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for range 10000 {
+		n := 1 + r.Int64N(1<<40)
+		var s Sum
+		for range 1 + r.IntN(4) {
+			s = s.Plus(Product(Micros(r.Int64N(int64(MaxSum))), n/4+1))
+		}
+		want := new(big.Int).Add(s.Big(), big.NewInt(n-1))
+		want.Quo(want, big.NewInt(n))
+		if !want.IsInt64() {
+			continue
+		}
+		if got := s.CeilDiv(n); int64(got) != want.Int64() {
+			t.Fatalf("⌈%s / %d⌉ = %d, want %s", s.Big(), n, got, want)
+		}
+	}
+}

@@ -21,6 +21,25 @@ const (
 // Stages lists the stages in lifecycle order.
 var Stages = []Stage{Prospect, New, Active, Dozing, HalfAsleep, DeepAsleep}
 
+// Index returns the index of s in Stages, or -1.
+func Index(s Stage) int {
+	switch s {
+	case Prospect:
+		return 0
+	case New:
+		return 1
+	case Active:
+		return 2
+	case Dozing:
+		return 3
+	case HalfAsleep:
+		return 4
+	case DeepAsleep:
+		return 5
+	}
+	return -1
+}
+
 // Defaults of Config's fields.
 const (
 	DefaultCycle = 30 * 24 * time.Hour
@@ -78,8 +97,18 @@ func (c Config) Stage(n int, first, last, now time.Time) Stage {
 	if n <= 0 {
 		return Prospect
 	}
-	cycle := c.Cycle(n, first, last)
-	g := max(now.Sub(last), 0)
+	return StageOf(n, c.Cycle(n, first, last), now.Sub(last))
+}
+
+// StageOf returns the stage of a customer with n orders, purchase cycle
+// cycle (from Config.Cycle) and gap since the last purchase (negative: the
+// last purchase is after now). Stage is StageOf with the cycle and gap of the
+// purchases' times; readers that keep the cycle call it directly.
+func StageOf(n int, cycle, gap time.Duration) Stage {
+	if n <= 0 {
+		return Prospect
+	}
+	g := max(gap, 0)
 	switch {
 	case g <= cycle:
 		if n == 1 {

@@ -53,7 +53,8 @@ type View struct {
 	// columns, by row
 	version, at  []int64 // of the summary held (profile.Summary.Newer)
 	orders       []int32
-	first, last  []int64
+	cycle        []time.Duration // NES purchase cycle
+	last         []int64
 	f            []int32
 	m            []int64
 	lifetime     []int64
@@ -112,7 +113,8 @@ func (v *View) put(s profile.Summary) {
 	}
 	v.version[row], v.at[row] = s.Version, s.At.UnixMilli()
 	v.orders[row] = int32(s.Orders)
-	v.first[row], v.last[row] = s.First.UnixMilli(), s.Last.UnixMilli()
+	v.cycle[row] = v.nes.Cycle(s.Orders, s.First, s.Last)
+	v.last[row] = s.Last.UnixMilli()
 	v.f[row], v.m[row] = int32(s.F), s.M
 	v.lifetime[row] = s.Lifetime
 	v.tier[row] = uint16(v.tiers.id(s.Tier))
@@ -148,7 +150,7 @@ func (v *View) newRow(id string) int32 {
 		v.version = append(v.version, 0)
 		v.at = append(v.at, 0)
 		v.orders = append(v.orders, 0)
-		v.first = append(v.first, 0)
+		v.cycle = append(v.cycle, 0)
 		v.last = append(v.last, 0)
 		v.f = append(v.f, 0)
 		v.m = append(v.m, 0)
@@ -213,6 +215,9 @@ type scoring struct {
 	// thresholds for scores 2..5: a buyer scores 1 + the number of them
 	// their value passes.
 	f, m, r [4]int64
+	// the means as thresholds: R is high if R ≤ rHigh (R·n ≤ ΣR), F if
+	// F ≥ fHigh (F·n ≥ ΣF), M if M ≥ mHigh (M·n ≥ ΣM).
+	rHigh, fHigh, mHigh int64
 }
 
 func (v *View) scoring(T time.Time) scoring {
@@ -230,6 +235,9 @@ func (v *View) scoring(T time.Time) scoring {
 		d, _ := dayOf(sc.T - v.ls.Select(k))
 		sc.population.SumR -= d
 	}
+	sc.rHigh = floorDiv(sc.population.SumR, n)
+	sc.fHigh = ceilDiv(sc.population.SumF, n)
+	sc.mHigh = int64(sc.population.SumM.CeilDiv(n))
 	for s := 2; s <= 5; s++ {
 		k := int((int64(s-1)*n + 4) / 5) // ⌈(s−1)·n/5⌉, at least 1
 		sc.f[s-2] = v.fs.Select(k - 1)
@@ -253,9 +261,38 @@ func (sc *scoring) scores(r, f, m int64) rfm.Scores {
 			out.R++
 		}
 	}
-	out.Segment = rfm.Segment(rfm.Values{R: int(r), F: int(f), M: m}, sc.population)
+	out.Segment = sc.segment(r, f, m)
 	return out
 }
+
+// segment is rfm.Segment with the means read once: an index into
+// rfm.Segments, ordered M, then R, then F, each high before low.
+func (sc *scoring) segmentIndex(r, f, m int64) int {
+	i := 0
+	if m < sc.mHigh {
+		i += 4
+	}
+	if r > sc.rHigh {
+		i += 2
+	}
+	if f < sc.fHigh {
+		i++
+	}
+	return i
+}
+
+func (sc *scoring) segment(r, f, m int64) string { return rfm.Segments[sc.segmentIndex(r, f, m)] }
+
+// floorDiv and ceilDiv divide by n > 0, rounding down and up.
+func floorDiv(a, n int64) int64 {
+	q := a / n
+	if a%n != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+func ceilDiv(a, n int64) int64 { return -floorDiv(-a, n) }
 
 // Scores returns customer id's RFM values and scores as of T, and whether
 // the view holds id. A customer who is not a buyer has zero scores.
@@ -289,23 +326,23 @@ type Counts struct {
 	Tags   map[string]int64
 }
 
-// Counts counts every customer as of T.
+// Counts counts every customer as of T. It reads each customer once, and
+// scores a buyer with a few comparisons against thresholds read once.
 func (v *View) Counts(T time.Time) Counts {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	sc := v.scoring(T)
-	out := Counts{At: T, Buyers: v.buyers, Segments: make(map[string]int64, len(rfm.Segments)), Stages: map[nes.Stage]int64{}}
-	for _, s := range rfm.Segments {
-		out.Segments[s] = 0
-	}
+	var segments [8]int64
+	var stages [6]int64
+	var grid [5][5]int64
 	tiers := make([]int64, v.tiers.len())
 	tags := make([]int64, v.names.len())
+	now := T.UnixNano()
 	for row, id := range v.ids {
 		if id == "" {
 			continue
 		}
-		n := int(v.orders[row])
-		out.Stages[v.stage(n, row, T)]++
+		stages[nes.Index(nes.StageOf(int(v.orders[row]), v.cycle[row], time.Duration(now-v.last[row]*1e6)))]++
 		tiers[v.tier[row]]++
 		for _, t := range v.tags[row] {
 			tags[t]++
@@ -313,21 +350,34 @@ func (v *View) Counts(T time.Time) Counts {
 		if v.f[row] < 1 {
 			continue
 		}
-		s := sc.scores(recency(sc.T, v.last[row]), int64(v.f[row]), v.m[row])
-		out.Segments[s.Segment]++
-		out.Grid[s.R-1][s.F-1]++
+		r, f, m := recency(sc.T, v.last[row]), int64(v.f[row]), v.m[row]
+		segments[sc.segmentIndex(r, f, m)]++
+		rs, fs := 1, 1
+		for i := range 4 {
+			if f > sc.f[i] {
+				fs++
+			}
+			if r < sc.r[i] {
+				rs++
+			}
+		}
+		grid[rs-1][fs-1]++
+	}
+	out := Counts{At: T, Buyers: v.buyers, Grid: grid, Segments: make(map[string]int64, len(rfm.Segments)), Stages: make(map[nes.Stage]int64, len(nes.Stages))}
+	for i, s := range rfm.Segments {
+		out.Segments[s] = segments[i]
+	}
+	for i, st := range nes.Stages {
+		if stages[i] > 0 {
+			out.Stages[st] = stages[i]
+		}
 	}
 	out.Tiers = v.tiers.counts(tiers)
 	out.Tags = v.names.counts(tags)
 	return out
 }
 
-func (v *View) stage(n, row int, T time.Time) nes.Stage {
-	if n <= 0 {
-		return nes.Prospect
-	}
-	return v.nes.Stage(n, time.UnixMilli(v.first[row]), time.UnixMilli(v.last[row]), T)
-}
+
 
 // intern numbers strings, so that a column holds a small number per row.
 type intern struct {
