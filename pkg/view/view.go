@@ -377,8 +377,6 @@ func (v *View) Counts(T time.Time) Counts {
 	return out
 }
 
-
-
 // intern numbers strings, so that a column holds a small number per row.
 type intern struct {
 	ids   map[string]uint32
