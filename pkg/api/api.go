@@ -42,6 +42,7 @@ import (
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/trigger"
+	"github.com/segflow/segflow/pkg/view"
 )
 
 // Config configures a Server. Zero values mean defaults.
@@ -55,6 +56,15 @@ type Config struct {
 	Campaigns func() []string
 	// MaxPage is the largest page of members. Default 1000.
 	MaxPage int
+	// Views gives the population view of a namespace (pkg/view), which
+	// counts are read from. Default view.FromStore: a view loaded afresh
+	// per request, exact but a scan of every profile, for tests and tools.
+	Views Views
+}
+
+// Views gives the population view of a profile namespace.
+type Views interface {
+	Of(ctx context.Context, ns string) (*view.View, error)
 }
 
 // Scope is what a token may do.
@@ -121,6 +131,9 @@ func New(cfg Config, rdb redis.UniversalClient, store *profile.Store, ix *index.
 	}
 	if cfg.MaxPage <= 0 {
 		cfg.MaxPage = 1000
+	}
+	if cfg.Views == nil {
+		cfg.Views = view.FromStore{Store: store}
 	}
 	s := &Server{cfg: cfg, store: store, index: ix, results: results, erased: privacy.New(rdb), rdb: rdb, out: out, log: log.Named("api"),
 		spaces: map[string]namespace{store.Prefix(): {store: store, index: ix}}}

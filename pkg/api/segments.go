@@ -14,6 +14,7 @@ import (
 	"github.com/segflow/segflow/pkg/index"
 	"github.com/segflow/segflow/pkg/money"
 	"github.com/segflow/segflow/pkg/nes"
+	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/rfm"
 )
 
@@ -70,32 +71,26 @@ type Counts struct {
 
 func (s *Server) getCounts(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	ns, err := s.live(ctx)
+	name, err := profile.LiveNamespace(ctx, s.rdb, s.store.Prefix())
 	if err != nil {
 		return err
 	}
-	p, err := ns.population(ctx, s.cfg.Now())
+	v, err := s.cfg.Views.Of(ctx, name)
 	if err != nil {
-		return err
+		return fmt.Errorf("population view of %s: %w", name, err)
 	}
-	out := Counts{At: p.T, Buyers: len(p.buyers), Segments: map[string]int{}}
-	for _, seg := range rfm.Segments {
-		out.Segments[seg] = len(p.segments[seg])
+	c := v.Counts(s.cfg.Now().UTC())
+	out := Counts{At: c.At, Buyers: int(c.Buyers), Segments: map[string]int{}, Stages: map[string]int64{}, Tiers: c.Tiers, Tags: c.Tags}
+	for seg, n := range c.Segments {
+		out.Segments[seg] = int(n)
 	}
-	for _, sc := range p.scores {
-		out.Grid[sc.R-1][sc.F-1]++
+	for r := range c.Grid {
+		for f, n := range c.Grid[r] {
+			out.Grid[r][f] = int(n)
+		}
 	}
-	if out.Stages, err = ns.index.Counts(ctx, index.Stage); err != nil {
-		return err
-	}
-	for _, st := range stages {
-		out.Stages[st] += 0
-	}
-	if out.Tiers, err = ns.index.Counts(ctx, index.Tier); err != nil {
-		return err
-	}
-	if out.Tags, err = ns.index.Counts(ctx, index.Tag); err != nil {
-		return err
+	for _, st := range nes.Stages {
+		out.Stages[string(st)] = c.Stages[st]
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

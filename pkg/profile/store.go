@@ -86,6 +86,9 @@ func (s *Store) Redis() redis.UniversalClient { return s.rdb }
 // Currency is the store currency.
 func (s *Store) Currency() string { return s.cfg.Currency }
 
+// NES is the store's purchase-cycle configuration.
+func (s *Store) NES() nes.Config { return s.cfg.NES }
+
 // Snapshot is what profile.changed reports of a profile: the segmentation at T.
 type Snapshot struct {
 	Stage   nes.Stage `json:"stage"`

@@ -18,12 +18,12 @@ import (
 // Keeping a view current. A view is built from the profile store (Load) and
 // then follows the summaries the profile-updater publishes on
 // event.TopicSummaries after every evaluation (Follower). Following starts
-// at the end offsets read before the load began (Start), so that no summary
+// at the end offsets read before the load began (EndOffsets), so that no summary
 // published during the load is missed; summaries the load already saw
 // change nothing when they come again (View.Put keeps the newest), so the
 // view converges to the store's state, as a Kafka Streams table restored
 // from a changelog does. Every replica follows every partition: no consumer
-// group, no coordination.
+// group, no coordination. Views does this for each namespace asked for.
 
 // Load puts every customer of store into v, a page of the store's scan at a
 // time.
@@ -79,21 +79,6 @@ func EndOffsets(ctx context.Context, brokers []string) (map[int]int64, error) {
 		}
 	}
 	return out, nil
-}
-
-// Start loads store into the follower's view and then follows the
-// summaries topic until ctx ends, from the offsets read before the load.
-func (f *Follower) Start(ctx context.Context, store *profile.Store) error {
-	from, err := EndOffsets(ctx, f.Brokers)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	if err := Load(ctx, store, f.View); err != nil {
-		return fmt.Errorf("load the population view: %w", err)
-	}
-	f.log().Info("population view loaded", zap.Int("customers", f.View.Len()), zap.Duration("took", time.Since(start)))
-	return f.Run(ctx, from)
 }
 
 func (f *Follower) log() *zap.Logger {

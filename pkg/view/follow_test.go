@@ -145,9 +145,12 @@ func TestAViewLoadedMidStreamThenFollowingCountsWhatTheProfilesSay(t *testing.T)
 		t.Fatal(err)
 	}
 	wait(half / 2) // the view is loaded while the updater is busy
-	v := view.New(nes.Config{})
-	f := &view.Follower{Brokers: k.Brokers, Namespace: store.Prefix(), View: v, Log: zaptest.NewLogger(t)}
-	go func() { _ = f.Start(ctx, store) }()
+	views := &view.Views{Brokers: k.Brokers, Store: store, Log: zaptest.NewLogger(t)}
+	go func() { _ = views.Run(ctx) }()
+	v, err := views.Of(ctx, store.Prefix())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := w.WriteMessages(ctx, msgs[half:]...); err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/segflow/segflow/pkg/tag"
 	"github.com/segflow/segflow/pkg/trigger"
 	"github.com/segflow/segflow/pkg/updater"
+	"github.com/segflow/segflow/pkg/view"
 	"github.com/segflow/segflow/pkg/webhook"
 )
 
@@ -228,14 +229,26 @@ func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store 
 		}
 	}
 	ix := index.New(rdb, store.Prefix())
-	a, err := api.New(api.Config{Tokens: tokens, Now: now, Campaigns: names}, rdb, store, ix, trigger.NewEngine(nil, rdb, store, nil), writer, log)
+	views := &view.Views{Brokers: brokers, Store: store, Log: log.Named("view")}
+	a, err := api.New(api.Config{Tokens: tokens, Now: now, Campaigns: names, Views: views}, rdb, store, ix, trigger.NewEngine(nil, rdb, store, nil), writer, log)
 	if err != nil {
 		return nil, err
 	}
 	a.Register(mux)
 	dashboard.Register(mux)
 	x := &index.Indexer{Brokers: brokers, GroupID: cfg.IndexGroup, SessionTimeout: cfg.SessionTimeout, Index: ix, Erasures: privacy.New(rdb), Log: log.Named("index")}
-	return x.Run, nil
+	// The indexer and the population views run together; the first to fail
+	// stops the other.
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		errs := make(chan error, 2)
+		go func() { errs <- x.Run(ctx) }()
+		go func() { errs <- views.Run(ctx) }()
+		err := <-errs
+		cancel()
+		return errors.Join(err, <-errs)
+	}, nil
 }
 
 // ensureTopics creates segflow's topics, retrying while the cluster starts.

@@ -1,0 +1,125 @@
+package view
+
+import (
+	"context"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/segflow/segflow/pkg/profile"
+)
+
+// Views keeps a view of each profile namespace it is asked for — the live
+// one, and the one a switch makes live — each loaded from the store once and
+// then following the summaries topic, as long as Run runs. It is safe for
+// concurrent use.
+type Views struct {
+	Brokers []string
+	// Store is the profile store; a namespace's view loads Store.In(ns) and
+	// takes its NES configuration.
+	Store *profile.Store
+	Log   *zap.Logger
+
+	mu      sync.Mutex
+	views   map[string]*loading
+	started chan string // namespaces to load and follow
+}
+
+// loading is a view that is ready once done is closed.
+type loading struct {
+	view *View
+	err  error
+	done chan struct{}
+}
+
+// Run loads and follows the namespaces asked for until ctx ends, and
+// returns the first error that stops one.
+func (vs *Views) Run(ctx context.Context) error {
+	started := vs.init()
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errs:
+			return err
+		case ns := <-started:
+			wg.Go(func() {
+				if err := vs.follow(ctx, ns); err != nil && ctx.Err() == nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			})
+		}
+	}
+}
+
+func (vs *Views) follow(ctx context.Context, ns string) error {
+	vs.mu.Lock()
+	l := vs.views[ns]
+	vs.mu.Unlock()
+	f := &Follower{Brokers: vs.Brokers, Namespace: ns, View: l.view, Log: vs.Log}
+	from, err := EndOffsets(ctx, vs.Brokers)
+	if err == nil {
+		err = Load(ctx, vs.Store.In(ns), l.view)
+	}
+	l.err = err
+	close(l.done)
+	if err != nil {
+		return err
+	}
+	if vs.Log != nil {
+		vs.Log.Info("population view loaded", zap.String("namespace", ns), zap.Int("customers", l.view.Len()))
+	}
+	return f.Run(ctx, from)
+}
+
+// init makes the queue of namespaces to load, once.
+func (vs *Views) init() chan string {
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	if vs.started == nil {
+		vs.started = make(chan string, 64)
+		vs.views = map[string]*loading{}
+	}
+	return vs.started
+}
+
+// Of returns the view of namespace ns, waiting for it to load the first time
+// it is asked for (which Run does).
+func (vs *Views) Of(ctx context.Context, ns string) (*View, error) {
+	started := vs.init()
+	vs.mu.Lock()
+	l, ok := vs.views[ns]
+	if !ok {
+		l = &loading{view: New(vs.Store.NES()), done: make(chan struct{})}
+		vs.views[ns] = l
+	}
+	vs.mu.Unlock()
+	if !ok {
+		started <- ns // buffered: namespaces are few
+	}
+	select {
+	case <-l.done:
+		return l.view, l.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// FromStore is a source of views loaded from the store afresh on every ask:
+// exact and simple, and as costly as a scan of every profile, so for tests
+// and tools, never for serving.
+type FromStore struct {
+	Store *profile.Store
+}
+
+// Of loads a view of namespace ns.
+func (fs FromStore) Of(ctx context.Context, ns string) (*View, error) {
+	v := New(fs.Store.NES())
+	return v, Load(ctx, fs.Store.In(ns), v)
+}
