@@ -6,7 +6,7 @@ set -euo pipefail
 BOOTSTRAP=${BOOTSTRAP:-localhost:9092}
 PARTITIONS=${PARTITIONS:-6}
 REPLICATION=${REPLICATION:-1}
-for topic in browse cart purchase identify events.invalid profiles triggers decisions triggers.undelivered; do
+for topic in browse cart purchase identify events.invalid profiles profiles.summaries triggers decisions triggers.undelivered; do
 	kafka-topics.sh --bootstrap-server "$BOOTSTRAP" --create --if-not-exists \
 		--topic "$topic" --partitions "$PARTITIONS" --replication-factor "$REPLICATION" \
 		--config min.insync.replicas="$(( REPLICATION > 1 ? 2 : 1 ))"
