@@ -222,13 +222,30 @@ func (ns namespace) resolve(ctx context.Context, p *scored, name string) (audien
 	case slices.Contains(stages, name):
 		return ns.index.Members(ctx, index.Stage, name)
 	case kind == "tier":
-		return ns.index.Members(ctx, index.Tier, rest)
+		return ns.known(ctx, name, index.Tier, rest)
 	case kind == "tag":
-		return ns.index.Members(ctx, index.Tag, rest)
+		return ns.known(ctx, name, index.Tag, rest)
 	}
 	m, err := ns.index.Members(ctx, index.Tag, name)
 	if err != nil || len(m) > 0 {
 		return m, err
 	}
-	return ns.index.Members(ctx, index.Tier, name)
+	if ok, err := ns.index.Known(ctx, index.Tag, name); err != nil || ok {
+		return nil, err
+	}
+	return ns.known(ctx, name, index.Tier, name)
+}
+
+// known returns the members of kind:name, or a bad request naming name if
+// no customer was ever indexed with it: a typo must not export an empty
+// audience.
+func (ns namespace) known(ctx context.Context, asked, kind, name string) (audience.Set, error) {
+	ok, err := ns.index.Known(ctx, kind, name)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, badf("q: unknown name %q: not a segment, stage, score, tier or tag", asked)
+	}
+	return ns.index.Members(ctx, kind, name)
 }

@@ -384,3 +384,23 @@ func TestMembersLeaveTheAudienceWhenErased(t *testing.T) {
 		t.Errorf("after erasing x: %v", got)
 	}
 }
+
+func TestAnUnknownNameAnswers400NamingIt(t *testing.T) {
+	e := start(t, nil, nil)
+	e.population(t, 20, 3)
+	for _, q := range []string{"bogus_name", "important_value AND NOT bogus_name", "tag:bogus_name", "tier:bogus_name"} {
+		status, body, _ := e.do(t, "GET", "/v1/members?q="+url.QueryEscape(q), token, nil)
+		if status != 400 || !strings.Contains(string(body), "bogus_name") {
+			t.Errorf("q=%q: %d %s, want 400 naming bogus_name", q, status, body)
+		}
+		if status, _, _ := e.do(t, "GET", "/v1/members?format=csv&q="+url.QueryEscape(q), token, nil); status != 400 {
+			t.Errorf("q=%q as CSV: %d, want 400", q, status)
+		}
+	}
+	// Names that exist answer, with no member if nobody holds them now.
+	for _, q := range []string{"tier:member", "member", "bought:category:dog", "important_value", "S3", "r_score:5"} {
+		if status, body, _ := e.do(t, "GET", "/v1/members?q="+url.QueryEscape(q), token, nil); status != 200 {
+			t.Errorf("q=%q: %d %s, want 200", q, status, body)
+		}
+	}
+}
