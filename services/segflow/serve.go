@@ -76,6 +76,8 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		return err
 	}
 	defer rdb.Close()
+	_, cluster := rdb.(*redis.ClusterClient)
+	log.Info("redis client", zap.Bool("cluster", cluster))
 	if err := ensureTopics(ctx, brokers, cfg); err != nil {
 		return err
 	}
