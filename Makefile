@@ -2,7 +2,7 @@
 GO ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test bench fuzz lint build up down
+.PHONY: run test test-cluster bench fuzz lint build up down
 
 FUZZTIME ?= 2m
 FUZZ_IDS ?= 20000
@@ -11,9 +11,21 @@ FUZZ_IDS ?= 20000
 run:
 	$(GO) run ./services/segflow run --log-format console --campaigns deploy/campaigns.yaml
 
-## test: every test, with the race detector
+# CLUSTER_PKGS are the packages whose tests test-cluster runs on a Redis
+# Cluster, but for CLUSTER_SKIP: tests that use no Redis (the reference
+# computations and their loaders), the browser tests, and the Online Retail
+# comparison, which takes the CDNOW comparison's path with more data.
+CLUSTER_PKGS ?= ./test/e2e ./pkg/api ./pkg/replay ./services/segflow
+CLUSTER_SKIP ?= Reference|Loader|Calibration|Dashboard|OnlineRetail
+
+## test: every test, with the race detector, on one Redis server; then test-cluster
 test:
 	$(GO) test -race -count=1 ./...
+	$(MAKE) test-cluster
+
+## test-cluster: the end-to-end tests (ingest, updater, SIGKILL and redelivery, triggers, erasure, replay and switch, read API, the binary's commands) on a 3-master Redis Cluster
+test-cluster:
+	SEGFLOW_TEST_REDIS=cluster $(GO) test -race -count=1 -skip '$(CLUSTER_SKIP)' $(CLUSTER_PKGS)
 
 ## bench: throughput and latency figures
 bench:

@@ -38,7 +38,7 @@ const (
 var T = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
 type env struct {
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	store *profile.Store
 	ix    *index.Index
 	api   *api.Server

@@ -69,15 +69,11 @@ func (e *env) pipeline(t *testing.T) func(evs ...cloudevents.Event) {
 
 // leftovers returns every key, and every member, field or value of any key,
 // that mentions one of ids.
-func leftovers(t *testing.T, rdb *redis.Client, ids ...string) []string {
+func leftovers(t *testing.T, rdb redis.UniversalClient, ids ...string) []string {
 	t.Helper()
 	var out []string
-	keys, err := rdb.Keys(context.Background(), "*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
 	prefixes := map[string]bool{}
-	for _, k := range keys {
+	for _, k := range testenv.Keys(t, rdb, "*") {
 		p, _, _ := strings.Cut(k, ":")
 		prefixes[p] = true
 	}

@@ -131,7 +131,7 @@ func TestIndexHoldsEachCustomersLatestSnapshotWhateverTheDelivery(t *testing.T) 
 
 // sets dumps a namespace's index without the daily record, which follows
 // arrival order.
-func sets(t *testing.T, rdb *redis.Client, prefix string) map[string]string {
+func sets(t *testing.T, rdb redis.UniversalClient, prefix string) map[string]string {
 	d := testenv.Dump(t, rdb, prefix)
 	for k := range d {
 		if strings.HasPrefix(k, ":{#ix}:day") {

@@ -6,15 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/testenv"
 )
 
 func TestAnErasureIsRecordedWithoutTheCustomerIDAndDropsOnlyEarlierEvents(t *testing.T) {
 	ctx := context.Background()
-	rdb := redis.NewClient(&redis.Options{Addr: testenv.StartRedis(t).Addr})
+	rdb := testenv.StartRedis(t).Client(t)
 	reg := privacy.New(rdb)
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	if err := reg.Record(ctx, "alice@example.com", at); err != nil {

@@ -312,11 +312,11 @@ func BenchmarkMemoryPerCustomer(b *testing.B) {
 // embedded miniredis would mean nothing.
 func benchRedis(b *testing.B) *redis.Client {
 	b.Helper()
-	r := testenv.StartRedis(b)
+	r := testenv.StartNode(b)
 	if !r.Real {
 		b.Skip("benchmarks need a real redis-server")
 	}
-	return r.Client(b)
+	return r.Client(b).(*redis.Client)
 }
 
 func newBenchStore(b *testing.B, rdb *redis.Client, prefix string) *profile.Store {

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segflow/segflow/pkg/keys"
+	"github.com/segflow/segflow/pkg/keyspace"
 )
 
 // Namespaces. A namespace is the key prefix of a whole profile store
@@ -127,32 +128,27 @@ func DropNamespace(ctx context.Context, rdb redis.UniversalClient, ns, def strin
 		return 0, fmt.Errorf("drop %s: %w", ns, ErrLive)
 	}
 	var n int64
-	var mu sync.Mutex
-	err = forEachNode(ctx, rdb, func(ctx context.Context, c redis.UniversalClient) error {
-		return scan(ctx, c, ns+":{*", func(keys []string) error {
-			var drop []string
-			for _, k := range keys {
-				if inNamespace(ns, k) {
-					drop = append(drop, k)
-				}
+	err = keyspace.Scan(ctx, rdb, ns+":{*", func(found []string) error {
+		var drop []string
+		for _, k := range found {
+			if inNamespace(ns, k) {
+				drop = append(drop, k)
 			}
-			if len(drop) == 0 {
-				return nil
-			}
-			// One key per command: keys of different customers live in
-			// different cluster slots.
-			pipe := c.Pipeline()
-			for _, k := range drop {
-				pipe.Unlink(ctx, k)
-			}
-			if _, err := pipe.Exec(ctx); err != nil {
-				return err
-			}
-			mu.Lock()
-			n += int64(len(drop))
-			mu.Unlock()
+		}
+		if len(drop) == 0 {
 			return nil
-		})
+		}
+		// One key per command: keys of different customers live in
+		// different cluster slots.
+		pipe := rdb.Pipeline()
+		for _, k := range drop {
+			pipe.Unlink(ctx, k)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+		n += int64(len(drop))
+		return nil
 	})
 	if err != nil {
 		return n, fmt.Errorf("drop namespace %s: %w", ns, err)
@@ -161,30 +157,6 @@ func DropNamespace(ctx context.Context, rdb redis.UniversalClient, ns, def strin
 		return n, fmt.Errorf("drop namespace %s: %w", ns, err)
 	}
 	return n, nil
-}
-
-// forEachNode runs fn on each master of a cluster, or on rdb itself.
-func forEachNode(ctx context.Context, rdb redis.UniversalClient, fn func(context.Context, redis.UniversalClient) error) error {
-	if cc, ok := rdb.(*redis.ClusterClient); ok {
-		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return fn(ctx, c) })
-	}
-	return fn(ctx, rdb)
-}
-
-func scan(ctx context.Context, rdb redis.UniversalClient, match string, fn func([]string) error) error {
-	var cursor uint64
-	for {
-		keys, next, err := rdb.Scan(ctx, cursor, match, 1000).Result()
-		if err != nil {
-			return fmt.Errorf("scan %s: %w", match, err)
-		}
-		if err := fn(keys); err != nil {
-			return err
-		}
-		if cursor = next; cursor == 0 {
-			return nil
-		}
-	}
 }
 
 // Prefix is the store's namespace.
@@ -198,22 +170,21 @@ func (s *Store) In(ns string) *Store {
 }
 
 // Customers calls fn with the ids of the customers who have a profile in the
-// store (merged profiles included), a scan page at a time. A customer may be
+// store (merged profiles included), a scan page at a time, from every master
+// of a cluster; fn is called by one goroutine at a time. A customer may be
 // listed twice if the keyspace changes during the scan.
 func (s *Store) Customers(ctx context.Context, fn func(customers []string) error) error {
-	return forEachNode(ctx, s.rdb, func(ctx context.Context, c redis.UniversalClient) error {
-		return scan(ctx, c, s.cfg.Prefix+":{*}:"+customerSuffixes[keyProfile], func(found []string) error {
-			cs := make([]string, 0, len(found))
-			for _, k := range found {
-				if c, suffix, ok := keys.CustomerOf(s.cfg.Prefix, k); ok && suffix == customerSuffixes[keyProfile] {
-					cs = append(cs, c)
-				}
+	return keyspace.Scan(ctx, s.rdb, s.cfg.Prefix+":{*}:"+customerSuffixes[keyProfile], func(found []string) error {
+		cs := make([]string, 0, len(found))
+		for _, k := range found {
+			if c, suffix, ok := keys.CustomerOf(s.cfg.Prefix, k); ok && suffix == customerSuffixes[keyProfile] {
+				cs = append(cs, c)
 			}
-			if len(cs) == 0 {
-				return nil
-			}
-			return fn(cs)
-		})
+		}
+		if len(cs) == 0 {
+			return nil
+		}
+		return fn(cs)
 	})
 }
 

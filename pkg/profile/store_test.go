@@ -37,7 +37,7 @@ func order(t *testing.T, customer, id string, at time.Time, total string) profil
 	return ev(t, "ev-"+id, event.OrderCompleted, customer, at, fmt.Sprintf(`{"user_id":%q,"order_id":%q,"total":%q,"currency":"USD","items":[{"sku":"S-%s","category":"cat-%s"}]}`, customer, id, total, id[:1], id[:1]))
 }
 
-func newStore(t *testing.T, rdb *redis.Client, prefix string) *profile.Store {
+func newStore(t *testing.T, rdb redis.UniversalClient, prefix string) *profile.Store {
 	rules, err := tag.Compile(tag.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)

@@ -65,7 +65,7 @@ func history(t *testing.T) []kafka.Message {
 
 type env struct {
 	k   *testenv.Kafka
-	rdb *redis.Client
+	rdb redis.UniversalClient
 	w   *kafka.Writer
 	cfg profile.Config
 }
@@ -319,7 +319,7 @@ func TestAReplayNeverRecreatesAnErasedCustomer(t *testing.T) {
 		t.Errorf("%d events dropped as erased, want 8", res.Erased)
 	}
 	for _, c := range []string{"c03", "anon:v1"} {
-		if keys := e.rdb.Keys(ctx, "sf:{"+c+"}:*").Val(); len(keys) > 0 {
+		if keys := testenv.Keys(t, e.rdb, "sf:{"+c+"}:*"); len(keys) > 0 {
 			t.Errorf("erased customer %s has keys %v", c, keys)
 		}
 	}
@@ -403,7 +403,7 @@ func TestASwitchedNamespaceIsWhereTheLiveUpdaterWritesAndTheOldOneCanBeDropped(t
 	if err != nil {
 		t.Fatal(err)
 	}
-	left := e.rdb.Keys(ctx, "sf:*").Val()
+	left := testenv.Keys(t, e.rdb, "sf:*")
 	if n == 0 || len(left) != 2 {
 		t.Errorf("dropped %d keys; left %v, want the identity link and the dedup marker", n, left)
 	}
@@ -683,7 +683,7 @@ func TestASwitchComesWithTheSegmentIndexOfTheNewNamespace(t *testing.T) {
 	if _, err := profile.DropNamespace(ctx, e.rdb, "sf", "sf"); err != nil {
 		t.Fatal(err)
 	}
-	if left := e.rdb.Keys(ctx, "sf:{#ix}:*").Val(); len(left) > 0 {
+	if left := testenv.Keys(t, e.rdb, "sf:{#ix}:*"); len(left) > 0 {
 		t.Errorf("dropping sf left its index: %v", left)
 	}
 }

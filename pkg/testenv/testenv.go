@@ -1,6 +1,8 @@
 // Package testenv starts the servers integration tests run against: a real
-// redis-server on a free port and an in-process Kafka-protocol broker (kfake).
-// Every package's integration tests use it, so they all see the same harness.
+// redis-server on a free port — or a 3-master Redis Cluster of them, when
+// SEGFLOW_TEST_REDIS=cluster — and an in-process Kafka-protocol broker
+// (kfake). Every package's integration tests use it, so they all see the
+// same harness.
 //
 // When CI is set in the environment a redis-server binary is required; elsewhere
 // the tests fall back to an embedded Redis (miniredis) if none is installed.
@@ -12,9 +14,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,19 +28,41 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/stream"
 )
 
-// Redis is a Redis server started for one test.
+// Redis is a Redis server, or a Redis Cluster, started for one test.
 type Redis struct {
+	// Addr is the server's host:port; of a cluster, its masters' addresses
+	// comma-separated, as segflow's --redis-addr takes them.
 	Addr string
-	// Real tells whether this is a redis-server process rather than miniredis.
+	// Real tells whether this is redis-server rather than miniredis.
 	Real bool
-	cmd  *exec.Cmd
+	// Cluster tells whether this is a Redis Cluster.
+	Cluster bool
+	cmds    []*exec.Cmd
 }
 
-// StartRedis starts a Redis server that lives as long as the test.
+// EnvRedis names the environment variable that chooses what StartRedis
+// starts: "cluster" for a 3-master Redis Cluster (StartCluster), anything
+// else for one server (StartNode). CI runs the e2e tests with both.
+const EnvRedis = "SEGFLOW_TEST_REDIS"
+
+// StartRedis starts a Redis that lives as long as the test: one server, or
+// a 3-master cluster when SEGFLOW_TEST_REDIS=cluster. Tests that hold for
+// both use it, with Client's redis.UniversalClient.
 func StartRedis(t testing.TB) *Redis {
+	t.Helper()
+	if os.Getenv(EnvRedis) == "cluster" {
+		return StartCluster(t)
+	}
+	return StartNode(t)
+}
+
+// StartNode starts one Redis server, whatever SEGFLOW_TEST_REDIS says, for
+// tests and benchmarks about one server (its INFO, its memory).
+func StartNode(t testing.TB) *Redis {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -46,44 +72,124 @@ func StartRedis(t testing.TB) *Redis {
 		m := miniredis.RunT(t)
 		return &Redis{Addr: m.Addr()}
 	}
-	r := &Redis{Addr: freeAddr(t), Real: true}
-	_, port, _ := net.SplitHostPort(r.Addr)
-	r.cmd = exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
-	r.cmd.Dir = t.TempDir()
-	if err := r.cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
+	r := &Redis{Real: true}
+	r.Addr = r.start(t, bin)
+	return r
+}
+
+// clusterMasters is how many masters StartCluster starts.
+const clusterMasters = 3
+
+// StartCluster starts a Redis Cluster of three masters (redis-server
+// processes in cluster mode, no replicas) holding every slot, and waits
+// until every node reports the cluster ok.
+func StartCluster(t testing.TB) *Redis {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("a Redis Cluster needs redis-server: %v", err)
 	}
-	t.Cleanup(func() {
-		if r.cmd.ProcessState == nil {
-			_ = r.cmd.Process.Kill()
-			_ = r.cmd.Wait()
+	r := &Redis{Real: true, Cluster: true}
+	// Each node's cluster bus on a free port of its own: the default, port
+	// + 10000, may be taken or out of range.
+	var addrs, buses []string
+	for range clusterMasters {
+		bus := port(freeAddr(t))
+		addrs = append(addrs, r.start(t, bin, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-port", bus, "--cluster-node-timeout", "5000"))
+		buses = append(buses, bus)
+	}
+	r.Addr = strings.Join(addrs, ",")
+	ctx := context.Background()
+	nodes := make([]*redis.Client, len(addrs))
+	for i, a := range addrs {
+		nodes[i] = redis.NewClient(&redis.Options{Addr: a})
+		defer nodes[i].Close()
+	}
+	// Slots split evenly, as redis-cli --cluster create splits them; each
+	// node its own config epoch, so none has to be resolved.
+	for i, n := range nodes {
+		from, to := i*16384/len(nodes), (i+1)*16384/len(nodes)-1
+		if err := n.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", from, to).Err(); err != nil {
+			t.Fatalf("assign slots %d-%d to %s: %v", from, to, addrs[i], err)
 		}
-	})
-	c := redis.NewClient(&redis.Options{Addr: r.Addr})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s did not answer", r.Addr)
+		if err := n.Do(ctx, "CLUSTER", "SET-CONFIG-EPOCH", i+1).Err(); err != nil {
+			t.Fatalf("set config epoch of %s: %v", addrs[i], err)
 		}
-		time.Sleep(10 * time.Millisecond)
+	}
+	for i, a := range addrs[1:] {
+		host, p, _ := net.SplitHostPort(a)
+		if err := nodes[0].Do(ctx, "CLUSTER", "MEET", host, p, buses[i+1]).Err(); err != nil {
+			t.Fatalf("cluster meet %s: %v", a, err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, n := range nodes {
+		for {
+			info, err := n.ClusterInfo(ctx).Result()
+			if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(len(nodes))) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("cluster %s is not ok: %s %v", r.Addr, info, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	return r
 }
 
-// Stop kills the server, as a crash would. Only a real server can be stopped.
-func (r *Redis) Stop(t testing.TB) {
+// start starts a redis-server with args in a directory of its own, stopped
+// when the test ends, waits until it answers, and returns its address.
+func (r *Redis) start(t testing.TB, bin string, args ...string) string {
 	t.Helper()
-	if r.cmd == nil {
-		t.Fatal("cannot stop an embedded Redis")
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, append([]string{"--port", port(addr), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}, args...)...)
+	cmd.Dir = t.TempDir()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
 	}
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
+	r.cmds = append(r.cmds, cmd)
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server on %s did not answer", addr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return addr
 }
 
-// Client returns a client of the server, closed when the test ends.
-func (r *Redis) Client(t testing.TB) *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+// Stop kills the server, or every node of the cluster, as a crash would.
+// Only a real server can be stopped.
+func (r *Redis) Stop(t testing.TB) {
+	t.Helper()
+	if len(r.cmds) == 0 {
+		t.Fatal("cannot stop an embedded Redis")
+	}
+	for _, cmd := range r.cmds {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+}
+
+// Client returns a client of the server, or a cluster client of the
+// cluster, closed when the test ends.
+func (r *Redis) Client(t testing.TB) redis.UniversalClient {
+	var c redis.UniversalClient
+	if r.Cluster {
+		c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(r.Addr, ",")})
+	} else {
+		c = redis.NewClient(&redis.Options{Addr: r.Addr})
+	}
 	t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -112,7 +218,7 @@ func WaitTimers(t testing.TB, store interface {
 // shared slots (pkg/keys.Shared) — population {#rfm}, timers {#timers},
 // replay progress {#replay}, segment index {#ix} — are left out. Two namespaces built from the same
 // events compare equal by it.
-func CustomerKeys(t testing.TB, rdb *redis.Client, ns string) map[string]string {
+func CustomerKeys(t testing.TB, rdb redis.UniversalClient, ns string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for k, v := range Dump(t, rdb, ns, "derived", "dkey") {
@@ -140,20 +246,52 @@ func SameKeys(t testing.TB, want, got map[string]string) {
 	}
 }
 
+// Keys returns the keys that match the KEYS pattern, from every master of a
+// cluster, sorted.
+func Keys(t testing.TB, rdb redis.UniversalClient, pattern string) []string {
+	t.Helper()
+	var out []string
+	err := keyspace.Scan(context.Background(), rdb, pattern, func(keys []string) error {
+		out = append(out, keys...)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("list keys %s: %v", pattern, err)
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// KeyCount returns how many keys Redis holds, on every master of a cluster.
+func KeyCount(t testing.TB, rdb redis.UniversalClient) int64 {
+	t.Helper()
+	var mu sync.Mutex
+	var n int64
+	err := keyspace.ForEachMaster(context.Background(), rdb, func(ctx context.Context, node redis.UniversalClient) error {
+		k, err := node.DBSize(ctx).Result()
+		mu.Lock()
+		n += k
+		mu.Unlock()
+		return err
+	})
+	if err != nil {
+		t.Fatalf("count keys: %v", err)
+	}
+	return n
+}
+
 // Dump returns every key under prefix (without the prefix) with its content
 // printed, for comparing whole states: hashes without the fields drop lists,
-// sorted sets with their scores, sets sorted. Prefix "" dumps every key.
-func Dump(t testing.TB, rdb *redis.Client, prefix string, drop ...string) map[string]string {
+// sorted sets with their scores, sets sorted. Prefix "" dumps every key. On
+// a cluster it dumps the keys of every master.
+func Dump(t testing.TB, rdb redis.UniversalClient, prefix string, drop ...string) map[string]string {
 	t.Helper()
 	ctx := context.Background()
 	pattern := prefix + ":*"
 	if prefix == "" {
 		pattern = "*"
 	}
-	keys, err := rdb.Keys(ctx, pattern).Result()
-	if err != nil {
-		t.Fatalf("list keys under %s: %v", prefix, err)
-	}
+	keys := Keys(t, rdb, pattern)
 	out := make(map[string]string, len(keys))
 	for _, k := range keys {
 		var v any
@@ -277,6 +415,11 @@ func readPartition(ctx context.Context, t testing.TB, brokers []string, topic st
 		out = append(out, m)
 	}
 	return out
+}
+
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
 }
 
 func freeAddr(t testing.TB) string {

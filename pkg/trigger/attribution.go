@@ -8,11 +8,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/money"
 )
 
@@ -116,27 +116,17 @@ func (r Result) Rate() float64 {
 // Campaigns returns the names of the campaigns that have results, sorted,
 // from every master of a cluster.
 func Campaigns(ctx context.Context, rdb redis.UniversalClient) ([]string, error) {
-	var mu sync.Mutex
 	var out []string
-	scan := func(ctx context.Context, c redis.UniversalClient) error {
-		iter := c.Scan(ctx, 0, statsPattern, 1000).Iterator()
-		for iter.Next(ctx) {
-			if name, ok := statsCampaign(iter.Val()); ok {
-				mu.Lock()
+	err := keyspace.Scan(ctx, rdb, statsPattern, func(found []string) error {
+		for _, k := range found {
+			if name, ok := statsCampaign(k); ok {
 				out = append(out, name)
-				mu.Unlock()
 			}
 		}
-		if err := iter.Err(); err != nil {
-			return fmt.Errorf("list campaigns: %w", err)
-		}
 		return nil
-	}
-	var err error
-	if cc, ok := rdb.(*redis.ClusterClient); ok {
-		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
-	} else {
-		err = scan(ctx, rdb)
+	})
+	if err != nil {
+		err = fmt.Errorf("list campaigns: %w", err)
 	}
 	slices.Sort(out)
 	return slices.Compact(out), err

@@ -48,7 +48,7 @@ var t0 = time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
 type env struct {
 	t      *testing.T
 	kafka  *testenv.Kafka
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	store  *profile.Store
 	engine func() *trigger.Engine
 }

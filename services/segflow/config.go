@@ -13,6 +13,7 @@ import (
 	"github.com/segflow/segflow/pkg/api"
 	"github.com/segflow/segflow/pkg/collector"
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/stream"
 )
 
@@ -25,6 +26,7 @@ type config struct {
 	KafkaBrokers      string
 	RedisAddr         string
 	RedisPassword     string
+	RedisCluster      bool
 	EmbeddedKafkaAddr string
 	EmbeddedRedisAddr string
 	Partitions        int
@@ -100,8 +102,9 @@ func parseConfig(name string, args []string) (*config, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&c.HTTPAddr, "http-addr", "", "address the HTTP API (collector, read API, dashboard, health, metrics) listens on; empty: "+embeddedHTTPAddr+" in embedded mode, "+defaultHTTPAddr+" otherwise. An address beyond this machine is refused while the embedded pipeline's well-known secret "+devWriteKey+" is a write key or API token")
 	fs.StringVar(&c.KafkaBrokers, "kafka-brokers", "", "comma-separated Kafka bootstrap brokers; empty runs an embedded broker")
-	fs.StringVar(&c.RedisAddr, "redis-addr", "", "Redis address host:port; empty runs an embedded Redis")
+	fs.StringVar(&c.RedisAddr, "redis-addr", "", "Redis address host:port, or comma-separated seed nodes of a Redis Cluster; empty runs an embedded Redis")
 	fs.StringVar(&c.RedisPassword, "redis-password", "", "Redis password")
+	fs.BoolVar(&c.RedisCluster, "redis-cluster", false, "use the Redis Cluster client; without it, it is used when --redis-addr names several nodes or the server reports cluster_enabled:1")
 	fs.StringVar(&c.EmbeddedKafkaAddr, "embedded-kafka-addr", "127.0.0.1:19092", "where the embedded Kafka broker listens")
 	fs.StringVar(&c.EmbeddedRedisAddr, "embedded-redis-addr", "127.0.0.1:16379", "where the embedded Redis listens")
 	fs.IntVar(&c.Partitions, "partitions", 6, "partitions of each topic segflow creates")
@@ -245,6 +248,12 @@ func envName(flagName string) string {
 func (c *config) embedded() bool { return c.KafkaBrokers == "" || c.RedisAddr == "" }
 
 func (c *config) brokers() []string { return splitList(c.KafkaBrokers) }
+
+// redis returns the Redis connection settings, at addrs (--redis-addr's,
+// or an embedded server's).
+func (c *config) redis(addrs string) keyspace.Config {
+	return keyspace.Config{Addrs: splitList(addrs), Password: c.RedisPassword, Cluster: c.RedisCluster}
+}
 
 // writeKeys parses --write-keys into the collector's map.
 func (c *config) writeKeys() (map[string]collector.Source, error) {

@@ -24,6 +24,7 @@ import (
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/health"
 	"github.com/segflow/segflow/pkg/index"
+	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
@@ -71,8 +72,13 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		log.Info("embedded mode: collector write key is " + devWriteKey)
 	}
 
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr, Password: cfg.RedisPassword})
+	rdb, err := keyspace.Connect(ctx, cfg.redis(redisAddr))
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
+	_, cluster := rdb.(*redis.ClusterClient)
+	log.Info("redis client", zap.Bool("cluster", cluster))
 	if err := ensureTopics(ctx, brokers, cfg); err != nil {
 		return err
 	}

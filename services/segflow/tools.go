@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segflow/segflow/pkg/importer"
+	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/replay"
 	"github.com/segflow/segflow/pkg/stream"
@@ -26,11 +27,15 @@ var errDiffers = errors.New("differences found")
 
 // connect returns the Redis client and Kafka brokers of an engineer's
 // command, which always works on a running deployment, never an embedded one.
-func connect(cfg *config) (*redis.Client, []string, error) {
+func connect(ctx context.Context, cfg *config) (redis.UniversalClient, []string, error) {
 	if cfg.KafkaBrokers == "" || cfg.RedisAddr == "" {
 		return nil, nil, errors.New("--kafka-brokers and --redis-addr are required (SEGFLOW_KAFKA_BROKERS, SEGFLOW_REDIS_ADDR)")
 	}
-	return redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, Password: cfg.RedisPassword}), cfg.brokers(), nil
+	rdb, err := keyspace.Connect(ctx, cfg.redis(cfg.RedisAddr))
+	if err != nil {
+		return nil, nil, err
+	}
+	return rdb, cfg.brokers(), nil
 }
 
 // importOrders runs `segflow import orders FILE`.
@@ -62,7 +67,7 @@ func importOrders(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush of stderr
-	rdb, brokers, err := connect(cfg)
+	rdb, brokers, err := connect(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -150,12 +155,12 @@ func replayConfig(cfg *config) (replay.Config, error) {
 type tool struct {
 	cfg     *config
 	log     *zap.Logger
-	rdb     *redis.Client
+	rdb     redis.UniversalClient
 	brokers []string
 	base    *profile.Store
 }
 
-func newTool(name string, args []string) (*tool, error) {
+func newTool(ctx context.Context, name string, args []string) (*tool, error) {
 	cfg, err := parseConfig(name, args)
 	if err != nil {
 		return nil, err
@@ -164,7 +169,7 @@ func newTool(name string, args []string) (*tool, error) {
 	if err != nil {
 		return nil, err
 	}
-	rdb, brokers, err := connect(cfg)
+	rdb, brokers, err := connect(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +210,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(args) > 0 && args[0] == "drop" {
 		return dropCmd(ctx, args[1:], stdout)
 	}
-	t, err := newTool("replay", args)
+	t, err := newTool(ctx, "replay", args)
 	if err != nil {
 		return err
 	}
@@ -247,7 +252,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // dropCmd runs `segflow replay drop NAMESPACE`.
 func dropCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	t, err := newTool("replay", args)
+	t, err := newTool(ctx, "replay", args)
 	if err != nil {
 		return err
 	}
@@ -267,7 +272,7 @@ func dropCmd(ctx context.Context, args []string, stdout io.Writer) error {
 // verifyCmd runs `segflow verify`: rebuild the profiles from the topics in a
 // scratch namespace and compare them with the live (or another) namespace.
 func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	t, err := newTool("verify", args)
+	t, err := newTool(ctx, "verify", args)
 	if err != nil {
 		return err
 	}

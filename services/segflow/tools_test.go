@@ -93,7 +93,7 @@ func TestReplayVerifyAndDropCommands(t *testing.T) {
 	if err := replayCmd(ctx, append([]string{"drop"}, append(common, "sf2")...), &out, &out); err != nil || !strings.Contains(out.String(), "keys of namespace sf2") {
 		t.Errorf("drop sf2: %v\n%s", err, out.String())
 	}
-	if left := r.Client(t).Keys(ctx, "sf2:*").Val(); len(left) > 0 {
+	if left := testenv.Keys(t, r.Client(t), "sf2:*"); len(left) > 0 {
 		t.Errorf("keys left of the dropped namespace: %v", left)
 	}
 }

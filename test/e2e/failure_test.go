@@ -71,7 +71,7 @@ func produce(t *testing.T, brokers []string, msgs []kafka.Message) {
 	}
 }
 
-func newStore(t *testing.T, rdb *redis.Client) *profile.Store {
+func newStore(t *testing.T, rdb redis.UniversalClient) *profile.Store {
 	rules, err := tag.Compile(tag.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func runUpdater(t *testing.T, brokers []string, group string, store *profile.Sto
 
 // state is everything under the default prefix except the published
 // snapshots, which depend on when each customer was last evaluated.
-func state(t *testing.T, rdb *redis.Client) map[string]string {
+func state(t *testing.T, rdb redis.UniversalClient) map[string]string {
 	t.Helper()
 	return testenv.Dump(t, rdb, "sf", "derived", "dkey")
 }
@@ -239,13 +239,13 @@ func TestKilledUpdaterEndsInTheSameState(t *testing.T) {
 		cmd := start()
 		// Kill while it is applying: once it has made progress since the last kill.
 		deadline := time.Now().Add(30 * time.Second)
-		for rdb.DBSize(context.Background()).Val() < prev+300 && time.Now().Before(deadline) {
+		for testenv.KeyCount(t, rdb) < prev+300 && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
-		prev = rdb.DBSize(context.Background()).Val()
+		prev = testenv.KeyCount(t, rdb)
 		t.Logf("kill %d: %d keys in Redis", kill, prev)
 	}
 	cmd := start()

@@ -36,7 +36,7 @@ const writeKey = "e2e-key"
 // with the updater's clock stopped at T.
 type pipeline struct {
 	kafka  *testenv.Kafka
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	writer *kafka.Writer
 	log    *zap.Logger
 	url    string

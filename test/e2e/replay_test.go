@@ -33,7 +33,7 @@ import (
 // replay tests; the pipeline's collector is not needed, orders are imported.
 type backfillEnv struct {
 	k   *testenv.Kafka
-	rdb *redis.Client
+	rdb redis.UniversalClient
 	w   *kafka.Writer
 	cfg profile.Config
 	log *zap.Logger
@@ -200,7 +200,7 @@ func TestImportedHistoryRebuiltInAFreshNamespaceEqualsTheLiveProfiles(t *testing
 	if err != nil || !res.Resumed || res.Read == 0 || res.Read >= int64(len(orders)) || res.Erased == 0 {
 		t.Fatalf("resumed replay: %+v %v, want resumed with part of the events left, the erased customer's dropped", res, err)
 	}
-	if keys := e.rdb.Keys(ctx, "sf3:{"+erased+"}:*").Val(); len(keys) > 0 {
+	if keys := testenv.Keys(t, e.rdb, "sf3:{"+erased+"}:*"); len(keys) > 0 {
 		t.Errorf("the erased customer was rebuilt: %v", keys)
 	}
 	var kept []order

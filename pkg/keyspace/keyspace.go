@@ -1,0 +1,150 @@
+// Package keyspace connects segflow to its Redis — one server or a Redis
+// Cluster — and walks the whole keyspace, which on a cluster is split among
+// the masters.
+//
+// Every command segflow sends names keys of one hash slot (a customer's
+// {tag}, or a shared {#name}; see pkg/keys), so the cluster client routes it
+// to the master that owns the slot. Only a key scan spans slots: Scan and
+// ForEachMaster run it on every master.
+package keyspace
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Config says where Redis is and how to log in.
+type Config struct {
+	// Addrs are host:port of the server, or seed nodes of a cluster (any
+	// masters or replicas; the client discovers the rest).
+	Addrs []string
+	// Username is the ACL user; empty is the default user.
+	Username string
+	// Password authenticates the user.
+	Password string
+	// TLS, if not nil, connects with TLS.
+	TLS *tls.Config
+	// Cluster uses the Redis Cluster client without asking. Otherwise the
+	// cluster client is used when Addrs holds several addresses, or when the
+	// server answers INFO with cluster_enabled:1.
+	Cluster bool
+	// ProbeTimeout bounds the wait for a server to answer the question
+	// whether it is in cluster mode (it may be starting). Default 30s.
+	ProbeTimeout time.Duration
+}
+
+// ErrUnreachable is returned by Connect when no address answered in time.
+var ErrUnreachable = errors.New("redis unreachable")
+
+// Connect returns the client of cfg: a cluster client if cfg.Cluster is set,
+// if several addresses are given, or if the first one to answer says it runs
+// in cluster mode; else a client of the one server. Asking waits, up to
+// cfg.ProbeTimeout, for a server that does not answer yet.
+func Connect(ctx context.Context, cfg Config) (redis.UniversalClient, error) {
+	if len(cfg.Addrs) == 0 {
+		return nil, errors.New("no redis address")
+	}
+	cluster := cfg.Cluster || len(cfg.Addrs) > 1
+	if !cluster {
+		var err error
+		if cluster, err = clusterEnabled(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	return redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:         cfg.Addrs,
+		Username:      cfg.Username,
+		Password:      cfg.Password,
+		TLSConfig:     cfg.TLS,
+		IsClusterMode: cluster,
+	}), nil
+}
+
+// clusterEnabled asks the server of cfg whether it runs in cluster mode,
+// retrying until it answers or cfg.ProbeTimeout passes. A server that
+// refuses the question (no INFO cluster section, as an embedded Redis) is
+// taken for a single server.
+func clusterEnabled(ctx context.Context, cfg Config) (bool, error) {
+	timeout := cfg.ProbeTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	c := redis.NewClient(&redis.Options{Addr: cfg.Addrs[0], Username: cfg.Username, Password: cfg.Password, TLSConfig: cfg.TLS, MaxRetries: -1})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		info, err := c.Info(ctx, "cluster").Result()
+		if err == nil {
+			return strings.Contains(info, "cluster_enabled:1"), nil
+		}
+		if isAuthError(err) {
+			return false, fmt.Errorf("redis %s: %w", cfg.Addrs[0], err)
+		}
+		var rerr redis.Error
+		if errors.As(err, &rerr) {
+			return false, nil // it answered, without a cluster section
+		}
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("%w: %s did not answer within %s: %v", ErrUnreachable, cfg.Addrs[0], timeout, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// isAuthError tells whether err is the server refusing the credentials,
+// which waiting does not cure.
+func isAuthError(err error) bool {
+	for _, p := range []string{"NOAUTH", "WRONGPASS", "NOPERM", "ERR AUTH", "ERR invalid password"} {
+		if strings.HasPrefix(strings.TrimPrefix(err.Error(), "redis: "), p) {
+			return true
+		}
+	}
+	return false
+}
+
+// ForEachMaster runs fn at once on each master of a cluster client, or on
+// rdb itself when it is the client of one server, and returns the first
+// error.
+func ForEachMaster(ctx context.Context, rdb redis.UniversalClient, fn func(ctx context.Context, node redis.UniversalClient) error) error {
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return fn(ctx, c) })
+	}
+	return fn(ctx, rdb)
+}
+
+// Scan calls fn with the keys that match the SCAN pattern match, a page at a
+// time, from every master. fn is called by one goroutine at a time. A key is
+// passed twice if the keyspace changes during the scan in a way that makes
+// SCAN return it twice.
+func Scan(ctx context.Context, rdb redis.UniversalClient, match string, fn func(keys []string) error) error {
+	var mu sync.Mutex
+	return ForEachMaster(ctx, rdb, func(ctx context.Context, node redis.UniversalClient) error {
+		var cursor uint64
+		for {
+			keys, next, err := node.Scan(ctx, cursor, match, 1000).Result()
+			if err != nil {
+				return fmt.Errorf("scan %s: %w", match, err)
+			}
+			if len(keys) > 0 {
+				mu.Lock()
+				err = fn(keys)
+				mu.Unlock()
+				if err != nil {
+					return err
+				}
+			}
+			if cursor = next; cursor == 0 {
+				return nil
+			}
+		}
+	})
+}
