@@ -481,3 +481,29 @@ func TestAPurchaseAfterTCountsZeroDaysInTheMeanR(t *testing.T) {
 		t.Fatalf("the reference puts c in %s: the test shows nothing", want[2].Segment)
 	}
 }
+
+// Refunds larger than the orders (returns of orders bought before the data
+// begins, as in UCI Online Retail) leave lifetime spend at 0, which the
+// lowest tier covers: the customer has a tier, as every customer does.
+func TestACustomerWhoseRefundsExceedTheirOrdersHasTheLowestTier(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	ctx := context.Background()
+	s := newStore(t, rdb, "refunds")
+	ops := []profile.Op{
+		order(t, "hal", "h1", day(1), "10.00"),
+		ev(t, "rh1", event.OrderRefunded, "hal", day(2), `{"user_id":"hal","order_id":"h0","total":"30.00","currency":"USD"}`),
+		ev(t, "ri1", event.OrderRefunded, "ida", day(2), `{"user_id":"ida","order_id":"i0","total":"5.00","currency":"USD"}`),
+	}
+	if _, _, err := s.Apply(ctx, day(3), ops); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := s.Evaluate(ctx, day(3), []string{"hal", "ida"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if p.Lifetime != 0 || p.Tier != "member" {
+			t.Errorf("%s: lifetime %d, tier %q; want 0 and member", p.Customer, p.Lifetime, p.Tier)
+		}
+	}
+}
