@@ -11,11 +11,10 @@ import (
 	"time"
 
 	"github.com/segflow/segflow/pkg/audience"
-	"github.com/segflow/segflow/pkg/index"
 	"github.com/segflow/segflow/pkg/money"
 	"github.com/segflow/segflow/pkg/nes"
-	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/rfm"
+	"github.com/segflow/segflow/pkg/view"
 )
 
 // stages are the NES stages, in lifecycle order.
@@ -71,13 +70,9 @@ type Counts struct {
 
 func (s *Server) getCounts(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	name, err := profile.LiveNamespace(ctx, s.rdb, s.store.Prefix())
+	v, _, err := s.view(ctx)
 	if err != nil {
 		return err
-	}
-	v, err := s.cfg.Views.Of(ctx, name)
-	if err != nil {
-		return fmt.Errorf("population view of %s: %w", name, err)
 	}
 	c := v.Counts(s.cfg.Now().UTC())
 	out := Counts{At: c.At, Buyers: int(c.Buyers), Segments: map[string]int{}, Stages: map[string]int64{}, Tiers: c.Tiers, Tags: c.Tags}
@@ -137,115 +132,87 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, q string) error
 		}
 	}
 	ctx := r.Context()
-	ns, err := s.live(ctx)
+	v, ns, err := s.view(ctx)
 	if err != nil {
 		return err
 	}
-	p, set, err := s.evaluate(ctx, ns, expr)
+	attrs, err := attrsOf(v, expr)
 	if err != nil {
 		return err
 	}
-	page, next := set, ""
-	if limit > 0 || query.Get("cursor") != "" {
-		if limit == 0 {
-			limit = len(set)
-		}
-		page, next = set.After(query.Get("cursor"), limit)
-	}
+	page := v.Members(s.cfg.Now().UTC(), expr, attrs, query.Get("cursor"), limit)
 	if !csvOut {
-		writeJSON(w, http.StatusOK, Members{Query: expr.String(), At: p.T, Total: len(set), Members: append([]string{}, page...), NextCursor: next})
+		ids := make([]string, len(page.Members))
+		for i, m := range page.Members {
+			ids[i] = m.ID
+		}
+		writeJSON(w, http.StatusOK, Members{Query: expr.String(), At: page.At, Total: page.Total, Members: ids, NextCursor: page.Next})
 		return nil
-	}
-	ltv, err := ns.store.Lifetimes(ctx, page)
-	if err != nil {
-		return err
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="audience.csv"`)
-	if next != "" {
-		w.Header().Set("X-Next-Cursor", next)
+	if page.Next != "" {
+		w.Header().Set("X-Next-Cursor", page.Next)
 	}
 	cw := &csvWriter{w: w}
 	cw.row("customer_id", "segment", "clv")
 	cur := ns.store.Currency()
-	for i, c := range page {
-		cw.row(c, p.scores[c].Segment, money.Format(money.Micros(ltv[i]), cur))
+	for _, m := range page.Members {
+		cw.row(m.ID, m.Segment, money.Format(money.Micros(m.Lifetime), cur))
 	}
 	return cw.err
 }
 
-// evaluate returns the members of expr in ns at the API's time, sorted. Names are
-// resolved as: segment:<s> or a segment name (the population at T);
-// r_score:<n>, f_score:<n>, m_score:<n>; stage:<s> or a stage name; tier:<t>;
-// tag:<t>; any other name is a tag, or else a tier. NOT is taken among every
-// customer known: the buyers and the customers indexed.
-func (s *Server) evaluate(ctx context.Context, ns namespace, expr audience.Expr) (*scored, audience.Set, error) {
-	p, err := ns.population(ctx, s.cfg.Now())
+// view returns the population view and the namespace live now.
+func (s *Server) view(ctx context.Context) (*view.View, namespace, error) {
+	ns, err := s.live(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, ns, err
 	}
-	universe, err := ns.customers(ctx, p)
+	v, err := s.cfg.Views.Of(ctx, ns.store.Prefix())
 	if err != nil {
-		return nil, nil, err
+		return nil, ns, fmt.Errorf("population view of %s: %w", ns.store.Prefix(), err)
 	}
-	sets := map[string]audience.Set{}
+	return v, ns, nil
+}
+
+// attrsOf gives each name of expr its meaning: segment:<s> or a segment
+// name; r_score:<n>, f_score:<n>, m_score:<n>; stage:<s> or a stage name;
+// tier:<t>; tag:<t>; any other name is a tag, or else a tier. A name that
+// means nothing any customer ever had is a bad request naming it: a typo
+// must not export an empty audience.
+func attrsOf(v *view.View, expr audience.Expr) (map[string]view.Attr, error) {
+	out := map[string]view.Attr{}
 	for _, name := range audience.Names(expr) {
-		if sets[name], err = ns.resolve(ctx, p, name); err != nil {
-			return nil, nil, err
-		}
-	}
-	return p, audience.Eval(expr, sets, universe), nil
-}
-
-func (ns namespace) resolve(ctx context.Context, p *scored, name string) (audience.Set, error) {
-	kind, rest, _ := strings.Cut(name, ":")
-	switch {
-	case kind == "segment":
-		return p.segments[rest], nil
-	case slices.Contains(rfm.Segments, name):
-		return p.segments[name], nil
-	case kind == "r_score" || kind == "f_score" || kind == "m_score":
-		n, err := strconv.Atoi(rest)
-		if err != nil || n < 1 || n > 5 {
-			return nil, badf("%s: a score is 1 to 5", name)
-		}
-		var out audience.Set
-		for _, c := range p.buyers {
-			sc := p.scores[c]
-			if map[string]int{"r_score": sc.R, "f_score": sc.F, "m_score": sc.M}[kind] == n {
-				out = append(out, c)
+		kind, rest, _ := strings.Cut(name, ":")
+		var a view.Attr
+		switch {
+		case kind == "segment" && slices.Contains(rfm.Segments, rest):
+			a = view.Attr{Kind: view.KindSegment, Value: rest}
+		case slices.Contains(rfm.Segments, name):
+			a = view.Attr{Kind: view.KindSegment, Value: name}
+		case kind == "r_score" || kind == "f_score" || kind == "m_score":
+			n, err := strconv.Atoi(rest)
+			if err != nil || n < 1 || n > 5 {
+				return nil, badf("%s: a score is 1 to 5", name)
 			}
+			a = view.Attr{Kind: map[string]view.Kind{"r_score": view.KindRScore, "f_score": view.KindFScore, "m_score": view.KindMScore}[kind], Score: n}
+		case kind == "stage" && slices.Contains(stages, rest):
+			a = view.Attr{Kind: view.KindStage, Value: rest}
+		case slices.Contains(stages, name):
+			a = view.Attr{Kind: view.KindStage, Value: name}
+		case kind == "tier" && v.Known(view.KindTier, rest):
+			a = view.Attr{Kind: view.KindTier, Value: rest}
+		case kind == "tag" && v.Known(view.KindTag, rest):
+			a = view.Attr{Kind: view.KindTag, Value: rest}
+		case kind != "tier" && kind != "tag" && v.Known(view.KindTag, name):
+			a = view.Attr{Kind: view.KindTag, Value: name}
+		case kind != "tier" && kind != "tag" && v.Known(view.KindTier, name):
+			a = view.Attr{Kind: view.KindTier, Value: name}
+		default:
+			return nil, badf("q: unknown name %q: not a segment, stage, score, tier or tag", name)
 		}
-		return out, nil
-	case kind == "stage":
-		return ns.index.Members(ctx, index.Stage, rest)
-	case slices.Contains(stages, name):
-		return ns.index.Members(ctx, index.Stage, name)
-	case kind == "tier":
-		return ns.known(ctx, name, index.Tier, rest)
-	case kind == "tag":
-		return ns.known(ctx, name, index.Tag, rest)
+		out[name] = a
 	}
-	m, err := ns.index.Members(ctx, index.Tag, name)
-	if err != nil || len(m) > 0 {
-		return m, err
-	}
-	if ok, err := ns.index.Known(ctx, index.Tag, name); err != nil || ok {
-		return nil, err
-	}
-	return ns.known(ctx, name, index.Tier, name)
-}
-
-// known returns the members of kind:name, or a bad request naming name if
-// no customer was ever indexed with it: a typo must not export an empty
-// audience.
-func (ns namespace) known(ctx context.Context, asked, kind, name string) (audience.Set, error) {
-	ok, err := ns.index.Known(ctx, kind, name)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, badf("q: unknown name %q: not a segment, stage, score, tier or tag", asked)
-	}
-	return ns.index.Members(ctx, kind, name)
+	return out, nil
 }

@@ -188,16 +188,6 @@ func (ix *Index) names(ctx context.Context, kind string) ([]string, error) {
 	return out, nil
 }
 
-// Known tells whether name of kind (tier, tag) was ever indexed: a name an
-// audience may ask for, if nobody holds it now.
-func (ix *Index) Known(ctx context.Context, kind, name string) (bool, error) {
-	ok, err := ix.rdb.SIsMember(ctx, ix.base()+"names:"+kind, name).Result()
-	if err != nil {
-		return false, fmt.Errorf("look up %s %q: %w", kind, name, err)
-	}
-	return ok, nil
-}
-
 // Members returns the customers in the set kind:name, sorted.
 func (ix *Index) Members(ctx context.Context, kind, name string) ([]string, error) {
 	m, err := ix.rdb.SMembers(ctx, ix.base()+kind+":"+name).Result()

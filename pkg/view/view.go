@@ -61,7 +61,11 @@ type View struct {
 	tier         []uint16 // index into tiers
 	tags         [][]uint32
 	tiers, names intern
-	free         []int32 // rows of removed customers, to reuse
+	// Rows in id order: sorted, and those added since (sortIDs merges them).
+	sorted, unsorted []int32
+	// Rows of removed customers: dead until sortIDs took them out of the
+	// id order, then free to reuse.
+	dead, free []int32
 
 	// the buyers
 	buyers      int64
@@ -136,7 +140,7 @@ func (v *View) remove(row int32) {
 	v.ids[row] = ""
 	v.orders[row], v.f[row] = 0, 0
 	v.tags[row] = nil
-	v.free = append(v.free, row)
+	v.dead = append(v.dead, row)
 }
 
 func (v *View) newRow(id string) int32 {
@@ -159,6 +163,7 @@ func (v *View) newRow(id string) int32 {
 		v.tags = append(v.tags, nil)
 	}
 	v.rows[id] = row
+	v.unsorted = append(v.unsorted, row)
 	return row
 }
 

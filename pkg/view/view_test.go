@@ -3,9 +3,11 @@ package view
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/segflow/segflow/pkg/audience"
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/rfm"
@@ -152,4 +154,103 @@ func TestOneBuyerOrNoneScoresAsTheSpecSays(t *testing.T) {
 	if c.Buyers != 1 || c.Stages[nes.Prospect] != 1 || c.Stages[nes.New] != 1 || c.Segments[rfm.ImportantValue] != 1 {
 		t.Errorf("counts %+v", c)
 	}
+}
+
+func TestMembersAreWhatEachCustomersScoresStageTierAndTagsSay(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	v := New(nes.Config{})
+	cs := map[string]profile.Summary{}
+	for i := range 2000 {
+		c := randomCustomer(r, fmt.Sprintf("c%04d", i), int64(i))
+		cs[c.Customer] = c
+		v.Put(c)
+	}
+	attrs := map[string]Attr{
+		"important_value": {Kind: KindSegment, Value: rfm.ImportantValue},
+		"S3":              {Kind: KindStage, Value: string(nes.DeepAsleep)},
+		"prospect":        {Kind: KindStage, Value: string(nes.Prospect)},
+		"m_score:5":       {Kind: KindMScore, Score: 5},
+		"r_score:1":       {Kind: KindRScore, Score: 1},
+		"gold":            {Kind: KindTier, Value: "gold"},
+		"coats":           {Kind: KindTag, Value: "bought:category:coats"},
+	}
+	var scores map[string]rfm.Scores
+	holds := func(id, name string) bool {
+		c, s := cs[id], scores[id]
+		st := nes.Prospect
+		if c.Orders > 0 {
+			st = nes.Config{}.Stage(c.Orders, c.First, c.Last, T)
+		}
+		switch a := attrs[name]; a.Kind {
+		case KindSegment:
+			return s.Segment == a.Value
+		case KindStage:
+			return string(st) == a.Value
+		case KindMScore:
+			return s.M == a.Score
+		case KindRScore:
+			return s.R == a.Score
+		case KindTier:
+			return c.Tier == a.Value
+		case KindTag:
+			return slices.Contains(c.Tags, a.Value)
+		}
+		return false
+	}
+	check := func(stage string) {
+		scores, _, _ = reference(cs, T)
+		for q, want := range map[string]func(id string) bool{
+			"important_value":                func(id string) bool { return holds(id, "important_value") },
+			"NOT important_value":            func(id string) bool { return !holds(id, "important_value") },
+			"prospect OR S3":                 func(id string) bool { return holds(id, "prospect") || holds(id, "S3") },
+			"m_score:5 AND NOT r_score:1":    func(id string) bool { return holds(id, "m_score:5") && !holds(id, "r_score:1") },
+			"gold AND (coats OR S3)":         func(id string) bool { return holds(id, "gold") && (holds(id, "coats") || holds(id, "S3")) },
+			"NOT (important_value OR coats)": func(id string) bool { return !holds(id, "important_value") && !holds(id, "coats") },
+		} {
+			expr, err := audience.Parse(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all []string
+			for id := range cs {
+				if want(id) {
+					all = append(all, id)
+				}
+			}
+			slices.Sort(all)
+			// Read it a page of 97 at a time.
+			var got []string
+			cursor := ""
+			for {
+				p := v.Members(T, expr, attrs, cursor, 97)
+				if p.Total != len(all) {
+					t.Fatalf("%s: total %d, want %d", q, p.Total, len(all))
+				}
+				for _, m := range p.Members {
+					got = append(got, m.ID)
+				}
+				if p.Next == "" {
+					break
+				}
+				cursor = p.Next
+			}
+			if !slices.Equal(got, all) {
+				t.Errorf("%s, %s: %d members read in pages, want %d", stage, q, len(got), len(all))
+			}
+		}
+	}
+	check("first")
+	// Customers leave and come: the id order follows, rows are reused.
+	for i := range 600 {
+		id := fmt.Sprintf("c%04d", r.IntN(2000))
+		delete(cs, id)
+		v.Put(profile.Summary{Customer: id, Gone: true})
+		if i%3 == 0 {
+			v.Members(T, audience.Name{Name: "gold"}, attrs, "", 1) // sorts, frees rows
+		}
+		c := randomCustomer(r, fmt.Sprintf("n%04d", i), 1)
+		cs[c.Customer] = c
+		v.Put(c)
+	}
+	check("after changes")
 }
