@@ -123,7 +123,6 @@ func (s *Store) Summaries(ctx context.Context, customers []string) ([]Summary, e
 			sum.First, sum.Last = time.UnixMilli(toInt(p[1])).UTC(), time.UnixMilli(toInt(p[2])).UTC()
 		}
 		sum.Lifetime = int64(money.JoinLimbs(toInt(p[4]), toInt(p[3])).Cap())
-		sum.Version = toInt(p[5])
 		if raw, ok := p[7].(string); ok && raw != "" {
 			var snap Snapshot
 			if err := json.Unmarshal([]byte(raw), &snap); err != nil {
@@ -131,16 +130,17 @@ func (s *Store) Summaries(ctx context.Context, customers []string) ([]Summary, e
 			}
 			sum.Tier, sum.Tags = snap.Tier, snap.Tags
 		}
-		// The population entry: "<version>|<T>|<F>|<M>|<last>".
+		// The population entry, "<version>|<T>|<F>|<M>|<last>", dates the
+		// summary: read while a batch is under way, the profile may be a
+		// version ahead of its entry, and the summary is then as old as the
+		// entry, so that the one the batch publishes replaces it.
 		if e := strings.Split(entries[i].Val(), "|"); len(e) == 5 {
-			ver, _ := strconv.ParseInt(e[0], 10, 64)
+			sum.Version, _ = strconv.ParseInt(e[0], 10, 64)
 			T, _ := strconv.ParseInt(e[1], 10, 64)
 			sum.At = time.UnixMilli(T).UTC()
-			if ver == sum.Version {
-				F, _ := strconv.Atoi(e[2])
-				M, _ := strconv.ParseInt(e[3], 10, 64)
-				sum.F, sum.M = F, M
-			}
+			F, _ := strconv.Atoi(e[2])
+			M, _ := strconv.ParseInt(e[3], 10, 64)
+			sum.F, sum.M = F, M
 		}
 	}
 	return out, nil
