@@ -89,6 +89,9 @@ func (s *Store) Currency() string { return s.cfg.Currency }
 // NES is the store's purchase-cycle configuration.
 func (s *Store) NES() nes.Config { return s.cfg.NES }
 
+// Rules are the store's tag and tier rules, nil for none.
+func (s *Store) Rules() *tag.Engine { return s.cfg.Rules }
+
 // Snapshot is what profile.changed reports of a profile: the segmentation at T.
 type Snapshot struct {
 	Stage   nes.Stage `json:"stage"`

@@ -14,6 +14,8 @@ import (
 	"cel.dev/cel-go/interpreter"
 
 	"github.com/segflow/segflow/pkg/money"
+	"github.com/segflow/segflow/pkg/nes"
+	"github.com/segflow/segflow/pkg/rfm"
 )
 
 // Input is what rules see of a profile. Money is in micros, millionths of the
@@ -114,6 +116,7 @@ type rule struct {
 	name string
 	each bool
 	prg  cel.Program
+	vars []int // the variables the expression reads (var*)
 }
 
 type tier struct {
@@ -236,7 +239,89 @@ func compileRule(env *cel.Env, r Rule, limit uint64, label string) (rule, error)
 	if err != nil {
 		return rule{}, fmt.Errorf("%s: %s: %w", label, field, err)
 	}
-	return rule{name: r.Name, each: field == "each", prg: prg}, nil
+	var vars []int
+	for _, ref := range ast.NativeRep().ReferenceMap() {
+		for i, v := range variables {
+			if ref.Name == v.name && !slices.Contains(vars, i) {
+				vars = append(vars, i)
+			}
+		}
+	}
+	slices.Sort(vars)
+	return rule{name: r.Name, each: field == "each", prg: prg, vars: vars}, nil
+}
+
+// Live is a When rule whose outcome moves with time or with the rest of the
+// population (it reads stage, r, a score or the segment) while reading
+// nothing a population view lacks (lists, traits, consent, the cart): a view
+// evaluates it at the time of each question, so that the tag is exact then,
+// not as it was at the customer's last evaluation.
+type Live struct {
+	Name string
+	r    rule
+}
+
+// liveVars move with time or the population; viewVars are what a
+// population view holds of every customer.
+var (
+	liveVars = []int{varStage, varR, varRScore, varFScore, varMScore, varSegment}
+	viewVars = []int{varStage, varR, varF, varM, varRScore, varFScore, varMScore, varSegment, varOrders, varLifetime}
+)
+
+// Live returns the engine's live rules.
+func (e *Engine) Live() []Live {
+	var out []Live
+	for _, r := range e.rules {
+		live := slices.ContainsFunc(r.vars, func(v int) bool { return slices.Contains(liveVars, v) })
+		held := !slices.ContainsFunc(r.vars, func(v int) bool { return !slices.Contains(viewVars, v) })
+		if !r.each && live && held {
+			out = append(out, Live{Name: r.name, r: r})
+		}
+	}
+	return out
+}
+
+// Eval tells whether the rule holds for in.
+func (l Live) Eval(in Input) (bool, error) {
+	v, _, err := l.r.prg.Eval(newActivation(&in))
+	if err != nil {
+		return false, fmt.Errorf("tag rule %q: %w", l.Name, err)
+	}
+	return v == types.True, nil
+}
+
+// Key returns what the rule's outcome depends on in in: two inputs with the
+// same key have the same outcome, so a caller may keep outcomes by key.
+func (l Live) Key(in Input) [10]int64 {
+	var k [10]int64
+	for i, v := range l.r.vars {
+		if i == len(k) {
+			break
+		}
+		switch v {
+		case varStage:
+			k[i] = int64(slices.Index(nes.Stages, nes.Stage(in.Stage)))
+		case varR:
+			k[i] = int64(in.R)
+		case varF:
+			k[i] = int64(in.F)
+		case varM:
+			k[i] = in.M
+		case varRScore:
+			k[i] = int64(in.RScore)
+		case varFScore:
+			k[i] = int64(in.FScore)
+		case varMScore:
+			k[i] = int64(in.MScore)
+		case varSegment:
+			k[i] = int64(slices.Index(rfm.Segments, in.Segment))
+		case varOrders:
+			k[i] = int64(in.Orders)
+		case varLifetime:
+			k[i] = in.Lifetime
+		}
+	}
+	return k
 }
 
 // Eval returns the tags of in, sorted and without duplicates, and its tier:

@@ -435,3 +435,38 @@ func BenchmarkEval(b *testing.B) {
 		}
 	}
 }
+
+func TestLiveRulesAreTheWhenRulesThatReadTimeOrThePopulation(t *testing.T) {
+	e, err := Compile(Config{Tags: []Rule{
+		{Name: "big_spender", When: "m_score == 5"},
+		{Name: "new_rich", When: `stage == "N" && m_score >= 4`},
+		{Name: "loyal", When: "orders >= 10"},
+		{Name: "vip_coats", When: `m_score == 5 && "coats" in bought_categories`},
+		{Name: "asleep", When: `stage == "S3"`},
+		{Name: "bought", Each: `bought_categories.map(c, "bought:" + c)`},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range e.Live() {
+		names = append(names, l.Name)
+	}
+	if fmt.Sprint(names) != "[big_spender new_rich asleep]" {
+		t.Errorf("live rules %v, want big_spender, new_rich and asleep", names)
+	}
+	live := e.Live()
+	a := Input{Stage: "N", MScore: 5, Orders: 1, Lifetime: 7}
+	b := Input{Stage: "N", MScore: 5, Orders: 3, Lifetime: 9} // differs only in what the rules do not read
+	c := Input{Stage: "E0", MScore: 5}
+	if live[1].Key(a) != live[1].Key(b) || live[1].Key(a) == live[1].Key(c) {
+		t.Error("new_rich's key does not follow what it reads")
+	}
+	for _, in := range []Input{a, c} {
+		got, err := live[1].Eval(in)
+		tags, _, _ := e.Eval(in)
+		if err != nil || got != slices.Contains(tags, "new_rich") {
+			t.Errorf("new_rich of %+v: %v %v; Eval gives %v", in, got, err, tags)
+		}
+	}
+}

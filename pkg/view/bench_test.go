@@ -23,7 +23,7 @@ func BenchmarkCounts(b *testing.B) {
 		var before runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		v := New(nes.Config{})
+		v := New(nes.Config{}, nil)
 		vals := make([]rfm.Values, 0, n)
 		for i := range n {
 			c := randomCustomer(r, "cust-"+strconv.Itoa(i), 1)

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/segflow/segflow/pkg/audience"
-	"github.com/segflow/segflow/pkg/nes"
-	"github.com/segflow/segflow/pkg/rfm"
 )
 
 // Kind is what an audience name denotes of a customer.
@@ -45,7 +43,8 @@ func (v *View) Known(kind Kind, name string) bool {
 		return ok && name != ""
 	case KindTag:
 		_, ok := v.names.ids[name]
-		return ok && name != ""
+		_, live := v.liveNames[name]
+		return ok && name != "" || live
 	}
 	return false
 }
@@ -67,13 +66,6 @@ type Page struct {
 	Next string
 }
 
-// row is what a name may ask of one customer at T.
-type row struct {
-	idx    int32
-	scores rfm.Scores // zero for a non-buyer
-	stage  nes.Stage
-}
-
 // Members returns the customers expr selects at T, in id order: those after
 // the cursor after, at most limit of them (all with limit ≤ 0), and how many
 // it selects in all. attrs gives the meaning of each name of expr. NOT is
@@ -85,8 +77,7 @@ func (v *View) Members(T time.Time, expr audience.Expr, attrs map[string]Attr, a
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	sc := v.scoring(T)
-	test := v.compile(expr, attrs)
-	now := T.UnixNano()
+	test := v.compile(expr, attrs, v.newLiveTags())
 	out := Page{At: T}
 	start := sort.Search(len(v.sorted), func(i int) bool { return v.ids[v.sorted[i]] > after })
 	rest := 0 // selected after the cursor
@@ -95,10 +86,7 @@ func (v *View) Members(T time.Time, expr audience.Expr, attrs map[string]Attr, a
 		if id == "" {
 			continue
 		}
-		x := row{idx: r, stage: nes.StageOf(int(v.orders[r]), v.cycle[r], time.Duration(now-v.last[r]*1e6))}
-		if v.f[r] >= 1 {
-			x.scores = sc.scores(recency(sc.T, v.last[r]), int64(v.f[r]), v.m[r])
-		}
+		x := v.row(&sc, r)
 		if !test(&x) {
 			continue
 		}
@@ -117,24 +105,24 @@ func (v *View) Members(T time.Time, expr audience.Expr, attrs map[string]Attr, a
 }
 
 // compile turns expr into a test of one customer.
-func (v *View) compile(e audience.Expr, attrs map[string]Attr) func(*row) bool {
+func (v *View) compile(e audience.Expr, attrs map[string]Attr, live *liveTags) func(*row) bool {
 	switch x := e.(type) {
 	case audience.Name:
-		return v.test(attrs[x.Name])
+		return v.test(attrs[x.Name], live)
 	case audience.Not:
-		t := v.compile(x.X, attrs)
+		t := v.compile(x.X, attrs, live)
 		return func(r *row) bool { return !t(r) }
 	case audience.And:
-		l, r := v.compile(x.L, attrs), v.compile(x.R, attrs)
+		l, r := v.compile(x.L, attrs, live), v.compile(x.R, attrs, live)
 		return func(x *row) bool { return l(x) && r(x) }
 	case audience.Or:
-		l, r := v.compile(x.L, attrs), v.compile(x.R, attrs)
+		l, r := v.compile(x.L, attrs, live), v.compile(x.R, attrs, live)
 		return func(x *row) bool { return l(x) || r(x) }
 	}
 	return func(*row) bool { return false }
 }
 
-func (v *View) test(a Attr) func(*row) bool {
+func (v *View) test(a Attr, live *liveTags) func(*row) bool {
 	switch a.Kind {
 	case KindSegment:
 		return func(r *row) bool { return r.scores.Segment == a.Value }
@@ -150,6 +138,9 @@ func (v *View) test(a Attr) func(*row) bool {
 		id, ok := v.tiers.ids[a.Value]
 		return func(r *row) bool { return ok && uint32(v.tier[r.idx]) == id }
 	case KindTag:
+		if i, ok := v.liveNames[a.Value]; ok {
+			return func(r *row) bool { return live.holds(i, r) }
+		}
 		id, ok := v.names.ids[a.Value]
 		return func(r *row) bool { return ok && slices.Contains(v.tags[r.idx], id) }
 	}

@@ -39,6 +39,7 @@ import (
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/rank"
 	"github.com/segflow/segflow/pkg/rfm"
+	"github.com/segflow/segflow/pkg/tag"
 )
 
 const day = int64(24 * time.Hour / time.Millisecond)
@@ -46,6 +47,10 @@ const day = int64(24 * time.Hour / time.Millisecond)
 // View is the population in memory.
 type View struct {
 	nes nes.Config
+	// live are the tag rules that move with time or the population, evaluated
+	// at each question (tag.Live); liveNames their names, by index.
+	live      []tag.Live
+	liveNames map[string]int
 
 	mu   sync.RWMutex
 	rows map[string]int32
@@ -75,9 +80,18 @@ type View struct {
 	timesOfDays rank.Set // time of day of every buyer's last purchase
 }
 
-// New returns an empty view; cfg sets the NES purchase cycle.
-func New(cfg nes.Config) *View {
-	return &View{nes: cfg, rows: map[string]int32{}, tiers: newIntern(), names: newIntern()}
+// New returns an empty view; cfg sets the NES purchase cycle, and rules (nil
+// for none) the tags that depend on time or the population, which the view
+// evaluates at each question instead of taking them as last published.
+func New(cfg nes.Config, rules *tag.Engine) *View {
+	v := &View{nes: cfg, rows: map[string]int32{}, tiers: newIntern(), names: newIntern(), liveNames: map[string]int{}}
+	if rules != nil {
+		v.live = rules.Live()
+		for i, l := range v.live {
+			v.liveNames[l.Name] = i
+		}
+	}
+	return v
 }
 
 // Len is the number of customers.
@@ -124,7 +138,9 @@ func (v *View) put(s profile.Summary) {
 	v.tier[row] = uint16(v.tiers.id(s.Tier))
 	tags := v.tags[row][:0]
 	for _, t := range s.Tags {
-		tags = append(tags, v.names.id(t))
+		if _, live := v.liveNames[t]; !live {
+			tags = append(tags, v.names.id(t))
+		}
 	}
 	v.tags[row] = tags
 	if s.F >= 1 {
@@ -215,7 +231,8 @@ func recency(T, last int64) int64 {
 
 // scoring holds what scores every buyer at one T.
 type scoring struct {
-	T          int64
+	T          int64 // ms
+	ns         int64 // T in ns, for stages
 	population rfm.Population
 	// thresholds for scores 2..5: a buyer scores 1 + the number of them
 	// their value passes.
@@ -226,7 +243,7 @@ type scoring struct {
 }
 
 func (v *View) scoring(T time.Time) scoring {
-	sc := scoring{T: T.UnixMilli()}
+	sc := scoring{T: T.UnixMilli(), ns: T.UnixNano()}
 	n := v.buyers
 	sc.population = rfm.Population{Buyers: n, SumF: v.sumF, SumM: v.sumM}
 	if n == 0 {
@@ -342,31 +359,28 @@ func (v *View) Counts(T time.Time) Counts {
 	var grid [5][5]int64
 	tiers := make([]int64, v.tiers.len())
 	tags := make([]int64, v.names.len())
-	now := T.UnixNano()
+	live := v.newLiveTags()
+	liveCounts := make([]int64, len(v.live))
 	for row, id := range v.ids {
 		if id == "" {
 			continue
 		}
-		stages[nes.Index(nes.StageOf(int(v.orders[row]), v.cycle[row], time.Duration(now-v.last[row]*1e6)))]++
+		x := v.row(&sc, int32(row))
+		stages[nes.Index(x.stage)]++
 		tiers[v.tier[row]]++
 		for _, t := range v.tags[row] {
 			tags[t]++
 		}
-		if v.f[row] < 1 {
+		for i := range v.live {
+			if live.holds(i, &x) {
+				liveCounts[i]++
+			}
+		}
+		if x.scores.Segment == "" {
 			continue
 		}
-		r, f, m := recency(sc.T, v.last[row]), int64(v.f[row]), v.m[row]
-		segments[sc.segmentIndex(r, f, m)]++
-		rs, fs := 1, 1
-		for i := range 4 {
-			if f > sc.f[i] {
-				fs++
-			}
-			if r < sc.r[i] {
-				rs++
-			}
-		}
-		grid[rs-1][fs-1]++
+		segments[sc.segmentIndex(x.r, int64(v.f[row]), v.m[row])]++
+		grid[x.scores.R-1][x.scores.F-1]++
 	}
 	out := Counts{At: T, Buyers: v.buyers, Grid: grid, Segments: make(map[string]int64, len(rfm.Segments)), Stages: make(map[nes.Stage]int64, len(nes.Stages))}
 	for i, s := range rfm.Segments {
@@ -379,7 +393,69 @@ func (v *View) Counts(T time.Time) Counts {
 	}
 	out.Tiers = v.tiers.counts(tiers)
 	out.Tags = v.names.counts(tags)
+	for i, l := range v.live {
+		if liveCounts[i] > 0 {
+			out.Tags[l.Name] = liveCounts[i]
+		}
+	}
 	return out
+}
+
+// row is what a question may ask of one customer at T.
+type row struct {
+	idx    int32
+	r      int64      // R, for a customer with orders
+	scores rfm.Scores // zero for a non-buyer
+	stage  nes.Stage
+}
+
+// row returns the customer of row idx at the scoring's T.
+func (v *View) row(sc *scoring, idx int32) row {
+	x := row{idx: idx, stage: nes.StageOf(int(v.orders[idx]), v.cycle[idx], time.Duration(sc.ns-v.last[idx]*1e6))}
+	if v.orders[idx] > 0 {
+		x.r = recency(sc.T, v.last[idx])
+	}
+	if v.f[idx] >= 1 {
+		x.scores = sc.scores(x.r, int64(v.f[idx]), v.m[idx])
+	}
+	return x
+}
+
+// liveTags evaluates the live tag rules of customers at one T, keeping each
+// rule's outcome by what it reads (tag.Live.Key), so that rules over stages
+// and scores cost a lookup a customer.
+type liveTags struct {
+	v    *View
+	memo []map[[10]int64]bool
+}
+
+func (v *View) newLiveTags() *liveTags {
+	l := &liveTags{v: v, memo: make([]map[[10]int64]bool, len(v.live))}
+	for i := range l.memo {
+		l.memo[i] = map[[10]int64]bool{}
+	}
+	return l
+}
+
+// holds tells whether live rule i holds for customer x. A rule that fails
+// (it cannot on the values a view holds) does not.
+func (l *liveTags) holds(i int, x *row) bool {
+	v, r := l.v, x.idx
+	in := tag.Input{
+		Stage: string(x.stage), R: int(x.r), F: int(v.f[r]), M: v.m[r],
+		RScore: x.scores.R, FScore: x.scores.F, MScore: x.scores.M, Segment: x.scores.Segment,
+		Orders: int(v.orders[r]), Lifetime: v.lifetime[r],
+	}
+	if x.scores.Segment == "" {
+		in.F, in.M = 0, 0
+	}
+	k := v.live[i].Key(in)
+	ok, seen := l.memo[i][k]
+	if !seen {
+		ok, _ = v.live[i].Eval(in)
+		l.memo[i][k] = ok
+	}
+	return ok
 }
 
 // intern numbers strings, so that a column holds a small number per row.

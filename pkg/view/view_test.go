@@ -11,6 +11,7 @@ import (
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/rfm"
+	"github.com/segflow/segflow/pkg/tag"
 )
 
 var T = time.Date(2026, 6, 1, 13, 30, 0, 0, time.UTC)
@@ -92,7 +93,7 @@ func sameCounts(t *testing.T, got, want Counts) {
 
 func TestScoresAndCountsAgreeWithScoringTheWholePopulationAtOnce(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	v := New(nes.Config{})
+	v := New(nes.Config{}, nil)
 	cs := map[string]profile.Summary{}
 	check := func(stage string, at time.Time) {
 		t.Helper()
@@ -138,7 +139,7 @@ func TestScoresAndCountsAgreeWithScoringTheWholePopulationAtOnce(t *testing.T) {
 }
 
 func TestOneBuyerOrNoneScoresAsTheSpecSays(t *testing.T) {
-	v := New(nes.Config{})
+	v := New(nes.Config{}, nil)
 	if c := v.Counts(T); c.Buyers != 0 || c.Stages[nes.Prospect] != 0 {
 		t.Errorf("empty view counts %+v", c)
 	}
@@ -158,7 +159,7 @@ func TestOneBuyerOrNoneScoresAsTheSpecSays(t *testing.T) {
 
 func TestMembersAreWhatEachCustomersScoresStageTierAndTagsSay(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 8))
-	v := New(nes.Config{})
+	v := New(nes.Config{}, nil)
 	cs := map[string]profile.Summary{}
 	for i := range 2000 {
 		c := randomCustomer(r, fmt.Sprintf("c%04d", i), int64(i))
@@ -253,4 +254,58 @@ func TestMembersAreWhatEachCustomersScoresStageTierAndTagsSay(t *testing.T) {
 		v.Put(c)
 	}
 	check("after changes")
+}
+
+func TestTagsThatDependOnScoresAreThoseOfTheScoresAtT(t *testing.T) {
+	rules, err := tag.Compile(tag.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(12, 12))
+	v := New(nes.Config{}, rules)
+	cs := map[string]profile.Summary{}
+	for i := range 3000 {
+		c := randomCustomer(r, fmt.Sprint("c", i), 1)
+		// As published at some earlier evaluation: stale, whatever it says.
+		if r.IntN(2) == 0 {
+			c.Tags = append(c.Tags, "big_spender", "thrifty")
+		}
+		cs[c.Customer] = c
+		v.Put(c)
+	}
+	for _, at := range []time.Time{T, T.Add(200 * 24 * time.Hour)} {
+		scores, _, _ := reference(cs, at)
+		want := map[string]int64{}
+		for id, s := range scores {
+			c := cs[id]
+			st := nes.Prospect
+			if c.Orders > 0 {
+				st = nes.Config{}.Stage(c.Orders, c.First, c.Last, at)
+			}
+			if s.M == 5 {
+				want["big_spender"]++
+			}
+			if st == nes.New && s.M >= 4 {
+				want["new_rich"]++
+			}
+			if s.M > 0 && s.M <= 2 && s.F >= 3 {
+				want["thrifty"]++
+			}
+		}
+		got := v.Counts(at).Tags
+		for _, name := range []string{"big_spender", "new_rich", "thrifty"} {
+			if got[name] != want[name] {
+				t.Errorf("at %s: %s counts %d, want %d", at.Format(time.DateOnly), name, got[name], want[name])
+			}
+		}
+		if want["big_spender"] == 0 || want["thrifty"] == 0 {
+			t.Errorf("at %s: the population has no big spender or thrifty customer: %v", at.Format(time.DateOnly), want)
+		}
+		for _, q := range []string{"big_spender", "thrifty"} {
+			p := v.Members(at, audience.Name{Name: q}, map[string]Attr{q: {Kind: KindTag, Value: q}}, "", 0)
+			if int64(p.Total) != want[q] {
+				t.Errorf("at %s: %d members of %s, want %d", at.Format(time.DateOnly), p.Total, q, want[q])
+			}
+		}
+	}
 }
