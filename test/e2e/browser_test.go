@@ -132,7 +132,7 @@ func TestSegmentsBrowserLibraryDeliversEveryEventOnce(t *testing.T) {
 	}
 
 	all := 2 * len(wantTypes)
-	byID := map[string][]kafkaMessage{}
+	var byID map[string][]kafkaMessage
 	deadline := time.Now().Add(time.Minute)
 	for {
 		byID = map[string][]kafkaMessage{}
