@@ -1,6 +1,7 @@
 // Package collector is segflow's ingest service: it receives tracking events
 // over HTTP — CloudEvents on /v1/events and the Segment tracking API on
-// /v1/{track,page,screen,identify,alias,batch,import} — validates them against
+// /v1/{track,page,screen,identify,alias,batch,import} and analytics.js's short
+// paths /v1/{t,p,s,i,a,g,b} — validates them against
 // the schemas, resolves the customer they belong to, and writes them to Kafka.
 //
 // Its invariant: a 2xx answer means every accepted event is on Kafka,
@@ -125,6 +126,8 @@ type Collector struct {
 	validator *event.Validator
 	log       *zap.Logger
 	m         *metrics
+	// unknownLog limits the logging of requests to unknown paths.
+	unknownLog *throttle
 }
 
 // New returns a collector writing to out and keeping dedup markers and
@@ -153,16 +156,29 @@ func New(cfg Config, out Producer, rdb redis.UniversalClient, log *zap.Logger, r
 	if err != nil {
 		return nil, err
 	}
-	return &Collector{cfg: cfg, out: out, rdb: rdb, erasures: privacy.New(rdb), validator: v, log: log.Named("collector"), m: m}, nil
+	return &Collector{cfg: cfg, out: out, rdb: rdb, erasures: privacy.New(rdb), validator: v, log: log.Named("collector"), m: m,
+		unknownLog: &throttle{every: unknownLogEvery}}, nil
 }
 
-// Register adds the collector's routes to mux.
+// segmentPaths maps each path under /v1/ that a Segment library posts to onto
+// its call: the server and mobile-era names, and the short ones analytics.js
+// posts to (the first letter of the call, b for a batch).
+var segmentPaths = map[string]string{
+	"track": "track", "page": "page", "screen": "screen", "identify": "identify",
+	"alias": "alias", "group": "group", "batch": "batch", "import": "import",
+	"t": "track", "p": "page", "s": "screen", "i": "identify", "a": "alias", "g": "group", "b": "batch",
+}
+
+// Register adds the collector's routes to mux. A POST to any other path under
+// /v1/ is answered 404 with CORS headers, so that a browser library sees the
+// answer, and counted (see unknownPath).
 func (c *Collector) Register(mux *http.ServeMux) {
 	mux.Handle("POST /v1/events", c.handle("events", c.serveCloudEvents))
-	for _, call := range []string{"track", "page", "screen", "identify", "alias", "group", "batch", "import"} {
-		mux.Handle("POST /v1/"+call, c.handle(call, c.serveSegment(call)))
+	for path, call := range segmentPaths {
+		mux.Handle("POST /v1/"+path, c.handle(call, c.serveSegment(call)))
 	}
 	mux.HandleFunc("OPTIONS /v1/", c.preflight)
+	mux.Handle("POST /v1/", c.handle("unknown", c.unknownPath))
 }
 
 // Error kinds the HTTP layer maps to status codes.
@@ -171,6 +187,7 @@ var (
 	errTooLarge     = errors.New("request too large")
 	errUnavailable  = errors.New("temporarily unavailable")
 	errMalformed    = errors.New("malformed request")
+	errNotFound     = errors.New("no such endpoint")
 )
 
 // statusOf maps an error from serving a request to its HTTP status.
@@ -184,6 +201,8 @@ func statusOf(err error) int {
 		return http.StatusServiceUnavailable
 	case errors.Is(err, errMalformed):
 		return http.StatusBadRequest
+	case errors.Is(err, errNotFound):
+		return http.StatusNotFound
 	}
 	return http.StatusInternalServerError
 }

@@ -78,13 +78,7 @@ func batchLinks(items []*item) map[string]string {
 // merged is the anonymous customer an identify or alias joins to its user, as
 // the profile-updater merges it; "" for other events.
 func (it *item) merged() string {
-	switch {
-	case it.ev.Type() == event.Identify && it.ids.AnonymousID != "":
-		return event.CustomerID("", it.ids.AnonymousID)
-	case it.ev.Type() == event.Alias && it.ids.PreviousID != "":
-		return event.CustomerID("", it.ids.PreviousID)
-	}
-	return ""
+	return event.Merged(it.ev.Type(), it.ids.AnonymousID, it.ids.PreviousID)
 }
 
 // resolve sets each valid item's canonical customer id: its user id, else the

@@ -91,6 +91,21 @@ const (
 	ExtNamespace = "namespace"
 )
 
+// Merged returns the customer an identity event of type typ joins to its own
+// customer: an identify's anonymous visitor, or the id an alias names as
+// previous, both as anonymous customer ids; "" for other events and when the
+// data names none. The profile-updater merges that profile into the event's
+// customer, and the trigger service moves that customer's campaign state.
+func Merged(typ, anonymousID, previousID string) string {
+	switch typ {
+	case Identify:
+		return CustomerID("", anonymousID)
+	case Alias:
+		return CustomerID("", previousID)
+	}
+	return ""
+}
+
 // AnonymousPrefix marks a canonical customer id that is an anonymous id not yet
 // linked to a user id, so the two id spaces never collide.
 const AnonymousPrefix = "anon:"

@@ -129,10 +129,10 @@ func OpOf(e cloudevents.Event, currency string) (Op, error) {
 		op.Kind = opCart
 	case event.Alias:
 		op.Kind = opTraits
-		op.Merge = event.CustomerID("", d.PreviousID)
+		op.Merge = event.Merged(e.Type(), d.AnonymousID, d.PreviousID)
 	case event.Identify:
 		op.Kind = opTraits
-		op.Merge = event.CustomerID("", d.AnonymousID)
+		op.Merge = event.Merged(e.Type(), d.AnonymousID, d.PreviousID)
 		for _, kv := range [][2]string{{"email", d.Traits.Email}, {"phone", d.Traits.Phone}, {"birthday", d.Traits.Birthday}, {"timezone", d.Traits.Timezone}, {"tier", d.Traits.Tier}} {
 			if kv[1] != "" {
 				op.args = append(op.args, kv[0], kv[1])

@@ -22,6 +22,9 @@ func convertedKey(c string) string { return customerKey(c, "converted") }
 func buysKey(c string) string      { return customerKey(c, "buys") }
 func viewsKey(c string) string     { return customerKey(c, "views") }
 
+// mergedKey holds the customer an anonymous customer c was merged into.
+func mergedKey(c string) string { return customerKey(c, "merged") }
+
 // campaignSentKey holds c's sends of one campaign; lastKey has a field for
 // every campaign that has one, which is how Erase finds them.
 func campaignSentKey(c, campaign string) string {
@@ -30,6 +33,12 @@ func campaignSentKey(c, campaign string) string {
 
 // fixedKeys are c's keys whose names do not depend on campaigns.
 func fixedKeys(c string) []string {
+	return append(stateKeys(c), mergedKey(c))
+}
+
+// stateKeys are c's keys whose names do not depend on campaigns and that a
+// merge moves to another customer, in the order of followScript's KEYS.
+func stateKeys(c string) []string {
 	return []string{pendingKey(c), decidedKey(c), sentKey(c), lastKey(c), exposedKey(c), convertedKey(c), buysKey(c), viewsKey(c)}
 }
 

@@ -16,7 +16,8 @@
 // Keys (keys.go), per customer c (hash-tagged like the profile's, pkg/keys): tr:{c}:pending (hash
 // campaign -> wait), tr:{c}:decided (hash decision id -> outcome), tr:{c}:sent
 // and tr:{c}:sent:<campaign> (zsets of send times), tr:{c}:last (hash campaign
-// -> last send). Timers: tr:{#timers}:due (zset "<campaign>\x00<customer>" ->
+// -> last send), tr:{c}:merged (the customer c was merged into, see
+// follow.go). Timers: tr:{#timers}:due (zset "<campaign>\x00<customer>" ->
 // due ms).
 package trigger
 
@@ -123,6 +124,9 @@ type wait struct {
 	Causes []string       `json:"causes"` // ids of the entry events since
 	Event  map[string]any `json:"event"`  // the last entry event: type, time, data
 	Change map[string]any `json:"change,omitempty"`
+	// Origin is the customer the wait began for, when it was moved to
+	// another by an identity merge (follow.go); its decision id is theirs.
+	Origin string `json:"origin,omitempty"`
 }
 
 func member(campaign, customer string) string { return campaign + "\x00" + customer }
@@ -136,15 +140,24 @@ func (e *Engine) Handle(ctx context.Context, T time.Time, ev cloudevents.Event) 
 
 // HandleBatch handles events in order and publishes their decisions in one
 // write.
+//
+// An event is handled as the event of the customer its own was merged into
+// (follow.go). The batch is handled in parts split at the events that merge
+// one customer into another: the merged customer's state moves after the
+// events before the merge and before those after it.
 func (e *Engine) HandleBatch(ctx context.Context, T time.Time, evs []cloudevents.Event) error {
 	e.outbox = e.outbox[:0]
+	owners, merges, err := e.owners(ctx, evs)
+	if err != nil {
+		return err
+	}
 	// The profiles the batch's immediate decisions need, read at once: the
 	// trigger service changes no profile, so reading them first is reading
 	// them when needed.
 	var customers []string
 	seen := map[string]bool{}
-	for _, ev := range evs {
-		c, _ := ev.Extensions()[event.ExtPartitionKey].(string)
+	for i, ev := range evs {
+		c := owners[i]
 		if c != "" && !seen[c] && e.immediate(ev.Type()) {
 			seen[c] = true
 			customers = append(customers, c)
@@ -160,12 +173,26 @@ func (e *Engine) HandleBatch(ctx context.Context, T time.Time, evs []cloudevents
 			e.profileCache[ps[i].Customer] = &ps[i]
 		}
 	}
-	err := e.byCustomer(len(evs), func(i int) string {
-		c, _ := evs[i].Extensions()[event.ExtPartitionKey].(string)
-		return c
-	}, func(i int) error { return e.handle(ctx, T, evs[i]) })
-	if err != nil {
-		return err
+	for i := 0; i < len(evs); {
+		j := i
+		for j < len(evs) && merges[j] == "" {
+			j++
+		}
+		err := e.byCustomer(j-i, func(k int) string { return owners[i+k] }, func(k int) error {
+			return e.handle(ctx, T, evs[i+k], owners[i+k])
+		})
+		if err != nil {
+			return err
+		}
+		if j < len(evs) {
+			if err := e.follow(ctx, merges[j], owners[j]); err != nil {
+				return err
+			}
+			if err := e.handle(ctx, T, evs[j], owners[j]); err != nil {
+				return err
+			}
+		}
+		i = j + 1
 	}
 	return e.flush(ctx)
 }
@@ -200,11 +227,13 @@ func (e *Engine) byCustomer(n int, customer func(i int) string, fn func(i int) e
 	return errors.Join(errs...)
 }
 
-func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event) error {
-	customer, _ := ev.Extensions()[event.ExtPartitionKey].(string)
+// handle handles ev as the event of customer, which is its own or the one
+// its own was merged into.
+func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event, customer string) error {
 	if customer == "" {
 		return fmt.Errorf("event %s has no customer", ev.ID())
 	}
+	origin := customerOf(ev)
 	var data map[string]any
 	if err := json.Unmarshal(ev.Data(), &data); err != nil {
 		return fmt.Errorf("event %s: %w", ev.ID(), err)
@@ -267,7 +296,7 @@ func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event) 
 			if err != nil || !ok {
 				continue // an expression that fails on this entry does not enter it
 			}
-			if err := e.decide(ctx, T, c, customer, ev.ID(), []string{ev.ID()}, in, prof); err != nil {
+			if err := e.decide(ctx, T, c, customer, origin, ev.ID(), []string{ev.ID()}, in, prof); err != nil {
 				return err
 			}
 			continue
@@ -279,6 +308,9 @@ func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event) 
 		// the profile as it is then: the profile-updater may not have
 		// applied this very event yet.
 		w := wait{Start: ev.Time(), Due: ev.Time().Add(time.Duration(c.Delay)), First: ev.ID(), Causes: []string{ev.ID()}, Event: in.Event, Change: in.Change}
+		if origin != customer {
+			w.Origin = origin
+		}
 		if err := e.schedule(ctx, c, customer, w); err != nil {
 			return err
 		}
@@ -304,7 +336,7 @@ func (e *Engine) backfill(ctx context.Context, T time.Time, customer string, ev 
 		if ok, err := c.Matches(in); err != nil || !ok {
 			continue
 		}
-		if _, err := e.decideAs(ctx, T, c, customer, ev.ID(), []string{ev.ID()}, in, prof, Backfill, T); err != nil {
+		if _, err := e.decideAs(ctx, T, c, customer, customer, ev.ID(), []string{ev.ID()}, in, prof, Backfill, T); err != nil {
 			return err
 		}
 	}
@@ -343,7 +375,7 @@ func (e *Engine) schedule(ctx context.Context, c *campaign.Campaign, customer st
 	if cur != "" {
 		var prev wait
 		if json.Unmarshal([]byte(cur), &prev) == nil {
-			w.Start, w.First = prev.Start, prev.First
+			w.Start, w.First, w.Origin = prev.Start, prev.First, prev.Origin
 			w.Causes = append(prev.Causes, w.Causes...)
 			if !w.Due.After(prev.Due) {
 				w.Due = prev.Due // a late entry event does not bring the wait forward
@@ -396,13 +428,46 @@ func (e *Engine) Due(ctx context.Context, T time.Time, limit int) (int, error) {
 	if len(due) == 0 {
 		return 0, nil
 	}
-	// Read the waits and their customers' profiles in two round trips.
 	names := make([]string, len(due))
 	customers := make([]string, len(due))
-	cmds := make([]*redis.StringCmd, len(due))
-	pipe := e.rdb.Pipeline()
 	for i, m := range due {
 		names[i], customers[i], _ = strings.Cut(m, "\x00")
+	}
+	// A wait of a customer merged into another is moved, not decided: a
+	// move interrupted by a crash is finished here, and the moved wait's
+	// timer is found by the next call.
+	into, err := e.mergedInto(ctx, customers)
+	if err != nil {
+		return 0, err
+	}
+	if len(into) > 0 {
+		for from, u := range into {
+			if err := e.follow(ctx, from, u); err != nil {
+				return 0, err
+			}
+		}
+		kept := 0
+		var stale []any
+		for i := range due {
+			if _, ok := into[customers[i]]; ok {
+				stale = append(stale, due[i])
+				continue
+			}
+			names[kept], customers[kept] = names[i], customers[i]
+			kept++
+		}
+		names, customers = names[:kept], customers[:kept]
+		if err := e.rdb.ZRem(ctx, dueKey, stale...).Err(); err != nil {
+			return 0, fmt.Errorf("remove the timers of merged customers: %w", err)
+		}
+		if len(customers) == 0 {
+			return len(due), nil
+		}
+	}
+	// Read the waits and their customers' profiles in two round trips.
+	cmds := make([]*redis.StringCmd, len(customers))
+	pipe := e.rdb.Pipeline()
+	for i := range customers {
 		cmds[i] = pipe.HGet(ctx, pendingKey(customers[i]), names[i])
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
@@ -413,7 +478,7 @@ func (e *Engine) Due(ctx context.Context, T time.Time, limit int) (int, error) {
 		return 0, err
 	}
 	e.outbox = e.outbox[:0]
-	err = e.byCustomer(len(due), func(i int) string { return customers[i] }, func(i int) error {
+	err = e.byCustomer(len(customers), func(i int) string { return customers[i] }, func(i int) error {
 		return e.fire(ctx, T, names[i], customers[i], cmds[i].Val(), &ps[i])
 	})
 	if err != nil {
@@ -448,7 +513,11 @@ func (e *Engine) fire(ctx context.Context, T time.Time, name, customer, cur stri
 	if err != nil || !ok {
 		outcome = Premise
 	}
-	waiting, err := e.decideAs(ctx, T, c, customer, w.First, w.Causes, in, prof, outcome, w.Due)
+	origin := w.Origin
+	if origin == "" {
+		origin = customer
+	}
+	waiting, err := e.decideAs(ctx, T, c, customer, origin, w.First, w.Causes, in, prof, outcome, w.Due)
 	if err != nil || waiting {
 		return err
 	}
@@ -472,16 +541,18 @@ func (e *Engine) campaign(name string) *campaign.Campaign {
 	return nil
 }
 
-func (e *Engine) decide(ctx context.Context, T time.Time, c *campaign.Campaign, customer, first string, causes []string, in campaign.Input, prof *profile.Profile) error {
-	_, err := e.decideAs(ctx, T, c, customer, first, causes, in, prof, "", T)
+func (e *Engine) decide(ctx context.Context, T time.Time, c *campaign.Campaign, customer, origin, first string, causes []string, in campaign.Input, prof *profile.Profile) error {
+	_, err := e.decideAs(ctx, T, c, customer, origin, first, causes, in, prof, "", T)
 	return err
 }
 
-// decideAs decides once per (campaign, customer, first cause) and publishes
-// the decision, once. A non-empty outcome is a suppression decided by the
-// caller. During quiet hours it waits instead, and says so.
-func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign, customer, first string, causes []string, in campaign.Input, prof *profile.Profile, outcome string, due time.Time) (waiting bool, err error) {
-	id := decisionID(c.Name, customer, first)
+// decideAs decides for customer once per (campaign, origin, first cause) and
+// publishes the decision, once. The origin is the customer the entry began
+// for: customer, or one merged into customer since. A non-empty outcome is a
+// suppression decided by the caller. During quiet hours it waits instead,
+// and says so.
+func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign, customer, origin, first string, causes []string, in campaign.Input, prof *profile.Profile, outcome string, due time.Time) (waiting bool, err error) {
+	id := decisionID(c.Name, origin, first)
 	variant, held := campaign.Assign(c.Name, customer, c.Variants, c.Holdout)
 	if outcome == "" && held {
 		outcome = Holdout
@@ -493,6 +564,9 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 		loc := e.campaigns.Location(prof.Traits["timezone"])
 		if next := e.campaigns.QuietHours.Next(T, loc); next.After(T) {
 			w := wait{Start: T, Due: next, First: first, Causes: causes, Event: in.Event, Change: in.Change}
+			if origin != customer {
+				w.Origin = origin
+			}
 			return true, e.schedule(ctx, &campaign.Campaign{Name: c.Name, Restart: true}, customer, w)
 		}
 	}

@@ -30,7 +30,10 @@ import (
 	"github.com/segflow/segflow/pkg/updater"
 )
 
-const writeKey = "e2e-key"
+const (
+	writeKey    = "e2e-key"
+	webWriteKey = "e2e-web-key" // a website's, for browser libraries
+)
 
 // pipeline is collector → Kafka → profile-updater on kfake and redis-server,
 // with the updater's clock stopped at T.
@@ -59,7 +62,7 @@ func startPipeline(t testing.TB, now func() time.Time, currency string) *pipelin
 	}
 	reg := prometheus.NewRegistry()
 	col, err := collector.New(collector.Config{
-		WriteKeys:       map[string]collector.Source{writeKey: {Name: "import", Channel: "pos"}},
+		WriteKeys:       map[string]collector.Source{writeKey: {Name: "import", Channel: "pos"}, webWriteKey: {Name: "web", Channel: "web"}},
 		DefaultCurrency: currency,
 		MaxEvents:       5000,
 		MaxBodyBytes:    16 << 20,
