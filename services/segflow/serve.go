@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +26,7 @@ import (
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
+	"github.com/segflow/segflow/pkg/supervise"
 	"github.com/segflow/segflow/pkg/tag"
 	"github.com/segflow/segflow/pkg/trigger"
 	"github.com/segflow/segflow/pkg/updater"
@@ -37,8 +36,9 @@ import (
 // shutdownTimeout bounds the drain of in-flight requests at shutdown.
 const shutdownTimeout = 20 * time.Second
 
-// serve runs the services of cmd until ctx is cancelled, then shuts down
-// gracefully: stop accepting requests, finish those in flight, flush Kafka.
+// serve runs the services of cmd until ctx is cancelled or one of them fails,
+// then shuts down gracefully: stop accepting requests, finish those in flight,
+// flush Kafka. It returns the first failure, after stopping every service.
 func serve(ctx context.Context, cmd string, cfg *config) error {
 	log, err := newLogger(cfg)
 	if err != nil {
@@ -86,7 +86,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		"kafka": func(ctx context.Context) error { return stream.Ping(ctx, brokers) },
 	}, log)
 
-	var run []func(context.Context) error
+	var g supervise.Group
 	if cmd == "run" || cmd == "collector" {
 		keys, err := cfg.writeKeys()
 		if err != nil {
@@ -129,7 +129,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		if err != nil {
 			return err
 		}
-		run = append(run, up.Run)
+		g.Add("profile-updater", up.Run)
 	}
 	if (cmd == "run" || cmd == "trigger") && cfg.Campaigns != "" {
 		camps, err := campaign.Load(cfg.Campaigns)
@@ -142,7 +142,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 			return err
 		}
 		log.Info("campaigns loaded", zap.Int("campaigns", len(camps.Campaigns)), zap.String("file", cfg.Campaigns))
-		run = append(run, svc.Run)
+		g.Add("trigger", svc.Run)
 	} else if cmd == "trigger" {
 		return fmt.Errorf("trigger: --campaigns is required")
 	}
@@ -151,7 +151,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		if err != nil {
 			return err
 		}
-		run = append(run, d.Run)
+		g.Add("webhook", d.Run)
 	}
 
 	if cmd == "api" || cmd == "run" && cfg.APITokens != "" {
@@ -159,7 +159,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		if err != nil {
 			return err
 		}
-		run = append(run, indexer)
+		g.Add("index", indexer)
 	} else if cmd == "run" {
 		log.Info("read API and dashboard off: no --api-tokens")
 	}
@@ -169,37 +169,17 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		return err
 	}
 	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	g.Add("http server", supervise.Server(srv, shutdownTimeout))
 	log.Info("serving", zap.String("addr", cfg.HTTPAddr))
 
-	// Consumers stop when ctx is cancelled, after committing what they applied.
-	var wg sync.WaitGroup
-	for _, fn := range run {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(ctx); err != nil {
-				log.Error("service stopped", zap.Error(err))
-			}
-		}()
+	// Consumers stop when ctx is cancelled, after committing what they
+	// applied; the first component to fail stops the others.
+	err = g.Run(ctx, log)
+	if cerr := writer.Close(); cerr != nil {
+		log.Warn("kafka writer close", zap.Error(cerr))
 	}
-
-	select {
-	case err := <-errc:
-		_ = writer.Close()
-		return fmt.Errorf("http server: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	wg.Wait()
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn("http shutdown", zap.Error(err))
-	}
-	if err := writer.Close(); err != nil {
-		log.Warn("kafka writer close", zap.Error(err))
+	if err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil
