@@ -214,7 +214,7 @@ func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store 
 	}
 	a.Register(mux)
 	dashboard.Register(mux)
-	x := &index.Indexer{Brokers: brokers, GroupID: cfg.IndexGroup, SessionTimeout: cfg.SessionTimeout, Index: ix, Erasures: privacy.New(rdb), Log: log.Named("index")}
+	x := &index.Indexer{Brokers: brokers, GroupID: cfg.IndexGroup, SessionTimeout: cfg.SessionTimeout, Index: ix, Erasures: privacy.New(rdb), DeadLetters: writer, Log: log.Named("index")}
 	return x.Run, nil
 }
 
