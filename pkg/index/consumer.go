@@ -45,6 +45,8 @@ type Indexer struct {
 	// DeadLetters receives the changes that can never be indexed (see
 	// stream.Consumer); nil retries them.
 	DeadLetters stream.Producer
+	// Lag, if set, receives the group's lag (see stream.Consumer).
+	Lag *stream.LagMetrics
 	// Log receives warnings; nil logs nothing.
 	Log *zap.Logger
 }
@@ -62,7 +64,7 @@ func (x *Indexer) Run(ctx context.Context) error {
 		Retry: func(step string, err error, backoff time.Duration) {
 			x.log().Warn("index step failed; retrying", zap.String("step", step), zap.Error(err), zap.Duration("backoff", backoff))
 		},
-		DeadLetters: x.DeadLetters, Source: "/index",
+		DeadLetters: x.DeadLetters, Source: "/index", Lag: x.Lag,
 		Rejected: func(m kafka.Message, reason string, err error) {
 			x.log().Warn("change dead-lettered", zap.String("reason", reason), zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Error(err))
 		},

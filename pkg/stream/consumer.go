@@ -39,8 +39,9 @@ type Consumer struct {
 	Tick func(ctx context.Context) error
 	// Retry, if set, is told of each failed step before it is retried.
 	Retry func(step string, err error, backoff time.Duration)
-	// Committed, if set, is told the reader's lag after each commit.
-	Committed func(lag int64)
+	// Lag, if set, receives the group's lag in every partition of Topics,
+	// read every 10s (see LagMonitor).
+	Lag *LagMetrics
 
 	// DeadLetters, if set, receives a dead letter (see DeadLetter) for each
 	// message that can never be handled (see Permanent), and the batch goes
@@ -90,6 +91,17 @@ func (c *Consumer) Run(ctx context.Context) error {
 		CommitInterval: c.CommitInterval,
 	})
 	defer r.Close()
+	if c.Lag != nil {
+		mctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		defer func() { stop(); <-done }()
+		m := &LagMonitor{Brokers: c.Brokers, Group: c.GroupID, Topics: c.Topics, Metrics: c.Lag, Failed: func(err error) {
+			if c.Retry != nil {
+				c.Retry("read lag", err, 0)
+			}
+		}}
+		go func() { defer close(done); _ = m.Run(mctx) }()
+	}
 	lastTick := time.Time{}
 	for ctx.Err() == nil {
 		batch := c.fetch(ctx, r)
@@ -103,9 +115,6 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 			if !c.retry(ctx, "commit offsets", func(ctx context.Context) error { return r.CommitMessages(ctx, batch...) }) {
 				break
-			}
-			if c.Committed != nil {
-				c.Committed(r.Stats().Lag)
 			}
 		}
 		if c.Tick != nil && (len(batch) < c.BatchSize || time.Since(lastTick) >= c.TickInterval) {

@@ -30,6 +30,8 @@ type Config struct {
 	// CampaignsFile, if set, is watched: when it changes the campaigns are
 	// loaded again, and kept as they were if the new file is invalid.
 	CampaignsFile string
+	// Lag, if set, receives the group's lag (see stream.Consumer).
+	Lag *stream.LagMetrics
 }
 
 // Service runs an Engine on the browse, cart, purchase, identify and profiles topics and
@@ -88,7 +90,7 @@ func (s *Service) Run(ctx context.Context) error {
 		// What can never be handled (not a CloudEvent, no customer, data
 		// that is not JSON, refused by Redis) is dead-lettered; an event on
 		// the event topics is then dead-lettered by the profile-updater too.
-		DeadLetters: s.engine.out, Source: "/trigger",
+		DeadLetters: s.engine.out, Source: "/trigger", Lag: s.cfg.Lag,
 		Rejected: func(m kafka.Message, reason string, err error) {
 			s.m.rejected.WithLabelValues(reason).Inc()
 			s.log.Warn("event dead-lettered", zap.String("reason", reason), zap.String("topic", m.Topic), zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Error(err))

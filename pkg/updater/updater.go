@@ -50,6 +50,8 @@ type Config struct {
 	// namespace (profile.SetLive) takes effect at the next batch. Nil: always
 	// the store given to New.
 	Namespace func(ctx context.Context) (*profile.Store, error)
+	// Lag, if set, receives the group's lag (see stream.Consumer).
+	Lag *stream.LagMetrics
 }
 
 func (c *Config) defaults() {
@@ -118,7 +120,7 @@ func (u *Updater) Run(ctx context.Context) error {
 			u.m.errors.WithLabelValues(step).Inc()
 			u.log.Warn("retrying", zap.String("step", step), zap.Error(err), zap.Duration("backoff", backoff))
 		},
-		Committed:   func(lag int64) { u.m.lag.Set(float64(lag)) },
+		Lag:         u.cfg.Lag,
 		DeadLetters: u.out, Source: source,
 		Rejected: func(m kafka.Message, reason string, err error) {
 			u.m.rejected.WithLabelValues(reason).Inc()

@@ -80,6 +80,10 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	lag, err := stream.NewLagMetrics(reg)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	health.Register(mux, reg, map[string]health.Check{
 		"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
@@ -125,7 +129,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		return err
 	}
 	if cmd == "run" || cmd == "profile-updater" {
-		up, err := updater.New(updater.Config{Brokers: brokers, GroupID: cfg.ConsumerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, Namespace: live.Store}, store, writer, log, reg)
+		up, err := updater.New(updater.Config{Brokers: brokers, GroupID: cfg.ConsumerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, Namespace: live.Store, Lag: lag}, store, writer, log, reg)
 		if err != nil {
 			return err
 		}
@@ -137,7 +141,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 			return fmt.Errorf("--campaigns: %w", err)
 		}
 		engine := trigger.NewEngine(camps, rdb, live, writer)
-		svc, err := trigger.NewService(trigger.Config{Brokers: brokers, GroupID: cfg.TriggerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, CampaignsFile: cfg.Campaigns}, engine, log, reg)
+		svc, err := trigger.NewService(trigger.Config{Brokers: brokers, GroupID: cfg.TriggerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, CampaignsFile: cfg.Campaigns, Lag: lag}, engine, log, reg)
 		if err != nil {
 			return err
 		}
@@ -159,7 +163,8 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		if err != nil {
 			return err
 		}
-		g.Add("index", indexer)
+		indexer.Lag = lag
+		g.Add("index", indexer.Run)
 	} else if cmd == "run" {
 		log.Info("read API and dashboard off: no --api-tokens")
 	}
@@ -187,7 +192,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 
 // serveAPI registers the read API and the dashboard on mux and returns the
 // segment indexer to run.
-func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store *profile.Store, brokers []string, writer *kafka.Writer, now func() time.Time, log *zap.Logger) (func(context.Context) error, error) {
+func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store *profile.Store, brokers []string, writer *kafka.Writer, now func() time.Time, log *zap.Logger) (*index.Indexer, error) {
 	tokens, err := cfg.apiTokens()
 	if err != nil {
 		return nil, err
@@ -214,8 +219,7 @@ func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store 
 	}
 	a.Register(mux)
 	dashboard.Register(mux)
-	x := &index.Indexer{Brokers: brokers, GroupID: cfg.IndexGroup, SessionTimeout: cfg.SessionTimeout, Index: ix, Erasures: privacy.New(rdb), DeadLetters: writer, Log: log.Named("index")}
-	return x.Run, nil
+	return &index.Indexer{Brokers: brokers, GroupID: cfg.IndexGroup, SessionTimeout: cfg.SessionTimeout, Index: ix, Erasures: privacy.New(rdb), DeadLetters: writer, Log: log.Named("index")}, nil
 }
 
 // ensureTopics creates segflow's topics, retrying while the cluster starts.
