@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,9 +39,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/health"
 	"github.com/segflow/segflow/pkg/index"
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/stream"
 	"github.com/segflow/segflow/pkg/trigger"
 )
 
@@ -55,7 +58,14 @@ type Config struct {
 	Campaigns func() []string
 	// MaxPage is the largest page of members. Default 1000.
 	MaxPage int
+	// RetryAfter is what 503 answers, while Redis or Kafka is out of reach,
+	// tell clients to wait. Default 5s.
+	RetryAfter time.Duration
 }
+
+// unavailableLogEvery is how often requests failing because a dependency is
+// out of reach are logged at most: an outage fails every request.
+const unavailableLogEvery = 10 * time.Second
 
 // Scope is what a token may do.
 type Scope string
@@ -104,6 +114,8 @@ type Server struct {
 	mu     sync.Mutex
 	spaces map[string]namespace // by name, those read so far
 
+	unavailable health.Throttle // logs of requests failed by an outage
+
 	validatorOnce sync.Once
 	validator     *event.Validator
 	validatorErr  error
@@ -122,7 +134,10 @@ func New(cfg Config, rdb redis.UniversalClient, store *profile.Store, ix *index.
 	if cfg.MaxPage <= 0 {
 		cfg.MaxPage = 1000
 	}
-	s := &Server{cfg: cfg, store: store, index: ix, results: results, erased: privacy.New(rdb), rdb: rdb, out: out, log: log.Named("api"),
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = 5 * time.Second
+	}
+	s := &Server{unavailable: health.Throttle{Every: unavailableLogEvery}, cfg: cfg, store: store, index: ix, results: results, erased: privacy.New(rdb), rdb: rdb, out: out, log: log.Named("api"),
 		spaces: map[string]namespace{store.Prefix(): {store: store, index: ix}}}
 	for tok, h := range cfg.Tokens {
 		if h.Scope == "" {
@@ -286,6 +301,14 @@ func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request) error) ht
 			}
 		case r.Context().Err() != nil:
 			return // the client went away
+		case stream.Unavailable(err):
+			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Seconds()+0.5)))
+			body["error"] = "temporarily unavailable"
+			if held, ok := s.unavailable.Allow("unavailable", time.Now()); ok {
+				s.log.Warn("request failed: a dependency is out of reach", zap.String("route", r.Pattern),
+					zap.Int("failures_not_logged", held), zap.Error(err))
+			}
 		default:
 			s.log.Error("request failed", zap.String("route", r.Pattern), zap.Error(err))
 			body["error"] = "internal error"

@@ -1,8 +1,12 @@
 package stream
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -119,4 +123,26 @@ func DeadLetter(m kafka.Message, source, reason string, cause error) (kafka.Mess
 		return kafka.Message{}, err
 	}
 	return ToMessage(event.TopicInvalid, e)
+}
+
+// Unavailable tells whether err is a dependency (Redis, Kafka) being out of
+// reach for now: unreachable, closing connections, timing out, loading,
+// failing over. Asking again later may succeed; a server answers 503 to it.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ne net.Error
+	var rerr redis.Error
+	var kerr kafka.Error
+	switch {
+	case errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrClosed):
+		return true
+	case errors.As(err, &rerr):
+		return !refused(err)
+	case errors.As(err, &kerr):
+		return kerr.Temporary()
+	}
+	return false
 }
