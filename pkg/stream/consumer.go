@@ -62,7 +62,8 @@ type Producer interface {
 const StepTimeout = 30 * time.Second
 
 // Run consumes until ctx is cancelled, then returns nil; it returns an error
-// only if a dead letter cannot be encoded. Failed steps are retried with backoff
+// only if the handler rejects a message it was not given, or a dead letter
+// cannot be encoded. Failed steps are retried with backoff
 // until they succeed or ctx ends, except a batch's permanent failures: the
 // messages rejected are dead-lettered (with DeadLetters set) and the rest of
 // the batch handled. Nothing is skipped without a dead letter.
@@ -167,7 +168,7 @@ func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader) []kafka.Message {
 // permanent failure names are dead-lettered and the rest handled again at
 // once; one it does not name is found by handling the batch a message at a
 // time. The error is one that stops the consumer: a dead letter that cannot
-// be encoded.
+// be encoded, a rejection of a message that is not in the batch.
 func (c *Consumer) handle(ctx context.Context, batch []kafka.Message) (bool, error) {
 	if c.DeadLetters == nil {
 		return c.retry(ctx, "handle batch", func(ctx context.Context) error { return c.Handle(ctx, batch) }), nil
@@ -185,9 +186,13 @@ func (c *Consumer) handle(ctx context.Context, batch []kafka.Message) (bool, err
 			if ok, err := c.deadLetter(ctx, rs); !ok || err != nil {
 				return ok, err
 			}
-			batch = slices.DeleteFunc(slices.Clone(batch), func(m kafka.Message) bool {
+			rest := slices.DeleteFunc(slices.Clone(batch), func(m kafka.Message) bool {
 				return slices.ContainsFunc(rs, func(r *Rejection) bool { return sameMessage(*r.Message, m) })
 			})
+			if len(rest) == len(batch) {
+				return false, fmt.Errorf("the handler rejected messages not in its batch: %w", err)
+			}
+			batch = rest
 			continue
 		}
 		if reason, ok := Permanent(err); ok {
