@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,9 +39,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/health"
 	"github.com/segflow/segflow/pkg/index"
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/stream"
 	"github.com/segflow/segflow/pkg/trigger"
 	"github.com/segflow/segflow/pkg/view"
 )
@@ -57,15 +60,23 @@ type Config struct {
 	// MaxPage is the largest page of members. Default 1000.
 	MaxPage int
 	// Views gives the population view of a namespace (pkg/view), which
-	// counts are read from. Default view.FromStore: a view loaded afresh
-	// per request, exact but a scan of every profile, for tests and tools.
+	// counts and audiences are read from. Default view.FromStore: a view
+	// loaded afresh per request, exact but a scan of every profile, for
+	// tests and tools.
 	Views Views
+	// RetryAfter is what 503 answers, while Redis or Kafka is out of reach,
+	// tell clients to wait. Default 5s.
+	RetryAfter time.Duration
 }
 
 // Views gives the population view of a profile namespace.
 type Views interface {
 	Of(ctx context.Context, ns string) (*view.View, error)
 }
+
+// unavailableLogEvery is how often requests failing because a dependency is
+// out of reach are logged at most: an outage fails every request.
+const unavailableLogEvery = 10 * time.Second
 
 // Scope is what a token may do.
 type Scope string
@@ -114,6 +125,8 @@ type Server struct {
 	mu     sync.Mutex
 	spaces map[string]namespace // by name, those read so far
 
+	unavailable health.Throttle // logs of requests failed by an outage
+
 	validatorOnce sync.Once
 	validator     *event.Validator
 	validatorErr  error
@@ -135,7 +148,10 @@ func New(cfg Config, rdb redis.UniversalClient, store *profile.Store, ix *index.
 	if cfg.Views == nil {
 		cfg.Views = view.FromStore{Store: store}
 	}
-	s := &Server{cfg: cfg, store: store, index: ix, results: results, erased: privacy.New(rdb), rdb: rdb, out: out, log: log.Named("api"),
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = 5 * time.Second
+	}
+	s := &Server{unavailable: health.Throttle{Every: unavailableLogEvery}, cfg: cfg, store: store, index: ix, results: results, erased: privacy.New(rdb), rdb: rdb, out: out, log: log.Named("api"),
 		spaces: map[string]namespace{store.Prefix(): {store: store, index: ix}}}
 	for tok, h := range cfg.Tokens {
 		if h.Scope == "" {
@@ -299,6 +315,14 @@ func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request) error) ht
 			}
 		case r.Context().Err() != nil:
 			return // the client went away
+		case stream.Unavailable(err):
+			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Seconds()+0.5)))
+			body["error"] = "temporarily unavailable"
+			if held, ok := s.unavailable.Allow("unavailable", time.Now()); ok {
+				s.log.Warn("request failed: a dependency is out of reach", zap.String("route", r.Pattern),
+					zap.Int("failures_not_logged", held), zap.Error(err))
+			}
 		default:
 			s.log.Error("request failed", zap.String("route", r.Pattern), zap.Error(err))
 			body["error"] = "internal error"

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,7 +36,7 @@ func Register(mux *http.ServeMux, reg prometheus.Gatherer, checks map[string]Che
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	l := &limitedLog{log: log.Named("health"), last: map[string]time.Time{}}
+	l := &limitedLog{log: log.Named("health"), t: &Throttle{Every: LogEvery}}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -62,21 +61,13 @@ func Register(mux *http.ServeMux, reg prometheus.Gatherer, checks map[string]Che
 
 // limitedLog logs each check's failures at most once per LogEvery.
 type limitedLog struct {
-	log  *zap.Logger
-	mu   sync.Mutex
-	last map[string]time.Time
+	log *zap.Logger
+	t   *Throttle
 }
 
 func (l *limitedLog) warn(check string, err error) {
-	l.mu.Lock()
-	now := time.Now()
-	due := now.Sub(l.last[check]) >= LogEvery
-	if due {
-		l.last[check] = now
-	}
-	l.mu.Unlock()
-	if due {
-		l.log.Warn("not ready", zap.String("check", check), zap.Error(err))
+	if held, ok := l.t.Allow(check, time.Now()); ok {
+		l.log.Warn("not ready", zap.String("check", check), zap.Int("failures_not_logged", held), zap.Error(err))
 	}
 }
 

@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -41,6 +42,11 @@ type Indexer struct {
 	// names another.
 	Index    *Index
 	Erasures Erasures
+	// DeadLetters receives the changes that can never be indexed (see
+	// stream.Consumer); nil retries them.
+	DeadLetters stream.Producer
+	// Lag, if set, receives the group's lag (see stream.Consumer).
+	Lag *stream.LagMetrics
 	// Log receives warnings; nil logs nothing.
 	Log *zap.Logger
 }
@@ -57,6 +63,10 @@ func (x *Indexer) Run(ctx context.Context) error {
 		Handle: x.handle,
 		Retry: func(step string, err error, backoff time.Duration) {
 			x.log().Warn("index step failed; retrying", zap.String("step", step), zap.Error(err), zap.Duration("backoff", backoff))
+		},
+		DeadLetters: x.DeadLetters, Source: "/index", Lag: x.Lag,
+		Rejected: func(m kafka.Message, reason string, err error) {
+			x.log().Warn("change dead-lettered", zap.String("reason", reason), zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Error(err))
 		},
 	}
 	return c.Run(ctx)
@@ -80,22 +90,33 @@ func (x *Indexer) handle(ctx context.Context, batch []kafka.Message) error {
 	}
 	changes := make([]profile.Change, 0, len(batch))
 	var customers []string
+	var bad []error
 	for _, m := range batch {
 		e, err := stream.FromMessage(m)
-		if err != nil || e.Type() != event.ProfileChanged {
-			x.log().Warn("skipping a message that is not a profile change", zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset))
+		if err != nil {
+			bad = append(bad, stream.RejectMessage(m, "undecodable", err))
 			continue
+		}
+		if e.Type() != event.ProfileChanged {
+			continue // another kind of event, for other consumers
 		}
 		if ns, ok := e.Extensions()[event.ExtNamespace]; ok && fmt.Sprint(ns) != live {
 			continue // a replay's change of another namespace, being built
 		}
 		var ch profile.Change
-		if err := json.Unmarshal(e.Data(), &ch); err != nil || ch.Customer == "" {
-			x.log().Warn("skipping an unreadable profile change", zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset))
+		if err := json.Unmarshal(e.Data(), &ch); err != nil {
+			bad = append(bad, stream.RejectMessage(m, "undecodable", fmt.Errorf("profile change %s: %w", e.ID(), err)))
+			continue
+		}
+		if ch.Customer == "" {
+			bad = append(bad, stream.RejectMessage(m, "no-customer", fmt.Errorf("profile change %s has no customer", e.ID())))
 			continue
 		}
 		changes = append(changes, ch)
 		customers = append(customers, ch.Customer)
+	}
+	if len(bad) > 0 {
+		return errors.Join(bad...)
 	}
 	if x.Erasures != nil {
 		erased, err := x.Erasures.Erased(ctx, customers)

@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -367,4 +368,58 @@ func TestCopyDaysKeepsTheNESRecordOfTheDaysBeforeTheRebuild(t *testing.T) {
 	if last := got[len(got)-1]; last.Date != now.Format(time.DateOnly) || !maps.Equal(last.Stages, want) {
 		t.Errorf("the rebuild's day: %+v, want %s with the stages of the latest snapshots", last, now.Format(time.DateOnly))
 	}
+}
+
+// TestChangesThatCanNeverBeIndexedAreDeadLetteredAndTheRestIndexed puts on
+// the profiles topic a message that is no CloudEvent and a profile change
+// whose data is not a change: each is dead-lettered with its reason (before,
+// they were skipped with a log line and lost), and the changes after them
+// are indexed.
+func TestChangesThatCanNeverBeIndexedAreDeadLetteredAndTheRestIndexed(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.StartRedis(t).Client(t)
+	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3})
+	garbled, err := stream.ToMessage(event.TopicProfiles, testenv.Event("garbled", event.ProfileChanged, "c001", t0, `"not a change"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := history(3)
+	msgs := []kafka.Message{{Topic: event.TopicProfiles, Key: []byte("c000"), Value: []byte("not a cloudevent")}, garbled}
+	for _, ch := range good {
+		msgs = append(msgs, changeMessage(t, ch))
+	}
+	w := stream.NewWriter(k.Brokers, 0)
+	defer w.Close()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	ix := New(rdb, "sf")
+	x := &Indexer{Brokers: k.Brokers, GroupID: "g", Index: ix, DeadLetters: w, Log: zap.NewNop()}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = x.Run(runCtx) }()
+	defer func() { cancel(); <-done }()
+
+	letters := k.ReadTopic(t, event.TopicInvalid, 2, 30*time.Second)
+	reasons := map[string]int{}
+	for _, m := range letters {
+		ev, err := stream.FromMessage(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d event.DeadLetter
+		if err := json.Unmarshal(ev.Data(), &d); err != nil || ev.Source() != "/index" {
+			t.Fatalf("dead letter from %s: %s", ev.Source(), ev.Data())
+		}
+		reasons[d.Reason]++
+	}
+	if len(letters) != 2 || reasons["undecodable"] != 2 {
+		t.Errorf("dead letters by reason %v, want 2 undecodable", reasons)
+	}
+	want := latest(good)
+	deadline := time.Now().Add(30 * time.Second)
+	for !reflect.DeepEqual(counts(ctx, ix), expectedCounts(want)) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	checkCounts(t, ix, want)
 }

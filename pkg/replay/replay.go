@@ -81,9 +81,12 @@
 //
 // # Dead letters
 //
-// Replaying events.invalid re-validates each dead letter's original against
-// the current schemas and re-publishes those now valid on their topic, with
-// their original id and event time.
+// Replaying events.invalid re-validates each dead letter's original as the
+// pipeline would (the current schemas, and the profile-updater's checks:
+// currency, bounds) and re-publishes those it would now accept on their
+// topic, with their original id and event time, once: the ids re-published
+// are kept (RevivedKey), so a second replay of the topic re-publishes
+// nothing.
 package replay
 
 import (
@@ -217,16 +220,19 @@ type Producer interface {
 
 // Result counts what a replay did.
 type Result struct {
-	Read     int64 // messages read
-	Applied  int64 // events applied to profiles
-	Erased   int64 // events of erased customers, dropped
-	Skipped  int64 // messages that are not applicable events (not a CloudEvent, another currency)
-	Timers   int64 // time-driven evaluations
-	Changes  int64 // profile changes computed
-	Revived  int64 // dead letters valid now and re-published
-	Invalid  int64 // dead letters still invalid
-	Resumed  bool  // an unfinished replay was continued
-	Switched bool  // the target namespace was made live
+	Read    int64 // messages read
+	Applied int64 // events applied to profiles
+	Erased  int64 // events of erased customers, dropped
+	Skipped int64 // messages that are not applicable events (not a CloudEvent, another currency)
+	Timers  int64 // time-driven evaluations
+	Changes int64 // profile changes computed
+	Revived int64 // dead letters valid now and re-published
+	// Republished counts the dead letters valid now whose original was
+	// re-published already (by an earlier replay, or for another letter).
+	Republished int64
+	Invalid     int64 // dead letters still invalid
+	Resumed     bool  // an unfinished replay was continued
+	Switched    bool  // the target namespace was made live
 }
 
 // Replayer replays topics into one namespace of the profile store.
@@ -363,21 +369,62 @@ func (r *Replayer) catchUpAndSwitch(ctx context.Context, res *Result) error {
 	return r.read(ctx, res)
 }
 
+// republish writes the originals revived, those whose id (ids, in the same
+// order) was not re-published before, then records their ids in RevivedKey.
+// A crash between the two re-publishes them once more, which the consumers'
+// dedup by id absorbs.
+func (r *Replayer) republish(ctx context.Context, revived []kafka.Message, ids []string, res *Result) error {
+	if len(revived) == 0 {
+		return nil
+	}
+	asked := make([]any, len(ids))
+	for i, id := range ids {
+		asked[i] = id
+	}
+	done, err := r.rdb.SMIsMember(ctx, RevivedKey, asked...).Result()
+	if err != nil {
+		return fmt.Errorf("read the dead letters re-published before: %w", err)
+	}
+	var out []kafka.Message
+	var outIDs []any
+	seen := map[string]bool{}
+	for i, m := range revived {
+		if done[i] || seen[ids[i]] {
+			res.Republished++
+			continue
+		}
+		seen[ids[i]] = true
+		out, outIDs = append(out, m), append(outIDs, ids[i])
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	if err := r.out.WriteMessages(ctx, out...); err != nil {
+		return fmt.Errorf("re-publish %d dead letters: %w", len(out), err)
+	}
+	if err := r.rdb.SAdd(ctx, RevivedKey, outIDs...).Err(); err != nil {
+		return fmt.Errorf("record %d dead letters re-published: %w", len(out), err)
+	}
+	res.Revived += int64(len(out))
+	return nil
+}
+
 // apply applies one batch of events in event time.
 func (r *Replayer) apply(ctx context.Context, batch []item, res *Result) (err error) {
 	var ops []profile.Op
 	var revived []kafka.Message
+	var ids []string
 	latest := r.T
 	for _, it := range batch {
 		res.Read++
 		if it.topic == event.TopicInvalid {
-			m, err := r.redo.revive(it)
+			m, id, err := r.redo.revive(it)
 			if err != nil {
 				res.Invalid++
 				r.log.Debug("dead letter still invalid", zap.String("partition", it.part.String()), zap.Int64("offset", it.offset), zap.Error(err))
 				continue
 			}
-			revived = append(revived, m)
+			revived, ids = append(revived, m), append(ids, id)
 			continue
 		}
 		if it.err != nil {
@@ -405,11 +452,8 @@ func (r *Replayer) apply(ctx context.Context, batch []item, res *Result) (err er
 			err = r.eraseAgain(ctx, ops)
 		}
 	}()
-	if len(revived) > 0 {
-		if err := r.out.WriteMessages(ctx, revived...); err != nil {
-			return fmt.Errorf("re-publish %d dead letters: %w", len(revived), err)
-		}
-		res.Revived += int64(len(revived))
+	if err := r.republish(ctx, revived, ids, res); err != nil {
+		return err
 	}
 	if len(ops) == 0 {
 		return nil

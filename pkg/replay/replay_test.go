@@ -687,3 +687,47 @@ func TestASwitchComesWithTheSegmentIndexOfTheNewNamespace(t *testing.T) {
 		t.Errorf("dropping sf left its index: %v", left)
 	}
 }
+
+// TestReplayingDeadLettersTwiceRePublishesNothingTheSecondTime replays
+// events.invalid holding a letter whose original is valid now, a second
+// letter of that original (as another consumer group writes), and the
+// profile-updater's letter of an order in another currency, which the
+// updater would reject again. Before, every run re-published all three, and
+// the updater's new letters doubled the topic at each run.
+func TestReplayingDeadLettersTwiceRePublishesNothingTheSecondTime(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	good := testenv.Message(t, "fixed-1", event.OrderCompleted, "dana", at, `{"user_id":"dana","order_id":"9","total":"9.00","currency":"USD"}`)
+	euro := testenv.Message(t, "in-euro", event.OrderCompleted, "dana", at, `{"user_id":"dana","order_id":"10","total":"9.00","currency":"EUR"}`)
+	letter := func(m kafka.Message, source, reason string) kafka.Message {
+		dl, err := stream.DeadLetter(m, source, reason, errors.New(reason))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dl
+	}
+	e.write(t, []kafka.Message{
+		letter(good, "/profile-updater", "refused"),
+		letter(good, "/trigger", "refused"),
+		letter(euro, "/profile-updater", "currency"),
+	})
+
+	for run, want := range []replay.Result{{Revived: 1, Republished: 1, Invalid: 1}, {Revived: 0, Republished: 2, Invalid: 1}} {
+		res, err := e.replayer(t, "sf", replay.Config{Topics: []string{event.TopicInvalid}, InPlace: true}).Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Revived != want.Revived || res.Republished != want.Republished || res.Invalid != want.Invalid {
+			t.Errorf("run %d: revived %d, re-published before %d, still invalid %d; want %d, %d, %d",
+				run+1, res.Revived, res.Republished, res.Invalid, want.Revived, want.Republished, want.Invalid)
+		}
+	}
+	msgs := e.k.ReadTopic(t, event.TopicPurchase, 1, 10*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages on purchase after two replays, want the valid original once", len(msgs))
+	}
+	if ev, err := stream.FromMessage(msgs[0]); err != nil || ev.ID() != "fixed-1" {
+		t.Errorf("re-published %v (%v), want fixed-1", ev, err)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/keys"
+	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/segment"
 	"github.com/segflow/segflow/pkg/stream"
 )
@@ -28,26 +30,32 @@ func newReviver(currency string) (*reviver, error) {
 	return &reviver{v: v, currency: currency}, nil
 }
 
+// RevivedKey is the Redis set of the ids of the originals that replays of
+// events.invalid re-published: an original is re-published once, however
+// many letters name it and however often the topic is replayed. It is not in
+// a namespace: the topics the originals go back to serve them all.
+var RevivedKey = keys.Shared("segflow", "replay") + ":revived"
+
 // revive returns the original of a dead letter as a message for its topic,
-// with its original id and event time, if it is valid against the current
-// schemas.
-func (rv *reviver) revive(it item) (kafka.Message, error) {
+// with its original id and event time, if the whole pipeline would accept it
+// now: it is valid against the current schemas and the profile-updater
+// applies it (profile.OpOf: currency, bounds).
+func (rv *reviver) revive(it item) (m kafka.Message, id string, err error) {
 	if it.err != nil {
-		return kafka.Message{}, it.err
+		return kafka.Message{}, "", it.err
 	}
 	if it.ev.Type() != event.Rejected {
-		return kafka.Message{}, fmt.Errorf("type %s is not a dead letter", it.ev.Type())
+		return kafka.Message{}, "", fmt.Errorf("type %s is not a dead letter", it.ev.Type())
 	}
 	var d event.DeadLetter
 	if err := json.Unmarshal(it.ev.Data(), &d); err != nil {
-		return kafka.Message{}, fmt.Errorf("dead letter: %w", err)
+		return kafka.Message{}, "", fmt.Errorf("dead letter: %w", err)
 	}
 	raw := []byte(d.Raw)
 	if len(raw) == 0 {
 		raw = []byte(d.RawText)
 	}
 	var orig cloudevents.Event
-	var err error
 	switch d.Format {
 	case "cloudevents":
 		err = json.Unmarshal(raw, &orig)
@@ -63,29 +71,30 @@ func (rv *reviver) revive(it item) (kafka.Message, error) {
 		err = fmt.Errorf("format %q cannot be replayed", d.Format)
 	}
 	if err != nil {
-		return kafka.Message{}, err
+		return kafka.Message{}, "", err
 	}
 	topic, err := event.Topic(orig.Type())
 	if err != nil {
-		return kafka.Message{}, err
+		return kafka.Message{}, "", err
 	}
 	if err := rv.v.Validate(orig.Type(), orig.Data()); err != nil {
-		return kafka.Message{}, err
+		return kafka.Message{}, "", err
 	}
+
 	var ids struct {
 		UserID      string `json:"user_id"`
 		AnonymousID string `json:"anonymous_id"`
 		Channel     string `json:"channel"`
 	}
 	if err := json.Unmarshal(orig.Data(), &ids); err != nil {
-		return kafka.Message{}, err
+		return kafka.Message{}, "", err
 	}
 	ext := orig.Extensions()
 	if ext[event.ExtPartitionKey] == nil {
 		// Anonymous ids are not resolved to the user they may be linked to.
 		customer := event.CustomerID(ids.UserID, ids.AnonymousID)
 		if customer == "" {
-			return kafka.Message{}, errors.New("no customer")
+			return kafka.Message{}, "", errors.New("no customer")
 		}
 		orig.SetExtension(event.ExtPartitionKey, customer)
 	}
@@ -102,5 +111,9 @@ func (rv *reviver) revive(it item) (kafka.Message, error) {
 	if ext[event.ExtReceivedAt] == nil && !d.ReceivedAt.IsZero() {
 		orig.SetExtension(event.ExtReceivedAt, d.ReceivedAt.UTC().Format(time.RFC3339Nano))
 	}
-	return stream.ToMessage(topic, orig)
+	if _, err := profile.OpOf(orig, rv.currency); err != nil {
+		return kafka.Message{}, "", err
+	}
+	m, err = stream.ToMessage(topic, orig)
+	return m, orig.ID(), err
 }

@@ -2,6 +2,8 @@ package stream
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -37,15 +39,34 @@ type Consumer struct {
 	Tick func(ctx context.Context) error
 	// Retry, if set, is told of each failed step before it is retried.
 	Retry func(step string, err error, backoff time.Duration)
-	// Committed, if set, is told the reader's lag after each commit.
-	Committed func(lag int64)
+	// Lag, if set, receives the group's lag in every partition of Topics,
+	// read every 10s (see LagMonitor).
+	Lag *LagMetrics
+
+	// DeadLetters, if set, receives a dead letter (see DeadLetter) for each
+	// message that can never be handled (see Permanent), and the batch goes
+	// on without it. Unset, such a batch is retried like any failed step.
+	DeadLetters Producer
+	// Source is the dead letters' CloudEvent source, e.g. "/trigger".
+	Source string
+	// Rejected, if set, is told of each message dead-lettered.
+	Rejected func(m kafka.Message, reason string, err error)
+}
+
+// Producer writes messages and returns once they are acknowledged.
+type Producer interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
 // StepTimeout bounds one attempt at a step (handle a batch, commit offsets).
 const StepTimeout = 30 * time.Second
 
-// Run consumes until ctx is cancelled. Failed steps are retried with backoff
-// until they succeed or ctx ends; a failing batch is never skipped.
+// Run consumes until ctx is cancelled, then returns nil; it returns an error
+// only if the handler rejects a message it was not given, or a dead letter
+// cannot be encoded. Failed steps are retried with backoff
+// until they succeed or ctx ends, except a batch's permanent failures: the
+// messages rejected are dead-lettered (with DeadLetters set) and the rest of
+// the batch handled. Nothing is skipped without a dead letter.
 func (c *Consumer) Run(ctx context.Context) error {
 	c.defaults()
 	r := kafka.NewReader(kafka.ReaderConfig{
@@ -71,18 +92,30 @@ func (c *Consumer) Run(ctx context.Context) error {
 		CommitInterval: c.CommitInterval,
 	})
 	defer r.Close()
+	if c.Lag != nil {
+		mctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		defer func() { stop(); <-done }()
+		m := &LagMonitor{Brokers: c.Brokers, Group: c.GroupID, Topics: c.Topics, Metrics: c.Lag, Failed: func(err error) {
+			if c.Retry != nil {
+				c.Retry("read lag", err, 0)
+			}
+		}}
+		go func() { defer close(done); _ = m.Run(mctx) }()
+	}
 	lastTick := time.Time{}
 	for ctx.Err() == nil {
 		batch := c.fetch(ctx, r)
 		if len(batch) > 0 {
-			if !c.retry(ctx, "handle batch", func(ctx context.Context) error { return c.Handle(ctx, batch) }) {
+			ok, err := c.handle(ctx, batch)
+			if err != nil {
+				return err
+			}
+			if !ok {
 				break
 			}
 			if !c.retry(ctx, "commit offsets", func(ctx context.Context) error { return r.CommitMessages(ctx, batch...) }) {
 				break
-			}
-			if c.Committed != nil {
-				c.Committed(r.Stats().Lag)
 			}
 		}
 		if c.Tick != nil && (len(batch) < c.BatchSize || time.Since(lastTick) >= c.TickInterval) {
@@ -130,28 +163,115 @@ func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader) []kafka.Message {
 	return batch
 }
 
+// handle handles batch until it succeeds, and reports whether it did before
+// ctx ended. A transient failure is retried with backoff. The messages a
+// permanent failure names are dead-lettered and the rest handled again at
+// once; one it does not name is found by handling the batch a message at a
+// time. The error is one that stops the consumer: a dead letter that cannot
+// be encoded, a rejection of a message that is not in the batch.
+func (c *Consumer) handle(ctx context.Context, batch []kafka.Message) (bool, error) {
+	if c.DeadLetters == nil {
+		return c.retry(ctx, "handle batch", func(ctx context.Context) error { return c.Handle(ctx, batch) }), nil
+	}
+	backoff := 100 * time.Millisecond
+	for len(batch) > 0 {
+		err := c.attempt(ctx, func(ctx context.Context) error { return c.Handle(ctx, batch) })
+		if err == nil {
+			return true, nil
+		}
+		if ctx.Err() != nil {
+			return false, nil
+		}
+		if rs := rejected(err); len(rs) > 0 {
+			if ok, err := c.deadLetter(ctx, rs); !ok || err != nil {
+				return ok, err
+			}
+			rest := slices.DeleteFunc(slices.Clone(batch), func(m kafka.Message) bool {
+				return slices.ContainsFunc(rs, func(r *Rejection) bool { return sameMessage(*r.Message, m) })
+			})
+			if len(rest) == len(batch) {
+				return false, fmt.Errorf("the handler rejected messages not in its batch: %w", err)
+			}
+			batch = rest
+			continue
+		}
+		if reason, ok := Permanent(err); ok {
+			if len(batch) == 1 {
+				return c.deadLetter(ctx, []*Rejection{{Reason: reason, Err: err, Message: &batch[0]}})
+			}
+			for i := range batch {
+				if ok, err := c.handle(ctx, batch[i:i+1]); !ok || err != nil {
+					return ok, err
+				}
+			}
+			return true, nil
+		}
+		if !c.wait(ctx, "handle batch", err, backoff) {
+			return false, nil
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+	return true, nil
+}
+
+func sameMessage(a, b kafka.Message) bool {
+	return a.Topic == b.Topic && a.Partition == b.Partition && a.Offset == b.Offset
+}
+
+// deadLetter writes the dead letters of rs, retrying until Kafka takes them.
+func (c *Consumer) deadLetter(ctx context.Context, rs []*Rejection) (bool, error) {
+	msgs := make([]kafka.Message, 0, len(rs))
+	for _, r := range rs {
+		dl, err := DeadLetter(*r.Message, c.Source, r.Reason, r.Err)
+		if err != nil {
+			return false, fmt.Errorf("dead-letter %s/%d/%d: %w", r.Message.Topic, r.Message.Partition, r.Message.Offset, err)
+		}
+		msgs = append(msgs, dl)
+	}
+	if !c.retry(ctx, "dead-letter", func(ctx context.Context) error { return c.DeadLetters.WriteMessages(ctx, msgs...) }) {
+		return false, nil
+	}
+	if c.Rejected != nil {
+		for _, r := range rs {
+			c.Rejected(*r.Message, r.Reason, r.Err)
+		}
+	}
+	return true, nil
+}
+
+// attempt calls fn once, bounded by StepTimeout. fn's context is not
+// cancelled with ctx, so a step under way when shutdown begins completes.
+func (c *Consumer) attempt(ctx context.Context, fn func(context.Context) error) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), StepTimeout)
+	defer cancel()
+	return fn(sctx)
+}
+
+// wait reports err of step and waits backoff; false if ctx ended first.
+func (c *Consumer) wait(ctx context.Context, step string, err error, backoff time.Duration) bool {
+	if c.Retry != nil {
+		c.Retry(step, err, backoff)
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(backoff):
+		return true
+	}
+}
+
 // retry calls fn until it succeeds, backing off up to 5s, and reports whether
 // it did. fn's context is not cancelled with ctx, so a step under way when
 // shutdown begins completes; ctx only stops retries.
 func (c *Consumer) retry(ctx context.Context, step string, fn func(context.Context) error) bool {
 	backoff := 100 * time.Millisecond
 	for {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), StepTimeout)
-		err := fn(sctx)
-		cancel()
+		err := c.attempt(ctx, fn)
 		if err == nil {
 			return true
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || !c.wait(ctx, step, err, backoff) {
 			return false
-		}
-		if c.Retry != nil {
-			c.Retry(step, err, backoff)
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}

@@ -2,6 +2,7 @@ package trigger
 
 import (
 	"context"
+	"errors"
 	"os"
 	"slices"
 	"time"
@@ -29,6 +30,8 @@ type Config struct {
 	// CampaignsFile, if set, is watched: when it changes the campaigns are
 	// loaded again, and kept as they were if the new file is invalid.
 	CampaignsFile string
+	// Lag, if set, receives the group's lag (see stream.Consumer).
+	Lag *stream.LagMetrics
 }
 
 // Service runs an Engine on the browse, cart, purchase, identify and profiles topics and
@@ -84,20 +87,31 @@ func (s *Service) Run(ctx context.Context) error {
 			s.m.retries.WithLabelValues(step).Inc()
 			s.log.Warn("retrying", zap.String("step", step), zap.Error(err), zap.Duration("backoff", backoff))
 		},
+		// What can never be handled (not a CloudEvent, no customer, data
+		// that is not JSON, refused by Redis) is dead-lettered; an event on
+		// the event topics is then dead-lettered by the profile-updater too.
+		DeadLetters: s.engine.out, Source: "/trigger", Lag: s.cfg.Lag,
+		Rejected: func(m kafka.Message, reason string, err error) {
+			s.m.rejected.WithLabelValues(reason).Inc()
+			s.log.Warn("event dead-lettered", zap.String("reason", reason), zap.String("topic", m.Topic), zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Error(err))
+		},
 	}
 	return c.Run(ctx)
 }
 
 func (s *Service) handle(ctx context.Context, batch []kafka.Message) error {
 	evs := make([]cloudevents.Event, 0, len(batch))
+	var bad []error
 	for _, m := range batch {
 		ev, err := stream.FromMessage(m)
 		if err != nil {
-			// The profile-updater dead-letters what cannot be decoded.
-			s.log.Warn("skipping a message that is not a CloudEvent", zap.String("topic", m.Topic), zap.Int64("offset", m.Offset))
+			bad = append(bad, stream.RejectMessage(m, "undecodable", err))
 			continue
 		}
 		evs = append(evs, ev)
+	}
+	if len(bad) > 0 {
+		return errors.Join(bad...)
 	}
 	// Events of erased customers from before their erasure are dropped; an
 	// erasure recorded while the batch was handled is done again after it,
@@ -160,6 +174,7 @@ type metrics struct {
 	triggers   *prometheus.CounterVec
 	suppressed *prometheus.CounterVec
 	retries    *prometheus.CounterVec
+	rejected   *prometheus.CounterVec
 	lag        prometheus.Histogram
 }
 
@@ -177,13 +192,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "segflow_trigger_retries_total", Help: "Failed steps that were retried, by step.",
 		}, []string{"step"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "segflow_trigger_events_rejected_total", Help: "Events dead-lettered, by reason.",
+		}, []string{"reason"}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "segflow_trigger_timer_lag_seconds",
 			Help:    "Decision time minus due time (0 for campaigns without delay).",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2, 5, 10, 30, 60},
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.reloads, m.triggers, m.suppressed, m.retries, m.lag} {
+	for _, c := range []prometheus.Collector{m.reloads, m.triggers, m.suppressed, m.retries, m.rejected, m.lag} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

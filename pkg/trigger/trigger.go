@@ -231,12 +231,12 @@ func (e *Engine) byCustomer(n int, customer func(i int) string, fn func(i int) e
 // its own was merged into.
 func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event, customer string) error {
 	if customer == "" {
-		return fmt.Errorf("event %s has no customer", ev.ID())
+		return stream.Reject("no-customer", fmt.Errorf("event %s has no customer", ev.ID()))
 	}
 	origin := customerOf(ev)
 	var data map[string]any
 	if err := json.Unmarshal(ev.Data(), &data); err != nil {
-		return fmt.Errorf("event %s: %w", ev.ID(), err)
+		return stream.Reject("undecodable", fmt.Errorf("event %s data: %w", ev.ID(), err))
 	}
 	if event.Backfill(ev) {
 		if ev.Type() == event.ProfileChanged {

@@ -5,7 +5,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	applied, duplicates, erased, timersFired prometheus.Counter
 	rejected, changes, errors                *prometheus.CounterVec
-	lag, timerBacklog                        prometheus.Gauge
+	timerBacklog                             prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -31,14 +31,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "segflow_updater_retries_total", Help: "Failed steps that were retried, by step.",
 		}, []string{"step"}),
-		lag: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "segflow_updater_consumer_lag", Help: "Messages behind the end of the assigned partitions.",
-		}),
 		timerBacklog: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "segflow_updater_timer_backlog", Help: "Timers due and not yet applied.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.applied, m.duplicates, m.erased, m.timersFired, m.rejected, m.changes, m.errors, m.lag, m.timerBacklog} {
+	for _, c := range []prometheus.Collector{m.applied, m.duplicates, m.erased, m.timersFired, m.rejected, m.changes, m.errors, m.timerBacklog} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

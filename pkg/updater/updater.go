@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
@@ -51,6 +50,8 @@ type Config struct {
 	// namespace (profile.SetLive) takes effect at the next batch. Nil: always
 	// the store given to New.
 	Namespace func(ctx context.Context) (*profile.Store, error)
+	// Lag, if set, receives the group's lag (see stream.Consumer).
+	Lag *stream.LagMetrics
 }
 
 func (c *Config) defaults() {
@@ -102,8 +103,12 @@ func New(cfg Config, store *profile.Store, out Producer, log *zap.Logger, reg pr
 	return &Updater{cfg: cfg, store: store, privacy: privacy.New(store.Redis()), out: out, log: log.Named("profile-updater"), m: m}, nil
 }
 
+// source is the CloudEvent source of the updater's events.
+const source = "/profile-updater"
+
 // Run consumes until ctx is cancelled, then commits what it applied and
-// returns nil. Errors from Redis or Kafka are retried; they never skip events.
+// returns nil. Errors from Redis or Kafka are retried, except Redis refusing
+// an event, which is dead-lettered (see stream.Permanent).
 func (u *Updater) Run(ctx context.Context) error {
 	c := &stream.Consumer{
 		Brokers: u.cfg.Brokers, GroupID: u.cfg.GroupID, Topics: u.cfg.Topics,
@@ -115,7 +120,12 @@ func (u *Updater) Run(ctx context.Context) error {
 			u.m.errors.WithLabelValues(step).Inc()
 			u.log.Warn("retrying", zap.String("step", step), zap.Error(err), zap.Duration("backoff", backoff))
 		},
-		Committed: func(lag int64) { u.m.lag.Set(float64(lag)) },
+		Lag:         u.cfg.Lag,
+		DeadLetters: u.out, Source: source,
+		Rejected: func(m kafka.Message, reason string, err error) {
+			u.m.rejected.WithLabelValues(reason).Inc()
+			u.log.Warn("event dead-lettered", zap.String("reason", reason), zap.String("topic", m.Topic), zap.Int("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Error(err))
+		},
 	}
 	return c.Run(ctx)
 }
@@ -127,8 +137,8 @@ func (u *Updater) apply(ctx context.Context, batch []kafka.Message) error {
 		return err
 	}
 	ops := make([]profile.Op, 0, len(batch))
-	srcs := make([]kafka.Message, 0, len(batch))
 	var dead []kafka.Message
+	var reasons []string
 	for _, m := range batch {
 		e, err := stream.FromMessage(m)
 		var op profile.Op
@@ -140,46 +150,24 @@ func (u *Updater) apply(ctx context.Context, batch []kafka.Message) error {
 			if errors.Is(err, profile.ErrCurrency) {
 				reason = "currency"
 			}
-			dl, derr := deadLetter(m, reason, err)
+			dl, derr := stream.DeadLetter(m, source, reason, err)
 			if derr != nil {
 				return derr
 			}
-			dead = append(dead, dl)
-			u.m.rejected.WithLabelValues(reason).Inc()
+			dead, reasons = append(dead, dl), append(reasons, reason)
 			continue
 		}
 		ops = append(ops, op)
-		srcs = append(srcs, m)
 	}
-	ops, srcs, err = u.dropErased(ctx, ops, srcs)
+	ops, err = u.dropErased(ctx, ops)
 	if err != nil {
 		return err
 	}
 	T := u.cfg.Now()
+	// An event Redis refuses for good fails the batch; the consumer then
+	// applies its events one by one and dead-letters the one refused.
 	changes, dups, err := store.Apply(ctx, T, ops)
-	if refused(err) {
-		// Redis itself refused the batch (not a connection problem): apply the
-		// events one by one, so that only those it refuses are dead-lettered
-		// and the stream does not stop behind them.
-		changes, dups = nil, 0
-		for i, op := range ops {
-			ch, d, err := store.Apply(ctx, T, []profile.Op{op})
-			switch {
-			case refused(err):
-				dl, derr := deadLetter(srcs[i], "refused", err)
-				if derr != nil {
-					return derr
-				}
-				dead = append(dead, dl)
-				u.m.rejected.WithLabelValues("refused").Inc()
-			case err != nil:
-				return err
-			default:
-				changes = append(changes, ch...)
-				dups += d
-			}
-		}
-	} else if err != nil {
+	if err != nil {
 		return err
 	}
 	if changes, err = u.eraseAgain(ctx, store, ops, changes); err != nil {
@@ -195,6 +183,9 @@ func (u *Updater) apply(ctx context.Context, batch []kafka.Message) error {
 	if err := u.publish(ctx, store, changes, customers, dead...); err != nil {
 		return err
 	}
+	for _, reason := range reasons {
+		u.m.rejected.WithLabelValues(reason).Inc()
+	}
 	u.m.applied.Add(float64(len(ops)))
 	u.m.duplicates.Add(float64(dups))
 	return nil
@@ -202,20 +193,20 @@ func (u *Updater) apply(ctx context.Context, batch []kafka.Message) error {
 
 // dropErased leaves out the events of erased customers that are not after
 // their erasure, so that a redelivery or a replay never brings them back.
-func (u *Updater) dropErased(ctx context.Context, ops []profile.Op, srcs []kafka.Message) ([]profile.Op, []kafka.Message, error) {
+func (u *Updater) dropErased(ctx context.Context, ops []profile.Op) ([]profile.Op, error) {
 	erased, err := u.erased(ctx, ops)
 	if err != nil || len(erased) == 0 {
-		return ops, srcs, err
+		return ops, err
 	}
-	keptOps, keptSrcs := ops[:0:0], srcs[:0:0]
-	for i, op := range ops {
+	kept := ops[:0:0]
+	for _, op := range ops {
 		if dropped(erased, op) {
 			u.m.erased.Inc()
 			continue
 		}
-		keptOps, keptSrcs = append(keptOps, op), append(keptSrcs, srcs[i])
+		kept = append(kept, op)
 	}
-	return keptOps, keptSrcs, nil
+	return kept, nil
 }
 
 // eraseAgain closes the race with an erasure that was recorded while the
@@ -259,22 +250,6 @@ func (u *Updater) erased(ctx context.Context, ops []profile.Op) (map[string]time
 // dropped tells whether op belongs to an erasure in erased.
 func dropped(erased map[string]time.Time, op profile.Op) bool {
 	return privacy.Dropped(erased, op.Customer, op.Time) || op.Merge != "" && privacy.Dropped(erased, op.Merge, op.Time)
-}
-
-// refused tells whether err is Redis refusing a command for good (a script
-// error, a key of the wrong type), rather than being unreachable or busy,
-// which retrying cures.
-func refused(err error) bool {
-	var rerr redis.Error
-	if !errors.As(err, &rerr) {
-		return false
-	}
-	for _, transient := range []string{"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "NOSCRIPT", "MOVED", "ASK"} {
-		if redis.HasErrorPrefix(err, transient) {
-			return false
-		}
-	}
-	return true
 }
 
 // timers applies the time-driven changes due now.
@@ -368,27 +343,9 @@ func summaries(ctx context.Context, store *profile.Store, changes []profile.Chan
 }
 
 func changeMessage(ch profile.Change) (kafka.Message, error) {
-	e, err := ch.Event("/profile-updater")
+	e, err := ch.Event(source)
 	if err != nil {
 		return kafka.Message{}, err
 	}
 	return stream.ToMessage(event.TopicProfiles, e)
-}
-
-// deadLetter wraps a message the updater cannot apply for events.invalid.
-func deadLetter(m kafka.Message, reason string, cause error) (kafka.Message, error) {
-	d := event.DeadLetter{
-		Reason: reason, Errors: []event.FieldError{{Rule: reason, Message: cause.Error()}},
-		Format: "kafka", Source: fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset),
-		ReceivedAt: time.Now().UTC(), Headers: map[string]string{},
-	}
-	for _, h := range m.Headers {
-		d.Headers[h.Key] = string(h.Value)
-	}
-	d.SetRaw(m.Value)
-	e, err := d.Event("/profile-updater", string(m.Key), "")
-	if err != nil {
-		return kafka.Message{}, err
-	}
-	return stream.ToMessage(event.TopicInvalid, e)
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -110,4 +111,47 @@ func waitFor(t *testing.T, url string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s never became ready", url)
+}
+
+// TestAFailingComponentStopsTheWholePipeline takes the HTTP port before `run`
+// starts: the server fails, and serve must return that failure only after the
+// consumers it started have stopped (before, it returned and left them
+// running, and a failed consumer only logged "service stopped").
+func TestAFailingComponentStopsTheWholePipeline(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg, err := parseConfig("run", []string{"--http-addr", taken.Addr().String(), "--embedded-kafka-addr", "127.0.0.1:0", "--embedded-redis-addr", "127.0.0.1:0", "--partitions", "1", "--log-level", "error"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- serve(context.Background(), "run", cfg) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "http server") {
+			t.Fatalf("serve returned %v, want the http server's failure", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve kept running after its http server failed")
+	}
+	if n := running("stream.(*Consumer).Run"); n > 0 {
+		t.Errorf("%d consumers still run after serve returned", n)
+	}
+}
+
+// running counts the goroutines that have fn on their stack.
+func running(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	return strings.Count(string(buf), fn)
 }

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +27,7 @@ import (
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
+	"github.com/segflow/segflow/pkg/supervise"
 	"github.com/segflow/segflow/pkg/tag"
 	"github.com/segflow/segflow/pkg/trigger"
 	"github.com/segflow/segflow/pkg/updater"
@@ -39,8 +38,9 @@ import (
 // shutdownTimeout bounds the drain of in-flight requests at shutdown.
 const shutdownTimeout = 20 * time.Second
 
-// serve runs the services of cmd until ctx is cancelled, then shuts down
-// gracefully: stop accepting requests, finish those in flight, flush Kafka.
+// serve runs the services of cmd until ctx is cancelled or one of them fails,
+// then shuts down gracefully: stop accepting requests, finish those in flight,
+// flush Kafka. It returns the first failure, after stopping every service.
 func serve(ctx context.Context, cmd string, cfg *config) error {
 	log, err := newLogger(cfg)
 	if err != nil {
@@ -87,13 +87,17 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	lag, err := stream.NewLagMetrics(reg)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	health.Register(mux, reg, map[string]health.Check{
 		"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 		"kafka": func(ctx context.Context) error { return stream.Ping(ctx, brokers) },
 	}, log)
 
-	var run []func(context.Context) error
+	var g supervise.Group
 	if cmd == "run" || cmd == "collector" {
 		keys, err := cfg.writeKeys()
 		if err != nil {
@@ -132,11 +136,11 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		return err
 	}
 	if cmd == "run" || cmd == "profile-updater" {
-		up, err := updater.New(updater.Config{Brokers: brokers, GroupID: cfg.ConsumerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, Namespace: live.Store}, store, writer, log, reg)
+		up, err := updater.New(updater.Config{Brokers: brokers, GroupID: cfg.ConsumerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, Namespace: live.Store, Lag: lag}, store, writer, log, reg)
 		if err != nil {
 			return err
 		}
-		run = append(run, up.Run)
+		g.Add("profile-updater", up.Run)
 	}
 	if (cmd == "run" || cmd == "trigger") && cfg.Campaigns != "" {
 		camps, err := campaign.Load(cfg.Campaigns)
@@ -144,12 +148,12 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 			return fmt.Errorf("--campaigns: %w", err)
 		}
 		engine := trigger.NewEngine(camps, rdb, live, writer)
-		svc, err := trigger.NewService(trigger.Config{Brokers: brokers, GroupID: cfg.TriggerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, CampaignsFile: cfg.Campaigns}, engine, log, reg)
+		svc, err := trigger.NewService(trigger.Config{Brokers: brokers, GroupID: cfg.TriggerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, CampaignsFile: cfg.Campaigns, Lag: lag}, engine, log, reg)
 		if err != nil {
 			return err
 		}
 		log.Info("campaigns loaded", zap.Int("campaigns", len(camps.Campaigns)), zap.String("file", cfg.Campaigns))
-		run = append(run, svc.Run)
+		g.Add("trigger", svc.Run)
 	} else if cmd == "trigger" {
 		return fmt.Errorf("trigger: --campaigns is required")
 	}
@@ -158,15 +162,17 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		if err != nil {
 			return err
 		}
-		run = append(run, d.Run)
+		g.Add("webhook", d.Run)
 	}
 
 	if cmd == "api" || cmd == "run" && cfg.APITokens != "" {
-		indexer, err := serveAPI(mux, cfg, rdb, store, brokers, writer, now, log)
+		indexer, views, err := serveAPI(mux, cfg, rdb, store, brokers, writer, now, log)
 		if err != nil {
 			return err
 		}
-		run = append(run, indexer)
+		indexer.Lag = lag
+		g.Add("index", indexer.Run)
+		g.Add("population views", views.Run)
 	} else if cmd == "run" {
 		log.Info("read API and dashboard off: no --api-tokens")
 	}
@@ -176,37 +182,17 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		return err
 	}
 	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	g.Add("http server", supervise.Server(srv, shutdownTimeout))
 	log.Info("serving", zap.String("addr", cfg.HTTPAddr))
 
-	// Consumers stop when ctx is cancelled, after committing what they applied.
-	var wg sync.WaitGroup
-	for _, fn := range run {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(ctx); err != nil {
-				log.Error("service stopped", zap.Error(err))
-			}
-		}()
+	// Consumers stop when ctx is cancelled, after committing what they
+	// applied; the first component to fail stops the others.
+	err = g.Run(ctx, log)
+	if cerr := writer.Close(); cerr != nil {
+		log.Warn("kafka writer close", zap.Error(cerr))
 	}
-
-	select {
-	case err := <-errc:
-		_ = writer.Close()
-		return fmt.Errorf("http server: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	wg.Wait()
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn("http shutdown", zap.Error(err))
-	}
-	if err := writer.Close(); err != nil {
-		log.Warn("kafka writer close", zap.Error(err))
+	if err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil
@@ -214,10 +200,10 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 
 // serveAPI registers the read API and the dashboard on mux and returns the
 // segment indexer to run.
-func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store *profile.Store, brokers []string, writer *kafka.Writer, now func() time.Time, log *zap.Logger) (func(context.Context) error, error) {
+func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store *profile.Store, brokers []string, writer *kafka.Writer, now func() time.Time, log *zap.Logger) (*index.Indexer, *view.Views, error) {
 	tokens, err := cfg.apiTokens()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var names func() []string
 	if cfg.Campaigns != "" {
@@ -238,23 +224,11 @@ func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store 
 	views := &view.Views{Brokers: brokers, Store: store, Log: log.Named("view")}
 	a, err := api.New(api.Config{Tokens: tokens, Now: now, Campaigns: names, Views: views}, rdb, store, ix, trigger.NewEngine(nil, rdb, store, nil), writer, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a.Register(mux)
 	dashboard.Register(mux)
-	x := &index.Indexer{Brokers: brokers, GroupID: cfg.IndexGroup, SessionTimeout: cfg.SessionTimeout, Index: ix, Erasures: privacy.New(rdb), Log: log.Named("index")}
-	// The indexer and the population views run together; the first to fail
-	// stops the other.
-	return func(ctx context.Context) error {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		errs := make(chan error, 2)
-		go func() { errs <- x.Run(ctx) }()
-		go func() { errs <- views.Run(ctx) }()
-		err := <-errs
-		cancel()
-		return errors.Join(err, <-errs)
-	}, nil
+	return &index.Indexer{Brokers: brokers, GroupID: cfg.IndexGroup, SessionTimeout: cfg.SessionTimeout, Index: ix, Erasures: privacy.New(rdb), DeadLetters: writer, Log: log.Named("index")}, views, nil
 }
 
 // ensureTopics creates segflow's topics, retrying while the cluster starts.

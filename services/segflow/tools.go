@@ -239,8 +239,8 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	w := stream.NewWriter(t.brokers, t.cfg.WriteTimeout)
 	defer w.Close()
 	res, err := t.run(ctx, rc, t.base.In(ns), w, stderr)
-	fmt.Fprintf(stdout, "replay into %s: %d read, %d applied, %d of erased customers dropped, %d skipped, %d timers, %d profile changes (%s), %d dead letters re-published, %d still invalid\n",
-		ns, res.Read, res.Applied, res.Erased, res.Skipped, res.Timers, res.Changes, rc.Changes, res.Revived, res.Invalid)
+	fmt.Fprintf(stdout, "replay into %s: %d read, %d applied, %d of erased customers dropped, %d skipped, %d timers, %d profile changes (%s), %d dead letters re-published (%d re-published before), %d still invalid\n",
+		ns, res.Read, res.Applied, res.Erased, res.Skipped, res.Timers, res.Changes, rc.Changes, res.Revived, res.Republished, res.Invalid)
 	if res.Switched {
 		fmt.Fprintf(stdout, "%s is live; %s stays until `segflow replay drop %s`\n", ns, live, live)
 	}
