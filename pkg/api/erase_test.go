@@ -116,8 +116,8 @@ func TestErasureLeavesNothingOfTheCustomerEvenAfterTheirEventsAreReplayed(t *tes
 	if len(leftovers(t, e.rdb, alice)) < 5 || len(leftovers(t, e.rdb, visitor)) < 2 {
 		t.Fatalf("the setup left too little to erase: %v", leftovers(t, e.rdb, alice, visitor))
 	}
-	if n, _ := e.rdb.ZCard(context.Background(), "tr:{#timers}:due").Result(); n != 3 {
-		t.Fatalf("%d trigger timers, want the visitor's, alice's and bob's cart waits", n)
+	if n, _ := e.rdb.ZCard(context.Background(), "tr:{#timers}:due").Result(); n != 2 {
+		t.Fatalf("%d trigger timers, want alice's cart wait (the visitor's moved to her at the identify) and bob's", n)
 	}
 
 	status, body, _ := e.do(t, "DELETE", "/v1/profiles/"+alice, token, nil)

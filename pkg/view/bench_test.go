@@ -8,12 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segflow/segflow/pkg/audience"
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/rfm"
 )
 
 // BenchmarkCounts counts a population of n customers (5 in 6 buyers) as of
-// T, beside the baseline of the same work done from scratch: rfm.Compute
+// T, and selects a page of 100 of an audience expression (members), beside the baseline of the same work done from scratch: rfm.Compute
 // scoring the same values (sorting each dimension), which is what reading
 // the population and scoring it per request costs in Go alone. It reports
 // the view's heap per customer.
@@ -39,6 +40,13 @@ func BenchmarkCounts(b *testing.B) {
 				v.Counts(T.Add(time.Duration(b.N) * time.Millisecond))
 			}
 			b.ReportMetric(perCustomer, "B/customer")
+		})
+		expr, _ := audience.Parse("important_value AND S3")
+		attrs := map[string]Attr{"important_value": {Kind: KindSegment, Value: rfm.ImportantValue}, "S3": {Kind: KindStage, Value: string(nes.DeepAsleep)}}
+		b.Run(fmt.Sprintf("members/%d", n), func(b *testing.B) {
+			for b.Loop() {
+				v.Members(T, expr, attrs, "", 100)
+			}
 		})
 		b.Run(fmt.Sprintf("rfm.Compute/%d", n), func(b *testing.B) {
 			for b.Loop() {
