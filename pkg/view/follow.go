@@ -18,7 +18,7 @@ import (
 // Keeping a view current. A view is built from the profile store (Load) and
 // then follows the summaries the profile-updater publishes on
 // event.TopicSummaries after every evaluation (Follower). Following starts
-// at the end offsets read before the load began (EndOffsets), so that no summary
+// at the end offsets read before the load began (stream.EndOffsets), so that no summary
 // published during the load is missed; summaries the load already saw
 // change nothing when they come again (View.Put keeps the newest), so the
 // view converges to the store's state, as a Kafka Streams table restored
@@ -46,39 +46,6 @@ type Follower struct {
 	Namespace string
 	View      *View
 	Log       *zap.Logger
-}
-
-// EndOffsets returns the end offset of each partition of the summaries
-// topic: where a view loaded from the store afterwards starts following.
-func EndOffsets(ctx context.Context, brokers []string) (map[int]int64, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{event.TopicSummaries}})
-	if err != nil {
-		return nil, fmt.Errorf("read the partitions of %s: %w", event.TopicSummaries, err)
-	}
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for _, t := range meta.Topics {
-		if t.Error != nil {
-			return nil, fmt.Errorf("topic %s: %w", t.Name, t.Error)
-		}
-		for _, p := range t.Partitions {
-			req.Topics[t.Name] = append(req.Topics[t.Name], kafka.LastOffsetOf(p.ID))
-		}
-	}
-	resp, err := client.ListOffsets(ctx, req)
-	if err != nil {
-		return nil, fmt.Errorf("list the offsets of %s: %w", event.TopicSummaries, err)
-	}
-	out := map[int]int64{}
-	for _, ps := range resp.Topics {
-		for _, p := range ps {
-			if p.Error != nil {
-				return nil, fmt.Errorf("offset of %s/%d: %w", event.TopicSummaries, p.Partition, p.Error)
-			}
-			out[p.Partition] = p.LastOffset
-		}
-	}
-	return out, nil
 }
 
 func (f *Follower) log() *zap.Logger {

@@ -6,7 +6,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/stream"
 )
 
 // Views keeps a view of each profile namespace it is asked for — the live
@@ -63,7 +65,7 @@ func (vs *Views) follow(ctx context.Context, ns string) error {
 	l := vs.views[ns]
 	vs.mu.Unlock()
 	f := &Follower{Brokers: vs.Brokers, Namespace: ns, View: l.view, Log: vs.Log}
-	from, err := EndOffsets(ctx, vs.Brokers)
+	from, err := stream.EndOffsets(ctx, vs.Brokers, event.TopicSummaries)
 	if err == nil {
 		err = Load(ctx, vs.Store.In(ns), l.view)
 	}
