@@ -6,14 +6,15 @@
 // privacy operations), and a token without the scope a route needs is
 // answered 403.
 //
-// Counts of RFM segments and of the R×F grid are computed at request time
-// from the population indexes the profile store scores against, so they are
-// exactly the segments Get gives each customer at that time. Stages, tiers
-// and tags come from the segment index (pkg/index), exact as of each
-// customer's last published change.
+// Counts and audience members are read from the population view of the
+// live namespace (pkg/view, Config.Views), which scores every customer at
+// the request's time from the same inputs the profile store scores from: the
+// segments, scores, stages and score-dependent tags it gives are those Get
+// gives each customer at that time. No request reads the whole population
+// from Redis; CLV metrics and the NES history by day still do.
 //
 // Each request reads the namespace live when it starts (profile.LiveKey):
-// the store and the index of one namespace, so that after a switch
+// the store, index and view of one namespace, so that after a switch
 // (segflow replay --switch) the next request reads the new one.
 //
 // Members are listed in customer id order, and a page's cursor is the last

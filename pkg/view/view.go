@@ -1,10 +1,11 @@
 // Package view keeps every customer's segmentation inputs in memory, a
-// column per field — orders ever, first and last purchase, F and M in the
-// RFM window as of their last evaluation, lifetime spend, tier and tags — and
-// answers, as of any time T, what the read API asks of the whole population:
-// each buyer's RFM scores and segment, each customer's NES stage, and the
-// counts of segments, the R×F grid, stages, tiers and tags. No question
-// reads Redis, and none depends on when the inputs arrived.
+// column per field — orders ever, last purchase and purchase cycle, F and M
+// in the RFM window as of their last evaluation, lifetime spend, tier and
+// tags — and answers, as of any time T, what the read API asks of the whole
+// population: each buyer's RFM scores and segment, each customer's NES
+// stage, the counts of segments, the R×F grid, stages, tiers and tags, and
+// the members of an audience expression. No question reads Redis, and none
+// depends on when the inputs arrived.
 //
 // # Exactness
 //
@@ -15,16 +16,25 @@
 //     buyers with a smaller F and k_s = ⌈(s−1)·n/5⌉ for n buyers; and b ≥ k
 //     exactly when the value of rank k−1 is smaller than the buyer's. So four
 //     thresholds, read once per T, score every buyer. M likewise.
-//   - R = ⌊(T − last)/24h⌋ (0 for a purchase after T) is monotone in the last purchase, and a buyer y has
-//     a larger R than x exactly when last_y ≤ T − (R_x + 1)·24h; the same four
-//     thresholds, taken from the last purchases, score R.
+//   - R = ⌊(T − last)/24h⌋ (0 for a purchase after T) is monotone in the last
+//     purchase, and a buyer y has a larger R than x exactly when
+//     last_y ≤ T − (R_x + 1)·24h; the same four thresholds, taken from the
+//     last purchases, score R.
 //   - The segment compares with the means: ΣF and ΣM are kept as customers
 //     change; ΣR at T is n·D_T − ΣD − #{t > t_T}, with D the day and t the time
 //     of day of each last purchase, which a rank of times of day answers
 //     (less the negative days of the few purchases after T).
+//   - Tags whose rules read the stage, R, a score or the segment (tag.Live)
+//     are evaluated at T, not taken as last published.
 //
-// So Counts and Scores agree with rfm.Compute run on the same values at the
-// same T, and with the profile the store evaluates from the same inputs.
+// So Counts, Scores and Members agree with rfm.Compute and nes run on the
+// same values at the same T, and with the profile the store evaluates from
+// the same inputs.
+//
+// # Cost
+//
+// About 200 bytes of heap a customer; a question reads every customer once
+// (31 ms for counts at 1M customers, BenchmarkCounts).
 //
 // A View is safe for concurrent use: updates take a write lock, questions a
 // read lock.
