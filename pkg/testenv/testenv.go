@@ -41,7 +41,19 @@ type Redis struct {
 	Real bool
 	// Cluster tells whether this is a Redis Cluster.
 	Cluster bool
-	cmds    []*exec.Cmd
+	servers []*server
+}
+
+// server is a redis-server process; exited is closed once it has exited.
+type server struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// kill kills the process and waits until it has exited.
+func (s *server) kill() {
+	_ = s.cmd.Process.Kill()
+	<-s.exited
 }
 
 // EnvRedis names the environment variable that chooses what StartRedis
@@ -73,7 +85,7 @@ func StartNode(t testing.TB) *Redis {
 		return &Redis{Addr: m.Addr()}
 	}
 	r := &Redis{Real: true}
-	r.Addr = r.start(t, bin)
+	r.Addr, _ = r.start(t, bin, false)
 	return r
 }
 
@@ -94,10 +106,8 @@ func StartCluster(t testing.TB) *Redis {
 	// + 10000, may be taken or out of range.
 	var addrs, buses []string
 	for range clusterMasters {
-		bus := port(freeAddr(t))
-		addrs = append(addrs, r.start(t, bin, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-			"--cluster-port", bus, "--cluster-node-timeout", "5000"))
-		buses = append(buses, bus)
+		addr, bus := r.start(t, bin, true)
+		addrs, buses = append(addrs, addr), append(buses, bus)
 	}
 	r.Addr = strings.Join(addrs, ",")
 	ctx := context.Background()
@@ -139,45 +149,78 @@ func StartCluster(t testing.TB) *Redis {
 	return r
 }
 
-// start starts a redis-server with args in a directory of its own, stopped
-// when the test ends, waits until it answers, and returns its address.
-func (r *Redis) start(t testing.TB, bin string, args ...string) string {
+// start starts a redis-server (a cluster node, with its cluster bus on a
+// port of its own) in a directory of its own, stopped when the test ends,
+// waits until it answers, and returns its address and bus port. A free port
+// may be taken by another process before the server binds it (tests of
+// other packages run at once): a server that exits at start is started
+// again on other ports.
+func (r *Redis) start(t testing.TB, bin string, cluster bool) (addr, bus string) {
 	t.Helper()
-	addr := freeAddr(t)
-	cmd := exec.Command(bin, append([]string{"--port", port(addr), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}, args...)...)
-	cmd.Dir = t.TempDir()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	r.cmds = append(r.cmds, cmd)
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+	for attempt := 1; ; attempt++ {
+		addr = freeAddr(t)
+		args := []string{"--port", port(addr), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}
+		if cluster {
+			// Not the default bus port, port + 10000, which may be taken or
+			// out of range.
+			if bus = port(freeAddr(t)); bus == port(addr) {
+				continue
+			}
+			args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+				"--cluster-port", bus, "--cluster-node-timeout", "5000")
 		}
-	})
-	c := redis.NewClient(&redis.Options{Addr: addr})
+		s := &server{cmd: exec.Command(bin, args...), exited: make(chan struct{})}
+		s.cmd.Dir = t.TempDir()
+		if err := s.cmd.Start(); err != nil {
+			t.Fatalf("start redis-server: %v", err)
+		}
+		go func() { _ = s.cmd.Wait(); close(s.exited) }()
+		t.Cleanup(s.kill)
+		if answered(addr, s.exited) {
+			r.servers = append(r.servers, s)
+			return addr, bus
+		}
+		select {
+		case <-s.exited:
+			if attempt < 5 {
+				continue // its port was taken meanwhile
+			}
+			t.Fatalf("redis-server exited at start %d times", attempt)
+		default:
+			t.Fatalf("redis-server on %s did not answer", addr)
+		}
+	}
+}
+
+// answered waits up to 10s for the server on addr to answer, and tells
+// whether it did before it exited.
+func answered(addr string, exited <-chan struct{}) bool {
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for c.Ping(context.Background()).Err() != nil {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s did not answer", addr)
+			return false
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return addr
+	return true
 }
 
 // Stop kills the server, or every node of the cluster, as a crash would.
 // Only a real server can be stopped.
 func (r *Redis) Stop(t testing.TB) {
 	t.Helper()
-	if len(r.cmds) == 0 {
+	if len(r.servers) == 0 {
 		t.Fatal("cannot stop an embedded Redis")
 	}
-	for _, cmd := range r.cmds {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+	for _, s := range r.servers {
+		s.kill()
 	}
 }
 
