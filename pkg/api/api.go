@@ -6,12 +6,13 @@
 // privacy operations), and a token without the scope a route needs is
 // answered 403.
 //
-// Counts and audience members are read from the population view of the
+// Counts, audience members and CLV are read from the population view of the
 // live namespace (pkg/view, Config.Views), which scores every customer at
 // the request's time from the same inputs the profile store scores from: the
 // segments, scores, stages and score-dependent tags it gives are those Get
 // gives each customer at that time. No request reads the whole population
-// from Redis; CLV metrics and the NES history by day still do.
+// from Redis; the repurchase rate reads each customer's orders of the
+// period, and the NES history by day the segment index (pkg/index).
 //
 // Each request reads the namespace live when it starts (profile.LiveKey):
 // the store, index and view of one namespace, so that after a switch

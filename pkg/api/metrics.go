@@ -6,20 +6,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/segflow/segflow/pkg/audience"
 	"github.com/segflow/segflow/pkg/money"
 	"github.com/segflow/segflow/pkg/trigger"
 )
-
-// customers returns every customer known: those indexed (everyone who ever
-// bought has a published change) and the buyers.
-func (ns namespace) customers(ctx context.Context, p *scored) (audience.Set, error) {
-	indexed, err := ns.index.Customers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return audience.NewSet(append(indexed, p.buyers...)), nil
-}
 
 // Value is a sum of customer values and its average.
 type Value struct {
@@ -63,55 +52,25 @@ func (s *Server) getCLV(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ns, err := s.live(ctx)
+	v, ns, err := s.view(ctx)
 	if err != nil {
 		return err
 	}
-	p, err := ns.population(ctx, s.cfg.Now())
-	if err != nil {
-		return err
-	}
-	all, err := ns.customers(ctx, p)
-	if err != nil {
-		return err
-	}
-	ltv, err := ns.store.Lifetimes(ctx, all)
-	if err != nil {
-		return err
-	}
+	T := s.cfg.Now().UTC()
+	all, by := v.Lifetimes(T)
 	cur := ns.store.Currency()
-	type acc struct {
-		n     int
-		total money.Sum
-	}
-	by := map[string]*acc{}
-	var overall acc
-	for i, c := range all {
-		seg := p.scores[c].Segment
+	out := CLV{At: T, Currency: cur, Overall: value(int(all.Customers), all.Total, cur), Segments: map[string]Value{}, Customers: []CustomerValue{}}
+	for seg, a := range by {
 		if seg == "" {
 			seg = "none"
 		}
-		if by[seg] == nil {
-			by[seg] = &acc{}
-		}
-		by[seg].n++
-		by[seg].total = by[seg].total.Add(money.Micros(ltv[i]))
-		overall.n++
-		overall.total = overall.total.Add(money.Micros(ltv[i]))
+		out.Segments[seg] = value(int(a.Customers), a.Total, cur)
 	}
-	out := CLV{At: p.T, Currency: cur, Overall: value(overall.n, overall.total, cur), Segments: map[string]Value{}, Customers: []CustomerValue{}}
-	for seg, a := range by {
-		out.Segments[seg] = value(a.n, a.total, cur)
+	page := v.Members(T, nil, nil, r.URL.Query().Get("cursor"), limit)
+	for _, m := range page.Members {
+		out.Customers = append(out.Customers, CustomerValue{Customer: m.ID, Segment: m.Segment, CLV: money.Format(money.Micros(m.Lifetime), cur)})
 	}
-	page, next := all.After(r.URL.Query().Get("cursor"), limit)
-	at := 0
-	for _, c := range page {
-		for all[at] != c {
-			at++
-		}
-		out.Customers = append(out.Customers, CustomerValue{Customer: c, Segment: p.scores[c].Segment, CLV: money.Format(money.Micros(ltv[at]), cur)})
-	}
-	out.NextCursor = next
+	out.NextCursor = page.Next
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -174,17 +133,14 @@ func (s *Server) getRepurchase(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ns, err := s.live(ctx)
+	v, ns, err := s.view(ctx)
 	if err != nil {
 		return err
 	}
-	p, err := ns.population(ctx, T)
-	if err != nil {
-		return err
-	}
-	all, err := ns.customers(ctx, p)
-	if err != nil {
-		return err
+	everyone := v.Members(T, nil, nil, "", 0)
+	all := make([]string, len(everyone.Members))
+	for i, m := range everyone.Members {
+		all[i] = m.ID
 	}
 	orders, err := ns.store.OrdersBetween(ctx, all, from, to)
 	if err != nil {

@@ -20,40 +20,6 @@ import (
 // stages are the NES stages, in lifecycle order.
 var stages = []string{string(nes.Prospect), string(nes.New), string(nes.Active), string(nes.Dozing), string(nes.HalfAsleep), string(nes.DeepAsleep)}
 
-// scored is the population at T, scored as profiles are.
-type scored struct {
-	T        time.Time
-	buyers   []string // sorted
-	scores   map[string]rfm.Scores
-	segments map[string]audience.Set
-}
-
-// population reads and scores the population at T: rfm.Compute on the values
-// the store scores every profile against gives each buyer the scores and
-// segment Get gives them.
-func (ns namespace) population(ctx context.Context, T time.Time) (*scored, error) {
-	buyers, err := ns.store.Population(ctx, T)
-	if err != nil {
-		return nil, err
-	}
-	vs := make([]rfm.Values, len(buyers))
-	for i, b := range buyers {
-		vs[i] = b.Values
-	}
-	sc, _ := rfm.Compute(vs)
-	p := &scored{T: T, scores: make(map[string]rfm.Scores, len(buyers)), segments: map[string]audience.Set{}}
-	for i, b := range buyers {
-		p.buyers = append(p.buyers, b.Customer)
-		p.scores[b.Customer] = sc[i]
-	}
-	slices.Sort(p.buyers)
-	for _, c := range p.buyers {
-		seg := p.scores[c].Segment
-		p.segments[seg] = append(p.segments[seg], c)
-	}
-	return p, nil
-}
-
 // Counts is the answer of GET /v1/counts.
 type Counts struct {
 	At     time.Time `json:"at"`

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/segflow/segflow/pkg/audience"
+	"github.com/segflow/segflow/pkg/money"
+	"github.com/segflow/segflow/pkg/rfm"
 )
 
 // Kind is what an audience name denotes of a customer.
@@ -66,9 +68,9 @@ type Page struct {
 	Next string
 }
 
-// Members returns the customers expr selects at T, in id order: those after
-// the cursor after, at most limit of them (all with limit ≤ 0), and how many
-// it selects in all. attrs gives the meaning of each name of expr. NOT is
+// Members returns the customers expr selects at T (everyone for a nil
+// expr), in id order: those after the cursor after, at most limit of them
+// (all with limit ≤ 0), and how many it selects in all. attrs gives the meaning of each name of expr. NOT is
 // taken among every customer the view holds, prospects included.
 func (v *View) Members(T time.Time, expr audience.Expr, attrs map[string]Attr, after string, limit int) Page {
 	v.mu.Lock() // the id order is brought up to date
@@ -104,9 +106,12 @@ func (v *View) Members(T time.Time, expr audience.Expr, attrs map[string]Attr, a
 	return out
 }
 
-// compile turns expr into a test of one customer.
+// compile turns expr into a test of one customer; a nil expr selects
+// everyone.
 func (v *View) compile(e audience.Expr, attrs map[string]Attr, live *liveTags) func(*row) bool {
 	switch x := e.(type) {
+	case nil:
+		return func(*row) bool { return true }
 	case audience.Name:
 		return v.test(attrs[x.Name], live)
 	case audience.Not:
@@ -170,4 +175,43 @@ func (v *View) sortIDs() {
 	}
 	v.sorted, v.unsorted = merged, v.unsorted[:0]
 	v.free, v.dead = append(v.free, v.dead...), v.dead[:0]
+}
+
+// Value is the number of customers and the sum of their lifetime spend.
+type Value struct {
+	Customers int64
+	Total     money.Sum
+}
+
+// Lifetimes returns the lifetime spend of every customer at T, in all and
+// by RFM segment; customers without a segment at T are under "".
+func (v *View) Lifetimes(T time.Time) (all Value, bySegment map[string]Value) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	sc := v.scoring(T)
+	segs := make([]Value, len(rfm.Segments)+1) // the last for no segment
+	for r, id := range v.ids {
+		if id == "" {
+			continue
+		}
+		i := len(rfm.Segments)
+		if v.f[r] >= 1 {
+			i = sc.segmentIndex(recency(sc.T, v.last[r]), int64(v.f[r]), v.m[r])
+		}
+		segs[i].Customers++
+		segs[i].Total = segs[i].Total.Add(money.Micros(v.lifetime[r]))
+	}
+	bySegment = map[string]Value{}
+	for i, s := range segs {
+		name := ""
+		if i < len(rfm.Segments) {
+			name = rfm.Segments[i]
+		}
+		if s.Customers > 0 {
+			bySegment[name] = s
+		}
+		all.Customers += s.Customers
+		all.Total = all.Total.Plus(s.Total)
+	}
+	return all, bySegment
 }
