@@ -17,17 +17,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segflow/segflow/pkg/event"
-	"github.com/segflow/segflow/pkg/keys"
 	"github.com/segflow/segflow/pkg/money"
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 	"github.com/segflow/segflow/pkg/trigger"
 )
-
-// AuditKey is the Redis stream of erasures: one entry per erasure with the
-// SHA-256 of the customer id, the time and the requester, never the id.
-var AuditKey = keys.Shared("privacy", "audit")
 
 // ProfileView is a customer's profile as the API shows it. Money is a decimal
 // string in the store currency.

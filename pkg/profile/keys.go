@@ -42,3 +42,12 @@ func (s *Store) populationKeys() []string {
 }
 
 func (s *Store) timerKey() string { return keys.Shared(s.cfg.Prefix, slotTimers) + ":due" }
+
+// LiveKey names the live namespace. Absent, the live namespace is the
+// configured Prefix.
+var LiveKey = keys.Shared("segflow", "namespace") + ":live"
+
+// NamespacesKey is the Redis set of the namespaces built besides the
+// configured one: a replay into a namespace adds it, dropping it removes it.
+// Erasures erase in each (Namespaces).
+var NamespacesKey = keys.Shared("segflow", "namespace") + ":all"

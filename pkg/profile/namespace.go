@@ -26,15 +26,6 @@ import (
 // except the collector's identity links and dedup markers under "sf", which
 // DropNamespace leaves.
 
-// LiveKey names the live namespace. Absent, the live namespace is the
-// configured Prefix.
-var LiveKey = keys.Shared("segflow", "namespace") + ":live"
-
-// NamespacesKey is the Redis set of the namespaces built besides the
-// configured one: a replay into a namespace adds it, dropping it removes it.
-// Erasures erase in each (Namespaces).
-var NamespacesKey = keys.Shared("segflow", "namespace") + ":all"
-
 // RegisterNamespace records that namespace ns holds profiles, before anything
 // is written to it, so that an erasure finds it.
 func RegisterNamespace(ctx context.Context, rdb redis.UniversalClient, ns string) error {

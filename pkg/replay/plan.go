@@ -13,7 +13,6 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/segflow/segflow/pkg/keys"
 	"github.com/segflow/segflow/pkg/stream"
 )
 
@@ -41,11 +40,6 @@ func (p *plan) progress() (done, total int64) {
 	}
 	return done, total
 }
-
-// ProgressKey is the Redis hash of the replay into namespace ns: "topics",
-// "state" (running or done), "T" (the clock, ms) and, per partition
-// "<topic>/<partition>", "<start>|<next>|<end>".
-func ProgressKey(ns string) string { return keys.Shared(ns, "replay") + ":progress" }
 
 const (
 	stateRunning = "running"

@@ -10,7 +10,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/segflow/segflow/pkg/event"
-	"github.com/segflow/segflow/pkg/keys"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/segment"
 	"github.com/segflow/segflow/pkg/stream"
@@ -29,12 +28,6 @@ func newReviver(currency string) (*reviver, error) {
 	}
 	return &reviver{v: v, currency: currency}, nil
 }
-
-// RevivedKey is the Redis set of the ids of the originals that replays of
-// events.invalid re-published: an original is re-published once, however
-// many letters name it and however often the topic is replayed. It is not in
-// a namespace: the topics the originals go back to serve them all.
-var RevivedKey = keys.Shared("segflow", "replay") + ":revived"
 
 // revive returns the original of a dead letter as a message for its topic,
 // with its original id and event time, if the whole pipeline would accept it
