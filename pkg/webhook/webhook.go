@@ -1,7 +1,16 @@
 // Package webhook delivers triggers to an HTTP endpoint, for tools that cannot
 // read Kafka. It consumes the triggers topic as its own consumer group and
 // POSTs each trigger as a structured CloudEvent (application/cloudevents+json)
-// signed with HMAC-SHA256 over the body:
+// signed as Standard Webhooks specifies (https://www.standardwebhooks.com),
+// so that receivers can reject forgeries and replays:
+//
+//	webhook-id: <CloudEvent id, the same on every attempt>
+//	webhook-timestamp: <Unix seconds of the attempt>
+//	webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">
+//
+// keyed by the secret: the bytes a "whsec_<base64>" secret encodes, or the
+// secret itself otherwise. The body's HMAC-SHA256 alone, keyed by the
+// secret as given, is sent too, for receivers of earlier releases:
 //
 //	X-Segflow-Signature: sha256=<hex>
 //
@@ -17,12 +26,15 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -33,6 +45,40 @@ import (
 
 // SignatureHeader carries the body's HMAC-SHA256.
 const SignatureHeader = "X-Segflow-Signature"
+
+// The Standard Webhooks headers.
+const (
+	IDHeader             = "webhook-id"
+	TimestampHeader      = "webhook-timestamp"
+	StandardSignatureHdr = "webhook-signature"
+)
+
+// SecretPrefix starts a secret given as base64, as Standard Webhooks
+// secrets are.
+const SecretPrefix = "whsec_"
+
+// Key returns the HMAC key of secret: the bytes of a SecretPrefix secret's
+// base64, else the secret's own bytes.
+func Key(secret string) ([]byte, error) {
+	b64, ok := strings.CutPrefix(secret, SecretPrefix)
+	if !ok {
+		return []byte(secret), nil
+	}
+	key, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, fmt.Errorf("webhook secret %s…: not base64 after the prefix", SecretPrefix)
+	}
+	return key, nil
+}
+
+// SignStandard returns the webhook-signature value of a message id sent at
+// ts with body, keyed by key.
+func SignStandard(key []byte, id string, ts time.Time, body []byte) string {
+	mac := hmac.New(sha256.New, key)
+	fmt.Fprintf(mac, "%s.%d.", id, ts.Unix())
+	mac.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
 
 // Config configures a Deliverer. Zero values mean the defaults on each field.
 type Config struct {
@@ -70,6 +116,9 @@ type Deliverer struct {
 func New(cfg Config, out Producer, log *zap.Logger) (*Deliverer, error) {
 	if cfg.URL == "" || cfg.Secret == "" {
 		return nil, errors.New("webhook: URL and secret are required")
+	}
+	if _, err := Key(cfg.Secret); err != nil {
+		return nil, err
 	}
 	if cfg.Topic == "" {
 		cfg.Topic = "triggers"
@@ -129,7 +178,7 @@ func (d *Deliverer) deliver(ctx context.Context, m kafka.Message) error {
 	backoff := d.cfg.Backoff
 	var last error
 	for attempt := 1; attempt <= d.cfg.MaxAttempts; attempt++ {
-		if last = d.post(ctx, body); last == nil {
+		if last = d.post(ctx, e.ID(), body); last == nil {
 			return nil
 		}
 		d.log.Warn("delivery failed", zap.String("id", e.ID()), zap.Int("attempt", attempt), zap.Error(last))
@@ -145,12 +194,17 @@ func (d *Deliverer) deliver(ctx context.Context, m kafka.Message) error {
 	return d.deadLetter(ctx, m, d.cfg.MaxAttempts, last)
 }
 
-func (d *Deliverer) post(ctx context.Context, body []byte) error {
+func (d *Deliverer) post(ctx context.Context, id string, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.URL, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
+	key, _ := Key(d.cfg.Secret) // checked by New
+	now := time.Now()
 	req.Header.Set("Content-Type", "application/cloudevents+json")
+	req.Header.Set(IDHeader, id)
+	req.Header.Set(TimestampHeader, strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set(StandardSignatureHdr, SignStandard(key, id, now, body))
 	req.Header.Set(SignatureHeader, Sign(d.cfg.Secret, body))
 	resp, err := d.client.Do(req)
 	if err != nil {
