@@ -217,6 +217,7 @@ func TestCDNOWProfilesMatchAnIndependentComputation(t *testing.T) {
 	t.Logf("%d orders applied in %s", len(orders), time.Since(start).Round(time.Millisecond))
 	want := referenceProfiles(orders, T, W)
 	compare(t, p, want, T)
+	compareAudiences(t, p, T)
 
 	// The last profile.changed of each customer announces their stage at T.
 	// (Segments are published as they were at each customer's last
@@ -285,4 +286,5 @@ func TestOnlineRetailProfilesMatchAnIndependentComputation(t *testing.T) {
 	p.waitApplied(t, len(orders), 40*time.Second)
 	t.Logf("%d orders and refunds applied in %s", len(orders), time.Since(start).Round(time.Millisecond))
 	compare(t, p, referenceProfiles(orders, T, 365*24*time.Hour), T)
+	compareAudiences(t, p, T)
 }
