@@ -41,6 +41,10 @@ func main() {
 		if errors.Is(err, errDiffers) {
 			os.Exit(1)
 		}
+		if errors.Is(err, errRowsFailed) {
+			fmt.Fprintln(os.Stderr, "segflow:", err)
+			os.Exit(1)
+		}
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "segflow:", err)
 		}

@@ -100,8 +100,16 @@ func importOrders(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stdout, "%s: %v\n", path, sum)
 	log.Info("import done", zap.Int("rows", sum.Rows), zap.Int("written", sum.Written), zap.Int("skipped", sum.Skipped), zap.Int("errors", len(sum.Errors)))
+	if err == nil && len(sum.Errors) > 0 {
+		err = fmt.Errorf("%w: %d of %d", errRowsFailed, len(sum.Errors), sum.Rows)
+	}
 	return err
 }
+
+// errRowsFailed is returned by an import some of whose rows failed, after
+// the rest were written: the command exits 1, as verify does when profiles
+// differ, so that a script notices.
+var errRowsFailed = errors.New("rows failed")
 
 type countingReader struct {
 	r io.Reader

@@ -28,16 +28,16 @@ func TestImportOrdersCommandPrintsRowErrorsAndASummary(t *testing.T) {
 	}
 	args := []string{"orders", "--kafka-brokers", k.Brokers[0], "--redis-addr", r.Addr, "--log-level", "warn", path}
 	var out bytes.Buffer
-	if err := importOrders(context.Background(), args, &out, &out); err != nil {
-		t.Fatal(err)
+	if err := importOrders(context.Background(), args, &out, &out); !errors.Is(err, errRowsFailed) {
+		t.Fatalf("an import with a failed row returned %v, want errRowsFailed (exit 1)", err)
 	}
 	if !strings.Contains(out.String(), path+":line 3: time \"not a time\"") || !strings.Contains(out.String(), "2 rows: 1 written, 0 already imported, 1 errors") {
 		t.Errorf("output:\n%s", out.String())
 	}
 	k.ReadTopic(t, event.TopicPurchase, 1, 10*time.Second)
 	out.Reset()
-	if err := importOrders(context.Background(), args, &out, &out); err != nil {
-		t.Fatal(err)
+	if err := importOrders(context.Background(), args, &out, &out); !errors.Is(err, errRowsFailed) {
+		t.Fatalf("the second import returned %v, want errRowsFailed", err)
 	}
 	if !strings.Contains(out.String(), "2 rows: 0 written, 1 already imported, 1 errors") {
 		t.Errorf("second import output:\n%s", out.String())
