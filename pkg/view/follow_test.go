@@ -172,3 +172,34 @@ func TestAViewLoadedMidStreamThenFollowingCountsWhatTheProfilesSay(t *testing.T)
 	}
 	t.Logf("%d events, %d customers, %d buyers", len(msgs), v.Len(), got.Buyers)
 }
+
+// A namespace that cannot load stops Run, and with it the followers of the
+// others, so that the supervisor sees the failure.
+func TestAViewThatCannotLoadStopsThemAll(t *testing.T) {
+	k := testenv.StartKafka(t)
+	r := testenv.StartRedis(t)
+	if !r.Real {
+		t.Skip("needs a redis-server to stop")
+	}
+	store := profile.New(r.Client(t), profile.Config{})
+	views := &view.Views{Brokers: k.Brokers, Store: store, Log: zaptest.NewLogger(t)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- views.Run(ctx) }()
+	if _, err := views.Of(ctx, "sf"); err != nil {
+		t.Fatal(err)
+	}
+	r.Stop(t)
+	if _, err := views.Of(ctx, "sf2"); err == nil {
+		t.Fatal("a view loaded with Redis down")
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("Run stopped without the load's error")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run kept running after a view failed to load")
+	}
+}

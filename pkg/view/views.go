@@ -41,6 +41,8 @@ func (vs *Views) Run(ctx context.Context) error {
 	errs := make(chan error, 1)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // before the wait: the other followers stop with the first that fails
 	for {
 		select {
 		case <-ctx.Done():
