@@ -17,6 +17,7 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/segflow/segflow/pkg/event"
@@ -25,11 +26,14 @@ import (
 	"github.com/segflow/segflow/pkg/webhook"
 )
 
-func TestTriggersAreSignedRetriedAndDeadLetteredAfterTheLastAttempt(t *testing.T) {
+// triggers starts a broker holding a trigger of customer cust-1 for each
+// id on the triggers topic, and returns it and a writer to it.
+func triggers(t *testing.T, ids ...string) (*testenv.Kafka, *kafka.Writer) {
+	t.Helper()
 	k := testenv.StartKafka(t, stream.Topic{Name: "triggers", Partitions: 1}, stream.Topic{Name: "triggers.undelivered", Partitions: 1})
 	w := stream.NewWriter(k.Brokers, 0)
-	defer w.Close()
-	for _, id := range []string{"flaky", "broken"} {
+	t.Cleanup(func() { w.Close() })
+	for _, id := range ids {
 		e := cloudevents.NewEvent()
 		e.SetID(id)
 		e.SetSource("/trigger/test")
@@ -44,6 +48,11 @@ func TestTriggersAreSignedRetriedAndDeadLetteredAfterTheLastAttempt(t *testing.T
 			t.Fatal(err)
 		}
 	}
+	return k, w
+}
+
+func TestTriggersAreSignedRetriedAndDeadLetteredAfterTheLastAttempt(t *testing.T) {
+	k, w := triggers(t, "flaky", "broken")
 	var mu sync.Mutex
 	calls := map[string]int{}
 	delivered := map[string]int{}
@@ -106,22 +115,7 @@ func TestTheStandardSignatureIsTheSpecificationsVector(t *testing.T) {
 }
 
 func TestADeliveryCarriesTheStandardWebhooksHeaders(t *testing.T) {
-	k := testenv.StartKafka(t, stream.Topic{Name: "triggers", Partitions: 1}, stream.Topic{Name: "triggers.undelivered", Partitions: 1})
-	w := stream.NewWriter(k.Brokers, 0)
-	defer w.Close()
-	e := cloudevents.NewEvent()
-	e.SetID("trigger-7")
-	e.SetSource("/trigger/test")
-	e.SetType("segflow.trigger")
-	e.SetExtension(event.ExtPartitionKey, "cust-1")
-	_ = e.SetData(cloudevents.ApplicationJSON, map[string]string{"campaign": "test"})
-	m, err := stream.ToMessage("triggers", e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.WriteMessages(context.Background(), m); err != nil {
-		t.Fatal(err)
-	}
+	k, w := triggers(t, "trigger-7")
 	const secret = "whsec_c2VjcmV0LW9mLXRoZS1yZWNlaXZlcg=="
 	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
 	got := make(chan error, 1)

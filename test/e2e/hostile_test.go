@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -48,15 +46,7 @@ campaigns:
 // were accepted and the indexes of those rejected.
 func (p *pipeline) segmentBatch(t testing.TB, calls []map[string]any) (int, map[int]string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"batch": calls})
-	req, _ := http.NewRequest("POST", p.url+"/v1/batch", bytes.NewReader(body))
-	req.SetBasicAuth(writeKey, "")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	status, b := p.collect(t, "/v1/batch", "application/json", map[string]any{"batch": calls})
 	var a struct {
 		Accepted int `json:"accepted"`
 		Rejected []struct {
@@ -66,9 +56,8 @@ func (p *pipeline) segmentBatch(t testing.TB, calls []map[string]any) (int, map[
 			} `json:"errors"`
 		} `json:"rejected"`
 	}
-	b, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(b, &a); err != nil || (resp.StatusCode != 200 && resp.StatusCode != 400) {
-		t.Fatalf("collector: %d %s", resp.StatusCode, b)
+	if err := json.Unmarshal(b, &a); err != nil || (status != 200 && status != 400) {
+		t.Fatalf("collector: %d %s", status, b)
 	}
 	rejected := map[int]string{}
 	for _, r := range a.Rejected {

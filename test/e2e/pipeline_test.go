@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -116,22 +117,34 @@ func (p *pipeline) send(t testing.TB, orders []order) {
 // unless every one is accepted.
 func (p *pipeline) post(t testing.TB, evs []map[string]any) {
 	t.Helper()
-	body, _ := json.Marshal(evs)
-	req, _ := http.NewRequest("POST", p.url+"/v1/events", bytes.NewReader(body))
+	status, b := p.collect(t, "/v1/events", "application/cloudevents-batch+json", evs)
+	var a struct {
+		Accepted int `json:"accepted"`
+	}
+	_ = json.Unmarshal(b, &a)
+	if status != 200 || a.Accepted != len(evs) {
+		t.Fatalf("collector: status %d, %d of %d accepted", status, a.Accepted, len(evs))
+	}
+}
+
+// collect posts body, as JSON of content type ctype, to the collector's path
+// with the test's write key, and returns the status and the answer.
+func (p *pipeline) collect(t testing.TB, path, ctype string, body any) (int, []byte) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", p.url+path, bytes.NewReader(b))
 	req.SetBasicAuth(writeKey, "")
-	req.Header.Set("Content-Type", "application/cloudevents-batch+json")
+	req.Header.Set("Content-Type", ctype)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var a struct {
-		Accepted int `json:"accepted"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&a)
-	if resp.StatusCode != 200 || a.Accepted != len(evs) {
-		t.Fatalf("collector: status %d, %d of %d accepted", resp.StatusCode, a.Accepted, len(evs))
-	}
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
 }
 
 // startTrigger runs the trigger service on camps, with the clock now, until
