@@ -94,12 +94,17 @@ const clusterMasters = 3
 
 // StartCluster starts a Redis Cluster of three masters (redis-server
 // processes in cluster mode, no replicas) holding every slot, and waits
-// until every node reports the cluster ok.
+// until every node reports the cluster ok. Without a redis-server binary
+// it skips the test, unless CI is set.
 func StartCluster(t testing.TB) *Redis {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Fatalf("a Redis Cluster needs redis-server: %v", err)
+		if os.Getenv("CI") != "" {
+			t.Fatalf("a Redis Cluster needs redis-server: %v", err)
+		}
+		// No embedded cluster exists; the tests ran on the embedded server.
+		t.Skipf("a Redis Cluster needs redis-server: %v", err)
 	}
 	r := &Redis{Real: true, Cluster: true}
 	// Each node's cluster bus on a free port of its own: the default, port
