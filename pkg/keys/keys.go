@@ -20,7 +20,10 @@ package keys
 
 import (
 	"errors"
+	"hash/fnv"
+	"strconv"
 	"strings"
+	"sync"
 )
 
 const hex = "0123456789ABCDEF"
@@ -151,4 +154,68 @@ func SharedOf(prefix, key string) (name string, ok bool) {
 	}
 	name, _, ok = strings.Cut(rest, "}")
 	return name, ok
+}
+
+// Shards is how many slots a shared record of many customers is split into
+// (timers, the erasure record, import records). Shard n is placed in the
+// n-th of Shards equal bands of Redis Cluster's 16384 slots, so a cluster
+// whose slots are split evenly among its masters (as redis-cli --cluster
+// create splits them) holds Shards/masters ± 1 shards on each: 85 or 86 of
+// 3 masters, 10 or 11 of 24, 4 of 64. Reading every shard is one pipeline of
+// cheap commands.
+const Shards = 256
+
+// Shard returns the key under prefix of the shard of the shared record name
+// that holds member (a customer id, a row id), n = FNV-1a(member) mod Shards.
+// The owner adds ":<suffix>" as with Shared.
+func Shard(prefix, name, member string) string {
+	h := fnv.New32a()
+	h.Write([]byte(member))
+	return ShardN(prefix, name, int(h.Sum32()%Shards))
+}
+
+// ShardN returns the key of shard n (0 ≤ n < Shards) of the shared record
+// name, for readers that go through every shard: "<prefix>:{#<name>.<n>.<k>}",
+// where k is the smallest number that puts the tag in the n-th slot band.
+func ShardN(prefix, name string, n int) string {
+	return Shared(prefix, shardTags(name)[n])
+}
+
+var shardTagCache sync.Map // name -> *[Shards]string
+
+// shardTags returns the tags of the shards of name, found once.
+func shardTags(name string) *[Shards]string {
+	if t, ok := shardTagCache.Load(name); ok {
+		return t.(*[Shards]string)
+	}
+	var tags [Shards]string
+	const band = 16384 / Shards
+	for n := range tags {
+		base := name + "." + strconv.Itoa(n) + "."
+		for k := 0; ; k++ {
+			tag := base + strconv.Itoa(k)
+			if slot("#"+tag)/band == n {
+				tags[n] = tag
+				break
+			}
+		}
+	}
+	t, _ := shardTagCache.LoadOrStore(name, &tags)
+	return t.(*[Shards]string)
+}
+
+// slot is the Redis Cluster slot of a hash tag: CRC16 (XMODEM) mod 16384.
+func slot(tag string) int {
+	var crc uint16
+	for i := 0; i < len(tag); i++ {
+		crc ^= uint16(tag[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return int(crc % 16384)
 }
