@@ -78,7 +78,7 @@ func timePtr(t time.Time) *time.Time {
 
 func (s *Server) getProfile(w http.ResponseWriter, r *http.Request) error {
 	c := r.PathValue("id")
-	ns, err := s.live(r.Context())
+	v, ns, err := s.view(r.Context())
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,9 @@ func (s *Server) getProfile(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("profile: %w", errNotFound)
 	}
 	T := s.cfg.Now()
-	ps, err := ns.store.Get(r.Context(), T, []string{c})
+	// Scored against the view the audiences are read from, so a profile
+	// and the audiences agree at the same instant.
+	ps, err := ns.store.GetAgainst(r.Context(), T, []string{c}, v)
 	if err != nil {
 		return fmt.Errorf("read profile: %w", err)
 	}
@@ -259,7 +261,7 @@ func (s *Server) putConsent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("consent op: %w", err)
 	}
-	ns, err := s.live(r.Context())
+	v, ns, err := s.view(r.Context())
 	if err != nil {
 		return err
 	}
@@ -275,7 +277,7 @@ func (s *Server) putConsent(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("publish consent: %w", err)
 		}
 	}
-	ps, err := ns.store.Get(r.Context(), s.cfg.Now(), []string{c})
+	ps, err := ns.store.GetAgainst(r.Context(), s.cfg.Now(), []string{c}, v)
 	if err != nil {
 		return fmt.Errorf("read profile: %w", err)
 	}

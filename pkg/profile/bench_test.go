@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/keys"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/tag"
 	"github.com/segflow/segflow/pkg/testenv"
@@ -275,13 +277,15 @@ func ceiling(ctx context.Context, rdb *redis.Client, ops []profile.Op) error {
 // adds, 3 orders and an identify — to each of 10,000 fresh customers, in
 // batches of 500 in shuffled order with their changes committed, and reports
 // the Redis memory (INFO used_memory) and keys this adds per customer, and the
-// shares of it that are the population indexes and the timers (MEMORY USAGE).
+// shares of it that are the population entries (the "pe" field of each
+// profile) and the timers (MEMORY USAGE of their shards); and the Go heap a
+// process's population takes (population-heap-bytes, loaded from Redis).
 // Each iteration uses a new key prefix, so its customers and population are
 // fresh.
 func BenchmarkMemoryPerCustomer(b *testing.B) {
 	rdb := benchRedis(b)
 	ctx := context.Background()
-	var bytes, keys, pop, timers float64
+	var bytes, nkeys, pop, timers, heap float64
 	n := 0
 	for b.Loop() {
 		prefix := fmt.Sprint("mem", n)
@@ -294,18 +298,33 @@ func BenchmarkMemoryPerCustomer(b *testing.B) {
 		usedBefore, keysBefore := usedMemory(b, rdb), rdb.DBSize(ctx).Val()
 		benchApply(b, s, ops)
 		bytes += float64(usedMemory(b, rdb) - usedBefore)
-		keys += float64(rdb.DBSize(ctx).Val() - keysBefore)
-		for _, k := range []string{"f", "m", "last", "tod", "sum", "at"} {
-			pop += float64(memoryUsage(b, rdb, prefix+":{#rfm}:"+k))
+		nkeys += float64(rdb.DBSize(ctx).Val() - keysBefore)
+		for _, c := range customers {
+			pop += float64(len("pe") + int(rdb.HStrLen(ctx, prefix+":{"+c+"}:p", "pe").Val()))
 		}
-		timers += float64(memoryUsage(b, rdb, prefix+":{#timers}:due"))
+		for i := range keys.Shards {
+			timers += float64(memoryUsage(b, rdb, keys.ShardN(prefix, "timers", i)+":due"))
+		}
+		// The population in memory, as a process loads it from Redis.
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		fresh := newBenchStore(b, rdb, prefix)
+		if _, err := fresh.Population(ctx); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		heap += float64(m1.HeapAlloc) - float64(m0.HeapAlloc)
+		runtime.KeepAlive(fresh)
 		n++
 	}
 	total := float64(n * benchCustomers)
 	b.ReportMetric(bytes/total, "bytes/customer")
-	b.ReportMetric(keys/total, "keys/customer")
-	b.ReportMetric(pop/total, "population-bytes/customer")
+	b.ReportMetric(nkeys/total, "keys/customer")
+	b.ReportMetric(pop/total, "population-entry-bytes/customer")
 	b.ReportMetric(timers/total, "timer-bytes/customer")
+	b.ReportMetric(heap/total, "population-heap-bytes/customer")
 }
 
 // benchRedis returns a client of a real redis-server; figures from the

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segflow/segflow/pkg/index"
+	"github.com/segflow/segflow/pkg/keys"
 	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/tag"
@@ -27,9 +28,8 @@ import (
 // keys, of the command time and script time Redis measured (INFO
 // commandstats) and of its CPU time (INFO cpu), and for each figure the
 // largest share over the mean share (1 is perfectly even; the aim is at most
-// 1.5). The log names the shared slots each master holds: a master holding
-// the population {#rfm}, the segment index {#ix} or the timers {#timers}
-// does every customer's share of that work.
+// 1.5). The log names the shared slots each master holds: the segment index
+// {#ix}, and how many of the timers' shards (pkg/keys.Shard).
 func BenchmarkClusterBalance(b *testing.B) {
 	r := testenv.StartCluster(b)
 	rdb := r.Client(b)
@@ -157,13 +157,36 @@ func hotSlots(b *testing.B, rdb redis.UniversalClient, prefix string) map[string
 	b.Helper()
 	out := map[string][]string{}
 	cc := rdb.(*redis.ClusterClient)
-	for _, name := range []string{"rfm", "ix", "timers"} {
-		key := prefix + ":{#" + name + "}"
+	add := func(key, name string) {
 		node, err := cc.MasterForKey(context.Background(), key)
 		if err != nil {
 			b.Fatal(err)
 		}
-		out[node.Options().Addr] = append(out[node.Options().Addr], "{#"+name+"}")
+		out[node.Options().Addr] = append(out[node.Options().Addr], name)
+	}
+	add(keys.Shared(prefix, "ix"), "{#ix}")
+	for i := range keys.Shards {
+		add(keys.ShardN(prefix, "timers", i), "timers")
+	}
+	for addr, names := range out {
+		out[addr] = compactCounts(names)
+	}
+	return out
+}
+
+// compactCounts turns repeated names into "name×n".
+func compactCounts(names []string) []string {
+	n := map[string]int{}
+	var order []string
+	for _, x := range names {
+		if n[x] == 0 {
+			order = append(order, x)
+		}
+		n[x]++
+	}
+	out := make([]string, len(order))
+	for i, x := range order {
+		out[i] = fmt.Sprintf("%s×%d", x, n[x])
 	}
 	return out
 }

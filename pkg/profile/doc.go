@@ -26,16 +26,23 @@
 // also returns the window values as of T; the rest of the state is read by
 // plain commands pipelined after it. A batch is split by customer into shards
 // (Config.Shards) whose pipelines are in flight at once, so that Redis works
-// on one while the replies of another are decoded and scored; the population
-// is recorded for the whole batch before anyone is scored, so the outcome is
-// the same as with one pipeline.
+// on one while the replies of another are decoded.
 //
-// Population indexes (for scores and means) are set, not incremented: each
-// evaluation replaces the customer's entry and moves the running sums by the
-// difference, in one script, and ignores an entry older than the one recorded
-// (lower profile version, or the same version at an earlier T). Snapshot
-// changes get ids derived from customer, cause and before/after, so a change
-// recomputed after a crash is published again with the same CloudEvent id.
+// # The population
+//
+// Scores and means are against the population: every customer's entry (F, M
+// and last purchase as of their last evaluation, pkg/population), held in
+// memory by each process that scores (Store.Population, loaded from Redis on
+// first use) and recorded in each customer's own profile hash. An evaluation
+// replaces the customer's entry, and an entry older than the one held (lower
+// profile version, or the same version at an earlier T) is ignored, in
+// memory and in Redis alike. The population is recorded for the whole batch
+// before anyone is scored. Other processes' evaluations and erasures reach a
+// population through the summaries topic (Store.Put, profile.Live.Put),
+// so scoring asks Redis nothing and no key holds many customers' entries.
+// Snapshot changes get ids derived from customer, cause and before/after, so
+// a change recomputed after a crash is published again with the same
+// CloudEvent id.
 //
 // # Key layout
 //
@@ -46,7 +53,8 @@
 //
 //	sf:{c}:p     hash: ver, n, first, last, ltv and ltvh (lifetime spend =
 //	             ltvh * 10^9 + ltv micros), last_browse, last_cart,
-//	             cart_clear, a:<trait> = "<ms>|<value>", derived (last published snapshot)
+//	             cart_clear, a:<trait> = "<ms>|<value>", derived (last published snapshot),
+//	             pe (population entry "<version>|<T>|<F>|<M>|<last>")
 //	sf:{c}:h     zset: purchase history, "o:<order id>" / "r:<refund id>" -> event time (ms)
 //	sf:{c}:amt   hash: the same members -> amount in micros
 //	sf:{c}:vs    zset: viewed skus -> last view (ms), newest 100
@@ -57,15 +65,15 @@
 //
 // An erasure deletes exactly these keys and the collector's identity link
 // ([keys.Link]), never keys found by a pattern. Shared slots begin with '#'
-// ([keys.Shared]). Population, one slot ({#rfm}): sf:{#rfm}:f, :m, :last, :tod (zsets of buyers by
-// F, M, last purchase and its time of day), :sum (n, f, m, ld: count and sums),
-// :at (customer -> "<version>|<T>" of the recorded entry). Timers, one slot:
-// sf:{#timers}:due (zset customer -> next time-driven change, ms).
+// ([keys.Shared]). Timers are split into keys.Shards slots by customer
+// ([keys.Shard]): sf:{#timers.<n>.<k>}:due (zset customer -> next
+// time-driven change, ms); readers go through every shard in one pipeline.
 //
 // A customer with a typical history (5 views, 2 cart lines, 3 orders, traits)
-// takes about 3.9 KB in Redis (BenchmarkMemoryPerCustomer): 7 keys, of which
-// the profile hash is about 1.3 KB, plus about 0.5 KB of population indexes and
-// 0.1 KB of timer. Order history is kept whole, so it grows with orders.
+// takes about 3.3 KB in Redis (BenchmarkMemoryPerCustomer): 7 keys, of which
+// the profile hash is about 1.3 KB (its population entry about 40 bytes) and
+// 0.1 KB of timer; and about 100 bytes of heap in each process's population.
+// Order history is kept whole, so it grows with orders.
 //
 // Money is in micros (millionths of the store currency) as integers; times are
 // Unix milliseconds.

@@ -10,21 +10,6 @@ import (
 	"github.com/segflow/segflow/pkg/keys"
 )
 
-// erasePopulationScript removes customers from the population indexes and
-// forgets their recorded entry. The sums move by the removed values, as
-// populationScript moves them, so the population is what it would be had the
-// customer never been recorded.
-//
-// KEYS: as populationScript. ARGV: customers.
-var erasePopulationScript = redis.NewScript(populationLua + `
-local removed = 0
-for i = 1, #ARGV do
-  if leave(ARGV[i]) then removed = removed + 1 end
-  redis.call('HDEL', at, ARGV[i])
-end
-return removed
-`)
-
 // eraseCustomerScript deletes one customer's keys and returns the profiles
 // merged into it and the profile it was merged into, read before deleting.
 // KEYS: the customer's keys (customerKeys, then the collector's identity
@@ -83,14 +68,14 @@ func (s *Store) Erase(ctx context.Context, customer string) (Erased, error) {
 			}
 		}
 	}
-	args := make([]any, len(out.Customers))
-	for i, c := range out.Customers {
-		args[i] = c
+	// Their population entries went with their profiles; other processes'
+	// populations learn it from the Gone summaries the caller publishes.
+	s.Put(gone(out.Customers)...)
+	pipe := s.rdb.Pipeline()
+	for _, c := range out.Customers {
+		pipe.ZRem(ctx, s.timerKey(c), c)
 	}
-	if err := erasePopulationScript.Run(ctx, s.rdb, s.populationKeys(), args...).Err(); err != nil {
-		return out, fmt.Errorf("erase population entries: %w", err)
-	}
-	if err := s.rdb.ZRem(ctx, s.timerKey(), args...).Err(); err != nil {
+	if _, err := pipe.Exec(ctx); err != nil {
 		return out, fmt.Errorf("erase timers: %w", err)
 	}
 	return out, nil
@@ -119,6 +104,15 @@ func (s *Store) linkedVisitors(ctx context.Context, c string) ([]string, error) 
 		}
 	}
 	return out, nil
+}
+
+// gone returns the Gone summaries of customers.
+func gone(customers []string) []Summary {
+	out := make([]Summary, len(customers))
+	for i, c := range customers {
+		out[i] = Summary{Customer: c, Gone: true}
+	}
+	return out
 }
 
 // Exists tells whether the store holds a profile of customer.

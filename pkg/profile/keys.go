@@ -24,24 +24,24 @@ func (s *Store) customerKeys(c string) []string {
 	return out
 }
 
-// Shared slots of a namespace.
-const (
-	slotPopulation = "rfm"
-	slotTimers     = "timers"
-)
+// The field of a customer's profile hash that holds their population entry,
+// "<version>|<T>|<F>|<M>|<last>" (see Population).
+const fieldEntry = "pe"
 
-var populationSuffixes = []string{"f", "m", "last", "tod", "sum", "at"}
+// Timers are sharded ([keys.Shard]): a customer's timer is in the shard of
+// their id.
+const recordTimers = "timers"
 
-func (s *Store) populationKeys() []string {
-	b := keys.Shared(s.cfg.Prefix, slotPopulation) + ":"
-	out := make([]string, len(populationSuffixes))
-	for i, suffix := range populationSuffixes {
-		out[i] = b + suffix
+func (s *Store) timerKey(c string) string { return keys.Shard(s.cfg.Prefix, recordTimers, c) + ":due" }
+
+// timerKeys are every shard of the timers.
+func (s *Store) timerKeys() []string {
+	out := make([]string, keys.Shards)
+	for n := range out {
+		out[n] = keys.ShardN(s.cfg.Prefix, recordTimers, n) + ":due"
 	}
 	return out
 }
-
-func (s *Store) timerKey() string { return keys.Shared(s.cfg.Prefix, slotTimers) + ":due" }
 
 // LiveKey names the live namespace. Absent, the live namespace is the
 // configured Prefix.

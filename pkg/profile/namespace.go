@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -182,11 +181,9 @@ func (s *Store) Customers(ctx context.Context, fn func(customers []string) error
 // NextDue returns the earliest time-driven change due by upTo, if any, and
 // the latest of those due within d of it (among the first 500).
 func (s *Store) NextDue(ctx context.Context, upTo time.Time, d time.Duration) (first, last time.Time, ok bool, err error) {
-	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, s.timerKey(), &redis.ZRangeBy{
-		Min: "-inf", Max: strconv.FormatInt(upTo.UnixMilli(), 10), Count: 500,
-	}).Result()
+	zs, err := s.dueTimers(ctx, upTo, 500)
 	if err != nil {
-		return first, last, false, fmt.Errorf("read the next timers: %w", err)
+		return first, last, false, err
 	}
 	if len(zs) == 0 {
 		return first, last, false, nil
@@ -245,6 +242,17 @@ func (l *Live) Get(ctx context.Context, T time.Time, customers []string) ([]Prof
 	return s.Get(ctx, T, customers)
 }
 
+// Put is Store.Put on the store of namespace ns, if one was made: summaries
+// of the other namespaces are of no store here.
+func (l *Live) Put(ns string, sums ...Summary) {
+	l.mu.Lock()
+	s, ok := l.ns[ns]
+	l.mu.Unlock()
+	if ok {
+		s.Put(sums...)
+	}
+}
+
 // Settle evaluates customers as of T — records them in the population,
 // schedules their timers — and returns their snapshot changes for the caller
 // to Commit, as Due does for timers. A bulk rebuild that wrote events with
@@ -254,6 +262,6 @@ func (s *Store) Settle(ctx context.Context, T time.Time, customers []string) ([]
 	if err != nil {
 		return nil, err
 	}
-	changes, _, err := s.evaluate(ctx, T, states, make([]Cause, len(states)))
+	changes, _, err := s.evaluate(ctx, T, states, make([]Cause, len(states)), nil)
 	return changes, err
 }

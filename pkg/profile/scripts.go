@@ -166,127 +166,12 @@ elseif dh == 0 then m = string.format('%.0f', dl) end
 return {changed, pv[1] or '', pv[2] or '0', f, m, due}
 `)
 
-// populationLua is the start of the scripts that change the population
-// indexes (KEYS as populationScript): leave(c) removes a customer's entry and
-// moves the running sums back by its values, and says whether there was one.
-const populationLua = `
-local kf, km, kl, kt, sums, at = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local DAY = 86400000
--- S formats an integer-valued number for Redis, which refuses "-0".
-local function S(x)
-  local s = string.format('%.0f', x)
-  if s == '-0' then return '0' end
-  return s
-end
-` + splitLua + `
--- addM moves the population's sum of M (mh * 10^9 + m micros) by sign * M,
--- M a decimal string.
-local function addM(M, sign)
-  local hi, lo = split(M)
-  if lo ~= 0 then redis.call('HINCRBY', sums, 'm', S(sign * lo)) end
-  if hi ~= 0 then redis.call('HINCRBY', sums, 'mh', S(sign * hi)) end
-end
-local function leave(c)
-  local oldF = redis.call('ZSCORE', kf, c)
-  if not oldF then return false end
-  local oldL = tonumber(redis.call('ZSCORE', kl, c))
-  -- The recorded entry holds M as it was added; the sorted-set score is a
-  -- double (exact too, as M is at most money.MaxSum < 2^53).
-  local oldM = string.match(redis.call('HGET', at, c) or '', '^%d+|%d+|%d+|(%d+)|')
-  redis.call('HINCRBY', sums, 'n', -1)
-  redis.call('HINCRBY', sums, 'f', S(-tonumber(oldF)))
-  addM(oldM or S(tonumber(redis.call('ZSCORE', km, c))), -1)
-  redis.call('HINCRBY', sums, 'ld', S(-math.floor(oldL / DAY)))
-  redis.call('ZREM', kf, c)
-  redis.call('ZREM', km, c)
-  redis.call('ZREM', kl, c)
-  redis.call('ZREM', kt, c)
-  return true
-end
-`
-
-// populationScript records customers' RFM values in the population indexes,
-// which scoring counts in. Only buyers (F >= 1) are members. Each entry
-// replaces the customer's previous one, and the running sums move by the
-// difference, so recording the same values twice changes nothing. An entry
-// older than the recorded one — a lower profile version, or the same version
-// evaluated at an earlier T — is ignored, so concurrent evaluations of one
-// customer cannot leave a stale value behind.
-//
-// KEYS: 1 F zset, 2 M zset, 3 last-purchase zset, 4 time-of-day zset,
-// 5 sums hash (n, f, m and mh: sum M = mh * 10^9 + m, ld), 6 versions hash (customer -> "ver|T|F|M|last";
-// an entry with unchanged values only moves its version).
-// ARGV: groups of 6: customer, version, T, F, M, last purchase (all integers;
-// times in ms; M from 0 to money.MaxSum).
-var populationScript = redis.NewScript(populationLua + `
-for i = 1, #ARGV, 6 do
-  local c, ver, T, F = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
-  local prev = redis.call('HGET', at, c)
-  local stale, same = false, false
-  if prev then
-    local pv, pt, pvals = string.match(prev, '^(%d+)|(%d+)|(.*)$')
-    pv, pt = tonumber(pv), tonumber(pt)
-    stale = pv > ver or (pv == ver and pt > T)
-    same = pvals == ARGV[i + 3] .. '|' .. ARGV[i + 4] .. '|' .. ARGV[i + 5]
-  end
-  if not stale and not same then
-    leave(c)
-    if F >= 1 then
-      local L = tonumber(ARGV[i + 5])
-      redis.call('ZADD', kf, ARGV[i + 3], c)
-      redis.call('ZADD', km, ARGV[i + 4], c)
-      redis.call('ZADD', kl, ARGV[i + 5], c)
-      redis.call('ZADD', kt, S(L % DAY), c)
-      redis.call('HINCRBY', sums, 'n', 1)
-      redis.call('HINCRBY', sums, 'f', ARGV[i + 3])
-      addM(ARGV[i + 4], 1)
-      redis.call('HINCRBY', sums, 'ld', S(math.floor(L / DAY)))
-    end
-  end
-  if not stale then
-    redis.call('HSET', at, c, ARGV[i + 1] .. '|' .. ARGV[i + 2] .. '|' .. ARGV[i + 3] .. '|' .. ARGV[i + 4] .. '|' .. ARGV[i + 5])
-  end
-end
-return 0
-`)
-
-// scoreScript counts, as of T, the buyers each customer is compared with: for
-// each (R, F, M) the buyers with a strictly larger R, a strictly smaller F and
-// a strictly smaller M; and the population's size and sums. The sum of R is
-// exact: with T = Td days + Tr ms and a last purchase l = ld days + lr ms,
-// R = Td - ld - (1 if lr > Tr), so sum R = n*Td - sum ld - #(lr > Tr),
-// less those negative terms for the purchases after T, whose R is 0.
-//
-// KEYS: as populationScript. ARGV: 1 T (ms), then groups of 3: R, F, M.
-// Returns {n, sumR, sumF, sum M's two fields m and mh (strings), then per
-// group betterR, betterF, betterM}.
-var scoreScript = redis.NewScript(`
-local kf, km, kl, kt, sums = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local DAY = 86400000
-local T = tonumber(ARGV[1])
-local Td, Tr = math.floor(T / DAY), T % DAY
-local s = redis.call('HMGET', sums, 'n', 'f', 'm', 'ld', 'mh')
-local n = tonumber(s[1] or '0')
-local sumR = n * Td - tonumber(s[4] or '0') - redis.call('ZCOUNT', kt, '(' .. string.format('%.0f', Tr), '+inf')
--- That counts a purchase after T as negative days, where R is 0: take them
--- back (few: event times are at most a day or so ahead of the clock).
-local ahead = redis.call('ZRANGEBYSCORE', kl, '(' .. string.format('%.0f', T), '+inf', 'WITHSCORES')
-for i = 2, #ahead, 2 do sumR = sumR - math.floor((T - tonumber(ahead[i])) / DAY) end
-local out = {n, sumR, tonumber(s[2] or '0'), s[3] or '0', s[5] or '0'}
-for i = 2, #ARGV, 3 do
-  local R = tonumber(ARGV[i])
-  out[#out + 1] = redis.call('ZCOUNT', kl, '-inf', string.format('%.0f', T - (R + 1) * DAY))
-  out[#out + 1] = redis.call('ZCOUNT', kf, '-inf', '(' .. ARGV[i + 1])
-  out[#out + 1] = redis.call('ZCOUNT', km, '-inf', '(' .. ARGV[i + 2])
-end
-return out
-`)
-
 // readScript returns a profile's content for merging it into another, and
 // marks it merged into ARGV[1] so that events still arriving for it are
-// forwarded. KEYS: as applyScript.
+// forwarded; it leaves the population (its entry is dropped). KEYS: as applyScript.
 var readScript = redis.NewScript(`
 redis.call('HSET', KEYS[1], 'merged_into', ARGV[1])
+redis.call('HDEL', KEYS[1], 'pe')
 return {redis.call('HGETALL', KEYS[1]), redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES'), redis.call('HGETALL', KEYS[3]),
   redis.call('ZRANGE', KEYS[4], 0, -1, 'WITHSCORES'), redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES'),
   redis.call('ZRANGE', KEYS[6], 0, -1, 'WITHSCORES'), redis.call('HGETALL', KEYS[7])}

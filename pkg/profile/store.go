@@ -20,6 +20,7 @@ import (
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/money"
 	"github.com/segflow/segflow/pkg/nes"
+	"github.com/segflow/segflow/pkg/population"
 	"github.com/segflow/segflow/pkg/rfm"
 	"github.com/segflow/segflow/pkg/tag"
 )
@@ -61,6 +62,9 @@ const minShard = 32
 type Store struct {
 	rdb redis.UniversalClient
 	cfg Config
+
+	popMu sync.Mutex
+	pop   *population.Set // loaded on first use (Population)
 }
 
 // New returns a store on rdb.
@@ -228,7 +232,18 @@ func (s *Store) Apply(ctx context.Context, T time.Time, ops []Op) ([]Change, int
 			causes = append(causes, Cause{EventID: ops[i].CauseID, EventType: ops[i].CauseType, Backfill: ops[i].Backfill})
 		}
 	}
-	changes, _, err := s.evaluate(ctx, T, full, causes)
+	// A profile merged into another in this batch leaves the population,
+	// though its states before the merge are evaluated like any.
+	var left map[string]bool
+	for _, op := range ops {
+		if op.Merge != "" && op.Merge != op.Customer {
+			if left == nil {
+				left = map[string]bool{}
+			}
+			left[op.Merge] = true
+		}
+	}
+	changes, _, err := s.evaluate(ctx, T, full, causes, left)
 	return changes, dups, err
 }
 
@@ -328,29 +343,29 @@ type Profile struct {
 	Snapshot
 }
 
-// Get returns the profiles of customers as of T, scored against the
-// population as it is recorded, without recording or scheduling anything:
-// for readers such as the trigger service.
+// Get returns the profiles of customers as of T, scored against the store's
+// own Population, without recording or scheduling anything: for readers such
+// as the trigger service.
 func (s *Store) Get(ctx context.Context, T time.Time, customers []string) ([]Profile, error) {
+	return s.GetAgainst(ctx, T, customers, nil)
+}
+
+// GetAgainst is Get scored against pop instead (nil: the store's own), such
+// as a read replica's view of the population.
+func (s *Store) GetAgainst(ctx context.Context, T time.Time, customers []string, pop Population) ([]Profile, error) {
 	states, err := s.read(ctx, T, customers)
 	if err != nil {
 		return nil, err
 	}
-	args := []any{T.UnixMilli()}
-	for _, st := range states {
-		args = append(args, st.Values.R, st.Values.F, st.Values.M)
+	if pop == nil {
+		if pop, err = s.Population(ctx); err != nil {
+			return nil, err
+		}
 	}
-	res, err := scoreScript.Run(ctx, s.rdb, s.populationKeys(), args...).Slice()
-	if err != nil {
-		return nil, fmt.Errorf("score: %w", err)
-	}
-	p, err := population(res)
-	if err != nil {
-		return nil, err
-	}
+	sc := pop.Scorer(T)
 	out := make([]Profile, len(states))
 	for i, st := range states {
-		snap, err := s.snapshot(st, p, res[scoreHead+3*i:scoreHead+3+3*i], T)
+		snap, err := s.snapshot(st, &sc, T)
 		if err != nil {
 			return nil, err
 		}
@@ -374,7 +389,7 @@ func (s *Store) Evaluate(ctx context.Context, T time.Time, customers []string) (
 	if err != nil {
 		return nil, err
 	}
-	_, snaps, err := s.evaluate(ctx, T, states, make([]Cause, len(states)))
+	_, snaps, err := s.evaluate(ctx, T, states, make([]Cause, len(states)), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -539,19 +554,18 @@ func (s *Store) merge(ctx context.Context, T time.Time, op Op, states []*State) 
 		return err
 	}
 	states[0] = both[1]
-	// The merged profile leaves the population for good: an entry with the
-	// highest version can never be replaced.
-	if err := populationScript.Run(ctx, s.rdb, s.populationKeys(), op.Merge, maxVersion, T.UnixMilli(), 0, 0, 0).Err(); err != nil {
-		return fmt.Errorf("remove merged profile from the population: %w", err)
+	// The merged profile leaves the population (its summary is Gone from
+	// now on, so other writers' populations drop it too) and the timers.
+	pop, err := s.Population(ctx)
+	if err != nil {
+		return err
 	}
-	if err := s.rdb.ZRem(ctx, s.timerKey(), op.Merge).Err(); err != nil {
+	pop.Remove(op.Merge)
+	if err := s.rdb.ZRem(ctx, s.timerKey(op.Merge), op.Merge).Err(); err != nil {
 		return fmt.Errorf("remove merged profile's timer: %w", err)
 	}
 	return nil
 }
-
-// maxVersion is above any profile version: Lua numbers are exact to 2^53.
-const maxVersion = 1 << 52
 
 // pipelined runs fn's commands in one pipeline. Scripts in a pipeline run by
 // hash; if Redis does not know them (a new or restarted server) they are
@@ -565,7 +579,7 @@ func (s *Store) pipelined(ctx context.Context, fn func(redis.Pipeliner)) error {
 		if err == nil || attempt > 0 || !redis.HasErrorPrefix(err, "NOSCRIPT") {
 			return err
 		}
-		for _, sc := range []*redis.Script{applyScript, populationScript, scoreScript, readScript} {
+		for _, sc := range []*redis.Script{applyScript, entryScript, readScript} {
 			if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 				return fmt.Errorf("load scripts: %w", err)
 			}
@@ -584,42 +598,47 @@ func toAny(ss []string) []any {
 // evaluate records the latest state of each customer in the population,
 // scores every state against it, schedules the customers' next time-driven
 // change, and returns the snapshot changes in order. The population is
-// recorded for all customers first, then customers are scored in shards at
-// once, so that Redis scores one shard while the rules of another run; every
-// state is scored against the same population either way.
-func (s *Store) evaluate(ctx context.Context, T time.Time, states []*State, causes []Cause) ([]Change, []Snapshot, error) {
+// recorded for all customers first, so every state is scored against the
+// same population. Customers in left (merged into another) are scored but
+// leave the population and the timers.
+func (s *Store) evaluate(ctx context.Context, T time.Time, states []*State, causes []Cause, left map[string]bool) ([]Change, []Snapshot, error) {
+	pop, err := s.Population(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	latest := map[string]*State{}
 	var order []string
 	var merged []string
 	for _, st := range states {
-		if st.MergedInto != "" {
+		if st.MergedInto != "" || left[st.Customer] {
 			merged = append(merged, st.Customer) // no longer a customer of its own
-			continue
+			if st.MergedInto != "" {
+				continue
+			}
 		}
-		if _, ok := latest[st.Customer]; !ok {
+		if _, ok := latest[st.Customer]; !ok && !left[st.Customer] {
 			order = append(order, st.Customer)
 		}
 		latest[st.Customer] = st
 	}
-	var pop []any
-	for _, c := range order {
-		st := latest[c]
-		pop = append(pop, c, st.Version, T.UnixMilli(), st.Values.F, st.Values.M, st.Last.UnixMilli())
+	for _, c := range merged {
+		pop.Remove(c)
 	}
-	// One round trip records the population and schedules the customers'
-	// next time-driven change.
-	err := s.pipelined(ctx, func(pipe redis.Pipeliner) {
-		if len(pop) > 0 {
-			populationScript.EvalSha(ctx, pipe, s.populationKeys(), pop...)
-		}
+	// One round trip records the entries in the profiles and schedules the
+	// customers' next time-driven change.
+	err = s.pipelined(ctx, func(pipe redis.Pipeliner) {
 		for _, c := range merged {
-			pipe.ZRem(ctx, s.timerKey(), c)
+			pipe.ZRem(ctx, s.timerKey(c), c)
 		}
 		for _, c := range order {
-			if due, ok := s.nextDue(latest[c], T); ok {
-				pipe.ZAdd(ctx, s.timerKey(), redis.Z{Score: float64(due.UnixMilli()), Member: c})
+			st := latest[c]
+			e := entryOf(st, T)
+			pop.Put(c, e)
+			entryScript.EvalSha(ctx, pipe, []string{s.customerKeys(c)[keyProfile]}, e.Version, e.At, formatEntry(e))
+			if due, ok := s.nextDue(st, T); ok {
+				pipe.ZAdd(ctx, s.timerKey(c), redis.Z{Score: float64(due.UnixMilli()), Member: c})
 			} else {
-				pipe.ZRem(ctx, s.timerKey(), c)
+				pipe.ZRem(ctx, s.timerKey(c), c)
 			}
 		}
 	})
@@ -627,58 +646,17 @@ func (s *Store) evaluate(ctx context.Context, T time.Time, states []*State, caus
 		return nil, nil, fmt.Errorf("record population: %w", err)
 	}
 
+	sc := pop.Scorer(T)
 	snaps := make([]Snapshot, len(states))
-	// changed[i] is the change state i makes, if any.
-	changed := make([]*Change, len(states))
-	shards := s.shards(len(states), func(i int) string { return states[i].Customer })
-	err = inParallel(len(shards), func(j int) error {
-		return s.score(ctx, T, shards[j], states, causes, snaps, changed)
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	var changes []Change
-	for _, ch := range changed {
-		if ch != nil {
-			changes = append(changes, *ch)
-		}
-	}
-	return changes, snaps, nil
-}
-
-// score scores the states idx against the population and stores their
-// snapshots and the changes they make in snaps and changed. All the states of
-// one customer are in idx, in order.
-func (s *Store) score(ctx context.Context, T time.Time, idx []int, states []*State, causes []Cause, snaps []Snapshot, changed []*Change) error {
-	args := []any{T.UnixMilli()}
-	for _, i := range idx {
-		st := states[i]
-		args = append(args, st.Values.R, st.Values.F, st.Values.M)
-	}
-	var cmd *redis.Cmd
-	err := s.pipelined(ctx, func(pipe redis.Pipeliner) {
-		cmd = scoreScript.EvalSha(ctx, pipe, s.populationKeys(), args...)
-	})
-	if err != nil {
-		return fmt.Errorf("score: %w", err)
-	}
-	res, err := cmd.Slice()
-	if err != nil {
-		return fmt.Errorf("score: %w", err)
-	}
-	p, err := population(res)
-	if err != nil {
-		return err
-	}
 	current := map[string]Snapshot{}
-	for k, i := range idx {
-		st := states[i]
+	var changes []Change
+	for i, st := range states {
 		if st.MergedInto != "" {
 			continue
 		}
-		after, err := s.snapshot(st, p, res[scoreHead+3*k:scoreHead+3+3*k], T)
+		after, err := s.snapshot(st, &sc, T)
 		if err != nil {
-			return fmt.Errorf("customer rules: %w", err)
+			return nil, nil, fmt.Errorf("customer rules: %w", err)
 		}
 		snaps[i] = after
 		before, ok := current[st.Customer]
@@ -688,13 +666,12 @@ func (s *Store) score(ctx context.Context, T time.Time, idx []int, states []*Sta
 		}
 		if !ok {
 			if before, err = st.published(); err != nil {
-				return err
+				return nil, nil, err
 			}
 		}
-		ch := newChange(st.Customer, T, before, after, causes[i])
-		changed[i] = &ch
+		changes = append(changes, newChange(st.Customer, T, before, after, causes[i]))
 	}
-	return nil
+	return changes, snaps, nil
 }
 
 // Commit stores the snapshots of published changes, so they are not published
@@ -737,15 +714,11 @@ func newChange(c string, T time.Time, before, after Snapshot, cause Cause) Chang
 	}
 }
 
-// snapshot computes a state's segmentation at T against the population.
-func (s *Store) snapshot(st *State, p rfm.Population, better []any, T time.Time) (Snapshot, error) {
+// snapshot computes a state's segmentation at T with the population's scorer.
+func (s *Store) snapshot(st *State, sc *population.Scorer, T time.Time) (Snapshot, error) {
 	snap := Snapshot{Stage: s.cfg.NES.Stage(st.Orders, st.First, st.Last, T)}
-	if st.Values.Buyer() && p.Buyers > 0 {
-		snap.RScore = rfm.Score(toInt(better[0]), p.Buyers)
-		snap.FScore = rfm.Score(toInt(better[1]), p.Buyers)
-		snap.MScore = rfm.Score(toInt(better[2]), p.Buyers)
-		snap.Segment = rfm.Segment(st.Values, p)
-	}
+	scores := sc.Score(st.Values)
+	snap.RScore, snap.FScore, snap.MScore, snap.Segment = scores.R, scores.F, scores.M, scores.Segment
 	if s.cfg.Rules != nil {
 		tags, tier, err := s.cfg.Rules.Eval(s.tagInput(st, snap))
 		if err != nil {
@@ -774,24 +747,6 @@ func (s *Store) nextDue(st *State, T time.Time) (time.Time, bool) {
 		due, ok = at, true
 	}
 	return due, ok
-}
-
-// scoreHead is the number of values before the groups in scoreScript's reply.
-const scoreHead = 5
-
-func population(res []any) (rfm.Population, error) {
-	if len(res) < scoreHead {
-		return rfm.Population{}, fmt.Errorf("score: short reply")
-	}
-	var limbs [2]int64
-	for i, v := range res[3:5] {
-		n, err := strconv.ParseInt(fmt.Sprint(v), 10, 64)
-		if err != nil {
-			return rfm.Population{}, fmt.Errorf("score: sum M: %w", err)
-		}
-		limbs[i] = n
-	}
-	return rfm.Population{Buyers: toInt(res[0]), SumR: toInt(res[1]), SumF: toInt(res[2]), SumM: money.JoinLimbs(limbs[1], limbs[0])}, nil
 }
 
 // capped reads a decimal integer of micros, of any length, capped to

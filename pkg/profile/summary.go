@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -91,14 +89,11 @@ func (s Summary) Newer(t Summary) bool {
 func (s *Store) Summaries(ctx context.Context, customers []string) ([]Summary, error) {
 	profiles := make([]*redis.SliceCmd, len(customers))
 	exists := make([]*redis.IntCmd, len(customers))
-	entries := make([]*redis.StringCmd, len(customers))
-	at := s.populationKeys()[5]
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, c := range customers {
 			p := s.customerKeys(c)[keyProfile]
 			exists[i] = pipe.Exists(ctx, p)
-			profiles[i] = pipe.HMGet(ctx, p, "n", "first", "last", "ltv", "ltvh", "ver", "merged_into", "derived")
-			entries[i] = pipe.HGet(ctx, at, c)
+			profiles[i] = pipe.HMGet(ctx, p, "n", "first", "last", "ltv", "ltvh", "ver", "merged_into", "derived", fieldEntry)
 		}
 		return nil
 	})
@@ -108,13 +103,13 @@ func (s *Store) Summaries(ctx context.Context, customers []string) ([]Summary, e
 	}
 	out := make([]Summary, 0, len(customers))
 	for i, c := range customers {
-		if failed(exists[i]) || failed(profiles[i]) || failed(entries[i]) {
+		if failed(exists[i]) || failed(profiles[i]) {
 			continue // keys Redis refuses to read (the updater dead-letters their events)
 		}
 		out = append(out, Summary{Customer: c})
 		p := profiles[i].Val()
 		sum := &out[len(out)-1]
-		if exists[i].Val() == 0 || len(p) != 8 || p[6] != nil && p[6] != "" {
+		if exists[i].Val() == 0 || len(p) != 9 || p[6] != nil && p[6] != "" {
 			sum.Gone = true
 			continue
 		}
@@ -130,17 +125,13 @@ func (s *Store) Summaries(ctx context.Context, customers []string) ([]Summary, e
 			}
 			sum.Tier, sum.Tags = snap.Tier, snap.Tags
 		}
-		// The population entry, "<version>|<T>|<F>|<M>|<last>", dates the
-		// summary: read while a batch is under way, the profile may be a
-		// version ahead of its entry, and the summary is then as old as the
-		// entry, so that the one the batch publishes replaces it.
-		if e := strings.Split(entries[i].Val(), "|"); len(e) == 5 {
-			sum.Version, _ = strconv.ParseInt(e[0], 10, 64)
-			T, _ := strconv.ParseInt(e[1], 10, 64)
-			sum.At = time.UnixMilli(T).UTC()
-			F, _ := strconv.Atoi(e[2])
-			M, _ := strconv.ParseInt(e[3], 10, 64)
-			sum.F, sum.M = F, M
+		// The population entry dates the summary: read while a batch is
+		// under way, the profile may be a version ahead of its entry, and
+		// the summary is then as old as the entry, so that the one the
+		// batch publishes replaces it.
+		raw, _ := p[8].(string)
+		if e, ok := parseEntry(raw); ok {
+			sum.Version, sum.At, sum.F, sum.M = e.Version, time.UnixMilli(e.At).UTC(), e.F, e.M
 		}
 	}
 	return out, nil

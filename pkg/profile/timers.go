@@ -1,8 +1,10 @@
 package profile
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -16,11 +18,9 @@ import (
 // by its evaluation. Evaluating a customer twice is harmless: the second
 // evaluation finds the snapshot already published.
 func (s *Store) Due(ctx context.Context, T time.Time, limit int) ([]Change, []string, error) {
-	due, err := s.rdb.ZRangeByScoreWithScores(ctx, s.timerKey(), &redis.ZRangeBy{
-		Min: "-inf", Max: strconv.FormatInt(T.UnixMilli(), 10), Count: int64(limit),
-	}).Result()
+	due, err := s.dueTimers(ctx, T, limit)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read due timers: %w", err)
+		return nil, nil, err
 	}
 	if len(due) == 0 {
 		return nil, nil, nil
@@ -35,11 +35,47 @@ func (s *Store) Due(ctx context.Context, T time.Time, limit int) ([]Change, []st
 	if err != nil {
 		return nil, nil, err
 	}
-	changes, _, err := s.evaluate(ctx, T, states, causes)
+	changes, _, err := s.evaluate(ctx, T, states, causes, nil)
 	return changes, customers, err
+}
+
+// dueTimers returns the earliest limit timers due at or before upTo, from
+// every shard, earliest first.
+func (s *Store) dueTimers(ctx context.Context, upTo time.Time, limit int) ([]redis.Z, error) {
+	shards := s.timerKeys()
+	cmds := make([]*redis.ZSliceCmd, len(shards))
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, k := range shards {
+			cmds[i] = pipe.ZRangeByScoreWithScores(ctx, k, &redis.ZRangeBy{
+				Min: "-inf", Max: strconv.FormatInt(upTo.UnixMilli(), 10), Count: int64(limit),
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read due timers: %w", err)
+	}
+	var due []redis.Z
+	for _, cmd := range cmds {
+		due = append(due, cmd.Val()...)
+	}
+	slices.SortFunc(due, func(a, b redis.Z) int { return cmp.Compare(a.Score, b.Score) })
+	return due[:min(len(due), limit)], nil
 }
 
 // Backlog returns how many timers are due at T and not yet applied.
 func (s *Store) Backlog(ctx context.Context, T time.Time) (int64, error) {
-	return s.rdb.ZCount(ctx, s.timerKey(), "-inf", strconv.FormatInt(T.UnixMilli(), 10)).Result()
+	shards := s.timerKeys()
+	cmds := make([]*redis.IntCmd, len(shards))
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, k := range shards {
+			cmds[i] = pipe.ZCount(ctx, k, "-inf", strconv.FormatInt(T.UnixMilli(), 10))
+		}
+		return nil
+	})
+	var n int64
+	for _, cmd := range cmds {
+		n += cmd.Val()
+	}
+	return n, err
 }

@@ -269,7 +269,7 @@ func WaitTimers(t testing.TB, store interface {
 func CustomerKeys(t testing.TB, rdb redis.UniversalClient, ns string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for k, v := range Dump(t, rdb, ns, "derived", "dkey") {
+	for k, v := range Dump(t, rdb, ns, "derived", "dkey", "pe") {
 		if !strings.HasPrefix(k, ":{#") {
 			out[k] = v
 		}

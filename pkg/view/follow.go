@@ -38,14 +38,23 @@ func Load(ctx context.Context, store *profile.Store, v *View) error {
 	})
 }
 
-// Follower keeps a view of one namespace current from the summaries topic.
+// Follower keeps populations current from the summaries topic: a View, or
+// the population a profile store scores against (profile.Live.Put).
 type Follower struct {
 	Brokers []string
-	// Namespace is the profile namespace the view holds; summaries of other
-	// namespaces (a rebuild) are left out.
-	Namespace string
-	View      *View
-	Log       *zap.Logger
+	// Put is given each summary and the namespace it was evaluated in.
+	Put func(ns string, s profile.Summary)
+	Log *zap.Logger
+}
+
+// Of returns the Put of a follower that keeps v, the view of namespace ns,
+// current: summaries of other namespaces (a rebuild) are left out.
+func Of(ns string, v *View) func(string, profile.Summary) {
+	return func(in string, s profile.Summary) {
+		if in == ns {
+			v.Put(s)
+		}
+	}
 }
 
 func (f *Follower) log() *zap.Logger {
@@ -102,8 +111,6 @@ func (f *Follower) follow(ctx context.Context, partition int, offset int64) erro
 			f.log().Warn("not a profile summary", zap.Int("partition", partition), zap.Int64("offset", m.Offset), zap.Error(err))
 			continue
 		}
-		if ns == f.Namespace {
-			f.View.Put(s)
-		}
+		f.Put(ns, s)
 	}
 }

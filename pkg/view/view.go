@@ -44,10 +44,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/segflow/segflow/pkg/money"
 	"github.com/segflow/segflow/pkg/nes"
+	"github.com/segflow/segflow/pkg/population"
 	"github.com/segflow/segflow/pkg/profile"
-	"github.com/segflow/segflow/pkg/rank"
 	"github.com/segflow/segflow/pkg/rfm"
 	"github.com/segflow/segflow/pkg/tag"
 )
@@ -82,12 +81,7 @@ type View struct {
 	// id order, then free to reuse.
 	dead, free []int32
 
-	// the buyers
-	buyers      int64
-	sumF, sumD  int64
-	sumM        money.Sum
-	fs, ms, ls  rank.Set // F, M and last purchase of every buyer
-	timesOfDays rank.Set // time of day of every buyer's last purchase
+	stats population.Stats // of the buyers
 }
 
 // New returns an empty view; cfg sets the NES purchase cycle, and rules (nil
@@ -195,136 +189,42 @@ func (v *View) newRow(id string) int32 {
 
 // join counts row, a buyer, in the population; leave takes it out if it
 // was one.
-func (v *View) join(row int32) {
-	v.buyers++
-	v.sumF += int64(v.f[row])
-	v.sumM = v.sumM.Add(money.Micros(v.m[row]))
-	d, t := dayOf(v.last[row])
-	v.sumD += d
-	v.fs.Insert(int64(v.f[row]))
-	v.ms.Insert(v.m[row])
-	v.ls.Insert(v.last[row])
-	v.timesOfDays.Insert(t)
-}
+func (v *View) join(row int32) { v.stats.Join(v.entry(row)) }
 
-func (v *View) leave(row int32) {
-	if v.f[row] < 1 {
-		return
-	}
-	v.buyers--
-	v.sumF -= int64(v.f[row])
-	v.sumM = v.sumM.Sub(money.Micros(v.m[row]))
-	d, t := dayOf(v.last[row])
-	v.sumD -= d
-	v.fs.Remove(int64(v.f[row]))
-	v.ms.Remove(v.m[row])
-	v.ls.Remove(v.last[row])
-	v.timesOfDays.Remove(t)
-}
+func (v *View) leave(row int32) { v.stats.Leave(v.entry(row)) }
 
-// dayOf splits a Unix millisecond into its day and time of day, flooring
-// (so that times before 1970 split the same way).
-func dayOf(ms int64) (d, t int64) {
-	d, t = ms/day, ms%day
-	if t < 0 {
-		d, t = d-1, t+day
-	}
-	return d, t
+func (v *View) entry(row int32) population.Entry {
+	return population.Entry{F: int(v.f[row]), M: v.m[row], Last: v.last[row]}
 }
 
 // recency is R of a last purchase at T: the whole days from last to T, 0
 // for a purchase after T (as the profile store counts them).
-func recency(T, last int64) int64 {
-	d, _ := dayOf(T - last)
-	return max(d, 0)
-}
+func recency(T, last int64) int64 { return population.Recency(T, last) }
 
 // scoring holds what scores every buyer at one T.
 type scoring struct {
-	T          int64 // ms
-	ns         int64 // T in ns, for stages
-	population rfm.Population
-	// thresholds for scores 2..5: a buyer scores 1 + the number of them
-	// their value passes.
-	f, m, r [4]int64
-	// the means as thresholds: R is high if R ≤ rHigh (R·n ≤ ΣR), F if
-	// F ≥ fHigh (F·n ≥ ΣF), M if M ≥ mHigh (M·n ≥ ΣM).
-	rHigh, fHigh, mHigh int64
+	population.Scorer
+	ns int64 // T in ns, for stages
 }
 
 func (v *View) scoring(T time.Time) scoring {
-	sc := scoring{T: T.UnixMilli(), ns: T.UnixNano()}
-	n := v.buyers
-	sc.population = rfm.Population{Buyers: n, SumF: v.sumF, SumM: v.sumM}
-	if n == 0 {
-		return sc
-	}
-	dT, tT := dayOf(sc.T)
-	sc.population.SumR = n*dT - v.sumD - int64(v.timesOfDays.Len()-v.timesOfDays.AtMost(tT))
-	// That counts a purchase after T as negative days; it counts 0. There
-	// are few: event times are at most a day or so ahead of receipt.
-	for k := v.ls.AtMost(sc.T); k < int(n); k++ {
-		d, _ := dayOf(sc.T - v.ls.Select(k))
-		sc.population.SumR -= d
-	}
-	sc.rHigh = floorDiv(sc.population.SumR, n)
-	sc.fHigh = ceilDiv(sc.population.SumF, n)
-	sc.mHigh = int64(sc.population.SumM.CeilDiv(n))
-	for s := 2; s <= 5; s++ {
-		k := int((int64(s-1)*n + 4) / 5) // ⌈(s−1)·n/5⌉, at least 1
-		sc.f[s-2] = v.fs.Select(k - 1)
-		sc.m[s-2] = v.ms.Select(k - 1)
-		sc.r[s-2] = recency(sc.T, v.ls.Select(k-1))
-	}
-	return sc
+	return scoring{Scorer: v.stats.Scorer(T), ns: T.UnixNano()}
+}
+
+// Scorer scores buyers at T against the view's population (for
+// profile.Store.GetAgainst).
+func (v *View) Scorer(T time.Time) population.Scorer {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.stats.Scorer(T)
 }
 
 // scores returns the scores of a buyer with values r, f, m.
 func (sc *scoring) scores(r, f, m int64) rfm.Scores {
-	out := rfm.Scores{R: 1, F: 1, M: 1}
-	for i := range 4 {
-		if f > sc.f[i] {
-			out.F++
-		}
-		if m > sc.m[i] {
-			out.M++
-		}
-		if r < sc.r[i] {
-			out.R++
-		}
-	}
-	out.Segment = sc.segment(r, f, m)
-	return out
+	return sc.Score(rfm.Values{R: int(r), F: int(f), M: m})
 }
 
-// segment is rfm.Segment with the means read once: an index into
-// rfm.Segments, ordered M, then R, then F, each high before low.
-func (sc *scoring) segmentIndex(r, f, m int64) int {
-	i := 0
-	if m < sc.mHigh {
-		i += 4
-	}
-	if r > sc.rHigh {
-		i += 2
-	}
-	if f < sc.fHigh {
-		i++
-	}
-	return i
-}
-
-func (sc *scoring) segment(r, f, m int64) string { return rfm.Segments[sc.segmentIndex(r, f, m)] }
-
-// floorDiv and ceilDiv divide by n > 0, rounding down and up.
-func floorDiv(a, n int64) int64 {
-	q := a / n
-	if a%n != 0 && a < 0 {
-		q--
-	}
-	return q
-}
-
-func ceilDiv(a, n int64) int64 { return -floorDiv(-a, n) }
+func (sc *scoring) segmentIndex(r, f, m int64) int { return sc.SegmentIndex(r, f, m) }
 
 // Scores returns customer id's RFM values and scores as of T, and whether
 // the view holds id. A customer who is not a buyer has zero scores.
@@ -392,7 +292,7 @@ func (v *View) Counts(T time.Time) Counts {
 		segments[sc.segmentIndex(x.r, int64(v.f[row]), v.m[row])]++
 		grid[x.scores.R-1][x.scores.F-1]++
 	}
-	out := Counts{At: T, Buyers: v.buyers, Grid: grid, Segments: make(map[string]int64, len(rfm.Segments)), Stages: make(map[nes.Stage]int64, len(nes.Stages))}
+	out := Counts{At: T, Buyers: v.stats.Buyers(), Grid: grid, Segments: make(map[string]int64, len(rfm.Segments)), Stages: make(map[nes.Stage]int64, len(nes.Stages))}
 	for i, s := range rfm.Segments {
 		out.Segments[s] = segments[i]
 	}

@@ -66,7 +66,7 @@ func (vs *Views) follow(ctx context.Context, ns string) error {
 	vs.mu.Lock()
 	l := vs.views[ns]
 	vs.mu.Unlock()
-	f := &Follower{Brokers: vs.Brokers, Namespace: ns, View: l.view, Log: vs.Log}
+	f := &Follower{Brokers: vs.Brokers, Put: Of(ns, l.view), Log: vs.Log}
 	from, err := stream.EndOffsets(ctx, vs.Brokers, event.TopicSummaries)
 	if err == nil {
 		err = Load(ctx, vs.Store.In(ns), l.view)

@@ -142,6 +142,17 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		}
 		g.Add("profile-updater", up.Run)
 	}
+	if cmd == "run" || cmd == "profile-updater" || cmd == "trigger" {
+		// The populations the live stores score against (loaded from Redis
+		// on first use) follow the others' evaluations and erasures, from
+		// the end of the summaries topic before any is loaded.
+		from, err := stream.EndOffsets(ctx, brokers, event.TopicSummaries)
+		if err != nil {
+			return err
+		}
+		f := &view.Follower{Brokers: brokers, Put: func(ns string, s profile.Summary) { live.Put(ns, s) }, Log: log.Named("population")}
+		g.Add("population", func(ctx context.Context) error { return f.Run(ctx, from) })
+	}
 	if (cmd == "run" || cmd == "trigger") && cfg.Campaigns != "" {
 		camps, err := campaign.Load(cfg.Campaigns)
 		if err != nil {
