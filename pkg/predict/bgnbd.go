@@ -136,8 +136,10 @@ func (d bgnbdData) logLikelihood(r, alpha, a, b float64, grad []float64) float64
 		e := math.Exp(lo - hi)
 		ll += hi + math.Log1p(e)
 		if grad != nil {
-			w3 := 1 / (1 + math.Exp(l4-l3))
-			w4 := 1 - w3
+			w3, w4 := 1/(1+e), e/(1+e)
+			if l4 > l3 {
+				w3, w4 = w4, w3
+			}
 			gr -= w3*logAT + w4*logATx
 			galpha -= rx * (w3/(alpha+c.T) + w4/(alpha+c.Tx))
 			ga += w4 / a

@@ -68,7 +68,7 @@ func maximize(f objective, start []float64, n int) ([]float64, float64, error) {
 		x0[i] = math.Log(v)
 	}
 	res, err := optimize.Minimize(p, x0, &optimize.Settings{
-		GradientThreshold: 1e-9,
+		GradientThreshold: 1e-8,
 		MajorIterations:   1000,
 		// The likelihoods here are smooth; a flat stretch of 20 iterations
 		// is convergence.

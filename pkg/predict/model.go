@@ -9,13 +9,26 @@ import (
 )
 
 // Model is a fitted pair: BG/NBD for purchases and Gamma-Gamma for spend.
+// Build it with [NewModel], which names it once; a Model written as a
+// literal names itself at every [Model.Version].
 type Model struct {
 	Purchases BGNBD
 	Spend     GammaGamma
+	version   string
+}
+
+// NewModel returns the pair with its version computed.
+func NewModel(purchases BGNBD, spend GammaGamma) Model {
+	m := Model{Purchases: purchases, Spend: spend}
+	m.version = m.Version()
+	return m
 }
 
 // Version names the pair of parameter sets; every [Prediction] carries it.
 func (m Model) Version() string {
+	if m.version != "" {
+		return m.version
+	}
 	return version("clv", m.Purchases.Version(), m.Spend.Version())
 }
 
@@ -44,6 +57,13 @@ const year = 365 * 24 * time.Hour
 //
 // with t_k = k·H/n, H the horizon and d the annual discount rate.
 func (m Model) CLV(c Customer, h CLV) float64 {
+	clv, _ := m.clv(c, h)
+	return clv
+}
+
+// clv returns the CLV and E[Y(H) | x, t_x, T], its last step's
+// cumulative purchases.
+func (m Model) clv(c Customer, h CLV) (clv, purchases float64) {
 	horizon, n := h.Horizon, h.Periods
 	if horizon <= 0 {
 		horizon = DefaultCLV.Horizon
@@ -59,7 +79,7 @@ func (m Model) CLV(c Customer, h CLV) float64 {
 		sum += (y - prev) / math.Pow(1+h.AnnualDiscount, float64(at)/float64(year))
 		prev = y
 	}
-	return m.Spend.ConditionalSpend(c) * sum
+	return m.Spend.ConditionalSpend(c) * sum, prev
 }
 
 // Prediction is what a fitted model says of one customer.
@@ -79,15 +99,12 @@ type Prediction struct {
 // Predict returns the model's predictions for the customer, over the
 // horizon and discount of h.
 func (m Model) Predict(c Customer, h CLV) Prediction {
-	horizon := h.Horizon
-	if horizon <= 0 {
-		horizon = DefaultCLV.Horizon
-	}
+	clv, purchases := m.clv(c, h)
 	return Prediction{
 		PAlive:    m.Purchases.PAlive(c),
-		Purchases: m.Purchases.ConditionalPurchases(c, float64(horizon)/float64(m.Purchases.unit())),
+		Purchases: purchases,
 		Spend:     m.Spend.ConditionalSpend(c),
-		CLV:       m.CLV(c, h),
+		CLV:       clv,
 		Model:     m.Version(),
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-var publishedModel = Model{Purchases: publishedBGNBD, Spend: publishedGammaGamma}
+var publishedModel = NewModel(publishedBGNBD, publishedGammaGamma)
 
 func TestCLVIsSpendTimesDiscountedPurchases(t *testing.T) {
 	m := publishedModel
@@ -86,9 +86,12 @@ func TestVersionNamesTheParametersAndNotTheFitDate(t *testing.T) {
 	if g.Version() == g2.Version() {
 		t.Errorf("Gamma-Gamma version %s does not change with γ", g.Version())
 	}
-	m2 := Model{Purchases: a, Spend: g2}
+	m2 := NewModel(a, g2)
 	if publishedModel.Version() == m2.Version() {
 		t.Errorf("model version %s does not change with the spend model", m2.Version())
+	}
+	if literal := (Model{Purchases: a, Spend: g2}); literal.Version() != m2.Version() {
+		t.Errorf("a literal model is named %s, NewModel's %s", literal.Version(), m2.Version())
 	}
 }
 
