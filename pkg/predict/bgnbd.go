@@ -71,14 +71,19 @@ type bgnbdData struct {
 }
 
 func newBGNBDData(cs []Customer) bgnbdData {
-	d := bgnbdData{cs: cs}
+	return bgnbdData{cs: cs, count: countByX(cs)}
+}
+
+// countByX returns the number of customers with each x, indexed by x.
+func countByX(cs []Customer) []float64 {
+	var count []float64
 	for _, c := range cs {
-		for len(d.count) <= c.X {
-			d.count = append(d.count, 0)
+		for len(count) <= c.X {
+			count = append(count, 0)
 		}
-		d.count[c.X]++
+		count[c.X]++
 	}
-	return d
+	return count
 }
 
 // logLikelihood returns the log-likelihood at (r, α, a, b) and, if grad is

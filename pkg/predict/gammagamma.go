@@ -90,12 +90,8 @@ type ggData struct {
 }
 
 func newGGData(cs []Customer) ggData {
-	d := ggData{cs: cs}
+	d := ggData{cs: cs, count: countByX(cs)}
 	for _, c := range cs {
-		for len(d.count) <= c.X {
-			d.count = append(d.count, 0)
-		}
-		d.count[c.X]++
 		x := float64(c.X)
 		d.sumXLog += x * (math.Log(c.Spend) + math.Log(x))
 		d.sumLogZ += math.Log(c.Spend)
