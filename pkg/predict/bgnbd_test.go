@@ -171,3 +171,25 @@ func TestFitBGNBDRejectsWhatItCannotFit(t *testing.T) {
 		})
 	}
 }
+
+func TestConditionalPurchasesFarFromTheCDNOWCustomersAreMpmathValues(t *testing.T) {
+	// Reference values from mpmath at 40 digits (hyp2f1 and the formula
+	// of ConditionalPurchases' doc), at the published parameters: many
+	// purchases, a long horizon, a young customer, a dead-looking one.
+	for _, c := range []struct {
+		c    Customer
+		t    float64
+		want float64
+	}{
+		{Customer{X: 50, Tx: 38, T: 39}, 52, 41.32248161},
+		{Customer{X: 100, Tx: 38, T: 39}, 52, 79.70417119},
+		{Customer{X: 5, Tx: 3, T: 4}, 520, 33.72138979},
+		{Customer{X: 300, Tx: 200, T: 260}, 52, 5.761199647e-30},
+		{Customer{X: 1, Tx: 0.1, T: 0.2}, 52, 4.450006843},
+		{Customer{}, 5200, 12.14811903},
+	} {
+		if got := publishedBGNBD.ConditionalPurchases(c.c, c.t); math.Abs(got-c.want) > 1e-8*c.want {
+			t.Errorf("E[Y(%g) | %+v] = %.10g, mpmath %.10g", c.t, c.c, got, c.want)
+		}
+	}
+}
