@@ -28,7 +28,7 @@ func (m BGNBD) Version() string {
 }
 
 // FitBGNBD returns the BG/NBD parameters of maximum likelihood for the
-// customers. It needs customers with and without repeat purchases.
+// customers. It needs customers with repeat purchases.
 func FitBGNBD(cs []Customer, f Fit) (BGNBD, error) {
 	repeat := 0
 	for i, c := range cs {
@@ -39,8 +39,8 @@ func FitBGNBD(cs []Customer, f Fit) (BGNBD, error) {
 			repeat++
 		}
 	}
-	if repeat == 0 || repeat == len(cs) {
-		return BGNBD{}, fmt.Errorf("fit BG/NBD: %w: %d customers, %d of them with repeat purchases: need some with and some without", ErrInput, len(cs), repeat)
+	if repeat == 0 {
+		return BGNBD{}, fmt.Errorf("fit BG/NBD: %w: %d customers, none with repeat purchases: the purchase rate and dropout cannot be told apart", ErrInput, len(cs))
 	}
 	d := newBGNBDData(cs)
 	// The start is the published CDNOW optimum's order of magnitude; BFGS

@@ -159,7 +159,6 @@ func TestFitBGNBDRejectsWhatItCannotFit(t *testing.T) {
 	}{
 		{"no customers", nil},
 		{"no repeat customers", []Customer{{T: 3}, {T: 4}}},
-		{"only repeat customers", []Customer{{X: 1, Tx: 1, T: 3}, {X: 2, Tx: 2, T: 4}}},
 		{"t_x after T", []Customer{{T: 3}, {X: 1, Tx: 5, T: 4}}},
 		{"a negative x", []Customer{{T: 3}, {X: -1, T: 4}}},
 		{"a NaN age", []Customer{{T: math.NaN()}, {X: 1, Tx: 1, T: 4}}},
@@ -191,5 +190,14 @@ func TestConditionalPurchasesFarFromTheCDNOWCustomersAreMpmathValues(t *testing.
 		if got := publishedBGNBD.ConditionalPurchases(c.c, c.t); math.Abs(got-c.want) > 1e-8*c.want {
 			t.Errorf("E[Y(%g) | %+v] = %.10g, mpmath %.10g", c.t, c.c, got, c.want)
 		}
+	}
+}
+
+func TestFitBGNBDSaysWhenTheDataHaveNoMaximum(t *testing.T) {
+	// Two customers who both bought again: the likelihood keeps growing as
+	// the parameters run off.
+	_, err := FitBGNBD([]Customer{{X: 1, Tx: 1, T: 3}, {X: 2, Tx: 2, T: 4}}, Fit{})
+	if !errors.Is(err, ErrNoFit) {
+		t.Errorf("error %v, want ErrNoFit", err)
 	}
 }

@@ -17,6 +17,11 @@ const Week = 7 * 24 * time.Hour
 // out of range, too few customers to fit.
 var ErrInput = errors.New("predict: bad input")
 
+// ErrNoFit is wrapped by the errors of a fit that found no maximum of the
+// likelihood: data that do not identify the model (too few customers, or
+// a likelihood that grows without bound as a parameter goes to 0 or ∞).
+var ErrNoFit = errors.New("predict: no maximum likelihood")
+
 // Customer is one customer's model inputs, as the literature defines them,
 // in units of the model's time unit.
 type Customer struct {

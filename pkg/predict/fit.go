@@ -77,19 +77,19 @@ func maximize(f objective, start []float64, n int) ([]float64, float64, error) {
 	// A line search that can make no more progress has converged as far
 	// as float64 allows: its result is kept if the gradient is small.
 	if err != nil && !(errors.Is(err, optimize.ErrNoProgress) || errors.Is(err, optimize.ErrLinesearcherFailure)) {
-		return nil, 0, fmt.Errorf("maximize the likelihood: %w", err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrNoFit, err)
 	}
 	if res == nil || math.IsNaN(res.F) || math.IsInf(res.F, 0) {
-		return nil, 0, fmt.Errorf("maximize the likelihood: no finite optimum (%v)", err)
+		return nil, 0, fmt.Errorf("%w: no finite optimum (%v)", ErrNoFit, err)
 	}
 	if g := gradNorm(res.Gradient); err != nil && g > 1e-5 {
-		return nil, 0, fmt.Errorf("maximize the likelihood: stopped with gradient %g: %w", g, err)
+		return nil, 0, fmt.Errorf("%w: stopped with gradient %g: %w", ErrNoFit, g, err)
 	}
 	out := make([]float64, len(res.X))
 	for i, v := range res.X {
 		out[i] = math.Exp(v)
 		if !(out[i] > 0) || math.IsInf(out[i], 0) {
-			return nil, 0, fmt.Errorf("maximize the likelihood: parameter %d went to %g: the data do not identify the model", i, out[i])
+			return nil, 0, fmt.Errorf("%w: parameter %d went to %g", ErrNoFit, i, out[i])
 		}
 	}
 	return out, -res.F * float64(n), nil
