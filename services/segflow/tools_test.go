@@ -86,11 +86,12 @@ func TestReplayVerifyAndDropCommands(t *testing.T) {
 	if !strings.Contains(out.String(), "sf3 is live; sf stays until `segflow replay drop sf`") {
 		t.Errorf("switch output:\n%s", out.String())
 	}
-	if err := replayCmd(ctx, append([]string{"drop"}, append(common, "sf3")...), &out, &out); err == nil {
+	drop := []string{"drop", "--redis-addr", r.Addr, "--log-level", "warn"}
+	if err := replayCmd(ctx, append(drop, "sf3"), &out, &out); err == nil {
 		t.Error("dropping the live namespace was not refused")
 	}
 	out.Reset()
-	if err := replayCmd(ctx, append([]string{"drop"}, append(common, "sf2")...), &out, &out); err != nil || !strings.Contains(out.String(), "keys of namespace sf2") {
+	if err := replayCmd(ctx, append(drop, "sf2"), &out, &out); err != nil || !strings.Contains(out.String(), "keys of namespace sf2") {
 		t.Errorf("drop sf2: %v\n%s", err, out.String())
 	}
 	if left := testenv.Keys(t, r.Client(t), "sf2:*"); len(left) > 0 {
