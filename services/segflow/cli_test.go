@@ -166,6 +166,17 @@ func TestUsageErrorsExitTwoWithoutStartingAnything(t *testing.T) {
 	}
 }
 
+// ordersFile writes a CSV file of orders, rows after the header, and
+// returns its path.
+func ordersFile(t *testing.T, rows string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "orders.csv")
+	if err := os.WriteFile(path, []byte("order_id,customer_id,time,total,currency\n"+rows), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // closedAddr returns an address on which nothing listens.
 func closedAddr(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -254,10 +265,7 @@ func TestTheEngineersCommandsNeedTheAddressesOfADeployment(t *testing.T) {
 func TestAnUnreachableBrokerFailsNamingItsAddress(t *testing.T) {
 	r := testenv.StartRedis(t)
 	closed := closedAddr(t)
-	orders := filepath.Join(t.TempDir(), "orders.csv")
-	if err := os.WriteFile(orders, []byte("order_id,customer_id,time,total,currency\n1,alice,2024-01-02,10.00,USD\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	orders := ordersFile(t, "1,alice,2024-01-02,10.00,USD\n")
 	for _, args := range [][]string{
 		{"profile-updater", "--http-addr", "127.0.0.1:0"},
 		{"collector", "--http-addr", "127.0.0.1:0", "--write-keys", "web=k"},
@@ -284,10 +292,7 @@ func TestAnUnreachableBrokerFailsNamingItsAddress(t *testing.T) {
 func TestOneAnsweringSeedBrokerIsEnough(t *testing.T) {
 	k := testenv.StartKafka(t)
 	r := testenv.StartRedis(t)
-	orders := filepath.Join(t.TempDir(), "orders.csv")
-	if err := os.WriteFile(orders, []byte("order_id,customer_id,time,total,currency\n1,alice,2024-01-02,10.00,USD\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	orders := ordersFile(t, "1,alice,2024-01-02,10.00,USD\n")
 	code, out, errOut := call(t, 60*time.Second, "import", "orders", "--kafka-brokers", closedAddr(t)+","+k.Brokers[0], "--redis-addr", r.Addr, "--log-level", "warn", orders)
 	if code != 0 || !strings.Contains(out, "1 rows: 1 written") {
 		t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
@@ -330,11 +335,7 @@ func TestANamespaceThatDoesNotExistIsRefused(t *testing.T) {
 func TestAnImportWithFailedRowsExitsOneAfterItsSummary(t *testing.T) {
 	k := testenv.StartKafka(t)
 	r := testenv.StartRedis(t)
-	path := filepath.Join(t.TempDir(), "orders.csv")
-	csv := "order_id,customer_id,time,total,currency\n1,alice,2024-01-02,10.00,USD\n2,bob,not a time,5.00,USD\n3,carol,2024-01-03,7.00,USD\n"
-	if err := os.WriteFile(path, []byte(csv), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := ordersFile(t, "1,alice,2024-01-02,10.00,USD\n2,bob,not a time,5.00,USD\n3,carol,2024-01-03,7.00,USD\n")
 	code, out, errOut := call(t, 60*time.Second, "import", "orders", "--kafka-brokers", k.Brokers[0], "--redis-addr", r.Addr, "--log-level", "warn", path)
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)

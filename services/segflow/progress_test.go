@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,11 +68,7 @@ func TestALogLineWrittenDuringTheProgressLineIsNotGarbled(t *testing.T) {
 func TestAnImportReportsRowsNotBytes(t *testing.T) {
 	k := testenv.StartKafka(t)
 	r := testenv.StartRedis(t)
-	path := filepath.Join(t.TempDir(), "orders.csv")
-	csv := "order_id,customer_id,time,total,currency\n1,alice,2024-01-02,10.00,USD\n2,bob,2024-01-03,5.00,USD\n3,carol,2024-01-04,7.00,USD\n"
-	if err := os.WriteFile(path, []byte(csv), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := ordersFile(t, "1,alice,2024-01-02,10.00,USD\n2,bob,2024-01-03,5.00,USD\n3,carol,2024-01-04,7.00,USD\n")
 	code, _, errOut := call(t, 60*time.Second, "import", "orders", "--kafka-brokers", k.Brokers[0], "--redis-addr", r.Addr, path)
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, errOut)

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,11 +19,7 @@ import (
 func TestImportOrdersCommandPrintsRowErrorsAndASummary(t *testing.T) {
 	k := testenv.StartKafka(t)
 	r := testenv.StartRedis(t)
-	path := filepath.Join(t.TempDir(), "orders.csv")
-	csv := "order_id,customer_id,time,total,currency\n1,alice,2024-01-02,10.00,USD\n2,bob,not a time,5.00,USD\n"
-	if err := os.WriteFile(path, []byte(csv), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := ordersFile(t, "1,alice,2024-01-02,10.00,USD\n2,bob,not a time,5.00,USD\n")
 	args := []string{"orders", "--kafka-brokers", k.Brokers[0], "--redis-addr", r.Addr, "--log-level", "warn", path}
 	var out bytes.Buffer
 	if err := importOrders(context.Background(), args, &out, &out); !errors.Is(err, errRowsFailed) {
