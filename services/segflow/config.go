@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/segflow/segflow/pkg/api"
@@ -427,6 +428,11 @@ func envName(flagName string) string {
 func (c *config) embedded() bool { return c.KafkaBrokers == "" || c.RedisAddr == "" }
 
 func (c *config) brokers() []string { return splitList(c.KafkaBrokers) }
+
+// kafkaDialer is how segflow connects to the brokers of --kafka-brokers.
+func (c *config) kafkaDialer() *kafka.Dialer {
+	return &kafka.Dialer{Timeout: brokerDialTimeout}
+}
 
 // redis returns the Redis connection settings, at addrs (--redis-addr's,
 // or an embedded server's).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -55,7 +54,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 
 	brokers, redisAddr := cfg.brokers(), cfg.RedisAddr
 	if len(brokers) > 0 {
-		if err := checkBrokers(ctx, brokers, log); err != nil {
+		if err := checkBrokers(ctx, cfg.kafkaDialer(), brokers, log); err != nil {
 			return err
 		}
 	}
@@ -241,23 +240,31 @@ func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store 
 // brokerDialTimeout bounds the wait for a seed broker to answer at start-up.
 const brokerDialTimeout = 3 * time.Second
 
-// checkBrokers dials every seed broker at once before anything starts, so
-// that a wrong or unreachable --kafka-brokers fails within
-// brokerDialTimeout, naming each address and why, instead of after the
-// retries of the topics' creation. One seed that answers is enough (the
-// client learns the cluster from it); those that do not are logged.
-func checkBrokers(ctx context.Context, brokers []string, log *zap.Logger) error {
+// checkBrokers asks every seed broker at once which API versions it speaks,
+// before anything starts, so that a wrong or unreachable --kafka-brokers
+// fails within brokerDialTimeout, naming each address and why, instead of
+// after the retries of the topics' creation. A Kafka request, not only a TCP
+// connection: something else listening at the address (or a proxy that
+// accepts every connection) is no broker. One seed that answers is enough
+// (the client learns the cluster from it); those that do not are logged.
+func checkBrokers(ctx context.Context, dialer *kafka.Dialer, brokers []string, log *zap.Logger) error {
 	errs := make([]error, len(brokers))
-	d := net.Dialer{Timeout: brokerDialTimeout}
 	var wg sync.WaitGroup
 	for i, b := range brokers {
 		wg.Go(func() {
-			conn, err := d.DialContext(ctx, "tcp", b)
+			ctx, cancel := context.WithTimeout(ctx, brokerDialTimeout)
+			defer cancel()
+			conn, err := dialer.DialContext(ctx, "tcp", b)
 			if err != nil {
 				errs[i] = fmt.Errorf("%s: %w", b, err)
 				return
 			}
-			conn.Close()
+			defer conn.Close()
+			dl, _ := ctx.Deadline()
+			_ = conn.SetDeadline(dl)
+			if _, err := conn.ApiVersions(); err != nil {
+				errs[i] = fmt.Errorf("%s: connected, but no Kafka answer: %w", b, err)
+			}
 		})
 	}
 	wg.Wait()

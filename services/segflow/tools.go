@@ -33,7 +33,7 @@ var errDiffers = errors.New("differences found")
 func connect(ctx context.Context, cfg *config, log *zap.Logger) (redis.UniversalClient, []string, error) {
 	brokers := cfg.brokers()
 	if len(brokers) > 0 {
-		if err := checkBrokers(ctx, brokers, log); err != nil {
+		if err := checkBrokers(ctx, cfg.kafkaDialer(), brokers, log); err != nil {
 			return nil, nil, err
 		}
 	}
