@@ -343,8 +343,8 @@ func TestANamespaceThatDoesNotExistIsRefused(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"verify against it", append([]string{"verify", "--against", "nosuch"}, conn...), "--against nosuch: there is no such namespace; the namespaces are sf"},
-		{"drop it", []string{"replay", "drop", "--redis-addr", r.Addr, "nosuch"}, "nosuch: there is no such namespace; the namespaces are sf"},
+		{"verify against it", append([]string{"verify", "--against", "nosuch"}, conn...), "--against: namespace nosuch does not exist; the namespaces are sf"},
+		{"drop it", []string{"replay", "drop", "--redis-addr", r.Addr, "nosuch"}, "segflow: namespace nosuch does not exist; the namespaces are sf"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := call(t, 60*time.Second, tc.args...)

@@ -52,7 +52,7 @@ func checkNamespace(ctx context.Context, rdb redis.UniversalClient, flagName, ns
 		return err
 	}
 	if !slices.Contains(all, ns) {
-		return fmt.Errorf("%s%s: there is no such namespace; the namespaces are %s", flagName, ns, strings.Join(all, ", "))
+		return fmt.Errorf("%snamespace %s does not exist; the namespaces are %s", flagName, ns, strings.Join(all, ", "))
 	}
 	return nil
 }
@@ -321,7 +321,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if against, err = profile.LiveNamespace(ctx, t.rdb, t.base.Prefix()); err != nil {
 			return err
 		}
-	} else if err := checkNamespace(ctx, t.rdb, "--against ", against, t.base.Prefix()); err != nil {
+	} else if err := checkNamespace(ctx, t.rdb, "--against: ", against, t.base.Prefix()); err != nil {
 		return err
 	}
 	scratch := t.cfg.Scratch
