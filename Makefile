@@ -54,3 +54,7 @@ build:
 ## up: the pipeline on real Kafka (KRaft) and Redis with docker compose
 up:
 	docker compose up --build
+
+## down: stop and remove what make up started (its volumes stay: docker compose down --volumes removes the data too)
+down:
+	docker compose down

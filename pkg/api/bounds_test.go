@@ -98,8 +98,8 @@ func units(micros *big.Int) string {
 // TestAHugeOrderIsRefusedAndTheLargestMovesOthersOnlyThroughTheMean: an
 // order of 9000000000000.00 (which made M negative and moved everyone's
 // segment) is refused, so the updater dead-letters it; an order at the
-// largest total counts exactly, and the others' segments are what the SPEC's
-// means give.
+// largest total counts exactly, and the others' segments are what the means
+// of docs/segmentation.md give.
 func TestAHugeOrderIsRefusedAndTheLargestMovesOthersOnlyThroughTheMean(t *testing.T) {
 	e := start(t, nil, nil)
 	if _, err := profile.OpOf(e.order("w", T.Add(-day(3)), "9000000000000.00"), "USD"); err == nil {

@@ -1,6 +1,6 @@
 // Package audience parses and evaluates audience expressions: boolean
 // combinations of segments, stages, tiers and tags that select customers,
-// the 交叉篩選 of the SPEC, such as
+// the 交叉篩選 (cross filtering) of the source articles, such as
 //
 //	important_value AND bought:category:dog AND NOT S3
 //

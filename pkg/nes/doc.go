@@ -1,7 +1,7 @@
 // Package nes computes a customer's NES lifecycle stage (N new, E0 active,
-// S1 dozing, S2 half asleep, S3 deep asleep) as segflow's SPEC defines it,
-// and when the stage next changes by time alone. It is pure: no I/O and no
-// clock; now is always passed in.
+// S1 dozing, S2 half asleep, S3 deep asleep) as docs/segmentation.md defines
+// it, and when the stage next changes by time alone. It is pure: no I/O and
+// no clock; now is always passed in.
 //
 // Definitions, with n the number of orders ever, first and last the times of
 // the first and last of them, and now the time the stage is asked for:

@@ -9,8 +9,8 @@ import (
 	"github.com/segflow/segflow/pkg/nes"
 )
 
-// Expected values in these tests are worked out by hand from the SPEC's
-// definitions; the comments show the arithmetic.
+// Expected values in these tests are worked out by hand from the definitions
+// in docs/segmentation.md; the comments show the arithmetic.
 
 const (
 	day = 24 * time.Hour

@@ -25,7 +25,8 @@ import (
 	"github.com/segflow/segflow/pkg/tag"
 )
 
-// Config configures a Store. Zero values mean the SPEC's defaults.
+// Config configures a Store. Zero values mean the defaults of
+// docs/segmentation.md.
 type Config struct {
 	// Prefix starts every key; a replay builds a new namespace under another
 	// prefix. Default "sf".

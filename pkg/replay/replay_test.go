@@ -192,7 +192,7 @@ func TestAReplayIntoAFreshNamespaceRebuildsTheLiveProfiles(t *testing.T) {
 // a first order, no purchase for 100 days, a second order (written to Kafka
 // before the first). With the default
 // 30-day cycle the stage is N, then S1 after 30 days, S2 after 60 and S3
-// after 90 (SPEC: c < g <= 2c, ...), and E0 at the second order.
+// after 90 (docs/segmentation.md: c < g <= 2c, ...), and E0 at the second order.
 func TestAReplayEvaluatesInEventTime(t *testing.T) {
 	e := newEnv(t)
 	// Written out of event-time order, as an import sorted by customer might be.

@@ -1,5 +1,6 @@
 // Package rfm computes RFM (Recency, Frequency, Monetary) values, quintile
-// scores and the 8 classic segments, exactly as segflow's SPEC defines them.
+// scores and the 8 classic segments, exactly as docs/segmentation.md defines
+// them.
 // It is pure: no I/O and no clock; the time T is always passed in, so live
 // processing, replays in event time and tests get the same answers.
 //

@@ -25,7 +25,8 @@ const (
 	GeneralRetain    = "general_retain"    // R low, F low, M low (一般挽留)
 )
 
-// Segments lists the 8 segments in the SPEC's table order.
+// Segments lists the 8 segments in the order of the table in
+// docs/segmentation.md.
 var Segments = []string{
 	ImportantValue, ImportantDevelop, ImportantKeep, ImportantRetain,
 	GeneralValue, GeneralDevelop, GeneralKeep, GeneralRetain,

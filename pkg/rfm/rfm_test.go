@@ -12,8 +12,8 @@ import (
 	"github.com/segflow/segflow/pkg/rfm"
 )
 
-// Expected values in these tests are worked out by hand from the SPEC's
-// definitions; the comments show the arithmetic.
+// Expected values in these tests are worked out by hand from the definitions
+// in docs/segmentation.md; the comments show the arithmetic.
 
 func TestSegmentsAreTheEightOfTheSpecInTableOrder(t *testing.T) {
 	want := []string{
@@ -425,10 +425,10 @@ func TestOf(t *testing.T) {
 
 // TestScoreAndSegmentAgreeWithCompute checks, on random populations, that what
 // the incremental scoring computes from a Population and a count of better
-// buyers equals Compute, and that both match a brute-force reading of the SPEC
-// with exact rational means.
+// buyers equals Compute, and that both match a brute-force reading of the
+// definitions (docs/segmentation.md) with exact rational means.
 func TestScoreAndSegmentAgreeWithCompute(t *testing.T) {
-	segment := map[[3]bool]string{ // R, F, M high: the SPEC's table
+	segment := map[[3]bool]string{ // R, F, M high: the table of docs/segmentation.md
 		{true, true, true}: "important_value", {true, false, true}: "important_develop",
 		{false, true, true}: "important_keep", {false, false, true}: "important_retain",
 		{true, true, false}: "general_value", {true, false, false}: "general_develop",

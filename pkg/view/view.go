@@ -9,8 +9,9 @@
 //
 // # Exactness
 //
-// Scores are the SPEC's quintile scores among the buyers (F ≥ 1) at T,
-// computed from order statistics kept as customers change (pkg/rank):
+// Scores are the quintile scores of docs/segmentation.md among the buyers
+// (F ≥ 1) at T, computed from order statistics kept as customers change
+// (pkg/rank):
 //
 //   - A buyer's F score is 1 + #{s ∈ 2..5 : b ≥ k_s}, where b is the number of
 //     buyers with a smaller F and k_s = ⌈(s−1)·n/5⌉ for n buyers; and b ≥ k

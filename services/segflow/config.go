@@ -1,20 +1,30 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap/zapcore"
+
 	"github.com/segflow/segflow/pkg/api"
+	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/collector"
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/importer"
 	"github.com/segflow/segflow/pkg/keyspace"
-	"github.com/segflow/segflow/pkg/stream"
+	"github.com/segflow/segflow/pkg/replay"
+	"github.com/segflow/segflow/pkg/webhook"
 )
 
 // config is every setting of the segflow binary. Each flag can also be set by
@@ -97,80 +107,48 @@ const devWriteKey = "dev"
 // machine only (see checkExposure).
 const devAPIToken = "dev"
 
+// parseConfig parses the flags of command name (as typed: "run", "replay
+// drop") from args and the environment, and checks every setting before the
+// command does any work. A help flag returns an error that [errors.Is]
+// [flag.ErrHelp]; a bad flag or setting, a [usageError].
 func parseConfig(name string, args []string) (*config, error) {
+	cmd := lookup(name)
+	if cmd == nil {
+		return nil, fmt.Errorf("unknown command %q", name)
+	}
 	c := &config{}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.StringVar(&c.HTTPAddr, "http-addr", "", "address the HTTP API (collector, read API, dashboard, health, metrics) listens on; empty: "+embeddedHTTPAddr+" in embedded mode, "+defaultHTTPAddr+" otherwise. An address beyond this machine is refused while the embedded pipeline's well-known secret "+devWriteKey+" is a write key or API token")
-	fs.StringVar(&c.KafkaBrokers, "kafka-brokers", "", "comma-separated Kafka bootstrap brokers; empty runs an embedded broker")
-	fs.StringVar(&c.RedisAddr, "redis-addr", "", "Redis address host:port, or comma-separated seed nodes of a Redis Cluster; empty runs an embedded Redis")
-	fs.StringVar(&c.RedisPassword, "redis-password", "", "Redis password")
-	fs.BoolVar(&c.RedisCluster, "redis-cluster", false, "use the Redis Cluster client; without it, it is used when --redis-addr names several nodes or the server reports cluster_enabled:1")
-	fs.StringVar(&c.EmbeddedKafkaAddr, "embedded-kafka-addr", "127.0.0.1:19092", "where the embedded Kafka broker listens")
-	fs.StringVar(&c.EmbeddedRedisAddr, "embedded-redis-addr", "127.0.0.1:16379", "where the embedded Redis listens")
-	fs.IntVar(&c.Partitions, "partitions", 6, "partitions of each topic segflow creates")
-	fs.IntVar(&c.Replication, "replication", 1, "replication factor of each topic segflow creates")
-	fs.StringVar(&c.WriteKeys, "write-keys", "", "collector write keys: comma-separated source=key pairs; a source named web, app or pos (or web-…, app-…, pos-…) sets its default channel. Embedded mode defaults to web=dev")
-	fs.DurationVar(&c.DedupWindow, "dedup-window", 24*time.Hour, "how long the collector remembers written event ids")
-	fs.DurationVar(&c.MaxFuture, "max-future", event.DefaultMaxFuture, fmt.Sprintf("how far past its receipt an event's time may be (collector and import; at most %s, the bound the profile-updater applies)", event.MaxFutureLimit))
-	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 4<<20, "largest request body after decompression")
-	fs.IntVar(&c.MaxEvents, "max-events", 2000, "most events in one request")
-	fs.IntVar(&c.MaxMessage, "max-message-bytes", stream.DefaultMaxMessageBytes, "largest Kafka message the topics take (the brokers' message.max.bytes); the collector rejects larger events and the writer keeps batches within it")
-	fs.DurationVar(&c.WriteTimeout, "write-timeout", 10*time.Second, "longest wait for Kafka to acknowledge a write")
-	fs.StringVar(&c.Currency, "currency", "USD", "the store currency: profiles sum money in it (other currencies are dead-lettered), and Segment orders that name none are in it")
-	fs.StringVar(&c.CORSOrigins, "cors-origins", "", "comma-separated browser origins allowed to call the collector (with credentials); empty allows any origin without credentials")
-	fs.StringVar(&c.ConsumerGroup, "consumer-group", "segflow-profile-updater", "Kafka consumer group of the profile-updater")
-	fs.DurationVar(&c.RFMWindow, "rfm-window", 365*24*time.Hour, "RFM window W")
-	fs.DurationVar(&c.DefaultCycle, "default-cycle", 30*24*time.Hour, "NES purchase cycle of customers with fewer than two orders")
-	fs.DurationVar(&c.MinCycle, "min-cycle", 7*24*time.Hour, "shortest NES purchase cycle")
-	fs.DurationVar(&c.MaxCycle, "max-cycle", 365*24*time.Hour, "longest NES purchase cycle")
-	fs.StringVar(&c.TagRules, "tag-rules", "", "YAML file of tag and tier rules; empty uses the built-in defaults")
-	fs.DurationVar(&c.SessionTimeout, "session-timeout", 10*time.Second, "how long the consumer group waits for a member that stopped answering")
-	fs.StringVar(&c.Now, "now", "", "fix the profile-updater's clock at this RFC 3339 time, for reproducible backfills and tests; empty is the wall clock")
-	fs.StringVar(&c.Campaigns, "campaigns", "", "YAML file of campaigns for the trigger service (see deploy/campaigns.yaml); empty runs no campaigns")
-	fs.StringVar(&c.TriggerGroup, "trigger-group", "segflow-trigger", "Kafka consumer group of the trigger service")
-	fs.StringVar(&c.WebhookURL, "webhook-url", "", "deliver every trigger to this URL as well (signed, retried, dead-lettered to triggers.undelivered)")
-	fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "HMAC-SHA256 key of the webhook's X-Segflow-Signature header")
-	fs.StringVar(&c.APITokens, "api-tokens", "", "read API Bearer tokens: comma-separated name=token pairs, whose token may read (every GET), or name:admin=token, whose token may also erase customers and change their consent. The name, recorded as the requester of erasures, holds no ':' or '='; the token is everything after the first '=' up to the next ',', so it may hold ':' and '='. Embedded mode defaults to dashboard:admin=dev")
-	fs.StringVar(&c.IndexGroup, "index-group", "segflow-index", "Kafka consumer group of the segment index the read API serves")
-	fs.StringVar(&c.LogFormat, "log-format", "json", "json or console")
-	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
-	switch name {
-	case "import":
-		fs.StringVar(&c.ImportSource, "source", "/import/orders", "CloudEvent source of the imported orders; re-importing under the same source writes nothing new")
-		fs.StringVar(&c.ImportFormat, "format", "", "csv or jsonl; empty: from the file name (.csv, else JSON lines)")
-		fs.StringVar(&c.TimeZone, "time-zone", "UTC", "IANA time zone of order times written without one")
-	case "replay", "verify":
-		fs.StringVar(&c.Topics, "topics", strings.Join(event.Topics, ","), "comma-separated topics to replay; events.invalid re-publishes the dead letters that are now valid")
-		fs.StringVar(&c.From, "from", "", "replay from this RFC 3339 time (the broker's offset for that time in each partition); empty: from the beginning")
-		fs.StringVar(&c.Offsets, "offsets", "", "explicit start offsets, comma-separated topic/partition=offset; they win over --from for those partitions")
-		fs.IntVar(&c.BatchSize, "batch-size", 500, "most events applied together")
-		fs.IntVar(&c.SortWindow, "sort-window", 50000, "events read ahead and sorted by event time before they are applied (progress is saved after each window); events further out of order are applied late")
-		fs.DurationVar(&c.Step, "step", time.Hour, "event-time resolution: events and timers within this of each other are evaluated as of the same time")
-		fs.StringVar(&c.Changes, "changes", "drop", "profile.changed of the replay: drop (no trigger ever sees them) or backfill (published marked backfill; the trigger service records its decisions as suppressed with reason backfill)")
-		fs.StringVar(&c.Into, "into", "", "build into this fresh namespace (key prefix, e.g. sf2) instead of in place in the live one")
-		fs.BoolVar(&c.Switch, "switch", false, "with --into: once caught up, switch the live namespace to it")
-		fs.BoolVar(&c.Fresh, "fresh", false, "start over instead of resuming an unfinished replay into the same namespace")
-		fs.BoolVar(&c.Bulk, "bulk", name == "verify", "write the events without evaluating them in event time, then evaluate every customer once: the same profiles, several times faster, no changes of the past (needs --changes drop)")
-		if name == "verify" {
-			fs.StringVar(&c.Against, "against", "", "namespace to compare with; empty: the live one")
-			fs.StringVar(&c.Scratch, "scratch", "sf-verify", "scratch namespace the profiles are rebuilt in")
-			fs.BoolVar(&c.Keep, "keep", false, "keep the scratch namespace after comparing")
-		}
+	fs := flag.NewFlagSet("segflow "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	for _, group := range cmd.flags {
+		group(fs, c)
 	}
 	fs.VisitAll(func(f *flag.Flag) {
 		if v, ok := os.LookupEnv(envName(f.Name)); ok {
 			_ = f.Value.Set(v)
 		}
 	})
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
 	c.set = fs
-	if c.MaxMessage < 1024 {
-		return nil, fmt.Errorf("--max-message-bytes must be at least 1024, not %d", c.MaxMessage)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, helpRequest{cmd}
+		}
+		return nil, usageError{cmd, err}
 	}
-	if c.MaxFuture <= 0 || c.MaxFuture > event.MaxFutureLimit {
-		return nil, fmt.Errorf("--max-future: %s must be above 0 and at most %s", c.MaxFuture, event.MaxFutureLimit)
+	if err := c.validate(cmd); err != nil {
+		return nil, usageError{cmd, err}
+	}
+	return c, nil
+}
+
+// validate checks the settings of cmd, each flag that cmd has, and fills in
+// the defaults that depend on other settings.
+func (c *config) validate(cmd *command) error {
+	if got, want := c.set.NArg(), len(strings.Fields(cmd.args)); got != want {
+		if want == 0 {
+			return fmt.Errorf("takes no arguments, got %q", c.set.Args())
+		}
+		return fmt.Errorf("wants %s, got %d arguments", cmd.args, got)
 	}
 	if c.embedded() && c.WriteKeys == "" {
 		c.WriteKeys = "web=" + devWriteKey
@@ -184,20 +162,222 @@ func parseConfig(name string, args []string) (*config, error) {
 			c.HTTPAddr = embeddedHTTPAddr
 		}
 	}
-	if name == "api" {
+	for _, ck := range c.checks() {
+		if c.set.Lookup(ck.flag) == nil {
+			continue
+		}
+		if err := ck.check(); err != nil {
+			return err
+		}
+	}
+	switch cmd.name {
+	case "api":
 		if _, err := c.apiTokens(); err != nil {
-			return nil, err
+			return err
 		}
-	}
-	if name == "run" || name == "collector" {
+	case "run", "collector":
 		if _, err := c.writeKeys(); err != nil {
-			return nil, err
+			return err
+		}
+	case "trigger":
+		if c.Campaigns == "" {
+			return errors.New("--campaigns is required: the trigger service runs campaigns")
 		}
 	}
-	if err := c.checkExposure(name); err != nil {
-		return nil, err
+	// The engineers' commands work on a running deployment, never an
+	// embedded one.
+	var missing []string
+	for _, f := range []string{"kafka-brokers", "redis-addr"} {
+		if cmd.service() || c.set.Lookup(f) == nil || c.set.Lookup(f).Value.String() != "" {
+			continue
+		}
+		missing = append(missing, "--"+f+" ("+envName(f)+")")
 	}
-	return c, nil
+	if len(missing) > 0 {
+		return fmt.Errorf("%s required: this command works on a running deployment", strings.Join(missing, " and "))
+	}
+	return c.checkExposure(cmd.name)
+}
+
+// flagCheck checks the value of one flag.
+type flagCheck struct {
+	flag  string
+	check func() error
+}
+
+// checks are the checks of every flag that has one, run for the flags a
+// command has, in this order.
+func (c *config) checks() []flagCheck {
+	positive := func(name string, v int64) flagCheck {
+		return flagCheck{name, func() error {
+			if v <= 0 {
+				return fmt.Errorf("--%s must be above 0, not %d", name, v)
+			}
+			return nil
+		}}
+	}
+	duration := func(name string, d time.Duration) flagCheck {
+		return flagCheck{name, func() error {
+			if d <= 0 {
+				return fmt.Errorf("--%s must be above 0, not %s", name, d)
+			}
+			return nil
+		}}
+	}
+	oneOf := func(name, v string, allowed ...string) flagCheck {
+		return flagCheck{name, func() error {
+			if !slices.Contains(allowed, v) {
+				return fmt.Errorf("--%s %q: want one of %s", name, v, strings.Join(allowed, ", "))
+			}
+			return nil
+		}}
+	}
+	return []flagCheck{
+		{"kafka-brokers", func() error { return checkAddrs("kafka-brokers", c.KafkaBrokers) }},
+		{"redis-addr", func() error { return checkAddrs("redis-addr", c.RedisAddr) }},
+		{"embedded-kafka-addr", func() error { return checkListen("embedded-kafka-addr", c.EmbeddedKafkaAddr) }},
+		{"embedded-redis-addr", func() error { return checkListen("embedded-redis-addr", c.EmbeddedRedisAddr) }},
+		{"http-addr", func() error { return checkListen("http-addr", c.HTTPAddr) }},
+		positive("partitions", int64(c.Partitions)),
+		positive("replication", int64(c.Replication)),
+		{"max-message-bytes", func() error {
+			if c.MaxMessage < 1024 {
+				return fmt.Errorf("--max-message-bytes must be at least 1024, not %d", c.MaxMessage)
+			}
+			return nil
+		}},
+		{"max-future", func() error {
+			if c.MaxFuture <= 0 || c.MaxFuture > event.MaxFutureLimit {
+				return fmt.Errorf("--max-future: %s must be above 0 and at most %s", c.MaxFuture, event.MaxFutureLimit)
+			}
+			return nil
+		}},
+		duration("write-timeout", c.WriteTimeout),
+		duration("dedup-window", c.DedupWindow),
+		positive("max-body-bytes", c.MaxBodyBytes),
+		positive("max-events", int64(c.MaxEvents)),
+		duration("session-timeout", c.SessionTimeout),
+		duration("rfm-window", c.RFMWindow),
+		duration("default-cycle", c.DefaultCycle),
+		duration("min-cycle", c.MinCycle),
+		duration("max-cycle", c.MaxCycle),
+		{"tag-rules", func() error { _, err := loadRules(c.TagRules); return err }},
+		{"now", func() error { _, err := c.clock(); return err }},
+		{"campaigns", func() error {
+			if c.Campaigns == "" {
+				return nil
+			}
+			if _, err := campaign.Load(c.Campaigns); err != nil {
+				return fmt.Errorf("--campaigns: %w", err)
+			}
+			return nil
+		}},
+		{"webhook-url", func() error { return checkWebhook(c.WebhookURL, c.WebhookSecret) }},
+		oneOf("log-format", c.LogFormat, "json", "console"),
+		{"log-level", func() error {
+			if _, err := zapcore.ParseLevel(c.LogLevel); err != nil {
+				return fmt.Errorf("--log-level %q: want one of debug, info, warn, error", c.LogLevel)
+			}
+			return nil
+		}},
+		{"source", func() error {
+			if c.ImportSource == "" {
+				return errors.New("--source must not be empty")
+			}
+			return nil
+		}},
+		{"format", func() error {
+			if c.ImportFormat != "" && c.ImportFormat != importer.CSV && c.ImportFormat != importer.JSONLines {
+				return fmt.Errorf("--format %q: want %s or %s, or nothing to tell from the file name", c.ImportFormat, importer.CSV, importer.JSONLines)
+			}
+			return nil
+		}},
+		{"time-zone", func() error {
+			if _, err := time.LoadLocation(c.TimeZone); err != nil {
+				return fmt.Errorf("--time-zone: %w", err)
+			}
+			return nil
+		}},
+		{"topics", func() error {
+			allowed := append(slices.Clone(event.Topics), event.TopicInvalid)
+			topics := splitList(c.Topics)
+			if len(topics) == 0 {
+				return fmt.Errorf("--topics is empty: want some of %s", strings.Join(allowed, ", "))
+			}
+			for _, t := range topics {
+				if !slices.Contains(allowed, t) {
+					return fmt.Errorf("--topics: %q is not a topic segflow replays: want some of %s", t, strings.Join(allowed, ", "))
+				}
+			}
+			return nil
+		}},
+		oneOf("changes", c.Changes, replay.ChangesDrop, replay.ChangesBackfill),
+		{"from", func() error { _, err := replayConfig(c); return err }},
+		positive("batch-size", int64(c.BatchSize)),
+		positive("sort-window", int64(c.SortWindow)),
+		duration("step", c.Step),
+		{"switch", func() error {
+			if c.Switch && c.Into == "" {
+				return errors.New("--switch needs --into: a replay in place is live already")
+			}
+			return nil
+		}},
+		{"bulk", func() error {
+			if c.Bulk && c.Changes == replay.ChangesBackfill {
+				return errors.New("--bulk computes no change of the past to publish: it needs --changes drop")
+			}
+			return nil
+		}},
+	}
+}
+
+// checkAddrs checks a comma-separated list of host:port addresses to connect
+// to; an empty list is for the embedded servers.
+func checkAddrs(flagName, list string) error {
+	for _, addr := range splitList(list) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("--%s: %q is not host:port: %w", flagName, addr, err)
+		}
+		if host == "" {
+			return fmt.Errorf("--%s: %q has no host", flagName, addr)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("--%s: %q: the port must be a number from 1 to 65535, not %q", flagName, addr, port)
+		}
+	}
+	return nil
+}
+
+// checkListen checks an address to listen on: host:port, where the host may
+// be empty (every interface) and the port 0 (any free one).
+func checkListen(flagName, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--%s: %q is not host:port: %w", flagName, addr, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("--%s: %q: the port must be a number from 0 to 65535, not %q", flagName, addr, port)
+	}
+	return nil
+}
+
+// checkWebhook checks the webhook's URL and secret, when a URL is set.
+func checkWebhook(rawURL, secret string) error {
+	if rawURL == "" {
+		return nil
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--webhook-url %q: want an http or https URL", rawURL)
+	}
+	if secret == "" {
+		return errors.New("--webhook-url needs --webhook-secret: deliveries are signed")
+	}
+	if _, err := webhook.Key(secret); err != nil {
+		return fmt.Errorf("--webhook-secret: %w", err)
+	}
+	return nil
 }
 
 // checkExposure refuses to serve cmd beyond this machine while a secret it
@@ -248,6 +428,11 @@ func envName(flagName string) string {
 func (c *config) embedded() bool { return c.KafkaBrokers == "" || c.RedisAddr == "" }
 
 func (c *config) brokers() []string { return splitList(c.KafkaBrokers) }
+
+// kafkaDialer is how segflow connects to the brokers of --kafka-brokers.
+func (c *config) kafkaDialer() *kafka.Dialer {
+	return &kafka.Dialer{Timeout: brokerDialTimeout}
+}
 
 // redis returns the Redis connection settings, at addrs (--redis-addr's,
 // or an embedded server's).

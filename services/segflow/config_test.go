@@ -93,7 +93,7 @@ func TestTheEmbeddedPipelineListensOnThisMachineOnlyWhileItsSecretsAreWellKnown(
 	}{
 		{"run without an address listens on loopback", "run", embedded, "127.0.0.1:8080", ""},
 		{"the api command without an address listens on loopback", "api", embedded, "127.0.0.1:8080", ""},
-		{"the collector on real Kafka and Redis listens on every interface", "collector", args(production, own), ":8080", ""},
+		{"the collector on real Kafka and Redis listens on every interface", "collector", args(production, []string{"--write-keys", "web=k-1"}), ":8080", ""},
 		{"run on every interface with the embedded secrets is refused", "run", args(embedded, []string{"--http-addr", ":8080"}), "", "--write-keys and --api-tokens"},
 		{"run on 0.0.0.0 with the embedded secrets is refused", "run", args(embedded, []string{"--http-addr", "0.0.0.0:8080"}), "", "--write-keys and --api-tokens"},
 		{"run on [::] with the embedded secrets is refused", "run", args(embedded, []string{"--http-addr", "[::]:8080"}), "", "--write-keys and --api-tokens"},

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,7 +45,7 @@ const shutdownTimeout = 20 * time.Second
 // then shuts down gracefully: stop accepting requests, finish those in flight,
 // flush Kafka. It returns the first failure, after stopping every service.
 func serve(ctx context.Context, cmd string, cfg *config) error {
-	log, err := newLogger(cfg)
+	log, err := newLogger(cfg, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -50,6 +53,11 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 	log.Info("starting", zap.String("command", cmd), zap.Stringer("config", cfg))
 
 	brokers, redisAddr := cfg.brokers(), cfg.RedisAddr
+	if len(brokers) > 0 {
+		if err := checkBrokers(ctx, cfg.kafkaDialer(), brokers, log); err != nil {
+			return err
+		}
+	}
 	if cfg.KafkaBrokers == "" {
 		k, err := embedded.StartKafka(cfg.EmbeddedKafkaAddr)
 		if err != nil {
@@ -165,8 +173,6 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		}
 		log.Info("campaigns loaded", zap.Int("campaigns", len(camps.Campaigns)), zap.String("file", cfg.Campaigns))
 		g.Add("trigger", svc.Run)
-	} else if cmd == "trigger" {
-		return fmt.Errorf("trigger: --campaigns is required")
 	}
 	if (cmd == "run" || cmd == "trigger") && cfg.WebhookURL != "" {
 		d, err := webhook.New(webhook.Config{Brokers: brokers, URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, Topic: trigger.TopicTriggers}, writer, log)
@@ -242,6 +248,52 @@ func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store 
 	return &index.Indexer{Brokers: brokers, GroupID: cfg.IndexGroup, SessionTimeout: cfg.SessionTimeout, Index: ix, Erasures: privacy.New(rdb), DeadLetters: writer, Log: log.Named("index")}, views, nil
 }
 
+// brokerDialTimeout bounds the wait for a seed broker to answer at start-up.
+const brokerDialTimeout = 3 * time.Second
+
+// checkBrokers asks every seed broker at once which API versions it speaks,
+// before anything starts, so that a wrong or unreachable --kafka-brokers
+// fails within brokerDialTimeout, naming each address and why, instead of
+// after the retries of the topics' creation. A Kafka request, not only a TCP
+// connection: something else listening at the address (or a proxy that
+// accepts every connection) is no broker. One seed that answers is enough
+// (the client learns the cluster from it); those that do not are logged.
+func checkBrokers(ctx context.Context, dialer *kafka.Dialer, brokers []string, log *zap.Logger) error {
+	errs := make([]error, len(brokers))
+	var wg sync.WaitGroup
+	for i, b := range brokers {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, brokerDialTimeout)
+			defer cancel()
+			conn, err := dialer.DialContext(ctx, "tcp", b)
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: %w", b, err)
+				return
+			}
+			defer conn.Close()
+			dl, _ := ctx.Deadline()
+			_ = conn.SetDeadline(dl)
+			if _, err := conn.ApiVersions(); err != nil {
+				errs[i] = fmt.Errorf("%s: connected, but no Kafka answer: %w", b, err)
+			}
+		})
+	}
+	wg.Wait()
+	var failed []string
+	for _, err := range errs {
+		if err != nil {
+			failed = append(failed, err.Error())
+		}
+	}
+	if len(failed) == len(brokers) {
+		return fmt.Errorf("--kafka-brokers: no broker answered within %s: %s", brokerDialTimeout, strings.Join(failed, "; "))
+	}
+	for _, f := range failed {
+		log.Warn("a kafka seed broker does not answer; using the others", zap.String("error", f))
+	}
+	return nil
+}
+
 // ensureTopics creates segflow's topics, retrying while the cluster starts.
 func ensureTopics(ctx context.Context, brokers []string, cfg *config) error {
 	var topics []stream.Topic
@@ -264,23 +316,34 @@ func ensureTopics(ctx context.Context, brokers []string, cfg *config) error {
 	return nil
 }
 
-func newLogger(cfg *config) (*zap.Logger, error) {
+// newLogger returns the logger of cfg, writing to w.
+func newLogger(cfg *config, w io.Writer) (*zap.Logger, error) {
 	level, err := zapcore.ParseLevel(cfg.LogLevel)
 	if err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	var zc zap.Config
+	var enc zapcore.Encoder
 	switch cfg.LogFormat {
 	case "json":
 		zc = zap.NewProductionConfig()
+		enc = zapcore.NewJSONEncoder(zc.EncoderConfig)
 	case "console":
 		zc = zap.NewDevelopmentConfig()
 		zc.DisableStacktrace = true
+		enc = zapcore.NewConsoleEncoder(zc.EncoderConfig)
 	default:
 		return nil, fmt.Errorf("--log-format must be json or console, not %q", cfg.LogFormat)
 	}
 	zc.Level = zap.NewAtomicLevelAt(level)
-	return zc.Build()
+	out := zapcore.Lock(zapcore.AddSync(w))
+	return zc.Build(zap.ErrorOutput(out), zap.WrapCore(func(zapcore.Core) zapcore.Core {
+		core := zapcore.NewCore(enc, out, zc.Level)
+		if zc.Sampling != nil {
+			core = zapcore.NewSamplerWithOptions(core, time.Second, zc.Sampling.Initial, zc.Sampling.Thereafter)
+		}
+		return core
+	}))
 }
 
 // storeConfig is the profile store's configuration.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,16 +27,34 @@ import (
 var errDiffers = errors.New("differences found")
 
 // connect returns the Redis client and Kafka brokers of an engineer's
-// command, which always works on a running deployment, never an embedded one.
-func connect(ctx context.Context, cfg *config) (redis.UniversalClient, []string, error) {
-	if cfg.KafkaBrokers == "" || cfg.RedisAddr == "" {
-		return nil, nil, errors.New("--kafka-brokers and --redis-addr are required (SEGFLOW_KAFKA_BROKERS, SEGFLOW_REDIS_ADDR)")
+// command, which always works on a running deployment, never an embedded one
+// (validate requires the addresses). A command without Kafka flags gets no
+// brokers.
+func connect(ctx context.Context, cfg *config, log *zap.Logger) (redis.UniversalClient, []string, error) {
+	brokers := cfg.brokers()
+	if len(brokers) > 0 {
+		if err := checkBrokers(ctx, cfg.kafkaDialer(), brokers, log); err != nil {
+			return nil, nil, err
+		}
 	}
 	rdb, err := keyspace.Connect(ctx, cfg.redis(cfg.RedisAddr))
 	if err != nil {
 		return nil, nil, err
 	}
-	return rdb, cfg.brokers(), nil
+	return rdb, brokers, nil
+}
+
+// checkNamespace returns an error unless ns is a namespace that holds or held
+// profiles: the configured one, the live one, or one a replay built.
+func checkNamespace(ctx context.Context, rdb redis.UniversalClient, flagName, ns, def string) error {
+	all, err := profile.Namespaces(ctx, rdb, def)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(all, ns) {
+		return fmt.Errorf("%snamespace %s does not exist; the namespaces are %s", flagName, ns, strings.Join(all, ", "))
+	}
+	return nil
 }
 
 // importOrders runs `segflow import orders FILE`.
@@ -43,12 +62,9 @@ func importOrders(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if len(args) == 0 || args[0] != "orders" {
 		return errors.New("usage: segflow import orders [flags] FILE")
 	}
-	cfg, err := parseConfig("import", args[1:])
+	cfg, err := parseConfig("import orders", args[1:])
 	if err != nil {
 		return err
-	}
-	if cfg.set.NArg() != 1 {
-		return errors.New("usage: segflow import orders [flags] FILE")
 	}
 	path := cfg.set.Arg(0)
 	format := cfg.ImportFormat
@@ -62,17 +78,18 @@ func importOrders(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fmt.Errorf("--time-zone: %w", err)
 	}
-	log, err := newLogger(cfg)
+	con := newConsole(stderr)
+	log, err := newLogger(cfg, con)
 	if err != nil {
 		return err
 	}
 	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush of stderr
-	rdb, brokers, err := connect(ctx, cfg)
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
-	f, err := os.Open(path)
+	defer f.Close()
+	rdb, brokers, err := connect(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -90,9 +107,18 @@ func importOrders(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if st, err := f.Stat(); err == nil {
 		size = st.Size()
 	}
-	bar := newProgress(stderr, log.Named("import"), size, "bytes")
+	// The importer reports after each batch, once Kafka has acknowledged
+	// it: every row read so far is written, imported before, or failed.
+	// The share of the file read tells how far the import is.
+	bar := newProgress(con, log.Named("import"), "rows acknowledged")
 	counted := &countingReader{r: f}
-	im.Progress = func(int) { bar.set(counted.n) }
+	im.Progress = func(rows int) {
+		var share float64
+		if size > 0 {
+			share = float64(counted.n) / float64(size)
+		}
+		bar.set(int64(rows), 0, share)
+	}
 	sum, err := im.Import(ctx, counted, format)
 	bar.finish()
 	for _, re := range sum.Errors {
@@ -161,6 +187,7 @@ func replayConfig(cfg *config) (replay.Config, error) {
 // tool is what the replay and verify commands share: logger, Redis, brokers
 // and the profile store of the default namespace.
 type tool struct {
+	con     *console
 	cfg     *config
 	log     *zap.Logger
 	rdb     redis.UniversalClient
@@ -168,16 +195,17 @@ type tool struct {
 	base    *profile.Store
 }
 
-func newTool(ctx context.Context, name string, args []string) (*tool, error) {
+func newTool(ctx context.Context, name string, args []string, stderr io.Writer) (*tool, error) {
 	cfg, err := parseConfig(name, args)
 	if err != nil {
 		return nil, err
 	}
-	log, err := newLogger(cfg)
+	con := newConsole(stderr)
+	log, err := newLogger(cfg, con)
 	if err != nil {
 		return nil, err
 	}
-	rdb, brokers, err := connect(ctx, cfg)
+	rdb, brokers, err := connect(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +214,7 @@ func newTool(ctx context.Context, name string, args []string) (*tool, error) {
 		rdb.Close()
 		return nil, err
 	}
-	return &tool{cfg: cfg, log: log, rdb: rdb, brokers: brokers, base: profile.New(rdb, pcfg)}, nil
+	return &tool{con: con, cfg: cfg, log: log, rdb: rdb, brokers: brokers, base: profile.New(rdb, pcfg)}, nil
 }
 
 func (t *tool) close() {
@@ -195,18 +223,19 @@ func (t *tool) close() {
 }
 
 // run replays into store with a progress bar or progress logs.
-func (t *tool) run(ctx context.Context, rc replay.Config, store *profile.Store, out replay.Producer, stderr io.Writer) (replay.Result, error) {
+func (t *tool) run(ctx context.Context, rc replay.Config, store *profile.Store, out replay.Producer) (replay.Result, error) {
 	rc.Brokers = t.brokers
 	r, err := replay.New(rc, store, t.rdb, out, t.log)
 	if err != nil {
 		return replay.Result{}, err
 	}
-	bar := newProgress(stderr, t.log.Named("replay"), 0, "events")
+	bar := newProgress(t.con, t.log.Named("replay"), "events")
 	r.Progress = func(done, total int64) {
-		if total != bar.total {
-			bar.setTotal(total)
+		var share float64
+		if total > 0 {
+			share = float64(done) / float64(total)
 		}
-		bar.set(done)
+		bar.set(done, total, share)
 	}
 	res, err := r.Run(ctx)
 	bar.finish()
@@ -216,9 +245,9 @@ func (t *tool) run(ctx context.Context, rc replay.Config, store *profile.Store, 
 // replayCmd runs `segflow replay` and `segflow replay drop NAMESPACE`.
 func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "drop" {
-		return dropCmd(ctx, args[1:], stdout)
+		return dropCmd(ctx, args[1:], stdout, stderr)
 	}
-	t, err := newTool(ctx, "replay", args)
+	t, err := newTool(ctx, "replay", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -235,9 +264,6 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	switch {
 	case ns == "":
 		ns, rc.InPlace = live, true
-		if rc.Switch {
-			return errors.New("--switch needs --into: a replay in place is live already")
-		}
 	case ns == live:
 		return fmt.Errorf("--into %s: that is the live namespace; leave --into out to replay in place", ns)
 	}
@@ -246,7 +272,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	w := stream.NewWriter(t.brokers, t.cfg.WriteTimeout)
 	defer w.Close()
-	res, err := t.run(ctx, rc, t.base.In(ns), w, stderr)
+	res, err := t.run(ctx, rc, t.base.In(ns), w)
 	fmt.Fprintf(stdout, "replay into %s: %d read, %d applied, %d of erased customers dropped, %d skipped, %d timers, %d profile changes (%s), %d dead letters re-published (%d re-published before), %d still invalid\n",
 		ns, res.Read, res.Applied, res.Erased, res.Skipped, res.Timers, res.Changes, rc.Changes, res.Revived, res.Republished, res.Invalid)
 	if res.Switched {
@@ -259,16 +285,16 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // dropCmd runs `segflow replay drop NAMESPACE`.
-func dropCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	t, err := newTool(ctx, "replay", args)
+func dropCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	t, err := newTool(ctx, "replay drop", args, stderr)
 	if err != nil {
 		return err
 	}
 	defer t.close()
-	if t.cfg.set.NArg() != 1 {
-		return errors.New("usage: segflow replay drop [flags] NAMESPACE")
-	}
 	ns := t.cfg.set.Arg(0)
+	if err := checkNamespace(ctx, t.rdb, "", ns, t.base.Prefix()); err != nil {
+		return err
+	}
 	n, err := profile.DropNamespace(ctx, t.rdb, ns, t.base.Prefix())
 	if err != nil {
 		return err
@@ -280,7 +306,7 @@ func dropCmd(ctx context.Context, args []string, stdout io.Writer) error {
 // verifyCmd runs `segflow verify`: rebuild the profiles from the topics in a
 // scratch namespace and compare them with the live (or another) namespace.
 func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	t, err := newTool(ctx, "verify", args)
+	t, err := newTool(ctx, "verify", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -295,6 +321,8 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if against, err = profile.LiveNamespace(ctx, t.rdb, t.base.Prefix()); err != nil {
 			return err
 		}
+	} else if err := checkNamespace(ctx, t.rdb, "--against: ", against, t.base.Prefix()); err != nil {
+		return err
 	}
 	scratch := t.cfg.Scratch
 	if scratch == against {
@@ -303,7 +331,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := profile.DropNamespace(ctx, t.rdb, scratch, t.base.Prefix()); err != nil {
 		return err
 	}
-	if _, err := t.run(ctx, rc, t.base.In(scratch), nil, stderr); err != nil {
+	if _, err := t.run(ctx, rc, t.base.In(scratch), nil); err != nil {
 		return err
 	}
 	T := rc.Now()

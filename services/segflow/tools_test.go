@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,11 +19,7 @@ import (
 func TestImportOrdersCommandPrintsRowErrorsAndASummary(t *testing.T) {
 	k := testenv.StartKafka(t)
 	r := testenv.StartRedis(t)
-	path := filepath.Join(t.TempDir(), "orders.csv")
-	csv := "order_id,customer_id,time,total,currency\n1,alice,2024-01-02,10.00,USD\n2,bob,not a time,5.00,USD\n"
-	if err := os.WriteFile(path, []byte(csv), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := ordersFile(t, "1,alice,2024-01-02,10.00,USD\n2,bob,not a time,5.00,USD\n")
 	args := []string{"orders", "--kafka-brokers", k.Brokers[0], "--redis-addr", r.Addr, "--log-level", "warn", path}
 	var out bytes.Buffer
 	if err := importOrders(context.Background(), args, &out, &out); !errors.Is(err, errRowsFailed) {
@@ -86,11 +80,12 @@ func TestReplayVerifyAndDropCommands(t *testing.T) {
 	if !strings.Contains(out.String(), "sf3 is live; sf stays until `segflow replay drop sf`") {
 		t.Errorf("switch output:\n%s", out.String())
 	}
-	if err := replayCmd(ctx, append([]string{"drop"}, append(common, "sf3")...), &out, &out); err == nil {
+	drop := []string{"drop", "--redis-addr", r.Addr, "--log-level", "warn"}
+	if err := replayCmd(ctx, append(drop, "sf3"), &out, &out); err == nil {
 		t.Error("dropping the live namespace was not refused")
 	}
 	out.Reset()
-	if err := replayCmd(ctx, append([]string{"drop"}, append(common, "sf2")...), &out, &out); err != nil || !strings.Contains(out.String(), "keys of namespace sf2") {
+	if err := replayCmd(ctx, append(drop, "sf2"), &out, &out); err != nil || !strings.Contains(out.String(), "keys of namespace sf2") {
 		t.Errorf("drop sf2: %v\n%s", err, out.String())
 	}
 	if left := testenv.Keys(t, r.Client(t), "sf2:*"); len(left) > 0 {

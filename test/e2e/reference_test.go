@@ -1,8 +1,8 @@
 package e2e
 
 // The independent reference computation of RFM and NES that the end-to-end
-// tests compare the pipeline against. It is written from SPEC.md ("Profile
-// state") alone, with the standard library only: no segflow package is
+// tests compare the pipeline against. It is written from the definitions in
+// docs/segmentation.md alone, with the standard library only: no segflow package is
 // imported or consulted, so that a misunderstanding shared with the
 // pipeline's code cannot hide a bug. It is deliberately plain: per customer
 // it collects the orders, scores by counting with a double loop, and compares
@@ -15,7 +15,7 @@ import (
 
 const day = 24 * time.Hour
 
-// SPEC defaults ("the defaults above are what tests check against").
+// The defaults of docs/segmentation.md, which the tests check against.
 const (
 	defaultCycle = 30 * day
 	minCycle     = 7 * day
@@ -40,7 +40,7 @@ type expected struct {
 // referenceProfiles computes every customer's expected profile at T, window W,
 // from orders with Time <= T (later ones are ignored). Every customer with an
 // order or refund at or before T is in the result (a customer with refunds
-// only is a "prospect"). Rules, from SPEC.md:
+// only is a "prospect"). Rules, from docs/segmentation.md:
 //   - refunds count by their own time: one inside the window lowers M even if
 //     its order is older; refunds change neither F, n, the last purchase nor
 //     the purchase cycle; an order counts even if it was later refunded;
@@ -188,7 +188,8 @@ func referenceProfiles(orders []order, T time.Time, W time.Duration) map[string]
 	return out
 }
 
-// segmentName is the SPEC's table of the 8 classic RFM segments.
+// segmentName is the table of the 8 classic RFM segments in
+// docs/segmentation.md.
 func segmentName(rHigh, fHigh, mHigh bool) string {
 	switch {
 	case rHigh && fHigh && mHigh:
