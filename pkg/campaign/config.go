@@ -381,6 +381,9 @@ func (c *Campaign) compile(env *cel.Env, coupons map[string]*coupon.Definition) 
 	if !slices.Contains(actions, c.Action.Type) {
 		fail("action: type: %q is not one of %s", c.Action.Type, strings.Join(actions, ", "))
 	}
+	if c.Coupon != "" && c.Action.Type != "coupon" {
+		fail("coupon: the action's type is %s, not coupon", c.Action.Type)
+	}
 	base, perrs := compileParams(env, "action", c.Action.Params)
 	errs = append(errs, perrs...)
 	if len(c.Variants) == 0 {
@@ -410,12 +413,13 @@ func (c *Campaign) compile(env *cel.Env, coupons map[string]*coupon.Definition) 
 			errs = append(errs, perrs...)
 			maps.Copy(a.params, over)
 		}
+		// A variant whose action is no coupon carries none.
 		switch name := cmp.Or(v.Coupon, c.Coupon); {
-		case name == "":
+		case v.Coupon != "" && a.typ != "coupon":
+			fail("%s: coupon: the action's type is %s, not coupon", label, a.typ)
+		case name == "" || a.typ != "coupon":
 		case coupons[name] == nil:
 			fail("%s: coupon: %q is not one of the coupons", label, name)
-		case a.typ != "coupon":
-			fail("%s: coupon: the action's type is %s, not coupon", label, a.typ)
 		default:
 			a.coupon = coupons[name]
 		}
