@@ -5,7 +5,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
+
+func TestTheExampleBirthdayCouponIsWorthMoreForHigherTiers(t *testing.T) {
+	d := loadExample(t).campaign(t, "birthday_coupon").CouponOf(DefaultVariant)
+	if d == nil || len(d.Codes()) < 100 {
+		t.Fatalf("coupon %+v, want the birthday pool", d)
+	}
+	for tier, want := range map[string]string{"platinum": "800", "gold": "500", "member": "200"} {
+		if got := d.Issue("X", tier, t0); got.Value != want || got.Kind != "amount" || !got.Expires.Equal(t0.Add(30*24*time.Hour)) {
+			t.Errorf("a %s member's birthday coupon: %+v, want %s off for 30 days", tier, got, want)
+		}
+	}
+}
 
 func TestCampaignsNameTheirCouponAndPoolsAreReadBesideTheFile(t *testing.T) {
 	dir := t.TempDir()
