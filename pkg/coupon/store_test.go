@@ -27,6 +27,19 @@ func poolDef(t *testing.T, name string, n int) *Definition {
 	return d
 }
 
+// issue reserves and confirms a code of d for decision i, as a send does.
+func issue(t *testing.T, s *Store, d *Definition, i int) string {
+	t.Helper()
+	code, _, err := s.Reserve(context.Background(), d, dec(i))
+	if err != nil || code == "" {
+		t.Fatalf("decision %d got code %q: %v", i, code, err)
+	}
+	if err := s.Confirm(context.Background(), code, dec(i)); err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
 func dec(i int) Decision {
 	return Decision{ID: fmt.Sprintf("dec-%d", i), Campaign: "camp", Variant: "a", Customer: fmt.Sprintf("cust-%d", i), At: t0}
 }
@@ -120,13 +133,7 @@ func TestCodesAddedToThePoolFileAreAddedAndIssuedOnesAreNotReturned(t *testing.T
 	d := poolDef(t, "p", 2)
 	s := NewStore(rdb)
 	for i := range 2 {
-		code, _, err := s.Reserve(ctx, d, dec(i))
-		if err != nil || code == "" {
-			t.Fatal(code, err)
-		}
-		if err := s.Confirm(ctx, code, dec(i)); err != nil {
-			t.Fatal(err)
-		}
+		issue(t, s, d, i)
 	}
 	more := poolDef(t, "p", 3) // the same two codes and a new one
 	s = NewStore(rdb)          // loaded again after a restart
@@ -144,17 +151,7 @@ func TestAnOrderRedeemsItsCustomersCodeOnceAndOthersAreRefusedWithTheirReason(t 
 	rdb := testenv.StartRedis(t).Client(t)
 	s := NewStore(rdb)
 	d := poolDef(t, "c", 2)
-	issue := func(i int) string {
-		code, _, err := s.Reserve(ctx, d, dec(i))
-		if err != nil || code == "" {
-			t.Fatal(code, err)
-		}
-		if err := s.Confirm(ctx, code, dec(i)); err != nil {
-			t.Fatal(err)
-		}
-		return code
-	}
-	one, two := issue(1), issue(2)
+	one, two := issue(t, s, d, 1), issue(t, s, d, 2)
 	// A third code reserved and never confirmed (its decision was not a send).
 	reserved := poolDef(t, "r", 1)
 	unsent, _, err := s.Reserve(ctx, reserved, dec(3))
@@ -216,13 +213,7 @@ func TestRevenueBeyondOneRedisFieldStaysExact(t *testing.T) {
 	d := poolDef(t, "big", 40)
 	want := money.Sum{}
 	for i := range 40 {
-		code, _, err := s.Reserve(ctx, d, dec(i))
-		if err != nil || code == "" {
-			t.Fatal(code, err)
-		}
-		if err := s.Confirm(ctx, code, dec(i)); err != nil {
-			t.Fatal(err)
-		}
+		code := issue(t, s, d, i)
 		total := money.MaxAmount - money.Micros(i)
 		want = want.Add(total)
 		if _, err := s.Redeem(ctx, Order{ID: fmt.Sprint(i), Customer: dec(i).Customer, Code: code, At: t0.Add(time.Hour), Revenue: total}); err != nil {

@@ -95,8 +95,8 @@ func order(t *testing.T, id, customer, code, total string, at time.Time) kafka.M
 		fmt.Sprintf(`{"user_id":%q,"order_id":%q,"total":%s,"currency":"USD","coupon":%q}`, customer, id, total, code))
 }
 
-// run runs the trigger service as consumer group group until it has handled
-// everything on the topics.
+// run runs the trigger service as consumer group group, with its clock at
+// t0, until it has handled everything on the topics, and returns its engine.
 func (e *env) run(cfg *campaign.Config, w *kafka.Writer, group string, topics ...string) *trigger.Engine {
 	e.t.Helper()
 	en := trigger.NewEngine(cfg, e.rdb, e.store, w)
