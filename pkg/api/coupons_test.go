@@ -33,14 +33,14 @@ func TestCampaignResultsReportTheCouponsOfEachVariantAndAllTreated(t *testing.T)
 	for i, variant := range []string{"A", "A", "A", "B"} {
 		c := fmt.Sprintf("c%d", i)
 		d := coupon.Decision{ID: "d" + c, Campaign: "welcome", Variant: variant, Customer: c, At: T}
-		code, _, err := s.Reserve(ctx, def, d)
-		if err != nil || code == "" {
-			t.Fatal(code, err)
+		is, _, err := s.Reserve(ctx, def, d)
+		if err != nil || is.Code == "" {
+			t.Fatal(is, err)
 		}
-		if err := s.Confirm(ctx, code, d); err != nil {
+		if err := s.Confirm(ctx, is.Code, d); err != nil {
 			t.Fatal(err)
 		}
-		codes[c] = code
+		codes[c] = is.Code
 	}
 	for _, o := range []coupon.Order{
 		{ID: "o1", Customer: "c0", Code: codes["c0"], At: T.Add(time.Hour), Revenue: 40_000_000},

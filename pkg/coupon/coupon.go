@@ -55,6 +55,7 @@ type Definition struct {
 	Valid Validity `yaml:"valid"`
 
 	codes  []string // the pool, normalized
+	loaded string   // the pool's name and a hash of its codes
 	secret []byte
 	until  time.Time
 	values map[string]string // by tier; "" is the default
@@ -123,6 +124,8 @@ func (d *Definition) Compile(dir string) []error {
 			fail("pool: %w", err)
 		}
 		d.codes = codes
+		h := sha256.Sum256([]byte(strings.Join(codes, "\n")))
+		d.loaded = d.Name + "\x00" + string(h[:])
 	default:
 		g := d.Generate
 		if g.Length == 0 {

@@ -15,7 +15,7 @@ import (
 
 const secretEnv = "SEGFLOW_COUPON_TEST_SECRET"
 
-func pool(t *testing.T, body string) string {
+func pool(t testing.TB, body string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "codes.txt")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {

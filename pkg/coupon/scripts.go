@@ -51,23 +51,24 @@ return 1
 `)
 
 // reserveScript creates a code's record for a decision, reserved (not yet
-// issued). It returns 1 when the record is the decision's (new or made
-// before), 0 when the code belongs to another decision.
+// issued). It returns the code's expiry (ms) when the record is the
+// decision's (new, or made before: its expiry then), false when the code
+// belongs to another decision.
 //
 // KEYS[1] -> cp:{#codes:<n>}:code:<code>
 // ARGV[1] -> decision id, ARGV[2] campaign, ARGV[3] variant, ARGV[4] owner
 // (hash of the customer), ARGV[5] expiry (ms), ARGV[6] how long the
 // record is kept (ms)
 var reserveScript = redis.NewScript(`
-local d = redis.call('HGET', KEYS[1], 'decision')
-if d then
-  if d == ARGV[1] then return 1 end
-  return 0
+local r = redis.call('HMGET', KEYS[1], 'decision', 'expires')
+if r[1] then
+  if r[1] == ARGV[1] then return r[2] end
+  return false
 end
 redis.call('HSET', KEYS[1], 'decision', ARGV[1], 'campaign', ARGV[2], 'variant', ARGV[3],
   'owner', ARGV[4], 'expires', ARGV[5], 'state', 'reserved')
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
-return 1
+return ARGV[5]
 `)
 
 // confirmScript issues a decision's reserved code at a time and counts it

@@ -54,12 +54,12 @@ type Store struct {
 	rdb redis.UniversalClient
 
 	mu     sync.Mutex
-	loaded map[*Definition]bool // pools loaded by this process
+	loaded map[string]bool // pools loaded by this process (Definition.loaded)
 }
 
 // NewStore returns a store in rdb.
 func NewStore(rdb redis.UniversalClient) *Store {
-	return &Store{rdb: rdb, loaded: map[*Definition]bool{}}
+	return &Store{rdb: rdb, loaded: map[string]bool{}}
 }
 
 // Decision is what a code is reserved for.
@@ -68,6 +68,7 @@ type Decision struct {
 	Campaign string
 	Variant  string
 	Customer string
+	Tier     string    // the customer's, which the value may depend on
 	At       time.Time // when it is decided
 }
 
@@ -79,29 +80,31 @@ func owner(customer string) string {
 }
 
 // Reserve takes a code of coupon d for a decision, before it is made: the
-// same code for the same decision every time. It returns "" and why when
-// there is none.
-func (s *Store) Reserve(ctx context.Context, d *Definition, dec Decision) (string, Unavailable, error) {
+// same code, with the same expiry, for the same decision every time. It
+// returns what the decision's trigger carries, or no code and why.
+func (s *Store) Reserve(ctx context.Context, d *Definition, dec Decision) (Issued, Unavailable, error) {
 	expires := d.Expires(dec.At)
 	if !expires.After(dec.At) {
-		return "", Ended, nil
+		return Issued{}, Ended, nil
 	}
 	code := d.Generated(dec.Customer, dec.ID)
 	if code == "" {
 		var err error
 		if code, err = s.take(ctx, d, dec.ID); err != nil || code == "" {
-			return "", Exhausted, err
+			return Issued{}, Exhausted, err
 		}
 	}
-	ok, err := reserveScript.Run(ctx, s.rdb, []string{codeKey(code)}, dec.ID, dec.Campaign, dec.Variant,
-		owner(dec.Customer), expires.UnixMilli(), (expires.Sub(dec.At) + Retention).Milliseconds()).Int()
+	ms, err := reserveScript.Run(ctx, s.rdb, []string{codeKey(code)}, dec.ID, dec.Campaign, dec.Variant,
+		owner(dec.Customer), expires.UnixMilli(), (expires.Sub(dec.At) + Retention).Milliseconds()).Int64()
+	if errors.Is(err, redis.Nil) {
+		return Issued{}, Taken, nil
+	}
 	if err != nil {
-		return "", "", fmt.Errorf("reserve a code of coupon %s: %w", d.Name, err)
+		return Issued{}, "", fmt.Errorf("reserve a code of coupon %s: %w", d.Name, err)
 	}
-	if ok == 0 {
-		return "", Taken, nil
-	}
-	return code, "", nil
+	is := d.Issue(code, dec.Tier, dec.At)
+	is.Expires = time.UnixMilli(ms).UTC()
+	return is, "", nil
 }
 
 // take takes a pool code for a decision, from the shards in an order that
@@ -125,12 +128,13 @@ func (s *Store) take(ctx context.Context, d *Definition, decision string) (strin
 	return "", nil
 }
 
-// load loads d's pool into Redis once per process; loading adds only codes
-// never loaded before.
+// load loads d's pool into Redis once per process and version of its file
+// (a reload of the campaigns does not load an unchanged pool again);
+// loading adds only codes never loaded before.
 func (s *Store) load(ctx context.Context, d *Definition) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.loaded[d] {
+	if s.loaded[d.loaded] {
 		return nil
 	}
 	shards := make([][]any, PoolShards)
@@ -148,7 +152,7 @@ func (s *Store) load(ctx context.Context, d *Definition) error {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("load the pool of coupon %s: %w", d.Name, err)
 	}
-	s.loaded[d] = true
+	s.loaded[d.loaded] = true
 	return nil
 }
 

@@ -27,10 +27,16 @@ func poolDef(t *testing.T, name string, n int) *Definition {
 	return d
 }
 
+// reserve is Store.Reserve's code.
+func reserve(ctx context.Context, s *Store, d *Definition, dec Decision) (string, Unavailable, error) {
+	is, why, err := s.Reserve(ctx, d, dec)
+	return is.Code, why, err
+}
+
 // issue reserves and confirms a code of d for decision i, as a send does.
 func issue(t *testing.T, s *Store, d *Definition, i int) string {
 	t.Helper()
-	code, _, err := s.Reserve(context.Background(), d, dec(i))
+	code, _, err := reserve(context.Background(), s, d, dec(i))
 	if err != nil || code == "" {
 		t.Fatalf("decision %d got code %q: %v", i, code, err)
 	}
@@ -56,7 +62,7 @@ func TestEachDecisionTakesOnePoolCodeOnceAndNoCodeGoesToTwo(t *testing.T) {
 		errs := make([]error, decisions)
 		for i := range decisions {
 			wg.Go(func() {
-				code, why, err := s.Reserve(ctx, d, dec(i))
+				code, why, err := reserve(ctx, s, d, dec(i))
 				if codes[i] != "" && code != codes[i] {
 					errs[i] = fmt.Errorf("decision %d got %q again, had %q", i, code, codes[i])
 				}
@@ -99,14 +105,14 @@ func TestAReleasedPoolCodeGoesToTheNextDecisionAndAConfirmedOneStays(t *testing.
 	rdb := testenv.StartRedis(t).Client(t)
 	s := NewStore(rdb)
 	d := poolDef(t, "one", 1)
-	code, _, err := s.Reserve(ctx, d, dec(1))
+	code, _, err := reserve(ctx, s, d, dec(1))
 	if err != nil || code != "ONE-000" {
 		t.Fatalf("code %q, %v", code, err)
 	}
 	if err := s.Release(ctx, d, code, dec(1).ID); err != nil {
 		t.Fatal(err)
 	}
-	if got, _, err := s.Reserve(ctx, d, dec(2)); err != nil || got != code {
+	if got, _, err := reserve(ctx, s, d, dec(2)); err != nil || got != code {
 		t.Fatalf("after a release the next decision got %q (%v), want %s", got, err, code)
 	}
 	if err := s.Confirm(ctx, code, dec(2)); err != nil {
@@ -115,7 +121,7 @@ func TestAReleasedPoolCodeGoesToTheNextDecisionAndAConfirmedOneStays(t *testing.
 	if err := s.Release(ctx, d, code, dec(2).ID); err != nil {
 		t.Fatal(err)
 	}
-	if got, why, _ := s.Reserve(ctx, d, dec(3)); got != "" || why != Exhausted {
+	if got, why, _ := reserve(ctx, s, d, dec(3)); got != "" || why != Exhausted {
 		t.Errorf("after the code was issued another decision got %q (%q), want none: exhausted", got, why)
 	}
 	res, err := s.Results(ctx, "camp")
@@ -137,11 +143,11 @@ func TestCodesAddedToThePoolFileAreAddedAndIssuedOnesAreNotReturned(t *testing.T
 	}
 	more := poolDef(t, "p", 3) // the same two codes and a new one
 	s = NewStore(rdb)          // loaded again after a restart
-	code, _, err := s.Reserve(ctx, more, dec(2))
+	code, _, err := reserve(ctx, s, more, dec(2))
 	if err != nil || code != "P-002" {
 		t.Errorf("after the file gained P-002 the next decision got %q (%v), want P-002", code, err)
 	}
-	if got, why, _ := s.Reserve(ctx, more, dec(3)); got != "" || why != Exhausted {
+	if got, why, _ := reserve(ctx, s, more, dec(3)); got != "" || why != Exhausted {
 		t.Errorf("then %q (%q), want none: exhausted", got, why)
 	}
 }
@@ -154,7 +160,7 @@ func TestAnOrderRedeemsItsCustomersCodeOnceAndOthersAreRefusedWithTheirReason(t 
 	one, two := issue(t, s, d, 1), issue(t, s, d, 2)
 	// A third code reserved and never confirmed (its decision was not a send).
 	reserved := poolDef(t, "r", 1)
-	unsent, _, err := s.Reserve(ctx, reserved, dec(3))
+	unsent, _, err := reserve(ctx, s, reserved, dec(3))
 	if err != nil || unsent == "" {
 		t.Fatal(unsent, err)
 	}
@@ -233,4 +239,27 @@ func TestRevenueBeyondOneRedisFieldStaysExact(t *testing.T) {
 func near(got, want time.Duration) bool {
 	diff := float64(got-want) / float64(want)
 	return diff >= -RelativeAccuracy-1e-9 && diff <= RelativeAccuracy+1e-9
+}
+
+func TestADecisionReservedAgainLaterKeepsItsCodeAndExpiry(t *testing.T) {
+	ctx := context.Background()
+	s := NewStore(testenv.StartRedis(t).Client(t))
+	t.Setenv(secretEnv, "0123456789abcdef0123")
+	d := &Definition{Name: "g", Generate: &Generate{SecretEnv: secretEnv}, Value: Value{Amount: "5"}, Valid: Validity{Days: 7}}
+	if errs := d.Compile(""); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	first, _, err := s.Reserve(ctx, d, dec(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := dec(1)
+	later.At = t0.Add(time.Hour) // handled again an hour later, after a crash
+	again, _, err := s.Reserve(ctx, d, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != first || !again.Expires.Equal(t0.AddDate(0, 0, 7)) {
+		t.Errorf("reserved again: %+v, first %+v; want the same, expiring 7 days after the first", again, first)
+	}
 }

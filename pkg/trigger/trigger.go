@@ -2,8 +2,10 @@
 // profile changes, enters customers into the campaigns of a campaign.Config,
 // waits out their delays on durable timers in Redis, applies the guards, and
 // emits each decision as a CloudEvent — a trigger on the triggers topic, or a
-// suppression (holdout, consent, cap, cooldown, budget, premise) on the decisions
-// topic, so that nothing is decided silently. A profile change marked
+// suppression (holdout, consent, cap, cooldown, budget, premise, no_coupon) on
+// the decisions topic, so that nothing is decided silently. A campaign with a
+// coupon issues a code with each trigger, and an order carrying the code
+// redeems it (pkg/coupon). A profile change marked
 // backfill (a replay of the past) is only ever a suppression.
 //
 // At most one trigger per campaign per cause: a decision's id is derived from
@@ -597,17 +599,18 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 	// The coupon's code is taken before the guards that need the send
 	// history, and given back if they refuse the send.
 	def := c.CouponOf(variant)
-	cdec := coupon.Decision{ID: id, Campaign: c.Name, Variant: variant, Customer: customer, At: T}
-	var code string
+	cdec := coupon.Decision{ID: id, Campaign: c.Name, Variant: variant, Customer: customer, Tier: prof.Tier, At: T}
+	var issued coupon.Issued
 	var why coupon.Unavailable
 	if outcome == "" && def != nil {
-		if code, why, err = e.coupons.Reserve(ctx, def, cdec); err != nil {
+		if issued, why, err = e.coupons.Reserve(ctx, def, cdec); err != nil {
 			return false, err
 		}
-		if code == "" {
+		if issued.Code == "" {
 			outcome = NoCoupon
 		}
 	}
+	code := issued.Code
 	args := []any{id, T.UnixMilli(), c.Name, outcome, time.Duration(c.Cooldown).Milliseconds(), len(c.Caps)}
 	for _, cp := range c.Caps {
 		args = append(args, cp.Max, time.Duration(cp.Per).Milliseconds())
@@ -652,7 +655,6 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 			d.Action.Params = map[string]string{}
 		}
 		if code != "" {
-			issued := def.Issue(code, prof.Tier, T)
 			d.Coupon = &issued
 		}
 	}
