@@ -725,18 +725,19 @@ func decisionID(campaign, customer, first string) string {
 
 // Decision is the data of a trigger or suppression CloudEvent.
 type Decision struct {
-	Campaign string `json:"campaign"`
-	Kind     string `json:"kind"`
-	Variant  string `json:"variant,omitempty"`
-	Customer string `json:"customer"`
-	Channel  string `json:"channel"`
-	Outcome  string `json:"outcome"`
-	Action   Action `json:"action,omitzero"`
+	Campaign  string    `json:"campaign"`
+	Kind      string    `json:"kind"`
+	Variant   string    `json:"variant,omitempty"`
+	Customer  string    `json:"customer"`
+	Channel   string    `json:"channel"`
+	Outcome   string    `json:"outcome"`
+	Action    Action    `json:"action,omitzero"`
+	Profile   Snapshot  `json:"profile"`
+	Reason    Reason    `json:"reason"`
+	DecidedAt time.Time `json:"decided_at"`
+
 	// Coupon is the code a trigger of a campaign with a coupon carries.
-	Coupon    *coupon.Issued `json:"coupon,omitempty"`
-	Profile   Snapshot       `json:"profile"`
-	Reason    Reason         `json:"reason"`
-	DecidedAt time.Time      `json:"decided_at"`
+	Coupon *coupon.Issued `json:"coupon,omitempty"`
 }
 
 // Action is what marketing automation should do.
