@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/segflow/segflow/pkg/coupon"
 	"github.com/segflow/segflow/pkg/money"
 	"github.com/segflow/segflow/pkg/trigger"
 )
@@ -205,6 +206,32 @@ type Arm struct {
 	RateCI    [2]float64 `json:"conversion_rate_ci95"`
 	Revenue   string     `json:"revenue"`
 	Lift      *Lift      `json:"lift,omitempty"`
+	Coupons   *Coupons   `json:"coupons,omitempty"`
+}
+
+// Coupons is what the codes a treated arm's triggers carried did: issued,
+// redeemed (rate of issued), the revenue of the redeeming orders, the median
+// time from issue to redemption (within 1%), and orders refused by reason
+// (foreign, used, expired).
+type Coupons struct {
+	Issued         int64            `json:"issued"`
+	Redeemed       int64            `json:"redeemed"`
+	Rate           float64          `json:"redemption_rate"`
+	Revenue        string           `json:"revenue"`
+	MedianToRedeem float64          `json:"median_seconds_to_redeem"`
+	Refused        map[string]int64 `json:"refused"`
+}
+
+func couponsOf(r *coupon.Result, currency string) *Coupons {
+	if r == nil {
+		return nil
+	}
+	out := &Coupons{Issued: r.Issued, Redeemed: r.Redeemed, Rate: r.Rate(), Revenue: money.FormatSum(r.Revenue, currency),
+		MedianToRedeem: r.MedianToRedeem().Seconds(), Refused: map[string]int64{}}
+	for k, v := range r.Refused {
+		out.Refused[string(k)] = v
+	}
+	return out
 }
 
 // Lift is a treated arm's conversion rate minus the holdout's, with its 95%
@@ -268,6 +295,13 @@ func (s *Server) campaignResult(name string, res []trigger.Result) CampaignResul
 		}
 		variants = append(variants, r)
 		all.Decided, all.Converted, all.Revenue = all.Decided+r.Decided, all.Converted+r.Converted, all.Revenue+r.Revenue
+		if r.Coupons != nil {
+			sum := r.Coupons.Plus(coupon.Result{})
+			if all.Coupons != nil {
+				sum = all.Coupons.Plus(*r.Coupons)
+			}
+			all.Coupons = &sum
+		}
 	}
 	lift := func(a *Arm) {
 		if a.Decided == 0 || hold.Decided == 0 {
@@ -282,9 +316,11 @@ func (s *Server) campaignResult(name string, res []trigger.Result) CampaignResul
 	}
 	out := CampaignResult{Campaign: name, Treated: arm("", all.Decided, all.Converted, all.Revenue), Holdout: arm("", hold.Decided, hold.Converted, hold.Revenue), Variants: []Arm{}}
 	lift(&out.Treated)
+	out.Treated.Coupons = couponsOf(all.Coupons, cur)
 	for _, v := range variants {
 		a := arm(v.Variant, v.Decided, v.Converted, v.Revenue)
 		lift(&a)
+		a.Coupons = couponsOf(v.Coupons, cur)
 		out.Variants = append(out.Variants, a)
 	}
 	return out

@@ -2,12 +2,14 @@ package campaign
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"cel.dev/cel-go/cel"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/segflow/segflow/pkg/coupon"
 	"github.com/segflow/segflow/pkg/event"
 )
 
@@ -64,8 +67,11 @@ type Config struct {
 	// DefaultTimezone is the IANA time zone of customers without one, and the
 	// one daily budgets count days in; "" means UTC.
 	DefaultTimezone string `yaml:"default_timezone"`
+	// Coupons are the coupons campaigns issue codes of (pkg/coupon).
+	Coupons []coupon.Definition `yaml:"coupons"`
 
 	loc *time.Location
+	dir string // of the file, which pool files are relative to
 }
 
 // Campaign is one campaign; see the package documentation for the model.
@@ -92,6 +98,9 @@ type Campaign struct {
 	Channel string `yaml:"channel"`
 	// Action is what the trigger asks marketing automation to do.
 	Action Action `yaml:"action"`
+	// Coupon, if set, names the coupon (Config.Coupons) whose code each
+	// trigger carries; the action's type must then be coupon.
+	Coupon string `yaml:"coupon"`
 	// Variants split the customers who are not held out, by weight; none
 	// means one variant, DefaultVariant.
 	Variants []Variant `yaml:"variants"`
@@ -134,6 +143,8 @@ type Variant struct {
 	Name   string  `yaml:"name"`
 	Weight float64 `yaml:"weight"`
 	Action *Action `yaml:"action"`
+	// Coupon, if set, is the variant's coupon instead of the campaign's.
+	Coupon string `yaml:"coupon"`
 }
 
 // Cap allows fewer than Max triggers within any Per.
@@ -188,7 +199,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load campaigns: %w", err)
 	}
-	c, err := Parse(b)
+	c, err := parse(b, filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("load campaigns %s: %w", path, err)
 	}
@@ -199,9 +210,12 @@ func Load(path string) (*Config, error) {
 // its expressions. Unknown fields are errors, so that a misspelt key does not
 // silently drop a guard. Parse reports every problem it finds, each naming the
 // campaign and the field, CEL errors with their line and column (1-based) in
-// the expression.
-func Parse(b []byte) (*Config, error) {
-	var c Config
+// the expression. Coupon pool files are read relative to the working
+// directory (Load reads them relative to the campaigns file).
+func Parse(b []byte) (*Config, error) { return parse(b, ".") }
+
+func parse(b []byte, dir string) (*Config, error) {
+	c := Config{dir: dir}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
@@ -258,6 +272,18 @@ func (c *Config) compile() error {
 			errs = append(errs, fmt.Errorf("quiet_hours: %w", err))
 		}
 	}
+	coupons := map[string]*coupon.Definition{}
+	for i := range c.Coupons {
+		d := &c.Coupons[i]
+		label := "coupon " + nameOr(d.Name, i)
+		if coupons[d.Name] != nil {
+			errs = append(errs, fmt.Errorf("%s: name: used by an earlier coupon", label))
+		}
+		coupons[d.Name] = d
+		for _, err := range d.Compile(c.dir) {
+			errs = append(errs, fmt.Errorf("%s: %w", label, err))
+		}
+	}
 	seen := map[string]bool{}
 	for i := range c.Campaigns {
 		k := &c.Campaigns[i]
@@ -269,7 +295,7 @@ func (c *Config) compile() error {
 			errs = append(errs, fmt.Errorf("%s: name: used by an earlier campaign", label))
 		}
 		seen[k.Name] = true
-		for _, err := range k.compile(env) {
+		for _, err := range k.compile(env, coupons) {
 			errs = append(errs, fmt.Errorf("%s: %w", label, err))
 		}
 	}
@@ -286,7 +312,7 @@ func nameOr(name string, i int) string {
 }
 
 // compile checks c, fills in its defaults and compiles its expressions.
-func (c *Campaign) compile(env *cel.Env) []error {
+func (c *Campaign) compile(env *cel.Env, coupons map[string]*coupon.Definition) []error {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
@@ -355,6 +381,9 @@ func (c *Campaign) compile(env *cel.Env) []error {
 	if !slices.Contains(actions, c.Action.Type) {
 		fail("action: type: %q is not one of %s", c.Action.Type, strings.Join(actions, ", "))
 	}
+	if c.Coupon != "" && c.Action.Type != "coupon" {
+		fail("coupon: the action's type is %s, not coupon", c.Action.Type)
+	}
 	base, perrs := compileParams(env, "action", c.Action.Params)
 	errs = append(errs, perrs...)
 	if len(c.Variants) == 0 {
@@ -384,9 +413,24 @@ func (c *Campaign) compile(env *cel.Env) []error {
 			errs = append(errs, perrs...)
 			maps.Copy(a.params, over)
 		}
+		// A variant whose action is no coupon carries none.
+		switch name := cmp.Or(v.Coupon, c.Coupon); {
+		case v.Coupon != "" && a.typ != "coupon":
+			fail("%s: coupon: the action's type is %s, not coupon", label, a.typ)
+		case name == "" || a.typ != "coupon":
+		case coupons[name] == nil:
+			fail("%s: coupon: %q is not one of the coupons", label, name)
+		default:
+			a.coupon = coupons[name]
+		}
 		c.actions[v.Name] = a
 	}
 	return errs
+}
+
+// CouponOf returns the coupon whose codes variant's triggers carry, or nil.
+func (c *Campaign) CouponOf(variant string) *coupon.Definition {
+	return c.actions[variant].coupon
 }
 
 func dup(m map[string]action, name string) bool {

@@ -12,6 +12,8 @@ import (
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/ext"
+
+	"github.com/segflow/segflow/pkg/coupon"
 )
 
 // Input is what expressions see of an entry. The maps hold JSON-like values:
@@ -79,6 +81,7 @@ func compileExpr(env *cel.Env, field, expr string, want ...*cel.Type) (cel.Progr
 type action struct {
 	typ    string
 	params map[string]param
+	coupon *coupon.Definition // nil: the action carries no code
 }
 
 // param is a literal parameter, or an expression when prg is set.

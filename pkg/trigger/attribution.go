@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/segflow/segflow/pkg/coupon"
 	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/money"
 )
@@ -58,12 +59,7 @@ func (e *Engine) convert(ctx context.Context, customer, orderID string, at time.
 	if len(exposed) == 0 {
 		return nil
 	}
-	total, _ := json.Marshal(data["total"])
-	cur, _ := data["currency"].(string)
-	revenue, err := money.Parse(total, cur)
-	if err != nil {
-		revenue = 0 // the profile-updater dead-letters a bad total; still a conversion
-	}
+	revenue := orderTotal(data)
 	for name, v := range exposed {
 		c := e.campaign(name)
 		parts := strings.SplitN(v, "|", 3)
@@ -96,6 +92,18 @@ func (e *Engine) convert(ctx context.Context, customer, orderID string, at time.
 	return nil
 }
 
+// orderTotal is an order's total; 0 when it is not an amount (the
+// profile-updater dead-letters the order, but it still converts).
+func orderTotal(data map[string]any) money.Micros {
+	total, _ := json.Marshal(data["total"])
+	cur, _ := data["currency"].(string)
+	revenue, err := money.Parse(total, cur)
+	if err != nil {
+		return 0
+	}
+	return revenue
+}
+
 // Result is a campaign's outcome for one variant and group.
 type Result struct {
 	Variant   string `json:"variant,omitempty"`
@@ -103,6 +111,8 @@ type Result struct {
 	Decided   int64  `json:"decided"`
 	Converted int64  `json:"converted"`
 	Revenue   int64  `json:"revenue_micros"`
+	// Coupons are the codes the variant's triggers carried, if it has a coupon.
+	Coupons *coupon.Result `json:"-"`
 }
 
 // Rate is the conversion rate.
@@ -171,6 +181,15 @@ func (e *Engine) Results(ctx context.Context, campaign string) ([]Result, error)
 		rv := revenue[r]
 		r.Revenue = int64(money.JoinLimbs(rv[0], rv[1]).Cap())
 		out = append(out, *r)
+	}
+	coupons, err := e.coupons.Results(ctx, campaign)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if r, ok := coupons[out[i].Variant]; ok && out[i].Group == Treated {
+			out[i].Coupons = &r
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Group+out[i].Variant < out[j].Group+out[j].Variant })
 	return out, nil

@@ -2,8 +2,10 @@
 // profile changes, enters customers into the campaigns of a campaign.Config,
 // waits out their delays on durable timers in Redis, applies the guards, and
 // emits each decision as a CloudEvent — a trigger on the triggers topic, or a
-// suppression (holdout, consent, cap, cooldown, budget, premise) on the decisions
-// topic, so that nothing is decided silently. A profile change marked
+// suppression (holdout, consent, cap, cooldown, budget, premise, no_coupon) on
+// the decisions topic, so that nothing is decided silently. A campaign with a
+// coupon issues a code with each trigger, and an order carrying the code
+// redeems it (pkg/coupon). A profile change marked
 // backfill (a replay of the past) is only ever a suppression.
 //
 // At most one trigger per campaign per cause: a decision's id is derived from
@@ -39,6 +41,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/segflow/segflow/pkg/campaign"
+	"github.com/segflow/segflow/pkg/coupon"
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
@@ -61,6 +64,9 @@ const (
 	Cooldown = "cooldown"
 	Premise  = "premise"
 	Budget   = "budget"
+	// NoCoupon: the campaign's coupon had no code to give (its pool is
+	// exhausted, or its fixed end has passed); Reason.Detail says which.
+	NoCoupon = "no_coupon"
 	// Backfill is a decision on a profile change of a replay of the past.
 	Backfill = "backfill"
 )
@@ -83,6 +89,7 @@ type Engine struct {
 	rdb       redis.UniversalClient
 	profiles  Profiles
 	out       Producer
+	coupons   *coupon.Store
 	// Decided, if set, is told of every decision published and of how late
 	// it was: the decision time minus the time it was due.
 	Decided func(d Decision, late time.Duration)
@@ -113,7 +120,7 @@ func (e *Engine) immediate(typ string) bool {
 
 // NewEngine returns an engine for the campaigns in cfg.
 func NewEngine(cfg *campaign.Config, rdb redis.UniversalClient, profiles Profiles, out Producer) *Engine {
-	return &Engine{campaigns: cfg, rdb: rdb, profiles: profiles, out: out}
+	return &Engine{campaigns: cfg, rdb: rdb, profiles: profiles, out: out, coupons: coupon.NewStore(rdb)}
 }
 
 // wait is a campaign's pending delay for one customer.
@@ -256,6 +263,12 @@ func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event, 
 		id, _ := data["order_id"].(string)
 		if err := e.convert(ctx, customer, id, ev.Time(), data); err != nil {
 			return err
+		}
+		if code, _ := data["coupon"].(string); code != "" {
+			o := coupon.Order{ID: id, Customer: customer, Code: code, At: ev.Time(), Revenue: orderTotal(data)}
+			if _, err := e.coupons.Redeem(ctx, o); err != nil {
+				return err
+			}
 		}
 	}
 	if err := e.timed(ctx, T, customer, ev, data); err != nil {
@@ -583,6 +596,21 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 			outcome, slot = Budget, ""
 		}
 	}
+	// The coupon's code is taken before the guards that need the send
+	// history, and given back if they refuse the send.
+	def := c.CouponOf(variant)
+	cdec := coupon.Decision{ID: id, Campaign: c.Name, Variant: variant, Customer: customer, Tier: prof.Tier, At: T}
+	var issued coupon.Issued
+	var why coupon.Unavailable
+	if outcome == "" && def != nil {
+		if issued, why, err = e.coupons.Reserve(ctx, def, cdec); err != nil {
+			return false, err
+		}
+		if issued.Code == "" {
+			outcome = NoCoupon
+		}
+	}
+	code := issued.Code
 	args := []any{id, T.UnixMilli(), c.Name, outcome, time.Duration(c.Cooldown).Milliseconds(), len(c.Caps)}
 	for _, cp := range c.Caps {
 		args = append(args, cp.Max, time.Duration(cp.Per).Milliseconds())
@@ -596,6 +624,16 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 		return false, fmt.Errorf("decide %s for a customer: %w", c.Name, err)
 	}
 	got, published := strings.CutSuffix(got, "|p")
+	if code != "" {
+		if got == Sent {
+			err = e.coupons.Confirm(ctx, code, cdec)
+		} else {
+			err = e.coupons.Release(ctx, def, code, id)
+		}
+		if err != nil {
+			return false, err
+		}
+	}
 	if slot != "" && got != Sent {
 		// Capped or cooling down: the budget slot goes back. (A crash before
 		// this leaves the slot taken: the budget errs on the side of sending less.)
@@ -616,6 +654,12 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 		if d.Action.Params, err = c.Params(in, variant); err != nil {
 			d.Action.Params = map[string]string{}
 		}
+		if code != "" {
+			d.Coupon = &issued
+		}
+	}
+	if got == NoCoupon && why != "" {
+		d.Reason.Detail = fmt.Sprintf("coupon %s: %s", def.Name, why)
 	}
 	m, err := d.message(id)
 	if err != nil {
@@ -691,6 +735,9 @@ type Decision struct {
 	Profile   Snapshot  `json:"profile"`
 	Reason    Reason    `json:"reason"`
 	DecidedAt time.Time `json:"decided_at"`
+
+	// Coupon is the code a trigger of a campaign with a coupon carries.
+	Coupon *coupon.Issued `json:"coupon,omitempty"`
 }
 
 // Action is what marketing automation should do.
@@ -710,6 +757,8 @@ type Snapshot struct {
 type Reason struct {
 	Rule   string   `json:"rule,omitempty"`
 	Events []string `json:"events"`
+	// Detail says more where the outcome alone does not (no_coupon).
+	Detail string `json:"detail,omitempty"`
 }
 
 func (d Decision) message(id string) (kafka.Message, error) {

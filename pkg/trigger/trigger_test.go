@@ -10,10 +10,8 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/event"
@@ -502,19 +500,7 @@ campaigns:
 // at t0, until it has handled everything on the cart topic.
 func (e *env) serve(cfg *campaign.Config, w *kafka.Writer, group string) {
 	e.t.Helper()
-	en := trigger.NewEngine(cfg, e.rdb, e.store, w)
-	s, err := trigger.NewService(trigger.Config{Brokers: e.kafka.Brokers, GroupID: group, Now: func() time.Time { return t0 }}, en, zaptest.NewLogger(e.t), prometheus.NewRegistry())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	e.waitCommitted(group, event.TopicCart, 30*time.Second)
-	cancel()
-	if err := <-done; err != nil {
-		e.t.Fatal(err)
-	}
+	e.run(cfg, w, group, event.TopicCart)
 }
 
 func TestEventsOfAnErasedCustomerFromBeforeTheErasureDecideNothing(t *testing.T) {
