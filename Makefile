@@ -15,7 +15,7 @@ run:
 # Cluster, but for CLUSTER_SKIP: tests that use no Redis (the reference
 # computations and their loaders), the browser tests, and the Online Retail
 # comparison, which takes the CDNOW comparison's path with more data.
-CLUSTER_PKGS ?= ./test/e2e ./pkg/api ./pkg/replay ./services/segflow
+CLUSTER_PKGS ?= ./test/e2e ./pkg/api ./pkg/replay ./pkg/coupon ./services/segflow
 CLUSTER_SKIP ?= Reference|Loader|Calibration|Dashboard|OnlineRetail
 
 ## test: every test, with the race detector, on one Redis server; then test-cluster

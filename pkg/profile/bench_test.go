@@ -276,16 +276,17 @@ func ceiling(ctx context.Context, rdb *redis.Client, ops []profile.Op) error {
 // BenchmarkMemoryPerCustomer applies a typical year — 5 product views, 2 cart
 // adds, 3 orders and an identify — to each of 10,000 fresh customers, in
 // batches of 500 in shuffled order with their changes committed, and reports
-// the Redis memory (INFO used_memory) and keys this adds per customer, and the
-// shares of it that are the population entries (the "pe" field of each
-// profile) and the timers (MEMORY USAGE of their shards); and the Go heap a
-// process's population takes (population-heap-bytes, loaded from Redis).
+// the Redis memory (INFO used_memory) and keys this adds per customer, the
+// length of the customer's record (record-bytes: everything the customer
+// is, population entry and published snapshot included) and the timers'
+// share (MEMORY USAGE of their shards); and the Go heap a process's
+// population takes (population-heap-bytes, loaded from Redis).
 // Each iteration uses a new key prefix, so its customers and population are
 // fresh.
 func BenchmarkMemoryPerCustomer(b *testing.B) {
 	rdb := benchRedis(b)
 	ctx := context.Background()
-	var bytes, nkeys, pop, timers, heap float64
+	var bytes, nkeys, rec, timers, heap float64
 	n := 0
 	for b.Loop() {
 		prefix := fmt.Sprint("mem", n)
@@ -300,7 +301,7 @@ func BenchmarkMemoryPerCustomer(b *testing.B) {
 		bytes += float64(usedMemory(b, rdb) - usedBefore)
 		nkeys += float64(rdb.DBSize(ctx).Val() - keysBefore)
 		for _, c := range customers {
-			pop += float64(len("pe") + int(rdb.HStrLen(ctx, prefix+":{"+c+"}:p", "pe").Val()))
+			rec += float64(rdb.StrLen(ctx, prefix+":{"+c+"}:r").Val())
 		}
 		for i := range keys.Shards {
 			timers += float64(memoryUsage(b, rdb, keys.ShardN(prefix, "timers", i)+":due"))
@@ -322,7 +323,7 @@ func BenchmarkMemoryPerCustomer(b *testing.B) {
 	total := float64(n * benchCustomers)
 	b.ReportMetric(bytes/total, "bytes/customer")
 	b.ReportMetric(nkeys/total, "keys/customer")
-	b.ReportMetric(pop/total, "population-entry-bytes/customer")
+	b.ReportMetric(rec/total, "record-bytes/customer")
 	b.ReportMetric(timers/total, "timer-bytes/customer")
 	b.ReportMetric(heap/total, "population-heap-bytes/customer")
 }

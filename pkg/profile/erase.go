@@ -4,20 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segflow/segflow/pkg/keys"
 )
 
-// eraseCustomerScript deletes one customer's keys and returns the profiles
-// merged into it and the profile it was merged into, read before deleting.
-// KEYS: the customer's keys (customerKeys, then the collector's identity
-// link and links: keys.Link, keys.Links). ARGV: none.
+// eraseCustomerScript deletes one customer's keys and returns their record,
+// read before deleting, and how many keys it deleted. KEYS: the record, the
+// collector's identity link and links (keys.Link, keys.Links). ARGV: none.
 var eraseCustomerScript = redis.NewScript(`
-local merged = redis.call('SMEMBERS', KEYS[8])
-local into = redis.call('HGET', KEYS[1], 'merged_into') or ''
-return {merged, into, redis.call('DEL', unpack(KEYS))}
+local rec = redis.call('GET', KEYS[1]) or ''
+return {rec, redis.call('DEL', unpack(KEYS))}
 `)
 
 // Erased is what an erasure removed.
@@ -54,17 +53,25 @@ func (s *Store) Erase(ctx context.Context, customer string) (Erased, error) {
 			return out, err
 		}
 		todo = append(todo, linked...)
-		res, err := eraseCustomerScript.Run(ctx, s.rdb, append(s.customerKeys(c), keys.Link(c), keys.Links(c))).Slice()
+		s.records.take(c)
+		res, err := eraseCustomerScript.Run(ctx, s.rdb, []string{s.recordKey(c), keys.Link(c), keys.Links(c)}).Slice()
 		if err != nil {
 			return out, fmt.Errorf("erase profile keys: %w", err)
 		}
-		if len(res) == 3 {
-			out.Keys += int(toInt(res[2]))
-			todo = append(todo, strs(res[0])...)
-			if into := fmt.Sprint(res[1]); into != "" && !seen[into] {
-				if err := s.rdb.SRem(ctx, s.customerKeys(into)[keyMerged], c).Err(); err != nil {
-					return out, fmt.Errorf("unlink merged profile: %w", err)
-				}
+		if len(res) != 2 {
+			return out, fmt.Errorf("erase profile keys: %d results", len(res))
+		}
+		raw, _ := res[0].(string)
+		n, _ := res[1].(int64)
+		out.Keys += int(n)
+		r, err := decodeRecord([]byte(raw))
+		if err != nil {
+			return out, fmt.Errorf("erase a profile: %w", err)
+		}
+		todo = append(todo, r.merged...)
+		if into := r.mergedInto; into != "" && !seen[into] {
+			if err := s.unlink(ctx, into, c); err != nil {
+				return out, err
 			}
 		}
 	}
@@ -106,6 +113,26 @@ func (s *Store) linkedVisitors(ctx context.Context, c string) ([]string, error) 
 	return out, nil
 }
 
+// unlink removes c from the profiles merged into into.
+func (s *Store) unlink(ctx context.Context, into, c string) error {
+	_, err := retry(func() (struct{}, error) {
+		b := s.newBatch()
+		if err := b.load(ctx, into); err != nil {
+			return struct{}{}, err
+		}
+		r := b.recs[into]
+		if i, ok := slices.BinarySearch(r.merged, c); ok && r.stored {
+			r.merged = slices.Delete(r.merged, i, i+1)
+			b.dirty[into] = true
+		}
+		return struct{}{}, b.write(ctx, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("unlink merged profile: %w", err)
+	}
+	return nil
+}
+
 // gone returns the Gone summaries of customers.
 func gone(customers []string) []Summary {
 	out := make([]Summary, len(customers))
@@ -117,7 +144,7 @@ func gone(customers []string) []Summary {
 
 // Exists tells whether the store holds a profile of customer.
 func (s *Store) Exists(ctx context.Context, customer string) (bool, error) {
-	n, err := s.rdb.Exists(ctx, s.customerKeys(customer)[keyProfile]).Result()
+	n, err := s.rdb.Exists(ctx, s.recordKey(customer)).Result()
 	if err != nil {
 		return false, fmt.Errorf("look up profile: %w", err)
 	}

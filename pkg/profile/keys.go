@@ -4,29 +4,12 @@ import "github.com/segflow/segflow/pkg/keys"
 
 // Every key of the store, under its prefix (see the layout in doc.go).
 
-// Suffixes of a customer's keys, in the order customerKeys returns them;
-// the scripts take them in that order.
-var customerSuffixes = []string{"p", "h", "amt", "vs", "vc", "b", "cart", "merged"}
+// Suffixes of a customer's keys: one, the record (record.go).
+var customerSuffixes = []string{"r"}
 
-// Indexes into customerKeys.
-const (
-	keyProfile = 0
-	keyHistory = 1
-	keyMerged  = 7
-)
-
-func (s *Store) customerKeys(c string) []string {
-	b := keys.Customer(s.cfg.Prefix, c)
-	out := make([]string, len(customerSuffixes))
-	for i, suffix := range customerSuffixes {
-		out[i] = b + suffix
-	}
-	return out
+func (s *Store) recordKey(c string) string {
+	return keys.Customer(s.cfg.Prefix, c) + customerSuffixes[0]
 }
-
-// The field of a customer's profile hash that holds their population entry,
-// "<version>|<T>|<F>|<M>|<last>" (see Population).
-const fieldEntry = "pe"
 
 // Timers are sharded ([keys.Shard]): a customer's timer is in the shard of
 // their id.

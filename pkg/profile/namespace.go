@@ -164,10 +164,10 @@ func (s *Store) In(ns string) *Store {
 // of a cluster; fn is called by one goroutine at a time. A customer may be
 // listed twice if the keyspace changes during the scan.
 func (s *Store) Customers(ctx context.Context, fn func(customers []string) error) error {
-	return keyspace.Scan(ctx, s.rdb, s.cfg.Prefix+":{*}:"+customerSuffixes[keyProfile], func(found []string) error {
+	return keyspace.Scan(ctx, s.rdb, s.cfg.Prefix+":{*}:"+customerSuffixes[0], func(found []string) error {
 		cs := make([]string, 0, len(found))
 		for _, k := range found {
-			if c, suffix, ok := keys.CustomerOf(s.cfg.Prefix, k); ok && suffix == customerSuffixes[keyProfile] {
+			if c, suffix, ok := keys.CustomerOf(s.cfg.Prefix, k); ok && suffix == customerSuffixes[0] {
 				cs = append(cs, c)
 			}
 		}
@@ -258,10 +258,6 @@ func (l *Live) Put(ns string, sums ...Summary) {
 // to Commit, as Due does for timers. A bulk rebuild that wrote events with
 // Write settles every customer once at the end.
 func (s *Store) Settle(ctx context.Context, T time.Time, customers []string) ([]Change, error) {
-	states, err := s.read(ctx, T, customers)
-	if err != nil {
-		return nil, err
-	}
-	changes, _, err := s.evaluate(ctx, T, states, make([]Cause, len(states)), nil)
+	_, _, changes, err := s.settle(ctx, T, customers, make([]Cause, len(customers)))
 	return changes, err
 }

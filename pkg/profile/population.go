@@ -2,13 +2,8 @@ package profile
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/segflow/segflow/pkg/population"
 )
@@ -16,8 +11,8 @@ import (
 // The population. A customer is scored against every customer's entry as of
 // their last evaluation (population.Entry). Each evaluation records the
 // customer's entry in the store's population in memory (a population.Set,
-// loaded from Redis on first use) and in the customer's own profile hash
-// (field "pe"), where a restart loads it from: no Redis key holds entries of
+// loaded from Redis on first use) and in the customer's own record, where a
+// restart loads it from: no Redis key holds entries of
 // many customers, and scoring asks Redis nothing. Other writers' evaluations
 // reach the population through the summaries they publish (Put, fed by
 // pkg/view's Follower).
@@ -40,25 +35,15 @@ func (s *Store) Population(ctx context.Context) (*population.Set, error) {
 	}
 	pop := population.New()
 	err := s.Customers(ctx, func(customers []string) error {
-		entries := make([]*redis.SliceCmd, len(customers))
-		_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-			for i, c := range customers {
-				entries[i] = pipe.HMGet(ctx, s.customerKeys(c)[keyProfile], fieldEntry, "merged_into")
-			}
-			return nil
-		})
-		var refused redis.Error
-		if err != nil && !errors.As(err, &refused) {
+		recs, errs, err := s.fetchEach(ctx, customers)
+		if err != nil {
 			return err
 		}
-		for i, c := range customers {
-			v := entries[i].Val()
-			if entries[i].Err() != nil || len(v) != 2 || v[1] != nil && v[1] != "" {
-				continue // keys of another type, or merged into another profile
-			}
-			raw, _ := v[0].(string)
-			if e, ok := parseEntry(raw); ok {
-				pop.Put(c, e)
+		for i, r := range recs {
+			// A key Redis refuses to read is skipped: its events are
+			// dead-lettered.
+			if errs[i] == nil && r.entry != nil && r.mergedInto == "" {
+				pop.Put(customers[i], *r.entry)
 			}
 		}
 		return nil
@@ -90,45 +75,3 @@ func (s *Store) Put(sums ...Summary) {
 		})
 	}
 }
-
-// entryOf is the population entry of st evaluated at T.
-func entryOf(st *State, T time.Time) population.Entry {
-	return population.Entry{Version: st.Version, At: T.UnixMilli(), F: st.Values.F, M: st.Values.M, Last: st.Last.UnixMilli()}
-}
-
-func formatEntry(e population.Entry) string {
-	return fmt.Sprintf("%d|%d|%d|%d|%d", e.Version, e.At, e.F, e.M, e.Last)
-}
-
-func parseEntry(s string) (population.Entry, bool) {
-	f := strings.Split(s, "|")
-	if len(f) != 5 {
-		return population.Entry{}, false
-	}
-	var n [5]int64
-	for i, x := range f {
-		v, err := strconv.ParseInt(x, 10, 64)
-		if err != nil {
-			return population.Entry{}, false
-		}
-		n[i] = v
-	}
-	return population.Entry{Version: n[0], At: n[1], F: int(n[2]), M: n[3], Last: n[4]}, true
-}
-
-// entryScript records a customer's population entry in their profile hash,
-// unless the one recorded is newer (a concurrent evaluation of a later
-// version) or the profile is gone (erased meanwhile).
-// KEYS: 1 profile hash. ARGV: 1 version, 2 T, 3 the entry.
-var entryScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local prev = redis.call('HGET', KEYS[1], 'pe')
-if prev then
-  local pv, pt = string.match(prev, '^(%d+)|(%d+)|')
-  pv, pt = tonumber(pv), tonumber(pt)
-  local ver, T = tonumber(ARGV[1]), tonumber(ARGV[2])
-  if pv > ver or (pv == ver and pt >= T) then return 0 end
-end
-redis.call('HSET', KEYS[1], 'pe', ARGV[3])
-return 1
-`)

@@ -13,7 +13,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segflow/segflow/pkg/event"
-	"github.com/segflow/segflow/pkg/money"
 )
 
 // Summary is what a population view (pkg/view) keeps of a customer: the
@@ -87,52 +86,32 @@ func (s Summary) Newer(t Summary) bool {
 // in their order; a customer without a profile of their own is Gone, and one
 // whose keys Redis refuses to read (of another type) is left out.
 func (s *Store) Summaries(ctx context.Context, customers []string) ([]Summary, error) {
-	profiles := make([]*redis.SliceCmd, len(customers))
-	exists := make([]*redis.IntCmd, len(customers))
-	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i, c := range customers {
-			p := s.customerKeys(c)[keyProfile]
-			exists[i] = pipe.Exists(ctx, p)
-			profiles[i] = pipe.HMGet(ctx, p, "n", "first", "last", "ltv", "ltvh", "ver", "merged_into", "derived", fieldEntry)
-		}
-		return nil
-	})
-	var refused redis.Error
-	if err != nil && !errors.Is(err, redis.Nil) && !errors.As(err, &refused) {
+	recs, errs, err := s.fetchEach(ctx, customers)
+	if err != nil {
 		return nil, fmt.Errorf("read %d summaries: %w", len(customers), err)
 	}
 	out := make([]Summary, 0, len(customers))
 	for i, c := range customers {
-		if failed(exists[i]) || failed(profiles[i]) {
+		if errs[i] != nil {
 			continue // keys Redis refuses to read (the updater dead-letters their events)
 		}
-		out = append(out, Summary{Customer: c})
-		p := profiles[i].Val()
-		sum := &out[len(out)-1]
-		if exists[i].Val() == 0 || len(p) != 9 || p[6] != nil && p[6] != "" {
-			sum.Gone = true
-			continue
-		}
-		sum.Orders = int(toInt(p[0]))
-		if sum.Orders > 0 {
-			sum.First, sum.Last = time.UnixMilli(toInt(p[1])).UTC(), time.UnixMilli(toInt(p[2])).UTC()
-		}
-		sum.Lifetime = int64(money.JoinLimbs(toInt(p[4]), toInt(p[3])).Cap())
-		if raw, ok := p[7].(string); ok && raw != "" {
-			var snap Snapshot
-			if err := json.Unmarshal([]byte(raw), &snap); err != nil {
-				return nil, fmt.Errorf("published snapshot of a customer: %w", err)
+		r := recs[i]
+		sum := Summary{Customer: c, Gone: !r.stored || r.mergedInto != ""}
+		if !sum.Gone {
+			st := r.state(c, 0, 0)
+			sum.Orders, sum.First, sum.Last, sum.Lifetime = st.Orders, st.First, st.Last, st.Lifetime
+			if r.published != nil {
+				sum.Tier, sum.Tags = r.published.Tier, r.published.Tags
 			}
-			sum.Tier, sum.Tags = snap.Tier, snap.Tags
+			// The population entry dates the summary: read while a batch is
+			// under way, the profile may be a version ahead of its entry, and
+			// the summary is then as old as the entry, so that the one the
+			// batch publishes replaces it.
+			if e := r.entry; e != nil {
+				sum.Version, sum.At, sum.F, sum.M = e.Version, time.UnixMilli(e.At).UTC(), e.F, e.M
+			}
 		}
-		// The population entry dates the summary: read while a batch is
-		// under way, the profile may be a version ahead of its entry, and
-		// the summary is then as old as the entry, so that the one the
-		// batch publishes replaces it.
-		raw, _ := p[8].(string)
-		if e, ok := parseEntry(raw); ok {
-			sum.Version, sum.At, sum.F, sum.M = e.Version, time.UnixMilli(e.At).UTC(), e.F, e.M
-		}
+		out = append(out, sum)
 	}
 	return out, nil
 }

@@ -31,11 +31,7 @@ func (s *Store) Due(ctx context.Context, T time.Time, limit int) ([]Change, []st
 		customers[i] = fmt.Sprint(z.Member)
 		causes[i] = Cause{Due: time.UnixMilli(int64(z.Score)).UTC()}
 	}
-	states, err := s.read(ctx, T, customers)
-	if err != nil {
-		return nil, nil, err
-	}
-	changes, _, err := s.evaluate(ctx, T, states, causes, nil)
+	_, _, changes, err := s.settle(ctx, T, customers, causes)
 	return changes, customers, err
 }
 

@@ -386,13 +386,13 @@ func TestASwitchedNamespaceIsWhereTheLiveUpdaterWritesAndTheOldOneCanBeDropped(t
 	// The running updater follows the switch.
 	e.write(t, []kafka.Message{testenv.Message(t, "late", event.OrderCompleted, "latecomer", day(399), `{"user_id":"latecomer","order_id":"L","total":"1.00","currency":"USD"}`)})
 	deadline := time.Now().Add(30 * time.Second)
-	for e.rdb.Exists(ctx, "sf2:{latecomer}:p").Val() == 0 {
+	for e.rdb.Exists(ctx, "sf2:{latecomer}:r").Val() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("an event after the switch did not reach the new namespace")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if e.rdb.Exists(ctx, "sf:{latecomer}:p").Val() != 0 {
+	if e.rdb.Exists(ctx, "sf:{latecomer}:r").Val() != 0 {
 		t.Error("an event after the switch reached the old namespace")
 	}
 
@@ -513,7 +513,7 @@ func TestAReplayInPlaceChangesNothingAppliedAndFillsGaps(t *testing.T) {
 	e.write(t, msgs)
 	T := day(400)
 	e.live(t, T, len(msgs))() // stopped: what comes next is a gap
-	before := testenv.Dump(t, e.rdb, "sf", "derived", "dkey")
+	before := testenv.Dump(t, e.rdb, "sf", "derived")
 
 	rec := &recorder{}
 	r, err := replay.New(replay.Config{Brokers: e.k.Brokers, InPlace: true, Changes: replay.ChangesBackfill, Now: func() time.Time { return T }},
@@ -528,7 +528,7 @@ func TestAReplayInPlaceChangesNothingAppliedAndFillsGaps(t *testing.T) {
 	if res.Applied != int64(len(msgs)) {
 		t.Errorf("result %+v, want all %d events applied", res, len(msgs))
 	}
-	after := testenv.Dump(t, e.rdb, "sf", "derived", "dkey")
+	after := testenv.Dump(t, e.rdb, "sf", "derived")
 	delete(after, ":{#replay}:progress")
 	if len(after) != len(before) {
 		t.Errorf("%d keys after the replay, %d before", len(after), len(before))
@@ -585,11 +585,15 @@ func (e *env) profileCounts(t *testing.T, ns string, T time.Time) (stages map[st
 		if err != nil {
 			return err
 		}
+		snaps, err := store.Published(ctx, cs)
+		if err != nil {
+			return err
+		}
 		for _, p := range ps {
 			stages[string(p.Stage)]++
-			var snap profile.Snapshot
-			if err := json.Unmarshal([]byte(e.rdb.HGet(ctx, ns+":{"+p.Customer+"}:p", "derived").Val()), &snap); err != nil {
-				return fmt.Errorf("snapshot of %s: %w", p.Customer, err)
+			snap, ok := snaps[p.Customer]
+			if !ok {
+				return fmt.Errorf("no snapshot of %s was published", p.Customer)
 			}
 			published[index.Stage][string(snap.Stage)]++
 			if snap.Tier != "" {

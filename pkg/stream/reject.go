@@ -52,15 +52,17 @@ func RejectMessage(m kafka.Message, reason string, err error) error {
 const ReasonRefused = "refused"
 
 // Permanent tells whether err will come back however often the step is
-// retried, and why: a Rejection, or Redis refusing a command for good (a
-// script error, a key of the wrong type). Everything else (a server
+// retried, and why: a Rejection, Redis refusing a command for good (a
+// script error, a key of the wrong type), or an error that says so (a
+// Permanent method that returns true). Everything else (a server
 // unreachable, busy, loading, failing over, a timeout) is transient.
 func Permanent(err error) (reason string, ok bool) {
 	var r *Rejection
 	if errors.As(err, &r) {
 		return r.Reason, true
 	}
-	if refused(err) {
+	var p interface{ Permanent() bool }
+	if refused(err) || errors.As(err, &p) && p.Permanent() {
 		return ReasonRefused, true
 	}
 	return "", false

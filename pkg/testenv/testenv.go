@@ -29,6 +29,7 @@ import (
 
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/keyspace"
+	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 )
 
@@ -269,7 +270,7 @@ func WaitTimers(t testing.TB, store interface {
 func CustomerKeys(t testing.TB, rdb redis.UniversalClient, ns string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for k, v := range Dump(t, rdb, ns, "derived", "dkey", "pe") {
+	for k, v := range Dump(t, rdb, ns, "derived", "pe") {
 		if !strings.HasPrefix(k, ":{#") {
 			out[k] = v
 		}
@@ -358,6 +359,14 @@ func Dump(t testing.TB, rdb redis.UniversalClient, prefix string, drop ...string
 			v = m
 		default:
 			v = rdb.Get(ctx, k).Val()
+			// A profile record is shown as its fields, so that tests can
+			// leave some out (drop) and read the others.
+			if f, ok := profile.Fields([]byte(v.(string))); ok {
+				for _, d := range drop {
+					delete(f, d)
+				}
+				v = f
+			}
 		}
 		out[strings.TrimPrefix(k, prefix)] = fmt.Sprint(v)
 	}

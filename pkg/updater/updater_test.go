@@ -70,9 +70,9 @@ func TestOrdersInAnotherCurrencyAreDeadLetteredNotSummed(t *testing.T) {
 func TestAnEventRedisRefusesIsDeadLetteredAndTheRestApplied(t *testing.T) {
 	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3})
 	rdb := testenv.StartRedis(t).Client(t)
-	// A key of the wrong type where the profile hash belongs: every script on
-	// this customer fails, whatever is retried.
-	if err := rdb.Set(context.Background(), "sf:{broken}:p", "not a hash", 0).Err(); err != nil {
+	// A key of the wrong type where the profile record belongs: every read
+	// of this customer fails, whatever is retried.
+	if err := rdb.HSet(context.Background(), "sf:{broken}:r", "not", "a record").Err(); err != nil {
 		t.Fatal(err)
 	}
 	w := stream.NewWriter(k.Brokers, 0)

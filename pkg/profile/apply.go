@@ -1,0 +1,478 @@
+package profile
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/segflow/segflow/pkg/population"
+)
+
+// How a batch reaches Redis. The records a call works on are loaded once
+// (from the store's cache of records it wrote last, else one pipeline of
+// GETs), changed in Go, and written back in one pipeline with the timers:
+// one compare-and-set script per customer (casScript), which writes the
+// record only if it is still of the generation it was read at. A record
+// someone else wrote meanwhile (another updater during a rebalance, the read
+// API's consent, an erasure) fails the write: the call drops what it holds
+// and runs again from fresh reads. That is safe because every change is a
+// join: records written before the conflict take the same events again
+// without effect.
+
+// casScript writes a record if the stored one is of the expected
+// generation. KEYS: 1 the record. ARGV: 1 the expected generation (its 8
+// bytes; empty: no record), 2 the new record. Returns 1 if written.
+var casScript = redis.NewScript(`
+if redis.call('GETRANGE', KEYS[1], 0, 7) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+`)
+
+// errConflict: a record was written by someone else since it was read.
+var errConflict = errors.New("profile record written concurrently")
+
+// maxAttempts bounds the runs of a call that keeps meeting conflicts.
+const maxAttempts = 20
+
+// cache keeps the records a store wrote last, up to a bound: the customers
+// of a writer's own partitions, whose records nobody else writes in steady
+// operation, are then neither read nor decoded again. A record is taken out
+// while a call works on it, so calls never share one.
+type cache struct {
+	mu   sync.Mutex
+	max  int
+	recs map[string]*record
+}
+
+func (c *cache) take(id string) *record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.recs[id]
+	if ok {
+		delete(c.recs, id)
+	}
+	return r
+}
+
+func (c *cache) put(id string, r *record) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.recs == nil {
+		c.recs = map[string]*record{}
+	}
+	if len(c.recs) >= c.max {
+		for k := range c.recs { // evict one at random
+			delete(c.recs, k)
+			break
+		}
+	}
+	c.recs[id] = r
+}
+
+// batch is the records one call works on.
+type batch struct {
+	s     *Store
+	recs  map[string]*record
+	dirty map[string]bool
+}
+
+func (s *Store) newBatch() *batch {
+	return &batch{s: s, recs: map[string]*record{}, dirty: map[string]bool{}}
+}
+
+// load brings the records of customers into b, and those they were merged
+// into, from the cache or Redis.
+func (b *batch) load(ctx context.Context, customers ...string) error {
+	for range 4 { // a merged profile's target, its own target: never deeper in practice
+		var missing []string
+		for _, c := range customers {
+			if _, ok := b.recs[c]; ok {
+				continue
+			}
+			if r := b.s.records.take(c); r != nil {
+				b.recs[c] = r
+				continue
+			}
+			missing = append(missing, c)
+		}
+		recs, err := b.s.fetch(ctx, missing)
+		if err != nil {
+			return err
+		}
+		for i, c := range missing {
+			b.recs[c] = recs[i]
+		}
+		customers = customers[:0:0]
+		for _, r := range b.recs {
+			if r.mergedInto != "" {
+				if _, ok := b.recs[r.mergedInto]; !ok {
+					customers = append(customers, r.mergedInto)
+				}
+			}
+		}
+		if len(customers) == 0 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// fetch reads and decodes the records of customers (new, empty ones for
+// customers without one).
+func (s *Store) fetch(ctx context.Context, customers []string) ([]*record, error) {
+	recs, errs, err := s.fetchEach(ctx, customers)
+	if err == nil {
+		err = errors.Join(errs...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %d profiles: %w", len(customers), err)
+	}
+	return recs, nil
+}
+
+// fetchEach is fetch with an error per customer whose key Redis refuses to
+// read (a key of another type) or that holds no record; err is for the
+// round trip.
+func (s *Store) fetchEach(ctx context.Context, customers []string) ([]*record, []error, error) {
+	if len(customers) == 0 {
+		return nil, nil, nil
+	}
+	cmds := make([]*redis.StringCmd, len(customers))
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, c := range customers {
+			cmds[i] = pipe.Get(ctx, s.recordKey(c))
+		}
+		return nil
+	})
+	var refused redis.Error
+	if err != nil && !errors.Is(err, redis.Nil) && !errors.As(err, &refused) {
+		return nil, nil, err
+	}
+	recs := make([]*record, len(customers))
+	errs := make([]error, len(customers))
+	for i, cmd := range cmds {
+		v, err := cmd.Bytes()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			errs[i] = err
+			continue
+		}
+		if recs[i], errs[i] = decodeRecord(v); errs[i] == nil && len(v) > 0 {
+			recs[i].stored, recs[i].orig = true, v[8:]
+		}
+	}
+	return recs, errs, nil
+}
+
+// target is the customer whose record op's events land in at the end: the
+// profile c was merged into, if it was.
+func (b *batch) target(c string) string {
+	for range 4 {
+		r := b.recs[c]
+		if r == nil || r.mergedInto == "" || r.mergedInto == c {
+			return c
+		}
+		c = r.mergedInto
+	}
+	return c
+}
+
+// apply applies op to its customer's record and, if that profile was
+// merged into another, to the other's too (so events still arriving for a
+// merged visitor reach the customer). It tells whether the record op landed
+// in changed, and which customer that is.
+func (b *batch) apply(op Op, T time.Time) (bool, string, error) {
+	t := op.Time
+	if t.IsZero() {
+		t = T
+	}
+	c := op.Customer
+	changed, err := b.recs[c].apply(op, t.UnixMilli())
+	if err != nil {
+		return false, c, fmt.Errorf("apply event %s: %w", op.CauseID, err)
+	}
+	if op.Kind != opNone {
+		b.dirty[c] = true
+	}
+	if into := b.target(c); into != c {
+		if changed, err = b.recs[into].apply(op, t.UnixMilli()); err != nil {
+			return false, into, fmt.Errorf("apply event %s: %w", op.CauseID, err)
+		}
+		if op.Kind != opNone {
+			b.dirty[into] = true
+		}
+		c = into
+	}
+	return changed, c, nil
+}
+
+// merge joins the profile op.Merge (an anonymous visitor) into op.Customer
+// and marks it merged, so that events still arriving for it are forwarded;
+// it leaves the population (its entry is dropped).
+func (b *batch) merge(op Op) {
+	src, into := b.recs[op.Merge], b.target(op.Customer)
+	b.recs[into].join(src, op.Merge)
+	src.mergedInto, src.entry = op.Customer, nil
+	b.dirty[op.Merge], b.dirty[into] = true, true
+}
+
+// write writes the dirty records and the timers in one pipeline. On a
+// conflict it returns errConflict, having dropped every record of b; else
+// the records go to the cache.
+func (b *batch) write(ctx context.Context, timers func(redis.Pipeliner)) error {
+	type written struct {
+		c   string
+		r   *record
+		cmd *redis.Cmd
+	}
+	var ws []written
+	err := b.s.pipelined(ctx, func(pipe redis.Pipeliner) {
+		ws = ws[:0]
+		for c := range b.dirty {
+			r := b.recs[c]
+			body := r.encodeBody()
+			if r.stored && bytes.Equal(body, r.orig) {
+				continue // a redelivery: nothing changed
+			}
+			expect := ""
+			if r.stored {
+				expect = string(binary.BigEndian.AppendUint64(nil, r.gen))
+			}
+			next := *r
+			next.gen++
+			next.orig = body
+			value := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(body)), next.gen)
+			ws = append(ws, written{c, &next, casScript.EvalSha(ctx, pipe, []string{b.s.recordKey(c)}, expect, append(value, body...))})
+		}
+		if timers != nil {
+			timers(pipe)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("write %d profiles: %w", len(b.dirty), err)
+	}
+	conflict := false
+	for _, w := range ws {
+		if n, _ := w.cmd.Int(); n != 1 {
+			conflict = true
+			continue
+		}
+		w.r.stored = true
+		b.recs[w.c] = w.r
+	}
+	if conflict {
+		return errConflict
+	}
+	for c, r := range b.recs {
+		b.s.records.put(c, r)
+	}
+	return nil
+}
+
+// pipelined runs fn's commands in one pipeline. Scripts in a pipeline run by
+// hash; if Redis does not know them (a new or restarted server) they are
+// loaded and the pipeline runs again, which is safe because casScript
+// writes nothing the second time that it wrote the first.
+func (s *Store) pipelined(ctx context.Context, fn func(redis.Pipeliner)) error {
+	for attempt := 0; ; attempt++ {
+		pipe := s.rdb.Pipeline()
+		fn(pipe)
+		_, err := pipe.Exec(ctx)
+		if err == nil || attempt > 0 || !redis.HasErrorPrefix(err, "NOSCRIPT") {
+			return err
+		}
+		if err := casScript.Load(ctx, s.rdb).Err(); err != nil {
+			return fmt.Errorf("load scripts: %w", err)
+		}
+	}
+}
+
+// retry runs fn until it does not meet a conflict.
+func retry[T any](fn func() (T, error)) (T, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := fn()
+		if !errors.Is(err, errConflict) || attempt == maxAttempts {
+			return out, err
+		}
+	}
+}
+
+// Apply applies ops, in order, as of T and returns the profile changes they
+// cause and how many orders and refunds were already applied (duplicates).
+// Customers' population entries and timers are updated too. The caller
+// publishes the changes and then calls Commit; applying the same ops again
+// (after a crash before Commit) returns the same changes with the same ids.
+func (s *Store) Apply(ctx context.Context, T time.Time, ops []Op) ([]Change, int, error) {
+	if len(ops) == 0 {
+		return nil, 0, nil
+	}
+	type result struct {
+		changes []Change
+		dups    int
+	}
+	res, err := retry(func() (result, error) {
+		changes, dups, err := s.apply(ctx, T, ops, true)
+		return result{changes, dups}, err
+	})
+	return res.changes, res.dups, err
+}
+
+// Write applies ops as of T without evaluating anyone: no snapshots, no
+// population, no timers. A bulk backfill can write all events and then
+// evaluate the customers once. It returns how many orders and refunds were
+// already applied.
+func (s *Store) Write(ctx context.Context, T time.Time, ops []Op) (int, error) {
+	if len(ops) == 0 {
+		return 0, nil
+	}
+	return retry(func() (int, error) {
+		_, dups, err := s.apply(ctx, T, ops, false)
+		return dups, err
+	})
+}
+
+// apply is one run of Apply (evaluate) or Write.
+func (s *Store) apply(ctx context.Context, T time.Time, ops []Op, evaluate bool) ([]Change, int, error) {
+	b := s.newBatch()
+	var ids []string
+	for _, op := range ops {
+		ids = append(ids, op.Customer)
+		if op.Merge != "" {
+			ids = append(ids, op.Merge)
+		}
+	}
+	if err := b.load(ctx, ids...); err != nil {
+		return nil, 0, err
+	}
+	W := s.cfg.Window.Milliseconds()
+	states := make([]*State, len(ops))
+	applied := make([]bool, len(ops))
+	// Each customer is evaluated after their last event of a batch and
+	// before each identity merge, so a change is attributed to that event.
+	// lastOf[c] is the op whose state is c's at that point.
+	lastOf := map[string]int{}
+	settle := func() {
+		for c, i := range lastOf {
+			states[i] = b.recs[c].state(c, T.UnixMilli(), W)
+			states[i].Applied = applied[i]
+		}
+		clear(lastOf)
+	}
+	var left map[string]bool
+	for i, op := range ops {
+		if op.Merge != "" && op.Merge != op.Customer {
+			settle()
+			b.merge(op)
+			if left == nil {
+				left = map[string]bool{}
+			}
+			left[op.Merge] = true
+		}
+		ok, c, err := b.apply(op, T)
+		if err != nil {
+			return nil, 0, err
+		}
+		applied[i] = ok
+		lastOf[c] = i
+	}
+	settle()
+	dups := 0
+	for i, op := range ops {
+		if (op.Kind == opOrder || op.Kind == opRefund) && !applied[i] {
+			dups++
+		}
+	}
+	if !evaluate {
+		return nil, dups, b.write(ctx, nil)
+	}
+	var full []*State
+	var causes []Cause
+	for i, st := range states {
+		if st != nil {
+			full = append(full, st)
+			causes = append(causes, Cause{EventID: ops[i].CauseID, EventType: ops[i].CauseType, Backfill: ops[i].Backfill})
+		}
+	}
+	changes, _, err := s.evaluate(ctx, b, T, full, causes, left)
+	return changes, dups, err
+}
+
+// read returns customers' states as of T, from Redis, without changing
+// them; a reader that is no writer (the read API) never sees a cached one.
+func (s *Store) read(ctx context.Context, T time.Time, customers []string) ([]*State, error) {
+	recs, err := s.fetch(ctx, customers)
+	if err != nil {
+		return nil, err
+	}
+	states := make([]*State, len(customers))
+	for i, r := range recs {
+		states[i] = r.state(customers[i], T.UnixMilli(), s.cfg.Window.Milliseconds())
+	}
+	return states, nil
+}
+
+// settle evaluates customers as of T — records them in the population,
+// schedules their timers — with causes, and returns their states, snapshots
+// and changes.
+func (s *Store) settle(ctx context.Context, T time.Time, customers []string, causes []Cause) ([]*State, []Snapshot, []Change, error) {
+	type result struct {
+		states  []*State
+		snaps   []Snapshot
+		changes []Change
+	}
+	res, err := retry(func() (result, error) {
+		b := s.newBatch()
+		if err := b.load(ctx, customers...); err != nil {
+			return result{}, err
+		}
+		states := make([]*State, len(customers))
+		for i, c := range customers {
+			states[i] = b.recs[c].state(c, T.UnixMilli(), s.cfg.Window.Milliseconds())
+		}
+		changes, snaps, err := s.evaluate(ctx, b, T, states, causes, nil)
+		return result{states, snaps, changes}, err
+	})
+	return res.states, res.snaps, res.changes, err
+}
+
+// Commit stores the snapshots of published changes, so they are not published
+// again. Only the last change of each customer matters.
+func (s *Store) Commit(ctx context.Context, changes []Change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	last := map[string]Snapshot{}
+	var ids []string
+	for _, ch := range changes {
+		if _, ok := last[ch.Customer]; !ok {
+			ids = append(ids, ch.Customer)
+		}
+		last[ch.Customer] = ch.After
+	}
+	_, err := retry(func() (struct{}, error) {
+		b := s.newBatch()
+		if err := b.load(ctx, ids...); err != nil {
+			return struct{}{}, err
+		}
+		for c, snap := range last {
+			snap := snap
+			b.recs[c].published = &snap
+			b.dirty[c] = true
+		}
+		return struct{}{}, b.write(ctx, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("commit %d changes: %w", len(changes), err)
+	}
+	return nil
+}
+
+// entryOf is the population entry of st evaluated at T.
+func entryOf(st *State, T time.Time) population.Entry {
+	return population.Entry{Version: st.Version, At: T.UnixMilli(), F: st.Values.F, M: st.Values.M, Last: st.Last.UnixMilli()}
+}

@@ -1,0 +1,626 @@
+package profile
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/segflow/segflow/pkg/money"
+	"github.com/segflow/segflow/pkg/nes"
+	"github.com/segflow/segflow/pkg/population"
+)
+
+// A record is a customer's whole profile state, kept in Redis as one string
+// (encode, decodeRecord) and changed in Go by joins (apply, join): the same
+// writes the store has always made, now on one value instead of eight keys.
+type record struct {
+	// gen counts the record's writes: a write succeeds only if the stored
+	// record is still of the generation it was read at (casScript).
+	gen    uint64
+	stored bool   // Redis holds the record (of generation gen)
+	orig   []byte // its encoded body as Redis holds it (encodeBody)
+
+	ver                  int64 // history inserts: orders and refunds recorded
+	n                    int64 // orders
+	has                  uint8 // which of the times below are set (has* bits)
+	first, last          int64 // ms
+	lastBrowse, lastCart int64
+	cartClear            int64
+	ltvHi, ltvLo         int64 // lifetime spend = ltvHi × 10^9 + ltvLo micros (money.JoinLimbs)
+	mergedInto           string
+	merged               []string // profiles merged into this one, sorted
+	traits               []lww    // "a:<name>" registers, by name
+	history              []entry  // orders "o:<id>" and refunds "r:<id>", by (time, id)
+	viewed, viewedCats   []item   // by (time, member), newest last
+	bought               []item   // "s:<sku>" / "c:<category>"
+	cart                 []lww    // sku -> "<quantity>|<unit price micros>", by sku
+	published            *Snapshot
+	entry                *population.Entry
+
+	ids map[string]bool // history ids, built on first use
+}
+
+const (
+	hasFirst = 1 << iota
+	hasLast
+	hasBrowse
+	hasCart
+	hasCartClear
+)
+
+// Bounds of the lists (as the store has always trimmed them).
+const (
+	keepViewed = 100
+	keepBought = 200
+)
+
+// lww is a last-writer-wins register: the value with the latest time wins,
+// and of two with the same time the larger value, so the outcome does not
+// depend on arrival order.
+type lww struct {
+	name  string
+	t     int64
+	value string
+}
+
+// wins tells whether (t, value) replaces the register's current content.
+func (r lww) losesTo(t int64, value string) bool {
+	if r.t != t {
+		return t > r.t
+	}
+	return value > r.value
+}
+
+type entry struct {
+	id  string
+	t   int64
+	amt int64 // micros
+}
+
+type item struct {
+	member string
+	t      int64
+}
+
+func (r *record) setMax(bit uint8, field *int64, t int64) {
+	if r.has&bit == 0 || t > *field {
+		*field = t
+		r.has |= bit
+	}
+}
+
+func (r *record) setMin(bit uint8, field *int64, t int64) {
+	if r.has&bit == 0 || t < *field {
+		*field = t
+		r.has |= bit
+	}
+}
+
+// setLWW writes (t, value) to the register name of regs unless it loses.
+func setLWW(regs []lww, name string, t int64, value string) []lww {
+	i, ok := slices.BinarySearchFunc(regs, name, func(r lww, name string) int { return strings.Compare(r.name, name) })
+	if ok {
+		if regs[i].losesTo(t, value) {
+			regs[i].t, regs[i].value = t, value
+		}
+		return regs
+	}
+	return slices.Insert(regs, i, lww{name: name, t: t, value: value})
+}
+
+// addGT sets member's time in items to t if it is later (or the member is
+// new), keeps items ordered by (time, member) and the newest keep of them.
+func addGT(items []item, member string, t int64, keep int) []item {
+	for i, it := range items {
+		if it.member == member {
+			if t <= it.t {
+				return items
+			}
+			items = slices.Delete(items, i, i+1)
+			break
+		}
+	}
+	i, _ := slices.BinarySearchFunc(items, item{member, t}, cmpItem)
+	items = slices.Insert(items, i, item{member, t})
+	if len(items) > keep {
+		items = slices.Delete(items, 0, len(items)-keep)
+	}
+	return items
+}
+
+func cmpItem(a, b item) int {
+	if a.t != b.t {
+		return cmpInt(a.t, b.t)
+	}
+	return strings.Compare(a.member, b.member)
+}
+
+func cmpEntry(a, b entry) int {
+	if a.t != b.t {
+		return cmpInt(a.t, b.t)
+	}
+	return strings.Compare(a.id, b.id)
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// insert records an order ("o:<id>") or refund ("r:<id>") unless present,
+// and moves the counters only then; it tells whether it did.
+func (r *record) insert(id string, t, amt int64) bool {
+	if r.ids == nil {
+		r.ids = make(map[string]bool, len(r.history))
+		for _, e := range r.history {
+			r.ids[e.id] = true
+		}
+	}
+	if r.ids[id] {
+		return false
+	}
+	r.ids[id] = true
+	i, _ := slices.BinarySearchFunc(r.history, entry{id: id, t: t}, cmpEntry)
+	r.history = slices.Insert(r.history, i, entry{id: id, t: t, amt: amt})
+	r.ver++
+	hi, lo := money.Limbs(money.Micros(amt))
+	if strings.HasPrefix(id, "o:") {
+		r.n++
+		r.ltvHi, r.ltvLo = r.ltvHi+hi, r.ltvLo+lo
+		r.setMin(hasFirst, &r.first, t)
+		r.setMax(hasLast, &r.last, t)
+		r.setMax(hasCartClear, &r.cartClear, t)
+	} else {
+		r.ltvHi, r.ltvLo = r.ltvHi-hi, r.ltvLo-lo
+	}
+	return true
+}
+
+// apply applies op at event time t and tells whether it changed the state
+// that evaluations read (a browse only moves the last browse).
+func (r *record) apply(op Op, t int64) (bool, error) {
+	a := op.args
+	switch op.Kind {
+	case opOrder, opRefund:
+		if len(a) < 2 {
+			return false, fmt.Errorf("%s: %d arguments", op.Kind, len(a))
+		}
+		amt, err := strconv.ParseInt(a[1], 10, 64)
+		if err != nil {
+			return false, fmt.Errorf("%s amount: %w", op.Kind, err)
+		}
+		prefix := "o:"
+		if op.Kind == opRefund {
+			prefix = "r:"
+		}
+		if !r.insert(prefix+a[0], t, amt) {
+			return false, nil
+		}
+		for _, it := range a[2:] {
+			r.bought = addGT(r.bought, it, t, keepBought)
+		}
+		return true, nil
+	case opView:
+		r.setMax(hasBrowse, &r.lastBrowse, t)
+		if len(a) > 0 && a[0] != "" {
+			r.viewed = addGT(r.viewed, a[0], t, keepViewed)
+		}
+		if len(a) > 1 && a[1] != "" {
+			r.viewedCats = addGT(r.viewedCats, a[1], t, keepViewed)
+		}
+		return true, nil
+	case opBrowse:
+		r.setMax(hasBrowse, &r.lastBrowse, t)
+		return false, nil
+	case opCart:
+		r.setMax(hasCart, &r.lastCart, t)
+		for i := 0; i+1 < len(a); i += 2 {
+			r.cart = setLWW(r.cart, a[i], t, a[i+1])
+		}
+		return true, nil
+	case opTraits:
+		for i := 0; i+1 < len(a); i += 2 {
+			r.traits = setLWW(r.traits, a[i], t, a[i+1])
+		}
+		return true, nil
+	case opNone:
+		return false, nil
+	}
+	return false, fmt.Errorf("unknown op %q", op.Kind)
+}
+
+// join merges o, another customer's profile, into r: every order and refund
+// o recorded, its lists, cart, traits and activity times, each by its join.
+func (r *record) join(o *record, oid string) {
+	for _, e := range o.history {
+		r.insert(e.id, e.t, e.amt)
+	}
+	for _, it := range o.viewed {
+		r.viewed = addGT(r.viewed, it.member, it.t, keepViewed)
+	}
+	for _, it := range o.viewedCats {
+		r.viewedCats = addGT(r.viewedCats, it.member, it.t, keepViewed)
+	}
+	for _, it := range o.bought {
+		r.bought = addGT(r.bought, it.member, it.t, keepBought)
+	}
+	for _, c := range o.cart {
+		r.cart = setLWW(r.cart, c.name, c.t, c.value)
+	}
+	for _, a := range o.traits {
+		r.traits = setLWW(r.traits, a.name, a.t, a.value)
+	}
+	if o.has&hasBrowse != 0 {
+		r.setMax(hasBrowse, &r.lastBrowse, o.lastBrowse)
+	}
+	if o.has&hasCart != 0 {
+		r.setMax(hasCart, &r.lastCart, o.lastCart)
+	}
+	if o.has&hasCartClear != 0 {
+		r.setMax(hasCartClear, &r.cartClear, o.cartClear)
+	}
+	if i, ok := slices.BinarySearch(r.merged, oid); !ok {
+		r.merged = slices.Insert(r.merged, i, oid)
+	}
+}
+
+// window returns F and M (micros, not below 0 and capped) in (T−W, T], and
+// when they next change by time alone: the first entry after T, or the
+// earliest entry in the window leaving it; zero if never.
+func (r *record) window(T, W int64) (f int, m int64, due int64) {
+	var diff money.Sum // orders minus refunds
+	due = -1
+	first := -1
+	for i, e := range r.history {
+		if e.t <= T-W {
+			continue
+		}
+		if e.t > T {
+			if due < 0 || e.t < due {
+				due = e.t
+			}
+			break
+		}
+		if first < 0 {
+			first = i
+		}
+		if strings.HasPrefix(e.id, "o:") {
+			f++
+			diff = diff.Add(money.Micros(e.amt))
+		} else {
+			diff = diff.Sub(money.Micros(e.amt))
+		}
+	}
+	if first >= 0 {
+		if leaves := r.history[first].t + W; due < 0 || leaves < due {
+			due = leaves
+		}
+	}
+	return f, int64(diff.Cap()), due
+}
+
+// state is the customer's State as of T, window W.
+func (r *record) state(c string, T, W int64) *State {
+	st := &State{Customer: c, MergedInto: r.mergedInto, Version: r.ver, Orders: int(r.n), Traits: map[string]string{}, Consent: map[string]bool{}}
+	f, m, due := r.window(T, W)
+	st.Values.F, st.Values.M = f, m
+	if due >= 0 {
+		st.Due = time.UnixMilli(due).UTC()
+	}
+	if r.has&hasFirst != 0 {
+		st.First = time.UnixMilli(r.first).UTC()
+	}
+	if r.has&hasLast != 0 {
+		st.Last = time.UnixMilli(r.last).UTC()
+	}
+	if r.has&hasBrowse != 0 {
+		st.LastBrowse = time.UnixMilli(r.lastBrowse).UTC()
+	}
+	if r.has&hasCart != 0 {
+		st.LastCart = time.UnixMilli(r.lastCart).UTC()
+	}
+	st.Lifetime = int64(money.JoinLimbs(r.ltvHi, r.ltvLo).Cap())
+	if st.Orders > 0 {
+		st.Values.R = int(max(T-st.Last.UnixMilli(), 0) / int64(24*time.Hour/time.Millisecond))
+	}
+	for _, a := range r.traits {
+		if ch, ok := strings.CutPrefix(a.name, "consent."); ok {
+			st.Consent[ch] = a.value == "true"
+		} else {
+			st.Traits[a.name] = a.value
+		}
+	}
+	if r.published != nil {
+		st.published = *r.published
+	} else {
+		st.published = Snapshot{Stage: nes.Prospect} // never published: a prospect
+	}
+	var cart money.Sum
+	for _, c := range r.cart {
+		qty, price, ok := strings.Cut(c.value, "|")
+		if !ok || c.t <= r.cartClear && r.has&hasCartClear != 0 {
+			continue
+		}
+		q, _ := strconv.ParseInt(qty, 10, 64)
+		p, _ := strconv.ParseInt(price, 10, 64)
+		if q > 0 {
+			st.CartItems++
+			cart = cart.Plus(money.Product(money.Micros(p), q))
+		}
+	}
+	st.CartValue = int64(cart.Cap())
+	for _, it := range r.viewed {
+		st.Viewed = append(st.Viewed, it.member)
+	}
+	for _, it := range r.viewedCats {
+		st.ViewedCats = append(st.ViewedCats, it.member)
+	}
+	for _, it := range r.bought {
+		if sku, ok := strings.CutPrefix(it.member, "s:"); ok {
+			st.Bought = append(st.Bought, sku)
+		} else if cat, ok := strings.CutPrefix(it.member, "c:"); ok {
+			st.BoughtCats = append(st.BoughtCats, cat)
+		}
+	}
+	return st
+}
+
+// The encoding: the generation as 8 bytes big-endian (so that casScript can
+// compare it with GETRANGE), a format byte, then the fields in order as
+// varints and length-prefixed strings.
+const recordFormat = 1
+
+// errRecord: a customer's key holds something else than a record. Retrying
+// cannot cure it (stream.Permanent).
+var errRecord error = recordError{}
+
+type recordError struct{}
+
+func (recordError) Error() string   { return "not a profile record" }
+func (recordError) Permanent() bool { return true }
+
+func (r *record) encode() []byte {
+	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 512), r.gen), r.encodeBody()...)
+}
+
+// encodeBody is the record without its generation.
+func (r *record) encodeBody() []byte {
+	b := append(make([]byte, 0, 512), recordFormat)
+	b = binary.AppendVarint(b, r.ver)
+	b = binary.AppendVarint(b, r.n)
+	b = append(b, r.has)
+	for _, t := range []int64{r.first, r.last, r.lastBrowse, r.lastCart, r.cartClear, r.ltvHi, r.ltvLo} {
+		b = binary.AppendVarint(b, t)
+	}
+	b = appendString(b, r.mergedInto)
+	b = binary.AppendUvarint(b, uint64(len(r.merged)))
+	for _, m := range r.merged {
+		b = appendString(b, m)
+	}
+	for _, regs := range [][]lww{r.traits, r.cart} {
+		b = binary.AppendUvarint(b, uint64(len(regs)))
+		for _, x := range regs {
+			b = appendString(b, x.name)
+			b = binary.AppendVarint(b, x.t)
+			b = appendString(b, x.value)
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.history)))
+	for _, e := range r.history {
+		b = appendString(b, e.id)
+		b = binary.AppendVarint(b, e.t)
+		b = binary.AppendVarint(b, e.amt)
+	}
+	for _, items := range [][]item{r.viewed, r.viewedCats, r.bought} {
+		b = binary.AppendUvarint(b, uint64(len(items)))
+		for _, it := range items {
+			b = appendString(b, it.member)
+			b = binary.AppendVarint(b, it.t)
+		}
+	}
+	if p := r.published; p != nil {
+		b = append(b, 1)
+		b = appendString(b, string(p.Stage))
+		b = appendString(b, p.Segment)
+		b = append(b, byte(p.RScore), byte(p.FScore), byte(p.MScore))
+		b = appendString(b, p.Tier)
+		b = binary.AppendUvarint(b, uint64(len(p.Tags)))
+		for _, t := range p.Tags {
+			b = appendString(b, t)
+		}
+	} else {
+		b = append(b, 0)
+	}
+	if e := r.entry; e != nil {
+		b = append(b, 1)
+		for _, x := range []int64{e.Version, e.At, int64(e.F), e.M, e.Last} {
+			b = binary.AppendVarint(b, x)
+		}
+	} else {
+		b = append(b, 0)
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// decoder reads what encode wrote; the first error sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	x, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errRecord
+		return 0
+	}
+	d.b = d.b[n:]
+	return x
+}
+
+func (d *decoder) count() int {
+	if d.err != nil {
+		return 0
+	}
+	x, n := binary.Uvarint(d.b)
+	if n <= 0 || x > uint64(len(d.b)) { // every element takes a byte at least
+		d.err = errRecord
+		return 0
+	}
+	d.b = d.b[n:]
+	return int(x)
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil || len(d.b) == 0 {
+		d.err = errRecord
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) string() string {
+	n := d.count()
+	if d.err != nil || n > len(d.b) {
+		d.err = errRecord
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+// decodeRecord decodes a stored record; an empty value is a new, empty one.
+func decodeRecord(v []byte) (*record, error) {
+	r := &record{}
+	if len(v) == 0 {
+		return r, nil
+	}
+	if len(v) < 9 || v[8] != recordFormat {
+		return nil, errRecord
+	}
+	r.gen = binary.BigEndian.Uint64(v)
+	d := &decoder{b: v[9:]}
+	r.ver, r.n = d.varint(), d.varint()
+	r.has = d.byte()
+	for _, p := range []*int64{&r.first, &r.last, &r.lastBrowse, &r.lastCart, &r.cartClear, &r.ltvHi, &r.ltvLo} {
+		*p = d.varint()
+	}
+	r.mergedInto = d.string()
+	r.merged = make([]string, d.count())
+	for i := range r.merged {
+		r.merged[i] = d.string()
+	}
+	for _, regs := range []*[]lww{&r.traits, &r.cart} {
+		*regs = make([]lww, d.count())
+		for i := range *regs {
+			(*regs)[i] = lww{name: d.string(), t: d.varint(), value: d.string()}
+		}
+	}
+	r.history = make([]entry, d.count())
+	for i := range r.history {
+		r.history[i] = entry{id: d.string(), t: d.varint(), amt: d.varint()}
+	}
+	for _, items := range []*[]item{&r.viewed, &r.viewedCats, &r.bought} {
+		*items = make([]item, d.count())
+		for i := range *items {
+			(*items)[i] = item{member: d.string(), t: d.varint()}
+		}
+	}
+	if d.byte() == 1 {
+		p := &Snapshot{Stage: nes.Stage(d.string()), Segment: d.string()}
+		p.RScore, p.FScore, p.MScore = int(d.byte()), int(d.byte()), int(d.byte())
+		p.Tier = d.string()
+		if n := d.count(); n > 0 {
+			p.Tags = make([]string, n)
+			for i := range p.Tags {
+				p.Tags[i] = d.string()
+			}
+		}
+		r.published = p
+	}
+	if d.byte() == 1 {
+		r.entry = &population.Entry{Version: d.varint(), At: d.varint(), F: int(d.varint()), M: d.varint(), Last: d.varint()}
+	}
+	if d.err != nil || len(d.b) != 0 {
+		return nil, errRecord
+	}
+	return r, nil
+}
+
+// Fields renders a stored record as named fields, the way the store's
+// layout once spread it over hashes and sorted sets, for inspection and
+// tests: "ver", "n", "first", "last",
+// "last_browse", "last_cart", "cart_clear", "ltv" (lifetime spend, micros),
+// "merged_into", "merged", "a:<trait>", "cart", "h" (history), "vs", "vc",
+// "b", "derived" (the snapshot last published) and "pe" (the population
+// entry). Absent fields are left out; ok is false for a value that is no
+// record.
+func Fields(v []byte) (map[string]string, bool) {
+	r, err := decodeRecord(v)
+	if err != nil || len(v) == 0 {
+		return nil, false
+	}
+	out := map[string]string{"ver": strconv.FormatInt(r.ver, 10), "n": strconv.FormatInt(r.n, 10)}
+	for _, f := range []struct {
+		name string
+		bit  uint8
+		v    int64
+	}{{"first", hasFirst, r.first}, {"last", hasLast, r.last}, {"last_browse", hasBrowse, r.lastBrowse}, {"last_cart", hasCart, r.lastCart}, {"cart_clear", hasCartClear, r.cartClear}} {
+		if r.has&f.bit != 0 {
+			out[f.name] = strconv.FormatInt(f.v, 10)
+		}
+	}
+	if r.ltvHi != 0 || r.ltvLo != 0 {
+		out["ltv"] = money.JoinLimbs(r.ltvHi, r.ltvLo).String()
+	}
+	if r.mergedInto != "" {
+		out["merged_into"] = r.mergedInto
+	}
+	if len(r.merged) > 0 {
+		out["merged"] = fmt.Sprint(r.merged)
+	}
+	for _, a := range r.traits {
+		out["a:"+a.name] = fmt.Sprintf("%d|%s", a.t, a.value)
+	}
+	lists := map[string][]string{}
+	for _, c := range r.cart {
+		lists["cart"] = append(lists["cart"], fmt.Sprintf("%s=%d|%s", c.name, c.t, c.value))
+	}
+	for _, e := range r.history {
+		lists["h"] = append(lists["h"], fmt.Sprintf("%s@%d=%d", e.id, e.t, e.amt))
+	}
+	for name, items := range map[string][]item{"vs": r.viewed, "vc": r.viewedCats, "b": r.bought} {
+		for _, it := range items {
+			lists[name] = append(lists[name], fmt.Sprintf("%s@%d", it.member, it.t))
+		}
+	}
+	for name, l := range lists {
+		out[name] = fmt.Sprint(l)
+	}
+	if r.published != nil {
+		out["derived"] = fmt.Sprintf("%+v", *r.published)
+	}
+	if e := r.entry; e != nil {
+		out["pe"] = fmt.Sprintf("%d|%d|%d|%d|%d", e.Version, e.At, e.F, e.M, e.Last)
+	}
+	return out, true
+}
