@@ -9,31 +9,37 @@
 // the customer's history only if its natural id (order id; refund event id) is
 // absent, and the counters (orders, lifetime spend) move only on that insert;
 // first and last purchase, last browse and last cart activity are minimum or
-// maximum; recently viewed and bought items are sorted sets scored by event
-// time and trimmed to the newest; cart lines and traits are last-writer-wins
-// registers by event time. Joins are idempotent, commutative and associative,
-// so applying an event twice — a redelivery after a crash between the Redis
-// write and the offset commit, a rebalance, a replay of applied offsets, or a
-// duplicate with another offset — changes nothing, and any delivery order
-// gives the state of applying the events in event-time order. Each event is
-// applied by one Lua script on the customer's keys, so a crash never leaves an
-// event half-applied.
+// maximum; recently viewed and bought items are lists ordered by event time
+// where an item keeps its latest time, trimmed to the newest; cart lines and
+// traits are last-writer-wins registers by event time. Joins are idempotent,
+// commutative and associative, so applying an event twice — a redelivery
+// after a crash between the Redis write and the offset commit, a rebalance,
+// a replay of applied offsets, or a duplicate with another offset — changes
+// nothing, and any delivery order gives the state of applying the events in
+// event-time order. An order redelivered long after is recognised by its id,
+// which the history keeps for every order and refund ever recorded.
+//
+// A customer's state is one record (record.go), read once per batch, changed
+// in Go and written back whole by one compare-and-set on its write
+// generation (apply.go): a batch's effect on a customer is all or nothing, and
+// two writers of one customer at once (two updaters during a rebalance, the
+// read API's consent) never lose each other's events: the loser of a
+// conflict runs its batch again from fresh reads, which the joins make safe.
+// A writer keeps the records it wrote (Config.Cache), so the customers of its
+// own partitions cost one write per batch and no read; a record whose content
+// did not change (a redelivery) is not written.
 //
 // A customer is evaluated once per batch, after their last event in it (and
 // before an identity merge), so a change is published per batch: a stage that
 // begins and ends inside one batch (two orders within the same few
-// milliseconds) is not announced on its own. The script of that last event
-// also returns the window values as of T; the rest of the state is read by
-// plain commands pipelined after it. A batch is split by customer into shards
-// (Config.Shards) whose pipelines are in flight at once, so that Redis works
-// on one while the replies of another are decoded.
+// milliseconds) is not announced on its own.
 //
 // # The population
 //
 // Scores and means are against the population: every customer's entry (F, M
 // and last purchase as of their last evaluation, pkg/population), held in
 // memory by each process that scores (Store.Population, loaded from Redis on
-// first use) and recorded in each customer's own profile hash. An evaluation
+// first use) and recorded in each customer's own record. An evaluation
 // replaces the customer's entry, and an entry older than the one held (lower
 // profile version, or the same version at an earlier T) is ignored, in
 // memory and in Redis alike. The population is recorded for the whole batch
@@ -51,29 +57,35 @@
 // by [keys.Tag]: no id can name another customer's key or a shared one;
 // prefix "sf" by default):
 //
-//	sf:{c}:p     hash: ver, n, first, last, ltv and ltvh (lifetime spend =
-//	             ltvh * 10^9 + ltv micros), last_browse, last_cart,
-//	             cart_clear, a:<trait> = "<ms>|<value>", derived (last published snapshot),
-//	             pe (population entry "<version>|<T>|<F>|<M>|<last>")
-//	sf:{c}:h     zset: purchase history, "o:<order id>" / "r:<refund id>" -> event time (ms)
-//	sf:{c}:amt   hash: the same members -> amount in micros
-//	sf:{c}:vs    zset: viewed skus -> last view (ms), newest 100
-//	sf:{c}:vc    zset: viewed categories -> last view (ms), newest 100
-//	sf:{c}:b     zset: bought "s:<sku>" / "c:<category>" -> last purchase (ms), newest 200
-//	sf:{c}:cart  hash: sku -> "<ms>|<quantity>|<unit price micros>" (quantity 0: removed)
-//	sf:{c}:merged set: the anonymous profiles merged into c
+//	sf:{c}:r     the record: a string of the write generation (8 bytes),
+//	             then varints and length-prefixed strings (record.encode):
+//	             profile version, orders, first and last purchase, last
+//	             browse and cart activity, cart clear time, lifetime spend,
+//	             the profile c was merged into and those merged into c,
+//	             traits and consent (name -> time, value), cart lines
+//	             (sku -> time, "<quantity>|<unit price micros>"), the history
+//	             of orders "o:<id>" and refunds "r:<id>" (time, micros),
+//	             viewed skus and categories (newest 100), bought skus and
+//	             categories (newest 200), the snapshot last published, and
+//	             the population entry. Fields renders it for inspection.
 //
-// An erasure deletes exactly these keys and the collector's identity link
+// An erasure deletes exactly this key and the collector's identity link
 // ([keys.Link]), never keys found by a pattern. Shared slots begin with '#'
 // ([keys.Shared]). Timers are split into keys.Shards slots by customer
 // ([keys.Shard]): sf:{#timers.<n>.<k>}:due (zset customer -> next
 // time-driven change, ms); readers go through every shard in one pipeline.
 //
-// A customer with a typical history (5 views, 2 cart lines, 3 orders, traits)
-// takes about 3.3 KB in Redis (BenchmarkMemoryPerCustomer): 7 keys, of which
-// the profile hash is about 1.3 KB (its population entry about 40 bytes) and
-// 0.1 KB of timer; and about 100 bytes of heap in each process's population.
-// Order history is kept whole, so it grows with orders.
+// # Cost
+//
+// A customer with a typical history (5 views, 2 cart lines, 3 orders,
+// traits) takes about 0.5 KB of record and 0.6 KB of Redis memory with the
+// key and its timer (BenchmarkMemoryPerCustomer), and about 180 bytes of heap
+// in each process's population. History grows by about 20 bytes an order,
+// kept whole so that any redelivered order is recognised. Per event, an
+// updater sends Redis one compare-and-set of the customer's record (and a
+// timer write) per batch in which the customer has events, and nothing else;
+// scoring is in memory. BenchmarkApply gives the rate and Redis CPU per
+// event beside a bare per-event script in the same run.
 //
 // Money is in micros (millionths of the store currency) as integers; times are
 // Unix milliseconds.
@@ -83,9 +95,8 @@
 // Amounts are at most money.MaxAmount and times within event.CheckTime's
 // range; OpOf refuses anything else (the updater dead-letters it), which the
 // collector and the importer never accept. Running sums are kept exact
-// however large they grow: lifetime spend and the population's sum of M in
-// two integer fields each, split at 10^9 micros, and M's window sum as
-// split parts in the script (see splitLua and money.MaxSum for the
+// however large they grow: lifetime spend in two integers split at 10^9
+// micros, and sums of M as 128-bit money.Sum (see money.MaxSum for the
 // arithmetic). What is scored, tagged, recorded and reported — M, lifetime
 // spend, cart value — is capped to [0, money.MaxSum].
 //
@@ -94,7 +105,7 @@
 // order has left at apply time would depend on arrival order. It lowers
 // lifetime spend ever and M in the window of its own time. When refunds
 // exceed orders — a refund larger than its order, or of an order never seen
-// — the stored balance (ltv fields, and the history) goes below 0 and stays
+// — the stored balance (lifetime spend, and the history) goes below 0 and stays
 // there as the trace, while Lifetime and M read as 0. All of this is a
 // function of the recorded set of orders and refunds, so the exactly-once
 // invariant above still holds.

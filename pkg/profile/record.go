@@ -374,8 +374,9 @@ func (r *record) state(c string, T, W int64) *State {
 }
 
 // The encoding: the generation as 8 bytes big-endian (so that casScript can
-// compare it with GETRANGE), a format byte, then the fields in order as
-// varints and length-prefixed strings.
+// compare it with GETRANGE; batch.write puts it in front), then the body: a
+// format byte and the fields in order as varints and length-prefixed
+// strings.
 const recordFormat = 1
 
 // errRecord: a customer's key holds something else than a record. Retrying
@@ -386,10 +387,6 @@ type recordError struct{}
 
 func (recordError) Error() string   { return "not a profile record" }
 func (recordError) Permanent() bool { return true }
-
-func (r *record) encode() []byte {
-	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 512), r.gen), r.encodeBody()...)
-}
 
 // encodeBody is the record without its generation.
 func (r *record) encodeBody() []byte {

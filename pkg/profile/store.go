@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -157,16 +156,6 @@ type State struct {
 	Consent    map[string]bool // by channel
 	// The snapshot last published (a prospect if none was).
 	published Snapshot
-}
-
-func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
-
-func fromMs(s string) time.Time {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || s == "" {
-		return time.Time{}
-	}
-	return time.UnixMilli(n).UTC()
 }
 
 // Profile is a customer's profile as of T.

@@ -5,12 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/segflow/segflow/pkg/event"
 )
@@ -114,9 +112,4 @@ func (s *Store) Summaries(ctx context.Context, customers []string) ([]Summary, e
 		out = append(out, sum)
 	}
 	return out, nil
-}
-
-// failed tells whether Redis answered cmd with an error other than nil.
-func failed(cmd redis.Cmder) bool {
-	return cmd.Err() != nil && !errors.Is(cmd.Err(), redis.Nil)
 }
