@@ -73,8 +73,9 @@ type Config struct {
 	// Default USD.
 	DefaultCurrency string
 	// MaxFuture is how far past its receipt an event's time may be; 400
-	// beyond it (see event.CheckTime). Default event.DefaultMaxFuture, at
-	// most event.MaxFutureLimit.
+	// beyond it (see event.CheckTime). It is also the largest client clock
+	// error Segment requests are corrected for (segment.Options.MaxSkew).
+	// Default event.DefaultMaxFuture, at most event.MaxFutureLimit.
 	MaxFuture time.Duration
 	// AllowedOrigins are the browser origins allowed by CORS, with credentials.
 	// Empty allows any origin, without credentials.

@@ -126,6 +126,16 @@ func (e *env) post(t testing.TB, r request) (int, answer, http.Header) {
 	return resp.StatusCode, a, resp.Header
 }
 
+// clock is a collector clock the test sets before each request.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *clock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
+
 // sample is valid data for every event type, as a producer would send it.
 var sample = map[string]string{
 	event.ProductViewed:     `{"user_id":"u1","product":{"sku":"SKU-1","name":"Jacket","category":"apparel","price":"59.90","currency":"USD"},"url":"https://shop.example/p/1"}`,

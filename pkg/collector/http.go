@@ -192,6 +192,7 @@ func (c *Collector) serveSegment(call string) handlerFunc {
 			DefaultChannel:  src.Channel,
 			DefaultCurrency: c.cfg.DefaultCurrency,
 			ReceivedAt:      received,
+			MaxSkew:         c.cfg.MaxFuture,
 		}
 		items := make([]*item, len(batch.Messages))
 		for i, msg := range batch.Messages {

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,18 +48,15 @@ func TestEverySegmentLibrarysRequestsLandOnceWithTheirTypeKeyTimeAndChannel(t *t
 			if err := json.Unmarshal(b, &rec); err != nil {
 				t.Fatalf("%s: %v", file, err)
 			}
-			var mu sync.Mutex
-			var now time.Time
+			clk := &clock{}
 			e := start(t, func(c *collector.Config) {
 				// The app's source names no channel: a mobile library's
 				// events must be told apart by what they carry.
 				c.WriteKeys[appKey] = collector.Source{Name: "app"}
-				c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+				c.Now = clk.Now
 			})
 			for i, r := range rec.Requests {
-				mu.Lock()
-				now = r.ReceivedAt
-				mu.Unlock()
+				clk.set(r.ReceivedAt)
 				body := string(r.Body)
 				var s string
 				if json.Unmarshal(r.Body, &s) == nil {

@@ -24,8 +24,14 @@ type Options struct {
 	// none. "" means USD.
 	DefaultCurrency string
 	// ReceivedAt is when the collector received the request. Event times are
-	// corrected for client clock skew against it.
+	// corrected for client clock skew against it (see doc.go).
 	ReceivedAt time.Time
+	// MaxSkew is the largest client clock error corrected: a sentAt further
+	// than this from ReceivedAt is not believed, and the message's timestamp
+	// is taken as it is. Zero means event.DefaultMaxFuture; the collector
+	// passes its MaxFuture, so that a clock no further off than an accepted
+	// event may be in the future is corrected.
+	MaxSkew time.Duration
 }
 
 // check returns opts with defaults filled in, or an error for a configuration
@@ -43,6 +49,9 @@ func (opts Options) check() (Options, error) {
 	if opts.DefaultCurrency == "" {
 		opts.DefaultCurrency = "USD"
 	}
+	if opts.MaxSkew <= 0 {
+		opts.MaxSkew = event.DefaultMaxFuture
+	}
 	if !isCurrency(opts.DefaultCurrency) {
 		return opts, fmt.Errorf("segment: Options.DefaultCurrency %q is not an ISO 4217 code", opts.DefaultCurrency)
 	}
@@ -51,7 +60,8 @@ func (opts Options) check() (Options, error) {
 
 // ToEvent maps one Segment message to a segflow CloudEvent: specversion 1.0,
 // id the messageId (what deduplication keys on), source opts.Source, type the
-// segflow type, time the event time corrected for client clock skew,
+// segflow type, time the event time corrected for client clock skew (see
+// the package doc),
 // dataschema the type's schema, the partitionkey, receivedat and channel
 // extensions, and data in segflow's canonical JSON.
 //
@@ -99,7 +109,7 @@ func ToEvent(msg json.RawMessage, batchSentAt time.Time, opts Options) (cloudeve
 	if c.UserID == "" && c.AnonymousID == "" && !r.hasErr("/userId") && !r.hasErr("/anonymousId") {
 		r.fail("/userId", "required", "userId or anonymousId is required")
 	}
-	when := eventTime(m, batchSentAt, opts.ReceivedAt)
+	when := eventTime(m, batchSentAt, opts.ReceivedAt, opts.MaxSkew)
 
 	ctx := m.obj("context")
 	props := m.obj("properties")
@@ -155,29 +165,6 @@ func ToEvent(msg json.RawMessage, batchSentAt time.Time, opts Options) (cloudeve
 		return cloudevents.Event{}, fmt.Errorf("segment: build event %s: %w", id, err)
 	}
 	return e, nil
-}
-
-// eventTime applies Segment's rule: the client's timestamp corrected by the
-// difference between the client's and the server's clocks, measured as
-// sentAt against ReceivedAt. Without sentAt the timestamp is taken as is;
-// without a timestamp the event happened when it was received.
-func eventTime(m object, batchSentAt, receivedAt time.Time) time.Time {
-	ts, ok := m.time("timestamp")
-	if !ok && !m.has("timestamp") {
-		ts, ok = m.time("originalTimestamp")
-	}
-	sentAt, sent := m.time("sentAt")
-	if !sent && !batchSentAt.IsZero() {
-		sentAt, sent = batchSentAt, true
-	}
-	switch {
-	case ok && sent:
-		return receivedAt.Add(-sentAt.Sub(ts))
-	case ok:
-		return ts
-	default:
-		return receivedAt
-	}
 }
 
 // channel decides where the event happened: an explicit web/app/pos in the

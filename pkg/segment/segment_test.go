@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -392,6 +393,7 @@ func TestToEventCorrectsClockSkew(t *testing.T) {
 		name        string
 		times       string
 		batchSentAt time.Time
+		maxSkew     time.Duration
 		want        time.Time
 	}{
 		{
@@ -427,9 +429,46 @@ func TestToEventCorrectsClockSkew(t *testing.T) {
 		},
 		{
 			name:        "the message's own sentAt wins over the batch's",
-			times:       `"timestamp":"2024-05-01T12:09:55Z","sentAt":"2024-05-01T12:09:56Z"`,
+			times:       `"timestamp":"2024-05-01T12:04:55Z","sentAt":"2024-05-01T12:05:00Z"`,
 			batchSentAt: time.Date(2024, 5, 1, 12, 10, 0, 0, time.UTC),
-			want:        time.Date(2024, 5, 1, 11, 59, 59, 0, time.UTC),
+			want:        time.Date(2024, 5, 1, 11, 59, 55, 0, time.UTC),
+		},
+		{
+			name:  "a client whose clock is right keeps its timestamp, whatever the request's latency",
+			times: `"timestamp":"2024-05-01T11:59:58.000Z","sentAt":"2024-05-01T11:59:58.010Z"`,
+			want:  time.Date(2024, 5, 1, 11, 59, 58, 0, time.UTC),
+		},
+		{
+			name:  "a clock 25 seconds fast is within half a unit and not corrected",
+			times: `"timestamp":"2024-05-01T12:00:20Z","sentAt":"2024-05-01T12:00:25Z"`,
+			want:  time.Date(2024, 5, 1, 12, 0, 20, 0, time.UTC),
+		},
+		{
+			name:  "a clock an hour behind is moved by the hour, not by the request's latency",
+			times: `"timestamp":"2024-05-01T10:59:50Z","sentAt":"2024-05-01T10:59:58.500Z"`,
+			want:  time.Date(2024, 5, 1, 11, 59, 50, 0, time.UTC),
+		},
+		{
+			name:  "a sentAt ten years ahead does not move the event ten years back",
+			times: `"timestamp":"2024-05-01T11:58:00Z","sentAt":"2034-05-01T12:00:00Z"`,
+			want:  time.Date(2024, 5, 1, 11, 58, 0, 0, time.UTC),
+		},
+		{
+			name:  "a batch kept offline for two days, with the sentAt of when it was closed, keeps its timestamps",
+			times: `"timestamp":"2024-04-29T11:00:00Z","sentAt":"2024-04-29T11:05:00Z"`,
+			want:  time.Date(2024, 4, 29, 11, 0, 0, 0, time.UTC),
+		},
+		{
+			name:    "a clock two hours off is not corrected beyond a MaxSkew of one hour",
+			times:   `"timestamp":"2024-05-01T13:59:00Z","sentAt":"2024-05-01T14:00:00Z"`,
+			maxSkew: time.Hour,
+			want:    time.Date(2024, 5, 1, 13, 59, 0, 0, time.UTC),
+		},
+		{
+			name:    "a clock an hour off is corrected with a MaxSkew of one hour",
+			times:   `"timestamp":"2024-05-01T12:59:00Z","sentAt":"2024-05-01T13:00:00Z"`,
+			maxSkew: time.Hour,
+			want:    time.Date(2024, 5, 1, 11, 59, 0, 0, time.UTC),
 		},
 		{
 			name:  "a timestamp without sentAt, as in an import of old orders, is taken as is",
@@ -459,7 +498,9 @@ func TestToEventCorrectsClockSkew(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := ToEvent(json.RawMessage(msg(`"type":"track","event":"Signed Up",`+tt.times)), tt.batchSentAt, testOpts)
+			opts := testOpts
+			opts.MaxSkew = tt.maxSkew
+			e, err := ToEvent(json.RawMessage(msg(`"type":"track","event":"Signed Up",`+tt.times)), tt.batchSentAt, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -468,6 +509,61 @@ func TestToEventCorrectsClockSkew(t *testing.T) {
 			}
 			checkValid(t, e)
 		})
+	}
+}
+
+// TestToEventKeepsTheOrderOfAClientsEventsSentInSeparateRequests sends two
+// events of one client 2 ms apart, each in its own request, the first over a
+// slower network than the second or the other way round, from clients whose
+// clocks are right, slightly off or hours off. Their event times keep the
+// client's order, and land within half a SkewUnit of when they happened on
+// the server's clock.
+func TestToEventKeepsTheOrderOfAClientsEventsSentInSeparateRequests(t *testing.T) {
+	clocks := []struct {
+		name   string
+		offset time.Duration // the client's clock minus the server's
+	}{
+		{"right", 0},
+		{"3 s fast", 3 * time.Second},
+		{"20 s slow", -20 * time.Second},
+		{"10 min 7 s fast", 10*time.Minute + 7*time.Second},
+		{"an hour fast", time.Hour},
+		{"an hour slow", -time.Hour},
+		{"23 h slow", -23 * time.Hour},
+	}
+	latencies := []struct {
+		name          string
+		first, second time.Duration
+	}{
+		{"the first request slower", 900 * time.Millisecond, 5 * time.Millisecond},
+		{"the second request slower", 5 * time.Millisecond, 900 * time.Millisecond},
+		{"a slow mobile upload first", 4 * time.Second, 20 * time.Millisecond},
+	}
+	at := func(t time.Time) string { return t.Format(time.RFC3339Nano) }
+	for _, c := range clocks {
+		for _, l := range latencies {
+			t.Run("a clock "+c.name+", "+l.name, func(t *testing.T) {
+				happened := []time.Time{received.Add(-time.Second), received.Add(-time.Second + 2*time.Millisecond)}
+				var got []time.Time
+				for i, latency := range []time.Duration{l.first, l.second} {
+					ts := happened[i].Add(c.offset)
+					sentAt := ts.Add(time.Millisecond)
+					opts := testOpts
+					opts.ReceivedAt = happened[i].Add(time.Millisecond + latency)
+					e, err := ToEvent(json.RawMessage(msg(fmt.Sprintf(`"type":"track","event":"Signed Up","timestamp":%q,"sentAt":%q`, at(ts), at(sentAt)))), time.Time{}, opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, e.Time())
+					if off := e.Time().Sub(happened[i]).Abs(); off > SkewUnit/2 {
+						t.Errorf("event %d at %s, %s from when it happened (%s)", i, at(e.Time()), off, at(happened[i]))
+					}
+				}
+				if !got[0].Before(got[1]) {
+					t.Errorf("event times %s and %s: the second sent is not after the first", at(got[0]), at(got[1]))
+				}
+			})
+		}
 	}
 }
 
