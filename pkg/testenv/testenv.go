@@ -368,24 +368,37 @@ func Dump(t testing.TB, rdb redis.UniversalClient, prefix string, drop ...string
 type Kafka struct {
 	Cluster *kfake.Cluster
 	Brokers []string
+	// Security is how the test's clients connect: nil (plaintext) unless
+	// started by StartSecureKafka.
+	Security *stream.Security
 }
 
 // StartKafka starts a one-broker cluster with segflow's topics (three
 // partitions each) and any extra topics given.
 func StartKafka(t testing.TB, extra ...stream.Topic) *Kafka {
 	t.Helper()
+	return StartSecureKafka(t, nil, nil, extra...)
+}
+
+// StartSecureKafka starts a cluster as StartKafka does, secured by the
+// kfake options secure (kfake.TLS, kfake.EnableSASL, kfake.Superuser,
+// kfake.User), and creates the topics as a client connected with sec, which
+// it keeps in Kafka.Security.
+func StartSecureKafka(t testing.TB, sec *stream.Security, secure []kfake.Opt, extra ...stream.Topic) *Kafka {
+	t.Helper()
 	// A short minimum session timeout lets tests that kill consumers see the
 	// group rebalance quickly.
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(500*time.Millisecond))
+	opts := append([]kfake.Opt{kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(500 * time.Millisecond)}, secure...)
+	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		t.Fatalf("start kfake: %v", err)
 	}
 	t.Cleanup(c.Close)
-	k := &Kafka{Cluster: c, Brokers: c.ListenAddrs()}
+	k := &Kafka{Cluster: c, Brokers: c.ListenAddrs(), Security: sec}
 	topics := append(Topics(3), extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := stream.EnsureTopics(ctx, k.Brokers, 1, topics...); err != nil {
+	if err := stream.EnsureTopics(ctx, k.Brokers, sec, 1, topics...); err != nil {
 		t.Fatalf("create topics: %v", err)
 	}
 	return k
@@ -407,7 +420,7 @@ func (k *Kafka) ReadTopic(t testing.TB, topic string, want int, timeout time.Dur
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	conn, err := kafka.DialContext(ctx, "tcp", k.Brokers[0])
+	conn, err := k.Security.Dialer().DialContext(ctx, "tcp", k.Brokers[0])
 	if err != nil {
 		t.Fatalf("dial kafka: %v", err)
 	}
@@ -420,7 +433,7 @@ func (k *Kafka) ReadTopic(t testing.TB, topic string, want int, timeout time.Dur
 	for {
 		msgs = msgs[:0]
 		for _, p := range parts {
-			msgs = append(msgs, readPartition(ctx, t, k.Brokers, topic, p.ID)...)
+			msgs = append(msgs, k.readPartition(ctx, t, topic, p.ID)...)
 		}
 		if len(msgs) >= want || ctx.Err() != nil {
 			break
@@ -433,8 +446,8 @@ func (k *Kafka) ReadTopic(t testing.TB, topic string, want int, timeout time.Dur
 	return msgs
 }
 
-func readPartition(ctx context.Context, t testing.TB, brokers []string, topic string, partition int) []kafka.Message {
-	conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, partition)
+func (k *Kafka) readPartition(ctx context.Context, t testing.TB, topic string, partition int) []kafka.Message {
+	conn, err := k.Security.Dialer().DialLeader(ctx, "tcp", k.Brokers[0], topic, partition)
 	if err != nil && ctx.Err() != nil {
 		return nil // out of time: the caller reports how many messages came
 	}
@@ -449,7 +462,7 @@ func readPartition(ctx context.Context, t testing.TB, brokers []string, topic st
 	if last <= first {
 		return nil
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: partition, MaxWait: 50 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers, Dialer: k.Security.Dialer(), Topic: topic, Partition: partition, MaxWait: 50 * time.Millisecond})
 	defer r.Close()
 	if err := r.SetOffset(first); err != nil {
 		t.Fatalf("seek %s/%d: %v", topic, partition, err)

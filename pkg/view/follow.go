@@ -41,6 +41,8 @@ func Load(ctx context.Context, store *profile.Store, v *View) error {
 // Follower keeps a view of one namespace current from the summaries topic.
 type Follower struct {
 	Brokers []string
+	// Security is how to connect to Brokers (TLS, SASL); nil is plaintext.
+	Security *stream.Security
 	// Namespace is the profile namespace the view holds; summaries of other
 	// namespaces (a rebuild) are left out.
 	Namespace string
@@ -77,7 +79,7 @@ func (f *Follower) Run(ctx context.Context, from map[int]int64) error {
 
 func (f *Follower) follow(ctx context.Context, partition int, offset int64) error {
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: f.Brokers, Topic: event.TopicSummaries, Partition: partition,
+		Brokers: f.Brokers, Dialer: f.Security.Dialer(), Topic: event.TopicSummaries, Partition: partition,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond, ReadBackoffMin: 5 * time.Millisecond,
 	})
 	defer r.Close()

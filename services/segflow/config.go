@@ -79,7 +79,8 @@ type config struct {
 	Scratch      string
 	Keep         bool
 
-	set *flag.FlagSet
+	transport *transport
+	set       *flag.FlagSet
 }
 
 // The HTTP listen address when none is configured: the embedded pipeline,
@@ -105,6 +106,7 @@ func parseConfig(name string, args []string) (*config, error) {
 	fs.StringVar(&c.RedisAddr, "redis-addr", "", "Redis address host:port, or comma-separated seed nodes of a Redis Cluster; empty runs an embedded Redis")
 	fs.StringVar(&c.RedisPassword, "redis-password", "", "Redis password")
 	fs.BoolVar(&c.RedisCluster, "redis-cluster", false, "use the Redis Cluster client; without it, it is used when --redis-addr names several nodes or the server reports cluster_enabled:1")
+	c.transport = addTransportFlags(fs)
 	fs.StringVar(&c.EmbeddedKafkaAddr, "embedded-kafka-addr", "127.0.0.1:19092", "where the embedded Kafka broker listens")
 	fs.StringVar(&c.EmbeddedRedisAddr, "embedded-redis-addr", "127.0.0.1:16379", "where the embedded Redis listens")
 	fs.IntVar(&c.Partitions, "partitions", 6, "partitions of each topic segflow creates")
@@ -166,6 +168,9 @@ func parseConfig(name string, args []string) (*config, error) {
 		return nil, err
 	}
 	c.set = fs
+	if err := c.transport.load(c.KafkaBrokers, c.RedisAddr); err != nil {
+		return nil, err
+	}
 	if c.MaxMessage < 1024 {
 		return nil, fmt.Errorf("--max-message-bytes must be at least 1024, not %d", c.MaxMessage)
 	}
@@ -252,7 +257,7 @@ func (c *config) brokers() []string { return splitList(c.KafkaBrokers) }
 // redis returns the Redis connection settings, at addrs (--redis-addr's,
 // or an embedded server's).
 func (c *config) redis(addrs string) keyspace.Config {
-	return keyspace.Config{Addrs: splitList(addrs), Password: c.RedisPassword, Cluster: c.RedisCluster}
+	return keyspace.Config{Addrs: splitList(addrs), Username: c.transport.redisUser, Password: c.RedisPassword, TLS: c.transport.redis, Cluster: c.RedisCluster}
 }
 
 // writeKeys parses --write-keys into the collector's map.
@@ -318,7 +323,7 @@ func (c *config) String() string {
 	c.set.VisitAll(func(f *flag.Flag) {
 		v := f.Value.String()
 		switch f.Name {
-		case "redis-password", "webhook-secret":
+		case "redis-password", "webhook-secret", "kafka-sasl-password":
 			if v != "" {
 				v = "****"
 			}
