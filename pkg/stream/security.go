@@ -74,8 +74,11 @@ func (t *transport) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Requ
 	broker, _, _ := strings.Cut(addr.String(), ",")
 	conn, derr := t.dialer.DialContext(dctx, addr.Network(), broker)
 	if derr == nil {
+		// Under TLS 1.3 a broker refuses a client certificate after the
+		// handshake: the first answer tells.
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		_, derr = conn.ApiVersions()
 		conn.Close()
-		return resp, err
 	}
 	if Denied(derr) {
 		return resp, fmt.Errorf("%w (%v)", derr, err)
@@ -167,8 +170,10 @@ func Denied(err error) bool {
 		invalid   x509.CertificateInvalidError
 		verify    *tls.CertificateVerificationError
 		header    tls.RecordHeaderError
-		alert     tls.AlertError
+		op        *net.OpError
 	)
+	// A TLS alert from the broker (certificate required, bad certificate)
+	// comes as a net.OpError whose Op is "remote error".
 	return errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
-		errors.As(err, &verify) || errors.As(err, &header) || errors.As(err, &alert)
+		errors.As(err, &verify) || errors.As(err, &header) || errors.As(err, &op) && op.Op == "remote error"
 }

@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"sort"
 	"strings"
@@ -32,6 +33,16 @@ func sasl(t *testing.T, mechanism, password string) *stream.Security {
 	return stream.NewSecurity(nil, m)
 }
 
+// mutualTLS is a broker that takes TLS connections from clients with a
+// certificate of its CA only.
+func mutualTLS(t *testing.T) func(ca *testenv.CA) []kfake.Opt {
+	return func(ca *testenv.CA) []kfake.Opt {
+		c := ca.ServerTLS(t)
+		c.ClientAuth = tls.RequireAndVerifyClientCert
+		return []kfake.Opt{kfake.TLS(c)}
+	}
+}
+
 // securities are the ways segflow's clients connect that these tests cover.
 func securities(t *testing.T) []secured {
 	user := func(mechanism string) func(*testenv.CA) []kfake.Opt {
@@ -51,6 +62,11 @@ func securities(t *testing.T) []secured {
 			func(t *testing.T, ca *testenv.CA, _ string) *stream.Security {
 				return stream.NewSecurity(ca.ClientTLS(), nil)
 			}},
+		{"TLS with a client certificate", mutualTLS(t), func(t *testing.T, ca *testenv.CA, _ string) *stream.Security {
+			c := ca.ClientTLS()
+			c.Certificates = []tls.Certificate{ca.Issue(t, "segflow").TLS}
+			return stream.NewSecurity(c, nil)
+		}},
 		{"TLS and SASL SCRAM-SHA-512", func(ca *testenv.CA) []kfake.Opt {
 			return []kfake.Opt{kfake.TLS(ca.ServerTLS(t)), kfake.EnableSASL(), kfake.Superuser(stream.SASLScramSHA512, "segflow", "right")}
 		}, func(t *testing.T, ca *testenv.CA, pw string) *stream.Security {
@@ -155,6 +171,8 @@ func TestAClientWithTheWrongCredentialsIsDeniedClearly(t *testing.T) {
 			c.ServerName = "kafka.example.com"
 			return stream.NewSecurity(c, nil)
 		}},
+		{"no client certificate for a broker that requires one", "certificate required", mutualTLS(t),
+			func(t *testing.T, ca *testenv.CA) *stream.Security { return stream.NewSecurity(ca.ClientTLS(), nil) }},
 	}
 	for _, w := range wrongs {
 		t.Run(w.name, func(t *testing.T) {

@@ -10,6 +10,8 @@ package testenv
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -85,7 +87,36 @@ func StartNode(t testing.TB) *Redis {
 		return &Redis{Addr: m.Addr()}
 	}
 	r := &Redis{Real: true}
-	r.Addr, _ = r.start(t, bin, false)
+	r.Addr, _ = r.start(t, bin, false, RedisSecurity{})
+	return r
+}
+
+// RedisSecurity is how StartSecureNode secures a server.
+type RedisSecurity struct {
+	// CA, if set, makes the server take TLS connections only, with a
+	// certificate the CA issued; it verifies client certificates the CA
+	// issued, and requires one only with ClientCerts.
+	CA          *CA
+	ClientCerts bool
+	// Users are ACL rules, as redis.conf's user directive takes them:
+	// "alice on >secret ~* &* +@all"; "default off" makes every client log
+	// in as a user.
+	Users []string
+}
+
+// StartSecureNode starts one redis-server secured as sec says. It skips the
+// test if there is no redis-server binary, unless CI is set.
+func StartSecureNode(t testing.TB, sec RedisSecurity) *Redis {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redis-server is required when CI is set: %v", err)
+		}
+		t.Skipf("TLS and ACL users need redis-server: %v", err)
+	}
+	r := &Redis{Real: true}
+	r.Addr, _ = r.start(t, bin, false, sec)
 	return r
 }
 
@@ -111,7 +142,7 @@ func StartCluster(t testing.TB) *Redis {
 	// + 10000, may be taken or out of range.
 	var addrs, buses []string
 	for range clusterMasters {
-		addr, bus := r.start(t, bin, true)
+		addr, bus := r.start(t, bin, true, RedisSecurity{})
 		addrs, buses = append(addrs, addr), append(buses, bus)
 	}
 	r.Addr = strings.Join(addrs, ",")
@@ -160,11 +191,27 @@ func StartCluster(t testing.TB) *Redis {
 // may be taken by another process before the server binds it (tests of
 // other packages run at once): a server that exits at start is started
 // again on other ports.
-func (r *Redis) start(t testing.TB, bin string, cluster bool) (addr, bus string) {
+func (r *Redis) start(t testing.TB, bin string, cluster bool, sec RedisSecurity) (addr, bus string) {
 	t.Helper()
+	var probe *tls.Config
 	for attempt := 1; ; attempt++ {
 		addr = freeAddr(t)
 		args := []string{"--port", port(addr), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}
+		if sec.CA != nil {
+			cert := sec.CA.Issue(t, "redis")
+			args = append(args, "--port", "0", "--tls-port", port(addr), "--tls-cert-file", cert.CertFile, "--tls-key-file", cert.KeyFile,
+				"--tls-ca-cert-file", sec.CA.File, "--tls-auth-clients", "optional")
+			probe = sec.CA.ClientTLS()
+			if sec.ClientCerts {
+				args = append(args, "--tls-auth-clients", "yes")
+				probe.Certificates = []tls.Certificate{cert.TLS}
+			}
+		}
+		for _, u := range sec.Users {
+			// One argument per word: redis-server quotes an argument with
+			// spaces into one word.
+			args = append(append(args, "--user"), strings.Fields(u)...)
+		}
 		if cluster {
 			// Not the default bus port, port + 10000, which may be taken or
 			// out of range.
@@ -181,7 +228,7 @@ func (r *Redis) start(t testing.TB, bin string, cluster bool) (addr, bus string)
 		}
 		go func() { _ = s.cmd.Wait(); close(s.exited) }()
 		t.Cleanup(s.kill)
-		if answered(addr, s.exited) {
+		if answered(addr, probe, s.exited) {
 			r.servers = append(r.servers, s)
 			return addr, bus
 		}
@@ -197,13 +244,18 @@ func (r *Redis) start(t testing.TB, bin string, cluster bool) (addr, bus string)
 	}
 }
 
-// answered waits up to 10s for the server on addr to answer, and tells
+// answered waits up to 10s for the server on addr to answer (over TLS with
+// tlsConfig set; a refusal to an unknown user is an answer), and tells
 // whether it did before it exited.
-func answered(addr string, exited <-chan struct{}) bool {
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+func answered(addr string, tlsConfig *tls.Config, exited <-chan struct{}) bool {
+	c := redis.NewClient(&redis.Options{Addr: addr, TLSConfig: tlsConfig, MaxRetries: -1})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
+	for err := c.Ping(context.Background()).Err(); err != nil; err = c.Ping(context.Background()).Err() {
+		var rerr redis.Error
+		if errors.As(err, &rerr) {
+			return true
+		}
 		select {
 		case <-exited:
 			return false
