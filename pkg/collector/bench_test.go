@@ -40,7 +40,7 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	ctx := context.Background()
 
-	w := stream.NewWriter(e.kafka.Brokers, 0)
+	w := stream.NewWriter(e.kafka.Brokers, e.kafka.Security, 0)
 	defer w.Close()
 	t0 := time.Now()
 	concurrently(b.N, func(i int) {

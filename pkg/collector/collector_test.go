@@ -54,7 +54,7 @@ func start(t testing.TB, mod ...func(*collector.Config)) *env {
 	for _, m := range mod {
 		m(&cfg)
 	}
-	w := stream.NewWriter(k.Brokers, cfg.WriteTimeout)
+	w := stream.NewWriter(k.Brokers, k.Security, cfg.WriteTimeout)
 	t.Cleanup(func() { w.Close() })
 	reg := prometheus.NewRegistry()
 	c, err := collector.New(cfg, w, r.Client(t), zaptest.NewLogger(t), reg)

@@ -14,7 +14,7 @@ import (
 func TestRowsWithAmountsOrTimesOutOfBoundsAreRowErrorsNamingTheBound(t *testing.T) {
 	k := testenv.StartKafka(t)
 	rdb := testenv.StartRedis(t).Client(t)
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	im, err := importer.New(importer.Config{Currency: "USD", Now: func() time.Time { return now }, MaxFuture: time.Hour}, w, rdb)
@@ -57,7 +57,7 @@ func TestRowsWithAmountsOrTimesOutOfBoundsAreRowErrorsNamingTheBound(t *testing.
 func TestRowsWhoseTextIsNotUTF8AreRowErrors(t *testing.T) {
 	k := testenv.StartKafka(t)
 	rdb := testenv.StartRedis(t).Client(t)
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	im, err := importer.New(importer.Config{Currency: "USD"}, w, rdb)
 	if err != nil {

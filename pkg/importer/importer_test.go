@@ -30,7 +30,7 @@ C-5,carol,2024-03-03,5.00,USD,,gift
 func TestImportWritesEachGoodRowOnceAndReportsEveryBadRowByLine(t *testing.T) {
 	k := testenv.StartKafka(t)
 	rdb := testenv.StartRedis(t).Client(t)
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	im, err := importer.New(importer.Config{Source: "/import/shop"}, w, rdb)
 	if err != nil {
@@ -114,7 +114,7 @@ func TestImportWritesEachGoodRowOnceAndReportsEveryBadRowByLine(t *testing.T) {
 func TestImportReadsJSONLines(t *testing.T) {
 	k := testenv.StartKafka(t)
 	rdb := testenv.StartRedis(t).Client(t)
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	im, err := importer.New(importer.Config{Currency: "GBP"}, w, rdb)
 	if err != nil {

@@ -32,6 +32,8 @@ type Erasures interface {
 // one) is left out.
 type Indexer struct {
 	Brokers []string
+	// Security is how to connect to Brokers (TLS, SASL); nil is plaintext.
+	Security *stream.Security
 	// GroupID is the consumer group. Default "segflow-index".
 	GroupID string
 	// SessionTimeout is how long the group waits for a member that stopped
@@ -59,7 +61,7 @@ func (x *Indexer) Run(ctx context.Context) error {
 	}
 
 	c := &stream.Consumer{
-		Brokers: x.Brokers, GroupID: group, Topics: []string{event.TopicProfiles}, SessionTimeout: x.SessionTimeout,
+		Brokers: x.Brokers, Security: x.Security, GroupID: group, Topics: []string{event.TopicProfiles}, SessionTimeout: x.SessionTimeout,
 		Handle: x.handle,
 		Retry: func(step string, err error, backoff time.Duration) {
 			x.log().Warn("index step failed; retrying", zap.String("step", step), zap.Error(err), zap.Duration("backoff", backoff))

@@ -241,7 +241,7 @@ func TestIndexerIndexesTheProfilesTopicAndDropsErasedCustomers(t *testing.T) {
 	for _, ch := range changes {
 		msgs = append(msgs, changeMessage(t, ch))
 	}
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	defer w.Close()
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		t.Fatal(err)
@@ -388,7 +388,7 @@ func TestChangesThatCanNeverBeIndexedAreDeadLetteredAndTheRestIndexed(t *testing
 	for _, ch := range good {
 		msgs = append(msgs, changeMessage(t, ch))
 	}
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	defer w.Close()
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		t.Fatal(err)

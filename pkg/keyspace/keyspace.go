@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -85,7 +86,7 @@ func clusterEnabled(ctx context.Context, cfg Config) (bool, error) {
 		if err == nil {
 			return strings.Contains(info, "cluster_enabled:1"), nil
 		}
-		if isAuthError(err) {
+		if isAuthError(err) || isCertificateError(err) {
 			return false, fmt.Errorf("redis %s: %w", cfg.Addrs[0], err)
 		}
 		var rerr redis.Error
@@ -109,6 +110,19 @@ func isAuthError(err error) bool {
 		}
 	}
 	return false
+}
+
+// isCertificateError tells whether err is a TLS handshake that failed on a
+// certificate — the server's, that does not verify, or the client's, that
+// the server refuses — which waiting does not cure either.
+func isCertificateError(err error) bool {
+	var (
+		verify *tls.CertificateVerificationError
+		op     *net.OpError
+	)
+	// A TLS alert from the server (certificate required, bad certificate)
+	// comes as a net.OpError whose Op is "remote error".
+	return errors.As(err, &verify) || errors.As(err, &op) && op.Op == "remote error"
 }
 
 // ForEachMaster runs fn at once on each master of a cluster client, or on

@@ -50,7 +50,7 @@ func benchEvents(b *testing.B) []kafka.Message {
 func BenchmarkReplay(b *testing.B) {
 	k := testenv.StartKafka(b)
 	rdb := testenv.StartRedis(b).Client(b)
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	b.Cleanup(func() { w.Close() })
 	msgs := benchEvents(b)
 	ctx := context.Background()

@@ -158,7 +158,7 @@ func (r *Replayer) finish(ctx context.Context) error {
 }
 
 func (r *Replayer) client() *kafka.Client {
-	return &kafka.Client{Addr: kafka.TCP(r.cfg.Brokers...), Timeout: 10 * time.Second}
+	return r.cfg.Security.Client(r.cfg.Brokers)
 }
 
 // newPlan finds the partitions of the topics and their start and end offsets.
@@ -422,7 +422,7 @@ func (r *Replayer) read(ctx context.Context, res *Result) error {
 
 func (r *Replayer) readPartition(ctx context.Context, pt Partition, idx int, from, to int64, out chan<- item) error {
 	rd := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: r.cfg.Brokers, Topic: pt.Topic, Partition: pt.Partition,
+		Brokers: r.cfg.Brokers, Dialer: r.cfg.Security.Dialer(), Topic: pt.Topic, Partition: pt.Partition,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond,
 	})
 	defer rd.Close()

@@ -142,6 +142,8 @@ func ParsePartition(s string) (Partition, error) {
 // Config configures a Replayer. Zero values mean the defaults on each field.
 type Config struct {
 	Brokers []string
+	// Security is how to connect to Brokers (TLS, SASL); nil is plaintext.
+	Security *stream.Security
 	// Topics are replayed. Default: browse, cart, purchase, identify.
 	Topics []string
 	// From starts each partition at the first message written at or after it

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -14,8 +15,10 @@ import (
 // fully handled: at-least-once delivery, for handlers with exactly-once effect.
 type Consumer struct {
 	Brokers []string
-	GroupID string
-	Topics  []string
+	// Security is how the consumer connects to Brokers; nil is plaintext.
+	Security *Security
+	GroupID  string
+	Topics   []string
 	// BatchSize is the most messages handled together. Default 500.
 	BatchSize int
 	// BatchWait is how long a batch waits to fill. Default 20ms.
@@ -62,8 +65,9 @@ type Producer interface {
 const StepTimeout = 30 * time.Second
 
 // Run consumes until ctx is cancelled, then returns nil; it returns an error
-// only if the handler rejects a message it was not given, or a dead letter
-// cannot be encoded. Failed steps are retried with backoff
+// only if the brokers deny the consumer (see Denied: its credentials, its
+// rights, TLS), the handler rejects a message it was not given, or a dead
+// letter cannot be encoded. Failed steps are retried with backoff
 // until they succeed or ctx ends, except a batch's permanent failures: the
 // messages rejected are dead-lettered (with DeadLetters set) and the rest of
 // the batch handled. Nothing is skipped without a dead letter.
@@ -71,6 +75,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	c.defaults()
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:     c.Brokers,
+		Dialer:      c.Security.Dialer(),
 		GroupID:     c.GroupID,
 		GroupTopics: c.Topics,
 		MinBytes:    1,
@@ -96,7 +101,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		mctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		defer func() { stop(); <-done }()
-		m := &LagMonitor{Brokers: c.Brokers, Group: c.GroupID, Topics: c.Topics, Metrics: c.Lag, Failed: func(err error) {
+		m := &LagMonitor{Brokers: c.Brokers, Security: c.Security, Group: c.GroupID, Topics: c.Topics, Metrics: c.Lag, Failed: func(err error) {
 			if c.Retry != nil {
 				c.Retry("read lag", err, 0)
 			}
@@ -105,7 +110,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	lastTick := time.Time{}
 	for ctx.Err() == nil {
-		batch := c.fetch(ctx, r)
+		batch, err := c.fetch(ctx, r)
+		if err != nil {
+			return fmt.Errorf("consume %s as group %s: %w", strings.Join(c.Topics, ","), c.GroupID, err)
+		}
 		if len(batch) > 0 {
 			ok, err := c.handle(ctx, batch)
 			if err != nil {
@@ -142,13 +150,18 @@ func (c *Consumer) defaults() {
 }
 
 // fetch reads up to BatchSize messages, waiting at most BatchWait after the
-// first one and at most TickInterval for the first.
-func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader) []kafka.Message {
+// first one and at most TickInterval for the first. Its error is the brokers
+// denying the consumer; other failures (a broker down, a rebalance) the
+// reader retries, and fetch returns what it read.
+func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
 	first, cancelFirst := context.WithTimeout(ctx, c.TickInterval)
 	defer cancelFirst()
 	m, err := r.FetchMessage(first)
+	if Denied(err) {
+		return nil, err
+	}
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	batch := []kafka.Message{m}
 	rest, cancelRest := context.WithTimeout(ctx, c.BatchWait)
@@ -160,7 +173,7 @@ func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader) []kafka.Message {
 		}
 		batch = append(batch, m)
 	}
-	return batch
+	return batch, nil
 }
 
 // handle handles batch until it succeeds, and reports whether it did before

@@ -47,7 +47,7 @@ func TestAnEventRedisRefusesIsFoundInItsBatchAndDeadLettered(t *testing.T) {
 	if err := rdb.Set(ctx, "n:broken", "a string", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	var msgs []kafka.Message
 	for _, c := range []string{"a", "b", "broken", "c", "d"} {
@@ -94,7 +94,7 @@ func TestAnEventRedisRefusesIsFoundInItsBatchAndDeadLettered(t *testing.T) {
 // dead-letters it with the handler's reason and hands the handler the rest.
 func TestAMessageTheHandlerNamesIsDeadLetteredAndTheRestHandledAgain(t *testing.T) {
 	k := testenv.StartKafka(t, stream.Topic{Name: "in", Partitions: 1})
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	write(t, w, kafka.Message{Topic: "in", Value: []byte("1")}, kafka.Message{Topic: "in", Value: []byte("x")}, kafka.Message{Topic: "in", Value: []byte("2")})
 
@@ -151,7 +151,7 @@ func TestARedisOutageIsRetriedNotDeadLettered(t *testing.T) {
 	}
 	rdb := r.Client(t)
 	r.Stop(t)
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	write(t, w, kafka.Message{Topic: "in", Value: []byte("1")})
 

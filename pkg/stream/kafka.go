@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -15,7 +16,36 @@ import (
 type Topic struct {
 	Name       string
 	Partitions int
+	// Retention is how long the brokers keep a message before deleting it;
+	// zero or less keeps every message forever (retention.ms=-1), so the
+	// topic can be replayed from its beginning. Unused when Compact is set.
+	Retention time.Duration
+	// Compact keeps the latest message of each key instead of deleting
+	// messages by age (cleanup.policy=compact): for topics where only a
+	// key's latest value matters.
+	Compact bool
 }
+
+// Configs returns the topic configuration t is created with.
+func (t Topic) Configs() map[string]string {
+	if t.Compact {
+		return map[string]string{
+			"cleanup.policy": "compact",
+			// A reader up to a day behind the end still sees every
+			// message, not only each key's latest.
+			"min.compaction.lag.ms": strconv.FormatInt(CompactionLag.Milliseconds(), 10),
+		}
+	}
+	ms := int64(-1)
+	if t.Retention > 0 {
+		ms = t.Retention.Milliseconds()
+	}
+	return map[string]string{"cleanup.policy": "delete", "retention.ms": strconv.FormatInt(ms, 10)}
+}
+
+// CompactionLag is how long a message of a compacted topic is kept even when
+// its key has a later one (min.compaction.lag.ms).
+const CompactionLag = 24 * time.Hour
 
 // WriteAttempts is how often a writer tries a write before it gives up.
 const WriteAttempts = 3
@@ -67,12 +97,13 @@ func BatchBytes(maxMessageBytes int) int64 { return int64(maxMessageBytes - batc
 // A write whose context is cancelled is not withdrawn: kafka-go still sends the
 // batch. Callers that must know the outcome should not cancel the context and
 // rely on the timeout instead, as the collector does.
-func NewWriter(brokers []string, timeout time.Duration) *kafka.Writer {
+func NewWriter(brokers []string, sec *Security, timeout time.Duration) *kafka.Writer {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
 	return &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
+		Transport:    sec.Transport(),
 		Balancer:     kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll,
 		// Writes are synchronous; a short batch timeout keeps ingest latency low
@@ -87,22 +118,26 @@ func NewWriter(brokers []string, timeout time.Duration) *kafka.Writer {
 	}
 }
 
-// EnsureTopics creates the topics that do not exist yet. Existing topics are
-// left as they are, whatever their partition count.
-func EnsureTopics(ctx context.Context, brokers []string, replication int, topics ...Topic) error {
+// EnsureTopics creates the topics that do not exist yet, with their
+// Configs. Existing topics are left as they are, whatever their partition
+// count and configuration.
+func EnsureTopics(ctx context.Context, brokers []string, sec *Security, replication int, topics ...Topic) error {
 	if replication <= 0 {
 		replication = 1
 	}
-	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
 	req := &kafka.CreateTopicsRequest{}
 	for _, t := range topics {
 		p := t.Partitions
 		if p <= 0 {
 			p = 1
 		}
-		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t.Name, NumPartitions: p, ReplicationFactor: replication})
+		tc := kafka.TopicConfig{Topic: t.Name, NumPartitions: p, ReplicationFactor: replication}
+		for name, v := range t.Configs() {
+			tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: name, ConfigValue: v})
+		}
+		req.Topics = append(req.Topics, tc)
 	}
-	resp, err := c.CreateTopics(ctx, req)
+	resp, err := sec.Client(brokers).CreateTopics(ctx, req)
 	if err != nil {
 		return fmt.Errorf("create topics: %w", err)
 	}
@@ -121,10 +156,10 @@ func EnsureTopics(ctx context.Context, brokers []string, replication int, topics
 }
 
 // Ping checks that the cluster answers a metadata request.
-func Ping(ctx context.Context, brokers []string) error {
+func Ping(ctx context.Context, brokers []string, sec *Security) error {
 	var last error
 	for _, b := range brokers {
-		conn, err := kafka.DialContext(ctx, "tcp", b)
+		conn, err := sec.Dialer().DialContext(ctx, "tcp", b)
 		if err != nil {
 			last = err
 			continue

@@ -26,7 +26,7 @@ func sized(t *testing.T, topic, key string, size int) kafka.Message {
 
 func TestMessagesUpToTheLimitAreWrittenEvenWhenTheyShareAPartition(t *testing.T) {
 	k := testenv.StartKafka(t, stream.Topic{Name: "big", Partitions: 1})
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -49,7 +49,7 @@ func TestMessagesUpToTheLimitAreWrittenEvenWhenTheyShareAPartition(t *testing.T)
 func TestMessageSizeIsWithinAFewBytesOfWhatTheBrokerMeasures(t *testing.T) {
 	k := testenv.StartKafka(t, stream.Topic{Name: "big", Partitions: 1})
 	// A writer that lets anything through to the broker, which judges.
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	w.BatchBytes = 16 << 20
 	w.MaxAttempts = 1
 	t.Cleanup(func() { w.Close() })

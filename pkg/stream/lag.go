@@ -62,8 +62,8 @@ func (p PartitionLag) Lag() int64 {
 // GroupLag reads where group is in every partition of topics, from the
 // brokers: it does not depend on which members own which partitions, or on
 // there being any.
-func GroupLag(ctx context.Context, brokers []string, group string, topics []string) ([]PartitionLag, error) {
-	c := &kafka.Client{Addr: kafka.TCP(brokers...)}
+func GroupLag(ctx context.Context, brokers []string, sec *Security, group string, topics []string) ([]PartitionLag, error) {
+	c := sec.Client(brokers)
 	meta, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
 		return nil, fmt.Errorf("read partitions of %v: %w", topics, err)
@@ -123,10 +123,11 @@ func GroupLag(ctx context.Context, brokers []string, group string, topics []stri
 // and the partitions that make no progress. Every member of a group may run
 // one: they report the same numbers.
 type LagMonitor struct {
-	Brokers []string
-	Group   string
-	Topics  []string
-	Metrics *LagMetrics
+	Brokers  []string
+	Security *Security
+	Group    string
+	Topics   []string
+	Metrics  *LagMetrics
 	// Interval is how often the lag is read. Default 10s.
 	Interval time.Duration
 	// NoProgressAfter is how long a partition with lag may keep its
@@ -172,7 +173,7 @@ func (m *LagMonitor) Report(ctx context.Context, now time.Time) error {
 	if m.NoProgressAfter <= 0 {
 		m.NoProgressAfter = time.Minute
 	}
-	parts, err := GroupLag(ctx, m.Brokers, m.Group, m.Topics)
+	parts, err := GroupLag(ctx, m.Brokers, m.Security, m.Group, m.Topics)
 	if err != nil {
 		return err
 	}

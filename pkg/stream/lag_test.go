@@ -84,7 +84,7 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string, labels map[strin
 // reader after its own commits: no live member, no value but 0.)
 func TestLagIsReportedForThePartitionsOfAKilledMember(t *testing.T) {
 	k := testenv.StartKafka(t, stream.Topic{Name: "in", Partitions: 3})
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	var msgs []kafka.Message
 	for i := range 30 {
@@ -154,7 +154,7 @@ func TestLagIsReportedForThePartitionsOfAKilledMember(t *testing.T) {
 		Handle: func(context.Context, []kafka.Message) error { return nil }})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		parts, err := stream.GroupLag(ctx, k.Brokers, "g", []string{"in"})
+		parts, err := stream.GroupLag(ctx, k.Brokers, k.Security, "g", []string{"in"})
 		if err != nil {
 			t.Fatal(err)
 		}

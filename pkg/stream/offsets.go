@@ -3,15 +3,14 @@ package stream
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/segmentio/kafka-go"
 )
 
 // EndOffsets returns the end offset of each partition of topic: where a
 // reader that wants only what comes from now on starts.
-func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]int64, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+func EndOffsets(ctx context.Context, brokers []string, sec *Security, topic string) (map[int]int64, error) {
+	client := sec.Client(brokers)
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, fmt.Errorf("read the partitions of %s: %w", topic, err)

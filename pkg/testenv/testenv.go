@@ -10,6 +10,8 @@ package testenv
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -86,7 +88,36 @@ func StartNode(t testing.TB) *Redis {
 		return &Redis{Addr: m.Addr()}
 	}
 	r := &Redis{Real: true}
-	r.Addr, _ = r.start(t, bin, false)
+	r.Addr, _ = r.start(t, bin, false, RedisSecurity{})
+	return r
+}
+
+// RedisSecurity is how StartSecureNode secures a server.
+type RedisSecurity struct {
+	// CA, if set, makes the server take TLS connections only, with a
+	// certificate the CA issued; it verifies client certificates the CA
+	// issued, and requires one only with ClientCerts.
+	CA          *CA
+	ClientCerts bool
+	// Users are ACL rules, as redis.conf's user directive takes them:
+	// "alice on >secret ~* &* +@all"; "default off" makes every client log
+	// in as a user.
+	Users []string
+}
+
+// StartSecureNode starts one redis-server secured as sec says. It skips the
+// test if there is no redis-server binary, unless CI is set.
+func StartSecureNode(t testing.TB, sec RedisSecurity) *Redis {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redis-server is required when CI is set: %v", err)
+		}
+		t.Skipf("TLS and ACL users need redis-server: %v", err)
+	}
+	r := &Redis{Real: true}
+	r.Addr, _ = r.start(t, bin, false, sec)
 	return r
 }
 
@@ -112,7 +143,7 @@ func StartCluster(t testing.TB) *Redis {
 	// + 10000, may be taken or out of range.
 	var addrs, buses []string
 	for range clusterMasters {
-		addr, bus := r.start(t, bin, true)
+		addr, bus := r.start(t, bin, true, RedisSecurity{})
 		addrs, buses = append(addrs, addr), append(buses, bus)
 	}
 	r.Addr = strings.Join(addrs, ",")
@@ -161,11 +192,27 @@ func StartCluster(t testing.TB) *Redis {
 // may be taken by another process before the server binds it (tests of
 // other packages run at once): a server that exits at start is started
 // again on other ports.
-func (r *Redis) start(t testing.TB, bin string, cluster bool) (addr, bus string) {
+func (r *Redis) start(t testing.TB, bin string, cluster bool, sec RedisSecurity) (addr, bus string) {
 	t.Helper()
+	var probe *tls.Config
 	for attempt := 1; ; attempt++ {
 		addr = freeAddr(t)
 		args := []string{"--port", port(addr), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}
+		if sec.CA != nil {
+			cert := sec.CA.Issue(t, "redis")
+			args = append(args, "--port", "0", "--tls-port", port(addr), "--tls-cert-file", cert.CertFile, "--tls-key-file", cert.KeyFile,
+				"--tls-ca-cert-file", sec.CA.File, "--tls-auth-clients", "optional")
+			probe = sec.CA.ClientTLS()
+			if sec.ClientCerts {
+				args = append(args, "--tls-auth-clients", "yes")
+				probe.Certificates = []tls.Certificate{cert.TLS}
+			}
+		}
+		for _, u := range sec.Users {
+			// One argument per word: redis-server quotes an argument with
+			// spaces into one word.
+			args = append(append(args, "--user"), strings.Fields(u)...)
+		}
 		if cluster {
 			// Not the default bus port, port + 10000, which may be taken or
 			// out of range.
@@ -182,7 +229,7 @@ func (r *Redis) start(t testing.TB, bin string, cluster bool) (addr, bus string)
 		}
 		go func() { _ = s.cmd.Wait(); close(s.exited) }()
 		t.Cleanup(s.kill)
-		if answered(addr, s.exited) {
+		if answered(addr, probe, s.exited) {
 			r.servers = append(r.servers, s)
 			return addr, bus
 		}
@@ -198,13 +245,18 @@ func (r *Redis) start(t testing.TB, bin string, cluster bool) (addr, bus string)
 	}
 }
 
-// answered waits up to 10s for the server on addr to answer, and tells
+// answered waits up to 10s for the server on addr to answer (over TLS with
+// tlsConfig set; a refusal to an unknown user is an answer), and tells
 // whether it did before it exited.
-func answered(addr string, exited <-chan struct{}) bool {
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+func answered(addr string, tlsConfig *tls.Config, exited <-chan struct{}) bool {
+	c := redis.NewClient(&redis.Options{Addr: addr, TLSConfig: tlsConfig, MaxRetries: -1})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
+	for err := c.Ping(context.Background()).Err(); err != nil; err = c.Ping(context.Background()).Err() {
+		var rerr redis.Error
+		if errors.As(err, &rerr) {
+			return true
+		}
 		select {
 		case <-exited:
 			return false
@@ -377,24 +429,37 @@ func Dump(t testing.TB, rdb redis.UniversalClient, prefix string, drop ...string
 type Kafka struct {
 	Cluster *kfake.Cluster
 	Brokers []string
+	// Security is how the test's clients connect: nil (plaintext) unless
+	// started by StartSecureKafka.
+	Security *stream.Security
 }
 
 // StartKafka starts a one-broker cluster with segflow's topics (three
 // partitions each) and any extra topics given.
 func StartKafka(t testing.TB, extra ...stream.Topic) *Kafka {
 	t.Helper()
+	return StartSecureKafka(t, nil, nil, extra...)
+}
+
+// StartSecureKafka starts a cluster as StartKafka does, secured by the
+// kfake options secure (kfake.TLS, kfake.EnableSASL, kfake.Superuser,
+// kfake.User), and creates the topics as a client connected with sec, which
+// it keeps in Kafka.Security.
+func StartSecureKafka(t testing.TB, sec *stream.Security, secure []kfake.Opt, extra ...stream.Topic) *Kafka {
+	t.Helper()
 	// A short minimum session timeout lets tests that kill consumers see the
 	// group rebalance quickly.
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(500*time.Millisecond))
+	opts := append([]kfake.Opt{kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(500 * time.Millisecond)}, secure...)
+	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		t.Fatalf("start kfake: %v", err)
 	}
 	t.Cleanup(c.Close)
-	k := &Kafka{Cluster: c, Brokers: c.ListenAddrs()}
+	k := &Kafka{Cluster: c, Brokers: c.ListenAddrs(), Security: sec}
 	topics := append(Topics(3), extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := stream.EnsureTopics(ctx, k.Brokers, 1, topics...); err != nil {
+	if err := stream.EnsureTopics(ctx, k.Brokers, sec, 1, topics...); err != nil {
 		t.Fatalf("create topics: %v", err)
 	}
 	return k
@@ -416,7 +481,7 @@ func (k *Kafka) ReadTopic(t testing.TB, topic string, want int, timeout time.Dur
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	conn, err := kafka.DialContext(ctx, "tcp", k.Brokers[0])
+	conn, err := k.Security.Dialer().DialContext(ctx, "tcp", k.Brokers[0])
 	if err != nil {
 		t.Fatalf("dial kafka: %v", err)
 	}
@@ -429,7 +494,7 @@ func (k *Kafka) ReadTopic(t testing.TB, topic string, want int, timeout time.Dur
 	for {
 		msgs = msgs[:0]
 		for _, p := range parts {
-			msgs = append(msgs, readPartition(ctx, t, k.Brokers, topic, p.ID)...)
+			msgs = append(msgs, k.readPartition(ctx, t, topic, p.ID)...)
 		}
 		if len(msgs) >= want || ctx.Err() != nil {
 			break
@@ -442,8 +507,8 @@ func (k *Kafka) ReadTopic(t testing.TB, topic string, want int, timeout time.Dur
 	return msgs
 }
 
-func readPartition(ctx context.Context, t testing.TB, brokers []string, topic string, partition int) []kafka.Message {
-	conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, partition)
+func (k *Kafka) readPartition(ctx context.Context, t testing.TB, topic string, partition int) []kafka.Message {
+	conn, err := k.Security.Dialer().DialLeader(ctx, "tcp", k.Brokers[0], topic, partition)
 	if err != nil && ctx.Err() != nil {
 		return nil // out of time: the caller reports how many messages came
 	}
@@ -458,7 +523,7 @@ func readPartition(ctx context.Context, t testing.TB, brokers []string, topic st
 	if last <= first {
 		return nil
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: partition, MaxWait: 50 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers, Dialer: k.Security.Dialer(), Topic: topic, Partition: partition, MaxWait: 50 * time.Millisecond})
 	defer r.Close()
 	if err := r.SetOffset(first); err != nil {
 		t.Fatalf("seek %s/%d: %v", topic, partition, err)

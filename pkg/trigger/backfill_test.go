@@ -47,7 +47,7 @@ campaigns:
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := stream.NewWriter(e.kafka.Brokers, 0)
+	w := stream.NewWriter(e.kafka.Brokers, e.kafka.Security, 0)
 	defer w.Close()
 	en := trigger.NewEngine(camps, e.rdb, e.store, w)
 	e.send(en, t0, identify("bo", true))

@@ -128,7 +128,7 @@ func TestACouponIsIssuedRedeemedAndReportedThroughTheTriggerService(t *testing.T
 	cfg := couponConfig(t, "UNUSED")
 	customers := []string{"ann", "bo", "cy", "dan"}
 	e.consenting(customers...)
-	w := stream.NewWriter(e.kafka.Brokers, 0)
+	w := stream.NewWriter(e.kafka.Brokers, e.kafka.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	var adds []kafka.Message
 	for _, c := range customers {
@@ -213,7 +213,7 @@ func TestAnExhaustedPoolSuppressesTheDecisionWithItsReason(t *testing.T) {
 	e := start(t)
 	cfg := couponConfig(t, "spring-1", "SPRING-2")
 	e.consenting("ann", "bo", "cy")
-	w := stream.NewWriter(e.kafka.Brokers, 0)
+	w := stream.NewWriter(e.kafka.Brokers, e.kafka.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	checkout := func(c string) kafka.Message {
 		return testenv.Message(t, "co-"+c, event.CheckoutStarted, c, t0, fmt.Sprintf(`{"user_id":%q}`, c))
@@ -254,7 +254,7 @@ func TestACodeTakenForADecisionTheGuardsRefuseGoesBackToThePool(t *testing.T) {
 	e := start(t)
 	cfg := couponConfig(t, "S-1", "S-2")
 	e.consenting("ann", "bo")
-	w := stream.NewWriter(e.kafka.Brokers, 0)
+	w := stream.NewWriter(e.kafka.Brokers, e.kafka.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	en := trigger.NewEngine(cfg, e.rdb, e.store, w)
 	for i, c := range []string{"ann", "ann", "bo"} {
@@ -296,7 +296,7 @@ func TestADecisionHandledAgainAfterAFailedPublishKeepsItsPoolCode(t *testing.T) 
 	e := start(t)
 	cfg := couponConfig(t, "S-1", "S-2", "S-3")
 	e.consenting("ann", "bo", "cy", "dan")
-	w := stream.NewWriter(e.kafka.Brokers, 0)
+	w := stream.NewWriter(e.kafka.Brokers, e.kafka.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	en := trigger.NewEngine(cfg, e.rdb, e.store, &failOnce{w: w})
 	checkout := func(c string) error {

@@ -35,7 +35,7 @@ campaigns:
 		e.send(e.engine(), t0, identify(c, true))
 	}
 	ctx := context.Background()
-	w := stream.NewWriter(e.kafka.Brokers, 0)
+	w := stream.NewWriter(e.kafka.Brokers, e.kafka.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	noCustomer := testenv.Message(t, "add-nobody", event.ProductAdded, "", t0, `{"product":{"sku":"MUG","price":"1"}}`)
 	noCustomer.Key = nil // a key would be taken for the customer

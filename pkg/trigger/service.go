@@ -21,6 +21,8 @@ import (
 // Config configures a Service. Zero values mean the defaults on each field.
 type Config struct {
 	Brokers []string
+	// Security is how to connect to Brokers (TLS, SASL); nil is plaintext.
+	Security *stream.Security
 	// GroupID is the consumer group. Default "segflow-trigger".
 	GroupID string
 	// SessionTimeout: see stream.Consumer. Default 10s.
@@ -72,7 +74,7 @@ func NewService(cfg Config, engine *Engine, log *zap.Logger, reg prometheus.Regi
 // Run consumes until ctx is cancelled.
 func (s *Service) Run(ctx context.Context) error {
 	c := &stream.Consumer{
-		Brokers: s.cfg.Brokers, GroupID: s.cfg.GroupID, SessionTimeout: s.cfg.SessionTimeout,
+		Brokers: s.cfg.Brokers, Security: s.cfg.Security, GroupID: s.cfg.GroupID, SessionTimeout: s.cfg.SessionTimeout,
 		// Small batches and frequent ticks: decisions are latency-bound, and
 		// waits should fire close to their due time. Offsets are committed
 		// in the background: a redelivered event finds its decisions already

@@ -60,7 +60,7 @@ func start(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	store := profile.New(rdb, profile.Config{})
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	return &env{t: t, kafka: k, rdb: rdb, store: store, engine: func() *trigger.Engine { return trigger.NewEngine(cfg, rdb, store, w) }}
 }
@@ -194,7 +194,7 @@ campaigns:
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := stream.NewWriter(e.kafka.Brokers, 0)
+	w := stream.NewWriter(e.kafka.Brokers, e.kafka.Security, 0)
 	defer w.Close()
 	en := trigger.NewEngine(camps, e.rdb, e.store, w)
 	e.send(en, t0, identify("di", true))
@@ -218,7 +218,7 @@ func guarded(t *testing.T, cfg string) (*env, *trigger.Engine) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := stream.NewWriter(e.kafka.Brokers, 0)
+	w := stream.NewWriter(e.kafka.Brokers, e.kafka.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	return e, trigger.NewEngine(camps, e.rdb, e.store, w)
 }
@@ -473,7 +473,7 @@ campaigns:
 		}
 		msgs = append(msgs, testenv.Message(t, fmt.Sprint("add-", i), event.ProductAdded, c, t0, fmt.Sprintf(`{"user_id":%q,"product":{"sku":"MUG","price":"1"}}`, c)))
 	}
-	w := stream.NewWriter(e.kafka.Brokers, 0)
+	w := stream.NewWriter(e.kafka.Brokers, e.kafka.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		t.Fatal(err)
@@ -526,7 +526,7 @@ campaigns:
 	if err := privacy.New(e.rdb).Record(ctx, "gone", t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	w := stream.NewWriter(e.kafka.Brokers, 0)
+	w := stream.NewWriter(e.kafka.Brokers, e.kafka.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	err = w.WriteMessages(ctx, testenv.Message(t, "add-gone", event.ProductAdded, "gone", t0, `{"user_id":"gone","product":{"sku":"MUG","price":"1"}}`),
 		testenv.Message(t, "add-kept", event.ProductAdded, "kept", t0, `{"user_id":"kept","product":{"sku":"MUG","price":"1"}}`))

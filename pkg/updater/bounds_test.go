@@ -35,7 +35,7 @@ func TestEveryEventTheCollectorAcceptsTheUpdaterApplies(t *testing.T) {
 	received := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3})
 	rdb := testenv.StartRedis(t).Client(t)
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	col, err := collector.New(collector.Config{
 		WriteKeys: map[string]collector.Source{"key": {Name: "web"}},

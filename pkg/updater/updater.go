@@ -31,6 +31,8 @@ import (
 // Config configures an Updater. Zero values mean the defaults on each field.
 type Config struct {
 	Brokers []string
+	// Security is how to connect to Brokers (TLS, SASL); nil is plaintext.
+	Security *stream.Security
 	// GroupID is the consumer group. Default "segflow-profile-updater".
 	GroupID string
 	// Topics are consumed. Default: browse, cart, purchase, identify.
@@ -111,7 +113,7 @@ const source = "/profile-updater"
 // an event, which is dead-lettered (see stream.Permanent).
 func (u *Updater) Run(ctx context.Context) error {
 	c := &stream.Consumer{
-		Brokers: u.cfg.Brokers, GroupID: u.cfg.GroupID, Topics: u.cfg.Topics,
+		Brokers: u.cfg.Brokers, Security: u.cfg.Security, GroupID: u.cfg.GroupID, Topics: u.cfg.Topics,
 		BatchSize: u.cfg.BatchSize, BatchWait: u.cfg.BatchWait, TickInterval: u.cfg.TimerInterval,
 		SessionTimeout: u.cfg.SessionTimeout,
 		Handle:         u.apply,

@@ -25,7 +25,7 @@ func message(t *testing.T, id, typ, key string, data string) kafka.Message {
 func TestOrdersInAnotherCurrencyAreDeadLetteredNotSummed(t *testing.T) {
 	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3})
 	rdb := testenv.StartRedis(t).Client(t)
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	msgs := []kafka.Message{
 		message(t, "o1", event.OrderCompleted, "kim", `{"user_id":"kim","order_id":"1","total":"10.00","currency":"USD"}`),
@@ -75,7 +75,7 @@ func TestAnEventRedisRefusesIsDeadLetteredAndTheRestApplied(t *testing.T) {
 	if err := rdb.HSet(context.Background(), "sf:{broken}:r", "not", "a record").Err(); err != nil {
 		t.Fatal(err)
 	}
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	msgs := []kafka.Message{
 		message(t, "o1", event.OrderCompleted, "lou", `{"user_id":"lou","order_id":"1","total":"10.00","currency":"USD"}`),
@@ -124,7 +124,7 @@ func TestEventsOfAnErasedCustomerFromBeforeTheErasureAreDropped(t *testing.T) {
 	if err := privacy.New(rdb).Record(context.Background(), "nia", erasedAt); err != nil {
 		t.Fatal(err)
 	}
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	msgs := []kafka.Message{
 		// Replayed from before the erasure: dropped.
@@ -169,7 +169,7 @@ func TestEventsOfAnErasedCustomerFromBeforeTheErasureAreDropped(t *testing.T) {
 func TestChangesCausedByAnImportedOrderAreMarkedBackfill(t *testing.T) {
 	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3})
 	rdb := testenv.StartRedis(t).Client(t)
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	at := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
 	imported := testenv.Event("o1", event.OrderCompleted, "ivy", at, `{"user_id":"ivy","order_id":"1","total":"10.00","currency":"USD"}`)

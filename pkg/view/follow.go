@@ -42,6 +42,8 @@ func Load(ctx context.Context, store *profile.Store, v *View) error {
 // the population a profile store scores against (profile.Live.Put).
 type Follower struct {
 	Brokers []string
+	// Security is how to connect to Brokers (TLS, SASL); nil is plaintext.
+	Security *stream.Security
 	// Put is given each summary and the namespace it was evaluated in.
 	Put func(ns string, s profile.Summary)
 	Log *zap.Logger
@@ -86,7 +88,7 @@ func (f *Follower) Run(ctx context.Context, from map[int]int64) error {
 
 func (f *Follower) follow(ctx context.Context, partition int, offset int64) error {
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: f.Brokers, Topic: event.TopicSummaries, Partition: partition,
+		Brokers: f.Brokers, Dialer: f.Security.Dialer(), Topic: event.TopicSummaries, Partition: partition,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond, ReadBackoffMin: 5 * time.Millisecond,
 	})
 	defer r.Close()

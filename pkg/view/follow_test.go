@@ -104,7 +104,7 @@ func same(got, want view.Counts) bool {
 func TestAViewLoadedMidStreamThenFollowingCountsWhatTheProfilesSay(t *testing.T) {
 	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3})
 	rdb := testenv.StartRedis(t).Client(t)
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	rules, err := tag.Compile(tag.DefaultConfig())
 	if err != nil {

@@ -17,6 +17,8 @@ import (
 // concurrent use.
 type Views struct {
 	Brokers []string
+	// Security is how to connect to Brokers (TLS, SASL); nil is plaintext.
+	Security *stream.Security
 	// Store is the profile store; a namespace's view loads Store.In(ns) and
 	// takes its NES configuration.
 	Store *profile.Store
@@ -66,8 +68,8 @@ func (vs *Views) follow(ctx context.Context, ns string) error {
 	vs.mu.Lock()
 	l := vs.views[ns]
 	vs.mu.Unlock()
-	f := &Follower{Brokers: vs.Brokers, Put: Of(ns, l.view), Log: vs.Log}
-	from, err := stream.EndOffsets(ctx, vs.Brokers, event.TopicSummaries)
+	f := &Follower{Brokers: vs.Brokers, Security: vs.Security, Put: Of(ns, l.view), Log: vs.Log}
+	from, err := stream.EndOffsets(ctx, vs.Brokers, vs.Security, event.TopicSummaries)
 	if err == nil {
 		err = Load(ctx, vs.Store.In(ns), l.view)
 	}

@@ -83,8 +83,10 @@ func SignStandard(key []byte, id string, ts time.Time, body []byte) string {
 // Config configures a Deliverer. Zero values mean the defaults on each field.
 type Config struct {
 	Brokers []string
-	URL     string
-	Secret  string
+	// Security is how to connect to Brokers (TLS, SASL); nil is plaintext.
+	Security *stream.Security
+	URL      string
+	Secret   string
 	// Topic is consumed. Default "triggers".
 	Topic string
 	// DeadLetterTopic receives what could not be delivered. Default "triggers.undelivered".
@@ -144,7 +146,7 @@ func New(cfg Config, out Producer, log *zap.Logger) (*Deliverer, error) {
 // Run delivers until ctx is cancelled.
 func (d *Deliverer) Run(ctx context.Context) error {
 	c := &stream.Consumer{
-		Brokers: d.cfg.Brokers, GroupID: d.cfg.GroupID, Topics: []string{d.cfg.Topic}, BatchSize: 50,
+		Brokers: d.cfg.Brokers, Security: d.cfg.Security, GroupID: d.cfg.GroupID, Topics: []string{d.cfg.Topic}, BatchSize: 50,
 		Handle: func(ctx context.Context, batch []kafka.Message) error {
 			for _, m := range batch {
 				if err := d.deliver(ctx, m); err != nil {

@@ -31,7 +31,7 @@ import (
 func triggers(t *testing.T, ids ...string) (*testenv.Kafka, *kafka.Writer) {
 	t.Helper()
 	k := testenv.StartKafka(t, stream.Topic{Name: "triggers", Partitions: 1}, stream.Topic{Name: "triggers.undelivered", Partitions: 1})
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	for _, id := range ids {
 		e := cloudevents.NewEvent()

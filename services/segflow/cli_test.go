@@ -38,10 +38,10 @@ func call(t *testing.T, limit time.Duration, args ...string) (code int, stdout, 
 
 // The flags of each command, written down from what the command does.
 var (
-	kafkaConn    = []string{"kafka-brokers"}
-	redisConn    = []string{"redis-addr", "redis-password", "redis-cluster"}
+	kafkaConn    = []string{"kafka-brokers", "kafka-tls", "kafka-tls-ca", "kafka-tls-cert", "kafka-tls-key", "kafka-tls-server-name", "kafka-tls-insecure-skip-verify", "kafka-sasl-mechanism", "kafka-sasl-username", "kafka-sasl-password"}
+	redisConn    = []string{"redis-addr", "redis-password", "redis-cluster", "redis-username", "redis-tls", "redis-tls-ca", "redis-tls-cert", "redis-tls-key", "redis-tls-server-name", "redis-tls-insecure-skip-verify"}
 	logging      = []string{"log-format", "log-level"}
-	topicsMade   = []string{"partitions", "replication"}
+	topicsMade   = []string{"partitions", "replication", "topic-retention"}
 	everyService = join(kafkaConn, redisConn, logging, topicsMade, []string{"http-addr", "embedded-kafka-addr", "embedded-redis-addr", "write-timeout", "max-message-bytes"})
 	evaluation   = []string{"rfm-window", "default-cycle", "min-cycle", "max-cycle", "tag-rules", "currency", "now"}
 	consumer     = []string{"session-timeout"}

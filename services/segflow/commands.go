@@ -239,7 +239,7 @@ func (cmd *command) printHelp(w io.Writer) {
 		return
 	}
 	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
-	c := &config{}
+	c := &config{transport: newTransport()}
 	for _, group := range cmd.flags {
 		group(fs, c)
 	}

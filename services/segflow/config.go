@@ -89,7 +89,8 @@ type config struct {
 	Scratch      string
 	Keep         bool
 
-	set *flag.FlagSet
+	transport *transport
+	set       *flag.FlagSet
 }
 
 // The HTTP listen address when none is configured: the embedded pipeline,
@@ -116,7 +117,7 @@ func parseConfig(name string, args []string) (*config, error) {
 	if cmd == nil {
 		return nil, fmt.Errorf("unknown command %q", name)
 	}
-	c := &config{}
+	c := &config{transport: newTransport()}
 	fs := flag.NewFlagSet("segflow "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -133,6 +134,9 @@ func parseConfig(name string, args []string) (*config, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, helpRequest{cmd}
 		}
+		return nil, usageError{cmd, err}
+	}
+	if err := c.transport.load(c.KafkaBrokers, c.RedisAddr); err != nil {
 		return nil, usageError{cmd, err}
 	}
 	if err := c.validate(cmd); err != nil {
@@ -429,15 +433,18 @@ func (c *config) embedded() bool { return c.KafkaBrokers == "" || c.RedisAddr ==
 
 func (c *config) brokers() []string { return splitList(c.KafkaBrokers) }
 
-// kafkaDialer is how segflow connects to the brokers of --kafka-brokers.
+// kafkaDialer is how segflow connects to the brokers of --kafka-brokers
+// (TLS and SASL as the transport flags say) to check them.
 func (c *config) kafkaDialer() *kafka.Dialer {
-	return &kafka.Dialer{Timeout: brokerDialTimeout}
+	d := c.transport.kafka.Dialer()
+	d.Timeout = brokerDialTimeout
+	return d
 }
 
 // redis returns the Redis connection settings, at addrs (--redis-addr's,
 // or an embedded server's).
 func (c *config) redis(addrs string) keyspace.Config {
-	return keyspace.Config{Addrs: splitList(addrs), Password: c.RedisPassword, Cluster: c.RedisCluster}
+	return keyspace.Config{Addrs: splitList(addrs), Username: c.transport.redisUser, Password: c.RedisPassword, TLS: c.transport.redis, Cluster: c.RedisCluster}
 }
 
 // writeKeys parses --write-keys into the collector's map.
@@ -503,7 +510,7 @@ func (c *config) String() string {
 	c.set.VisitAll(func(f *flag.Flag) {
 		v := f.Value.String()
 		switch f.Name {
-		case "redis-password", "webhook-secret":
+		case "redis-password", "webhook-secret", "kafka-sasl-password":
 			if v != "" {
 				v = "****"
 			}

@@ -21,6 +21,7 @@ type flagGroup func(fs *flag.FlagSet, c *config)
 // kafkaFlags: how to reach Kafka.
 func kafkaFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.KafkaBrokers, "kafka-brokers", "", "comma-separated Kafka bootstrap brokers, host:port; the services run an embedded broker when it is empty")
+	c.transport.addKafka(fs)
 }
 
 // redisFlags: how to reach Redis.
@@ -28,6 +29,7 @@ func redisFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.RedisAddr, "redis-addr", "", "Redis address host:port, or comma-separated seed nodes of a Redis Cluster; the services run an embedded Redis when it is empty")
 	fs.StringVar(&c.RedisPassword, "redis-password", "", "Redis password")
 	fs.BoolVar(&c.RedisCluster, "redis-cluster", false, "use the Redis Cluster client; without it, it is used when --redis-addr names several nodes or the server reports cluster_enabled:1")
+	c.transport.addRedis(fs)
 }
 
 // embeddedFlags: where the embedded servers listen.
@@ -40,6 +42,7 @@ func embeddedFlags(fs *flag.FlagSet, c *config) {
 func topicFlags(fs *flag.FlagSet, c *config) {
 	fs.IntVar(&c.Partitions, "partitions", 6, "partitions of each topic segflow creates")
 	fs.IntVar(&c.Replication, "replication", 1, "replication factor of each topic segflow creates")
+	c.transport.addRetention(fs)
 }
 
 // writeFlags: how segflow writes to Kafka.

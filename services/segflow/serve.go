@@ -90,7 +90,8 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 	if err := ensureTopics(ctx, brokers, cfg); err != nil {
 		return err
 	}
-	writer := stream.NewWriter(brokers, cfg.WriteTimeout)
+	sec := cfg.transport.kafka
+	writer := stream.NewWriter(brokers, sec, cfg.WriteTimeout)
 	writer.BatchBytes = stream.BatchBytes(cfg.MaxMessage)
 
 	reg := prometheus.NewRegistry()
@@ -102,7 +103,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 	mux := http.NewServeMux()
 	health.Register(mux, reg, map[string]health.Check{
 		"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
-		"kafka": func(ctx context.Context) error { return stream.Ping(ctx, brokers) },
+		"kafka": func(ctx context.Context) error { return stream.Ping(ctx, brokers, sec) },
 	}, log)
 
 	var g supervise.Group
@@ -144,7 +145,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		return err
 	}
 	if cmd == "run" || cmd == "profile-updater" {
-		up, err := updater.New(updater.Config{Brokers: brokers, GroupID: cfg.ConsumerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, Namespace: live.Store, Lag: lag}, store, writer, log, reg)
+		up, err := updater.New(updater.Config{Brokers: brokers, Security: sec, GroupID: cfg.ConsumerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, Namespace: live.Store, Lag: lag}, store, writer, log, reg)
 		if err != nil {
 			return err
 		}
@@ -154,11 +155,11 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		// The populations the live stores score against (loaded from Redis
 		// on first use) follow the others' evaluations and erasures, from
 		// the end of the summaries topic before any is loaded.
-		from, err := stream.EndOffsets(ctx, brokers, event.TopicSummaries)
+		from, err := stream.EndOffsets(ctx, brokers, cfg.transport.kafka, event.TopicSummaries)
 		if err != nil {
 			return err
 		}
-		f := &view.Follower{Brokers: brokers, Put: func(ns string, s profile.Summary) { live.Put(ns, s) }, Log: log.Named("population")}
+		f := &view.Follower{Brokers: brokers, Security: cfg.transport.kafka, Put: func(ns string, s profile.Summary) { live.Put(ns, s) }, Log: log.Named("population")}
 		g.Add("population", func(ctx context.Context) error { return f.Run(ctx, from) })
 	}
 	if (cmd == "run" || cmd == "trigger") && cfg.Campaigns != "" {
@@ -167,7 +168,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 			return fmt.Errorf("--campaigns: %w", err)
 		}
 		engine := trigger.NewEngine(camps, rdb, live, writer)
-		svc, err := trigger.NewService(trigger.Config{Brokers: brokers, GroupID: cfg.TriggerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, CampaignsFile: cfg.Campaigns, Lag: lag}, engine, log, reg)
+		svc, err := trigger.NewService(trigger.Config{Brokers: brokers, Security: sec, GroupID: cfg.TriggerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, CampaignsFile: cfg.Campaigns, Lag: lag}, engine, log, reg)
 		if err != nil {
 			return err
 		}
@@ -175,7 +176,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		g.Add("trigger", svc.Run)
 	}
 	if (cmd == "run" || cmd == "trigger") && cfg.WebhookURL != "" {
-		d, err := webhook.New(webhook.Config{Brokers: brokers, URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, Topic: trigger.TopicTriggers}, writer, log)
+		d, err := webhook.New(webhook.Config{Brokers: brokers, Security: sec, URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, Topic: trigger.TopicTriggers}, writer, log)
 		if err != nil {
 			return err
 		}
@@ -238,14 +239,14 @@ func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store 
 		}
 	}
 	ix := index.New(rdb, store.Prefix())
-	views := &view.Views{Brokers: brokers, Store: store, Log: log.Named("view")}
+	views := &view.Views{Brokers: brokers, Security: cfg.transport.kafka, Store: store, Log: log.Named("view")}
 	a, err := api.New(api.Config{Tokens: tokens, Now: now, Campaigns: names, Views: views}, rdb, store, ix, trigger.NewEngine(nil, rdb, store, nil), writer, log)
 	if err != nil {
 		return nil, nil, err
 	}
 	a.Register(mux)
 	dashboard.Register(mux)
-	return &index.Indexer{Brokers: brokers, GroupID: cfg.IndexGroup, SessionTimeout: cfg.SessionTimeout, Index: ix, Erasures: privacy.New(rdb), DeadLetters: writer, Log: log.Named("index")}, views, nil
+	return &index.Indexer{Brokers: brokers, Security: cfg.transport.kafka, GroupID: cfg.IndexGroup, SessionTimeout: cfg.SessionTimeout, Index: ix, Erasures: privacy.New(rdb), DeadLetters: writer, Log: log.Named("index")}, views, nil
 }
 
 // brokerDialTimeout bounds the wait for a seed broker to answer at start-up.
@@ -294,18 +295,16 @@ func checkBrokers(ctx context.Context, dialer *kafka.Dialer, brokers []string, l
 	return nil
 }
 
-// ensureTopics creates segflow's topics, retrying while the cluster starts.
+// ensureTopics creates segflow's topics, retrying while the cluster starts;
+// the brokers denying segflow fails at once.
 func ensureTopics(ctx context.Context, brokers []string, cfg *config) error {
-	var topics []stream.Topic
-	for _, name := range append(event.Topics, event.TopicInvalid, event.TopicProfiles, event.TopicSummaries, trigger.TopicTriggers, trigger.TopicDecisions, "triggers.undelivered") {
-		topics = append(topics, stream.Topic{Name: name, Partitions: cfg.Partitions})
-	}
+	topics := cfg.transport.topics(cfg.Partitions)
 	var err error
 	for attempt := 0; attempt < 30; attempt++ {
 		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = stream.EnsureTopics(tctx, brokers, cfg.Replication, topics...)
+		err = stream.EnsureTopics(tctx, brokers, cfg.transport.kafka, cfg.Replication, topics...)
 		cancel()
-		if err == nil || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil || stream.Denied(err) {
 			break
 		}
 		time.Sleep(time.Second)

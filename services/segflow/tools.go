@@ -97,7 +97,7 @@ func importOrders(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := ensureTopics(ctx, brokers, cfg); err != nil {
 		return err
 	}
-	w := stream.NewWriter(brokers, cfg.WriteTimeout)
+	w := stream.NewWriter(brokers, cfg.transport.kafka, cfg.WriteTimeout)
 	defer w.Close()
 	im, err := importer.New(importer.Config{Source: cfg.ImportSource, Currency: cfg.Currency, Location: loc, MaxFuture: cfg.MaxFuture}, w, rdb)
 	if err != nil {
@@ -224,7 +224,7 @@ func (t *tool) close() {
 
 // run replays into store with a progress bar or progress logs.
 func (t *tool) run(ctx context.Context, rc replay.Config, store *profile.Store, out replay.Producer) (replay.Result, error) {
-	rc.Brokers = t.brokers
+	rc.Brokers, rc.Security = t.brokers, t.cfg.transport.kafka
 	r, err := replay.New(rc, store, t.rdb, out, t.log)
 	if err != nil {
 		return replay.Result{}, err
@@ -270,7 +270,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := ensureTopics(ctx, t.brokers, t.cfg); err != nil {
 		return err
 	}
-	w := stream.NewWriter(t.brokers, t.cfg.WriteTimeout)
+	w := stream.NewWriter(t.brokers, t.cfg.transport.kafka, t.cfg.WriteTimeout)
 	defer w.Close()
 	res, err := t.run(ctx, rc, t.base.In(ns), w)
 	fmt.Fprintf(stdout, "replay into %s: %d read, %d applied, %d of erased customers dropped, %d skipped, %d timers, %d profile changes (%s), %d dead letters re-published (%d re-published before), %d still invalid\n",

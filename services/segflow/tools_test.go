@@ -41,7 +41,7 @@ func TestImportOrdersCommandPrintsRowErrorsAndASummary(t *testing.T) {
 func TestReplayVerifyAndDropCommands(t *testing.T) {
 	k := testenv.StartKafka(t)
 	r := testenv.StartRedis(t)
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	var msgs []kafka.Message

@@ -62,7 +62,7 @@ func eventStream(t *testing.T, n int) []kafka.Message {
 
 func produce(t *testing.T, brokers []string, msgs []kafka.Message) {
 	t.Helper()
-	w := stream.NewWriter(brokers, 0)
+	w := stream.NewWriter(brokers, nil, 0)
 	defer w.Close()
 	for i := 0; i < len(msgs); i += 1000 {
 		if err := w.WriteMessages(context.Background(), msgs[i:min(i+1000, len(msgs))]...); err != nil {
@@ -82,7 +82,7 @@ func newStore(t *testing.T, rdb redis.UniversalClient) *profile.Store {
 // runUpdater runs an in-process updater until it has applied want events.
 func runUpdater(t *testing.T, brokers []string, group string, store *profile.Store, want int) {
 	t.Helper()
-	w := stream.NewWriter(brokers, 0)
+	w := stream.NewWriter(brokers, nil, 0)
 	defer w.Close()
 	reg := prometheus.NewRegistry()
 	up, err := updater.New(updater.Config{Brokers: brokers, GroupID: group, Now: func() time.Time { return fixedT }}, store, w, zap.NewNop(), reg)

@@ -55,7 +55,7 @@ func startPipeline(t testing.TB, now func() time.Time, currency string) *pipelin
 	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3},
 		stream.Topic{Name: trigger.TopicTriggers, Partitions: 3}, stream.Topic{Name: trigger.TopicDecisions, Partitions: 3})
 	rdb := r.Client(t)
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	log := zap.NewNop()
 	if os.Getenv("SEGFLOW_TEST_LOG") != "" {

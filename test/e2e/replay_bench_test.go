@@ -27,7 +27,7 @@ func BenchmarkRebuildOnlineRetail(b *testing.B) {
 	orders := loadOnlineRetail(b, dataPath(b, "online-retail/online_retail.csv"), 0)
 	k := testenv.StartKafka(b)
 	rdb := testenv.StartRedis(b).Client(b)
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	b.Cleanup(func() { w.Close() })
 	ctx := context.Background()
 	msgs := make([]kafka.Message, 0, len(orders))

@@ -44,7 +44,7 @@ func newBackfillEnv(t *testing.T) *backfillEnv {
 	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3},
 		stream.Topic{Name: trigger.TopicTriggers, Partitions: 3}, stream.Topic{Name: trigger.TopicDecisions, Partitions: 3})
 	rdb := testenv.StartRedis(t).Client(t)
-	w := stream.NewWriter(k.Brokers, 0)
+	w := stream.NewWriter(k.Brokers, k.Security, 0)
 	t.Cleanup(func() { w.Close() })
 	rules, err := tag.Compile(tag.DefaultConfig())
 	if err != nil {
