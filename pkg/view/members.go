@@ -1,9 +1,9 @@
 package view
 
 import (
+	"bytes"
+	"container/heap"
 	"slices"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/segflow/segflow/pkg/audience"
@@ -70,41 +70,76 @@ type Page struct {
 
 // Members returns the customers expr selects at T (everyone for a nil
 // expr), in id order: those after the cursor after, at most limit of them
-// (all with limit ≤ 0), and how many it selects in all. attrs gives the meaning of each name of expr. NOT is
-// taken among every customer the view holds, prospects included.
+// (all with limit ≤ 0), and how many it selects in all. attrs gives the
+// meaning of each name of expr. NOT is taken among every customer the view
+// holds, prospects included. A page of limit costs a pass over the
+// customers and keeping the limit smallest ids; all of them, a sort.
 func (v *View) Members(T time.Time, expr audience.Expr, attrs map[string]Attr, after string, limit int) Page {
-	v.mu.Lock() // the id order is brought up to date
-	v.sortIDs()
-	v.mu.Unlock()
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	sc := v.scoring(T)
 	test := v.compile(expr, attrs, v.newLiveTags())
 	out := Page{At: T}
-	start := sort.Search(len(v.sorted), func(i int) bool { return v.ids[v.sorted[i]] > after })
-	rest := 0 // selected after the cursor
-	for i, r := range v.sorted {
-		id := v.ids[r]
-		if id == "" {
-			continue
-		}
-		x := v.row(&sc, r)
-		if !test(&x) {
-			continue
+	p := page{v: v, limit: limit}
+	for idx, c := range v.all() {
+		if expr != nil {
+			if x := v.row(&sc, idx, c); !test(&x) {
+				continue
+			}
 		}
 		out.Total++
-		if i < start {
-			continue
-		}
-		if rest++; limit <= 0 || rest <= limit {
-			out.Members = append(out.Members, Member{ID: id, Segment: x.scores.Segment, Lifetime: v.lifetime[r]})
+		if id := v.ids.idAt(c.id); after == "" || string(id) > after {
+			p.offer(idx, id)
 		}
 	}
-	if limit > 0 && rest > limit {
+	slices.SortFunc(p.rows, v.compareIDs)
+	out.Members = make([]Member, len(p.rows))
+	for i, idx := range p.rows {
+		c := v.cust(idx)
+		out.Members[i] = Member{ID: string(v.ids.idAt(c.id)), Segment: v.row(&sc, idx, c).scores.Segment, Lifetime: c.lifetime}
+	}
+	if limit > 0 && p.seen > limit {
 		out.Next = out.Members[limit-1].ID
 	}
 	return out
 }
+
+// page keeps the rows of the limit customers with the smallest ids of those
+// offered (all with limit ≤ 0): with a limit, a heap with the largest id on
+// top, whose id is top.
+type page struct {
+	v     *View
+	limit int
+	rows  []int32
+	top   []byte
+	seen  int
+}
+
+func (p *page) offer(row int32, id []byte) {
+	p.seen++
+	switch {
+	case p.limit <= 0:
+		p.rows = append(p.rows, row)
+		return
+	case len(p.rows) < p.limit:
+		p.rows = append(p.rows, row)
+		heap.Push(p, row)
+	case bytes.Compare(id, p.top) < 0:
+		p.rows[0] = row
+		heap.Fix(p, 0)
+	default:
+		return
+	}
+	p.top = p.v.ids.idAt(p.v.cust(p.rows[0]).id)
+}
+
+// Len, Less, Swap, Push and Pop make the page a heap of the largest id
+// first (container/heap), with Push appending nothing: offer did.
+func (p *page) Len() int           { return len(p.rows) }
+func (p *page) Less(i, j int) bool { return p.v.compareIDs(p.rows[i], p.rows[j]) > 0 }
+func (p *page) Swap(i, j int)      { p.rows[i], p.rows[j] = p.rows[j], p.rows[i] }
+func (p *page) Push(any)           {}
+func (p *page) Pop() any           { panic("view: a page never pops") }
 
 // compile turns expr into a test of one customer; a nil expr selects
 // everyone.
@@ -141,40 +176,17 @@ func (v *View) test(a Attr, live *liveTags) func(*row) bool {
 		return func(r *row) bool { return r.scores.M == a.Score }
 	case KindTier:
 		id, ok := v.tiers.ids[a.Value]
-		return func(r *row) bool { return ok && uint32(v.tier[r.idx]) == id }
+		in := v.labels.which(func(s *labelSet) bool { return ok && s.tier == id })
+		return func(r *row) bool { return in[r.c.labels] }
 	case KindTag:
 		if i, ok := v.liveNames[a.Value]; ok {
 			return func(r *row) bool { return live.holds(i, r) }
 		}
 		id, ok := v.names.ids[a.Value]
-		return func(r *row) bool { return ok && slices.Contains(v.tags[r.idx], id) }
+		in := v.labels.which(func(s *labelSet) bool { return ok && slices.Contains(s.tags, id) })
+		return func(r *row) bool { return in[r.c.labels] }
 	}
 	return func(*row) bool { return false }
-}
-
-// sortIDs brings the id order up to date: rows added since are sorted and
-// merged in, rows removed left out and free to reuse. It runs under the
-// write lock.
-func (v *View) sortIDs() {
-	if len(v.unsorted) == 0 && len(v.dead) == 0 {
-		return
-	}
-	slices.SortFunc(v.unsorted, func(a, b int32) int { return strings.Compare(v.ids[a], v.ids[b]) })
-	merged := make([]int32, 0, len(v.sorted)+len(v.unsorted))
-	i, j := 0, 0
-	for i < len(v.sorted) || j < len(v.unsorted) {
-		var r int32
-		if j == len(v.unsorted) || i < len(v.sorted) && v.ids[v.sorted[i]] < v.ids[v.unsorted[j]] {
-			r, i = v.sorted[i], i+1
-		} else {
-			r, j = v.unsorted[j], j+1
-		}
-		if v.ids[r] != "" && (len(merged) == 0 || merged[len(merged)-1] != r) {
-			merged = append(merged, r)
-		}
-	}
-	v.sorted, v.unsorted = merged, v.unsorted[:0]
-	v.free, v.dead = append(v.free, v.dead...), v.dead[:0]
 }
 
 // Value is the number of customers and the sum of their lifetime spend.
@@ -190,16 +202,13 @@ func (v *View) Lifetimes(T time.Time) (all Value, bySegment map[string]Value) {
 	defer v.mu.RUnlock()
 	sc := v.scoring(T)
 	segs := make([]Value, len(rfm.Segments)+1) // the last for no segment
-	for r, id := range v.ids {
-		if id == "" {
-			continue
-		}
+	for _, c := range v.all() {
 		i := len(rfm.Segments)
-		if v.f[r] >= 1 {
-			i = sc.segmentIndex(recency(sc.T, v.last[r]), int64(v.f[r]), v.m[r])
+		if c.f >= 1 {
+			i = sc.segmentIndex(recency(sc.T, c.last), int64(c.f), c.m)
 		}
 		segs[i].Customers++
-		segs[i].Total = segs[i].Total.Add(money.Micros(v.lifetime[r]))
+		segs[i].Total = segs[i].Total.Add(money.Micros(c.lifetime))
 	}
 	bySegment = map[string]Value{}
 	for i, s := range segs {
