@@ -32,11 +32,11 @@
 //
 // # Cost
 //
-// A customer costs 64 bytes of columns (one cache line: version, time of
-// the summary, last purchase, purchase cycle, F, M, lifetime spend, orders,
-// a number for their tier and tags, and where their id is), 4 to 8 of index
-// and their id: about 80 bytes at 1M customers with ids of 11 characters
-// (BenchmarkCounts). The order statistics of F, M and the last purchase are
+// A customer costs a row of 56 bytes (version and time of the summary in
+// one number, last purchase, purchase cycle, F, M, lifetime spend, orders, a
+// number for their tier and tags, and where their id is), 4 to 8 of index
+// and their id: about 80 bytes at 1M customers with ids of 11 characters,
+// where a map[string]struct{} of the ids alone costs 72 (BenchmarkBuild). The order statistics of F, M and the last purchase are
 // histograms that hold no values (pkg/rank), which a question resolves with
 // one pass over the buyers. So a question reads every customer twice (for
 // counts at 1M customers, about 20 ms; BenchmarkCounts).
@@ -48,6 +48,7 @@ package view
 import (
 	"hash/maphash"
 	"iter"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -79,6 +80,9 @@ type View struct {
 	ids          ids
 	labels       labels
 	tiers, names intern
+	// the version and time of the summaries held whose stamp overflows, by
+	// row
+	bigStamps map[int32]bigStampOf
 
 	// the buyers
 	buyers     int64
@@ -92,10 +96,10 @@ const (
 	chunkSize = 1 << chunkBits
 )
 
-// customer is a row: 64 bytes.
+// customer is a row: 56 bytes.
 type customer struct {
-	version, at int64 // of the summary held (profile.Summary.Newer); at in ms
-	last        int64 // ms
+	stamp       uint64 // of the summary held (stampOf)
+	last        int64  // ms
 	cycle       time.Duration
 	m, lifetime int64 // micros
 	orders, f   int32
@@ -107,7 +111,7 @@ type customer struct {
 // for none) the tags that depend on time or the population, which the view
 // evaluates at each question instead of taking them as last published.
 func New(cfg nes.Config, rules *tag.Engine) *View {
-	v := &View{nes: cfg, ids: ids{seed: maphash.MakeSeed()}, labels: newLabels(), tiers: newIntern(), names: newIntern(), liveNames: map[string]int{}}
+	v := &View{nes: cfg, ids: ids{seed: maphash.MakeSeed()}, bigStamps: map[int32]bigStampOf{}, labels: newLabels(), tiers: newIntern(), names: newIntern(), liveNames: map[string]int{}}
 	if rules != nil {
 		v.live = rules.Live()
 		for i, l := range v.live {
@@ -164,7 +168,8 @@ func (v *View) put(s profile.Summary, tags []uint32) []uint32 {
 	}
 	if ok {
 		c := v.cust(row)
-		if !s.Newer(profile.Summary{Version: c.version, At: time.UnixMilli(c.at)}) {
+		version, at := v.stampAt(row, c)
+		if !s.Newer(profile.Summary{Version: version, At: at}) {
 			return tags
 		}
 		v.leave(c)
@@ -182,9 +187,15 @@ func (v *View) put(s profile.Summary, tags []uint32) []uint32 {
 	slices.Sort(tags)
 	tags = slices.Compact(tags)
 	c := v.cust(row)
+	stamp, fits := stampOf(s.Version, s.At)
+	if !fits {
+		v.bigStamps[row] = bigStampOf{s.Version, s.At}
+	} else if len(v.bigStamps) > 0 {
+		delete(v.bigStamps, row)
+	}
 	*c = customer{
-		version: s.Version, at: s.At.UnixMilli(),
-		last: s.Last.UnixMilli(), cycle: v.nes.Cycle(s.Orders, s.First, s.Last),
+		stamp: stamp,
+		last:  s.Last.UnixMilli(), cycle: v.nes.Cycle(s.Orders, s.First, s.Last),
 		m: s.M, lifetime: s.Lifetime, orders: int32(s.Orders), f: int32(s.F),
 		labels: v.labels.hold(v.tiers.id(s.Tier), tags), id: c.id,
 	}
@@ -200,9 +211,54 @@ func (v *View) remove(row int32) {
 	v.leave(c)
 	v.labels.release(c.labels)
 	v.removeID(row)
+	delete(v.bigStamps, row)
 	*v.cust(row) = customer{}
 	v.free = append(v.free, row)
 	v.n--
+}
+
+// A stamp orders the summaries of a customer as profile.Summary.Newer does,
+// in one number: the version above the time, which takes atBits: 0 for the
+// zero time (a summary of a customer the store has not evaluated), else
+// 1 + the Unix millisecond (until 2109). A stamp of a version or time that
+// does not fit is bigStamp, and the view keeps the pair aside
+// (View.bigStamps): versions count a customer's changes, and four million
+// is a lot of them.
+const (
+	atBits   = 42
+	bigStamp = math.MaxUint64
+)
+
+// bigStampOf is the version and time of a summary whose stamp overflows.
+type bigStampOf struct {
+	version int64
+	at      time.Time
+}
+
+// stampOf returns the stamp of a summary of version at time at, and whether
+// they fit in it.
+func stampOf(version int64, at time.Time) (uint64, bool) {
+	var a int64
+	if !at.IsZero() {
+		a = at.UnixMilli() + 1
+	}
+	if version < 0 || version >= 1<<(64-atBits)-1 || a < 0 || a >= 1<<atBits || a == 0 && !at.IsZero() {
+		return bigStamp, false
+	}
+	return uint64(version)<<atBits | uint64(a), true
+}
+
+// stampAt returns the version and time (to the ms) of the summary held in
+// row.
+func (v *View) stampAt(row int32, c *customer) (version int64, at time.Time) {
+	if c.stamp == bigStamp {
+		b := v.bigStamps[row]
+		return b.version, b.at
+	}
+	if a := int64(c.stamp & (1<<atBits - 1)); a > 0 {
+		at = time.UnixMilli(a - 1)
+	}
+	return int64(c.stamp >> atBits), at
 }
 
 // newRow returns a free row.
