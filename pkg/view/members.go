@@ -8,6 +8,7 @@ import (
 
 	"github.com/segflow/segflow/pkg/audience"
 	"github.com/segflow/segflow/pkg/money"
+	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/rfm"
 )
 
@@ -78,14 +79,12 @@ func (v *View) Members(T time.Time, expr audience.Expr, attrs map[string]Attr, a
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	sc := v.scoring(T)
-	test := v.compile(expr, attrs, v.newLiveTags())
+	test, live := v.compile(expr, attrs), v.newLiveTags()
 	out := Page{At: T}
 	p := page{v: v, limit: limit}
 	for idx, c := range v.all() {
-		if expr != nil {
-			if x := v.row(&sc, idx, c); !test(&x) {
-				continue
-			}
+		if x := rowOf(&sc, c); !test.holds(&x, live) {
+			continue
 		}
 		out.Total++
 		if id := v.ids.idAt(c.id); after == "" || string(id) > after {
@@ -96,7 +95,7 @@ func (v *View) Members(T time.Time, expr audience.Expr, attrs map[string]Attr, a
 	out.Members = make([]Member, len(p.rows))
 	for i, idx := range p.rows {
 		c := v.cust(idx)
-		out.Members[i] = Member{ID: string(v.ids.idAt(c.id)), Segment: v.row(&sc, idx, c).scores.Segment, Lifetime: c.lifetime}
+		out.Members[i] = Member{ID: string(v.ids.idAt(c.id)), Segment: segmentOf(&sc, c), Lifetime: c.lifetime}
 	}
 	if limit > 0 && p.seen > limit {
 		out.Next = out.Members[limit-1].ID
@@ -141,52 +140,115 @@ func (p *page) Swap(i, j int)      { p.rows[i], p.rows[j] = p.rows[j], p.rows[i]
 func (p *page) Push(any)           {}
 func (p *page) Pop() any           { panic("view: a page never pops") }
 
-// compile turns expr into a test of one customer; a nil expr selects
-// everyone.
-func (v *View) compile(e audience.Expr, attrs map[string]Attr, live *liveTags) func(*row) bool {
-	switch x := e.(type) {
-	case nil:
-		return func(*row) bool { return true }
-	case audience.Name:
-		return v.test(attrs[x.Name], live)
-	case audience.Not:
-		t := v.compile(x.X, attrs, live)
-		return func(r *row) bool { return !t(r) }
-	case audience.And:
-		l, r := v.compile(x.L, attrs, live), v.compile(x.R, attrs, live)
-		return func(x *row) bool { return l(x) && r(x) }
-	case audience.Or:
-		l, r := v.compile(x.L, attrs, live), v.compile(x.R, attrs, live)
-		return func(x *row) bool { return l(x) || r(x) }
+// segmentOf returns the segment of customer c at the scoring's T; "" for a
+// non-buyer.
+func segmentOf(sc *scoring, c *customer) string {
+	x := rowOf(sc, c)
+	if i := x.Segment(); i >= 0 {
+		return rfm.Segments[i]
 	}
-	return func(*row) bool { return false }
+	return ""
 }
 
-func (v *View) test(a Attr, live *liveTags) func(*row) bool {
+// test is an audience expression compiled against the view: a tree whose
+// leaves test one thing of a customer, asking the row only what they need.
+type test struct {
+	op   testOp
+	l, r *test
+	// a name's
+	kind    Kind
+	segment int // index into rfm.Segments
+	stage   nes.Stage
+	score   int
+	in      []bool // by label set, for a tier or tag
+	live    int    // live tag rule
+}
+
+type testOp uint8
+
+const (
+	opNone testOp = iota // selects nobody
+	opAll
+	opName
+	opNot
+	opAnd
+	opOr
+)
+
+// compile turns expr into a test of one customer; a nil expr selects
+// everyone.
+func (v *View) compile(e audience.Expr, attrs map[string]Attr) *test {
+	switch x := e.(type) {
+	case nil:
+		return &test{op: opAll}
+	case audience.Name:
+		return v.compileName(attrs[x.Name])
+	case audience.Not:
+		return &test{op: opNot, l: v.compile(x.X, attrs)}
+	case audience.And:
+		return &test{op: opAnd, l: v.compile(x.L, attrs), r: v.compile(x.R, attrs)}
+	case audience.Or:
+		return &test{op: opOr, l: v.compile(x.L, attrs), r: v.compile(x.R, attrs)}
+	}
+	return &test{op: opNone}
+}
+
+func (v *View) compileName(a Attr) *test {
+	t := &test{op: opName, kind: a.Kind, stage: nes.Stage(a.Value), score: a.Score, live: -1}
 	switch a.Kind {
 	case KindSegment:
-		return func(r *row) bool { return r.scores.Segment == a.Value }
-	case KindStage:
-		return func(r *row) bool { return string(r.stage) == a.Value }
-	case KindRScore:
-		return func(r *row) bool { return r.scores.R == a.Score }
-	case KindFScore:
-		return func(r *row) bool { return r.scores.F == a.Score }
-	case KindMScore:
-		return func(r *row) bool { return r.scores.M == a.Score }
+		t.segment = slices.Index(rfm.Segments, a.Value)
+		if t.segment < 0 {
+			t.op = opNone
+		}
 	case KindTier:
 		id, ok := v.tiers.ids[a.Value]
-		in := v.labels.which(func(s *labelSet) bool { return ok && s.tier == id })
-		return func(r *row) bool { return in[r.c.labels] }
+		t.in = v.labels.which(func(s *labelSet) bool { return ok && s.tier == id })
 	case KindTag:
 		if i, ok := v.liveNames[a.Value]; ok {
-			return func(r *row) bool { return live.holds(i, r) }
+			t.live = i
+			break
 		}
 		id, ok := v.names.ids[a.Value]
-		in := v.labels.which(func(s *labelSet) bool { return ok && slices.Contains(s.tags, id) })
-		return func(r *row) bool { return in[r.c.labels] }
+		t.in = v.labels.which(func(s *labelSet) bool { return ok && slices.Contains(s.tags, id) })
+	case KindStage, KindRScore, KindFScore, KindMScore:
+	default:
+		t.op = opNone
 	}
-	return func(*row) bool { return false }
+	return t
+}
+
+// holds tells whether customer x passes the test.
+func (t *test) holds(x *row, live *liveTags) bool {
+	switch t.op {
+	case opAll:
+		return true
+	case opNot:
+		return !t.l.holds(x, live)
+	case opAnd:
+		return t.l.holds(x, live) && t.r.holds(x, live)
+	case opOr:
+		return t.l.holds(x, live) || t.r.holds(x, live)
+	case opName:
+		switch t.kind {
+		case KindSegment:
+			return x.Segment() == t.segment
+		case KindStage:
+			return x.Stage() == t.stage
+		case KindRScore:
+			return x.Scores().R == t.score
+		case KindFScore:
+			return x.Scores().F == t.score
+		case KindMScore:
+			return x.Scores().M == t.score
+		case KindTier, KindTag:
+			if t.live >= 0 {
+				return live.holds(t.live, x)
+			}
+			return t.in[x.c.labels]
+		}
+	}
+	return false
 }
 
 // Value is the number of customers and the sum of their lifetime spend.

@@ -1,5 +1,5 @@
 // Package view keeps every customer's segmentation inputs in memory, a
-// column per field — orders ever, last purchase and purchase cycle, F and M
+// compact row each — orders ever, last purchase and purchase cycle, F and M
 // in the RFM window as of their last evaluation, lifetime spend, tier and
 // tags — and answers, as of any time T, what the read API asks of the whole
 // population: each buyer's RFM scores and segment, each customer's NES
@@ -32,14 +32,15 @@
 //
 // # Cost
 //
-// A customer costs a row of 56 bytes (version and time of the summary in
-// one number, last purchase, purchase cycle, F, M, lifetime spend, orders, a
-// number for their tier and tags, and where their id is), 4 to 8 of index
-// and their id: about 80 bytes at 1M customers with ids of 11 characters,
-// where a map[string]struct{} of the ids alone costs 72 (BenchmarkBuild). The order statistics of F, M and the last purchase are
+// A customer costs a row of 56 bytes (the version and time of their summary
+// in one number, last purchase, purchase cycle, F, M, lifetime spend,
+// orders, a number for their tier and tags, and where their id is), 4 to 8
+// bytes of index and their id: 79 bytes at 1M customers with ids of 11
+// characters, where a map[string]struct{} of the ids alone takes 72
+// (BenchmarkBuild). The order statistics of F, M and the last purchase are
 // histograms that hold no values (pkg/rank), which a question resolves with
-// one pass over the buyers. So a question reads every customer twice (for
-// counts at 1M customers, about 20 ms; BenchmarkCounts).
+// one pass over the buyers; so a question reads every customer twice
+// (BenchmarkCounts).
 //
 // A View is safe for concurrent use: updates take a write lock, questions a
 // read lock.
@@ -454,20 +455,21 @@ func (v *View) Counts(T time.Time) Counts {
 	labels := make([]int64, len(v.labels.sets))
 	live := v.newLiveTags()
 	liveCounts := make([]int64, len(v.live))
-	for idx, c := range v.all() {
-		x := v.row(&sc, idx, c)
-		stages[nes.Index(x.stage)]++
+	for _, c := range v.all() {
+		x := rowOf(&sc, c)
+		stages[nes.Index(x.Stage())]++
 		labels[c.labels]++
 		for i := range v.live {
 			if live.holds(i, &x) {
 				liveCounts[i]++
 			}
 		}
-		if x.scores.Segment == "" {
+		if c.f < 1 {
 			continue
 		}
-		segments[sc.segmentIndex(x.r, int64(c.f), c.m)]++
-		grid[x.scores.R-1][x.scores.F-1]++
+		scores := x.Scores()
+		segments[x.Segment()]++
+		grid[scores.R-1][scores.F-1]++
 	}
 	out := Counts{At: T, Buyers: v.buyers, Grid: grid, Segments: make(map[string]int64, len(rfm.Segments)), Stages: make(map[nes.Stage]int64, len(nes.Stages))}
 	for i, s := range rfm.Segments {
@@ -497,25 +499,65 @@ func (v *View) Counts(T time.Time) Counts {
 	return out
 }
 
-// row is what a question may ask of one customer at T.
+// row is what a question may ask of one customer at T, each part worked
+// out when first asked.
 type row struct {
-	idx    int32
-	c      *customer
-	r      int64      // R, for a customer with orders
-	scores rfm.Scores // zero for a non-buyer
-	stage  nes.Stage
+	sc      *scoring
+	c       *customer
+	have    uint8 // of the parts below
+	stage   nes.Stage
+	r       int64      // R, for a customer with orders
+	scores  rfm.Scores // zero for a non-buyer
+	segment int        // index into rfm.Segments; -1 for a non-buyer
 }
 
-// row returns customer c, of row idx, at the scoring's T.
-func (v *View) row(sc *scoring, idx int32, c *customer) row {
-	x := row{idx: idx, c: c, stage: nes.StageOf(int(c.orders), c.cycle, time.Duration(sc.ns-c.last*1e6))}
-	if c.orders > 0 {
-		x.r = recency(sc.T, c.last)
+const (
+	haveStage = 1 << iota
+	haveR
+	haveScores
+	haveSegment
+)
+
+// rowOf returns customer c at the scoring's T.
+func rowOf(sc *scoring, c *customer) row { return row{sc: sc, c: c} }
+
+func (x *row) Stage() nes.Stage {
+	if x.have&haveStage == 0 {
+		x.stage = nes.StageOf(int(x.c.orders), x.c.cycle, time.Duration(x.sc.ns-x.c.last*1e6))
+		x.have |= haveStage
 	}
-	if c.f >= 1 {
-		x.scores = sc.scores(x.r, int64(c.f), c.m)
+	return x.stage
+}
+
+func (x *row) R() int64 {
+	if x.have&haveR == 0 {
+		if x.c.orders > 0 {
+			x.r = recency(x.sc.T, x.c.last)
+		}
+		x.have |= haveR
 	}
-	return x
+	return x.r
+}
+
+func (x *row) Scores() rfm.Scores {
+	if x.have&haveScores == 0 {
+		if x.c.f >= 1 {
+			x.scores = x.sc.scores(x.R(), int64(x.c.f), x.c.m)
+		}
+		x.have |= haveScores
+	}
+	return x.scores
+}
+
+func (x *row) Segment() int {
+	if x.have&haveSegment == 0 {
+		x.segment = -1
+		if x.c.f >= 1 {
+			x.segment = x.sc.segmentIndex(x.R(), int64(x.c.f), x.c.m)
+		}
+		x.have |= haveSegment
+	}
+	return x.segment
 }
 
 // liveTags evaluates the live tag rules of customers at one T, keeping each
@@ -537,13 +579,13 @@ func (v *View) newLiveTags() *liveTags {
 // holds tells whether live rule i holds for customer x. A rule that fails
 // (it cannot on the values a view holds) does not.
 func (l *liveTags) holds(i int, x *row) bool {
-	v, c := l.v, x.c
+	v, c, scores := l.v, x.c, x.Scores()
 	in := tag.Input{
-		Stage: string(x.stage), R: int(x.r), F: int(c.f), M: c.m,
-		RScore: x.scores.R, FScore: x.scores.F, MScore: x.scores.M, Segment: x.scores.Segment,
+		Stage: string(x.Stage()), R: int(x.R()), F: int(c.f), M: c.m,
+		RScore: scores.R, FScore: scores.F, MScore: scores.M, Segment: scores.Segment,
 		Orders: int(c.orders), Lifetime: c.lifetime,
 	}
-	if x.scores.Segment == "" {
+	if scores.Segment == "" {
 		in.F, in.M = 0, 0
 	}
 	k := v.live[i].Key(in)
