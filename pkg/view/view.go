@@ -364,20 +364,29 @@ func (v *View) scoring(T time.Time) scoring {
 
 // scores returns the scores of a buyer with values r, f, m.
 func (sc *scoring) scores(r, f, m int64) rfm.Scores {
-	out := rfm.Scores{R: 1, F: 1, M: 1}
-	for i := range 4 {
-		if f > sc.f[i] {
-			out.F++
-		}
-		if m > sc.m[i] {
-			out.M++
-		}
-		if r < sc.r[i] {
-			out.R++
+	return rfm.Scores{R: sc.rScore(r), F: above(&sc.f, f), M: above(&sc.m, m), Segment: sc.segment(r, f, m)}
+}
+
+// above is 1 + the number of thresholds th that x is above: its score.
+func above(th *[4]int64, x int64) int {
+	n := 1
+	for _, t := range th {
+		if x > t {
+			n++
 		}
 	}
-	out.Segment = sc.segment(r, f, m)
-	return out
+	return n
+}
+
+// rScore is the R score of a buyer with R r: a smaller R scores higher.
+func (sc *scoring) rScore(r int64) int {
+	n := 1
+	for _, t := range sc.r {
+		if r < t {
+			n++
+		}
+	}
+	return n
 }
 
 // segment is rfm.Segment with the means read once: an index into
@@ -467,9 +476,8 @@ func (v *View) Counts(T time.Time) Counts {
 		if c.f < 1 {
 			continue
 		}
-		scores := x.Scores()
 		segments[x.Segment()]++
-		grid[scores.R-1][scores.F-1]++
+		grid[sc.rScore(x.R())-1][above(&sc.f, int64(c.f))-1]++
 	}
 	out := Counts{At: T, Buyers: v.buyers, Grid: grid, Segments: make(map[string]int64, len(rfm.Segments)), Stages: make(map[nes.Stage]int64, len(nes.Stages))}
 	for i, s := range rfm.Segments {
