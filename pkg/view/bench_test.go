@@ -17,7 +17,7 @@ import (
 
 // benchSizes are the populations the view benchmarks build: two, so that
 // growth can be read off (and 10M extrapolated).
-var benchSizes = []int{1_000_000}
+var benchSizes = []int{1_000_000, 2_000_000}
 
 // heapAfterGC is the bytes of heap in use after a collection.
 func heapAfterGC() uint64 {
