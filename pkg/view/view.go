@@ -34,8 +34,8 @@
 //
 // A customer costs a row of 56 bytes (the version and time of their summary
 // in one number, last purchase, purchase cycle, F, M, lifetime spend,
-// orders, a number for their tier and tags, and where their id is), 4 to 8
-// bytes of index and their id: 79 bytes at 1M customers with ids of 11
+// orders, a number for their tier and tags, and where their id is), 5 to
+// 11 bytes of index and their id: 79 bytes at 1M customers with ids of 11
 // characters, where a map[string]struct{} of the ids alone takes 72
 // (BenchmarkBuild). The order statistics of F, M and the last purchase are
 // histograms that hold no values (pkg/rank), which a question resolves with
