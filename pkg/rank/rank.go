@@ -4,9 +4,9 @@
 //
 // A Histogram keeps no values, only how many fall in each of a fixed set of
 // buckets, in a Fenwick tree: a value costs nothing, the histogram a fixed
-// 450 KB once it holds one. Values below 1024 in magnitude have a bucket
-// each; above, a bucket spans 1/1024 of its power of two (as HDR histograms
-// bucket). The tree names the bucket that holds a rank and the rank within
+// 450 KB once it holds one. Values within 1024 of the histogram's origin
+// have a bucket each; farther, a bucket spans 1/1024 of its power of two of
+// distance from the origin (as HDR histograms bucket). The tree names the bucket that holds a rank and the rank within
 // it; a Selection then takes the values of those buckets from one pass over
 // the values, which the caller keeps (a population view's columns), and
 // picks the exact one. So a selection costs a pass over the values and a
@@ -15,6 +15,7 @@ package rank
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"slices"
 )
@@ -30,11 +31,14 @@ const (
 )
 
 // bucketOf returns the bucket of x; buckets are in the order of their values.
-func bucketOf(x int64) int {
-	if x >= 0 {
-		return magnitudes + magnitude(uint64(x))
+// The values are measured from the origin, in the order-preserving unsigned
+// form of int64 (so that no difference overflows).
+func (h *Histogram) bucketOf(x int64) int {
+	u, o := uint64(x)^1<<63, uint64(h.Origin)^1<<63
+	if u >= o {
+		return magnitudes + magnitude(u-o)
 	}
-	return magnitudes - 1 - magnitude(uint64(-(x + 1)))
+	return magnitudes - 1 - magnitude(o-u-1)
 }
 
 func magnitude(u uint64) int {
@@ -45,14 +49,19 @@ func magnitude(u uint64) int {
 	return (l-sub)<<sub + int(u>>(l-sub-1)) - 1<<sub
 }
 
-// boundsOf returns the smallest and largest value of bucket b.
-func boundsOf(b int) (lo, hi int64) {
+// boundsOf returns the smallest and largest value of bucket b (of those
+// an int64 can be).
+func (h *Histogram) boundsOf(b int) (lo, hi int64) {
+	o := uint64(h.Origin) ^ 1<<63
+	var ulo, uhi uint64
 	if b >= magnitudes {
-		l, h := magnitudeBounds(b - magnitudes)
-		return int64(l), int64(min(h, 1<<63-1))
+		l, m := magnitudeBounds(b - magnitudes)
+		ulo, uhi = o+min(l, math.MaxUint64-o), o+min(m, math.MaxUint64-o)
+	} else {
+		l, m := magnitudeBounds(magnitudes - 1 - b)
+		ulo, uhi = o-1-min(m, o-1), o-1-min(l, o-1)
 	}
-	l, h := magnitudeBounds(magnitudes - 1 - b)
-	return -int64(min(h, 1<<63-1)) - 1, -int64(l) - 1
+	return int64(ulo ^ 1<<63), int64(uhi ^ 1<<63)
 }
 
 func magnitudeBounds(m int) (lo, hi uint64) {
@@ -67,6 +76,11 @@ func magnitudeBounds(m int) (lo, hi uint64) {
 // Histogram counts int64 values by bucket. The zero value is empty and ready
 // to use. A Histogram is not safe for concurrent use.
 type Histogram struct {
+	// Origin is where the buckets are narrowest, set while the histogram
+	// is empty: the values near it are told apart best, and a selection
+	// among them gathers the fewest.
+	Origin int64
+
 	tree []int32 // Fenwick tree of the buckets' counts, 1-based
 	n    int
 }
@@ -80,7 +94,7 @@ func (h *Histogram) Insert(x int64) {
 		h.tree = make([]int32, buckets+1)
 	}
 	h.n++
-	h.add(bucketOf(x), 1)
+	h.add(h.bucketOf(x), 1)
 }
 
 // Remove removes one x, which the histogram must hold: it cannot tell x
@@ -90,7 +104,7 @@ func (h *Histogram) Remove(x int64) {
 		panic("rank: Remove from an empty histogram")
 	}
 	h.n--
-	h.add(bucketOf(x), -1)
+	h.add(h.bucketOf(x), -1)
 }
 
 func (h *Histogram) add(b int, d int32) {
@@ -135,7 +149,7 @@ func (h *Histogram) Select(ranks ...int) *Selection {
 		}
 		b, before := h.find(k)
 		t := target{within: k - before, bucket: -1}
-		if lo, hi := boundsOf(b); lo == hi {
+		if lo, hi := h.boundsOf(b); lo == hi {
 			t.value = lo // a bucket of one value: nothing to gather
 		} else {
 			j := slices.IndexFunc(s.buckets, func(g gathered) bool { return g.bucket == b })

@@ -91,7 +91,7 @@ type View struct {
 	buyers     int64
 	sumF       int64
 	sumM       money.Sum
-	fs, ms, ls rank.Histogram // F, M and last purchase of every buyer
+	fs, ms, ls rank.Histogram // F, M and last purchase (ms) of every buyer
 }
 
 const (
@@ -203,6 +203,16 @@ func (v *View) put(s profile.Summary, tags []uint32) []uint32 {
 		labels: v.labels.hold(v.tiers.id(s.Tier), tags), id: c.id,
 	}
 	if s.F >= 1 {
+		if v.buyers == 0 {
+			// The buckets of last purchases are narrowest near the origin:
+			// put it at the present, where a shop's purchases gather, so
+			// that a question gathers few of them.
+			origin := s.At
+			if origin.IsZero() {
+				origin = s.Last
+			}
+			v.ls = rank.Histogram{Origin: origin.UnixMilli()}
+		}
 		v.join(c)
 	}
 	return tags
