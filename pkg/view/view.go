@@ -147,10 +147,14 @@ func (v *View) all() iter.Seq2[int32, *customer] {
 	}
 }
 
-// Put records the summaries that are newer than what the view holds of
-// their customers (profile.Summary.Newer), so that a summary delivered again
-// changes nothing; a summary of a customer who is Gone (erased, or merged
-// into another) removes them.
+// Put records the summaries that are at least as new as what the view holds
+// of their customers (not older by profile.Summary.Newer): an older summary
+// delivered late changes nothing, and one delivered again puts the same
+// values. One as new replaces what is held because a summary read from the
+// store while a batch was writing it (Load) carries the batch's version and
+// time before the batch's tier and tags are written; the summary the batch
+// publishes, which the view follows after the load, completes it. A summary
+// of a customer who is Gone (erased, or merged into another) removes them.
 func (v *View) Put(sums ...profile.Summary) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -172,7 +176,7 @@ func (v *View) put(s profile.Summary, tags []uint32) []uint32 {
 	if ok {
 		c := v.cust(row)
 		version, at := v.stampAt(row, c)
-		if !s.Newer(profile.Summary{Version: version, At: at}) {
+		if (profile.Summary{Version: version, At: at}).Newer(s) {
 			return tags
 		}
 		v.leave(c)

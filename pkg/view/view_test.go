@@ -363,3 +363,25 @@ func fOf(sums []profile.Summary) []int {
 	}
 	return out
 }
+
+// A load that reads a customer while the batch that evaluates them is
+// being written sees the batch's version and time but not yet its tier and
+// tags; the summary the batch then publishes has the same version and time,
+// and is what the customer is.
+func TestASummaryAsNewAsTheOneHeldCompletesIt(t *testing.T) {
+	v := New(nes.Config{}, nil)
+	read := profile.Summary{Customer: "c", Version: 1, At: T, Orders: 1, First: T.Add(-time.Hour), Last: T.Add(-time.Hour), F: 1, M: 5_000_000}
+	published := read
+	published.Tier, published.Tags = "member", []string{"bought:category:coats"}
+	v.Put(read, published)
+	c := v.Counts(T)
+	if c.Tiers["member"] != 1 || c.Tags["bought:category:coats"] != 1 {
+		t.Errorf("tiers %v and tags %v, want the published member with its tag", c.Tiers, c.Tags)
+	}
+	older := published
+	older.Version, older.Tier, older.Tags = 0, "gold", nil
+	v.Put(older, published)
+	if c := v.Counts(T); c.Tiers["member"] != 1 || c.Tiers["gold"] != 0 || c.Tags["bought:category:coats"] != 1 {
+		t.Errorf("after an older summary and the same again: tiers %v and tags %v, want the published member", c.Tiers, c.Tags)
+	}
+}
