@@ -40,8 +40,8 @@
 // (BenchmarkBuild). The order statistics of F, M and the last purchase are
 // histograms that hold no values (pkg/rank), which a question resolves with
 // one pass over the buyers; so a question reads every customer twice: at 1M
-// customers, counts in 34 ms, a page of an audience in 27 ms, CLV in 42 ms,
-// growing linearly (BenchmarkCounts). Building the view from summaries in
+// customers, counts in 29 ms, a page of an audience in 25–27 ms, CLV in
+// 37 ms, growing linearly (BenchmarkCounts). Building the view from summaries in
 // memory takes 0.5 s at 1M customers (BenchmarkBuild).
 //
 // A View is safe for concurrent use: updates take a write lock, questions a
