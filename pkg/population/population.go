@@ -142,28 +142,41 @@ type Scorer struct {
 
 // Scorer returns the scorer of the buyers at T.
 func (s *Stats) Scorer(T time.Time) Scorer {
-	sc := Scorer{T: T.UnixMilli()}
+	t := T.UnixMilli()
 	n := s.buyers
-	sc.Population = rfm.Population{Buyers: n, SumF: s.sumF, SumM: s.sumM}
+	p := rfm.Population{Buyers: n, SumF: s.sumF, SumM: s.sumM}
 	if n == 0 {
-		return sc
+		return NewScorer(t, p, [4]int64{}, [4]int64{}, [4]int64{})
 	}
-	dT, tT := dayOf(sc.T)
-	sc.Population.SumR = n*dT - s.sumD - int64(s.timesOfDay.Len()-s.timesOfDay.AtMost(tT))
+	dT, tT := dayOf(t)
+	p.SumR = n*dT - s.sumD - int64(s.timesOfDay.Len()-s.timesOfDay.AtMost(tT))
 	// That counts a purchase after T as negative days; it counts 0. There
 	// are few: event times are at most a day or so ahead of receipt.
-	for k := s.ls.AtMost(sc.T); k < int(n); k++ {
-		d, _ := dayOf(sc.T - s.ls.Select(k))
-		sc.Population.SumR -= d
+	for k := s.ls.AtMost(t); k < int(n); k++ {
+		d, _ := dayOf(t - s.ls.Select(k))
+		p.SumR -= d
 	}
-	sc.rHigh = floorDiv(sc.Population.SumR, n)
-	sc.fHigh = ceilDiv(sc.Population.SumF, n)
-	sc.mHigh = int64(sc.Population.SumM.CeilDiv(n))
+	var f, m, r [4]int64
 	for q := 2; q <= 5; q++ {
-		k := int((int64(q-1)*n + 4) / 5) // ⌈(q−1)·n/5⌉, at least 1
-		sc.f[q-2] = s.fs.Select(k - 1)
-		sc.m[q-2] = s.ms.Select(k - 1)
-		sc.r[q-2] = Recency(sc.T, s.ls.Select(k-1))
+		k := Rank(q, n)
+		f[q-2], m[q-2], r[q-2] = s.fs.Select(k), s.ms.Select(k), Recency(t, s.ls.Select(k))
+	}
+	return NewScorer(t, p, f, m, r)
+}
+
+// Rank is the rank (0 is the smallest) of the value that a buyer's value
+// must pass for score q (2..5) among n buyers: ⌈(q−1)·n/5⌉ − 1.
+func Rank(q int, n int64) int { return int((int64(q-1)*n+4)/5) - 1 }
+
+// NewScorer returns the scorer at T (ms) of a population p whose buyers'
+// F, M and R at ranks Rank(2..5) are f, m and r: for holders of the order
+// statistics other than Stats (pkg/view).
+func NewScorer(T int64, p rfm.Population, f, m, r [4]int64) Scorer {
+	sc := Scorer{T: T, Population: p, f: f, m: m, r: r}
+	if n := p.Buyers; n > 0 {
+		sc.rHigh = floorDiv(p.SumR, n)
+		sc.fHigh = ceilDiv(p.SumF, n)
+		sc.mHigh = int64(p.SumM.CeilDiv(n))
 	}
 	return sc
 }
@@ -176,20 +189,33 @@ func (sc *Scorer) Score(v rfm.Values) rfm.Scores {
 		return rfm.Scores{}
 	}
 	r, f, m := int64(v.R), int64(v.F), v.M
-	out := rfm.Scores{R: 1, F: 1, M: 1}
-	for i := range 4 {
-		if f > sc.f[i] {
-			out.F++
-		}
-		if m > sc.m[i] {
-			out.M++
-		}
-		if r < sc.r[i] {
-			out.R++
+	return rfm.Scores{R: sc.RScore(r), F: sc.FScore(f), M: sc.MScore(m), Segment: rfm.Segments[sc.SegmentIndex(r, f, m)]}
+}
+
+// RScore, FScore and MScore are a buyer's scores: 1 + the number of
+// thresholds passed (a smaller R passes).
+func (sc *Scorer) RScore(r int64) int {
+	n := 1
+	for _, t := range sc.r {
+		if r < t {
+			n++
 		}
 	}
-	out.Segment = rfm.Segments[sc.SegmentIndex(r, f, m)]
-	return out
+	return n
+}
+
+func (sc *Scorer) FScore(f int64) int { return above(&sc.f, f) }
+
+func (sc *Scorer) MScore(m int64) int { return above(&sc.m, m) }
+
+func above(th *[4]int64, x int64) int {
+	n := 1
+	for _, t := range th {
+		if x > t {
+			n++
+		}
+	}
+	return n
 }
 
 // SegmentIndex is rfm.Segment with the means read once: an index into

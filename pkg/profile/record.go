@@ -390,7 +390,7 @@ func (recordError) Permanent() bool { return true }
 
 // encodeBody is the record without its generation.
 func (r *record) encodeBody() []byte {
-	b := append(make([]byte, 0, 512), recordFormat)
+	b := append(make([]byte, 0, len(r.orig)+128), recordFormat)
 	b = binary.AppendVarint(b, r.ver)
 	b = binary.AppendVarint(b, r.n)
 	b = append(b, r.has)

@@ -1,160 +1,219 @@
-// Package rank keeps a multiset of int64 values and answers, at any moment,
-// how many values lie below a bound (Below) and which value has a given rank
-// (Select): the order statistics that quintile scores need over a population
-// that changes one customer at a time.
+// Package rank answers, for a multiset of int64 values that changes one
+// value at a time, which value has a given rank: the order statistics that
+// quintile scores need over a population of customers.
 //
-// The values are kept sorted in buckets of at most maxBucket; a bucket that
-// grows past it is split, and an empty one removed. Insert and Remove move at
-// most maxBucket values (a few microseconds); Below and Select binary-search
-// the bucket and sum the counts of the buckets before it, kept in a Fenwick
-// tree rebuilt when buckets split or merge. At 10M values that is about 10k
-// buckets: both answer in a few microseconds, and the set costs 8 bytes a
-// value plus a few bytes a bucket.
+// A Histogram keeps no values, only how many fall in each of a fixed set of
+// buckets, in a Fenwick tree: a value costs nothing, the histogram a fixed
+// 450 KB once it holds one. Values within 1024 of the histogram's origin
+// have a bucket each; farther, a bucket spans 1/1024 of its power of two of
+// distance from the origin (as HDR histograms bucket). The tree names the bucket that holds a rank and the rank within
+// it; a Selection then takes the values of those buckets from one pass over
+// the values, which the caller keeps (a population view's columns), and
+// picks the exact one. So a selection costs a pass over the values and a
+// sort of the few in the chosen buckets, and is exact whatever the values.
 package rank
 
 import (
+	"fmt"
+	"math"
+	"math/bits"
 	"slices"
-	"sort"
 )
 
-const maxBucket = 1024
+const (
+	// sub is how many bits below its leading one a value keeps in its
+	// bucket: buckets are exact to 2^sub and then 2^sub a power of two.
+	sub = 10
+	// magnitudes is the number of buckets of the magnitudes 0..2^64−1.
+	magnitudes = (65 - sub) << sub
+	// buckets: the negative values mirror the others.
+	buckets = 2 * magnitudes
+)
 
-// Set is a multiset of int64 values. The zero value is empty and ready to
-// use. A Set is not safe for concurrent use.
-type Set struct {
-	buckets [][]int64 // each sorted, non-empty; buckets in order
-	counts  fenwick   // counts[i] = len(buckets[i])
-	n       int
+// bucketOf returns the bucket of x; buckets are in the order of their values.
+// The values are measured from the origin, in the order-preserving unsigned
+// form of int64 (so that no difference overflows).
+func (h *Histogram) bucketOf(x int64) int {
+	u, o := uint64(x)^1<<63, uint64(h.Origin)^1<<63
+	if u >= o {
+		return magnitudes + magnitude(u-o)
+	}
+	return magnitudes - 1 - magnitude(o-u-1)
+}
+
+func magnitude(u uint64) int {
+	if u < 1<<sub {
+		return int(u)
+	}
+	l := bits.Len64(u)
+	return (l-sub)<<sub + int(u>>(l-sub-1)) - 1<<sub
+}
+
+// boundsOf returns the smallest and largest value of bucket b (of those
+// an int64 can be).
+func (h *Histogram) boundsOf(b int) (lo, hi int64) {
+	o := uint64(h.Origin) ^ 1<<63
+	var ulo, uhi uint64
+	if b >= magnitudes {
+		l, m := magnitudeBounds(b - magnitudes)
+		ulo, uhi = o+min(l, math.MaxUint64-o), o+min(m, math.MaxUint64-o)
+	} else {
+		l, m := magnitudeBounds(magnitudes - 1 - b)
+		ulo, uhi = o-1-min(m, o-1), o-1-min(l, o-1)
+	}
+	return int64(ulo ^ 1<<63), int64(uhi ^ 1<<63)
+}
+
+func magnitudeBounds(m int) (lo, hi uint64) {
+	if m < 1<<sub {
+		return uint64(m), uint64(m)
+	}
+	shift := m>>sub - 1
+	lo = uint64(m&(1<<sub-1)+1<<sub) << shift
+	return lo, lo + (1<<shift - 1)
+}
+
+// Histogram counts int64 values by bucket. The zero value is empty and ready
+// to use. A Histogram is not safe for concurrent use.
+type Histogram struct {
+	// Origin is where the buckets are narrowest, set while the histogram
+	// is empty: the values near it are told apart best, and a selection
+	// among them gathers the fewest.
+	Origin int64
+
+	tree []int32 // Fenwick tree of the buckets' counts, 1-based
+	n    int
 }
 
 // Len is the number of values.
-func (s *Set) Len() int { return s.n }
-
-// bucket returns the index of the bucket that x belongs in: the first whose
-// last value is ≥ x, or the last bucket.
-func (s *Set) bucket(x int64) int {
-	i := sort.Search(len(s.buckets), func(i int) bool {
-		b := s.buckets[i]
-		return b[len(b)-1] >= x
-	})
-	return min(i, len(s.buckets)-1)
-}
+func (h *Histogram) Len() int { return h.n }
 
 // Insert adds x.
-func (s *Set) Insert(x int64) {
-	s.n++
-	if len(s.buckets) == 0 {
-		s.buckets = [][]int64{{x}}
-		s.counts = newFenwick(s.buckets)
-		return
+func (h *Histogram) Insert(x int64) {
+	if h.tree == nil {
+		h.tree = make([]int32, buckets+1)
 	}
-	i := s.bucket(x)
-	b := s.buckets[i]
-	j, _ := slices.BinarySearch(b, x)
-	s.buckets[i] = slices.Insert(b, j, x)
-	if len(s.buckets[i]) <= maxBucket {
-		s.counts.add(i, 1)
-		return
-	}
-	half := len(s.buckets[i]) / 2
-	right := slices.Clone(s.buckets[i][half:])
-	s.buckets[i] = s.buckets[i][:half:half]
-	s.buckets = slices.Insert(s.buckets, i+1, right)
-	s.counts = newFenwick(s.buckets)
+	h.n++
+	h.add(h.bucketOf(x), 1)
 }
 
-// Remove removes one x and tells whether there was one.
-func (s *Set) Remove(x int64) bool {
-	if len(s.buckets) == 0 {
-		return false
+// Remove removes one x, which the histogram must hold: it cannot tell x
+// from another value of its bucket.
+func (h *Histogram) Remove(x int64) {
+	if h.n == 0 {
+		panic("rank: Remove from an empty histogram")
 	}
-	i := s.bucket(x)
-	b := s.buckets[i]
-	j, found := slices.BinarySearch(b, x)
-	if !found {
-		return false
-	}
-	s.n--
-	s.buckets[i] = slices.Delete(b, j, j+1)
-	if len(s.buckets[i]) > 0 {
-		s.counts.add(i, -1)
-		return true
-	}
-	s.buckets = slices.Delete(s.buckets, i, i+1)
-	s.counts = newFenwick(s.buckets)
-	return true
+	h.n--
+	h.add(h.bucketOf(x), -1)
 }
 
-// Below returns how many values are < x.
-func (s *Set) Below(x int64) int {
-	if len(s.buckets) == 0 {
-		return 0
-	}
-	i := s.bucket(x)
-	j, _ := slices.BinarySearch(s.buckets[i], x)
-	return s.counts.prefix(i) + j
-}
-
-// AtMost returns how many values are ≤ x.
-func (s *Set) AtMost(x int64) int {
-	if x == maxInt64 {
-		return s.n
-	}
-	return s.Below(x + 1)
-}
-
-const maxInt64 = 1<<63 - 1
-
-// Select returns the value of rank k (0 is the smallest), for 0 ≤ k < Len.
-func (s *Set) Select(k int) int64 {
-	i, before := s.counts.find(k)
-	return s.buckets[i][k-before]
-}
-
-// fenwick is a Fenwick (binary indexed) tree of bucket sizes.
-type fenwick []int
-
-func newFenwick(buckets [][]int64) fenwick {
-	f := make(fenwick, len(buckets)+1)
-	for i, b := range buckets {
-		f[i+1] += len(b)
-		if j := (i + 1) + (i+1)&-(i+1); j < len(f) {
-			f[j] += f[i+1]
-		}
-	}
-	return f
-}
-
-// add adds d to the size of bucket i.
-func (f fenwick) add(i, d int) {
-	for i++; i < len(f); i += i & -i {
-		f[i] += d
+func (h *Histogram) add(b int, d int32) {
+	for i := b + 1; i < len(h.tree); i += i & -i {
+		h.tree[i] += d
 	}
 }
 
-// prefix returns the total size of the buckets before i.
-func (f fenwick) prefix(i int) int {
-	n := 0
-	for ; i > 0; i -= i & -i {
-		n += f[i]
-	}
-	return n
-}
-
-// find returns the bucket holding the value of rank k, and the total size of
-// the buckets before it.
-func (f fenwick) find(k int) (bucket, before int) {
+// find returns the bucket holding the value of rank k, and the number of
+// values in the buckets before it.
+func (h *Histogram) find(k int) (bucket, before int) {
 	pos := 0
-	step := 1
-	for step*2 < len(f) {
-		step *= 2
-	}
-	for ; step > 0; step /= 2 {
-		if next := pos + step; next < len(f) && f[next] <= k {
+	for step := 1 << (bits.Len(uint(len(h.tree))) - 1); step > 0; step >>= 1 {
+		if next := pos + step; next < len(h.tree) && int(h.tree[next]) <= k {
 			pos = next
-			k -= f[next]
-			before += f[next]
+			k -= int(h.tree[next])
+			before += int(h.tree[next])
 		}
 	}
 	return pos, before
+}
+
+// count returns the number of values in bucket b.
+func (h *Histogram) count(b int) int {
+	prefix := func(i int) (n int) {
+		for ; i > 0; i -= i & -i {
+			n += int(h.tree[i])
+		}
+		return n
+	}
+	return prefix(b+1) - prefix(b)
+}
+
+// Select starts a selection of the values of ranks (0 is the smallest;
+// each 0 ≤ k < Len). Offer it every value the histogram holds, in any
+// order, then read Values.
+func (h *Histogram) Select(ranks ...int) *Selection {
+	s := &Selection{ranks: make([]target, len(ranks)), lo: 1<<63 - 1, hi: -1 << 63}
+	for i, k := range ranks {
+		if k < 0 || k >= h.n {
+			panic(fmt.Sprintf("rank: Select(%d) of %d values", k, h.n))
+		}
+		b, before := h.find(k)
+		t := target{within: k - before, bucket: -1}
+		if lo, hi := h.boundsOf(b); lo == hi {
+			t.value = lo // a bucket of one value: nothing to gather
+		} else {
+			j := slices.IndexFunc(s.buckets, func(g gathered) bool { return g.bucket == b })
+			if j < 0 {
+				j = len(s.buckets)
+				s.buckets = append(s.buckets, gathered{bucket: b, lo: lo, hi: hi, want: h.count(b)})
+				s.lo, s.hi = min(s.lo, lo), max(s.hi, hi)
+			}
+			t.bucket = j
+		}
+		s.ranks[i] = t
+	}
+	return s
+}
+
+// Selection gathers the values of the buckets that hold some ranks.
+type Selection struct {
+	ranks   []target
+	buckets []gathered
+	lo, hi  int64 // the range of the buckets gathered
+}
+
+type target struct {
+	bucket int // index into buckets; -1 if value is known
+	within int // rank within the bucket
+	value  int64
+}
+
+type gathered struct {
+	bucket int
+	lo, hi int64
+	want   int // how many values the bucket holds
+	values []int64
+}
+
+// Offer offers one value of the histogram.
+func (s *Selection) Offer(x int64) {
+	if x < s.lo || x > s.hi {
+		return
+	}
+	for i := range s.buckets {
+		if g := &s.buckets[i]; g.lo <= x && x <= g.hi {
+			g.values = append(g.values, x)
+			return
+		}
+	}
+}
+
+// Values returns the values of the ranks, in the order Select was given
+// them. It panics if the values offered were not those the histogram holds.
+func (s *Selection) Values() []int64 {
+	for i := range s.buckets {
+		g := &s.buckets[i]
+		if len(g.values) != g.want {
+			panic(fmt.Sprintf("rank: %d values offered in [%d, %d], the histogram holds %d", len(g.values), g.lo, g.hi, g.want))
+		}
+		slices.Sort(g.values)
+	}
+	out := make([]int64, len(s.ranks))
+	for i, t := range s.ranks {
+		out[i] = t.value
+		if t.bucket >= 0 {
+			out[i] = s.buckets[t.bucket].values[t.within]
+		}
+	}
+	return out
 }

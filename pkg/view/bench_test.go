@@ -5,25 +5,103 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/segflow/segflow/pkg/audience"
 	"github.com/segflow/segflow/pkg/nes"
+	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/rfm"
 )
 
-// BenchmarkCounts counts a population of n customers (5 in 6 buyers) as of
-// T, and selects a page of 100 of an audience expression (members), beside the baseline of the same work done from scratch: rfm.Compute
-// scoring the same values (sorting each dimension), which is what reading
-// the population and scoring it per request costs in Go alone. It reports
-// the view's heap per customer.
-func BenchmarkCounts(b *testing.B) {
-	for _, n := range []int{100_000, 1_000_000} {
+// benchSizes are the populations the view benchmarks build: two, so that
+// growth can be read off (and 10M extrapolated).
+var benchSizes = []int{1_000_000, 2_000_000}
+
+// heapAfterGC is the bytes of heap in use after a collection.
+func heapAfterGC() uint64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// BenchmarkBuild builds a view of n customers (5 in 6 buyers, ids of 11 or
+// 12 characters) from summaries in memory: the Put path, which a replica's
+// load and the summaries it follows take. It reports the time a customer
+// and for all, and the view's heap a customer after a collection, beside
+// two baselines that do not depend on the view's design: the same
+// summaries put in a map[string]profile.Summary by id, keeping the newer
+// (time and heap), and a map[string]struct{} of the ids alone (heap).
+func BenchmarkBuild(b *testing.B) {
+	for _, n := range benchSizes {
+		sums := make([]profile.Summary, n)
 		r := rand.New(rand.NewPCG(5, uint64(n)))
-		var before runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
+		for i := range sums {
+			sums[i] = randomCustomer(r, "cust-"+strconv.Itoa(i), 1)
+		}
+		// build builds a structure of the n summaries with put, and reports
+		// its time and heap a customer.
+		build := func(b *testing.B, put func() any) {
+			var bytes float64
+			var took time.Duration
+			for b.Loop() {
+				before := heapAfterGC()
+				t0 := time.Now()
+				x := put()
+				took += time.Since(t0)
+				bytes = float64(heapAfterGC() - before)
+				runtime.KeepAlive(x)
+			}
+			b.ReportMetric(bytes/float64(n), "B/customer")
+			b.ReportMetric(float64(took.Nanoseconds())/float64(b.N)/float64(n), "ns/customer")
+			b.ReportMetric(took.Seconds()/float64(b.N), "s/build")
+		}
+		b.Run(fmt.Sprintf("view/%d", n), func(b *testing.B) {
+			build(b, func() any {
+				v := New(nes.Config{}, nil)
+				for i := 0; i < n; i += 1000 {
+					v.Put(sums[i:min(i+1000, n)]...)
+				}
+				return v
+			})
+		})
+		b.Run(fmt.Sprintf("baseline-map-of-summaries/%d", n), func(b *testing.B) {
+			build(b, func() any {
+				m := map[string]profile.Summary{}
+				for _, s := range sums {
+					if old, ok := m[s.Customer]; !ok || s.Newer(old) {
+						s.Customer = strings.Clone(s.Customer) // the map's own, as the view's
+						m[s.Customer] = s
+					}
+				}
+				return m
+			})
+		})
+		b.Run(fmt.Sprintf("baseline-set-of-ids/%d", n), func(b *testing.B) {
+			build(b, func() any {
+				m := map[string]struct{}{}
+				for _, s := range sums {
+					m[strings.Clone(s.Customer)] = struct{}{}
+				}
+				return m
+			})
+		})
+	}
+}
+
+// BenchmarkCounts answers the read API's questions of the population view
+// of n customers (5 in 6 buyers) as of T: counts of segments, grid,
+// stages, tiers and tags (/v1/counts); a page of 100 of an expression with
+// its total (/v1/members); a page of a segment (/v1/segments/{s}/members);
+// lifetime spend by segment and a page of customers (/v1/metrics/clv).
+// The baseline is the same scoring done from scratch by rfm.Compute on the
+// same values (sorting each dimension), what reading the population and
+// scoring it per request costs in Go alone.
+func BenchmarkCounts(b *testing.B) {
+	for _, n := range benchSizes {
+		r := rand.New(rand.NewPCG(5, uint64(n)))
 		v := New(nes.Config{}, nil)
 		vals := make([]rfm.Values, 0, n)
 		for i := range n {
@@ -31,24 +109,30 @@ func BenchmarkCounts(b *testing.B) {
 			v.Put(c)
 			vals = append(vals, rfm.Values{R: int(recency(T.UnixMilli(), c.Last.UnixMilli())), F: c.F, M: c.M})
 		}
-		var after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		perCustomer := float64(after.HeapAlloc-before.HeapAlloc-uint64(cap(vals))*24) / float64(n)
-		b.Run(fmt.Sprintf("view/%d", n), func(b *testing.B) {
-			for b.Loop() {
-				v.Counts(T.Add(time.Duration(b.N) * time.Millisecond))
-			}
-			b.ReportMetric(perCustomer, "B/customer")
-		})
+		attrs := map[string]Attr{
+			rfm.ImportantValue: {Kind: KindSegment, Value: rfm.ImportantValue},
+			rfm.GeneralRetain:  {Kind: KindSegment, Value: rfm.GeneralRetain},
+			"S3":               {Kind: KindStage, Value: string(nes.DeepAsleep)},
+		}
 		expr, _ := audience.Parse("important_value AND S3")
-		attrs := map[string]Attr{"important_value": {Kind: KindSegment, Value: rfm.ImportantValue}, "S3": {Kind: KindStage, Value: string(nes.DeepAsleep)}}
-		b.Run(fmt.Sprintf("members/%d", n), func(b *testing.B) {
-			for b.Loop() {
-				v.Members(T, expr, attrs, "", 100)
-			}
-		})
-		b.Run(fmt.Sprintf("rfm.Compute/%d", n), func(b *testing.B) {
+		i := 0
+		for _, q := range []struct {
+			name string
+			ask  func(T time.Time)
+		}{
+			{"counts", func(T time.Time) { v.Counts(T) }},
+			{"members", func(T time.Time) { v.Members(T, expr, attrs, "", 100) }},
+			{"segment-members", func(T time.Time) { v.Members(T, audience.Name{Name: rfm.GeneralRetain}, attrs, "", 100) }},
+			{"clv", func(T time.Time) { v.Lifetimes(T); v.Members(T, nil, nil, "", 100) }},
+		} {
+			b.Run(fmt.Sprintf("%s/%d", q.name, n), func(b *testing.B) {
+				for b.Loop() {
+					i++ // a new T each time: nothing is kept between questions
+					q.ask(T.Add(time.Duration(i) * time.Millisecond))
+				}
+			})
+		}
+		b.Run(fmt.Sprintf("baseline-rfm.Compute/%d", n), func(b *testing.B) {
 			for b.Loop() {
 				rfm.Compute(vals)
 			}

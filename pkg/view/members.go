@@ -1,13 +1,14 @@
 package view
 
 import (
+	"bytes"
+	"container/heap"
 	"slices"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/segflow/segflow/pkg/audience"
 	"github.com/segflow/segflow/pkg/money"
+	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/rfm"
 )
 
@@ -70,111 +71,184 @@ type Page struct {
 
 // Members returns the customers expr selects at T (everyone for a nil
 // expr), in id order: those after the cursor after, at most limit of them
-// (all with limit ≤ 0), and how many it selects in all. attrs gives the meaning of each name of expr. NOT is
-// taken among every customer the view holds, prospects included.
+// (all with limit ≤ 0), and how many it selects in all. attrs gives the
+// meaning of each name of expr. NOT is taken among every customer the view
+// holds, prospects included. A page of limit costs a pass over the
+// customers and keeping the limit smallest ids; all of them, a sort.
 func (v *View) Members(T time.Time, expr audience.Expr, attrs map[string]Attr, after string, limit int) Page {
-	v.mu.Lock() // the id order is brought up to date
-	v.sortIDs()
-	v.mu.Unlock()
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	sc := v.scoring(T)
-	test := v.compile(expr, attrs, v.newLiveTags())
+	test, live := v.compile(expr, attrs), v.newLiveTags()
 	out := Page{At: T}
-	start := sort.Search(len(v.sorted), func(i int) bool { return v.ids[v.sorted[i]] > after })
-	rest := 0 // selected after the cursor
-	for i, r := range v.sorted {
-		id := v.ids[r]
-		if id == "" {
-			continue
-		}
-		x := v.row(&sc, r)
-		if !test(&x) {
+	p := page{v: v, limit: limit}
+	for idx, c := range v.all() {
+		if x := rowOf(&sc, c); !test.holds(&x, live) {
 			continue
 		}
 		out.Total++
-		if i < start {
-			continue
-		}
-		if rest++; limit <= 0 || rest <= limit {
-			out.Members = append(out.Members, Member{ID: id, Segment: x.scores.Segment, Lifetime: v.lifetime[r]})
+		if id := v.ids.idAt(c.id); after == "" || string(id) > after {
+			p.offer(idx, id)
 		}
 	}
-	if limit > 0 && rest > limit {
+	slices.SortFunc(p.rows, v.compareIDs)
+	out.Members = make([]Member, len(p.rows))
+	for i, idx := range p.rows {
+		c := v.cust(idx)
+		out.Members[i] = Member{ID: string(v.ids.idAt(c.id)), Segment: segmentOf(&sc, c), Lifetime: c.lifetime}
+	}
+	if limit > 0 && p.seen > limit {
 		out.Next = out.Members[limit-1].ID
 	}
 	return out
 }
 
-// compile turns expr into a test of one customer; a nil expr selects
-// everyone.
-func (v *View) compile(e audience.Expr, attrs map[string]Attr, live *liveTags) func(*row) bool {
-	switch x := e.(type) {
-	case nil:
-		return func(*row) bool { return true }
-	case audience.Name:
-		return v.test(attrs[x.Name], live)
-	case audience.Not:
-		t := v.compile(x.X, attrs, live)
-		return func(r *row) bool { return !t(r) }
-	case audience.And:
-		l, r := v.compile(x.L, attrs, live), v.compile(x.R, attrs, live)
-		return func(x *row) bool { return l(x) && r(x) }
-	case audience.Or:
-		l, r := v.compile(x.L, attrs, live), v.compile(x.R, attrs, live)
-		return func(x *row) bool { return l(x) || r(x) }
-	}
-	return func(*row) bool { return false }
+// page keeps the rows of the limit customers with the smallest ids of those
+// offered (all with limit ≤ 0): with a limit, a heap with the largest id on
+// top, whose id is top.
+type page struct {
+	v     *View
+	limit int
+	rows  []int32
+	top   []byte
+	seen  int
 }
 
-func (v *View) test(a Attr, live *liveTags) func(*row) bool {
-	switch a.Kind {
-	case KindSegment:
-		return func(r *row) bool { return r.scores.Segment == a.Value }
-	case KindStage:
-		return func(r *row) bool { return string(r.stage) == a.Value }
-	case KindRScore:
-		return func(r *row) bool { return r.scores.R == a.Score }
-	case KindFScore:
-		return func(r *row) bool { return r.scores.F == a.Score }
-	case KindMScore:
-		return func(r *row) bool { return r.scores.M == a.Score }
-	case KindTier:
-		id, ok := v.tiers.ids[a.Value]
-		return func(r *row) bool { return ok && uint32(v.tier[r.idx]) == id }
-	case KindTag:
-		if i, ok := v.liveNames[a.Value]; ok {
-			return func(r *row) bool { return live.holds(i, r) }
-		}
-		id, ok := v.names.ids[a.Value]
-		return func(r *row) bool { return ok && slices.Contains(v.tags[r.idx], id) }
-	}
-	return func(*row) bool { return false }
-}
-
-// sortIDs brings the id order up to date: rows added since are sorted and
-// merged in, rows removed left out and free to reuse. It runs under the
-// write lock.
-func (v *View) sortIDs() {
-	if len(v.unsorted) == 0 && len(v.dead) == 0 {
+func (p *page) offer(row int32, id []byte) {
+	p.seen++
+	switch {
+	case p.limit <= 0:
+		p.rows = append(p.rows, row)
+		return
+	case len(p.rows) < p.limit:
+		p.rows = append(p.rows, row)
+		heap.Push(p, row)
+	case bytes.Compare(id, p.top) < 0:
+		p.rows[0] = row
+		heap.Fix(p, 0)
+	default:
 		return
 	}
-	slices.SortFunc(v.unsorted, func(a, b int32) int { return strings.Compare(v.ids[a], v.ids[b]) })
-	merged := make([]int32, 0, len(v.sorted)+len(v.unsorted))
-	i, j := 0, 0
-	for i < len(v.sorted) || j < len(v.unsorted) {
-		var r int32
-		if j == len(v.unsorted) || i < len(v.sorted) && v.ids[v.sorted[i]] < v.ids[v.unsorted[j]] {
-			r, i = v.sorted[i], i+1
-		} else {
-			r, j = v.unsorted[j], j+1
+	p.top = p.v.ids.idAt(p.v.cust(p.rows[0]).id)
+}
+
+// Len, Less, Swap, Push and Pop make the page a heap of the largest id
+// first (container/heap), with Push appending nothing: offer did.
+func (p *page) Len() int           { return len(p.rows) }
+func (p *page) Less(i, j int) bool { return p.v.compareIDs(p.rows[i], p.rows[j]) > 0 }
+func (p *page) Swap(i, j int)      { p.rows[i], p.rows[j] = p.rows[j], p.rows[i] }
+func (p *page) Push(any)           {}
+func (p *page) Pop() any           { panic("view: a page never pops") }
+
+// segmentOf returns the segment of customer c at the scoring's T; "" for a
+// non-buyer.
+func segmentOf(sc *scoring, c *customer) string {
+	x := rowOf(sc, c)
+	if i := x.Segment(); i >= 0 {
+		return rfm.Segments[i]
+	}
+	return ""
+}
+
+// test is an audience expression compiled against the view: a tree whose
+// leaves test one thing of a customer, asking the row only what they need.
+type test struct {
+	op   testOp
+	l, r *test
+	// a name's
+	kind    Kind
+	segment int // index into rfm.Segments
+	stage   nes.Stage
+	score   int
+	in      []bool // by label set, for a tier or tag
+	live    int    // live tag rule
+}
+
+type testOp uint8
+
+const (
+	opNone testOp = iota // selects nobody
+	opAll
+	opName
+	opNot
+	opAnd
+	opOr
+)
+
+// compile turns expr into a test of one customer; a nil expr selects
+// everyone.
+func (v *View) compile(e audience.Expr, attrs map[string]Attr) *test {
+	switch x := e.(type) {
+	case nil:
+		return &test{op: opAll}
+	case audience.Name:
+		return v.compileName(attrs[x.Name])
+	case audience.Not:
+		return &test{op: opNot, l: v.compile(x.X, attrs)}
+	case audience.And:
+		return &test{op: opAnd, l: v.compile(x.L, attrs), r: v.compile(x.R, attrs)}
+	case audience.Or:
+		return &test{op: opOr, l: v.compile(x.L, attrs), r: v.compile(x.R, attrs)}
+	}
+	return &test{op: opNone}
+}
+
+func (v *View) compileName(a Attr) *test {
+	t := &test{op: opName, kind: a.Kind, stage: nes.Stage(a.Value), score: a.Score, live: -1}
+	switch a.Kind {
+	case KindSegment:
+		t.segment = slices.Index(rfm.Segments, a.Value)
+		if t.segment < 0 {
+			t.op = opNone
 		}
-		if v.ids[r] != "" && (len(merged) == 0 || merged[len(merged)-1] != r) {
-			merged = append(merged, r)
+	case KindTier:
+		id, ok := v.tiers.ids[a.Value]
+		t.in = v.labels.which(func(s *labelSet) bool { return ok && s.tier == id })
+	case KindTag:
+		if i, ok := v.liveNames[a.Value]; ok {
+			t.live = i
+			break
+		}
+		id, ok := v.names.ids[a.Value]
+		t.in = v.labels.which(func(s *labelSet) bool { return ok && slices.Contains(s.tags, id) })
+	case KindStage, KindRScore, KindFScore, KindMScore:
+	default:
+		t.op = opNone
+	}
+	return t
+}
+
+// holds tells whether customer x passes the test.
+func (t *test) holds(x *row, live *liveTags) bool {
+	switch t.op {
+	case opAll:
+		return true
+	case opNot:
+		return !t.l.holds(x, live)
+	case opAnd:
+		return t.l.holds(x, live) && t.r.holds(x, live)
+	case opOr:
+		return t.l.holds(x, live) || t.r.holds(x, live)
+	case opName:
+		switch t.kind {
+		case KindSegment:
+			return x.Segment() == t.segment
+		case KindStage:
+			return x.Stage() == t.stage
+		case KindRScore:
+			return x.Scores().R == t.score
+		case KindFScore:
+			return x.Scores().F == t.score
+		case KindMScore:
+			return x.Scores().M == t.score
+		case KindTier, KindTag:
+			if t.live >= 0 {
+				return live.holds(t.live, x)
+			}
+			return t.in[x.c.labels]
 		}
 	}
-	v.sorted, v.unsorted = merged, v.unsorted[:0]
-	v.free, v.dead = append(v.free, v.dead...), v.dead[:0]
+	return false
 }
 
 // Value is the number of customers and the sum of their lifetime spend.
@@ -190,16 +264,13 @@ func (v *View) Lifetimes(T time.Time) (all Value, bySegment map[string]Value) {
 	defer v.mu.RUnlock()
 	sc := v.scoring(T)
 	segs := make([]Value, len(rfm.Segments)+1) // the last for no segment
-	for r, id := range v.ids {
-		if id == "" {
-			continue
-		}
+	for _, c := range v.all() {
 		i := len(rfm.Segments)
-		if v.f[r] >= 1 {
-			i = sc.segmentIndex(recency(sc.T, v.last[r]), int64(v.f[r]), v.m[r])
+		if c.f >= 1 {
+			i = sc.segmentIndex(recency(sc.T, c.last), int64(c.f), c.m)
 		}
 		segs[i].Customers++
-		segs[i].Total = segs[i].Total.Add(money.Micros(v.lifetime[r]))
+		segs[i].Total = segs[i].Total.Add(money.Micros(c.lifetime))
 	}
 	bySegment = map[string]Value{}
 	for i, s := range segs {

@@ -309,3 +309,79 @@ func TestTagsThatDependOnScoresAreThoseOfTheScoresAtT(t *testing.T) {
 		}
 	}
 }
+
+func TestTheNewerSummaryWinsWhateverItsVersionAndTime(t *testing.T) {
+	at := func(s string) time.Time {
+		x, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	type stamp struct {
+		version int64
+		at      time.Time
+	}
+	for _, tc := range []struct {
+		name         string
+		older, newer stamp
+	}{
+		{"the same version evaluated later", stamp{7, at("2026-05-01T10:00:00.001Z")}, stamp{7, at("2026-05-01T10:00:00.002Z")}},
+		{"a higher version evaluated earlier", stamp{7, at("2026-05-02T00:00:00Z")}, stamp{8, at("2026-05-01T00:00:00Z")}},
+		{"a summary never evaluated, then one at the Unix epoch", stamp{0, time.Time{}}, stamp{0, time.UnixMilli(0)}},
+		{"a time before 1970 and the zero time", stamp{3, time.Time{}}, stamp{3, at("1969-12-31T23:59:59.999Z")}},
+		{"a time after 2109", stamp{3, at("2109-01-01T00:00:00Z")}, stamp{3, at("2200-01-01T00:00:00Z")}},
+		{"the last version that fits and the next", stamp{1<<22 - 2, T}, stamp{1<<22 - 1, T.Add(-time.Hour)}},
+		{"versions far past four million", stamp{1 << 40, T}, stamp{1<<40 + 1, T}},
+		{"a small version and a large one", stamp{5, T.Add(time.Hour)}, stamp{1 << 40, T}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sum := func(s stamp, f int) profile.Summary {
+				return profile.Summary{Customer: "c", Version: s.version, At: s.at, Orders: f, First: T.Add(-time.Hour), Last: T.Add(-time.Hour), F: f, M: 1}
+			}
+			older, newer := sum(tc.older, 1), sum(tc.newer, 2)
+			if !newer.Newer(older) || older.Newer(newer) {
+				t.Fatal("the case is not ordered as profile.Summary.Newer orders it")
+			}
+			for _, order := range [][]profile.Summary{{older, newer}, {newer, older}, {newer, older, newer, older}} {
+				v := New(nes.Config{}, nil)
+				for _, s := range order {
+					v.Put(s)
+				}
+				if vals, _, _ := v.Scores("c", T); vals.F != 2 {
+					t.Errorf("put in the order of F %v: the view holds F %d, want the newer's 2", fOf(order), vals.F)
+				}
+			}
+		})
+	}
+}
+
+func fOf(sums []profile.Summary) []int {
+	out := make([]int, len(sums))
+	for i, s := range sums {
+		out[i] = s.F
+	}
+	return out
+}
+
+// A load that reads a customer while the batch that evaluates them is
+// being written sees the batch's version and time but not yet its tier and
+// tags; the summary the batch then publishes has the same version and time,
+// and is what the customer is.
+func TestASummaryAsNewAsTheOneHeldCompletesIt(t *testing.T) {
+	v := New(nes.Config{}, nil)
+	read := profile.Summary{Customer: "c", Version: 1, At: T, Orders: 1, First: T.Add(-time.Hour), Last: T.Add(-time.Hour), F: 1, M: 5_000_000}
+	published := read
+	published.Tier, published.Tags = "member", []string{"bought:category:coats"}
+	v.Put(read, published)
+	c := v.Counts(T)
+	if c.Tiers["member"] != 1 || c.Tags["bought:category:coats"] != 1 {
+		t.Errorf("tiers %v and tags %v, want the published member with its tag", c.Tiers, c.Tags)
+	}
+	older := published
+	older.Version, older.Tier, older.Tags = 0, "gold", nil
+	v.Put(older, published)
+	if c := v.Counts(T); c.Tiers["member"] != 1 || c.Tiers["gold"] != 0 || c.Tags["bought:category:coats"] != 1 {
+		t.Errorf("after an older summary and the same again: tiers %v and tags %v, want the published member", c.Tiers, c.Tags)
+	}
+}
