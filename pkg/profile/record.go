@@ -429,9 +429,14 @@ func (r *record) encodeBody() []byte {
 		b = appendString(b, p.Segment)
 		b = append(b, byte(p.RScore), byte(p.FScore), byte(p.MScore))
 		b = appendString(b, p.Tier)
+		// Front-coded: tags share long prefixes ("bought:category:").
 		b = binary.AppendUvarint(b, uint64(len(p.Tags)))
+		prev := ""
 		for _, t := range p.Tags {
-			b = appendString(b, t)
+			n := commonPrefix(prev, t)
+			b = binary.AppendUvarint(b, uint64(n))
+			b = appendString(b, t[n:])
+			prev = t
 		}
 	} else {
 		b = append(b, 0)
@@ -445,6 +450,15 @@ func (r *record) encodeBody() []byte {
 		b = append(b, 0)
 	}
 	return b
+}
+
+// commonPrefix is the length of the longest common prefix of a and b.
+func commonPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
 }
 
 func appendString(b []byte, s string) []byte {
@@ -463,6 +477,19 @@ func (d *decoder) varint() int64 {
 		return 0
 	}
 	x, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errRecord
+		return 0
+	}
+	d.b = d.b[n:]
+	return x
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	x, n := binary.Uvarint(d.b)
 	if n <= 0 {
 		d.err = errRecord
 		return 0
@@ -548,8 +575,15 @@ func decodeRecord(v []byte) (*record, error) {
 		p.Tier = d.string()
 		if n := d.count(); n > 0 {
 			p.Tags = make([]string, n)
+			prev := ""
 			for i := range p.Tags {
-				p.Tags[i] = d.string()
+				k := d.uvarint()
+				if k > uint64(len(prev)) {
+					d.err = errRecord
+					break
+				}
+				p.Tags[i] = prev[:k] + d.string()
+				prev = p.Tags[i]
 			}
 		}
 		r.published = p

@@ -20,7 +20,7 @@ func TestARecordDecodesToWhatWasEncoded(t *testing.T) {
 		cart:    []lww{{"sku-1", 9, "2|5000000"}},
 		history: []entry{{"o:1", 10, 25_000_000}, {"r:e9", 11, -3}},
 		viewed:  []item{{"s", 1}}, viewedCats: []item{{"c", 2}}, bought: []item{{"s:x", 3}, {"c:y", 3}},
-		published: &Snapshot{Stage: nes.Stage("E0"), Segment: "x", RScore: 5, FScore: 1, MScore: 3, Tier: "gold", Tags: []string{"a", "b"}},
+		published: &Snapshot{Stage: nes.Stage("E0"), Segment: "x", RScore: 5, FScore: 1, MScore: 3, Tier: "gold", Tags: []string{"bought:category:cat-01", "bought:category:cat-13", "new_rich", "viewed_not_bought:SKU-0106", "viewed_not_bought:SKU-0176"}},
 		entry:     &population.Entry{Version: 3, At: 99, F: 2, M: 1, Last: -7},
 	}
 	got, err := decodeRecord(encoded(r))

@@ -3,6 +3,8 @@ package replay_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -17,16 +19,21 @@ import (
 	"github.com/segflow/segflow/pkg/testenv"
 )
 
-// benchEvents is a year of 2,000 customers: 20,000 events, a third orders,
-// the rest views and cart adds, in time order.
+// benchEvents is a year of 10 events a customer, a third orders, the rest
+// views and cart adds, in time order: 20,000 events of 2,000 customers, or
+// SEGFLOW_BENCH_EVENTS (such as 1000000 for the figure at 1M events).
 func benchEvents(b *testing.B) []kafka.Message {
-	const customers, perCustomer = 2000, 10
+	const perCustomer = 10
+	customers := 2000
+	if n, err := strconv.Atoi(os.Getenv("SEGFLOW_BENCH_EVENTS")); err == nil && n >= perCustomer {
+		customers = n / perCustomer
+	}
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	var msgs []kafka.Message
 	for k := 0; k < perCustomer; k++ {
 		for i := 0; i < customers; i++ {
 			c := fmt.Sprintf("cust-%05d", i)
-			at := start.Add(time.Duration(k*customers+i) * (365 * 24 * time.Hour / (customers * perCustomer)))
+			at := start.Add(time.Duration(k*customers+i) * (365 * 24 * time.Hour / time.Duration(customers*perCustomer)))
 			id := fmt.Sprintf("%s-%d", c, k)
 			switch k % 3 {
 			case 0:
@@ -42,7 +49,7 @@ func benchEvents(b *testing.B) []kafka.Message {
 	return msgs
 }
 
-// BenchmarkReplay measures a replay of 20,000 events from kfake into a fresh
+// BenchmarkReplay measures a replay of 20,000 events (see benchEvents) from kfake into a fresh
 // namespace on redis-server, in event time and in bulk, against
 // two baselines measured in the same run on the same events: the store's
 // bulk write alone (Store.Write: no evaluation, no Kafka) and the live
