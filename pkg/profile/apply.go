@@ -460,9 +460,10 @@ func (s *Store) Commit(ctx context.Context, changes []Change) error {
 			return struct{}{}, err
 		}
 		for c, snap := range last {
-			snap := snap
-			b.recs[c].published = &snap
-			b.dirty[c] = true
+			if r := b.recs[c]; r.stored { // an erased customer stays erased
+				r.published = &snap
+				b.dirty[c] = true
+			}
 		}
 		return struct{}{}, b.write(ctx, nil)
 	})

@@ -39,7 +39,9 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 	for _, c := range order {
 		e := entryOf(latest[c], T)
 		pop.Put(c, e)
-		if r := b.recs[c]; r.entry == nil || e.Newer(*r.entry) {
+		// A customer without a record (erased meanwhile, or never seen) gets
+		// none from an evaluation.
+		if r := b.recs[c]; (r.stored || b.dirty[c]) && (r.entry == nil || e.Newer(*r.entry)) {
 			r.entry = &e
 			b.dirty[c] = true
 		}

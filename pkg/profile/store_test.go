@@ -533,3 +533,36 @@ func TestACustomerWhoseRefundsExceedTheirOrdersHasTheLowestTier(t *testing.T) {
 		}
 	}
 }
+
+// Evaluating or committing a customer who has no record (erased while their
+// timer or change was on its way) leaves them without one.
+func TestNeitherAnEvaluationNorACommitBringsBackACustomerWithoutARecord(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	ctx := context.Background()
+	s := newStore(t, rdb, "ghost")
+	T := day(10)
+	changes, _, err := s.Apply(ctx, T, []profile.Op{order(t, "gone", "g1", day(1), "10.00")})
+	if err != nil || len(changes) == 0 {
+		t.Fatalf("apply: %d changes, %v", len(changes), err)
+	}
+	if _, err := s.Erase(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Settle(ctx, T, []string{"gone", "never"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Evaluate(ctx, T, []string{"gone", "never"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"gone", "never"} {
+		if ok, err := s.Exists(ctx, c); err != nil || ok {
+			t.Errorf("%s has a profile again (%v)", c, err)
+		}
+	}
+	if keys := testenv.Keys(t, rdb, "ghost:{*"); len(keys) > 0 {
+		t.Errorf("keys left: %v", keys)
+	}
+}
