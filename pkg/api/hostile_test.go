@@ -19,7 +19,11 @@ import (
 // withoutRecords drops the erasure record and audit log from a Dump of every
 // key: an erasure writes them whatever it erases.
 func withoutRecords(all map[string]string) map[string]string {
-	delete(all, privacy.Key)
+	for k := range all {
+		if privacy.IsRecordKey(k) {
+			delete(all, k)
+		}
+	}
 	delete(all, keys.Shared("privacy", "audit"))
 	return all
 }

@@ -229,7 +229,7 @@ func comparable(all map[string]string) map[string]string {
 		ix, _ := keys.SharedOf("sf", k)
 		tr, _ := keys.SharedOf("tr", k)
 		switch {
-		case strings.HasPrefix(k, "sf:seen:"), k == privacy.Key, k == api.AuditKey,
+		case strings.HasPrefix(k, "sf:seen:"), privacy.IsRecordKey(k), k == api.AuditKey,
 			strings.HasPrefix(tr, "stats:"),
 			ix == "ix" && (strings.Contains(k, ":day") || strings.Contains(k, ":names:")):
 			delete(all, k)
