@@ -34,6 +34,26 @@ func Earliest(ctx context.Context, rdb redis.UniversalClient, zsets []string, up
 	return out[:min(len(out), limit)], nil
 }
 
+// CountUpTo returns how many members of the sorted sets zsets — the shards
+// of one record — score at or below upTo, in one pipeline.
+func CountUpTo(ctx context.Context, rdb redis.UniversalClient, zsets []string, upTo int64) (int64, error) {
+	cmds := make([]*redis.IntCmd, len(zsets))
+	_, err := rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, k := range zsets {
+			cmds[i] = pipe.ZCount(ctx, k, "-inf", strconv.FormatInt(upTo, 10))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, cmd := range cmds {
+		n += cmd.Val()
+	}
+	return n, nil
+}
+
 // HMGet returns the values of fields, each read from the hash key(field) —
 // its shard of a record split by field — in one pipeline of one HMGET per
 // hash; a missing field's value is nil.

@@ -3,7 +3,6 @@ package profile
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -47,17 +46,9 @@ func (s *Store) dueTimers(ctx context.Context, upTo time.Time, limit int) ([]red
 
 // Backlog returns how many timers are due at T and not yet applied.
 func (s *Store) Backlog(ctx context.Context, T time.Time) (int64, error) {
-	shards := s.timerKeys()
-	cmds := make([]*redis.IntCmd, len(shards))
-	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i, k := range shards {
-			cmds[i] = pipe.ZCount(ctx, k, "-inf", strconv.FormatInt(T.UnixMilli(), 10))
-		}
-		return nil
-	})
-	var n int64
-	for _, cmd := range cmds {
-		n += cmd.Val()
+	n, err := keyspace.CountUpTo(ctx, s.rdb, s.timerKeys(), T.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("count due timers: %w", err)
 	}
-	return n, err
+	return n, nil
 }

@@ -32,7 +32,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -507,20 +506,9 @@ func (e *Engine) Due(ctx context.Context, T time.Time, limit int) (int, error) {
 // Backlog returns how many waits' timers fall due at or before T, across
 // every shard of the timers, in one pipeline.
 func Backlog(ctx context.Context, rdb redis.UniversalClient, T time.Time) (int64, error) {
-	shards := dueKeys()
-	cmds := make([]*redis.IntCmd, len(shards))
-	_, err := rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i, k := range shards {
-			cmds[i] = pipe.ZCount(ctx, k, "-inf", strconv.FormatInt(T.UnixMilli(), 10))
-		}
-		return nil
-	})
+	n, err := keyspace.CountUpTo(ctx, rdb, dueKeys(), T.UnixMilli())
 	if err != nil {
 		return 0, fmt.Errorf("count wait timers: %w", err)
-	}
-	var n int64
-	for _, cmd := range cmds {
-		n += cmd.Val()
 	}
 	return n, nil
 }
