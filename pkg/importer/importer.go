@@ -35,6 +35,7 @@ import (
 
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/keys"
+	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/stream"
 )
 
@@ -133,9 +134,11 @@ func (s Summary) String() string {
 	return fmt.Sprintf("%d rows: %d written, %d already imported, %d errors", s.Rows, s.Written, s.Skipped, len(s.Errors))
 }
 
-// DoneKey is the Redis hash of the event ids an import from source has
-// written: id -> "1".
-func DoneKey(source string) string { return keys.Shared("import", keys.Tag(source)) + ":done" }
+// DoneKey is the Redis hash that records whether the import from source
+// wrote the event id: id -> "1". The record of a source is split by event id
+// into the shards of [keys.Shard], so that on a cluster no master holds all
+// of it: import:{#<source>.<n>.<k>}:done.
+func DoneKey(source, id string) string { return keys.Shard("import", keys.Tag(source), id) + ":done" }
 
 // namespace makes the stable event ids: UUIDs (version 5) of source, kind and
 // order id.
@@ -222,30 +225,36 @@ func (im *Importer) flush(ctx context.Context, batch []pending, sum *Summary) er
 	if len(batch) == 0 {
 		return nil
 	}
-	key := DoneKey(im.cfg.Source)
 	ids := make([]string, len(batch))
 	for i, p := range batch {
 		ids[i] = p.id
 	}
-	done, err := im.rdb.HMGet(ctx, key, ids...).Result()
+	done, err := keyspace.HMGet(ctx, im.rdb, ids, func(id string) string { return DoneKey(im.cfg.Source, id) })
 	if err != nil {
 		return fmt.Errorf("read imported ids: %w", err)
 	}
 	var msgs []kafka.Message
-	var fresh []any
+	fresh := map[string][]any{} // shard -> id, "1", …
 	for i, p := range batch {
 		if done[i] != nil {
 			sum.Skipped++
 			continue
 		}
 		msgs = append(msgs, p.msg)
-		fresh = append(fresh, p.id, "1")
+		k := DoneKey(im.cfg.Source, p.id)
+		fresh[k] = append(fresh[k], p.id, "1")
 	}
 	if len(msgs) > 0 {
 		if err := im.out.WriteMessages(ctx, msgs...); err != nil {
 			return fmt.Errorf("write %d orders to kafka: %w", len(msgs), err)
 		}
-		if err := im.rdb.HSet(ctx, key, fresh...).Err(); err != nil {
+		_, err := im.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for k, f := range fresh {
+				pipe.HSet(ctx, k, f...)
+			}
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("record imported ids: %w", err)
 		}
 		sum.Written += len(msgs)

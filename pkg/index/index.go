@@ -21,28 +21,39 @@
 //
 // # Keys
 //
-// One slot, {#ix}, under the store's prefix (default "sf"):
+// The index is split by customer into the 256 shards of [keys.Shard], so
+// that on Redis Cluster no master holds it all; a customer's entry and
+// counts are in the shard of their id, under the store's prefix (default
+// "sf"):
 //
-//	sf:{#ix}:snap         hash customer -> "<At ms>|<snapshot JSON>"
-//	sf:{#ix}:stage:<s>    set of customers in NES stage s
-//	sf:{#ix}:seg:<s>      set of customers whose published segment is s
-//	sf:{#ix}:tier:<t>     set of customers in tier t
-//	sf:{#ix}:tag:<t>      set of customers with tag t
-//	sf:{#ix}:day:<date>   hash stage -> customers in it at the last change of
-//	                     that UTC day (date YYYY-MM-DD)
-//	sf:{#ix}:days         zset date -> day (Unix days), the days recorded
-//	sf:{#ix}:names:<kind> set of the names of kind (stage, seg, tier, tag)
-//	                     ever indexed, so that counting needs no key scan
+//	sf:{#ix.<n>.<k>}:snap          hash customer -> "<At ms>|<snapshot JSON>"
+//	sf:{#ix.<n>.<k>}:count:<kind>  hash name -> customers of the shard in the
+//	                               set kind:name (stage, seg, tier, tag)
+//	sf:{#ix.<n>.<k>}:days          zset "<date>|<count of each of dayStages>"
+//	                               by Unix day: the shard's stage counts at
+//	                               its last change of that UTC day
 //
-// The script names keys of the {#ix} slot that it derives from the recorded
-// snapshot; they share one slot, so it runs on Redis Cluster as well.
+// A change touches its customer's shard only, in one script whose keys are
+// all declared. Readers go through every shard in one pipeline: a count is
+// the sum of the shards', the customers the union; the NES record of a day
+// adds up, for each shard, its record of the latest day up to that one — a
+// shard's counts stay as they were until its next change — so it is the
+// distribution after the day's last change, as one record would hold it.
+//
+// Only counts are kept, not the customers of each set: nothing reads the
+// members (counts and audiences come from the population view, pkg/view),
+// and counts cost a field per name per shard where sets cost an entry per
+// customer per set.
 package index
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -73,47 +84,89 @@ func New(rdb redis.UniversalClient, prefix string) *Index {
 	return &Index{rdb: rdb, prefix: prefix}
 }
 
-func (ix *Index) base() string { return keys.Shared(ix.prefix, "ix") + ":" }
+// shard is the shard of the index that holds customer c's entry.
+func (ix *Index) shard(c string) shardKeys { return ix.shardKeys(keys.Shard(ix.prefix, record, c)) }
+
+// shards are every shard of the index.
+func (ix *Index) shards() []shardKeys {
+	out := make([]shardKeys, keys.Shards)
+	for n := range out {
+		out[n] = ix.shardKeys(keys.ShardN(ix.prefix, record, n))
+	}
+	return out
+}
 
 // Prefix is the namespace of the index.
 func (ix *Index) Prefix() string { return ix.prefix }
 
-// applyScript replaces a customer's entry. KEYS: 1 snap hash, 2 days zset.
-// ARGV: 1 key base, 2 customer, 3 At (ms), 4 snapshot JSON, 5 day (date),
-// 6 day number. An empty snapshot erases the entry.
+// dayStages are the stages whose counts the NES record by day holds, in the
+// order of a record.
+var dayStages = []string{"prospect", "N", "E0", "S1", "S2", "S3"}
+
+// recordDayLua records the day ARGV[day] (date) numbered ARGV[day+1] in the
+// shard's days (KEYS[6]) from its stage counts (KEYS[2]).
+var recordDayLua = `
+local rec = {ARGV[day]}
+for i, n in ipairs(redis.call('HMGET', KEYS[2], '` + strings.Join(dayStages, "', '") + `')) do
+  rec[i + 1] = n or '0'
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[6], ARGV[day + 1], ARGV[day + 1])
+redis.call('ZADD', KEYS[6], ARGV[day + 1], table.concat(rec, '|'))
+`
+
+// applyScript replaces a customer's entry in their shard.
+//
+//	KEYS[1] -> <prefix>:{#ix.<n>.<k>}:snap
+//	KEYS[2..5] -> <prefix>:{#ix.<n>.<k>}:count:stage, seg, tier, tag
+//	KEYS[6] -> <prefix>:{#ix.<n>.<k>}:days
+//	ARGV[1] -> customer
+//	ARGV[2] -> At (Unix ms)
+//	ARGV[3] -> snapshot JSON; empty erases the entry (and records no day)
+//	ARGV[4] -> day (date), ARGV[5] -> its Unix day
 var applyScript = redis.NewScript(`
-local base, c, at = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local cur = redis.call('HGET', KEYS[1], c)
--- sets returns the {kind, name} pairs of a snapshot's sets.
+local c, at = ARGV[1], tonumber(ARGV[2])
+local counts = {stage = KEYS[2], seg = KEYS[3], tier = KEYS[4], tag = KEYS[5]}
+-- sets returns the {kind, name} pairs of a snapshot's sets, each once.
 local function sets(raw)
   local s = cjson.decode(raw)
   local out = {{'stage', s.stage or ''}}
   if type(s.segment) == 'string' and s.segment ~= '' then out[#out + 1] = {'seg', s.segment} end
   if type(s.tier) == 'string' and s.tier ~= '' then out[#out + 1] = {'tier', s.tier} end
   if type(s.tags) == 'table' then
-    for _, t in ipairs(s.tags) do out[#out + 1] = {'tag', t} end
+    local seen = {}
+    for _, t in ipairs(s.tags) do
+      if not seen[t] then seen[t] = true; out[#out + 1] = {'tag', t} end
+    end
   end
   return out
 end
+local function count(raw, by)
+  for _, kn in ipairs(sets(raw)) do
+    local h = counts[kn[1]]
+    if redis.call('HINCRBY', h, kn[2], by) <= 0 then redis.call('HDEL', h, kn[2]) end
+  end
+end
+local cur = redis.call('HGET', KEYS[1], c)
 if cur then
   local ct, craw = string.match(cur, '^(%d+)|(.*)$')
   if tonumber(ct) > at then return 0 end
-  for _, kn in ipairs(sets(craw)) do redis.call('SREM', base .. kn[1] .. ':' .. kn[2], c) end
+  count(craw, -1)
 end
-if ARGV[4] == '' then
+if ARGV[3] == '' then
   redis.call('HDEL', KEYS[1], c)
   return 1
 end
-for _, kn in ipairs(sets(ARGV[4])) do
-  redis.call('SADD', base .. kn[1] .. ':' .. kn[2], c)
-  redis.call('SADD', base .. 'names:' .. kn[1], kn[2])
-end
-redis.call('HSET', KEYS[1], c, ARGV[3] .. '|' .. ARGV[4])
-local day = base .. 'day:' .. ARGV[5]
-for _, st in ipairs({'prospect', 'N', 'E0', 'S1', 'S2', 'S3'}) do
-  redis.call('HSET', day, st, redis.call('SCARD', base .. 'stage:' .. st))
-end
-redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
+count(ARGV[3], 1)
+redis.call('HSET', KEYS[1], c, ARGV[2] .. '|' .. ARGV[3])
+local day = 4
+` + recordDayLua + `
+return 1
+`)
+
+// dayScript records a day in a shard from its counts as they are (KEYS as
+// applyScript's; ARGV[1] -> day (date), ARGV[2] -> its Unix day).
+var dayScript = redis.NewScript(`local day = 1
+` + recordDayLua + `
 return 1
 `)
 
@@ -122,7 +175,6 @@ func (ix *Index) Apply(ctx context.Context, changes []profile.Change) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	keys := []string{ix.base() + "snap", ix.base() + "days"}
 	_, err := ix.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for _, ch := range changes {
 			b, err := json.Marshal(ch.After)
@@ -130,7 +182,7 @@ func (ix *Index) Apply(ctx context.Context, changes []profile.Change) error {
 				return err
 			}
 			day := ch.At.UTC()
-			applyScript.Eval(ctx, pipe, keys, ix.base(), ch.Customer, ch.At.UnixMilli(), b,
+			applyScript.Eval(ctx, pipe, ix.shard(ch.Customer).all(), ch.Customer, ch.At.UnixMilli(), b,
 				day.Format(time.DateOnly), day.Unix()/86400)
 		}
 		return nil
@@ -143,10 +195,9 @@ func (ix *Index) Apply(ctx context.Context, changes []profile.Change) error {
 
 // Erase removes customers from the index.
 func (ix *Index) Erase(ctx context.Context, customers ...string) error {
-	keys := []string{ix.base() + "snap", ix.base() + "days"}
 	for _, c := range customers {
 		// The largest At: no change recorded before can win over the erasure.
-		if err := applyScript.Run(ctx, ix.rdb, keys, ix.base(), c, int64(1)<<52, "", "", 0).Err(); err != nil {
+		if err := applyScript.Run(ctx, ix.rdb, ix.shard(c).all(), c, int64(1)<<52, "", "", 0).Err(); err != nil {
 			return fmt.Errorf("erase index entry: %w", err)
 		}
 	}
@@ -155,57 +206,49 @@ func (ix *Index) Erase(ctx context.Context, customers ...string) error {
 
 // Counts returns how many customers each set of kind holds, by name.
 func (ix *Index) Counts(ctx context.Context, kind string) (map[string]int64, error) {
-	names, err := ix.names(ctx, kind)
-	if err != nil {
-		return nil, err
-	}
-	cmds := make([]*redis.IntCmd, len(names))
-	_, err = ix.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i, n := range names {
-			cmds[i] = pipe.SCard(ctx, ix.base()+kind+":"+n)
+	shards := ix.shards()
+	cmds := make([]*redis.MapStringStringCmd, len(shards))
+	_, err := ix.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, sh := range shards {
+			cmds[i] = pipe.HGetAll(ctx, sh.count(kind))
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("count %s sets: %w", kind, err)
 	}
-	out := make(map[string]int64, len(names))
-	for i, n := range names {
-		if v := cmds[i].Val(); v > 0 {
-			out[n] = v
+	out := map[string]int64{}
+	for _, cmd := range cmds {
+		for name, v := range cmd.Val() {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("count %s sets: bad count %q of %s", kind, v, name)
+			}
+			out[name] += n
 		}
 	}
 	return out, nil
 }
 
-// names lists the names of kind ever indexed; their sets may be empty now.
-func (ix *Index) names(ctx context.Context, kind string) ([]string, error) {
-	out, err := ix.rdb.SMembers(ctx, ix.base()+"names:"+kind).Result()
-	if err != nil {
-		return nil, fmt.Errorf("list %s sets: %w", kind, err)
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-// Members returns the customers in the set kind:name, sorted.
-func (ix *Index) Members(ctx context.Context, kind, name string) ([]string, error) {
-	m, err := ix.rdb.SMembers(ctx, ix.base()+kind+":"+name).Result()
-	if err != nil {
-		return nil, fmt.Errorf("read %s set: %w", kind, err)
-	}
-	sort.Strings(m)
-	return m, nil
-}
-
 // Customers returns every customer indexed, sorted.
 func (ix *Index) Customers(ctx context.Context) ([]string, error) {
-	m, err := ix.rdb.HKeys(ctx, ix.base()+"snap").Result()
+	shards := ix.shards()
+	cmds := make([]*redis.StringSliceCmd, len(shards))
+	_, err := ix.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, sh := range shards {
+			cmds[i] = pipe.HKeys(ctx, sh.snap())
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read indexed customers: %w", err)
 	}
-	sort.Strings(m)
-	return m, nil
+	var out []string
+	for _, cmd := range cmds {
+		out = append(out, cmd.Val()...)
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // Day is the NES distribution recorded for a day.
@@ -216,30 +259,78 @@ type Day struct {
 
 // Days returns the days recorded in [from, to] (dates, inclusive), in order.
 func (ix *Index) Days(ctx context.Context, from, to time.Time) ([]Day, error) {
-	dates, err := ix.rdb.ZRangeByScore(ctx, ix.base()+"days", &redis.ZRangeBy{
-		Min: fmt.Sprint(from.UTC().Unix() / 86400), Max: fmt.Sprint(to.UTC().Unix() / 86400),
-	}).Result()
-	if err != nil {
-		return nil, fmt.Errorf("read recorded days: %w", err)
-	}
-	cmds := make([]*redis.MapStringStringCmd, len(dates))
-	_, err = ix.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i, d := range dates {
-			cmds[i] = pipe.HGetAll(ctx, ix.base()+"day:"+d)
+	lo, hi := from.UTC().Unix()/86400, to.UTC().Unix()/86400
+	shards := ix.shards()
+	in := make([]*redis.StringSliceCmd, len(shards))
+	before := make([]*redis.StringSliceCmd, len(shards))
+	_, err := ix.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, sh := range shards {
+			in[i] = pipe.ZRangeByScore(ctx, sh.days(), &redis.ZRangeBy{Min: fmt.Sprint(lo), Max: fmt.Sprint(hi)})
+			before[i] = pipe.ZRevRangeByScore(ctx, sh.days(), &redis.ZRangeBy{Min: "-inf", Max: fmt.Sprint(lo - 1), Count: 1})
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read days: %w", err)
+		return nil, fmt.Errorf("read recorded days: %w", err)
 	}
+	// Each shard's records up to to, oldest first; the dates of any.
+	recs := make([][]dayRecord, len(shards))
+	var dates []string
+	for i := range shards {
+		for _, m := range append(before[i].Val(), in[i].Val()...) {
+			r, err := parseDay(m)
+			if err != nil {
+				return nil, err
+			}
+			recs[i] = append(recs[i], r)
+		}
+		for _, m := range in[i].Val() {
+			date, _, _ := strings.Cut(m, "|")
+			dates = append(dates, date)
+		}
+	}
+	sort.Strings(dates)
+	dates = slices.Compact(dates)
 	out := make([]Day, len(dates))
-	for i, d := range dates {
-		out[i] = Day{Date: d, Stages: map[string]int64{}}
-		for st, v := range cmds[i].Val() {
-			var n int64
-			fmt.Sscan(v, &n)
-			out[i].Stages[st] = n
+	for j, d := range dates {
+		out[j] = Day{Date: d, Stages: map[string]int64{}}
+		for i := range recs {
+			// The shard's latest record up to d, the first one being before.
+			k := -1
+			for k+1 < len(recs[i]) && recs[i][k+1].date <= d {
+				k++
+			}
+			if k < 0 {
+				continue
+			}
+			recs[i] = recs[i][k:] // the dates only grow
+			for s, n := range recs[i][0].counts {
+				out[j].Stages[dayStages[s]] += n
+			}
 		}
 	}
 	return out, nil
+}
+
+// dayRecord is a shard's record of a day.
+type dayRecord struct {
+	date   string
+	counts []int64 // of dayStages
+}
+
+// parseDay reads a member of a shard's days.
+func parseDay(m string) (dayRecord, error) {
+	f := strings.Split(m, "|")
+	if len(f) != 1+len(dayStages) {
+		return dayRecord{}, fmt.Errorf("read recorded days: bad record %q", m)
+	}
+	r := dayRecord{date: f[0], counts: make([]int64, len(dayStages))}
+	for i, v := range f[1:] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return dayRecord{}, fmt.Errorf("read recorded days: bad record %q", m)
+		}
+		r.counts[i] = n
+	}
+	return r, nil
 }

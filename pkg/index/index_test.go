@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,21 +102,6 @@ func TestIndexHoldsEachCustomersLatestSnapshotWhateverTheDelivery(t *testing.T) 
 		t.Fatal(err)
 	}
 	checkCounts(t, ix, want)
-	dog, err := ix.Members(ctx, Tag, "bought:category:dog")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wantDog []string
-	for c, s := range want {
-		if slices.Contains(s.Tags, "bought:category:dog") {
-			wantDog = append(wantDog, c)
-		}
-	}
-	slices.Sort(wantDog)
-	if !slices.Equal(dog, wantDog) {
-		t.Errorf("dog members %v, want %v", dog, wantDog)
-	}
-
 	// Every change delivered twice, shuffled: the same index, except the
 	// daily record, which follows arrival.
 	twice := append(slices.Clone(changes), changes...)
@@ -131,11 +117,11 @@ func TestIndexHoldsEachCustomersLatestSnapshotWhateverTheDelivery(t *testing.T) 
 }
 
 // sets dumps a namespace's index without the daily record, which follows
-// arrival order.
+// arrival order: the entries and the counts of every shard.
 func sets(t *testing.T, rdb redis.UniversalClient, prefix string) map[string]string {
 	d := testenv.Dump(t, rdb, prefix)
 	for k := range d {
-		if strings.HasPrefix(k, ":{#ix}:day") {
+		if strings.HasSuffix(k, ":days") {
 			delete(d, k)
 		}
 	}
@@ -176,8 +162,17 @@ func TestDaysRecordTheStageDistributionAtEachDaysLastChange(t *testing.T) {
 	if err := ix.Apply(ctx, changes); err != nil {
 		t.Fatal(err)
 	}
-	// Independently: replay the changes in time order and note the
-	// distribution after the last change of each day.
+	checkDays(t, ix, changes)
+	if days, _ := ix.Days(ctx, t0.AddDate(0, 0, 1), t0.AddDate(0, 0, 1)); len(days) != 1 || days[0].Date != "2026-03-02" {
+		t.Errorf("one day's range gives %v", days)
+	}
+}
+
+// checkDays checks the NES record of ix against changes applied in time
+// order, replayed independently: the distribution after the last change of
+// each day.
+func checkDays(t *testing.T, ix *Index, changes []profile.Change) {
+	t.Helper()
 	want := map[string]map[string]int64{}
 	cur := map[string]profile.Snapshot{}
 	for _, ch := range changes {
@@ -191,7 +186,7 @@ func TestDaysRecordTheStageDistributionAtEachDaysLastChange(t *testing.T) {
 		}
 		want[ch.At.Format(time.DateOnly)] = dist
 	}
-	days, err := ix.Days(ctx, t0.AddDate(0, 0, -1), t0.AddDate(0, 0, 30))
+	days, err := ix.Days(context.Background(), t0.AddDate(0, 0, -1), t0.AddDate(0, 0, 30))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,8 +201,77 @@ func TestDaysRecordTheStageDistributionAtEachDaysLastChange(t *testing.T) {
 			t.Errorf("day %s: %v, want %v", d.Date, d.Stages, want[d.Date])
 		}
 	}
-	if days, _ := ix.Days(ctx, t0.AddDate(0, 0, 1), t0.AddDate(0, 0, 1)); len(days) != 1 || days[0].Date != "2026-03-02" {
-		t.Errorf("one day's range gives %v", days)
+}
+
+// TestTheIndexOfManyCustomersIsSpreadOverShardsAndAddsUpExactly indexes the
+// history of 1,000 customers: their entries land in at least 200 of the 256
+// shards (on a cluster, no master holds the index), and the counts, the
+// customers and the NES record by day, added up over the shards, are those
+// of an independent replay of the history.
+func TestTheIndexOfManyCustomersIsSpreadOverShardsAndAddsUpExactly(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.StartRedis(t).Client(t)
+	ix := New(rdb, "")
+	changes := history(1000)
+	slices.SortStableFunc(changes, func(a, b profile.Change) int { return a.At.Compare(b.At) })
+	if err := ix.Apply(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	entries := 0
+	for _, k := range testenv.Keys(t, rdb, "sf:{#ix*}:snap") {
+		if rdb.HLen(ctx, k).Val() > 0 {
+			entries++
+		}
+	}
+	if entries < 200 {
+		t.Errorf("the entries of 1000 customers are in %d shards, want at least 200", entries)
+	}
+	want := latest(changes)
+	checkCounts(t, ix, want)
+	if all, _ := ix.Customers(ctx); len(all) != len(want) || !slices.IsSorted(all) {
+		t.Errorf("%d customers indexed, want %d, sorted", len(all), len(want))
+	}
+	checkDays(t, ix, changes)
+}
+
+// TestTheRebuildsDayCountsOnlyTheRebuiltCustomers indexes 200 customers in
+// "sf", then rebuilds "sf2" from the profiles of half of them and copies the
+// record of sf: the day of the rebuild counts the 100 only, also in the
+// shards that the other 100 alone filled in sf.
+func TestTheRebuildsDayCountsOnlyTheRebuiltCustomers(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.StartRedis(t).Client(t)
+	ix, ix2 := New(rdb, "sf"), New(rdb, "sf2")
+	changes := history(200)
+	if err := ix.Apply(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	var half []profile.Change
+	for _, ch := range changes {
+		if n, _ := strconv.Atoi(ch.Customer[1:]); n%2 == 0 {
+			half = append(half, ch)
+		}
+	}
+	if err := profile.New(rdb, profile.Config{Prefix: "sf2"}).Commit(ctx, half); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(300 * time.Hour)
+	if n, err := ix2.Rebuild(ctx, profile.New(rdb, profile.Config{Prefix: "sf2"}), now); err != nil || n != 100 {
+		t.Fatalf("rebuilt %d customers (%v), want 100", n, err)
+	}
+	if _, err := ix2.CopyDays(ctx, ix, now); err != nil {
+		t.Fatal(err)
+	}
+	days, err := ix2.Days(ctx, now, now)
+	if err != nil || len(days) != 1 {
+		t.Fatalf("the rebuild's day: %v (%v)", days, err)
+	}
+	want := expectedCounts(latest(half))[Stage]
+	for _, st := range []nes.Stage{nes.Prospect, nes.New, nes.Active, nes.Dozing, nes.HalfAsleep, nes.DeepAsleep} {
+		want[string(st)] += 0 // recorded, at 0
+	}
+	if !maps.Equal(days[0].Stages, want) {
+		t.Errorf("the rebuild's day counts %v, want the stages of the 100 rebuilt %v", days[0].Stages, want)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -30,8 +31,8 @@ func (ix *Index) Rebuild(ctx context.Context, store *profile.Store, now time.Tim
 	if err := ix.clear(ctx); err != nil {
 		return 0, err
 	}
-	keys := []string{ix.base() + "snap", ix.base() + "days"}
 	day := now.UTC()
+	date, dayNum := day.Format(time.DateOnly), day.Unix()/86400
 	n := 0
 	err := store.Customers(ctx, func(customers []string) error {
 		snaps, err := store.Published(ctx, customers)
@@ -44,45 +45,35 @@ func (ix *Index) Rebuild(ctx context.Context, store *profile.Store, now time.Tim
 				if err != nil {
 					return err
 				}
-				applyScript.Eval(ctx, pipe, keys, ix.base(), c, now.UnixMilli(), b, day.Format(time.DateOnly), day.Unix()/86400)
+				applyScript.Eval(ctx, pipe, ix.shard(c).all(), c, now.UnixMilli(), b, date, dayNum)
 			}
 			return nil
 		})
 		n += len(snaps)
 		return err
 	})
+	if err == nil {
+		// The day of the rebuild in every shard, those left empty too: a
+		// shard's record stands until its next one (see Days), and no
+		// record copied from before may stand for it (CopyDays).
+		_, err = ix.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for _, sh := range ix.shards() {
+				dayScript.Eval(ctx, pipe, sh.all(), date, dayNum)
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return n, fmt.Errorf("rebuild the index of %s: %w", ix.prefix, err)
 	}
 	return n, nil
 }
 
-// clear deletes every key of the index. They are all named by the index
-// itself (names, days), so no key scan is needed.
+// clear deletes every key of the index: those of each shard.
 func (ix *Index) clear(ctx context.Context) error {
-	del := []string{ix.base() + "snap", ix.base() + "days"}
-	for _, kind := range []string{Stage, Segment, Tier, Tag} {
-		names, err := ix.names(ctx, kind)
-		if err != nil {
-			return err
-		}
-		for _, name := range names {
-			del = append(del, ix.base()+kind+":"+name)
-		}
-		del = append(del, ix.base()+"names:"+kind)
-	}
-	dates, err := ix.rdb.ZRange(ctx, ix.base()+"days", 0, -1).Result()
-	if err != nil {
-		return fmt.Errorf("read recorded days: %w", err)
-	}
-	for _, d := range dates {
-		del = append(del, ix.base()+"day:"+d)
-	}
-	_, err = ix.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for len(del) > 0 {
-			k := del[:min(len(del), 500)]
-			del = del[len(k):]
-			pipe.Unlink(ctx, k...)
+	_, err := ix.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for _, sh := range ix.shards() {
+			pipe.Unlink(ctx, sh.all()...)
 		}
 		return nil
 	})
@@ -95,28 +86,39 @@ func (ix *Index) clear(ctx context.Context) error {
 // CopyDays copies into the index the NES record of from for the days before
 // the day of before, and returns how many days it copied: the history of the
 // namespace live before a switch, which a rebuilt index lacks, as it records
-// the day of its rebuild only.
+// the day of its rebuild only. Shard n's record goes to shard n: both
+// namespaces place a customer in the same shard.
 func (ix *Index) CopyDays(ctx context.Context, from *Index, before time.Time) (int, error) {
-	day := before.UTC().Truncate(24 * time.Hour)
-	days, err := from.Days(ctx, time.Unix(0, 0), day.Add(-time.Millisecond))
+	last := fmt.Sprint(before.UTC().Unix()/86400 - 1)
+	src, dst := from.shards(), ix.shards()
+	cmds := make([]*redis.ZSliceCmd, len(src))
+	_, err := ix.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, sh := range src {
+			cmds[i] = pipe.ZRangeByScoreWithScores(ctx, sh.days(), &redis.ZRangeBy{Min: "-inf", Max: last})
+		}
+		return nil
+	})
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("read the NES record of %s: %w", from.prefix, err)
 	}
+	dates := map[string]bool{}
 	_, err = ix.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for _, d := range days {
-			at, err := time.Parse(time.DateOnly, d.Date)
-			if err != nil {
-				return err
+		for i, sh := range dst {
+			zs := cmds[i].Val()
+			if len(zs) == 0 {
+				continue
 			}
-			for st, n := range d.Stages {
-				pipe.HSet(ctx, ix.base()+"day:"+d.Date, st, n)
+			pipe.ZRemRangeByScore(ctx, sh.days(), "-inf", last)
+			pipe.ZAdd(ctx, sh.days(), zs...)
+			for _, z := range zs {
+				date, _, _ := strings.Cut(fmt.Sprint(z.Member), "|")
+				dates[date] = true
 			}
-			pipe.ZAdd(ctx, ix.base()+"days", redis.Z{Score: float64(at.Unix() / 86400), Member: d.Date})
 		}
 		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("copy the NES record of %s into %s: %w", from.prefix, ix.prefix, err)
 	}
-	return len(days), nil
+	return len(dates), nil
 }

@@ -157,8 +157,8 @@ func SharedOf(prefix, key string) (name string, ok bool) {
 }
 
 // Shards is how many slots a shared record of many customers is split into
-// (timers, the erasure record, import records). Shard n is placed in the
-// n-th of Shards equal bands of Redis Cluster's 16384 slots, so a cluster
+// (timers, the segment index, the erasure record, import records). Shard n
+// is placed in the n-th of Shards equal bands of Redis Cluster's 16384 slots, so a cluster
 // whose slots are split evenly among its masters (as redis-cli --cluster
 // create splits them) holds Shards/masters ± 1 shards on each: 85 or 86 of
 // 3 masters, 10 or 11 of 24, 4 of 64. Reading every shard is one pipeline of

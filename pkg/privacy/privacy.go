@@ -14,16 +14,32 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segflow/segflow/pkg/keys"
+	"github.com/segflow/segflow/pkg/keyspace"
 )
 
-// Key is the Redis hash of erasures: SHA-256 of the customer id (hex) ->
-// erasure time in Unix milliseconds.
-var Key = keys.Shared("privacy", "erased")
+// The record is a Redis hash of erasures, SHA-256 of the customer id (hex)
+// -> erasure time in Unix milliseconds, split by the hash into the shards of
+// [keys.Shard] so that on a cluster no master holds all of it:
+// privacy:{#erased.<n>.<k>}.
+const (
+	prefix = "privacy"
+	record = "erased"
+)
+
+// key is the shard of the record that holds the customer whose Hash is h.
+func key(h string) string { return keys.Shard(prefix, record, h) }
+
+// IsRecordKey tells whether k is a shard of the erasure record.
+func IsRecordKey(k string) bool {
+	name, ok := keys.SharedOf(prefix, k)
+	return ok && strings.HasPrefix(name, record+".")
+}
 
 // Registry reads and writes the erasure record.
 type Registry struct {
@@ -42,7 +58,8 @@ func Hash(customer string) string {
 // Record records that customer was erased at at. Recording again keeps the
 // latest time.
 func (r *Registry) Record(ctx context.Context, customer string, at time.Time) error {
-	err := recordScript.Run(ctx, r.rdb, []string{Key}, Hash(customer), at.UnixMilli()).Err()
+	h := Hash(customer)
+	err := recordScript.Run(ctx, r.rdb, []string{key(h)}, h, at.UnixMilli()).Err()
 	if err != nil {
 		return fmt.Errorf("record erasure: %w", err)
 	}
@@ -63,7 +80,7 @@ func (r *Registry) Erased(ctx context.Context, customers []string) (map[string]t
 	for i, c := range customers {
 		hashes[i] = Hash(c)
 	}
-	vals, err := r.rdb.HMGet(ctx, Key, hashes...).Result()
+	vals, err := keyspace.HMGet(ctx, r.rdb, hashes, key)
 	if err != nil {
 		return nil, fmt.Errorf("read erasures: %w", err)
 	}

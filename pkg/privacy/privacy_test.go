@@ -2,6 +2,8 @@ package privacy_test
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -51,5 +53,48 @@ func TestAnErasureIsRecordedWithoutTheCustomerIDAndDropsOnlyEarlierEvents(t *tes
 		if got := privacy.Dropped(erased, c.customer, c.at); got != c.want {
 			t.Errorf("Dropped(%s, %v) = %v, want %v", c.customer, c.at, got, c.want)
 		}
+	}
+}
+
+// TestTheErasuresOfManyCustomersAreSpreadOverShardsAndReadBack records 1,000
+// erasures, each at its own time: they land in at least 200 of the 256
+// shards of the record (on a cluster, no master holds all of it), every
+// shard is recognised by IsRecordKey, and Erased gives each erased
+// customer's time and none for the others, asked together.
+func TestTheErasuresOfManyCustomersAreSpreadOverShardsAndReadBack(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.StartRedis(t).Client(t)
+	reg := privacy.New(rdb)
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	want := map[string]time.Time{}
+	var asked []string
+	for i := range 1000 {
+		c := fmt.Sprintf("cust-%04d", i)
+		want[c] = at.Add(time.Duration(i) * time.Second)
+		if err := reg.Record(ctx, c, want[c]); err != nil {
+			t.Fatal(err)
+		}
+		asked = append(asked, c, fmt.Sprintf("kept-%04d", i))
+	}
+	shards := testenv.Keys(t, rdb, "privacy:*")
+	if len(shards) < 200 {
+		t.Errorf("1000 erasures are in %d keys, want at least 200 shards", len(shards))
+	}
+	for _, k := range shards {
+		if !privacy.IsRecordKey(k) {
+			t.Errorf("%s is not recognised as a shard of the record", k)
+		}
+	}
+	for _, k := range []string{"privacy:{#audit}", "privacy:{erased}", "sf:{#erased.1.2}"} {
+		if privacy.IsRecordKey(k) {
+			t.Errorf("%s is taken for a shard of the record", k)
+		}
+	}
+	erased, err := reg.Erased(ctx, asked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.EqualFunc(erased, want, time.Time.Equal) {
+		t.Errorf("Erased gives %d customers, want the %d erased at their times", len(erased), len(want))
 	}
 }

@@ -28,8 +28,10 @@ import (
 // keys, of the command time and script time Redis measured (INFO
 // commandstats) and of its CPU time (INFO cpu), and for each figure the
 // largest share over the mean share (1 is perfectly even; the aim is at most
-// 1.5). The log names the shared slots each master holds: the segment index
-// {#ix}, and how many of the timers' shards (pkg/keys.Shard).
+// 1.5). The log names how many shards (pkg/keys.Shard) of the namespace's
+// shared records each master holds: the segment index's (pkg/index, split
+// by customer) and the timers'. No record of many customers sits in one
+// slot: what is left unshared is each customer's own keys.
 func BenchmarkClusterBalance(b *testing.B) {
 	r := testenv.StartCluster(b)
 	rdb := r.Client(b)
@@ -89,7 +91,7 @@ func BenchmarkClusterBalance(b *testing.B) {
 	script := shares(func(st nodeStat) float64 { return st.scriptUsec })
 	cpu := shares(func(st nodeStat) float64 { return st.cpu })
 	for i, st := range after {
-		b.Logf("master %s: keys %.1f%%, command time %.1f%%, script time %.1f%%, cpu %.1f%%; shared slots %s",
+		b.Logf("master %s: keys %.1f%%, command time %.1f%%, script time %.1f%%, cpu %.1f%%; shards %s",
 			st.addr, 100*keys[i], 100*cmd[i], 100*script[i], 100*cpu[i], strings.Join(hot[st.addr], " "))
 	}
 	mean := 1 / float64(len(after))
@@ -151,8 +153,8 @@ func nodeStats(b *testing.B, rdb redis.UniversalClient) []nodeStat {
 	return out
 }
 
-// hotSlots returns, by master address, the shared slots of the namespace
-// prefix that it holds.
+// hotSlots returns, by master address, the shards of the shared records of
+// the namespace prefix that it holds.
 func hotSlots(b *testing.B, rdb redis.UniversalClient, prefix string) map[string][]string {
 	b.Helper()
 	out := map[string][]string{}
@@ -164,8 +166,8 @@ func hotSlots(b *testing.B, rdb redis.UniversalClient, prefix string) map[string
 		}
 		out[node.Options().Addr] = append(out[node.Options().Addr], name)
 	}
-	add(keys.Shared(prefix, "ix"), "{#ix}")
 	for i := range keys.Shards {
+		add(keys.ShardN(prefix, "ix", i), "ix")
 		add(keys.ShardN(prefix, "timers", i), "timers")
 	}
 	for addr, names := range out {

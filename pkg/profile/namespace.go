@@ -20,7 +20,7 @@ import (
 // rebuild writes a fresh namespace while the live one keeps serving, and the
 // switch between them is one SET of LiveKey, which every reader and writer of
 // profiles resolves per batch (see Live). Besides profile state, a
-// namespace holds its segment index (slot {#ix}, pkg/index), which
+// namespace holds its segment index (shards {#ix.<n>.<k>}, pkg/index), which
 // DropNamespace drops with it; nothing else lives under a namespace's prefix
 // except the collector's identity links and dedup markers under "sf", which
 // DropNamespace leaves.

@@ -1,14 +1,13 @@
 package profile
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/segflow/segflow/pkg/keyspace"
 )
 
 // Due applies up to limit of the time-driven changes due at or before T —
@@ -38,40 +37,18 @@ func (s *Store) Due(ctx context.Context, T time.Time, limit int) ([]Change, []st
 // dueTimers returns the earliest limit timers due at or before upTo, from
 // every shard, earliest first.
 func (s *Store) dueTimers(ctx context.Context, upTo time.Time, limit int) ([]redis.Z, error) {
-	shards := s.timerKeys()
-	cmds := make([]*redis.ZSliceCmd, len(shards))
-	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i, k := range shards {
-			cmds[i] = pipe.ZRangeByScoreWithScores(ctx, k, &redis.ZRangeBy{
-				Min: "-inf", Max: strconv.FormatInt(upTo.UnixMilli(), 10), Count: int64(limit),
-			})
-		}
-		return nil
-	})
+	due, err := keyspace.Earliest(ctx, s.rdb, s.timerKeys(), upTo.UnixMilli(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read due timers: %w", err)
 	}
-	var due []redis.Z
-	for _, cmd := range cmds {
-		due = append(due, cmd.Val()...)
-	}
-	slices.SortFunc(due, func(a, b redis.Z) int { return cmp.Compare(a.Score, b.Score) })
-	return due[:min(len(due), limit)], nil
+	return due, nil
 }
 
 // Backlog returns how many timers are due at T and not yet applied.
 func (s *Store) Backlog(ctx context.Context, T time.Time) (int64, error) {
-	shards := s.timerKeys()
-	cmds := make([]*redis.IntCmd, len(shards))
-	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i, k := range shards {
-			cmds[i] = pipe.ZCount(ctx, k, "-inf", strconv.FormatInt(T.UnixMilli(), 10))
-		}
-		return nil
-	})
-	var n int64
-	for _, cmd := range cmds {
-		n += cmd.Val()
+	n, err := keyspace.CountUpTo(ctx, s.rdb, s.timerKeys(), T.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("count due timers: %w", err)
 	}
-	return n, err
+	return n, nil
 }

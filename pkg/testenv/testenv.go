@@ -316,8 +316,8 @@ func WaitTimers(t testing.TB, store interface {
 
 // CustomerKeys returns Dump of a profile namespace's per-customer keys only,
 // without the snapshot last published (which records when, not what): the
-// shared slots (pkg/keys.Shared) — population {#rfm}, timers {#timers},
-// replay progress {#replay}, segment index {#ix} — are left out. Two namespaces built from the same
+// shared slots (pkg/keys.Shared) and shards (pkg/keys.Shard) — timers,
+// replay progress, segment index — are left out. Two namespaces built from the same
 // events compare equal by it.
 func CustomerKeys(t testing.TB, rdb redis.UniversalClient, ns string) map[string]string {
 	t.Helper()

@@ -69,7 +69,7 @@ campaigns:
 	if got["welcome"] != trigger.Backfill || got["vip"] != trigger.Backfill {
 		t.Errorf("decisions %v, want welcome and vip suppressed with reason backfill", got)
 	}
-	if n := e.rdb.ZCard(context.Background(), "tr:{#timers}:due").Val(); n != 0 {
+	if n, _ := trigger.Backlog(context.Background(), e.rdb, farFuture); n != 0 {
 		t.Errorf("%d waits scheduled, want none", n)
 	}
 }

@@ -10,7 +10,7 @@ import (
 // Erase removes a customer's trigger state: exactly the keys of theirs that
 // the layout names (keys.go: waits, decisions, sends, the sends of each
 // campaign in their last-send hash, exposures, conversions, habits, views)
-// and the timers of their waits in tr:{#timers}:due. Campaign statistics and
+// and the timers of their waits in their shard of the timers (dueKey). Campaign statistics and
 // budget slots hold counts and hashed decision ids only, and stay. It
 // returns how many keys and timers it removed.
 //
@@ -36,7 +36,7 @@ func Erase(ctx context.Context, rdb redis.UniversalClient, customer string) (int
 	deleted := pipe.Del(ctx, del...)
 	var removed *redis.IntCmd
 	if len(timers) > 0 {
-		removed = pipe.ZRem(ctx, dueKey, timers...)
+		removed = pipe.ZRem(ctx, dueKey(customer), timers...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, fmt.Errorf("erase trigger state: %w", err)

@@ -193,7 +193,7 @@ func (e *Engine) follow(ctx context.Context, from, into string) error {
 		for i, name := range names {
 			zs[i] = redis.Z{Score: due[name], Member: member(name, into)}
 		}
-		if err := e.rdb.ZAdd(ctx, dueKey, zs...).Err(); err != nil {
+		if err := e.rdb.ZAdd(ctx, dueKey(into), zs...).Err(); err != nil {
 			return fmt.Errorf("move the timers of a merged customer: %w", err)
 		}
 	}
@@ -205,7 +205,7 @@ func (e *Engine) follow(ctx context.Context, from, into string) error {
 		for name := range due {
 			old = append(old, member(name, from))
 		}
-		if err := e.rdb.ZRem(ctx, dueKey, old...).Err(); err != nil {
+		if err := e.rdb.ZRem(ctx, dueKey(from), old...).Err(); err != nil {
 			return fmt.Errorf("remove the timers of a merged customer: %w", err)
 		}
 	}

@@ -43,7 +43,24 @@ func stateKeys(c string) []string {
 }
 
 // Shared slots.
-var dueKey = keys.Shared(prefix, "timers") + ":due"
+
+// recordTimers is the timers of waits, sharded by customer ([keys.Shard]):
+// a customer's timers are in the shard of their id, so no cluster master
+// holds all of them.
+const recordTimers = "timers"
+
+// dueKey is the shard of the timers that holds customer c's: zset of
+// member(campaign, c) -> due time (Unix ms).
+func dueKey(c string) string { return keys.Shard(prefix, recordTimers, c) + ":due" }
+
+// dueKeys are every shard of the timers.
+func dueKeys() []string {
+	out := make([]string, keys.Shards)
+	for n := range out {
+		out[n] = keys.ShardN(prefix, recordTimers, n) + ":due"
+	}
+	return out
+}
 
 // statsKey holds a campaign's statistics (see attribution.go).
 func statsKey(campaign string) string { return keys.Shared(prefix, statsSlot+keys.Tag(campaign)) }

@@ -19,8 +19,9 @@
 // campaign -> wait), tr:{c}:decided (hash decision id -> outcome), tr:{c}:sent
 // and tr:{c}:sent:<campaign> (zsets of send times), tr:{c}:last (hash campaign
 // -> last send), tr:{c}:merged (the customer c was merged into, see
-// follow.go). Timers: tr:{#timers}:due (zset "<campaign>\x00<customer>" ->
-// due ms).
+// follow.go). Timers: in 256 shards by customer ([keys.Shard]),
+// tr:{#timers.<n>.<k>}:due (zset "<campaign>\x00<customer>" -> due ms); Due
+// reads the earliest of every shard in one pipeline.
 package trigger
 
 import (
@@ -31,7 +32,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +43,7 @@ import (
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/coupon"
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 )
@@ -375,7 +376,7 @@ func (e *Engine) schedule(ctx context.Context, c *campaign.Campaign, customer st
 		b, _ := json.Marshal(w)
 		pipe := e.rdb.Pipeline()
 		pipe.HSetNX(ctx, key, c.Name, b)
-		pipe.ZAddNX(ctx, dueKey, redis.Z{Score: float64(w.Due.UnixMilli()), Member: member(c.Name, customer)})
+		pipe.ZAddNX(ctx, dueKey(customer), redis.Z{Score: float64(w.Due.UnixMilli()), Member: member(c.Name, customer)})
 		if _, err := pipe.Exec(ctx); err != nil {
 			return fmt.Errorf("schedule %s: %w", c.Name, err)
 		}
@@ -398,7 +399,7 @@ func (e *Engine) schedule(ctx context.Context, c *campaign.Campaign, customer st
 	b, _ := json.Marshal(w)
 	pipe := e.rdb.Pipeline()
 	pipe.HSet(ctx, key, c.Name, b)
-	pipe.ZAdd(ctx, dueKey, redis.Z{Score: float64(w.Due.UnixMilli()), Member: member(c.Name, customer)})
+	pipe.ZAdd(ctx, dueKey(customer), redis.Z{Score: float64(w.Due.UnixMilli()), Member: member(c.Name, customer)})
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("schedule %s: %w", c.Name, err)
 	}
@@ -425,7 +426,7 @@ func (e *Engine) cancel(ctx context.Context, c *campaign.Campaign, customer stri
 func (e *Engine) finish(ctx context.Context, campaignName, customer string) error {
 	pipe := e.rdb.Pipeline()
 	pipe.HDel(ctx, pendingKey(customer), campaignName)
-	pipe.ZRem(ctx, dueKey, member(campaignName, customer))
+	pipe.ZRem(ctx, dueKey(customer), member(campaignName, customer))
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("finish wait: %w", err)
 	}
@@ -434,17 +435,19 @@ func (e *Engine) finish(ctx context.Context, campaignName, customer string) erro
 
 // Due decides up to limit waits due at T and returns how many it found.
 func (e *Engine) Due(ctx context.Context, T time.Time, limit int) (int, error) {
-	due, err := e.rdb.ZRangeByScore(ctx, dueKey, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(T.UnixMilli(), 10), Count: int64(limit)}).Result()
+	zs, err := keyspace.Earliest(ctx, e.rdb, dueKeys(), T.UnixMilli(), limit)
 	if err != nil {
 		return 0, fmt.Errorf("read due waits: %w", err)
 	}
-	if len(due) == 0 {
+	if len(zs) == 0 {
 		return 0, nil
 	}
-	names := make([]string, len(due))
-	customers := make([]string, len(due))
-	for i, m := range due {
-		names[i], customers[i], _ = strings.Cut(m, "\x00")
+	due := make([]string, len(zs))
+	names := make([]string, len(zs))
+	customers := make([]string, len(zs))
+	for i, z := range zs {
+		due[i] = fmt.Sprint(z.Member)
+		names[i], customers[i], _ = strings.Cut(due[i], "\x00")
 	}
 	// A wait of a customer merged into another is moved, not decided: a
 	// move interrupted by a crash is finished here, and the moved wait's
@@ -460,17 +463,17 @@ func (e *Engine) Due(ctx context.Context, T time.Time, limit int) (int, error) {
 			}
 		}
 		kept := 0
-		var stale []any
+		pipe := e.rdb.Pipeline()
 		for i := range due {
 			if _, ok := into[customers[i]]; ok {
-				stale = append(stale, due[i])
+				pipe.ZRem(ctx, dueKey(customers[i]), due[i])
 				continue
 			}
 			names[kept], customers[kept] = names[i], customers[i]
 			kept++
 		}
 		names, customers = names[:kept], customers[:kept]
-		if err := e.rdb.ZRem(ctx, dueKey, stale...).Err(); err != nil {
+		if _, err := pipe.Exec(ctx); err != nil {
 			return 0, fmt.Errorf("remove the timers of merged customers: %w", err)
 		}
 		if len(customers) == 0 {
@@ -500,6 +503,16 @@ func (e *Engine) Due(ctx context.Context, T time.Time, limit int) (int, error) {
 	return len(due), e.flush(ctx)
 }
 
+// Backlog returns how many waits' timers fall due at or before T, across
+// every shard of the timers, in one pipeline.
+func Backlog(ctx context.Context, rdb redis.UniversalClient, T time.Time) (int64, error) {
+	n, err := keyspace.CountUpTo(ctx, rdb, dueKeys(), T.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("count wait timers: %w", err)
+	}
+	return n, nil
+}
+
 // fire decides one wait that fell due: if the campaign's premise still holds
 // for the profile as it is now, and no purchase came after the wait began.
 func (e *Engine) fire(ctx context.Context, T time.Time, name, customer, cur string, prof *profile.Profile) error {
@@ -510,7 +523,7 @@ func (e *Engine) fire(ctx context.Context, T time.Time, name, customer, cur stri
 	}
 	if w.Due.After(T) {
 		// Restarted meanwhile: the timer belongs at the wait's due time.
-		return e.rdb.ZAdd(ctx, dueKey, redis.Z{Score: float64(w.Due.UnixMilli()), Member: member(name, customer)}).Err()
+		return e.rdb.ZAdd(ctx, dueKey(customer), redis.Z{Score: float64(w.Due.UnixMilli()), Member: member(name, customer)}).Err()
 	}
 	in := campaign.Input{Event: w.Event, Change: w.Change, Profile: profileVars(prof)}
 	if t, ok := w.Event["time"].(string); ok { // JSON round trip

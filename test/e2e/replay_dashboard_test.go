@@ -98,7 +98,7 @@ func TestDashboardDrawsAWeeklyReplayOfCDNOW(t *testing.T) {
 		// The trigger service decides with the clock at the week's end, so
 		// purchases of later weeks can convert its exposures.
 		waitGroup(t, p.kafka.Brokers, "segflow-trigger", append(event.Topics, event.TopicProfiles)...)
-		waitDue(t, p, "tr:{#timers}:due", end)
+		waitDue(t, p, end)
 		i = j
 	}
 	final := clk.now()
@@ -229,17 +229,17 @@ func waitGroup(t *testing.T, brokers []string, group string, topics ...string) {
 	}
 }
 
-// waitDue waits until no member of the timer zset key is due at T.
-func waitDue(t *testing.T, p *pipeline, key string, T time.Time) {
+// waitDue waits until no wait of the trigger service is due at T.
+func waitDue(t *testing.T, p *pipeline, T time.Time) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		n, err := p.rdb.ZCount(context.Background(), key, "-inf", strconv.FormatInt(T.UnixMilli(), 10)).Result()
+		n, err := trigger.Backlog(context.Background(), p.rdb, T)
 		if err == nil && n == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d timers of %s still due at %s", n, key, T)
+			t.Fatalf("%d trigger timers still due at %s (%v)", n, T, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -1,0 +1,87 @@
+package keyspace
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Earliest returns the limit members of lowest score at or below upTo among
+// the sorted sets zsets — the shards of one record (pkg/keys.ShardN) — lowest
+// first, in one pipeline: each shard gives at most limit, so the merge is
+// exact.
+func Earliest(ctx context.Context, rdb redis.UniversalClient, zsets []string, upTo int64, limit int) ([]redis.Z, error) {
+	cmds := make([]*redis.ZSliceCmd, len(zsets))
+	_, err := rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, k := range zsets {
+			cmds[i] = pipe.ZRangeByScoreWithScores(ctx, k, &redis.ZRangeBy{
+				Min: "-inf", Max: strconv.FormatInt(upTo, 10), Count: int64(limit),
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []redis.Z
+	for _, cmd := range cmds {
+		out = append(out, cmd.Val()...)
+	}
+	slices.SortStableFunc(out, func(a, b redis.Z) int { return cmp.Compare(a.Score, b.Score) })
+	return out[:min(len(out), limit)], nil
+}
+
+// CountUpTo returns how many members of the sorted sets zsets — the shards
+// of one record — score at or below upTo, in one pipeline.
+func CountUpTo(ctx context.Context, rdb redis.UniversalClient, zsets []string, upTo int64) (int64, error) {
+	cmds := make([]*redis.IntCmd, len(zsets))
+	_, err := rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, k := range zsets {
+			cmds[i] = pipe.ZCount(ctx, k, "-inf", strconv.FormatInt(upTo, 10))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, cmd := range cmds {
+		n += cmd.Val()
+	}
+	return n, nil
+}
+
+// HMGet returns the values of fields, each read from the hash key(field) —
+// its shard of a record split by field — in one pipeline of one HMGET per
+// hash; a missing field's value is nil.
+func HMGet(ctx context.Context, rdb redis.UniversalClient, fields []string, key func(field string) string) ([]any, error) {
+	byKey := map[string][]int{} // hash -> indexes in fields
+	for i, f := range fields {
+		k := key(f)
+		byKey[k] = append(byKey[k], i)
+	}
+	cmds := make(map[string]*redis.SliceCmd, len(byKey))
+	_, err := rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for k, idx := range byKey {
+			fs := make([]string, len(idx))
+			for j, i := range idx {
+				fs[j] = fields[i]
+			}
+			cmds[k] = pipe.HMGet(ctx, k, fs...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(fields))
+	for k, idx := range byKey {
+		for j, v := range cmds[k].Val() {
+			out[idx[j]] = v
+		}
+	}
+	return out, nil
+}
