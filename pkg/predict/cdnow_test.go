@@ -17,7 +17,7 @@ import (
 // end-to-end tests; its calibration period ends on 1997-09-30 (week 39)
 // and its holdout on 1998-06-30 (week 78).
 const (
-	cdnowSample  = "../../test/e2e/testdata/cdnow/CDNOW_sample.txt"
+	cdnowSample  = "../demo/cdnow/CDNOW_sample.txt"
 	cdnowSummary = "../../test/e2e/testdata/cdnow/cdnow_customers_summary_with_transactions.csv"
 )
 

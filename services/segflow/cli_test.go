@@ -69,7 +69,7 @@ func TestEachCommandsHelpListsExactlyItsOwnFlagsAndExitsZero(t *testing.T) {
 		usage   string
 		flags   []string
 	}{
-		{"run", "segflow run [flags]", join(everyService, collecting, updating, triggering, serving)},
+		{"run", "segflow run [flags]", join(everyService, collecting, updating, triggering, serving, []string{"demo"})},
 		{"collector", "segflow collector [flags]", join(everyService, collecting)},
 		{"profile-updater", "segflow profile-updater [flags]", join(everyService, updating)},
 		{"trigger", "segflow trigger [flags]", join(everyService, triggering)},

@@ -30,12 +30,14 @@ var commands = []*command{
 		about: "Runs every service in one process: the HTTP collector, the profile-updater, the trigger service " +
 			"(with --campaigns), and the read API with its segment index and the dashboard (with --api-tokens). " +
 			"Without --kafka-brokers and --redis-addr it starts an embedded Kafka-protocol broker and an embedded Redis " +
-			"in-process, with the write key and API token dev, listening on this machine only.",
+			"in-process, with the write key and API token dev, listening on this machine only. With --demo it first " +
+			"loads the bundled CDNOW sample in event time, so the dashboard has 18 months of history to show.",
 		examples: []string{
 			"segflow run --campaigns deploy/campaigns.yaml",
+			"segflow run --demo",
 			"segflow run --kafka-brokers kafka:9092 --redis-addr redis:6379 --write-keys web=$KEY --api-tokens crm=$TOKEN",
 		},
-		flags: append(serviceGroups[:len(serviceGroups):len(serviceGroups)], collectorFlags, updaterFlags, triggerFlags, apiFlags, logFlags),
+		flags: append(serviceGroups[:len(serviceGroups):len(serviceGroups)], collectorFlags, updaterFlags, triggerFlags, apiFlags, demoFlags, logFlags),
 	},
 	{
 		name:    "collector",

@@ -66,6 +66,7 @@ type config struct {
 	WebhookSecret  string
 	APITokens      string
 	IndexGroup     string
+	Demo           bool
 
 	LogFormat string
 	LogLevel  string
@@ -181,6 +182,9 @@ func (c *config) validate(cmd *command) error {
 		}
 	case "run", "collector":
 		if _, err := c.writeKeys(); err != nil {
+			return err
+		}
+		if err := c.demoDefaults(); err != nil {
 			return err
 		}
 	case "trigger":

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/segflow/segflow/pkg/demo"
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/stream"
 )
@@ -144,6 +145,11 @@ func apiFlags(fs *flag.FlagSet, c *config) {
 	campaignsFlag(fs, c)
 	consumerFlags(fs, c)
 	storeFlags(fs, c)
+}
+
+// demoFlags: segflow run --demo.
+func demoFlags(fs *flag.FlagSet, c *config) {
+	fs.BoolVar(&c.Demo, "demo", false, "load the bundled CDNOW sample (2,357 customers, 1997-01 to 1998-06) in event time before the profile-updater starts, with the clock (--now) at "+demo.Clock.Format(time.RFC3339)+" and --campaigns "+demoCampaigns+" unless given; once loaded, the same Redis is not loaded again")
 }
 
 // importFlags: segflow import orders.

@@ -101,10 +101,10 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	health.Register(mux, reg, map[string]health.Check{
+	checks := map[string]health.Check{
 		"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 		"kafka": func(ctx context.Context) error { return stream.Ping(ctx, brokers, sec) },
-	}, log)
+	}
 
 	var g supervise.Group
 	if cmd == "run" || cmd == "collector" {
@@ -144,12 +144,20 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 	if err != nil {
 		return err
 	}
+	// With --demo the sample is loaded before the profile-updater starts.
+	startUpdater := func(run func(context.Context) error) func(context.Context) error { return run }
+	if cmd == "run" && cfg.Demo {
+		d := newDemoLoader(brokers, sec, store, writer, rdb, log)
+		g.Add("demo", d.run)
+		checks["demo"] = d.check
+		startUpdater = d.after
+	}
 	if cmd == "run" || cmd == "profile-updater" {
 		up, err := updater.New(updater.Config{Brokers: brokers, Security: sec, GroupID: cfg.ConsumerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, Namespace: live.Store, Lag: lag}, store, writer, log, reg)
 		if err != nil {
 			return err
 		}
-		g.Add("profile-updater", up.Run)
+		g.Add("profile-updater", startUpdater(up.Run))
 	}
 	if cmd == "run" || cmd == "profile-updater" || cmd == "trigger" {
 		// The populations the live stores score against (loaded from Redis
@@ -195,6 +203,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		log.Info("read API and dashboard off: no --api-tokens")
 	}
 
+	health.Register(mux, reg, checks, log)
 	handler, err := health.Recover(mux, log, reg)
 	if err != nil {
 		return err

@@ -49,7 +49,8 @@ func dataRoots() []string {
 	if d := os.Getenv("SEGFLOW_DATA"); d != "" {
 		roots = append(roots, d)
 	}
-	return append(roots, filepath.Join("..", "..", "..", "shared", "data"), "testdata")
+	// The CDNOW sample ships in pkg/demo, which embeds it for segflow run --demo.
+	return append(roots, filepath.Join("..", "..", "..", "shared", "data"), "testdata", filepath.Join("..", "..", "pkg", "demo"))
 }
 
 // dataPath resolves rel under the first data root that has it, and skips the
