@@ -159,8 +159,8 @@ func Load(ctx context.Context, cfg Config, rdb redis.UniversalClient) (Result, e
 	}
 	// Whatever an unfinished load wrote may be missing from the topics (an
 	// embedded broker starts empty), so the orders are all written again.
-	if err := rdb.Del(ctx, importer.DoneKey(Source)).Err(); err != nil {
-		return Result{}, fmt.Errorf("demo: reset the import record: %w", err)
+	if err := importer.Forget(ctx, rdb, Source); err != nil {
+		return Result{}, fmt.Errorf("demo: %w", err)
 	}
 	im, err := importer.New(importer.Config{Source: Source, Currency: Currency}, cfg.Out, rdb)
 	if err != nil {

@@ -140,6 +140,19 @@ func (s Summary) String() string {
 // of it: import:{#<source>.<n>.<k>}:done.
 func DoneKey(source, id string) string { return keys.Shard("import", keys.Tag(source), id) + ":done" }
 
+// Forget deletes the import record of source, every shard of it, so that
+// the next import from source writes every row again.
+func Forget(ctx context.Context, rdb redis.UniversalClient, source string) error {
+	pipe := rdb.Pipeline()
+	for n := range keys.Shards {
+		pipe.Del(ctx, keys.ShardN("import", keys.Tag(source), n)+":done")
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("forget the import record of %s: %w", source, err)
+	}
+	return nil
+}
+
 // namespace makes the stable event ids: UUIDs (version 5) of source, kind and
 // order id.
 var namespace = uuid.MustParse("6f1c7a56-3c4e-4a8e-9d0f-2b1e7c9a4d21")
