@@ -252,9 +252,7 @@ func TestTheRebuildsDayCountsOnlyTheRebuiltCustomers(t *testing.T) {
 			half = append(half, ch)
 		}
 	}
-	if err := profile.New(rdb, profile.Config{Prefix: "sf2"}).Commit(ctx, half); err != nil {
-		t.Fatal(err)
-	}
+	publish(t, profile.New(rdb, profile.Config{Prefix: "sf2"}), half)
 	now := t0.Add(300 * time.Hour)
 	if n, err := ix2.Rebuild(ctx, profile.New(rdb, profile.Config{Prefix: "sf2"}), now); err != nil || n != 100 {
 		t.Fatalf("rebuilt %d customers (%v), want 100", n, err)
@@ -365,9 +363,7 @@ func TestRebuildIndexesThePublishedSnapshotsOnly(t *testing.T) {
 	store := profile.New(rdb, profile.Config{Prefix: "sf2"})
 	ix := New(rdb, "sf")
 	changes := history(40)
-	if err := store.Commit(ctx, changes); err != nil {
-		t.Fatal(err)
-	}
+	publish(t, store, changes)
 	ix2 := ix.In("sf2")
 	stale := profile.Change{Customer: "gone", At: t0, After: profile.Snapshot{Stage: nes.Dozing, Tier: "platinum", Tags: []string{"stale"}}}
 	if err := ix2.Apply(ctx, []profile.Change{stale}); err != nil {
@@ -409,9 +405,7 @@ func TestCopyDaysKeepsTheNESRecordOfTheDaysBeforeTheRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := profile.New(rdb, profile.Config{Prefix: "sf2"})
-	if err := store.Commit(ctx, changes); err != nil {
-		t.Fatal(err)
-	}
+	publish(t, store, changes)
 	now := t0.Add(300 * time.Hour)
 	if _, err := ix2.Rebuild(ctx, store, now); err != nil {
 		t.Fatal(err)
@@ -486,4 +480,30 @@ func TestChangesThatCanNeverBeIndexedAreDeadLetteredAndTheRestIndexed(t *testing
 		time.Sleep(50 * time.Millisecond)
 	}
 	checkCounts(t, ix, want)
+}
+
+// publish gives each customer of changes a profile (a page view) and commits
+// the changes to store, as the profile-updater does once it published them.
+func publish(t *testing.T, store *profile.Store, changes []profile.Change) {
+	t.Helper()
+	ctx := context.Background()
+	seen := map[string]bool{}
+	var ops []profile.Op
+	for _, ch := range changes {
+		if seen[ch.Customer] {
+			continue
+		}
+		seen[ch.Customer] = true
+		op, err := profile.OpOf(testenv.Event("view-"+ch.Customer, event.PageViewed, ch.Customer, t0, `{}`), "USD")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, op)
+	}
+	if _, err := store.Write(ctx, t0, ops); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Commit(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
 }

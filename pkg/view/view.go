@@ -318,22 +318,9 @@ func (v *View) leave(c *customer) {
 	v.ls.Remove(c.last)
 }
 
-// dayOf splits a Unix millisecond into its day and time of day, flooring
-// (so that times before 1970 split the same way).
-func dayOf(ms int64) (d, t int64) {
-	d, t = ms/day, ms%day
-	if t < 0 {
-		d, t = d-1, t+day
-	}
-	return d, t
-}
-
 // recency is R of a last purchase at T: the whole days from last to T, 0
 // for a purchase after T (as the profile store counts them).
-func recency(T, last int64) int64 {
-	d, _ := dayOf(T - last)
-	return max(d, 0)
-}
+func recency(T, last int64) int64 { return population.Recency(T, last) }
 
 // scoring holds what scores every buyer at one T.
 type scoring struct {
