@@ -78,9 +78,9 @@
 // # Cost
 //
 // A customer with a typical history (5 views, 2 cart lines, 3 orders,
-// traits) takes about 0.5 KB of record and 0.6 KB of Redis memory with the
-// key and its timer (BenchmarkMemoryPerCustomer), and about 180 bytes of heap
-// in each process's population. History grows by about 20 bytes an order,
+// traits) takes about 0.7 KB of record and 0.9 KB of Redis memory with the
+// key and its timer (BenchmarkMemoryPerCustomer; it was 3.8 KB in eight
+// keys), and about 180 bytes of heap in each process's population. History grows by about 20 bytes an order,
 // kept whole so that any redelivered order is recognised. Per event, an
 // updater sends Redis one compare-and-set of the customer's record (and a
 // timer write) per batch in which the customer has events, and nothing else;
