@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -25,11 +26,19 @@ import (
 )
 
 const (
-	benchBatch     = 500    // ops per Apply, the updater's default batch size
-	benchCustomers = 10_000 // customers the events are spread over
-	benchSKUs      = 2_000  // catalogue size
-	benchCats      = 40     // categories
+	benchBatch = 500   // ops per Apply, the updater's default batch size
+	benchSKUs  = 2_000 // catalogue size
+	benchCats  = 40    // categories
 )
+
+// benchCustomers is how many customers the events are spread over: 10,000,
+// or SEGFLOW_BENCH_CUSTOMERS (such as 1000000 for the figures at 1M).
+var benchCustomers = func() int {
+	if n, err := strconv.Atoi(os.Getenv("SEGFLOW_BENCH_CUSTOMERS")); err == nil && n > 0 {
+		return n
+	}
+	return 10_000
+}()
 
 // benchT is T of every Apply; event times are in the year before it.
 var benchT = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -69,7 +78,7 @@ func BenchmarkApply(b *testing.B) {
 	g := newBenchGen(b, uint64(b.N))
 	customers := make([]string, benchCustomers)
 	for i := range customers {
-		customers[i] = fmt.Sprintf("c%05d", i)
+		customers[i] = fmt.Sprintf("c%07d", i)
 	}
 	s := newBenchStore(b, rdb, "sf")
 	benchApply(b, s, g.typicalYear(customers))
@@ -366,7 +375,7 @@ func newBenchGen(b *testing.B, seed uint64) *benchGen {
 func (g *benchGen) mixed(n int) []profile.Op {
 	ops := make([]profile.Op, n)
 	for i := range ops {
-		c := fmt.Sprintf("c%05d", g.rng.IntN(benchCustomers))
+		c := fmt.Sprintf("c%07d", g.rng.IntN(benchCustomers))
 		switch r := g.rng.IntN(100); {
 		case r < 60:
 			ops[i] = g.view(c)
