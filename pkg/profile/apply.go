@@ -235,8 +235,8 @@ func (b *batch) write(ctx context.Context, timers func(redis.Pipeliner)) error {
 		ws = ws[:0]
 		for c := range b.dirty {
 			r := b.recs[c]
-			body := r.encodeBody()
-			if r.stored && bytes.Equal(body, r.orig) {
+			value := r.encode(r.gen + 1)
+			if r.stored && bytes.Equal(value[8:], r.orig) {
 				continue // a redelivery: nothing changed
 			}
 			expect := ""
@@ -245,9 +245,8 @@ func (b *batch) write(ctx context.Context, timers func(redis.Pipeliner)) error {
 			}
 			next := *r
 			next.gen++
-			next.orig = body
-			value := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(body)), next.gen)
-			ws = append(ws, written{c, &next, casScript.EvalSha(ctx, pipe, []string{b.s.recordKey(c)}, expect, append(value, body...))})
+			next.orig = value[8:]
+			ws = append(ws, written{c, &next, casScript.EvalSha(ctx, pipe, []string{b.s.recordKey(c)}, expect, value)})
 		}
 		if timers != nil {
 			timers(pipe)

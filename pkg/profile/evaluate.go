@@ -40,10 +40,16 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 		e := entryOf(latest[c], T)
 		pop.Put(c, e)
 		// A customer without a record (erased meanwhile, or never seen) gets
-		// none from an evaluation.
-		if r := b.recs[c]; (r.stored || b.dirty[c]) && (r.entry == nil || e.Newer(*r.entry)) {
+		// none from an evaluation. An entry that only moved in time (a timer
+		// that changed no value) is not worth a write of its own: it goes
+		// with the record's next one.
+		r := b.recs[c]
+		if (r.stored || b.dirty[c]) && (r.entry == nil || e.Newer(*r.entry)) {
+			moved := r.entry == nil || e.Version != r.entry.Version || e.F != r.entry.F || e.M != r.entry.M || e.Last != r.entry.Last
 			r.entry = &e
-			b.dirty[c] = true
+			if moved {
+				b.dirty[c] = true
+			}
 		}
 	}
 	// One round trip writes the records and schedules the customers' next

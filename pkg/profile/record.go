@@ -21,7 +21,7 @@ type record struct {
 	// record is still of the generation it was read at (casScript).
 	gen    uint64
 	stored bool   // Redis holds the record (of generation gen)
-	orig   []byte // its encoded body as Redis holds it (encodeBody)
+	orig   []byte // its encoded body as Redis holds it (encode(gen)[8:])
 
 	ver                  int64 // history inserts: orders and refunds recorded
 	n                    int64 // orders
@@ -374,9 +374,8 @@ func (r *record) state(c string, T, W int64) *State {
 }
 
 // The encoding: the generation as 8 bytes big-endian (so that casScript can
-// compare it with GETRANGE; batch.write puts it in front), then the body: a
-// format byte and the fields in order as varints and length-prefixed
-// strings.
+// compare it with GETRANGE), then the body: a format byte and the fields in
+// order as varints and length-prefixed strings.
 const recordFormat = 1
 
 // errRecord: a customer's key holds something else than a record. Retrying
@@ -388,9 +387,11 @@ type recordError struct{}
 func (recordError) Error() string   { return "not a profile record" }
 func (recordError) Permanent() bool { return true }
 
-// encodeBody is the record without its generation.
-func (r *record) encodeBody() []byte {
-	b := append(make([]byte, 0, len(r.orig)+128), recordFormat)
+// encode returns the record as stored, of generation gen; its body (what
+// follows the generation) is encode(gen)[8:].
+func (r *record) encode(gen uint64) []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(r.orig)+128), gen)
+	b = append(b, recordFormat)
 	b = binary.AppendVarint(b, r.ver)
 	b = binary.AppendVarint(b, r.n)
 	b = append(b, r.has)
