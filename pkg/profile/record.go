@@ -307,19 +307,26 @@ func (r *record) window(T, W int64) (f int, m int64, due int64) {
 	return f, int64(diff.Cap()), due
 }
 
+// purchases returns the orders ever, the first and last purchase, and
+// lifetime spend (micros, from 0 to money.MaxSum).
+func (r *record) purchases() (orders int, first, last time.Time, lifetime int64) {
+	if r.has&hasFirst != 0 {
+		first = time.UnixMilli(r.first).UTC()
+	}
+	if r.has&hasLast != 0 {
+		last = time.UnixMilli(r.last).UTC()
+	}
+	return int(r.n), first, last, int64(money.JoinLimbs(r.ltvHi, r.ltvLo).Cap())
+}
+
 // state is the customer's State as of T, window W.
 func (r *record) state(c string, T, W int64) *State {
-	st := &State{Customer: c, MergedInto: r.mergedInto, Version: r.ver, Orders: int(r.n), Traits: map[string]string{}, Consent: map[string]bool{}}
+	st := &State{Customer: c, MergedInto: r.mergedInto, Version: r.ver, Traits: map[string]string{}, Consent: map[string]bool{}}
+	st.Orders, st.First, st.Last, st.Lifetime = r.purchases()
 	f, m, due := r.window(T, W)
 	st.Values.F, st.Values.M = f, m
 	if due >= 0 {
 		st.Due = time.UnixMilli(due).UTC()
-	}
-	if r.has&hasFirst != 0 {
-		st.First = time.UnixMilli(r.first).UTC()
-	}
-	if r.has&hasLast != 0 {
-		st.Last = time.UnixMilli(r.last).UTC()
 	}
 	if r.has&hasBrowse != 0 {
 		st.LastBrowse = time.UnixMilli(r.lastBrowse).UTC()
@@ -327,7 +334,6 @@ func (r *record) state(c string, T, W int64) *State {
 	if r.has&hasCart != 0 {
 		st.LastCart = time.UnixMilli(r.lastCart).UTC()
 	}
-	st.Lifetime = int64(money.JoinLimbs(r.ltvHi, r.ltvLo).Cap())
 	if st.Orders > 0 {
 		st.Values.R = int(max(T-st.Last.UnixMilli(), 0) / int64(24*time.Hour/time.Millisecond))
 	}

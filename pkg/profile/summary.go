@@ -96,8 +96,7 @@ func (s *Store) Summaries(ctx context.Context, customers []string) ([]Summary, e
 		r := recs[i]
 		sum := Summary{Customer: c, Gone: !r.stored || r.mergedInto != ""}
 		if !sum.Gone {
-			st := r.state(c, 0, 0)
-			sum.Orders, sum.First, sum.Last, sum.Lifetime = st.Orders, st.First, st.Last, st.Lifetime
+			sum.Orders, sum.First, sum.Last, sum.Lifetime = r.purchases()
 			if r.published != nil {
 				sum.Tier, sum.Tags = r.published.Tier, r.published.Tags
 			}
