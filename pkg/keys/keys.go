@@ -169,9 +169,14 @@ const Shards = 256
 // that holds member (a customer id, a row id), n = FNV-1a(member) mod Shards.
 // The owner adds ":<suffix>" as with Shared.
 func Shard(prefix, name, member string) string {
+	return ShardN(prefix, name, ShardOf(member))
+}
+
+// ShardOf is the number of the shard that holds member.
+func ShardOf(member string) int {
 	h := fnv.New32a()
 	h.Write([]byte(member))
-	return ShardN(prefix, name, int(h.Sum32()%Shards))
+	return int(h.Sum32() % Shards)
 }
 
 // ShardN returns the key of shard n (0 ≤ n < Shards) of the shared record

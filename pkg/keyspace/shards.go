@@ -14,6 +14,16 @@ import (
 // first, in one pipeline: each shard gives at most limit, so the merge is
 // exact.
 func Earliest(ctx context.Context, rdb redis.UniversalClient, zsets []string, upTo int64, limit int) ([]redis.Z, error) {
+	each, err := EarliestEach(ctx, rdb, zsets, upTo, limit)
+	if err != nil {
+		return nil, err
+	}
+	return Merge(each, limit), nil
+}
+
+// EarliestEach returns the limit members of lowest score at or below upTo of
+// each sorted set of zsets, lowest first, in one pipeline.
+func EarliestEach(ctx context.Context, rdb redis.UniversalClient, zsets []string, upTo int64, limit int) ([][]redis.Z, error) {
 	cmds := make([]*redis.ZSliceCmd, len(zsets))
 	_, err := rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, k := range zsets {
@@ -26,12 +36,22 @@ func Earliest(ctx context.Context, rdb redis.UniversalClient, zsets []string, up
 	if err != nil {
 		return nil, err
 	}
+	out := make([][]redis.Z, len(cmds))
+	for i, cmd := range cmds {
+		out[i] = cmd.Val()
+	}
+	return out, nil
+}
+
+// Merge returns the limit members of lowest score of the lists each, lowest
+// first.
+func Merge(each [][]redis.Z, limit int) []redis.Z {
 	var out []redis.Z
-	for _, cmd := range cmds {
-		out = append(out, cmd.Val()...)
+	for _, zs := range each {
+		out = append(out, zs...)
 	}
 	slices.SortStableFunc(out, func(a, b redis.Z) int { return cmp.Compare(a.Score, b.Score) })
-	return out[:min(len(out), limit)], nil
+	return out[:min(len(out), limit)]
 }
 
 // CountUpTo returns how many members of the sorted sets zsets — the shards

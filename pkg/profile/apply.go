@@ -60,6 +60,18 @@ func (c *cache) take(id string) *record {
 	return r
 }
 
+// peek calls fn with the cached record of id, if there is one, and tells
+// whether there was. fn must not change or keep it.
+func (c *cache) peek(id string, fn func(*record)) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.recs[id]
+	if ok {
+		fn(r)
+	}
+	return ok
+}
+
 func (c *cache) put(id string, r *record) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -3,9 +3,12 @@ package profile
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/segflow/segflow/pkg/population"
+	"golang.org/x/sync/errgroup"
 )
 
 // evaluate records the latest state of each customer in the population,
@@ -53,45 +56,80 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 		}
 	}
 	// One round trip writes the records and schedules the customers' next
-	// time-driven change.
-	err = b.write(ctx, func(pipe redis.Pipeliner) {
-		for _, c := range gone {
-			pipe.ZRem(ctx, s.timerKey(c), c)
-		}
-		for _, c := range order {
-			if due, ok := s.nextDue(latest[c], T); ok {
-				pipe.ZAdd(ctx, s.timerKey(c), redis.Z{Score: float64(due.UnixMilli()), Member: c})
-			} else {
+	// time-driven change. The snapshots, which read only the states, are
+	// computed meanwhile.
+	wrote := make(chan error, 1)
+	go func() {
+		wrote <- b.write(ctx, func(pipe redis.Pipeliner) {
+			for _, c := range gone {
 				pipe.ZRem(ctx, s.timerKey(c), c)
 			}
-		}
-	})
+			for _, c := range order {
+				if due, ok := s.nextDue(latest[c], T); ok {
+					s.soonest.scheduled(c, due.UnixMilli())
+					pipe.ZAdd(ctx, s.timerKey(c), redis.Z{Score: float64(due.UnixMilli()), Member: c})
+				} else {
+					pipe.ZRem(ctx, s.timerKey(c), c)
+				}
+			}
+		})
+	}()
+	snaps, err := s.snapshots(states, pop.Scorer(T), T)
+	if werr := <-wrote; werr != nil {
+		return nil, nil, werr
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 
-	sc := pop.Scorer(T)
-	snaps := make([]Snapshot, len(states))
 	current := map[string]Snapshot{}
 	var changes []Change
 	for i, st := range states {
 		if st.MergedInto != "" {
 			continue
 		}
-		after, err := s.snapshot(st, &sc, T)
-		if err != nil {
-			return nil, nil, fmt.Errorf("customer rules: %w", err)
-		}
-		snaps[i] = after
+		after := snaps[i]
 		before, ok := current[st.Customer]
 		if !ok {
 			before = st.published
 		}
 		current[st.Customer] = after
-		if before.key() == after.key() {
+		if before.same(after) {
 			continue
 		}
 		changes = append(changes, newChange(st.Customer, T, before, after, causes[i]))
 	}
 	return changes, snaps, nil
+}
+
+// parallelAbove is the number of states above which snapshots are computed
+// on every core: below it, starting goroutines costs more than it saves.
+const parallelAbove = 32
+
+// snapshots computes the snapshots of states (none for a merged one) with
+// sc, on every core. Rules are the bulk of an evaluation's work.
+func (s *Store) snapshots(states []*State, sc population.Scorer, T time.Time) ([]Snapshot, error) {
+	snaps := make([]Snapshot, len(states))
+	each := func(lo, hi int) error {
+		for i := lo; i < hi; i++ {
+			if states[i].MergedInto != "" {
+				continue
+			}
+			snap, err := s.snapshot(states[i], &sc, T)
+			if err != nil {
+				return fmt.Errorf("customer rules: %w", err)
+			}
+			snaps[i] = snap
+		}
+		return nil
+	}
+	if len(states) <= parallelAbove {
+		return snaps, each(0, len(states))
+	}
+	var g errgroup.Group
+	chunk := (len(states) + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0)
+	for lo := 0; lo < len(states); lo += chunk {
+		g.Go(func() error { return each(lo, min(lo+chunk, len(states))) })
+	}
+	return snaps, g.Wait()
 }

@@ -4,9 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"slices"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 
@@ -48,6 +47,7 @@ type Store struct {
 	popMu   sync.Mutex
 	pop     *population.Set // loaded on first use (Population)
 	records cache
+	soonest watermark // of the timers, kept while the sole scheduler (SoleScheduler)
 }
 
 // New returns a store on rdb.
@@ -90,9 +90,23 @@ type Snapshot struct {
 	Tags    []string  `json:"tags,omitempty"`
 }
 
-// key is what a change is judged by: stage, segment, tier and tag set.
-func (s Snapshot) key() string {
-	return string(s.Stage) + "|" + s.Segment + "|" + s.Tier + "|" + strings.Join(s.Tags, ",")
+// same tells whether s and o are the same by what a change is judged by:
+// stage, segment, tier and tag set.
+func (s Snapshot) same(o Snapshot) bool {
+	return s.Stage == o.Stage && s.Segment == o.Segment && s.Tier == o.Tier && slices.Equal(s.Tags, o.Tags)
+}
+
+// appendKey appends what a change is judged by to b:
+// "stage|segment|tier|tag,tag".
+func (s Snapshot) appendKey(b []byte) []byte {
+	b = append(append(append(append(append(append(b, s.Stage...), '|'), s.Segment...), '|'), s.Tier...), '|')
+	for i, t := range s.Tags {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, t...)
+	}
+	return b
 }
 
 // Change is a change of a customer's snapshot, to publish as profile.changed.
@@ -242,10 +256,15 @@ func newChange(c string, T time.Time, before, after Snapshot, cause Cause) Chang
 	if !slices.Equal(before.Tags, after.Tags) {
 		changed = append(changed, "tags")
 	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%s\x00%s", c, cause.EventID, cause.EventType, cause.Due.UnixMilli(), before.key(), after.key())
+	// The id hashes c, the cause and both snapshots, NUL-separated.
+	b := make([]byte, 0, 512)
+	b = append(append(append(append(append(append(b, c...), 0), cause.EventID...), 0), cause.EventType...), 0)
+	b = append(strconv.AppendInt(b, cause.Due.UnixMilli(), 10), 0)
+	b = append(before.appendKey(b), 0)
+	b = after.appendKey(b)
+	sum := sha256.Sum256(b)
 	return Change{
-		ID: hex.EncodeToString(h.Sum(nil)[:16]), Customer: c, At: T,
+		ID: hex.EncodeToString(sum[:16]), Customer: c, At: T,
 		Before: before, After: after, Changed: changed, Cause: cause,
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -564,5 +566,64 @@ func TestNeitherAnEvaluationNorACommitBringsBackACustomerWithoutARecord(t *testi
 	}
 	if keys := testenv.Keys(t, rdb, "ghost:{*"); len(keys) > 0 {
 		t.Errorf("keys left: %v", keys)
+	}
+}
+
+// commandCounter is a go-redis hook counting the commands sent.
+type commandCounter struct{ n atomic.Int64 }
+
+func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// A writer's summaries of the customers it has just evaluated are those
+// Redis holds, answered from the records it wrote without a read.
+func TestAWritersSummariesOfItsCustomersNeedNoRead(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	ctx := context.Background()
+	var count commandCounter
+	rdb := srv.Client(t)
+	rdb.AddHook(&count)
+	writer := newStore(t, rdb, "sum")
+	ops := history(t)
+	changes, _, err := writer.Apply(ctx, day(40), ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.Commit(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	var customers []string
+	for _, op := range ops {
+		customers = append(customers, op.Customer)
+	}
+	slices.Sort(customers)
+	customers = slices.Compact(customers)
+	before := count.n.Load()
+	got, err := writer.Summaries(ctx, customers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count.n.Load() - before; n != 0 {
+		t.Errorf("the writer sent %d commands for summaries of its own customers, want none", n)
+	}
+	want, err := newStore(t, srv.Client(t), "sum").Summaries(ctx, customers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != len(customers) || !reflect.DeepEqual(got, want) {
+		t.Errorf("writer's summaries\n%+v\nwant what Redis holds\n%+v", got, want)
 	}
 }

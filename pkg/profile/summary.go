@@ -82,33 +82,53 @@ func (s Summary) Newer(t Summary) bool {
 
 // Summaries returns the summaries of customers as the store holds them now,
 // in their order; a customer without a profile of their own is Gone, and one
-// whose keys Redis refuses to read (of another type) is left out.
+// whose keys Redis refuses to read (of another type) is left out. A writer
+// answers from the records it wrote last (its cache), which are what Redis
+// holds of its own customers, and reads the rest.
 func (s *Store) Summaries(ctx context.Context, customers []string) ([]Summary, error) {
-	recs, errs, err := s.fetchEach(ctx, customers)
-	if err != nil {
-		return nil, fmt.Errorf("read %d summaries: %w", len(customers), err)
-	}
-	out := make([]Summary, 0, len(customers))
+	out := make([]Summary, len(customers))
+	cached := make([]bool, len(customers))
+	var missing []string
 	for i, c := range customers {
-		if errs[i] != nil {
-			continue // keys Redis refuses to read (the updater dead-letters their events)
+		cached[i] = s.records.peek(c, func(r *record) { out[i] = summaryOf(c, r) })
+		if !cached[i] {
+			missing = append(missing, c)
 		}
-		r := recs[i]
-		sum := Summary{Customer: c, Gone: !r.stored || r.mergedInto != ""}
-		if !sum.Gone {
-			sum.Orders, sum.First, sum.Last, sum.Lifetime = r.purchases()
-			if r.published != nil {
-				sum.Tier, sum.Tags = r.published.Tier, r.published.Tags
-			}
-			// The population entry dates the summary: read while a batch is
-			// under way, the profile may be a version ahead of its entry, and
-			// the summary is then as old as the entry, so that the one the
-			// batch publishes replaces it.
-			if e := r.entry; e != nil {
-				sum.Version, sum.At, sum.F, sum.M = e.Version, time.UnixMilli(e.At).UTC(), e.F, e.M
-			}
-		}
-		out = append(out, sum)
 	}
-	return out, nil
+	recs, errs, err := s.fetchEach(ctx, missing)
+	if err != nil {
+		return nil, fmt.Errorf("read %d summaries: %w", len(missing), err)
+	}
+	kept, j := out[:0], 0
+	for i, c := range customers {
+		if !cached[i] {
+			j++
+			if errs[j-1] != nil {
+				continue // keys Redis refuses to read (the updater dead-letters their events)
+			}
+			out[i] = summaryOf(c, recs[j-1])
+		}
+		kept = append(kept, out[i])
+	}
+	return kept, nil
+}
+
+// summaryOf is the summary of customer c whose record is r.
+func summaryOf(c string, r *record) Summary {
+	sum := Summary{Customer: c, Gone: !r.stored || r.mergedInto != ""}
+	if sum.Gone {
+		return sum
+	}
+	sum.Orders, sum.First, sum.Last, sum.Lifetime = r.purchases()
+	if r.published != nil {
+		sum.Tier, sum.Tags = r.published.Tier, r.published.Tags
+	}
+	// The population entry dates the summary: read while a batch is under
+	// way, the profile may be a version ahead of its entry, and the summary
+	// is then as old as the entry, so that the one the batch publishes
+	// replaces it.
+	if e := r.entry; e != nil {
+		sum.Version, sum.At, sum.F, sum.M = e.Version, time.UnixMilli(e.At).UTC(), e.F, e.M
+	}
+	return sum
 }

@@ -3,10 +3,14 @@ package profile
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/segflow/segflow/pkg/keys"
 	"github.com/segflow/segflow/pkg/keyspace"
 )
 
@@ -35,13 +39,84 @@ func (s *Store) Due(ctx context.Context, T time.Time, limit int) ([]Change, []st
 }
 
 // dueTimers returns the earliest limit timers due at or before upTo, from
-// every shard, earliest first.
+// every shard (the sole scheduler: from those that may hold one), earliest
+// first.
 func (s *Store) dueTimers(ctx context.Context, upTo time.Time, limit int) ([]redis.Z, error) {
-	due, err := keyspace.Earliest(ctx, s.rdb, s.timerKeys(), upTo.UnixMilli(), limit)
+	ms := upTo.UnixMilli()
+	zsets := s.timerKeys()
+	w := &s.soonest
+	w.mu.Lock()
+	if !w.sole {
+		w.mu.Unlock()
+		due, err := keyspace.Earliest(ctx, s.rdb, zsets, ms, limit)
+		if err != nil {
+			return nil, fmt.Errorf("read due timers: %w", err)
+		}
+		return due, nil
+	}
+	// The lock is held through the read, so that a timer scheduled
+	// meanwhile lowers its shard's bound after the read set it.
+	defer w.mu.Unlock()
+	var read []int
+	for n := range zsets {
+		if w.ms[n] <= ms {
+			read = append(read, n)
+		}
+	}
+	if len(read) == 0 {
+		return nil, nil
+	}
+	some := make([]string, len(read))
+	for i, n := range read {
+		some[i] = zsets[n]
+	}
+	// Each shard's earliest timers, due or not: the first is its bound.
+	each, err := keyspace.EarliestEach(ctx, s.rdb, some, math.MaxInt64, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read due timers: %w", err)
 	}
-	return due, nil
+	for i, n := range read {
+		w.ms[n] = math.MaxInt64
+		if len(each[i]) > 0 {
+			w.ms[n] = int64(each[i][0].Score)
+		}
+		each[i] = slices.DeleteFunc(each[i], func(z redis.Z) bool { return int64(z.Score) > ms })
+	}
+	return keyspace.Merge(each, limit), nil
+}
+
+// SoleScheduler tells the store whether it is the only one to schedule
+// timers in its namespace, as a replay building a namespace of its own is
+// until it switches it live. While it is, the store keeps a lower bound of
+// the due times of each shard's timers, and reads only the shards whose
+// bound has come, not every shard, when it looks for timers due.
+func (s *Store) SoleScheduler(sole bool) {
+	w := &s.soonest
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sole = sole
+	for n := range w.ms {
+		w.ms[n] = math.MinInt64 // unknown: read it
+	}
+}
+
+// watermark holds, for a namespace's sole scheduler, a lower bound of the
+// due times of each timer shard: scheduling lowers it, a read of the shard
+// sets it, and unscheduling leaves it (a lower bound still).
+type watermark struct {
+	mu   sync.Mutex
+	sole bool
+	ms   [keys.Shards]int64 // no timer of shard n is due before ms[n]
+}
+
+// scheduled records that customer c's timer is due at ms.
+func (w *watermark) scheduled(c string, ms int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.sole {
+		n := keys.ShardOf(c)
+		w.ms[n] = min(w.ms[n], ms)
+	}
 }
 
 // Backlog returns how many timers are due at T and not yet applied.

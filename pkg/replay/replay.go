@@ -276,6 +276,9 @@ func New(cfg Config, store *profile.Store, rdb redis.UniversalClient, out Produc
 		return nil, errors.New("replay: a producer is needed to publish backfill changes or revived dead letters")
 	}
 	r := &Replayer{cfg: cfg, store: store, rdb: rdb, erased: privacy.New(rdb), out: out, log: log.Named("replay"), asOfNow: cfg.InPlace}
+	// Until it is switched live, the namespace being built has no other
+	// writer: the store need not read the timers while none can be due.
+	store.SoleScheduler(!cfg.InPlace)
 	if slices.Contains(cfg.Topics, event.TopicInvalid) {
 		rv, err := newReviver(store.Currency())
 		if err != nil {
@@ -357,6 +360,7 @@ func (r *Replayer) catchUpAndSwitch(ctx context.Context, res *Result) error {
 		return err
 	}
 	r.log.Info("rebuilt the segment index", zap.String("namespace", r.store.Prefix()), zap.Int("customers", n), zap.Int("days_copied", days))
+	r.store.SoleScheduler(false) // the live updater schedules timers in it too
 	if err := profile.SetLive(ctx, r.rdb, r.store.Prefix()); err != nil {
 		return err
 	}
