@@ -32,14 +32,24 @@ func Fit(ctx context.Context, store *profile.Store, at time.Time, unit time.Dura
 	return predict.NewModel(purchases, spend), nil
 }
 
-// Refit fits both models on store's customers as of at and stores them as
-// its namespace's model.
+// Spread is how long the at_risk changes a refit itself brings are spread
+// over (profile.Store.Reschedule).
+const Spread = time.Hour
+
+// Refit fits both models on store's customers as of at, stores them as its
+// namespace's model, and reschedules the at-risk timers for it.
 func Refit(ctx context.Context, rdb redis.UniversalClient, store *profile.Store, at time.Time, unit time.Duration) (predict.Model, error) {
 	m, err := Fit(ctx, store, at, unit)
 	if err != nil {
 		return m, err
 	}
-	return m, Save(ctx, rdb, store.Prefix(), m)
+	if err := Save(ctx, rdb, store.Prefix(), m); err != nil {
+		return m, err
+	}
+	if _, err := store.Reschedule(ctx, m, at, Spread); err != nil {
+		return m, err
+	}
+	return m, nil
 }
 
 // Refitter refits the live namespace's model periodically (in the

@@ -3,10 +3,13 @@ package profile
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/segflow/segflow/pkg/money"
 	"github.com/segflow/segflow/pkg/predict"
@@ -21,11 +24,15 @@ import (
 // published at that instant; a purchase moves that instant, and one that
 // lifts P(alive) back above the threshold removes the tag.
 //
-// A new model changes nobody at once: each customer is evaluated with it at
-// their next event or timer, which reschedules their timer (a timer set by
+// A new model changes nobody at once. Store.Reschedule, run after each
+// fit, sets the timer of every customer not at risk under it to their new
+// at-risk instant (if earlier than the timer they have), and spreads the
+// customers whose at_risk tag the model itself changes over the next
+// spread (an hour by default) by a hash of their id; everyone is evaluated
+// with the new model at their next event or timer anyway (a timer set by
 // the previous model that finds the customer not yet at risk changes
-// nothing). The changes a refit brings are so spread over the customers'
-// own times rather than published for the whole population at once.
+// nothing and reschedules them). So no refit publishes a change for the
+// whole population at once.
 
 // TagAtRisk tags a customer with repeat purchases whose probability of being
 // alive is below the store's threshold (Config.AtRisk).
@@ -173,4 +180,57 @@ func (s *Store) ModelInputs(ctx context.Context, T time.Time, unit time.Duration
 		return nil, fmt.Errorf("read the model inputs of %s: %w", s.cfg.Prefix, err)
 	}
 	return out, nil
+}
+
+// Reschedule brings the at-risk timers in line with m, a model just fitted,
+// as of T, in one pass over the profiles: a customer not at risk under m
+// gets a timer at their at-risk instant, unless one is due earlier; one whose
+// at_risk tag m would change (at risk now and untagged, or tagged and no
+// longer at risk) gets a timer spread over (T, T+spread] by a hash of their
+// id, so that the changes a refit brings are published over spread rather
+// than all at once. Everyone else keeps their timer: a customer is
+// evaluated with the new model at their next event or timer anyway.
+func (s *Store) Reschedule(ctx context.Context, m predict.Model, T time.Time, spread time.Duration) (int, error) {
+	n := 0
+	err := s.Customers(ctx, func(customers []string) error {
+		recs, errs, err := s.fetchEach(ctx, customers)
+		if err != nil {
+			return err
+		}
+		pipe := s.rdb.Pipeline()
+		for i, r := range recs {
+			if errs[i] != nil || !r.stored || r.mergedInto != "" {
+				continue
+			}
+			d := r.days(T.UnixMilli())
+			c, ok := d.Customer(T, m.Purchases.Unit)
+			if !ok {
+				continue
+			}
+			at, ok := m.Purchases.AtRiskAt(d.First(), c, s.cfg.AtRisk)
+			risky := ok && !T.Before(at)
+			tagged := r.published != nil && slices.Contains(r.published.Tags, TagAtRisk)
+			var due time.Time
+			switch {
+			case risky != tagged:
+				h := fnv.New64a()
+				h.Write([]byte(customers[i]))
+				due = T.Add(time.Millisecond + time.Duration(h.Sum64()%uint64(max(spread, time.Millisecond))))
+			case ok && !risky:
+				due = at
+			default:
+				continue
+			}
+			pipe.ZAddLT(ctx, s.timerKey(customers[i]), redis.Z{Score: float64(due.UnixMilli()), Member: customers[i]})
+			n++
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("schedule the at-risk timers: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("reschedule %s for model %s: %w", s.cfg.Prefix, m.Version(), err)
+	}
+	return n, nil
 }
