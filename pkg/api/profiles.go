@@ -38,6 +38,35 @@ type ProfileView struct {
 	Traits   map[string]string `json:"traits"`
 	CLV      CLVView           `json:"clv"`
 	Activity ActivityView      `json:"activity"`
+	// Predicted is absent without a fitted model or purchases.
+	Predicted *PredictedView `json:"predicted,omitempty"`
+}
+
+// PredictedView is what the fitted model says of a customer at the profile's
+// time: P(alive), expected purchases in the next 90 and 365 days, the
+// predicted CLV over the next year (discounted, in the store currency), when
+// one more order is expected (absent if not within 3 years), when P(alive)
+// falls below the at-risk threshold if they buy nothing more (absent if
+// never), and the version of the model's parameters.
+type PredictedView struct {
+	PAlive            float64    `json:"p_alive"`
+	Purchases90d      float64    `json:"purchases_90d"`
+	Purchases365d     float64    `json:"purchases_365d"`
+	CLV365d           string     `json:"clv_365d"`
+	ExpectedNextOrder *time.Time `json:"expected_next_order,omitempty"`
+	AtRiskAt          *time.Time `json:"at_risk_at,omitempty"`
+	Model             string     `json:"model"`
+}
+
+func predictedView(p *profile.Predicted, currency string) *PredictedView {
+	if p == nil {
+		return nil
+	}
+	return &PredictedView{
+		PAlive: p.PAlive, Purchases90d: p.Purchases90, Purchases365d: p.Purchases,
+		CLV365d:           money.Format(p.CLVMicros, currency),
+		ExpectedNextOrder: timePtr(p.NextOrder), AtRiskAt: timePtr(p.AtRisk), Model: p.Model,
+	}
 }
 
 // RFMView is a profile's RFM values, scores and segment; scores are 0 and the
@@ -112,6 +141,7 @@ func (s *Server) getProfile(w http.ResponseWriter, r *http.Request) error {
 			Orders: p.Orders, FirstPurchase: timePtr(p.First), LastPurchase: timePtr(p.Last), LastCart: timePtr(p.LastCart),
 			CartItems: p.CartItems, CartValue: money.Format(money.Micros(p.CartValue), cur),
 		},
+		Predicted: predictedView(p.Predicted, cur),
 	})
 	return nil
 }

@@ -225,3 +225,40 @@ func (m BGNBD) ConditionalPurchases(c Customer, t float64) float64 {
 	num := (a + b + x - 1) / (a - 1) * (1 - math.Pow((alpha+c.T)/(alpha+c.T+t), r+x)*h)
 	return num * m.PAlive(c)
 }
+
+// AtRiskAt returns the instant at which the P(alive) of a customer whose
+// first purchase day is first falls to threshold if they buy nothing more
+// ([BGNBD.AliveUntil] from first), rounded up to the millisecond so that
+// at that millisecond the customer is at risk; false if it never does.
+func (m BGNBD) AtRiskAt(first time.Time, c Customer, threshold float64) (time.Time, bool) {
+	age, ok := m.AliveUntil(c, threshold)
+	if !ok {
+		return time.Time{}, false
+	}
+	ms := math.Ceil(age * float64(m.unit()) / float64(time.Millisecond))
+	if ms > float64(maxTime)*float64(m.unit()/time.Millisecond) {
+		return time.Time{}, false
+	}
+	return first.Add(time.Duration(ms) * time.Millisecond), true
+}
+
+// NextPurchase returns the time after the customer's age T (in the
+// model's unit) by which they are expected to have made one more purchase,
+// E[Y(t) | x, t_x, T] = 1, and false if that is not reached within
+// horizon. E[Y(t)] grows with t, so bisection finds it, to a
+// millionth of the horizon.
+func (m BGNBD) NextPurchase(c Customer, horizon float64) (float64, bool) {
+	if !(horizon > 0) || m.ConditionalPurchases(c, horizon) < 1 {
+		return 0, false
+	}
+	lo, hi := 0.0, horizon
+	for hi-lo > horizon*1e-6 {
+		mid := (lo + hi) / 2
+		if m.ConditionalPurchases(c, mid) < 1 {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi, true
+}

@@ -3,6 +3,7 @@ package predict
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/segflow/segflow/pkg/money"
@@ -80,11 +81,9 @@ func Summarize(orders []Order, end time.Time, unit time.Duration) (map[string]Cu
 		unit = Week
 	}
 	endDay := day(end)
-	// Each customer's purchase days and their totals: several orders on
-	// one day are one purchase day, and orders need not come in order.
-	// Totals are in major units as floats: the models' arithmetic is in
-	// floats, and a float sum of amounts cannot overflow.
-	days := make(map[string]map[time.Time]float64)
+	// Each customer's orders up to end's day, in time order, which Days
+	// needs: orders need not come in order.
+	byCustomer := make(map[string][]Order)
 	for i, o := range orders {
 		if o.Customer == "" {
 			return nil, fmt.Errorf("%w: order %d has no customer", ErrInput, i)
@@ -92,39 +91,19 @@ func Summarize(orders []Order, end time.Time, unit time.Duration) (map[string]Cu
 		if err := money.CheckAmount(o.Amount); err != nil {
 			return nil, fmt.Errorf("%w: order %d: %w", ErrInput, i, err)
 		}
-		d := day(o.At)
-		if d.After(endDay) {
+		if day(o.At).After(endDay) {
 			continue
 		}
-		byDay := days[o.Customer]
-		if byDay == nil {
-			byDay = make(map[time.Time]float64, 1)
-			days[o.Customer] = byDay
-		}
-		byDay[d] += float64(o.Amount) / 1e6
+		byCustomer[o.Customer] = append(byCustomer[o.Customer], o)
 	}
-	out := make(map[string]Customer, len(days))
-	for id, byDay := range days {
-		var first, last time.Time
-		var total float64
-		for d, amount := range byDay {
-			if first.IsZero() || d.Before(first) {
-				first = d
-			}
-			if d.After(last) {
-				last = d
-			}
-			total += amount
+	out := make(map[string]Customer, len(byCustomer))
+	for id, os := range byCustomer {
+		slices.SortStableFunc(os, func(a, b Order) int { return a.At.Compare(b.At) })
+		var d Days
+		for _, o := range os {
+			d.Add(o.At, o.Amount)
 		}
-		c := Customer{
-			X:  len(byDay) - 1,
-			Tx: float64(last.Sub(first)) / float64(unit),
-			T:  float64(endDay.Sub(first)) / float64(unit),
-		}
-		if c.X > 0 {
-			c.Spend = (total - byDay[first]) / float64(c.X)
-		}
-		out[id] = c
+		out[id], _ = d.Customer(endDay, unit)
 	}
 	return out, nil
 }

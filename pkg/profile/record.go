@@ -323,6 +323,7 @@ func (r *record) purchases() (orders int, first, last time.Time, lifetime int64)
 func (r *record) state(c string, T, W int64) *State {
 	st := &State{Customer: c, MergedInto: r.mergedInto, Version: r.ver, Traits: map[string]string{}, Consent: map[string]bool{}}
 	st.Orders, st.First, st.Last, st.Lifetime = r.purchases()
+	st.days = r.days(T)
 	f, m, due := r.window(T, W)
 	st.Values.F, st.Values.M = f, m
 	if due >= 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/population"
+	"github.com/segflow/segflow/pkg/predict"
 	"github.com/segflow/segflow/pkg/rfm"
 	"github.com/segflow/segflow/pkg/tag"
 )
@@ -37,6 +38,11 @@ type Config struct {
 	// them, so that a writer's next batch of the same customers reads
 	// nothing (about 1–2 KB of heap each). Default 100,000.
 	Cache int
+	// Models gives the model predictions are made with; nil means none
+	// (no predictions, no TagAtRisk). See predict.go.
+	Models Models
+	// AtRisk is the P(alive) threshold of TagAtRisk. Default DefaultAtRisk.
+	AtRisk float64
 }
 
 // Store keeps profiles in Redis.
@@ -63,6 +69,9 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 	}
 	if cfg.Cache <= 0 {
 		cfg.Cache = 100_000
+	}
+	if !(cfg.AtRisk > 0 && cfg.AtRisk < 1) {
+		cfg.AtRisk = DefaultAtRisk
 	}
 	return &Store{rdb: rdb, cfg: cfg, records: cache{max: cfg.Cache}}
 }
@@ -170,6 +179,8 @@ type State struct {
 	Consent    map[string]bool // by channel
 	// The snapshot last published (a prospect if none was).
 	published Snapshot
+	// days are the purchase days, the model's inputs (predict.go).
+	days predict.Days
 }
 
 // Profile is a customer's profile as of T.
@@ -186,6 +197,8 @@ type Profile struct {
 	LastCart  time.Time
 	Traits    map[string]string
 	Consent   map[string]bool // by channel
+	// Predicted is nil without a model (Config.Models) or purchases.
+	Predicted *Predicted
 	Snapshot
 }
 
@@ -216,6 +229,7 @@ func (s *Store) GetAgainst(ctx context.Context, T time.Time, customers []string,
 			return nil, err
 		}
 		out[i] = s.profile(st, snap)
+		out[i].Predicted, _ = s.predicted(st, T)
 	}
 	return out, nil
 }
@@ -281,6 +295,7 @@ func (s *Store) snapshot(st *State, sc *population.Scorer, T time.Time) (Snapsho
 		}
 		snap.Tags, snap.Tier = tags, tier
 	}
+	snap.Tags = s.tagAtRisk(st, snap.Tags, T)
 	return snap, nil
 }
 
@@ -295,10 +310,13 @@ func (s *Store) tagInput(st *State, snap Snapshot) tag.Input {
 }
 
 // nextDue is when the customer's segmentation next changes by time alone: an
-// order leaving the window, or the next NES stage.
+// order leaving the window, the next NES stage, or becoming at risk.
 func (s *Store) nextDue(st *State, T time.Time) (time.Time, bool) {
 	due, ok := st.Due, !st.Due.IsZero()
 	if _, at, more := s.cfg.NES.NextChange(st.Orders, st.First, st.Last, T); more && (!ok || at.Before(due)) {
+		due, ok = at, true
+	}
+	if at, more := s.nextAtRisk(st, T); more && (!ok || at.Before(due)) {
 		due, ok = at, true
 	}
 	return due, ok

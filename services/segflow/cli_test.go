@@ -43,10 +43,10 @@ var (
 	logging      = []string{"log-format", "log-level"}
 	topicsMade   = []string{"partitions", "replication", "topic-retention"}
 	everyService = join(kafkaConn, redisConn, logging, topicsMade, []string{"http-addr", "embedded-kafka-addr", "embedded-redis-addr", "write-timeout", "max-message-bytes"})
-	evaluation   = []string{"rfm-window", "default-cycle", "min-cycle", "max-cycle", "tag-rules", "currency", "now"}
+	evaluation   = []string{"rfm-window", "default-cycle", "min-cycle", "max-cycle", "tag-rules", "currency", "now", "at-risk"}
 	consumer     = []string{"session-timeout"}
 	collecting   = []string{"write-keys", "dedup-window", "max-future", "max-body-bytes", "max-events", "cors-origins", "currency"}
-	updating     = join(evaluation, consumer, []string{"consumer-group"})
+	updating     = join(evaluation, consumer, []string{"consumer-group", "fit-every", "fit-unit"})
 	triggering   = join(evaluation, consumer, []string{"campaigns", "trigger-group", "webhook-url", "webhook-secret"})
 	serving      = join(evaluation, consumer, []string{"api-tokens", "index-group", "campaigns"})
 	reading      = join(evaluation, []string{"topics", "from", "offsets", "batch-size", "sort-window", "step", "bulk"})
@@ -78,6 +78,7 @@ func TestEachCommandsHelpListsExactlyItsOwnFlagsAndExitsZero(t *testing.T) {
 		{"replay", "segflow replay [flags]", join(kafkaConn, redisConn, logging, topicsMade, reading, []string{"write-timeout", "changes", "into", "switch", "fresh"})},
 		{"replay drop", "segflow replay drop [flags] NAMESPACE", join(redisConn, logging)},
 		{"verify", "segflow verify [flags]", join(kafkaConn, redisConn, logging, reading, []string{"against", "scratch", "keep"})},
+		{"fit", "segflow fit [flags]", join(redisConn, logging, evaluation, []string{"fit-unit"})},
 		{"healthcheck", "segflow healthcheck URL", nil},
 		{"version", "segflow version", nil},
 		{"help", "segflow help [COMMAND]", nil},

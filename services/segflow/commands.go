@@ -125,6 +125,19 @@ var commands = []*command{
 		flags: []flagGroup{verifyFlags, kafkaFlags, redisFlags, logFlags},
 	},
 	{
+		name:    "fit",
+		summary: "fit the prediction models on the live namespace and store them",
+		about: "Fits BG/NBD (purchases, P(alive)) and Gamma-Gamma (spend) by maximum likelihood on every customer " +
+			"of the live namespace as of --now, and stores the parameters with their fit date, customers, " +
+			"log-likelihood and version, which every process predicting from the namespace loads within a minute. " +
+			"The profile-updater refits by itself every --fit-every. Needs --redis-addr.",
+		examples: []string{
+			"segflow fit --redis-addr redis:6379",
+			"segflow fit --redis-addr redis:6379 --now 1997-09-30T00:00:00Z",
+		},
+		flags: []flagGroup{fitFlags, redisFlags, logFlags},
+	},
+	{
 		name:     "healthcheck",
 		args:     "URL",
 		summary:  "exit 0 if URL answers 200 (for container health checks)",

@@ -67,6 +67,9 @@ type config struct {
 	APITokens      string
 	IndexGroup     string
 	Demo           bool
+	AtRisk         float64
+	FitEvery       time.Duration
+	FitUnit        time.Duration
 
 	LogFormat string
 	LogLevel  string
@@ -269,6 +272,19 @@ func (c *config) checks() []flagCheck {
 		duration("default-cycle", c.DefaultCycle),
 		duration("min-cycle", c.MinCycle),
 		duration("max-cycle", c.MaxCycle),
+		duration("fit-unit", c.FitUnit),
+		{"at-risk", func() error {
+			if !(c.AtRisk > 0 && c.AtRisk < 1) {
+				return fmt.Errorf("--at-risk %g: want a probability strictly between 0 and 1", c.AtRisk)
+			}
+			return nil
+		}},
+		{"fit-every", func() error {
+			if c.FitEvery < 0 {
+				return fmt.Errorf("--fit-every %s: want 0 (off) or more", c.FitEvery)
+			}
+			return nil
+		}},
 		{"tag-rules", func() error { _, err := loadRules(c.TagRules); return err }},
 		{"now", func() error { _, err := c.clock(); return err }},
 		{"campaigns", func() error {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/segflow/segflow/pkg/demo"
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/predict"
+	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 )
 
@@ -85,7 +87,20 @@ func storeFlags(fs *flag.FlagSet, c *config) {
 	fs.DurationVar(&c.MinCycle, "min-cycle", 7*24*time.Hour, "shortest NES purchase cycle")
 	fs.DurationVar(&c.MaxCycle, "max-cycle", 365*24*time.Hour, "longest NES purchase cycle")
 	fs.StringVar(&c.TagRules, "tag-rules", "", "YAML file of tag and tier rules; empty uses the built-in defaults")
+	fs.Float64Var(&c.AtRisk, "at-risk", profile.DefaultAtRisk, "P(alive) below which a customer with repeat purchases is tagged "+profile.TagAtRisk+" (with a fitted model: segflow fit)")
 	currencyFlag(fs, c)
+}
+
+// fitUnitFlag: the prediction models' time unit.
+func fitUnitFlag(fs *flag.FlagSet, c *config) {
+	fs.DurationVar(&c.FitUnit, "fit-unit", predict.Week, "time unit the prediction models are fitted in")
+}
+
+// fitFlags: segflow fit.
+func fitFlags(fs *flag.FlagSet, c *config) {
+	fitUnitFlag(fs, c)
+	storeFlags(fs, c)
+	clockFlag(fs, c)
 }
 
 // clockFlag: the clock profiles are evaluated at.
@@ -124,6 +139,8 @@ func collectorFlags(fs *flag.FlagSet, c *config) {
 // updaterFlags: the profile-updater.
 func updaterFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.ConsumerGroup, "consumer-group", "segflow-profile-updater", "Kafka consumer group of the profile-updater")
+	fs.DurationVar(&c.FitEvery, "fit-every", 24*time.Hour, "refit the prediction models (BG/NBD, Gamma-Gamma) on the live namespace this often; 0 turns refits off")
+	fitUnitFlag(fs, c)
 	consumerFlags(fs, c)
 	storeFlags(fs, c)
 }

@@ -101,6 +101,8 @@ func runCommand(ctx context.Context, cmd *command, args []string, stdout, stderr
 		return replayCmd(ctx, append([]string{"drop"}, args...), stdout, stderr)
 	case "verify":
 		return verifyCmd(ctx, args, stdout, stderr)
+	case "fit":
+		return fitCmd(ctx, args, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, args)
 	case "help":

@@ -23,6 +23,7 @@ import (
 	"github.com/segflow/segflow/pkg/dashboard"
 	"github.com/segflow/segflow/pkg/embedded"
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/fitting"
 	"github.com/segflow/segflow/pkg/health"
 	"github.com/segflow/segflow/pkg/index"
 	"github.com/segflow/segflow/pkg/keyspace"
@@ -133,11 +134,20 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 	// restart.
 	var live *profile.Live
 	var store *profile.Store
+	var models *fitting.Current
 	if cmd == "run" || cmd == "profile-updater" || cmd == "trigger" || cmd == "api" {
 		pcfg, err := storeConfig(cfg)
 		if err != nil {
 			return err
 		}
+		// Every store predicts with the live namespace's fitted model,
+		// reloaded every minute (segflow fit, the updater's refits).
+		models = fitting.NewCurrent(rdb, pcfg.Prefix)
+		if err := models.Load(ctx); err != nil {
+			return err
+		}
+		g.Add("model", func(ctx context.Context) error { return models.Run(ctx, time.Minute, log.Named("model")) })
+		pcfg.Models = models
 		live, store = profile.NewLive(rdb, pcfg), profile.New(rdb, pcfg)
 	}
 	now, err := cfg.clock()
@@ -158,6 +168,8 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 			return err
 		}
 		g.Add("profile-updater", startUpdater(up.Run))
+		refit := &fitting.Refitter{Redis: rdb, Store: live.Store, Every: cfg.FitEvery, Unit: cfg.FitUnit, Now: now, Current: models, Log: log.Named("refit")}
+		g.Add("refit", refit.Run)
 	}
 	if cmd == "run" || cmd == "profile-updater" || cmd == "trigger" {
 		// The populations the live stores score against (loaded from Redis
@@ -365,6 +377,7 @@ func storeConfig(cfg *config) (profile.Config, error) {
 		NES:      nes.Config{DefaultCycle: cfg.DefaultCycle, MinCycle: cfg.MinCycle, MaxCycle: cfg.MaxCycle},
 		Currency: cfg.Currency,
 		Rules:    rules,
+		AtRisk:   cfg.AtRisk,
 	}, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/segflow/segflow/pkg/fitting"
 	"github.com/segflow/segflow/pkg/importer"
 	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/profile"
@@ -300,6 +301,33 @@ func dropCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "dropped %d keys of namespace %s\n", n, ns)
+	return nil
+}
+
+// fitCmd runs `segflow fit`: fit the models on the live namespace as of
+// --now and store them.
+func fitCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	t, err := newTool(ctx, "fit", args, stderr)
+	if err != nil {
+		return err
+	}
+	defer t.close()
+	ns, err := profile.LiveNamespace(ctx, t.rdb, t.base.Prefix())
+	if err != nil {
+		return err
+	}
+	now, err := t.cfg.clock()
+	if err != nil {
+		return err
+	}
+	m, err := fitting.Refit(ctx, t.rdb, t.base.In(ns), now(), t.cfg.FitUnit)
+	if err != nil {
+		return fmt.Errorf("fit: %w", err)
+	}
+	p, g := m.Purchases, m.Spend
+	fmt.Fprintf(stdout, "model %s of namespace %s, fitted as of %s\n", m.Version(), ns, now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(stdout, "BG/NBD: r=%.4g alpha=%.4g a=%.4g b=%.4g (unit %s) on %d customers, log-likelihood %.1f\n", p.R, p.Alpha, p.A, p.B, t.cfg.FitUnit, p.Customers, p.LogLikelihood)
+	fmt.Fprintf(stdout, "Gamma-Gamma: p=%.4g q=%.4g gamma=%.4g on %d repeat customers, log-likelihood %.1f\n", g.P, g.Q, g.Gamma, g.Customers, g.LogLikelihood)
 	return nil
 }
 

@@ -49,7 +49,7 @@ type pipeline struct {
 	stop   func()
 }
 
-func startPipeline(t testing.TB, now func() time.Time, currency string) *pipeline {
+func startPipeline(t testing.TB, now func() time.Time, currency string, opts ...func(*profile.Config)) *pipeline {
 	t.Helper()
 	r := testenv.StartRedis(t)
 	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3},
@@ -80,7 +80,11 @@ func startPipeline(t testing.TB, now func() time.Time, currency string) *pipelin
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := profile.New(rdb, profile.Config{Currency: currency, Rules: rules})
+	pcfg := profile.Config{Currency: currency, Rules: rules}
+	for _, o := range opts {
+		o(&pcfg)
+	}
+	store := profile.New(rdb, pcfg)
 	up, err := updater.New(updater.Config{Brokers: k.Brokers, Now: now}, store, w, log, reg)
 	if err != nil {
 		t.Fatal(err)

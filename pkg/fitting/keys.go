@@ -1,0 +1,7 @@
+package fitting
+
+import "github.com/segflow/segflow/pkg/keys"
+
+// paramsKey is the fitted model of namespace ns: a JSON string (Params). It
+// is in the namespace's shared slots, so that dropping the namespace drops it.
+func paramsKey(ns string) string { return keys.Shared(ns, "model") + ":params" }
