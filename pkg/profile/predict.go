@@ -221,6 +221,7 @@ func (s *Store) Reschedule(ctx context.Context, m predict.Model, T time.Time, sp
 			default:
 				continue
 			}
+			s.soonest.scheduled(customers[i], due.UnixMilli())
 			pipe.ZAddLT(ctx, s.timerKey(customers[i]), redis.Z{Score: float64(due.UnixMilli()), Member: customers[i]})
 			n++
 		}
