@@ -86,7 +86,7 @@ func clusterEnabled(ctx context.Context, cfg Config) (bool, error) {
 		if err == nil {
 			return strings.Contains(info, "cluster_enabled:1"), nil
 		}
-		if isAuthError(err) || isCertificateError(err) {
+		if isAuthError(err) || isCertificateError(err) || isUnknownHost(err) {
 			return false, fmt.Errorf("redis %s: %w", cfg.Addrs[0], err)
 		}
 		var rerr redis.Error
@@ -99,6 +99,13 @@ func clusterEnabled(ctx context.Context, cfg Config) (bool, error) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// isUnknownHost tells whether err is a host name that does not resolve,
+// which waiting does not cure.
+func isUnknownHost(err error) bool {
+	var dns *net.DNSError
+	return errors.As(err, &dns) && dns.IsNotFound
 }
 
 // isAuthError tells whether err is the server refusing the credentials,

@@ -73,6 +73,24 @@ func TestConnectGivesUpOnAnAddressThatNeverAnswers(t *testing.T) {
 	}
 }
 
+// Waiting for a server that is starting is right; waiting for a host name
+// that does not resolve is not: it is refused at once, naming it.
+func TestConnectRefusesAHostThatDoesNotResolveAtOnce(t *testing.T) {
+	const addr = "no-such-host.invalid:6379" // .invalid never resolves (RFC 2606)
+	if _, err := net.LookupHost("no-such-host.invalid"); !isNotFound(err) {
+		t.Skipf("no name service to ask here: %v", err)
+	}
+	_, err := keyspace.Connect(context.Background(), keyspace.Config{Addrs: []string{addr}, ProbeTimeout: time.Hour})
+	if err == nil || errors.Is(err, keyspace.ErrUnreachable) || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("got %v, want an error naming %s", err, addr)
+	}
+}
+
+func isNotFound(err error) bool {
+	var dns *net.DNSError
+	return errors.As(err, &dns) && dns.IsNotFound
+}
+
 func TestScanFindsTheKeysOfEveryMaster(t *testing.T) {
 	r := testenv.StartCluster(t)
 	rdb := r.Client(t)
