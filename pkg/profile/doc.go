@@ -26,8 +26,11 @@
 // read API's consent) never lose each other's events: the loser of a
 // conflict runs its batch again from fresh reads, which the joins make safe.
 // A writer keeps the records it wrote (Config.Cache), so the customers of its
-// own partitions cost one write per batch and no read; a record whose content
-// did not change (a redelivery) is not written.
+// own partitions cost one write per batch and no read, and their summaries
+// (Summaries, published after each batch) are answered from it; a record
+// whose content did not change (a redelivery) is not written. The snapshots
+// of a batch (scores, NES stage, the tag rules: most of an evaluation's work)
+// are computed on every core while the batch's write is on its way to Redis.
 //
 // A customer is evaluated once per batch, after their last event in it (and
 // before an identity merge), so a change is published per batch: a stage that
@@ -74,6 +77,9 @@
 // ([keys.Shared]). Timers are split into keys.Shards slots by customer
 // ([keys.Shard]): sf:{#timers.<n>.<k>}:due (zset customer -> next
 // time-driven change, ms); readers go through every shard in one pipeline.
+// A replay building a namespace of its own is the sole scheduler of its
+// timers (SoleScheduler): it keeps a lower bound of each shard's earliest
+// timer and reads only the shards whose bound has come.
 //
 // # Cost
 //
