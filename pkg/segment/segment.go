@@ -329,7 +329,7 @@ type consent struct {
 type identifyData struct {
 	common
 	Traits  map[string]any `json:"traits,omitempty"`
-	Consent *consent `json:"consent,omitempty"`
+	Consent *consent       `json:"consent,omitempty"`
 }
 
 // identify maps an identify call. Segment sends traits at the top level;
