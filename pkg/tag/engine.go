@@ -32,8 +32,8 @@ type Input struct {
 	BoughtCategories       []string
 	ViewedSKUs             []string
 	ViewedCategories       []string
-	CartValue              int64 // open cart value, micros
-	Traits                 map[string]string
+	CartValue              int64          // open cart value, micros
+	Traits                 map[string]any // string, float64, bool or time.Time values
 	Consent                map[string]bool
 }
 
@@ -61,7 +61,7 @@ const (
 
 var (
 	stringList    = cel.ListType(cel.StringType)
-	stringMap     = cel.MapType(cel.StringType, cel.StringType)
+	dynMap        = cel.MapType(cel.StringType, cel.DynType)
 	stringBoolMap = cel.MapType(cel.StringType, cel.BoolType)
 )
 
@@ -85,7 +85,7 @@ var variables = [numVars]struct {
 	varBoughtCategories: {"bought_categories", stringList},
 	varViewedSKUs:       {"viewed_skus", stringList},
 	varViewedCategories: {"viewed_categories", stringList},
-	varTraits:           {"traits", stringMap},
+	varTraits:           {"traits", dynMap},
 	varConsent:          {"consent", stringBoolMap},
 }
 
@@ -389,7 +389,7 @@ func newActivation(in *Input) *activation {
 		varBoughtCategories: types.NewStringList(a, in.BoughtCategories),
 		varViewedSKUs:       types.NewStringList(a, in.ViewedSKUs),
 		varViewedCategories: types.NewStringList(a, in.ViewedCategories),
-		varTraits:           types.NewStringStringMap(a, in.Traits),
+		varTraits:           types.NewDynamicMap(a, in.Traits),
 		varConsent:          types.NewDynamicMap(a, in.Consent),
 	}
 }

@@ -177,10 +177,10 @@ func TestVariables(t *testing.T) {
 		{"bought_skus is a list", `"S1" in bought_skus`, Input{BoughtSKUs: []string{"S1"}}, true},
 		{"viewed_categories is a list", `viewed_categories.size() == 2`, Input{ViewedCategories: []string{"a", "b"}}, true},
 		{"a nil list is empty", `viewed_skus.size() == 0 && bought_categories.size() == 0`, Input{}, true},
-		{"a trait is read by key", `traits.city == "Taipei"`, Input{Traits: map[string]string{"city": "Taipei"}}, true},
+		{"a trait is read by key", `traits.city == "Taipei"`, Input{Traits: map[string]any{"city": "Taipei"}}, true},
 		{"a missing trait can be tested with in", `"city" in traits && traits.city == "Taipei"`, Input{}, false},
 		{"a missing trait can default with an optional", `traits[?"city"].orValue("") == ""`, Input{}, true},
-		{"strings have the extension functions", `traits.city.lowerAscii() == "taipei"`, Input{Traits: map[string]string{"city": "TAIPEI"}}, true},
+		{"strings have the extension functions", `traits.city.lowerAscii() == "taipei"`, Input{Traits: map[string]any{"city": "TAIPEI"}}, true},
 		{"consent is a map of bools", `consent["email"] && !consent["sms"]`, Input{Consent: map[string]bool{"email": true, "sms": false}}, true},
 	}
 	for _, tt := range tests {
@@ -387,7 +387,7 @@ func TestConcurrentEval(t *testing.T) {
 		in.BoughtCategories = []string{fmt.Sprint("c", i%7)}
 		in.ViewedSKUs = []string{fmt.Sprint("s", i), "s0"}
 		in.BoughtSKUs = []string{"s0"}
-		in.Traits = map[string]string{"city": "Taipei"}
+		in.Traits = map[string]any{"city": "Taipei"}
 		inputs[i] = in
 		tags, _, err := e.Eval(in)
 		if err != nil {
@@ -425,7 +425,7 @@ func BenchmarkEval(b *testing.B) {
 		BoughtCategories: []string{"coffee", "tea", "mugs", "snacks"},
 		ViewedSKUs:       []string{"A1", "B7", "H2", "H3", "J4", "K5", "C3", "L6"},
 		ViewedCategories: []string{"coffee", "mugs", "grinders"},
-		Traits:           map[string]string{"city": "Taipei", "tz": "Asia/Taipei"},
+		Traits:           map[string]any{"city": "Taipei", "tz": "Asia/Taipei"},
 		Consent:          map[string]bool{"email": true, "sms": false},
 	}
 	b.ReportAllocs()
