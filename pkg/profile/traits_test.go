@@ -11,6 +11,7 @@ import (
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/keys"
 	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/tag"
 	"github.com/segflow/segflow/pkg/testenv"
 )
 
@@ -90,5 +91,36 @@ func TestARecordWrittenBeforeTraitsWereTypedReadsItsTraitsAsStrings(t *testing.T
 	want := map[string]any{"email": "amy@example.com", "tier": "gold", "age": 30.0}
 	if !reflect.DeepEqual(ps[0].Traits, want) || !ps[0].Consent["email"] || ps[0].Orders != 1 {
 		t.Errorf("traits %v, consent %v, orders %d; want %v, email consent and 1 order", ps[0].Traits, ps[0].Consent, ps[0].Orders, want)
+	}
+}
+
+func TestATagRuleReadsTypedTraits(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	ctx := context.Background()
+	rules, err := tag.Compile(tag.Config{Tags: []tag.Rule{
+		{Name: "young_hk", When: `traits[?"city"].orValue("") == "Hong Kong" && traits[?"age"].orValue(0) >= 18 && traits[?"age"].orValue(0) <= 24`},
+		{Name: "vegetarian", When: `traits[?"diet.vegetarian"].orValue(false) == true`},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := profile.New(rdb, profile.Config{Prefix: "tagged", Rules: rules})
+	ops := []profile.Op{
+		identify(t, "i1", "mei", day(1), `{"city":"Hong Kong","age":21,"diet":{"vegetarian":true}}`),
+		identify(t, "i2", "kit", day(1), `{"city":"Hong Kong","age":"25"}`), // a string is no number: no match
+		identify(t, "i3", "amy", day(1), `{"city":"Taipei","age":19,"diet":{"vegetarian":false}}`),
+	}
+	if _, _, err := s.Apply(ctx, day(2), ops); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := s.Get(ctx, day(2), []string{"mei", "kit", "amy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"vegetarian", "young_hk"}, nil, nil}
+	for i, p := range ps {
+		if !reflect.DeepEqual(p.Tags, want[i]) {
+			t.Errorf("%s's tags %v, want %v", p.Customer, p.Tags, want[i])
+		}
 	}
 }
