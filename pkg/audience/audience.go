@@ -1,7 +1,7 @@
 // Package audience parses and evaluates audience expressions: boolean
 // combinations of segments, stages, tiers, tags and comparisons of traits
-// that select customers,
-// the 交叉篩選 (cross filtering) of the source articles, such as
+// that select customers, the 交叉篩選 (cross filtering) of the source
+// articles, such as
 //
 //	important_value AND bought:category:dog AND NOT S3
 //
@@ -82,11 +82,11 @@ const (
 	Ge Op = ">="
 )
 
-func (n Name) String() string { return n.Name }
+func (n Name) String() string    { return n.Name }
 func (c Compare) String() string { return canonical(c) }
-func (n Not) String() string  { return canonical(n) }
-func (a And) String() string  { return canonical(a) }
-func (o Or) String() string   { return canonical(o) }
+func (n Not) String() string     { return canonical(n) }
+func (a And) String() string     { return canonical(a) }
+func (o Or) String() string      { return canonical(o) }
 
 // canonical writes e into one builder: each node appends its part, so the
 // form takes time linear in its length (nodes that each returned their
@@ -154,9 +154,9 @@ func (n Name) names(to []string) []string { return append(to, n.Name) }
 // A Compare names no name: its trait is resolved by whoever evaluates it
 // (see Compares).
 func (c Compare) names(to []string) []string { return to }
-func (n Not) names(to []string) []string  { return n.X.names(to) }
-func (a And) names(to []string) []string  { return a.R.names(a.L.names(to)) }
-func (o Or) names(to []string) []string   { return o.R.names(o.L.names(to)) }
+func (n Not) names(to []string) []string     { return n.X.names(to) }
+func (a And) names(to []string) []string     { return a.R.names(a.L.names(to)) }
+func (o Or) names(to []string) []string      { return o.R.names(o.L.names(to)) }
 
 // Names returns the distinct names e uses, sorted.
 func Names(e Expr) []string {
@@ -205,7 +205,7 @@ type token struct {
 	kind string // "(", ")", "AND", "OR", "NOT", "name", "compare", "bad", "end"
 	text string
 	pos  int
-	cmp  Compare // of a compare
+	cmp  Compare      // of a compare
 	err  *SyntaxError // of a bad token
 }
 
