@@ -3,6 +3,7 @@ package view
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"runtime"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/segflow/segflow/pkg/audience"
+	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/rfm"
@@ -67,6 +69,27 @@ func BenchmarkBuild(b *testing.B) {
 				return v
 			})
 		})
+		// The same customers with traits: a city of four, an age from 15 to
+		// 40, vip and a sign-up day of 800 (withTraits); and with an income
+		// besides, a number of each customer's own, so that no two share
+		// their traits' set.
+		withLow, withUnique := make([]profile.Summary, n), make([]profile.Summary, n)
+		for i, s := range sums {
+			withLow[i], _ = withTraits(r, s)
+			withUnique[i] = withLow[i]
+			withUnique[i].Traits = append(slices.Clone(withLow[i].Traits), event.Trait{Name: "income", Kind: event.TraitNumber, Text: strconv.Itoa(20_000 + i)})
+		}
+		for name, sums := range map[string][]profile.Summary{"view-with-traits": withLow, "view-with-unique-traits": withUnique} {
+			b.Run(fmt.Sprintf("%s/%d", name, n), func(b *testing.B) {
+				build(b, func() any {
+					v := New(nes.Config{}, nil)
+					for i := 0; i < n; i += 1000 {
+						v.Put(sums[i:min(i+1000, n)]...)
+					}
+					return v
+				})
+			})
+		}
 		b.Run(fmt.Sprintf("baseline-map-of-summaries/%d", n), func(b *testing.B) {
 			build(b, func() any {
 				m := map[string]profile.Summary{}
