@@ -3,8 +3,8 @@ package view
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"

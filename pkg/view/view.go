@@ -1,11 +1,11 @@
 // Package view keeps every customer's segmentation inputs in memory, a
 // compact row each — orders ever, last purchase and purchase cycle, F and M
 // in the RFM window as of their last evaluation, lifetime spend, tier, tags
-// and traits — and answers, as of any time T, what the read API asks of the whole
-// population: each buyer's RFM scores and segment, each customer's NES
-// stage, the counts of segments, the R×F grid, stages, tiers, tags and a
-// trait's values, and the members of an audience expression. No question reads Redis, and none
-// depends on when the inputs arrived.
+// and traits — and answers, as of any time T, what the read API asks of the
+// whole population: each buyer's RFM scores and segment, each customer's
+// NES stage, the counts of segments, the R×F grid, stages, tiers, tags and
+// a trait's values, and the members of an audience expression. No question
+// reads Redis, and none depends on when the inputs arrived.
 //
 // # Exactness
 //
