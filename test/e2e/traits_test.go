@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strings"
@@ -12,9 +11,7 @@ import (
 	"time"
 
 	"github.com/segflow/segflow/pkg/api"
-	"github.com/segflow/segflow/pkg/index"
 	"github.com/segflow/segflow/pkg/testenv"
-	"github.com/segflow/segflow/pkg/trigger"
 )
 
 // TestIdentifyTraitsReachTheProfileAudiencesAndCountsTypedThroughThePipeline
@@ -58,14 +55,7 @@ func TestIdentifyTraitsReachTheProfileAudiencesAndCountsTypedThroughThePipeline(
 	}
 	p.waitApplied(t, len(calls), 30*time.Second)
 
-	a, err := api.New(api.Config{Tokens: map[string]api.Holder{"tok": {Name: "e2e", Scope: api.ScopeAdmin}}, Now: now}, p.rdb, p.store, index.New(p.rdb, ""), trigger.NewEngine(nil, p.rdb, p.store, nil), p.writer, p.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	a.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv := p.startAPI(t, now)
 	call := func(method, path string, out any) int {
 		t.Helper()
 		req, _ := http.NewRequest(method, srv.URL+path, nil)
