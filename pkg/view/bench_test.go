@@ -162,3 +162,52 @@ func BenchmarkCounts(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTraitMembers answers an audience of trait comparisons,
+// trait:city = "Hong Kong" AND trait:age >= 18 AND trait:age <= 24, a page of
+// 100 with its total, over n customers with traits (withTraits). The
+// baseline filters the same summaries' traits in a plain loop: what the
+// question costs in Go without the view.
+func BenchmarkTraitMembers(b *testing.B) {
+	n := benchSizes[0]
+	r := rand.New(rand.NewPCG(5, uint64(n)))
+	v := New(nes.Config{}, nil)
+	sums := make([]profile.Summary, n)
+	for i := range sums {
+		sums[i], _ = withTraits(r, randomCustomer(r, "cust-"+strconv.Itoa(i), 1))
+		v.Put(sums[i])
+	}
+	expr, err := audience.Parse(`trait:city = "Hong Kong" AND trait:age >= 18 AND trait:age <= 24`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var members, filtered int
+	b.Run(fmt.Sprintf("view/%d", n), func(b *testing.B) {
+		for b.Loop() {
+			members = v.Members(T, expr, nil, "", 100).Total
+		}
+	})
+	b.Run(fmt.Sprintf("baseline-loop-over-summaries/%d", n), func(b *testing.B) {
+		for b.Loop() {
+			filtered = 0
+			for _, s := range sums {
+				var city, age bool
+				for _, t := range s.Traits {
+					switch t.Name {
+					case "city":
+						city = t.Kind == event.TraitString && t.Text == "Hong Kong"
+					case "age":
+						x, err := strconv.ParseFloat(t.Text, 64)
+						age = t.Kind == event.TraitNumber && err == nil && x >= 18 && x <= 24
+					}
+				}
+				if city && age {
+					filtered++
+				}
+			}
+		}
+	})
+	if members != filtered {
+		b.Fatalf("the view selects %d, the loop %d", members, filtered)
+	}
+}
