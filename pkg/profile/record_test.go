@@ -40,6 +40,7 @@ func TestARecordDecodesToWhatWasEncoded(t *testing.T) {
 // encodes back to one that decodes the same.
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add(encoded(&record{gen: 1, ver: 1, history: []entry{{"o:1", 1, 1}}, published: &Snapshot{Tags: []string{"t"}}}))
+	f.Add(encoded(&record{gen: 2, traits: []lww{{"age", 1, "21", event.TraitNumber}, {"city", 1, "Taipei", event.TraitString}}}))
 	f.Add([]byte("not a record"))
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 1, recordFormat, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, v []byte) {

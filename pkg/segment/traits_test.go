@@ -3,6 +3,7 @@ package segment
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,4 +70,50 @@ func TestIdentifyRejectsTraitsBeyondTheirBoundsByField(t *testing.T) {
 			t.Errorf("errors %v, want one at %s (rule %s)", ie.Errors, tc.field, tc.rule)
 		})
 	}
+}
+
+// Whatever traits a client sends, an identify is refused by field or mapped
+// to data that validates against the schema, whose traits read back as
+// themselves (what the profile-updater reads them with).
+func FuzzIdentifyTraits(f *testing.F) {
+	for _, s := range []string{
+		`{"age":21,"address":{"city":"Hong Kong"},"vip":true,"createdAt":"2025-03-01T08:00:00+08:00"}`,
+		`{"../x":1}`, `{"{c}":"x"}`, `{"a.b":1,"a":{"b":2}}`, `{"firstName":"a","first_name":"b"}`, `{"x":[1]}`,
+		`{"n":1e308,"m":-0,"s":"\u0000"}`, `{"A-B C":"x"}`, `{"t":"2024-02-30T00:00:00Z"}`, `{"e":"` + strings.Repeat("é", 200) + `"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, traits []byte) {
+		if !json.Valid(traits) {
+			return
+		}
+		e, err := ToEvent(json.RawMessage(identifyWith(string(traits))), received, testOpts)
+		if err != nil {
+			var ie *event.InvalidError
+			if !errors.As(err, &ie) || len(ie.Errors) == 0 {
+				t.Fatalf("ToEvent error = %v, want an *event.InvalidError", err)
+			}
+			return
+		}
+		checkValid(t, e)
+		var d struct {
+			Traits json.RawMessage `json:"traits"`
+		}
+		if err := json.Unmarshal(e.Data(), &d); err != nil || d.Traits == nil {
+			return
+		}
+		once, errs := event.Traits("/data/traits", d.Traits, nil)
+		if len(errs) > 0 {
+			t.Fatalf("mapped traits %s are refused when read back: %v", d.Traits, errs)
+		}
+		again := map[string]any{}
+		for _, tr := range once {
+			again[tr.Name] = tr.JSON()
+		}
+		b, _ := json.Marshal(again)
+		twice, errs := event.Traits("/data/traits", b, nil)
+		if len(errs) > 0 || !slices.Equal(once, twice) {
+			t.Fatalf("traits %v read back as %v, %v", once, twice, errs)
+		}
+	})
 }
