@@ -213,6 +213,7 @@ func (s *Server) routes() []route {
 		{pattern: "DELETE /v1/profiles/{id}", h: s.deleteProfile, scope: ScopeAdmin},
 		{pattern: "PUT /v1/profiles/{id}/consent", h: s.putConsent, scope: ScopeAdmin},
 		{pattern: "GET /v1/counts", h: s.getCounts},
+		{pattern: "GET /v1/traits/{name}/counts", h: s.getTraitCounts},
 		{pattern: "GET /v1/members", h: s.getMembers},
 		{pattern: "GET /v1/segments/{segment}/members", h: s.getSegmentMembers},
 		{pattern: "GET /v1/metrics/clv", h: s.getCLV},

@@ -98,7 +98,7 @@ func TestErasureLeavesNothingOfTheCustomerEvenAfterTheirEventsAreReplayed(t *tes
 	aliceEvents := []cloudevents.Event{
 		testenv.Event("a1", event.ProductViewed, anon, at(3*time.Hour), `{"anonymous_id":"visitor-9c1","product":{"sku":"jacket","category":"coats"}}`),
 		testenv.Event("a2", event.ProductAdded, anon, at(170*time.Minute), `{"anonymous_id":"visitor-9c1","product":{"sku":"jacket","price":"80.00"},"quantity":1}`),
-		testenv.Event("a3", event.Identify, alice, at(160*time.Minute), `{"user_id":"alice-7f3","anonymous_id":"visitor-9c1","traits":{"email":"alice@example.com","birthday":"1990-02-03"},"consent":{"email":true}}`),
+		testenv.Event("a3", event.Identify, alice, at(160*time.Minute), `{"user_id":"alice-7f3","anonymous_id":"visitor-9c1","traits":{"email":"alice@example.com","birthday":"1990-02-03","address.city":"Hong Kong","age":34,"vip":true},"consent":{"email":true}}`),
 		e.order(alice, at(150*time.Minute), "80.00", "coats"),
 		e.order(alice, at(day(40)), "35.50", "shoes"),
 		testenv.Event("a6", event.ProductAdded, alice, at(time.Minute), `{"user_id":"alice-7f3","product":{"sku":"scarf","price":"20.00"},"quantity":2}`),

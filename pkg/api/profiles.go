@@ -27,17 +27,17 @@ import (
 // ProfileView is a customer's profile as the API shows it. Money is a decimal
 // string in the store currency.
 type ProfileView struct {
-	Customer string            `json:"customer"`
-	At       time.Time         `json:"at"`
-	RFM      RFMView           `json:"rfm"`
-	Stage    string            `json:"stage"`
-	Cycle    float64           `json:"cycle_days"`
-	Tier     string            `json:"tier,omitempty"`
-	Tags     []string          `json:"tags"`
-	Consent  map[string]bool   `json:"consent"`
-	Traits   map[string]string `json:"traits"`
-	CLV      CLVView           `json:"clv"`
-	Activity ActivityView      `json:"activity"`
+	Customer string          `json:"customer"`
+	At       time.Time       `json:"at"`
+	RFM      RFMView         `json:"rfm"`
+	Stage    string          `json:"stage"`
+	Cycle    float64         `json:"cycle_days"`
+	Tier     string          `json:"tier,omitempty"`
+	Tags     []string        `json:"tags"`
+	Consent  map[string]bool `json:"consent"`
+	Traits   map[string]any  `json:"traits"`
+	CLV      CLVView         `json:"clv"`
+	Activity ActivityView    `json:"activity"`
 	// Predicted is absent without a fitted model or purchases.
 	Predicted *PredictedView `json:"predicted,omitempty"`
 }

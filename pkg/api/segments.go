@@ -144,9 +144,9 @@ func (s *Server) view(ctx context.Context) (*view.View, namespace, error) {
 
 // attrsOf gives each name of expr its meaning: segment:<s> or a segment
 // name; r_score:<n>, f_score:<n>, m_score:<n>; stage:<s> or a stage name;
-// tier:<t>; tag:<t>; any other name is a tag, or else a tier. A name that
-// means nothing any customer ever had is a bad request naming it: a typo
-// must not export an empty audience.
+// tier:<t>; tag:<t>; any other name is a tag, or else a tier. A name, or a
+// trait compared, that means nothing any customer ever had is a bad request
+// naming it: a typo must not export an empty audience.
 func attrsOf(v *view.View, expr audience.Expr) (map[string]view.Attr, error) {
 	out := map[string]view.Attr{}
 	for _, name := range audience.Names(expr) {
@@ -179,6 +179,11 @@ func attrsOf(v *view.View, expr audience.Expr) (map[string]view.Attr, error) {
 			return nil, badf("q: unknown name %q: not a segment, stage, score, tier or tag", name)
 		}
 		out[name] = a
+	}
+	for _, c := range audience.Compares(expr) {
+		if !v.Known(view.KindTrait, c.Trait) {
+			return nil, badf("q: unknown trait %q: no customer has had it (contact traits such as email are not held)", c.Trait)
+		}
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 // Package audience parses and evaluates audience expressions: boolean
-// combinations of segments, stages, tiers and tags that select customers,
-// the 交叉篩選 (cross filtering) of the source articles, such as
+// combinations of segments, stages, tiers, tags and comparisons of traits
+// that select customers, the 交叉篩選 (cross filtering) of the source
+// articles, such as
 //
 //	important_value AND bought:category:dog AND NOT S3
 //
@@ -9,10 +10,16 @@
 //	expr    = and { "OR" and }
 //	and     = unary { "AND" unary }
 //	unary   = "NOT" unary | primary
-//	primary = "(" expr ")" | name
+//	primary = "(" expr ")" | trait | name
+//	trait   = "trait:" tname op value
+//	tname   = one or more of a-z, 0-9, "_" and "."
+//	op      = "=" | "!=" | "<" | "<=" | ">" | ">="
+//	value   = quoted | number | "true" | "false"
 //	name    = one or more characters other than space, "(" and ")"
 //
-// Keywords are case-insensitive. A name is resolved by the caller (see
+// such as trait:city = "Hong Kong" AND trait:age >= 18. A quoted string is
+// written as in Go ("Hong Kong", "say \"hi\""); spaces around op are
+// optional. Keywords are case-insensitive. A name is resolved by the caller (see
 // Resolve). Parse reports the byte offset of the first error, so an API can
 // point at it. Evaluation is set algebra over sorted customer ids, so its
 // result is sorted and the same for the same sets.
@@ -26,6 +33,7 @@ package audience
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -52,10 +60,33 @@ type And struct{ L, R Expr }
 // Or selects the customers in L or R.
 type Or struct{ L, R Expr }
 
-func (n Name) String() string { return n.Name }
-func (n Not) String() string  { return canonical(n) }
-func (a And) String() string  { return canonical(a) }
-func (o Or) String() string   { return canonical(o) }
+// Compare selects the customers whose trait Trait compares with Value by
+// Op: Value is a string, a float64 or a bool, and a bool is compared by =
+// and != only.
+type Compare struct {
+	Trait string
+	Op    Op
+	Value any
+}
+
+// Op is a comparison operator.
+type Op string
+
+// Comparison operators.
+const (
+	Eq Op = "="
+	Ne Op = "!="
+	Lt Op = "<"
+	Le Op = "<="
+	Gt Op = ">"
+	Ge Op = ">="
+)
+
+func (n Name) String() string    { return n.Name }
+func (c Compare) String() string { return canonical(c) }
+func (n Not) String() string     { return canonical(n) }
+func (a And) String() string     { return canonical(a) }
+func (o Or) String() string      { return canonical(o) }
 
 // canonical writes e into one builder: each node appends its part, so the
 // form takes time linear in its length (nodes that each returned their
@@ -67,6 +98,17 @@ func canonical(e Expr) string {
 }
 
 func (n Name) write(b *strings.Builder) { b.WriteString(n.Name) }
+func (c Compare) write(b *strings.Builder) {
+	b.WriteString(traitPrefix + c.Trait + " " + string(c.Op) + " ")
+	switch v := c.Value.(type) {
+	case string:
+		b.WriteString(strconv.Quote(v))
+	case float64:
+		b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+	case bool:
+		b.WriteString(strconv.FormatBool(v))
+	}
+}
 func (n Not) write(b *strings.Builder) {
 	b.WriteString("NOT ")
 	paren(b, n.X, prec(n.X) < 3)
@@ -108,15 +150,34 @@ func paren(b *strings.Builder, e Expr, p bool) {
 }
 
 func (n Name) names(to []string) []string { return append(to, n.Name) }
-func (n Not) names(to []string) []string  { return n.X.names(to) }
-func (a And) names(to []string) []string  { return a.R.names(a.L.names(to)) }
-func (o Or) names(to []string) []string   { return o.R.names(o.L.names(to)) }
+
+// A Compare names no name: its trait is resolved by whoever evaluates it
+// (see Compares).
+func (c Compare) names(to []string) []string { return to }
+func (n Not) names(to []string) []string     { return n.X.names(to) }
+func (a And) names(to []string) []string     { return a.R.names(a.L.names(to)) }
+func (o Or) names(to []string) []string      { return o.R.names(o.L.names(to)) }
 
 // Names returns the distinct names e uses, sorted.
 func Names(e Expr) []string {
 	ns := e.names(nil)
 	slices.Sort(ns)
 	return slices.Compact(ns)
+}
+
+// Compares returns the comparisons of traits e makes, in order.
+func Compares(e Expr) []Compare {
+	switch x := e.(type) {
+	case Compare:
+		return []Compare{x}
+	case Not:
+		return Compares(x.X)
+	case And:
+		return append(Compares(x.L), Compares(x.R)...)
+	case Or:
+		return append(Compares(x.L), Compares(x.R)...)
+	}
+	return nil
 }
 
 // SyntaxError is an expression Parse refuses, malformed or beyond one of
@@ -141,9 +202,11 @@ const (
 )
 
 type token struct {
-	kind string // "(", ")", "AND", "OR", "NOT", "name", "end"
+	kind string // "(", ")", "AND", "OR", "NOT", "name", "compare", "bad", "end"
 	text string
 	pos  int
+	cmp  Compare      // of a compare
+	err  *SyntaxError // of a bad token
 }
 
 func lex(s string) []token {
@@ -155,6 +218,10 @@ func lex(s string) []token {
 		case c == '(' || c == ')':
 			toks = append(toks, token{kind: string(c), text: string(c), pos: i})
 			i++
+		case len(s)-i > len(traitPrefix) && strings.EqualFold(s[i:i+len(traitPrefix)], traitPrefix):
+			t, j := lexCompare(s, i)
+			toks = append(toks, t)
+			i = j
 		default:
 			j := i
 			for j < len(s) && !strings.ContainsRune(" \t\n\r()", rune(s[j])) {
@@ -261,11 +328,16 @@ func (p *parser) unary() (Expr, error) {
 			return nil, p.unexpected(c, `")"`)
 		}
 		return e, nil
-	case "name":
+	case "name", "compare":
 		if p.names++; p.names > MaxNames {
 			return nil, &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf("more than %d names", MaxNames)}
 		}
+		if t.kind == "compare" {
+			return t.cmp, nil
+		}
 		return Name{t.text}, nil
+	case "bad":
+		return nil, t.err
 	default:
 		return nil, p.unexpected(t, `a name, NOT or "("`)
 	}
@@ -281,12 +353,15 @@ func NewSet(ids []string) Set {
 	return slices.Compact(s)
 }
 
-// Eval returns the customers e selects: names are looked up in sets, and NOT
-// is taken within universe. A name missing from sets selects nobody.
+// Eval returns the customers e selects: names, and comparisons by their
+// canonical form, are looked up in sets, and NOT is taken within universe.
+// A name missing from sets selects nobody.
 func Eval(e Expr, sets map[string]Set, universe Set) Set {
 	switch x := e.(type) {
 	case Name:
 		return sets[x.Name]
+	case Compare:
+		return sets[x.String()]
 	case Not:
 		return diff(universe, Eval(x.X, sets, universe))
 	case And:

@@ -221,7 +221,8 @@ func TestAfterPagesEveryMemberOnceInOrder(t *testing.T) {
 // input, and that an expression parsed reads back from its canonical form.
 func FuzzParse(f *testing.F) {
 	deep := strings.Repeat("a AND ", 300) + "a"
-	for _, s := range []string{deep, "a AND b", "NOT (a OR b) AND c", "important_value AND bought:category:dog AND NOT S3", "((", "a OR", ")"} {
+	for _, s := range []string{deep, "a AND b", "NOT (a OR b) AND c", "important_value AND bought:category:dog AND NOT S3", "((", "a OR", ")",
+		`trait:city = "Hong Kong" AND trait:age>=18`, `trait:vip != true`, `trait:a.b < -1e3`, `trait:x = "\u00e9\""`, `trait:`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -46,7 +46,7 @@ func customer(kv ...any) map[string]any {
 	p := map[string]any{
 		"stage": "E0", "segment": "general_value", "r_score": 3, "f_score": 3, "m_score": 3,
 		"tier": "member", "tags": []string{}, "orders": 3, "lifetime": 300.0, "cart_value": 0.0,
-		"traits":  map[string]string{"timezone": "Asia/Taipei"},
+		"traits":  map[string]any{"timezone": "Asia/Taipei", "age": 30.0},
 		"consent": map[string]bool{"email": true},
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -131,8 +131,12 @@ func TestExampleCampaignsMatch(t *testing.T) {
 
 		{"the usual time of a customer with 5 orders enters the habit coupon", "habit_coffee",
 			Input{Event: ev(DueEvent, nil), Profile: customer("orders", 5)}, true},
-		{"the usual time of a lapsed customer does not", "habit_coffee",
-			Input{Event: ev(DueEvent, nil), Profile: customer("orders", 5, "tags", []string{"lapsed"})}, false},
+		{"the usual time of a dozing (S1) customer does not", "habit_coffee",
+			Input{Event: ev(DueEvent, nil), Profile: customer("orders", 5, "stage", "S1")}, false},
+		{"the usual time of a half-asleep (S2) customer does not", "habit_coffee",
+			Input{Event: ev(DueEvent, nil), Profile: customer("orders", 5, "stage", "S2")}, false},
+		{"the usual time of a deep-asleep (S3) customer does not", "habit_coffee",
+			Input{Event: ev(DueEvent, nil), Profile: customer("orders", 5, "stage", "S3")}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -555,6 +559,34 @@ func TestLocation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := c.Location(tt.tz).String(); got != tt.want {
 				t.Errorf("Location(%q) = %s, want %s", tt.tz, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAConditionReadsTypedTraits(t *testing.T) {
+	c, err := Parse([]byte(config(`when: profile.traits[?"city"].orValue("") == "Hong Kong" && profile.traits[?"age"].orValue(0) >= 18 && profile.traits[?"age"].orValue(0) <= 24`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &c.Campaigns[0]
+	for _, tt := range []struct {
+		name   string
+		traits map[string]any
+		want   bool
+	}{
+		{"a 21-year-old in Hong Kong matches", map[string]any{"city": "Hong Kong", "age": 21.0}, true},
+		{"a 25-year-old in Hong Kong does not", map[string]any{"city": "Hong Kong", "age": 25.0}, false},
+		{"a 21-year-old in Taipei does not", map[string]any{"city": "Taipei", "age": 21.0}, false},
+		{"a customer without the traits does not", map[string]any{}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := k.Matches(Input{Event: ev("segflow.profile.changed", nil), Profile: customer("traits", tt.traits)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("Matches = %t, want %t", got, tt.want)
 			}
 		})
 	}

@@ -72,3 +72,18 @@ func amountMessage() string {
 	return fmt.Sprintf("must be an amount from 0 to %s: a decimal string with at most %d integer and 6 fraction digits, or a whole number of minor units from 0 to %d",
 		money.MaxAmount, money.MaxAmountDigits, money.MaxMinorUnits)
 }
+
+// Bounds on identify traits (see Traits), shared by the collector and the
+// profile-updater, and in schemas/segflow.identify.identify.json.
+const (
+	// MaxTraits is the most traits one identify may carry, consent aside.
+	MaxTraits = 64
+	// MaxTraitName is the longest trait name in bytes, after normalising
+	// (TraitName): nested names joined by dots included.
+	MaxTraitName = 64
+	// MaxTraitValue is the longest string value of a trait in bytes; the
+	// email trait may have MaxEmail.
+	MaxTraitValue = 256
+	// MaxEmail is the longest email trait in bytes (RFC 5321's 320).
+	MaxEmail = 320
+)

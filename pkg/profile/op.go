@@ -42,6 +42,8 @@ type Op struct {
 	// Customer; its profile is merged into Customer's.
 	Merge string
 	args  []string
+	// traits an identify sets (consent is in args)
+	traits []event.Trait
 }
 
 // OpOf decodes an event into its effect on the profile of the customer the
@@ -133,10 +135,14 @@ func OpOf(e cloudevents.Event, currency string) (Op, error) {
 	case event.Identify:
 		op.Kind = opTraits
 		op.Merge = event.Merged(e.Type(), d.AnonymousID, d.PreviousID)
-		for _, kv := range [][2]string{{"email", d.Traits.Email}, {"phone", d.Traits.Phone}, {"birthday", d.Traits.Birthday}, {"timezone", d.Traits.Timezone}, {"tier", d.Traits.Tier}} {
-			if kv[1] != "" {
-				op.args = append(op.args, kv[0], kv[1])
+		if len(d.Traits) > 0 {
+			// The bounds the collector checks: a producer may write to
+			// Kafka directly.
+			traits, errs := event.Traits("/data/traits", d.Traits, nil)
+			if len(errs) > 0 {
+				return op, fmt.Errorf("event %s: %w", e.ID(), &event.InvalidError{Errors: errs})
 			}
+			op.traits = traits
 		}
 		for name, v := range d.Consent {
 			op.args = append(op.args, "consent."+name, fmt.Sprint(v))
@@ -162,14 +168,8 @@ type data struct {
 		Price    json.RawMessage `json:"price"`
 		Currency string          `json:"currency"`
 	} `json:"product"`
-	Category string `json:"category"`
-	Quantity int    `json:"quantity"`
-	Traits   struct {
-		Email    string `json:"email"`
-		Phone    string `json:"phone"`
-		Birthday string `json:"birthday"`
-		Timezone string `json:"timezone"`
-		Tier     string `json:"tier"`
-	} `json:"traits"`
-	Consent map[string]bool `json:"consent"`
+	Category string          `json:"category"`
+	Quantity int             `json:"quantity"`
+	Traits   json.RawMessage `json:"traits"`
+	Consent  map[string]bool `json:"consent"`
 }

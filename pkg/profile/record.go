@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/money"
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/population"
@@ -64,6 +65,7 @@ type lww struct {
 	name  string
 	t     int64
 	value string
+	kind  event.TraitKind // of a trait's value (setTrait)
 }
 
 // wins tells whether (t, value) replaces the register's current content.
@@ -230,6 +232,9 @@ func (r *record) apply(op Op, t int64) (bool, error) {
 		for i := 0; i+1 < len(a); i += 2 {
 			r.traits = setLWW(r.traits, a[i], t, a[i+1])
 		}
+		for _, x := range op.traits {
+			r.traits = setTrait(r.traits, lww{name: x.Name, t: t, value: x.Text, kind: x.Kind})
+		}
 		return true, nil
 	case opNone:
 		return false, nil
@@ -256,7 +261,7 @@ func (r *record) join(o *record, oid string) {
 		r.cart = setLWW(r.cart, c.name, c.t, c.value)
 	}
 	for _, a := range o.traits {
-		r.traits = setLWW(r.traits, a.name, a.t, a.value)
+		r.traits = setTrait(r.traits, a)
 	}
 	if o.has&hasBrowse != 0 {
 		r.setMax(hasBrowse, &r.lastBrowse, o.lastBrowse)
@@ -321,7 +326,7 @@ func (r *record) purchases() (orders int, first, last time.Time, lifetime int64)
 
 // state is the customer's State as of T, window W.
 func (r *record) state(c string, T, W int64) *State {
-	st := &State{Customer: c, MergedInto: r.mergedInto, Version: r.ver, Traits: map[string]string{}, Consent: map[string]bool{}}
+	st := &State{Customer: c, MergedInto: r.mergedInto, Version: r.ver, Traits: map[string]any{}, Consent: map[string]bool{}}
 	st.Orders, st.First, st.Last, st.Lifetime = r.purchases()
 	st.days = r.days(T)
 	f, m, due := r.window(T, W)
@@ -342,7 +347,7 @@ func (r *record) state(c string, T, W int64) *State {
 		if ch, ok := strings.CutPrefix(a.name, "consent."); ok {
 			st.Consent[ch] = a.value == "true"
 		} else {
-			st.Traits[a.name] = a.value
+			st.Traits[a.name] = event.Trait{Name: a.name, Kind: a.kind, Text: a.value}.Value()
 		}
 	}
 	if r.published != nil {
@@ -457,7 +462,7 @@ func (r *record) encode(gen uint64) []byte {
 	} else {
 		b = append(b, 0)
 	}
-	return b
+	return appendTraitKinds(b, r.traits)
 }
 
 // commonPrefix is the length of the longest common prefix of a and b.
@@ -599,6 +604,7 @@ func decodeRecord(v []byte) (*record, error) {
 	if d.byte() == 1 {
 		r.entry = &population.Entry{Version: d.varint(), At: d.varint(), F: int(d.varint()), M: d.varint(), Last: d.varint()}
 	}
+	d.traitKinds(r.traits)
 	if d.err != nil || len(d.b) != 0 {
 		return nil, errRecord
 	}
@@ -639,6 +645,9 @@ func Fields(v []byte) (map[string]string, bool) {
 	}
 	for _, a := range r.traits {
 		out["a:"+a.name] = fmt.Sprintf("%d|%s", a.t, a.value)
+		if a.kind != event.TraitString {
+			out["a:"+a.name] += "|" + a.kind.String()
+		}
 	}
 	lists := map[string][]string{}
 	for _, c := range r.cart {

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/population"
 )
@@ -15,8 +16,8 @@ func encoded(r *record) []byte {
 func TestARecordDecodesToWhatWasEncoded(t *testing.T) {
 	r := &record{gen: 7, ver: 3, n: 2, has: hasFirst | hasLast | hasCart, first: -5, last: 1 << 40, lastCart: 12,
 		ltvHi: -1, ltvLo: 999_999_999, mergedInto: "", merged: []string{"anon:a", "anon:b"},
-		traits:  []lww{{"consent.email", 5, "true"}, {"email", 4, "a@b"}},
-		cart:    []lww{{"sku-1", 9, "2|5000000"}},
+		traits:  []lww{{"age", 6, "21", event.TraitNumber}, {"consent.email", 5, "true", event.TraitString}, {"email", 4, "a@b", event.TraitString}},
+		cart:    []lww{{"sku-1", 9, "2|5000000", event.TraitString}},
 		history: []entry{{"o:1", 10, 25_000_000}, {"r:e9", 11, -3}},
 		viewed:  []item{{"s", 1}}, viewedCats: []item{{"c", 2}}, bought: []item{{"s:x", 3}, {"c:y", 3}},
 		published: &Snapshot{Stage: nes.Stage("E0"), Segment: "x", RScore: 5, FScore: 1, MScore: 3, Tier: "gold", Tags: []string{"bought:category:cat-01", "bought:category:cat-13", "new_rich", "viewed_not_bought:SKU-0106", "viewed_not_bought:SKU-0176"}},
@@ -39,6 +40,7 @@ func TestARecordDecodesToWhatWasEncoded(t *testing.T) {
 // encodes back to one that decodes the same.
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add(encoded(&record{gen: 1, ver: 1, history: []entry{{"o:1", 1, 1}}, published: &Snapshot{Tags: []string{"t"}}}))
+	f.Add(encoded(&record{gen: 2, traits: []lww{{"age", 1, "21", event.TraitNumber}, {"city", 1, "Taipei", event.TraitString}}}))
 	f.Add([]byte("not a record"))
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 1, recordFormat, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, v []byte) {

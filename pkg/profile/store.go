@@ -175,8 +175,10 @@ type State struct {
 	ViewedCats []string
 	Bought     []string
 	BoughtCats []string
-	Traits     map[string]string
-	Consent    map[string]bool // by channel
+	// Traits by name: string, float64, bool or time.Time values
+	// (event.Trait.Value).
+	Traits  map[string]any
+	Consent map[string]bool // by channel
 	// The snapshot last published (a prospect if none was).
 	published Snapshot
 	// days are the purchase days, the model's inputs (predict.go).
@@ -195,7 +197,7 @@ type Profile struct {
 	CartValue int64 // micros
 	CartItems int
 	LastCart  time.Time
-	Traits    map[string]string
+	Traits    map[string]any  // string, float64, bool or time.Time values
 	Consent   map[string]bool // by channel
 	// Predicted is nil without a model (Config.Models) or purchases.
 	Predicted *Predicted

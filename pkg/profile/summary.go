@@ -37,6 +37,16 @@ type Summary struct {
 	// Tier and Tags as last published.
 	Tier string   `json:"tier,omitempty"`
 	Tags []string `json:"tags,omitempty"`
+	// Traits, by name, but for those that identify a person (ContactTraits).
+	Traits []event.Trait `json:"traits,omitempty"`
+}
+
+// ContactTraits are traits that identify a person or reach them: summaries
+// leave them out, so that no population view holds them (nor could it
+// count them, each customer having their own).
+var ContactTraits = map[string]bool{
+	"email": true, "phone": true, "birthday": true, "name": true, "first_name": true, "last_name": true,
+	"username": true, "address.street": true,
 }
 
 // Event is the profile.summary CloudEvent of s, evaluated in namespace ns,
@@ -123,6 +133,7 @@ func summaryOf(c string, r *record) Summary {
 	if r.published != nil {
 		sum.Tier, sum.Tags = r.published.Tier, r.published.Tags
 	}
+	sum.Traits = summaryTraits(r.traits)
 	// The population entry dates the summary: read while a batch is under
 	// way, the profile may be a version ahead of its entry, and the summary
 	// is then as old as the entry, so that the one the batch publishes

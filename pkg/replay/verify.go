@@ -80,17 +80,17 @@ func Fields(p profile.Profile) map[string]string {
 		}
 		return t.UTC().Format(time.RFC3339Nano)
 	}
-	kv := func(m map[string]string) string {
+	kv := func(m map[string]any) string {
 		keys := slices.Sorted(maps.Keys(m))
 		parts := make([]string, len(keys))
 		for i, k := range keys {
-			parts[i] = k + "=" + m[k]
+			parts[i] = fmt.Sprintf("%s=%v", k, m[k])
 		}
 		return strings.Join(parts, ",")
 	}
-	consent := map[string]string{}
+	consent := map[string]any{}
 	for k, v := range p.Consent {
-		consent[k] = fmt.Sprint(v)
+		consent[k] = v
 	}
 	tags := slices.Clone(p.Tags)
 	sort.Strings(tags)

@@ -313,14 +313,10 @@ func pageView(m, props, page object, c common) (string, any) {
 	return event.PageViewed, d
 }
 
-// traits are the identify traits segflow keeps.
-type traits struct {
-	Email    string `json:"email,omitempty"`
-	Phone    string `json:"phone,omitempty"`
-	Birthday string `json:"birthday,omitempty"`
-	Timezone string `json:"timezone,omitempty"`
-	Tier     string `json:"tier,omitempty"`
-}
+// known are the identify traits read by their own rules (a date, a
+// member_tier alias, a time zone from the context); consent is read apart.
+// Every other trait is kept as event.Traits reads it.
+var known = map[string]bool{"email": true, "phone": true, "birthday": true, "timezone": true, "tier": true, "member_tier": true, "consent": true}
 
 // consent is what the customer agreed to be contacted by.
 type consent struct {
@@ -332,8 +328,8 @@ type consent struct {
 
 type identifyData struct {
 	common
-	Traits  *traits  `json:"traits,omitempty"`
-	Consent *consent `json:"consent,omitempty"`
+	Traits  map[string]any `json:"traits,omitempty"`
+	Consent *consent       `json:"consent,omitempty"`
 }
 
 // identify maps an identify call. Segment sends traits at the top level;
@@ -349,22 +345,46 @@ func identify(m, ctx object, c common) (string, any) {
 		}
 		return inCtx
 	}
-	t := traits{
-		Email:    from("email").str("email", 320),
-		Phone:    from("phone").text("phone", 64),
-		Birthday: birthday(from("birthday"), "birthday"),
-		Timezone: from("timezone").str("timezone", 64),
-		Tier:     from("tier").text("tier", 64),
+	t := map[string]any{}
+	for k, v := range map[string]string{
+		"email":    from("email").str("email", event.MaxEmail),
+		"phone":    from("phone").text("phone", 64),
+		"birthday": birthday(from("birthday"), "birthday"),
+		"timezone": from("timezone").str("timezone", 64),
+		"tier":     from("tier").text("tier", 64),
+	} {
+		if v != "" {
+			t[k] = v
+		}
 	}
-	if t.Timezone == "" {
-		t.Timezone = ctx.looseLimited("timezone", 64)
+	if t["timezone"] == nil {
+		if tz := ctx.looseLimited("timezone", 64); tz != "" {
+			t["timezone"] = tz
+		}
 	}
-	if t.Tier == "" {
-		t.Tier = from("member_tier").text("member_tier", 64)
+	if t["tier"] == nil {
+		if tier := from("member_tier").text("member_tier", 64); tier != "" {
+			t["tier"] = tier
+		}
+	}
+	// The rest: context.traits first, so that a trait at the top wins.
+	for _, o := range []object{inCtx, top} {
+		if o.fields == nil {
+			continue
+		}
+		raw, _ := json.Marshal(o.fields)
+		kept, errs := event.Traits(o.ptr, raw, func(name string) bool { return known[name] })
+		m.r.errs = append(m.r.errs, errs...)
+		for _, tr := range kept {
+			t[tr.Name] = tr.JSON()
+		}
+	}
+	if len(t) > event.MaxTraits {
+		m.r.fail("/traits", "maxProperties", "has %d traits: at most %d are kept", len(t), event.MaxTraits)
 	}
 	d := identifyData{common: c}
-	if t != (traits{}) {
-		d.Traits = &t
+	if len(t) > 0 {
+		d.Traits = t
 	}
 
 	// Consent comes from traits.consent, else context.consent, per channel.

@@ -282,14 +282,14 @@ var mappingTests = []struct {
 		wantData: `{"anonymous_id":"7e32188a4dab669f","channel":"app","context":{"app":{"build":"1","name":"RudderAndroidClient","namespace":"com.rudderstack.demo.android","version":"1.0"},"device":{"type":"android"},"library":{"name":"com.rudderstack.android.sdk.core","version":"1.20.1"},"locale":"en-US","os":{"name":"Android","version":"9"},"timezone":"Asia/Kolkata"},"name":"Home"}`,
 	},
 	{
-		name: "an identify call keeps email, phone, birthday, time zone, tier and consent but no other traits",
+		name: "an identify call keeps every trait, nested ones by dotted names, and consent apart",
 		msg: `{"anonymousId":"d1e2d51e-b8e1-4eeb-9c70-887db0fa8e88","userId":"ba3095ca044ec986","messageId":"ajs-next-932c60cf2389e68722fd266c69e0c8ae","type":"identify","channel":"client",
 			"context":{"ip":"104.28.34.163","library":{"name":"analytics.js","version":"next-1.70.0"},"locale":"zh-TW","timezone":"Asia/Taipei"},
 			"traits":{"email":"mei@example.com","phone":"+886912345678","firstName":"Mei","address":{"city":"Taipei"},"birthday":"1990-05-17","tier":"gold","consent":{"email":true,"sms":false,"whatsapp":true}},
 			"timestamp":"2024-05-01T11:59:59.000Z","sentAt":"2024-05-01T11:59:59.000Z"}`,
 		wantType: event.Identify,
 		wantData: `{"user_id":"ba3095ca044ec986","anonymous_id":"d1e2d51e-b8e1-4eeb-9c70-887db0fa8e88","channel":"web","context":{"library":{"name":"analytics.js","version":"next-1.70.0"},"locale":"zh-TW","timezone":"Asia/Taipei"},
-			"traits":{"email":"mei@example.com","phone":"+886912345678","birthday":"1990-05-17","timezone":"Asia/Taipei","tier":"gold"},"consent":{"email":true,"sms":false}}`,
+			"traits":{"email":"mei@example.com","phone":"+886912345678","first_name":"Mei","address.city":"Taipei","birthday":"1990-05-17","timezone":"Asia/Taipei","tier":"gold"},"consent":{"email":true,"sms":false}}`,
 	},
 	{
 		name:     "a RudderStack identify reads traits from the context and a birthday datetime as its date",

@@ -16,10 +16,13 @@
 // The variables are the profile's fields (see Input): stage and segment
 // (string); r, f, r_score, f_score, m_score and orders (int); m, lifetime and
 // cart_value (double, major units); bought_skus, bought_categories,
-// viewed_skus and viewed_categories (list(string)); traits
-// (map(string, string)) and consent (map(string, bool)). Besides CEL's
-// standard library, rules may use the strings extension (lowerAscii, split,
-// ...) and optional values (traits[?"city"].orValue("")).
+// viewed_skus and viewed_categories (list(string)); traits (map(string, dyn):
+// each identify trait typed as string, double, bool or timestamp, such as
+// traits[?"age"].orValue(0) >= 18) and consent (map(string, bool)). Besides
+// CEL's standard library, rules may use the strings extension (lowerAscii,
+// split, ...) and optional values (traits[?"city"].orValue("")). A rule
+// that fails on a customer's values (a trait they lack, or of another type)
+// holds not for them (Engine.Eval).
 //
 // Compile type-checks every expression once, so a rule that could not produce
 // a bool (When) or a list of strings (Each) is refused at start-up rather than

@@ -32,8 +32,8 @@ type Input struct {
 	BoughtCategories       []string
 	ViewedSKUs             []string
 	ViewedCategories       []string
-	CartValue              int64 // open cart value, micros
-	Traits                 map[string]string
+	CartValue              int64          // open cart value, micros
+	Traits                 map[string]any // string, float64, bool or time.Time values
 	Consent                map[string]bool
 }
 
@@ -61,7 +61,7 @@ const (
 
 var (
 	stringList    = cel.ListType(cel.StringType)
-	stringMap     = cel.MapType(cel.StringType, cel.StringType)
+	dynMap        = cel.MapType(cel.StringType, cel.DynType)
 	stringBoolMap = cel.MapType(cel.StringType, cel.BoolType)
 )
 
@@ -85,7 +85,7 @@ var variables = [numVars]struct {
 	varBoughtCategories: {"bought_categories", stringList},
 	varViewedSKUs:       {"viewed_skus", stringList},
 	varViewedCategories: {"viewed_categories", stringList},
-	varTraits:           {"traits", stringMap},
+	varTraits:           {"traits", dynMap},
 	varConsent:          {"consent", stringBoolMap},
 }
 
@@ -326,15 +326,19 @@ func (l Live) Key(in Input) [10]int64 {
 
 // Eval returns the tags of in, sorted and without duplicates, and its tier:
 // the highest whose MinLifetime is at most in.Lifetime, or "" if none is. An
-// Each rule's empty strings are no tags. A rule that fails at run time (a
-// missing map key) makes Eval return an error naming it, and
-// no tags or tier: the caller keeps what it had.
+// Each rule's empty strings are no tags. A rule that fails at run time on
+// in's values — a trait in lacks, or holds of another type than the rule
+// compares it with (traits.age >= 18 of an age sent as "18") — holds not
+// for in: traits come from clients, and one customer's data must neither
+// stop the evaluation of the others nor keep tags their values no longer
+// earn. Write traits[?"age"].orValue(0) to read a trait that may be absent.
+// The error is for an Each rule whose result is not a list of strings.
 func (e *Engine) Eval(in Input) (tags []string, tier string, err error) {
 	act := newActivation(&in)
 	for _, r := range e.rules {
 		v, _, err := r.prg.Eval(act)
 		if err != nil {
-			return nil, "", fmt.Errorf("tag rule %q: %w", r.name, err)
+			continue
 		}
 		if !r.each {
 			if v == types.True {
@@ -389,7 +393,7 @@ func newActivation(in *Input) *activation {
 		varBoughtCategories: types.NewStringList(a, in.BoughtCategories),
 		varViewedSKUs:       types.NewStringList(a, in.ViewedSKUs),
 		varViewedCategories: types.NewStringList(a, in.ViewedCategories),
-		varTraits:           types.NewStringStringMap(a, in.Traits),
+		varTraits:           types.NewDynamicMap(a, in.Traits),
 		varConsent:          types.NewDynamicMap(a, in.Consent),
 	}
 }

@@ -40,7 +40,7 @@ func (e *Engine) timed(ctx context.Context, T time.Time, customer string, ev clo
 		if err != nil {
 			return err
 		}
-		tz = ps[0].Traits["timezone"]
+		tz, _ = ps[0].Traits["timezone"].(string)
 	}
 	loc := e.campaigns.Location(tz)
 	var buys []time.Time

@@ -587,7 +587,8 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 		outcome = Consent
 	}
 	if outcome == "" && e.campaigns.QuietHours != nil {
-		loc := e.campaigns.Location(prof.Traits["timezone"])
+		tz, _ := prof.Traits["timezone"].(string)
+		loc := e.campaigns.Location(tz)
 		if next := e.campaigns.QuietHours.Next(T, loc); next.After(T) {
 			w := wait{Start: T, Due: next, First: first, Causes: causes, Event: in.Event, Change: in.Change}
 			if origin != customer {

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/segflow/segflow/pkg/audience"
+	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/rfm"
@@ -67,6 +69,27 @@ func BenchmarkBuild(b *testing.B) {
 				return v
 			})
 		})
+		// The same customers with traits: a city of four, an age from 15 to
+		// 40, vip and a sign-up day of 800 (withTraits); and with an income
+		// besides, a number of each customer's own, so that no two share
+		// their traits' set.
+		withLow, withUnique := make([]profile.Summary, n), make([]profile.Summary, n)
+		for i, s := range sums {
+			withLow[i], _ = withTraits(r, s)
+			withUnique[i] = withLow[i]
+			withUnique[i].Traits = append(slices.Clone(withLow[i].Traits), event.Trait{Name: "income", Kind: event.TraitNumber, Text: strconv.Itoa(20_000 + i)})
+		}
+		for name, sums := range map[string][]profile.Summary{"view-with-traits": withLow, "view-with-unique-traits": withUnique} {
+			b.Run(fmt.Sprintf("%s/%d", name, n), func(b *testing.B) {
+				build(b, func() any {
+					v := New(nes.Config{}, nil)
+					for i := 0; i < n; i += 1000 {
+						v.Put(sums[i:min(i+1000, n)]...)
+					}
+					return v
+				})
+			})
+		}
 		b.Run(fmt.Sprintf("baseline-map-of-summaries/%d", n), func(b *testing.B) {
 			build(b, func() any {
 				m := map[string]profile.Summary{}
@@ -137,5 +160,54 @@ func BenchmarkCounts(b *testing.B) {
 				rfm.Compute(vals)
 			}
 		})
+	}
+}
+
+// BenchmarkTraitMembers answers an audience of trait comparisons,
+// trait:city = "Hong Kong" AND trait:age >= 18 AND trait:age <= 24, a page of
+// 100 with its total, over n customers with traits (withTraits). The
+// baseline filters the same summaries' traits in a plain loop: what the
+// question costs in Go without the view.
+func BenchmarkTraitMembers(b *testing.B) {
+	n := benchSizes[0]
+	r := rand.New(rand.NewPCG(5, uint64(n)))
+	v := New(nes.Config{}, nil)
+	sums := make([]profile.Summary, n)
+	for i := range sums {
+		sums[i], _ = withTraits(r, randomCustomer(r, "cust-"+strconv.Itoa(i), 1))
+		v.Put(sums[i])
+	}
+	expr, err := audience.Parse(`trait:city = "Hong Kong" AND trait:age >= 18 AND trait:age <= 24`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var members, filtered int
+	b.Run(fmt.Sprintf("view/%d", n), func(b *testing.B) {
+		for b.Loop() {
+			members = v.Members(T, expr, nil, "", 100).Total
+		}
+	})
+	b.Run(fmt.Sprintf("baseline-loop-over-summaries/%d", n), func(b *testing.B) {
+		for b.Loop() {
+			filtered = 0
+			for _, s := range sums {
+				var city, age bool
+				for _, t := range s.Traits {
+					switch t.Name {
+					case "city":
+						city = t.Kind == event.TraitString && t.Text == "Hong Kong"
+					case "age":
+						x, err := strconv.ParseFloat(t.Text, 64)
+						age = t.Kind == event.TraitNumber && err == nil && x >= 18 && x <= 24
+					}
+				}
+				if city && age {
+					filtered++
+				}
+			}
+		}
+	})
+	if members != filtered {
+		b.Fatalf("the view selects %d, the loop %d", members, filtered)
 	}
 }

@@ -24,6 +24,9 @@ const (
 	KindMScore
 	KindTier
 	KindTag
+	// KindTrait is a comparison of a trait (audience.Compare), which the
+	// view resolves itself: no Attr names one.
+	KindTrait
 )
 
 // Attr is one thing a customer is or has at T: the meaning of an audience
@@ -34,9 +37,9 @@ type Attr struct {
 	Score int
 }
 
-// Known tells whether any customer the view has held had tier or tag (kind
-// KindTier or KindTag) name: a name an audience may ask for even if nobody
-// holds it now.
+// Known tells whether any customer the view has held had tier, tag or trait
+// (kind KindTier, KindTag or KindTrait) name: a name an audience may ask
+// for even if nobody holds it now.
 func (v *View) Known(kind Kind, name string) bool {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
@@ -48,6 +51,9 @@ func (v *View) Known(kind Kind, name string) bool {
 		_, ok := v.names.ids[name]
 		_, live := v.liveNames[name]
 		return ok && name != "" || live
+	case KindTrait:
+		_, ok := v.traitNames.ids[name]
+		return ok && name != ""
 	}
 	return false
 }
@@ -162,6 +168,7 @@ type test struct {
 	score   int
 	in      []bool // by label set, for a tier or tag
 	live    int    // live tag rule
+	trait   *traitTest
 }
 
 type testOp uint8
@@ -183,6 +190,8 @@ func (v *View) compile(e audience.Expr, attrs map[string]Attr) *test {
 		return &test{op: opAll}
 	case audience.Name:
 		return v.compileName(attrs[x.Name])
+	case audience.Compare:
+		return v.compileCompare(x)
 	case audience.Not:
 		return &test{op: opNot, l: v.compile(x.X, attrs)}
 	case audience.And:
@@ -246,6 +255,8 @@ func (t *test) holds(x *row, live *liveTags) bool {
 				return live.holds(t.live, x)
 			}
 			return t.in[x.c.labels]
+		case KindTrait:
+			return t.trait.holds(x.c)
 		}
 	}
 	return false

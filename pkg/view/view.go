@@ -1,11 +1,11 @@
 // Package view keeps every customer's segmentation inputs in memory, a
 // compact row each — orders ever, last purchase and purchase cycle, F and M
-// in the RFM window as of their last evaluation, lifetime spend, tier and
-// tags — and answers, as of any time T, what the read API asks of the whole
-// population: each buyer's RFM scores and segment, each customer's NES
-// stage, the counts of segments, the R×F grid, stages, tiers and tags, and
-// the members of an audience expression. No question reads Redis, and none
-// depends on when the inputs arrived.
+// in the RFM window as of their last evaluation, lifetime spend, tier, tags
+// and traits — and answers, as of any time T, what the read API asks of the
+// whole population: each buyer's RFM scores and segment, each customer's
+// NES stage, the counts of segments, the R×F grid, stages, tiers, tags and
+// a trait's values, and the members of an audience expression. No question
+// reads Redis, and none depends on when the inputs arrived.
 //
 // # Exactness
 //
@@ -32,12 +32,16 @@
 //
 // # Cost
 //
-// A customer costs a row of 56 bytes (the version and time of their summary
+// A customer costs a row of 64 bytes (the version and time of their summary
 // in one number, last purchase, purchase cycle, F, M, lifetime spend,
-// orders, a number for their tier and tags, and where their id is), 5 to
-// 11 bytes of index and their id: 79 bytes at 1M customers with ids of 11
-// characters, where a map[string]struct{} of the ids alone takes 72
-// (BenchmarkBuild). The order statistics of F, M and the last purchase are
+// orders, a number for their tier and tags, where their id and their traits
+// are), 5 to 11 bytes of index and their id: 87 bytes at 1M customers with
+// ids of 11 characters, where a map[string]struct{} of the ids alone takes
+// 72 (BenchmarkBuild). Traits (all but contact traits, see
+// profile.ContactTraits) cost 12 bytes each, and the text of a string value
+// once for all the customers holding it: 13 bytes a trait at 1M customers
+// with 2.6 traits of low cardinality each, 15 with a number of their own
+// besides (BenchmarkBuild/view-with-traits, view-with-unique-traits). The order statistics of F, M and the last purchase are
 // histograms that hold no values (pkg/rank), which a question resolves with
 // one pass over the buyers; so a question reads every customer twice: at 1M
 // customers, counts in 29 ms, a page of an audience in 25–27 ms, CLV in
@@ -84,6 +88,9 @@ type View struct {
 	ids          ids
 	labels       labels
 	tiers, names intern
+	// trait names, and the values of string traits (traitCell)
+	traitNames, traitValues intern
+	traits                  traitArena
 	// the version and time of the summaries held whose stamp overflows, by
 	// row
 	bigStamps map[int32]bigStampOf
@@ -100,7 +107,7 @@ const (
 	chunkSize = 1 << chunkBits
 )
 
-// customer is a row: 56 bytes.
+// customer is a row: 64 bytes.
 type customer struct {
 	stamp       uint64 // of the summary held (stampOf)
 	last        int64  // ms
@@ -109,13 +116,15 @@ type customer struct {
 	orders, f   int32
 	labels      uint32 // tier and tags; 0 for a row of nobody
 	id          uint32 // arena offset of the id
+	traits      uint32 // where their traits are (traitArena); 0 for none
+	ntraits     uint8  // how many
 }
 
 // New returns an empty view; cfg sets the NES purchase cycle, and rules (nil
 // for none) the tags that depend on time or the population, which the view
 // evaluates at each question instead of taking them as last published.
 func New(cfg nes.Config, rules *tag.Engine) *View {
-	v := &View{nes: cfg, ids: ids{seed: maphash.MakeSeed()}, bigStamps: map[int32]bigStampOf{}, labels: newLabels(), tiers: newIntern(), names: newIntern(), liveNames: map[string]int{}}
+	v := &View{nes: cfg, ids: ids{seed: maphash.MakeSeed()}, bigStamps: map[int32]bigStampOf{}, labels: newLabels(), tiers: newIntern(), names: newIntern(), traitNames: newIntern(), traitValues: newIntern(), liveNames: map[string]int{}}
 	if rules != nil {
 		v.live = rules.Live()
 		for i, l := range v.live {
@@ -163,10 +172,12 @@ func (v *View) Put(sums ...profile.Summary) {
 	for _, s := range sums {
 		tags = v.put(s, tags[:0])
 	}
+	v.compactTraits()
 }
 
 // put records s, using tags as scratch space, which it returns.
 func (v *View) put(s profile.Summary, tags []uint32) []uint32 {
+	var traits traitsOf // the customer's held until now
 	row, ok := v.lookup(s.Customer)
 	if s.Gone {
 		if ok {
@@ -182,6 +193,7 @@ func (v *View) put(s profile.Summary, tags []uint32) []uint32 {
 		}
 		v.leave(c)
 		v.labels.release(c.labels)
+		traits = traitsOf{c.traits, c.ntraits}
 	} else {
 		row = v.newRow()
 		v.addID(row, s.Customer)
@@ -207,6 +219,7 @@ func (v *View) put(s profile.Summary, tags []uint32) []uint32 {
 		m: s.M, lifetime: s.Lifetime, orders: int32(s.Orders), f: int32(s.F),
 		labels: v.labels.hold(v.tiers.id(s.Tier), tags), id: c.id,
 	}
+	c.traits, c.ntraits = v.holdTraits(traits, v.traitCells(s.Traits))
 	if s.F >= 1 {
 		if v.buyers == 0 {
 			// The buckets of last purchases are narrowest near the origin:
@@ -228,6 +241,7 @@ func (v *View) remove(row int32) {
 	c := v.cust(row)
 	v.leave(c)
 	v.labels.release(c.labels)
+	v.releaseTraits(traitsOf{c.traits, c.ntraits})
 	v.removeID(row)
 	delete(v.bigStamps, row)
 	*v.cust(row) = customer{}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"strconv"
@@ -16,11 +15,9 @@ import (
 	"github.com/segflow/segflow/pkg/api"
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/event"
-	"github.com/segflow/segflow/pkg/index"
 	"github.com/segflow/segflow/pkg/keys"
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/testenv"
-	"github.com/segflow/segflow/pkg/trigger"
 )
 
 const hostileCampaigns = `
@@ -123,15 +120,7 @@ func TestHostileIDsThroughThePipelineTouchNothingButTheirOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.startTrigger(t, camps, now)
-	ix := index.New(p.rdb, "")
-	a, err := api.New(api.Config{Tokens: map[string]api.Holder{"tok": {Name: "e2e", Scope: api.ScopeAdmin}}, Now: now}, p.rdb, p.store, ix, trigger.NewEngine(nil, p.rdb, p.store, nil), p.writer, p.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	a.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv := p.startAPI(t, now)
 	call := func(method, path, body string) int {
 		t.Helper()
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))

@@ -20,9 +20,11 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
+	"github.com/segflow/segflow/pkg/api"
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/collector"
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/index"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 	"github.com/segflow/segflow/pkg/tag"
@@ -95,6 +97,21 @@ func startPipeline(t testing.TB, now func() time.Time, currency string, opts ...
 	p := &pipeline{kafka: k, rdb: rdb, writer: w, log: log, url: srv.URL, store: store, reg: reg, stop: func() { cancel(); <-done }}
 	t.Cleanup(p.stop)
 	return p
+}
+
+// startAPI serves the read API over the pipeline's store, with the admin
+// token "tok".
+func (p *pipeline) startAPI(t testing.TB, now func() time.Time) *httptest.Server {
+	t.Helper()
+	a, err := api.New(api.Config{Tokens: map[string]api.Holder{"tok": {Name: "e2e", Scope: api.ScopeAdmin}}, Now: now}, p.rdb, p.store, index.New(p.rdb, ""), trigger.NewEngine(nil, p.rdb, p.store, nil), p.writer, p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	a.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // send posts orders to the collector as CloudEvent batches.
