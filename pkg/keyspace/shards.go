@@ -3,6 +3,7 @@ package keyspace
 import (
 	"cmp"
 	"context"
+	"math"
 	"slices"
 	"strconv"
 
@@ -41,6 +42,33 @@ func EarliestEach(ctx context.Context, rdb redis.UniversalClient, zsets []string
 		out[i] = cmd.Val()
 	}
 	return out, nil
+}
+
+// DueAndNext is EarliestEach that also returns, for each sorted set, the
+// lowest score above upTo (+Inf if it has none), one more command per set.
+func DueAndNext(ctx context.Context, rdb redis.UniversalClient, zsets []string, upTo int64, limit int) ([][]redis.Z, []float64, error) {
+	due := make([]*redis.ZSliceCmd, len(zsets))
+	next := make([]*redis.ZSliceCmd, len(zsets))
+	to := strconv.FormatInt(upTo, 10)
+	_, err := rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, k := range zsets {
+			due[i] = pipe.ZRangeByScoreWithScores(ctx, k, &redis.ZRangeBy{Min: "-inf", Max: to, Count: int64(limit)})
+			next[i] = pipe.ZRangeByScoreWithScores(ctx, k, &redis.ZRangeBy{Min: "(" + to, Max: "+inf", Count: 1})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	outDue := make([][]redis.Z, len(zsets))
+	outNext := make([]float64, len(zsets))
+	for i := range zsets {
+		outDue[i], outNext[i] = due[i].Val(), math.Inf(1)
+		if n := next[i].Val(); len(n) > 0 {
+			outNext[i] = n[0].Score
+		}
+	}
+	return outDue, outNext, nil
 }
 
 // Merge returns the limit members of lowest score of the lists each, lowest

@@ -17,6 +17,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/keys"
+	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/rfm"
@@ -625,5 +627,67 @@ func TestAWritersSummariesOfItsCustomersNeedNoRead(t *testing.T) {
 	}
 	if len(want) != len(customers) || !reflect.DeepEqual(got, want) {
 		t.Errorf("writer's summaries\n%+v\nwant what Redis holds\n%+v", got, want)
+	}
+}
+
+// A store that is the sole scheduler of its namespace skips reading timer
+// shards that cannot hold a timer due yet; it still finds every timer due
+// that Redis holds: walking 300 customers' timers a day at a time, the
+// customers each Due evaluates are those a read of every shard finds due.
+func TestTheSoleSchedulerFindsEveryTimerDue(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	ctx := context.Background()
+	s := newStore(t, rdb, "sole")
+	s.SoleScheduler(true)
+	rng := rand.New(rand.NewPCG(3, 3))
+	var ops []profile.Op
+	for i := range 900 {
+		c := fmt.Sprintf("c%03d", rng.IntN(300))
+		ops = append(ops, order(t, c, fmt.Sprint("o", i), day(float64(rng.IntN(90))), "10"))
+	}
+	var shards []string
+	for n := range keys.Shards {
+		shards = append(shards, keys.ShardN("sole", "timers", n)+":due")
+	}
+	fired := 0
+	for d := 0; d <= 500; d++ {
+		T := day(float64(d))
+		var batch []profile.Op
+		for _, op := range ops {
+			if op.Time.Before(T) && !op.Time.Before(day(float64(d-1))) {
+				batch = append(batch, op)
+			}
+		}
+		changes, _, err := s.Apply(ctx, T, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Commit(ctx, changes); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			want, err := keyspace.Earliest(ctx, rdb, shards, T.UnixMilli(), 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, got, err := s.Due(ctx, T, 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wantIDs []string
+			for _, z := range want {
+				wantIDs = append(wantIDs, z.Member.(string))
+			}
+			if !slices.Equal(got, wantIDs) {
+				t.Fatalf("day %d: Due evaluated %v, Redis holds %v due", d, got, wantIDs)
+			}
+			fired += len(got)
+			if len(got) == 0 {
+				break
+			}
+		}
+	}
+	if fired < 300 {
+		t.Fatalf("only %d timers fired: the test does not exercise the timers", fired)
 	}
 }

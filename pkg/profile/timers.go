@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 	"time"
 
@@ -70,8 +69,8 @@ func (s *Store) dueTimers(ctx context.Context, upTo time.Time, limit int) ([]red
 	for i, n := range read {
 		some[i] = zsets[n]
 	}
-	// Each shard's earliest timers, due or not: the first is its bound.
-	each, err := keyspace.EarliestEach(ctx, s.rdb, some, math.MaxInt64, limit)
+	// Each shard's timers due, and its first one after: its bound.
+	each, next, err := keyspace.DueAndNext(ctx, s.rdb, some, ms, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read due timers: %w", err)
 	}
@@ -79,8 +78,9 @@ func (s *Store) dueTimers(ctx context.Context, upTo time.Time, limit int) ([]red
 		w.ms[n] = math.MaxInt64
 		if len(each[i]) > 0 {
 			w.ms[n] = int64(each[i][0].Score)
+		} else if !math.IsInf(next[i], 1) {
+			w.ms[n] = int64(next[i])
 		}
-		each[i] = slices.DeleteFunc(each[i], func(z redis.Z) bool { return int64(z.Score) > ms })
 	}
 	return keyspace.Merge(each, limit), nil
 }
