@@ -40,6 +40,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
+	"github.com/segflow/segflow/pkg/broadcast"
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/health"
 	"github.com/segflow/segflow/pkg/index"
@@ -120,9 +121,12 @@ type Server struct {
 	index   *index.Index
 	results Results
 	erased  *privacy.Registry
-	rdb     redis.UniversalClient
-	out     Producer
-	log     *zap.Logger
+	// broadcasts are the broadcasts POST /v1/broadcasts makes, which the
+	// trigger service runs.
+	broadcasts *broadcast.Store
+	rdb        redis.UniversalClient
+	out        Producer
+	log        *zap.Logger
 
 	mu     sync.Mutex
 	spaces map[string]namespace // by name, those read so far
@@ -153,7 +157,7 @@ func New(cfg Config, rdb redis.UniversalClient, store *profile.Store, ix *index.
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 5 * time.Second
 	}
-	s := &Server{unavailable: health.Throttle{Every: unavailableLogEvery}, cfg: cfg, store: store, index: ix, results: results, erased: privacy.New(rdb), rdb: rdb, out: out, log: log.Named("api"),
+	s := &Server{unavailable: health.Throttle{Every: unavailableLogEvery}, cfg: cfg, store: store, index: ix, results: results, erased: privacy.New(rdb), broadcasts: broadcast.NewStore(rdb), rdb: rdb, out: out, log: log.Named("api"),
 		spaces: map[string]namespace{store.Prefix(): {store: store, index: ix}}}
 	for tok, h := range cfg.Tokens {
 		if h.Scope == "" {
@@ -219,6 +223,10 @@ func (s *Server) routes() []route {
 		{pattern: "GET /v1/metrics/repurchase", h: s.getRepurchase},
 		{pattern: "GET /v1/metrics/nes", h: s.getNES},
 		{pattern: "GET /v1/campaigns", h: s.getCampaigns},
+		{pattern: "POST /v1/broadcasts", h: s.postBroadcast, scope: ScopeAdmin},
+		{pattern: "GET /v1/broadcasts", h: s.getBroadcasts},
+		{pattern: "GET /v1/broadcasts/{id}", h: s.getBroadcast},
+		{pattern: "DELETE /v1/broadcasts/{id}", h: s.deleteBroadcast, scope: ScopeAdmin},
 	}
 }
 
@@ -281,12 +289,15 @@ var (
 	errForbidden    = errors.New("forbidden")
 	errNotFound     = errors.New("not found")
 	errBadRequest   = errors.New("bad request")
+	errConflict     = errors.New("conflict")
 )
 
 // badRequest is a request the client can fix, with where the problem is.
 type badRequest struct {
 	msg string
 	pos int // byte offset in an expression, or -1
+	// fields, if set, has a message per field of a body at fault.
+	fields map[string]string
 }
 
 func (e *badRequest) Error() string { return e.msg }
@@ -315,6 +326,11 @@ func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request) error) ht
 			if br.pos >= 0 {
 				body["position"] = br.pos
 			}
+			if br.fields != nil {
+				body["fields"] = br.fields
+			}
+		case errors.Is(err, errConflict):
+			status = http.StatusConflict
 		case r.Context().Err() != nil:
 			return // the client went away
 		case stream.Unavailable(err):

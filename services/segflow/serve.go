@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/segflow/segflow/pkg/api"
+	"github.com/segflow/segflow/pkg/broadcast"
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/collector"
 	"github.com/segflow/segflow/pkg/dashboard"
@@ -176,7 +177,12 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 			return fmt.Errorf("--campaigns: %w", err)
 		}
 		engine := trigger.NewEngine(camps, rdb, live, writer)
-		svc, err := trigger.NewService(trigger.Config{Brokers: brokers, Security: sec, GroupID: cfg.TriggerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, CampaignsFile: cfg.Campaigns, Lag: lag}, engine, log, reg)
+		// Broadcasts are decided by the same engine, between batches; their
+		// audiences are read from a population view loaded when one opens.
+		bviews := &view.Views{Brokers: brokers, Security: sec, Store: store, Log: log.Named("broadcast view")}
+		runner := &broadcast.Runner{Store: broadcast.NewStore(rdb), Decider: engine, Audience: api.Audiences{RDB: rdb, Store: store, Views: bviews}, Log: log.Named("broadcast")}
+		g.Add("broadcast views", bviews.Run)
+		svc, err := trigger.NewService(trigger.Config{Brokers: brokers, Security: sec, GroupID: cfg.TriggerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, CampaignsFile: cfg.Campaigns, Lag: lag, Broadcasts: runner}, engine, log, reg)
 		if err != nil {
 			return err
 		}
