@@ -514,13 +514,17 @@ func TestABroadcastToManyMembers(t *testing.T) {
 	if _, err := e.bs.Create(ctx, broadcast.Broadcast{ID: "big", Campaign: "anniversary_points", Audience: "stage:N", Schedule: broadcast.Schedule{Kind: broadcast.Now}, Rate: broadcast.MaxRate, CreatedAt: T}); err != nil {
 		t.Fatal(err)
 	}
-	r := &broadcast.Runner{Store: e.bs, Decider: e.engine(), Audience: api.Audiences{RDB: e.rdb, Store: e.store, Views: view.FromStore{Store: e.store}}, Batch: 1000, Fill: 20000}
+	v := view.New(e.store.NES(), e.store.Rules())
+	if err := view.Load(ctx, e.store, v); err != nil {
+		t.Fatal(err)
+	}
+	r := &broadcast.Runner{Store: e.bs, Decider: e.engine(), Audience: api.Audiences{RDB: e.rdb, Store: e.store, Views: loaded{v}}, Batch: 1000, Fill: 20000}
 	began := time.Now()
 	e.run(r, T, time.Second)
 	took := time.Since(began)
 	t.Logf("%d members decided in %s (%.0f a second)", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
 	want := expected("anniversary_points", 0.2, members, refused)
 	checkOnePerMember(t, e.decisions(n), want)
-	v, _ := e.bs.Get(ctx, "big")
-	sameCounts(t, v.Progress.Outcomes, counts(want))
+	got, _ := e.bs.Get(ctx, "big")
+	sameCounts(t, got.Progress.Outcomes, counts(want))
 }
