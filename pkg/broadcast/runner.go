@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/segflow/segflow/pkg/health"
 	"github.com/segflow/segflow/pkg/trigger"
 )
 
@@ -54,9 +55,11 @@ type Runner struct {
 	// Default 30s.
 	Lease time.Duration
 
-	owner   string
-	defs    map[string]Broadcast
-	buckets map[string]*bucket
+	owner    string
+	defs     map[string]Broadcast
+	buckets  map[string]*bucket
+	failed   int
+	throttle health.Throttle
 }
 
 func (r *Runner) init() {
@@ -64,6 +67,7 @@ func (r *Runner) init() {
 		r.owner = uuid.NewString()
 		r.defs = map[string]Broadcast{}
 		r.buckets = map[string]*bucket{}
+		r.throttle = health.Throttle{Every: 10 * time.Second}
 	}
 	if r.Batch <= 0 {
 		r.Batch = 500
@@ -81,7 +85,9 @@ func (r *Runner) init() {
 
 // Step takes one step of every broadcast not finished, as of now: it
 // queues a page of an opening occurrence's audience, or decides the members
-// due that the broadcast's rate allows.
+// due that the broadcast's rate allows. A broadcast whose step fails is
+// logged and tried again at the next step; Step's error is only that the
+// broadcasts could not be listed.
 func (r *Runner) Step(ctx context.Context, now time.Time) error {
 	r.init()
 	ids, err := r.Store.rdb.SMembers(ctx, activeKey()).Result()
@@ -89,12 +95,27 @@ func (r *Runner) Step(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("list active broadcasts: %w", err)
 	}
 	for _, id := range ids {
-		if err := r.step(ctx, now, id); err != nil {
-			return fmt.Errorf("broadcast %s: %w", id, err)
+		err := r.step(ctx, now, id)
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// One broadcast's failure (Redis or Kafka out of reach, a profile
+		// that cannot be read) must not hold back the others or the
+		// triggered decisions of the service stepping it: it is tried again
+		// at the next step, from its queue.
+		r.failed++
+		if held, ok := r.throttle.Allow(id, time.Now()); ok {
+			r.Log.Warn("broadcast step failed; trying again at the next step", zap.String("broadcast", id), zap.Int("failures_not_logged", held), zap.Error(err))
 		}
 	}
 	return nil
 }
+
+// Failures is how many steps of a broadcast have failed.
+func (r *Runner) Failures() int { return r.failed }
 
 // Idle tells whether no broadcast has members left to decide as of now:
 // for tests and tools that run broadcasts to the end.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -291,13 +292,11 @@ func TestABroadcastKilledMidwayAndRestartedDecidesEachMemberExactlyOnce(t *testi
 	first := e.runner(&crashing{Decider: e.engine(), n: 4})
 	first.Lease = time.Millisecond
 	now := T
-	var err error
-	for err == nil {
-		err = first.Step(ctx, now)
+	for first.Failures() == 0 {
+		if err := first.Step(ctx, now); err != nil {
+			t.Fatal(err)
+		}
 		now = now.Add(100 * time.Millisecond)
-	}
-	if !errors.Is(err, errKilled) {
-		t.Fatal(err)
 	}
 	v, _ := e.bs.Get(ctx, b.ID)
 	if v.Progress.Decided == 0 || v.Progress.Decided >= int64(len(members)) {
@@ -314,7 +313,7 @@ func TestABroadcastKilledMidwayAndRestartedDecidesEachMemberExactlyOnce(t *testi
 
 	want := expected("anniversary_points", 0.2, members, refused)
 	checkOnePerMember(t, e.decisions(len(members)), want)
-	v, err = e.bs.Get(ctx, b.ID)
+	v, err := e.bs.Get(ctx, b.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -527,4 +526,54 @@ func TestABroadcastToManyMembers(t *testing.T) {
 	checkOnePerMember(t, e.decisions(n), want)
 	got, _ := e.bs.Get(ctx, "big")
 	sameCounts(t, got.Progress.Outcomes, counts(want))
+}
+
+func TestABroadcastDuringQuietHoursWaitsForTheirEndAndSendsOnce(t *testing.T) {
+	e := start(t, "quiet_hours: {start: \"21:00\", end: \"09:00\"}\n"+campaigns)
+	members := e.customers(10, nil, nil)
+	ctx := context.Background()
+	night := time.Date(2026, 12, 7, 23, 0, 0, 0, time.UTC)
+	if _, err := e.bs.Create(ctx, broadcast.Broadcast{ID: "night", Campaign: "anniversary_points", Audience: "stage:N", Schedule: broadcast.Schedule{Kind: broadcast.Now}, Rate: 1000, CreatedAt: night}); err != nil {
+		t.Fatal(err)
+	}
+	en := e.engine()
+	e.run(e.runner(en), night, time.Second)
+	want := expected("anniversary_points", 0.2, members, nil)
+	v, _ := e.bs.Get(ctx, "night")
+	n := counts(want)
+	// Holdout is decided at once; a send waits for the morning.
+	sameCounts(t, v.Progress.Outcomes, map[string]int64{trigger.Holdout: n[trigger.Holdout], trigger.Waiting: n[trigger.Sent]})
+	morning := time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC)
+	if _, err := en.Due(ctx, morning, 100); err != nil {
+		t.Fatal(err)
+	}
+	// Running the broadcast again sends nothing more.
+	if _, err := e.bs.Create(ctx, broadcast.Broadcast{ID: "night", Campaign: "anniversary_points", Audience: "stage:N", Schedule: broadcast.Schedule{Kind: broadcast.Now}, Rate: 1000, CreatedAt: night}); err != nil {
+		t.Fatal(err)
+	}
+	e.run(e.runner(e.engine()), morning, time.Second)
+	got := e.decisions(len(members))
+	checkOnePerMember(t, got, want)
+	for _, d := range got {
+		if d.Outcome == trigger.Sent && !d.DecidedAt.Equal(morning) {
+			t.Errorf("%s sent at %s, want at the end of the quiet hours", d.Customer, d.DecidedAt)
+		}
+	}
+}
+
+func TestABroadcastToACampaignRemovedFails(t *testing.T) {
+	e := start(t, campaigns)
+	e.customers(3, nil, nil)
+	ctx := context.Background()
+	if _, err := e.bs.Create(ctx, broadcast.Broadcast{ID: "b1", Campaign: "gone", Audience: "stage:N", Schedule: broadcast.Schedule{Kind: broadcast.Now}, CreatedAt: T}); err != nil {
+		t.Fatal(err)
+	}
+	e.run(e.runner(e.engine()), T, time.Second)
+	v, _ := e.bs.Get(ctx, "b1")
+	if v.Progress.Status != broadcast.Failed || !strings.Contains(v.Progress.Error, "gone") {
+		t.Errorf("progress %+v, want failed naming the campaign", v.Progress)
+	}
+	if _, err := e.bs.Cancel(ctx, "b1", T); !errors.Is(err, broadcast.ErrFinished) {
+		t.Errorf("cancel a failed broadcast: %v, want ErrFinished", err)
+	}
 }
