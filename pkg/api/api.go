@@ -1,10 +1,11 @@
 // Package api is segflow's read API: profiles, segment and tag counts,
 // members of a segment or of an audience expression (with cursor pagination
-// and CSV export), reporting metrics, campaign results, and the privacy
-// operations (erasure, consent). Every route but the OpenAPI document needs a
-// Bearer token; a token's scope is read (the GET routes) or admin (also the
-// privacy operations), and a token without the scope a route needs is
-// answered 403.
+// and CSV export), reporting metrics, campaign results, broadcasts of a
+// campaign to an audience (pkg/broadcast; the trigger service runs them), and
+// the privacy operations (erasure, consent). Every route but the OpenAPI
+// document needs a Bearer token; a token's scope is read (the GET routes) or
+// admin (also the privacy operations, and making and cancelling broadcasts),
+// and a token without the scope a route needs is answered 403.
 //
 // Counts, audience members and CLV are read from the population view of the
 // live namespace (pkg/view, Config.Views), which scores every customer at

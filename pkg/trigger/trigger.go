@@ -6,7 +6,9 @@
 // the decisions topic, so that nothing is decided silently. A campaign with a
 // coupon issues a code with each trigger, and an order carrying the code
 // redeems it (pkg/coupon). A profile change marked
-// backfill (a replay of the past) is only ever a suppression.
+// backfill (a replay of the past) is only ever a suppression. A broadcast
+// (pkg/broadcast) enters its audience through the same decision path
+// (Engine.Broadcast), its occurrence standing for the entry event.
 //
 // At most one trigger per campaign per cause: a decision's id is derived from
 // the campaign, the customer and the event that started it, and decideScript
