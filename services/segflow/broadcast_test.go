@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -37,13 +36,7 @@ func TestABroadcastMadeThroughTheAPIIsDecidedByTheTriggerService(t *testing.T) {
 		t.Helper()
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+devAPIToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return do(t, req)
 	}
 
 	req, _ := http.NewRequest("POST", base+"/v1/track", strings.NewReader(`{"messageId":"m-1","userId":"cust-1","event":"Order Completed","properties":{"order_id":"1","total":12.5,"currency":"USD"}}`))
