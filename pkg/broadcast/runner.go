@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segflow/segflow/pkg/health"
+	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/trigger"
 )
 
@@ -266,15 +267,32 @@ func (r *Runner) decide(ctx context.Context, now time.Time, b *Broadcast, occ st
 		}
 		return r.finish(ctx, now, b, occ)
 	}
-	outcomes, err := r.Decider.Broadcast(ctx, now, b.Campaign, Cause(b.ID, occ), due)
+	// A member erased since the audience was taken is no member: no
+	// decision names them.
+	erased, err := privacy.New(r.Store.rdb).Erased(ctx, due)
+	if err != nil {
+		return err
+	}
+	var left []string
+	for _, c := range due {
+		if at, ok := erased[c]; !ok || at.Before(opens) {
+			left = append(left, c)
+		}
+	}
+	outcomes, err := r.Decider.Broadcast(ctx, now, b.Campaign, Cause(b.ID, occ), left)
 	if err != nil {
 		return err
 	}
 	bk.spend(len(due))
 	args := make([]any, 0, 1+2*len(due))
 	args = append(args, occ)
-	for i, c := range due {
+	for i, c := range left {
 		args = append(args, c, outcomes[i])
+	}
+	for _, c := range due {
+		if at, ok := erased[c]; ok && !at.Before(opens) {
+			args = append(args, c, Erased)
+		}
 	}
 	if err := decidedScript.Run(ctx, r.Store.rdb, []string{stateKey(b.ID), queueKey(b.ID)}, args...).Err(); err != nil {
 		return fmt.Errorf("count decisions: %w", err)
@@ -299,6 +317,10 @@ func (r *Runner) finish(ctx context.Context, now time.Time, b *Broadcast, occ st
 	}
 	return nil
 }
+
+// Erased is the outcome counted for a member erased after the occurrence
+// opened: they get no decision.
+const Erased = "erased"
 
 // Cause is the cause of the decisions of broadcast id's occurrence occ,
 // from which their ids derive.

@@ -19,6 +19,7 @@ import (
 	"github.com/segflow/segflow/pkg/broadcast"
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 	"github.com/segflow/segflow/pkg/tag"
@@ -576,4 +577,29 @@ func TestABroadcastToACampaignRemovedFails(t *testing.T) {
 	if _, err := e.bs.Cancel(ctx, "b1", T); !errors.Is(err, broadcast.ErrFinished) {
 		t.Errorf("cancel a failed broadcast: %v, want ErrFinished", err)
 	}
+}
+
+func TestAMemberErasedAfterTheAudienceWasTakenGetsNoDecision(t *testing.T) {
+	e := start(t, campaigns)
+	members := e.customers(10, nil, nil)
+	ctx := context.Background()
+	if _, err := e.bs.Create(ctx, broadcast.Broadcast{ID: "b1", Campaign: "anniversary_points", Audience: "stage:N", Schedule: broadcast.Schedule{Kind: broadcast.Now}, Rate: 1000, CreatedAt: T}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.runner(e.engine())
+	r.Fill = 100
+	if err := r.Step(ctx, T); err != nil { // the whole audience queued
+		t.Fatal(err)
+	}
+	if err := privacy.New(e.rdb).Record(ctx, "c00004", T.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	e.run(r, T.Add(2*time.Second), time.Second)
+	want := expected("anniversary_points", 0.2, members, nil)
+	delete(want, "c00004")
+	checkOnePerMember(t, e.decisions(len(want)), want)
+	v, _ := e.bs.Get(ctx, "b1")
+	n := counts(want)
+	n[broadcast.Erased] = 1
+	sameCounts(t, v.Progress.Outcomes, n)
 }

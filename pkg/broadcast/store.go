@@ -59,8 +59,9 @@ type Progress struct {
 	Occurrences int64 `json:"occurrences"`
 	// Outcomes counts the decisions of every occurrence by outcome: sent,
 	// holdout, or the guard that suppressed it (consent, cap, cooldown,
-	// budget, premise, no_coupon), and waiting for those held until the end
-	// of the quiet hours (decided then, on the decisions topic).
+	// budget, premise, no_coupon), waiting for those held until the end
+	// of the quiet hours (decided then, on the decisions topic), and erased
+	// for those erased after the occurrence opened (no decision).
 	Outcomes    map[string]int64 `json:"outcomes"`
 	Error       string           `json:"error,omitempty"`
 	CancelledAt time.Time        `json:"cancelled_at,omitzero"`
