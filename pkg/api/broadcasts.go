@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -63,7 +64,7 @@ func (s *Server) postBroadcast(w http.ResponseWriter, r *http.Request) error {
 			if !errors.As(err, &br) {
 				return err
 			}
-			bad["audience"] = br.msg
+			bad["audience"] = strings.TrimPrefix(br.msg, "q: ") // attrsOf names the query parameter
 		}
 	}
 	if len(bad) > 0 {
