@@ -52,8 +52,9 @@ type Runner struct {
 	// Fill is the most members one step queues while an occurrence opens.
 	// Default 5000.
 	Fill int
-	// Lease is how long a runner keeps a broadcast to itself after a step.
-	// Default 30s.
+	// Lease is how long a runner keeps a broadcast to itself after a step:
+	// longer than a step takes, and how long a broadcast waits for another
+	// runner when the one stepping it dies. Default 10s.
 	Lease time.Duration
 
 	owner    string
@@ -77,7 +78,7 @@ func (r *Runner) init() {
 		r.Fill = 5000
 	}
 	if r.Lease <= 0 {
-		r.Lease = 30 * time.Second
+		r.Lease = 10 * time.Second
 	}
 	if r.Log == nil {
 		r.Log = zap.NewNop()
