@@ -1,10 +1,11 @@
 // Package api is segflow's read API: profiles, segment and tag counts,
 // members of a segment or of an audience expression (with cursor pagination
-// and CSV export), reporting metrics, campaign results, and the privacy
-// operations (erasure, consent). Every route but the OpenAPI document needs a
-// Bearer token; a token's scope is read (the GET routes) or admin (also the
-// privacy operations), and a token without the scope a route needs is
-// answered 403.
+// and CSV export), reporting metrics, campaign results, broadcasts of a
+// campaign to an audience (pkg/broadcast; the trigger service runs them), and
+// the privacy operations (erasure, consent). Every route but the OpenAPI
+// document needs a Bearer token; a token's scope is read (the GET routes) or
+// admin (also the privacy operations, and making and cancelling broadcasts),
+// and a token without the scope a route needs is answered 403.
 //
 // Counts, audience members and CLV are read from the population view of the
 // live namespace (pkg/view, Config.Views), which scores every customer at
@@ -40,6 +41,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 
+	"github.com/segflow/segflow/pkg/broadcast"
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/health"
 	"github.com/segflow/segflow/pkg/index"
@@ -120,9 +122,12 @@ type Server struct {
 	index   *index.Index
 	results Results
 	erased  *privacy.Registry
-	rdb     redis.UniversalClient
-	out     Producer
-	log     *zap.Logger
+	// broadcasts are the broadcasts POST /v1/broadcasts makes, which the
+	// trigger service runs.
+	broadcasts *broadcast.Store
+	rdb        redis.UniversalClient
+	out        Producer
+	log        *zap.Logger
 
 	mu     sync.Mutex
 	spaces map[string]namespace // by name, those read so far
@@ -153,7 +158,7 @@ func New(cfg Config, rdb redis.UniversalClient, store *profile.Store, ix *index.
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 5 * time.Second
 	}
-	s := &Server{unavailable: health.Throttle{Every: unavailableLogEvery}, cfg: cfg, store: store, index: ix, results: results, erased: privacy.New(rdb), rdb: rdb, out: out, log: log.Named("api"),
+	s := &Server{unavailable: health.Throttle{Every: unavailableLogEvery}, cfg: cfg, store: store, index: ix, results: results, erased: privacy.New(rdb), broadcasts: broadcast.NewStore(rdb), rdb: rdb, out: out, log: log.Named("api"),
 		spaces: map[string]namespace{store.Prefix(): {store: store, index: ix}}}
 	for tok, h := range cfg.Tokens {
 		if h.Scope == "" {
@@ -220,6 +225,10 @@ func (s *Server) routes() []route {
 		{pattern: "GET /v1/metrics/repurchase", h: s.getRepurchase},
 		{pattern: "GET /v1/metrics/nes", h: s.getNES},
 		{pattern: "GET /v1/campaigns", h: s.getCampaigns},
+		{pattern: "POST /v1/broadcasts", h: s.postBroadcast, scope: ScopeAdmin},
+		{pattern: "GET /v1/broadcasts", h: s.getBroadcasts},
+		{pattern: "GET /v1/broadcasts/{id}", h: s.getBroadcast},
+		{pattern: "DELETE /v1/broadcasts/{id}", h: s.deleteBroadcast, scope: ScopeAdmin},
 	}
 }
 
@@ -282,12 +291,15 @@ var (
 	errForbidden    = errors.New("forbidden")
 	errNotFound     = errors.New("not found")
 	errBadRequest   = errors.New("bad request")
+	errConflict     = errors.New("conflict")
 )
 
 // badRequest is a request the client can fix, with where the problem is.
 type badRequest struct {
 	msg string
 	pos int // byte offset in an expression, or -1
+	// fields, if set, has a message per field of a body at fault.
+	fields map[string]string
 }
 
 func (e *badRequest) Error() string { return e.msg }
@@ -316,6 +328,11 @@ func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request) error) ht
 			if br.pos >= 0 {
 				body["position"] = br.pos
 			}
+			if br.fields != nil {
+				body["fields"] = br.fields
+			}
+		case errors.Is(err, errConflict):
+			status = http.StatusConflict
 		case r.Context().Err() != nil:
 			return // the client went away
 		case stream.Unavailable(err):

@@ -261,7 +261,8 @@ func TestOpenAPIDocumentsTheScopeEachRouteNeeds(t *testing.T) {
 		op := doc.Paths[path][strings.ToLower(method)]
 		_, documented403 := op.Responses["403"]
 		status, _, _ := e.do(t, method, strings.NewReplacer("{id}", "c1", "{segment}", "important_value").Replace(path), readToken, strings.NewReader(`{"email":true}`))
-		admin := route == "DELETE /v1/profiles/{id}" || route == "PUT /v1/profiles/{id}/consent"
+		admin := route == "DELETE /v1/profiles/{id}" || route == "PUT /v1/profiles/{id}/consent" ||
+			route == "POST /v1/broadcasts" || route == "DELETE /v1/broadcasts/{id}"
 		if (op.Scope == "admin") != admin || documented403 != admin || (status == 403) != admin {
 			t.Errorf("%s: x-scope %q, 403 documented %v; the read token gets %d", route, op.Scope, documented403, status)
 		}

@@ -32,10 +32,13 @@ const (
 	KindRFMSegment    = "rfm_segment"
 	KindBirthday      = "birthday"
 	KindHabit         = "habit"
+	// KindBroadcast is entered only by broadcasts to an audience
+	// (pkg/broadcast), never by a customer's own events.
+	KindBroadcast = "broadcast"
 )
 
 var (
-	kinds    = []string{KindCartAbandon, KindBrowseAbandon, KindLifecycle, KindFirstPurchase, KindRFMSegment, KindBirthday, KindHabit}
+	kinds    = []string{KindCartAbandon, KindBrowseAbandon, KindLifecycle, KindFirstPurchase, KindRFMSegment, KindBirthday, KindHabit, KindBroadcast}
 	channels = []string{"email", "sms", "push", "line"}
 	actions  = []string{"coupon", "points", "message"}
 )
@@ -43,6 +46,11 @@ var (
 // DueEvent is the type of the event that enters a birthday or habit campaign
 // when its time comes.
 const DueEvent = "segflow.campaign.due"
+
+// BroadcastEvent is the type of the event that enters a campaign's audience
+// when a broadcast (pkg/broadcast) reaches them; its data names the broadcast
+// and occurrence.
+const BroadcastEvent = "segflow.broadcast"
 
 // DefaultVariant is the one variant of a campaign that lists none.
 const DefaultVariant = "default"
@@ -326,6 +334,9 @@ func (c *Campaign) compile(env *cel.Env, coupons map[string]*coupon.Definition) 
 	switch {
 	case byTime && len(c.On) > 0:
 		fail("on: a %s campaign is entered by time, not by events", c.Kind)
+	case c.Kind == KindBroadcast && len(c.On) > 0:
+		fail("on: a broadcast campaign is entered by broadcasts, not by events")
+	case c.Kind == KindBroadcast:
 	case !byTime && len(c.On) == 0:
 		fail("on: missing; list the event types that enter the campaign")
 	}
@@ -335,7 +346,7 @@ func (c *Campaign) compile(env *cel.Env, coupons map[string]*coupon.Definition) 
 		fail("cancel_on: only a pending delay can be cancelled, and delay is 0")
 	}
 	switch {
-	case c.Restart && byTime:
+	case c.Restart && (byTime || c.Kind == KindBroadcast):
 		fail("restart: a %s campaign has no entry events to restart it", c.Kind)
 	case c.Restart && c.Delay == 0:
 		fail("restart: only a pending delay can be restarted, and delay is 0")

@@ -222,7 +222,9 @@ func TestParseErrors(t *testing.T) {
 		{"a second YAML document is an error",
 			config() + "---\ncaps: []\n", []string{"more than one YAML document"}},
 		{"an unknown kind is an error listing the kinds",
-			config("kind: cart_abandonment"), []string{`campaign "c": kind: "cart_abandonment" is not one of cart_abandon, browse_abandon, lifecycle, first_purchase, rfm_segment, birthday, habit`}},
+			config("kind: cart_abandonment"), []string{`campaign "c": kind: "cart_abandonment" is not one of cart_abandon, browse_abandon, lifecycle, first_purchase, rfm_segment, birthday, habit, broadcast`}},
+		{"a broadcast campaign with entry events is an error",
+			config("kind: broadcast"), []string{`campaign "c": on: a broadcast campaign is entered by broadcasts, not by events`}},
 		{"a duration with a space is an error naming the campaign and line",
 			config("delay: 30 min"), []string{`campaign "c": line 7: "30 min" is not a duration (want e.g. 30m, 2h, 7d)`}},
 		{"a negative duration is an error",
@@ -516,6 +518,30 @@ func TestMatches(t *testing.T) {
 				t.Errorf("Matches = %t, want %t", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestABroadcastEntersAnyCampaignAndABroadcastCampaignNothingElse(t *testing.T) {
+	c, err := Parse([]byte(config() + "  - {name: b, kind: broadcast, channel: email, action: {type: points}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		campaign, event string
+		want            bool
+	}{
+		{"c", BroadcastEvent, true},
+		{"b", BroadcastEvent, true},
+		{"b", "segflow.profile.changed", false},
+		{"b", DueEvent, false},
+	} {
+		k := &c.Campaigns[0]
+		if tt.campaign == "b" {
+			k = &c.Campaigns[1]
+		}
+		if got, err := k.Matches(Input{Event: ev(tt.event, nil), Profile: customer()}); err != nil || got != tt.want {
+			t.Errorf("%s on %s: %t, %v; want %t", tt.campaign, tt.event, got, err, tt.want)
+		}
 	}
 }
 

@@ -130,7 +130,8 @@ func (in Input) vars() map[string]any {
 var errNotCompiled = errors.New("not compiled: use a Campaign from Parse or Load")
 
 // Matches reports whether in enters c: its event is of a type in On (for a
-// birthday or habit campaign, of type DueEvent) and When holds. An error is
+// birthday or habit campaign, of type DueEvent; for any campaign, of type
+// BroadcastEvent) and When holds. An error is
 // an expression that failed on in (a missing key, the cost limit); the
 // caller should treat it as no match and record why.
 func (c *Campaign) Matches(in Input) (bool, error) {
@@ -138,11 +139,16 @@ func (c *Campaign) Matches(in Input) (bool, error) {
 		return false, fmt.Errorf("campaign %q: %w", c.Name, errNotCompiled)
 	}
 	typ, _ := in.Event["type"].(string)
-	if c.Kind == KindBirthday || c.Kind == KindHabit {
+	switch {
+	case typ == BroadcastEvent:
+		// Any campaign can be broadcast to an audience.
+	case c.Kind == KindBroadcast:
+		return false, nil
+	case c.Kind == KindBirthday || c.Kind == KindHabit:
 		if typ != DueEvent {
 			return false, nil
 		}
-	} else if !slices.Contains(c.On, typ) {
+	case !slices.Contains(c.On, typ):
 		return false, nil
 	}
 	if c.when == nil {

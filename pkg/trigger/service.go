@@ -34,6 +34,14 @@ type Config struct {
 	CampaignsFile string
 	// Lag, if set, receives the group's lag (see stream.Consumer).
 	Lag *stream.LagMetrics
+	// Broadcasts, if set, is stepped between batches with the engine's
+	// clock (pkg/broadcast's Runner, deciding through the same engine).
+	Broadcasts Stepper
+}
+
+// Stepper takes a step of work due at now.
+type Stepper interface {
+	Step(ctx context.Context, now time.Time) error
 }
 
 // Service runs an Engine on the browse, cart, purchase, identify and profiles topics and
@@ -165,10 +173,17 @@ func (s *Service) tick(ctx context.Context) error {
 	const limit = 200
 	for {
 		n, err := s.engine.Due(ctx, s.cfg.Now(), limit)
-		if err != nil || n < limit {
+		if err != nil {
 			return err
 		}
+		if n < limit {
+			break
+		}
 	}
+	if s.cfg.Broadcasts != nil {
+		return s.cfg.Broadcasts.Step(ctx, s.cfg.Now())
+	}
+	return nil
 }
 
 type metrics struct {

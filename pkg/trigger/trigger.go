@@ -6,7 +6,9 @@
 // the decisions topic, so that nothing is decided silently. A campaign with a
 // coupon issues a code with each trigger, and an order carrying the code
 // redeems it (pkg/coupon). A profile change marked
-// backfill (a replay of the past) is only ever a suppression.
+// backfill (a replay of the past) is only ever a suppression. A broadcast
+// (pkg/broadcast) enters its audience through the same decision path
+// (Engine.Broadcast), its occurrence standing for the entry event.
 //
 // At most one trigger per campaign per cause: a decision's id is derived from
 // the campaign, the customer and the event that started it, and decideScript
@@ -350,7 +352,7 @@ func (e *Engine) backfill(ctx context.Context, T time.Time, customer string, ev 
 		if ok, err := c.Matches(in); err != nil || !ok {
 			continue
 		}
-		if _, err := e.decideAs(ctx, T, c, customer, customer, ev.ID(), []string{ev.ID()}, in, prof, Backfill, T); err != nil {
+		if _, _, err := e.decideAs(ctx, T, c, customer, customer, ev.ID(), []string{ev.ID()}, in, prof, Backfill, T); err != nil {
 			return err
 		}
 	}
@@ -543,7 +545,7 @@ func (e *Engine) fire(ctx context.Context, T time.Time, name, customer, cur stri
 	if origin == "" {
 		origin = customer
 	}
-	waiting, err := e.decideAs(ctx, T, c, customer, origin, w.First, w.Causes, in, prof, outcome, w.Due)
+	_, waiting, err := e.decideAs(ctx, T, c, customer, origin, w.First, w.Causes, in, prof, outcome, w.Due)
 	if err != nil || waiting {
 		return err
 	}
@@ -568,16 +570,16 @@ func (e *Engine) campaign(name string) *campaign.Campaign {
 }
 
 func (e *Engine) decide(ctx context.Context, T time.Time, c *campaign.Campaign, customer, origin, first string, causes []string, in campaign.Input, prof *profile.Profile) error {
-	_, err := e.decideAs(ctx, T, c, customer, origin, first, causes, in, prof, "", T)
+	_, _, err := e.decideAs(ctx, T, c, customer, origin, first, causes, in, prof, "", T)
 	return err
 }
 
 // decideAs decides for customer once per (campaign, origin, first cause) and
 // publishes the decision, once. The origin is the customer the entry began
 // for: customer, or one merged into customer since. A non-empty outcome is a
-// suppression decided by the caller. During quiet hours it waits instead,
-// and says so.
-func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign, customer, origin, first string, causes []string, in campaign.Input, prof *profile.Profile, outcome string, due time.Time) (waiting bool, err error) {
+// suppression decided by the caller. It returns the outcome, the same on a
+// redelivery. During quiet hours it waits instead, and says so.
+func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign, customer, origin, first string, causes []string, in campaign.Input, prof *profile.Profile, outcome string, due time.Time) (got string, waiting bool, err error) {
 	id := decisionID(c.Name, origin, first)
 	variant, held := campaign.Assign(c.Name, customer, c.Variants, c.Holdout)
 	if outcome == "" && held {
@@ -594,7 +596,7 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 			if origin != customer {
 				w.Origin = origin
 			}
-			return true, e.schedule(ctx, &campaign.Campaign{Name: c.Name, Restart: true}, customer, w)
+			return "", true, e.schedule(ctx, &campaign.Campaign{Name: c.Name, Restart: true}, customer, w)
 		}
 	}
 	var slot string
@@ -604,7 +606,7 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 		slot = budgetKey(c.Name, day)
 		ok, err := budgetScript.Run(ctx, e.rdb, []string{slot}, id, c.DailyBudget, 2*86400).Int()
 		if err != nil {
-			return false, fmt.Errorf("daily budget of %s: %w", c.Name, err)
+			return "", false, fmt.Errorf("daily budget of %s: %w", c.Name, err)
 		}
 		if ok == 0 {
 			outcome, slot = Budget, ""
@@ -618,7 +620,7 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 	var why coupon.Unavailable
 	if outcome == "" && def != nil {
 		if issued, why, err = e.coupons.Reserve(ctx, def, cdec); err != nil {
-			return false, err
+			return "", false, err
 		}
 		if issued.Code == "" {
 			outcome = NoCoupon
@@ -633,9 +635,9 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 	for _, cp := range e.campaigns.Caps {
 		args = append(args, cp.Max, time.Duration(cp.Per).Milliseconds())
 	}
-	got, err := decideScript.Run(ctx, e.rdb, []string{decidedKey(customer), sentKey(customer), campaignSentKey(customer, c.Name), lastKey(customer)}, args...).Text()
+	got, err = decideScript.Run(ctx, e.rdb, []string{decidedKey(customer), sentKey(customer), campaignSentKey(customer, c.Name), lastKey(customer)}, args...).Text()
 	if err != nil {
-		return false, fmt.Errorf("decide %s for a customer: %w", c.Name, err)
+		return "", false, fmt.Errorf("decide %s for a customer: %w", c.Name, err)
 	}
 	got, published := strings.CutSuffix(got, "|p")
 	if code != "" {
@@ -645,18 +647,18 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 			err = e.coupons.Release(ctx, def, code, id)
 		}
 		if err != nil {
-			return false, err
+			return "", false, err
 		}
 	}
 	if slot != "" && got != Sent {
 		// Capped or cooling down: the budget slot goes back. (A crash before
 		// this leaves the slot taken: the budget errs on the side of sending less.)
 		if err := e.rdb.SRem(ctx, slot, id).Err(); err != nil {
-			return false, fmt.Errorf("return budget slot: %w", err)
+			return "", false, fmt.Errorf("return budget slot: %w", err)
 		}
 	}
 	if published {
-		return false, nil // decided and announced before this redelivery
+		return got, false, nil // decided and announced before this redelivery
 	}
 	d := Decision{
 		Campaign: c.Name, Kind: c.Kind, Variant: variant, Customer: customer, Channel: c.Channel, Outcome: got,
@@ -677,17 +679,17 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 	}
 	m, err := d.message(id)
 	if err != nil {
-		return false, err
+		return "", false, err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, o := range e.outbox {
 		if o.id == id {
-			return false, nil // the same decision twice in one batch
+			return got, false, nil // the same decision twice in one batch
 		}
 	}
 	e.outbox = append(e.outbox, announcement{id: id, msg: m, decision: d, late: T.Sub(due)})
-	return false, nil
+	return got, false, nil
 }
 
 // announcement is a decision made and not yet published.

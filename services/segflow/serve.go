@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/segflow/segflow/pkg/api"
+	"github.com/segflow/segflow/pkg/broadcast"
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/collector"
 	"github.com/segflow/segflow/pkg/dashboard"
@@ -154,6 +155,13 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 	if err != nil {
 		return err
 	}
+	// The population view of each namespace, loaded when first asked for:
+	// by the read API, and by the trigger service when a broadcast opens.
+	var views *view.Views
+	if store != nil {
+		views = &view.Views{Brokers: brokers, Security: sec, Store: store, Log: log.Named("view")}
+		g.Add("population views", views.Run)
+	}
 	// With --demo the sample is loaded before the profile-updater starts.
 	startUpdater := func(run func(context.Context) error) func(context.Context) error { return run }
 	if cmd == "run" && cfg.Demo {
@@ -188,7 +196,9 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 			return fmt.Errorf("--campaigns: %w", err)
 		}
 		engine := trigger.NewEngine(camps, rdb, live, writer)
-		svc, err := trigger.NewService(trigger.Config{Brokers: brokers, Security: sec, GroupID: cfg.TriggerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, CampaignsFile: cfg.Campaigns, Lag: lag}, engine, log, reg)
+		// Broadcasts are decided by the same engine, between batches.
+		runner := &broadcast.Runner{Store: broadcast.NewStore(rdb), Decider: engine, Audience: api.Audiences{RDB: rdb, Store: store, Views: views}, Log: log.Named("broadcast")}
+		svc, err := trigger.NewService(trigger.Config{Brokers: brokers, Security: sec, GroupID: cfg.TriggerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, CampaignsFile: cfg.Campaigns, Lag: lag, Broadcasts: runner}, engine, log, reg)
 		if err != nil {
 			return err
 		}
@@ -204,13 +214,12 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 	}
 
 	if cmd == "api" || cmd == "run" && cfg.APITokens != "" {
-		indexer, views, err := serveAPI(mux, cfg, rdb, store, brokers, writer, now, log)
+		indexer, err := serveAPI(mux, cfg, rdb, store, views, brokers, writer, now, log)
 		if err != nil {
 			return err
 		}
 		indexer.Lag = lag
 		g.Add("index", indexer.Run)
-		g.Add("population views", views.Run)
 	} else if cmd == "run" {
 		log.Info("read API and dashboard off: no --api-tokens")
 	}
@@ -239,10 +248,10 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 
 // serveAPI registers the read API and the dashboard on mux and returns the
 // segment indexer to run.
-func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store *profile.Store, brokers []string, writer *kafka.Writer, now func() time.Time, log *zap.Logger) (*index.Indexer, *view.Views, error) {
+func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store *profile.Store, views *view.Views, brokers []string, writer *kafka.Writer, now func() time.Time, log *zap.Logger) (*index.Indexer, error) {
 	tokens, err := cfg.apiTokens()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var names func() []string
 	if cfg.Campaigns != "" {
@@ -260,14 +269,13 @@ func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store 
 		}
 	}
 	ix := index.New(rdb, store.Prefix())
-	views := &view.Views{Brokers: brokers, Security: cfg.transport.kafka, Store: store, Log: log.Named("view")}
 	a, err := api.New(api.Config{Tokens: tokens, Now: now, Campaigns: names, Views: views}, rdb, store, ix, trigger.NewEngine(nil, rdb, store, nil), writer, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	a.Register(mux)
 	dashboard.Register(mux)
-	return &index.Indexer{Brokers: brokers, Security: cfg.transport.kafka, GroupID: cfg.IndexGroup, SessionTimeout: cfg.SessionTimeout, Index: ix, Erasures: privacy.New(rdb), DeadLetters: writer, Log: log.Named("index")}, views, nil
+	return &index.Indexer{Brokers: brokers, Security: cfg.transport.kafka, GroupID: cfg.IndexGroup, SessionTimeout: cfg.SessionTimeout, Index: ix, Erasures: privacy.New(rdb), DeadLetters: writer, Log: log.Named("index")}, nil
 }
 
 // brokerDialTimeout bounds the wait for a seed broker to answer at start-up.
