@@ -73,7 +73,8 @@ func (e *Engine) Locations(ctx context.Context, T time.Time, customers []string)
 	}
 	out := make([]*time.Location, len(ps))
 	for i := range ps {
-		out[i] = e.campaigns.Location(ps[i].Traits["timezone"])
+		tz, _ := ps[i].Traits["timezone"].(string)
+		out[i] = e.campaigns.Location(tz)
 	}
 	return out, nil
 }
