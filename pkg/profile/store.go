@@ -18,6 +18,7 @@ import (
 	"github.com/segflow/segflow/pkg/population"
 	"github.com/segflow/segflow/pkg/rfm"
 	"github.com/segflow/segflow/pkg/tag"
+	"github.com/segflow/segflow/pkg/waterfall"
 )
 
 // Config configures a Store. Zero values mean the defaults of
@@ -34,6 +35,9 @@ type Config struct {
 	Currency string
 	// Rules assign tags and tiers. Nil means none.
 	Rules *tag.Engine
+	// Waterfall assigns each customer one waterfall segment, after the
+	// rules. Nil means none.
+	Waterfall *waterfall.Engine
 	// Cache is how many customers' records a store keeps after writing
 	// them, so that a writer's next batch of the same customers reads
 	// nothing (about 1–2 KB of heap each). Default 100,000.
@@ -79,6 +83,9 @@ func (s *Store) NES() nes.Config { return s.cfg.NES }
 // Rules are the store's tag and tier rules, nil for none.
 func (s *Store) Rules() *tag.Engine { return s.cfg.Rules }
 
+// Waterfall is the store's waterfall segmentation, nil for none.
+func (s *Store) Waterfall() *waterfall.Engine { return s.cfg.Waterfall }
+
 // Snapshot is what profile.changed reports of a profile: the segmentation at T.
 type Snapshot struct {
 	Stage   nes.Stage `json:"stage"`
@@ -88,11 +95,20 @@ type Snapshot struct {
 	MScore  int       `json:"m_score,omitempty"`
 	Tier    string    `json:"tier,omitempty"`
 	Tags    []string  `json:"tags,omitempty"`
+	// Waterfall is the customer's waterfall segment; "" without a
+	// waterfall.
+	Waterfall string `json:"waterfall,omitempty"`
 }
 
-// key is what a change is judged by: stage, segment, tier and tag set.
+// key is what a change is judged by: stage, segment, tier, tag set and
+// waterfall segment. Without a waterfall it is what it was before there
+// was one, so that the ids of changes (newChange) stay the same.
 func (s Snapshot) key() string {
-	return string(s.Stage) + "|" + s.Segment + "|" + s.Tier + "|" + strings.Join(s.Tags, ",")
+	k := string(s.Stage) + "|" + s.Segment + "|" + s.Tier + "|" + strings.Join(s.Tags, ",")
+	if s.Waterfall != "" {
+		k += "|" + s.Waterfall
+	}
+	return k
 }
 
 // Change is a change of a customer's snapshot, to publish as profile.changed.
@@ -242,6 +258,9 @@ func newChange(c string, T time.Time, before, after Snapshot, cause Cause) Chang
 	if !slices.Equal(before.Tags, after.Tags) {
 		changed = append(changed, "tags")
 	}
+	if before.Waterfall != after.Waterfall {
+		changed = append(changed, "waterfall")
+	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%s\x00%s", c, cause.EventID, cause.EventType, cause.Due.UnixMilli(), before.key(), after.key())
 	return Change{
@@ -261,6 +280,9 @@ func (s *Store) snapshot(st *State, sc *population.Scorer, T time.Time) (Snapsho
 			return snap, err
 		}
 		snap.Tags, snap.Tier = tags, tier
+	}
+	if s.cfg.Waterfall != nil {
+		snap.Waterfall = s.cfg.Waterfall.Eval(waterfall.Input{Input: s.tagInput(st, snap), Tags: snap.Tags, Tier: snap.Tier})
 	}
 	return snap, nil
 }

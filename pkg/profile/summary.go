@@ -34,9 +34,10 @@ type Summary struct {
 	M int64 `json:"m"`
 	// Lifetime spend in micros, from 0 to money.MaxSum.
 	Lifetime int64 `json:"lifetime"`
-	// Tier and Tags as last published.
-	Tier string   `json:"tier,omitempty"`
-	Tags []string `json:"tags,omitempty"`
+	// Tier, Tags and Waterfall (segment) as last published.
+	Tier      string   `json:"tier,omitempty"`
+	Tags      []string `json:"tags,omitempty"`
+	Waterfall string   `json:"waterfall,omitempty"`
 }
 
 // Event is the profile.summary CloudEvent of s, evaluated in namespace ns,
@@ -98,7 +99,7 @@ func (s *Store) Summaries(ctx context.Context, customers []string) ([]Summary, e
 		if !sum.Gone {
 			sum.Orders, sum.First, sum.Last, sum.Lifetime = r.purchases()
 			if r.published != nil {
-				sum.Tier, sum.Tags = r.published.Tier, r.published.Tags
+				sum.Tier, sum.Tags, sum.Waterfall = r.published.Tier, r.published.Tags, r.published.Waterfall
 			}
 			// The population entry dates the summary: read while a batch is
 			// under way, the profile may be a version ahead of its entry, and

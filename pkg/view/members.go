@@ -24,19 +24,21 @@ const (
 	KindMScore
 	KindTier
 	KindTag
+	KindWaterfall
 )
 
 // Attr is one thing a customer is or has at T: the meaning of an audience
-// name. Value names the segment, stage, tier or tag; Score is 1–5.
+// name. Value names the segment, stage, tier, tag or waterfall segment;
+// Score is 1–5.
 type Attr struct {
 	Kind  Kind
 	Value string
 	Score int
 }
 
-// Known tells whether any customer the view has held had tier or tag (kind
-// KindTier or KindTag) name: a name an audience may ask for even if nobody
-// holds it now.
+// Known tells whether any customer the view has held had tier, tag or
+// waterfall segment (kind KindTier, KindTag or KindWaterfall) name: a name
+// an audience may ask for even if nobody holds it now.
 func (v *View) Known(kind Kind, name string) bool {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
@@ -48,6 +50,9 @@ func (v *View) Known(kind Kind, name string) bool {
 		_, ok := v.names.ids[name]
 		_, live := v.liveNames[name]
 		return ok && name != "" || live
+	case KindWaterfall:
+		_, ok := v.waterfalls.ids[name]
+		return ok && name != ""
 	}
 	return false
 }
@@ -211,6 +216,9 @@ func (v *View) compileName(a Attr) *test {
 		}
 		id, ok := v.names.ids[a.Value]
 		t.in = v.labels.which(func(s *labelSet) bool { return ok && slices.Contains(s.tags, id) })
+	case KindWaterfall:
+		id, ok := v.waterfalls.ids[a.Value]
+		t.in = v.labels.which(func(s *labelSet) bool { return ok && s.waterfall == id })
 	case KindStage, KindRScore, KindFScore, KindMScore:
 	default:
 		t.op = opNone
@@ -241,7 +249,7 @@ func (t *test) holds(x *row, live *liveTags) bool {
 			return x.Scores().F == t.score
 		case KindMScore:
 			return x.Scores().M == t.score
-		case KindTier, KindTag:
+		case KindTier, KindTag, KindWaterfall:
 			if t.live >= 0 {
 				return live.holds(t.live, x)
 			}

@@ -1,10 +1,11 @@
 // Package view keeps every customer's segmentation inputs in memory, a
 // compact row each — orders ever, last purchase and purchase cycle, F and M
-// in the RFM window as of their last evaluation, lifetime spend, tier and
-// tags — and answers, as of any time T, what the read API asks of the whole
-// population: each buyer's RFM scores and segment, each customer's NES
-// stage, the counts of segments, the R×F grid, stages, tiers and tags, and
-// the members of an audience expression. No question reads Redis, and none
+// in the RFM window as of their last evaluation, lifetime spend, tier, tags
+// and waterfall segment — and answers, as of any time T, what the read API
+// asks of the whole population: each buyer's RFM scores and segment, each
+// customer's NES stage, the counts of segments, the R×F grid, stages,
+// tiers, tags and waterfall segments, and the members of an audience
+// expression. No question reads Redis, and none
 // depends on when the inputs arrived.
 //
 // # Exactness
@@ -25,6 +26,10 @@
 //     the order statistics.
 //   - Tags whose rules read the stage, R, a score or the segment (tag.Live)
 //     are evaluated at T, not taken as last published.
+//   - The waterfall segment is as last published (the customer's last
+//     evaluation, by an event or a timer): a waterfall may read what the
+//     view does not hold (traits, bought products), and its segments must
+//     stay a partition, so it is never re-evaluated in part.
 //
 // So Counts, Scores and Members agree with rfm.Compute and nes run on the
 // same values at the same T, and with the profile the store evaluates from
@@ -34,7 +39,7 @@
 //
 // A customer costs a row of 56 bytes (the version and time of their summary
 // in one number, last purchase, purchase cycle, F, M, lifetime spend,
-// orders, a number for their tier and tags, and where their id is), 5 to
+// orders, a number for their tier, tags and waterfall segment, and where their id is), 5 to
 // 11 bytes of index and their id: 79 bytes at 1M customers with ids of 11
 // characters, where a map[string]struct{} of the ids alone takes 72
 // (BenchmarkBuild). The order statistics of F, M and the last purchase are
@@ -84,6 +89,7 @@ type View struct {
 	ids          ids
 	labels       labels
 	tiers, names intern
+	waterfalls   intern // waterfall segments
 	// the version and time of the summaries held whose stamp overflows, by
 	// row
 	bigStamps map[int32]bigStampOf
@@ -115,7 +121,7 @@ type customer struct {
 // for none) the tags that depend on time or the population, which the view
 // evaluates at each question instead of taking them as last published.
 func New(cfg nes.Config, rules *tag.Engine) *View {
-	v := &View{nes: cfg, ids: ids{seed: maphash.MakeSeed()}, bigStamps: map[int32]bigStampOf{}, labels: newLabels(), tiers: newIntern(), names: newIntern(), liveNames: map[string]int{}}
+	v := &View{nes: cfg, ids: ids{seed: maphash.MakeSeed()}, bigStamps: map[int32]bigStampOf{}, labels: newLabels(), tiers: newIntern(), names: newIntern(), waterfalls: newIntern(), liveNames: map[string]int{}}
 	if rules != nil {
 		v.live = rules.Live()
 		for i, l := range v.live {
@@ -205,7 +211,7 @@ func (v *View) put(s profile.Summary, tags []uint32) []uint32 {
 		stamp: stamp,
 		last:  s.Last.UnixMilli(), cycle: v.nes.Cycle(s.Orders, s.First, s.Last),
 		m: s.M, lifetime: s.Lifetime, orders: int32(s.Orders), f: int32(s.F),
-		labels: v.labels.hold(v.tiers.id(s.Tier), tags), id: c.id,
+		labels: v.labels.hold(v.tiers.id(s.Tier), v.waterfalls.id(s.Waterfall), tags), id: c.id,
 	}
 	if s.F >= 1 {
 		if v.buyers == 0 {
@@ -408,6 +414,9 @@ type Counts struct {
 	Stages map[nes.Stage]int64
 	Tiers  map[string]int64
 	Tags   map[string]int64
+	// Waterfall counts customers in each waterfall segment, as of their
+	// last evaluation.
+	Waterfall map[string]int64
 }
 
 // Counts counts every customer as of T. It reads each customer once, and
@@ -448,15 +457,18 @@ func (v *View) Counts(T time.Time) Counts {
 	}
 	tiers := make([]int64, v.tiers.len())
 	tags := make([]int64, v.names.len())
+	waterfalls := make([]int64, v.waterfalls.len())
 	for id, n := range labels {
 		set := &v.labels.sets[id]
 		tiers[set.tier] += n
+		waterfalls[set.waterfall] += n
 		for _, t := range set.tags {
 			tags[t] += n
 		}
 	}
 	out.Tiers = v.tiers.counts(tiers)
 	out.Tags = v.names.counts(tags)
+	out.Waterfall = v.waterfalls.counts(waterfalls)
 	for i, l := range v.live {
 		if liveCounts[i] > 0 {
 			out.Tags[l.Name] = liveCounts[i]
