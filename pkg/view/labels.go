@@ -24,8 +24,8 @@ type labelSet struct {
 	tier      uint32
 	waterfall uint32
 	tags      []uint32 // sorted
-	refs int      // customers holding the set
-	key  string
+	refs      int      // customers holding the set
+	key       string
 }
 
 func newLabels() labels {
