@@ -58,6 +58,7 @@ type config struct {
 	MinCycle       time.Duration
 	MaxCycle       time.Duration
 	TagRules       string
+	Waterfall      string
 	SessionTimeout time.Duration
 	Now            string
 	Campaigns      string
@@ -270,6 +271,7 @@ func (c *config) checks() []flagCheck {
 		duration("min-cycle", c.MinCycle),
 		duration("max-cycle", c.MaxCycle),
 		{"tag-rules", func() error { _, err := loadRules(c.TagRules); return err }},
+		{"waterfall", func() error { _, err := loadWaterfall(c.Waterfall); return err }},
 		{"now", func() error { _, err := c.clock(); return err }},
 		{"campaigns", func() error {
 			if c.Campaigns == "" {

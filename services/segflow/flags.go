@@ -85,6 +85,7 @@ func storeFlags(fs *flag.FlagSet, c *config) {
 	fs.DurationVar(&c.MinCycle, "min-cycle", 7*24*time.Hour, "shortest NES purchase cycle")
 	fs.DurationVar(&c.MaxCycle, "max-cycle", 365*24*time.Hour, "longest NES purchase cycle")
 	fs.StringVar(&c.TagRules, "tag-rules", "", "YAML file of tag and tier rules; empty uses the built-in defaults")
+	fs.StringVar(&c.Waterfall, "waterfall", "", "YAML file of a waterfall segmentation (see deploy/waterfall.yaml); empty assigns none")
 	currencyFlag(fs, c)
 }
 
