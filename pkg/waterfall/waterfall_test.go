@@ -105,6 +105,26 @@ var predicates = []predicate{
 	{"rich", `lifetime > 1000.0`, func(in Input) bool { return in.Lifetime > 1_000_000_000 }},
 }
 
+// configOf is the waterfall of ps, in their order.
+func configOf(ps []predicate) Config {
+	var c Config
+	for _, p := range ps {
+		c.Segments = append(c.Segments, Segment{Name: p.name, When: p.when})
+	}
+	return c
+}
+
+// firstHolding is the ordered evaluation of ps in Go: the name of the
+// first whose condition holds for in, else the default fallback.
+func firstHolding(ps []predicate, in Input) string {
+	for _, p := range ps {
+		if p.holds(in) {
+			return p.name
+		}
+	}
+	return DefaultFallback
+}
+
 func randomInput(r *rand.Rand) Input {
 	pick := func(xs ...string) string { return xs[r.IntN(len(xs))] }
 	in := Input{Input: tag.Input{
@@ -142,22 +162,12 @@ func TestEveryCustomerIsInTheFirstSegmentThatHoldsAndInNoOther(t *testing.T) {
 		ps := slices.Clone(predicates)
 		r.Shuffle(len(ps), func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
 		ps = ps[:1+r.IntN(len(ps))]
-		c := Config{}
-		for _, p := range ps {
-			c.Segments = append(c.Segments, Segment{Name: p.name, When: p.when})
-		}
-		e := mustCompile(t, c)
+		e := mustCompile(t, configOf(ps))
 		counts := map[string]int{}
 		const n = 500
 		for range n {
 			in := randomInput(r)
-			want := DefaultFallback
-			for _, p := range ps {
-				if p.holds(in) {
-					want = p.name
-					break
-				}
-			}
+			want := firstHolding(ps, in)
 			got := e.Eval(in)
 			if got != want {
 				t.Fatalf("round %d, waterfall %v: Eval(%+v) = %q, want %q", round, e.Names(), in, got, want)
@@ -275,25 +285,14 @@ func TestTheExampleWaterfallCompiles(t *testing.T) {
 
 func TestConcurrentEvalAgrees(t *testing.T) {
 	ps := predicates
-	c := Config{}
-	for _, p := range ps {
-		c.Segments = append(c.Segments, Segment{Name: p.name, When: p.when})
-	}
-	e := mustCompile(t, c)
+	e := mustCompile(t, configOf(ps))
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(g), 2))
 			for range 200 {
 				in := randomInput(r)
-				want := DefaultFallback
-				for _, p := range ps {
-					if p.holds(in) {
-						want = p.name
-						break
-					}
-				}
-				if got := e.Eval(in); got != want {
+				if got, want := e.Eval(in), firstHolding(ps, in); got != want {
 					t.Errorf("Eval = %q, want %q", got, want)
 					return
 				}
