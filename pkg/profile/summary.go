@@ -73,6 +73,13 @@ func SummaryOf(e cloudevents.Event) (Summary, string, error) {
 	return s, ns, nil
 }
 
+// With returns s with what it takes of a published snapshot p: the tier,
+// the tags and the waterfall segment.
+func (s Summary) With(p Snapshot) Summary {
+	s.Tier, s.Tags, s.Waterfall = p.Tier, p.Tags, p.Waterfall
+	return s
+}
+
 // Newer tells whether s is newer than t (see Summary).
 func (s Summary) Newer(t Summary) bool {
 	if s.Version != t.Version {
@@ -99,7 +106,7 @@ func (s *Store) Summaries(ctx context.Context, customers []string) ([]Summary, e
 		if !sum.Gone {
 			sum.Orders, sum.First, sum.Last, sum.Lifetime = r.purchases()
 			if r.published != nil {
-				sum.Tier, sum.Tags, sum.Waterfall = r.published.Tier, r.published.Tags, r.published.Waterfall
+				sum = sum.With(*r.published)
 			}
 			// The population entry dates the summary: read while a batch is
 			// under way, the profile may be a version ahead of its entry, and
