@@ -39,15 +39,16 @@
 //
 // A customer costs a row of 56 bytes (the version and time of their summary
 // in one number, last purchase, purchase cycle, F, M, lifetime spend,
-// orders, a number for their tier, tags and waterfall segment, and where their id is), 5 to
-// 11 bytes of index and their id: 79 bytes at 1M customers with ids of 11
-// characters, where a map[string]struct{} of the ids alone takes 72
-// (BenchmarkBuild). The order statistics of F, M and the last purchase are
-// histograms that hold no values (pkg/rank), which a question resolves with
-// one pass over the buyers; so a question reads every customer twice: at 1M
-// customers, counts in 29 ms, a page of an audience in 25–27 ms, CLV in
-// 37 ms, growing linearly (BenchmarkCounts). Building the view from summaries in
-// memory takes 0.5 s at 1M customers (BenchmarkBuild).
+// orders, a number for their tier, tags and waterfall segment, and where
+// their id is), 5 to 11 bytes of index and their id: 79 bytes at 1M
+// customers with ids of 11 characters, where a map[string]struct{} of the
+// ids alone takes 72 (BenchmarkBuild). The order statistics of F, M and the
+// last purchase are histograms that hold no values (pkg/rank), which a
+// question resolves with one pass over the buyers; so a question reads every
+// customer twice: at 1M customers, counts in 29 ms, a page of an audience in
+// 25–27 ms, CLV in 37 ms, growing linearly (BenchmarkCounts). Building the
+// view from summaries in memory takes 0.5 s at 1M customers
+// (BenchmarkBuild).
 //
 // A View is safe for concurrent use: updates take a write lock, questions a
 // read lock.
