@@ -86,13 +86,15 @@ func (s *Server) getSegmentMembers(w http.ResponseWriter, r *http.Request) error
 	return s.members(w, r, "segment:"+seg)
 }
 
+// getWaterfallMembers answers the members of a waterfall segment
+// (knownWaterfall).
 func (s *Server) getWaterfallMembers(w http.ResponseWriter, r *http.Request) error {
 	seg := r.PathValue("segment")
-	ns, err := s.live(r.Context())
+	v, ns, err := s.view(r.Context())
 	if err != nil {
 		return err
 	}
-	if wf := ns.store.Waterfall(); wf == nil || !slices.Contains(wf.Names(), seg) {
+	if !knownWaterfall(v, ns.store.Waterfall(), seg) {
 		return fmt.Errorf("waterfall segment %q: %w", seg, errNotFound)
 	}
 	return s.members(w, r, "waterfall:"+seg)
@@ -196,7 +198,7 @@ func attrsOf(v *view.View, expr audience.Expr, wf *waterfall.Engine) (map[string
 			a = view.Attr{Kind: view.KindTier, Value: rest}
 		case kind == "tag" && v.Known(view.KindTag, rest):
 			a = view.Attr{Kind: view.KindTag, Value: rest}
-		case kind == "waterfall" && (v.Known(view.KindWaterfall, rest) || wf != nil && slices.Contains(wf.Names(), rest)):
+		case kind == "waterfall" && knownWaterfall(v, wf, rest):
 			a = view.Attr{Kind: view.KindWaterfall, Value: rest}
 		case kind != "tier" && kind != "tag" && kind != "waterfall" && v.Known(view.KindTag, name):
 			a = view.Attr{Kind: view.KindTag, Value: name}
@@ -208,4 +210,10 @@ func attrsOf(v *view.View, expr audience.Expr, wf *waterfall.Engine) (map[string
 		out[name] = a
 	}
 	return out, nil
+}
+
+// knownWaterfall tells whether name is a segment of the waterfall wf (nil
+// for none) or one a customer of v had.
+func knownWaterfall(v *view.View, wf *waterfall.Engine, name string) bool {
+	return v.Known(view.KindWaterfall, name) || wf != nil && slices.Contains(wf.Names(), name)
 }

@@ -266,3 +266,26 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+func TestAWaterfallSegmentCustomersHaveIsAskableOfAnAPIWithoutTheWaterfall(t *testing.T) {
+	e := startWaterfall(t, dogsThenValueThenLapsed...)
+	ids := e.population(t, 60, 8)
+	ps := e.profiles(t, ids)
+	var vips []string
+	for _, c := range ids {
+		if dogsThenValueThenLapsedOf(ps[c]) == "vip" {
+			vips = append(vips, c)
+		}
+	}
+	// The same profiles, read by an API not given the waterfall.
+	e.store = profile.New(e.rdb, profile.Config{Rules: e.store.Rules()})
+	e.serve(t, nil, nil)
+	var page api.Members
+	e.get(t, "/v1/waterfall/vip/members?limit=1000", &page)
+	if len(vips) == 0 || !slices.Equal(page.Members, vips) {
+		t.Errorf("members of vip: %v, want %v", page.Members, vips)
+	}
+	if got := e.all(t, "waterfall:vip", 1000); !slices.Equal(got, vips) {
+		t.Errorf("waterfall:vip: %v, want %v", got, vips)
+	}
+}
