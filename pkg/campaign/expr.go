@@ -23,7 +23,8 @@ type Input struct {
 	// (time.Time) and "data" (its data as a map).
 	Event map[string]any
 	// Profile is the customer's profile: the keys of profile.Snapshot's JSON
-	// (stage, segment, r_score, f_score, m_score, tier, tags) and orders,
+	// (stage, segment, r_score, f_score, m_score, tier, tags, waterfall:
+	// "" without a waterfall) and orders,
 	// lifetime and cart_value (float64, major units), traits
 	// (map[string]string) and consent (map[string]bool).
 	Profile map[string]any
