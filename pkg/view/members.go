@@ -52,7 +52,7 @@ func (v *View) Known(kind Kind, name string) bool {
 		return ok && name != "" || live
 	case KindWaterfall:
 		_, ok := v.waterfalls.ids[name]
-		return ok && name != ""
+		return ok && name != "" || v.wf != nil && slices.Contains(v.wf.Names(), name)
 	}
 	return false
 }
@@ -165,8 +165,9 @@ type test struct {
 	segment int // index into rfm.Segments
 	stage   nes.Stage
 	score   int
-	in      []bool // by label set, for a tier or tag
+	in      []bool // by label set, for a tier, tag or published waterfall segment
 	live    int    // live tag rule
+	name    string // waterfall segment, of a live waterfall
 }
 
 type testOp uint8
@@ -217,6 +218,10 @@ func (v *View) compileName(a Attr) *test {
 		id, ok := v.names.ids[a.Value]
 		t.in = v.labels.which(func(s *labelSet) bool { return ok && slices.Contains(s.tags, id) })
 	case KindWaterfall:
+		if v.wf != nil {
+			t.name = a.Value
+			break
+		}
 		id, ok := v.waterfalls.ids[a.Value]
 		t.in = v.labels.which(func(s *labelSet) bool { return ok && s.waterfall == id })
 	case KindStage, KindRScore, KindFScore, KindMScore:
@@ -249,7 +254,12 @@ func (t *test) holds(x *row, live *liveTags) bool {
 			return x.Scores().F == t.score
 		case KindMScore:
 			return x.Scores().M == t.score
-		case KindTier, KindTag, KindWaterfall:
+		case KindWaterfall:
+			if t.name != "" {
+				return live.waterfall(x) == t.name
+			}
+			return t.in[x.c.labels]
+		case KindTier, KindTag:
 			if t.live >= 0 {
 				return live.holds(t.live, x)
 			}

@@ -26,6 +26,7 @@ type Input struct {
 type Engine struct {
 	segments []segment
 	fallback string
+	reads    tag.Reads // by any segment
 }
 
 type segment struct {
@@ -75,12 +76,13 @@ func Compile(c Config) (*Engine, error) {
 			errs = append(errs, fmt.Errorf("%s: no when", label))
 			continue
 		}
-		prg, err := tag.CompileWhen(env, s.When, c.CostLimit, label)
+		prg, reads, err := tag.CompileWhen(env, s.When, c.CostLimit, label)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		e.segments = append(e.segments, segment{name: s.Name, prg: prg})
+		e.reads = e.reads.Union(reads)
 	}
 	if err := checkName(e.fallback); err != nil {
 		errs = append(errs, fmt.Errorf("fallback %q: %w", e.fallback, err))
@@ -120,6 +122,9 @@ func (e *Engine) Names() []string {
 	}
 	return append(out, e.fallback)
 }
+
+// Reads is what the conditions read of a profile, besides tags and tier.
+func (e *Engine) Reads() tag.Reads { return e.reads }
 
 // Eval returns the segment of in: the name of the first segment whose
 // condition holds, or the fallback if none does. A condition that fails on
