@@ -221,6 +221,7 @@ func (s *Server) routes() []route {
 		{pattern: "GET /v1/traits/{name}/counts", h: s.getTraitCounts},
 		{pattern: "GET /v1/members", h: s.getMembers},
 		{pattern: "GET /v1/segments/{segment}/members", h: s.getSegmentMembers},
+		{pattern: "GET /v1/waterfall/{segment}/members", h: s.getWaterfallMembers},
 		{pattern: "GET /v1/metrics/clv", h: s.getCLV},
 		{pattern: "GET /v1/metrics/repurchase", h: s.getRepurchase},
 		{pattern: "GET /v1/metrics/nes", h: s.getNES},

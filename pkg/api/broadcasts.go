@@ -55,11 +55,11 @@ func (s *Server) postBroadcast(w http.ResponseWriter, r *http.Request) error {
 	if _, ok := bad["audience"]; !ok {
 		// A name nobody ever had is refused now, not when the broadcast opens.
 		expr, _ := audience.Parse(b.Audience)
-		v, _, err := s.view(r.Context())
+		v, ns, err := s.view(r.Context())
 		if err != nil {
 			return err
 		}
-		if _, err := attrsOf(v, expr); err != nil {
+		if _, err := attrsOf(v, expr, ns.store.Waterfall()); err != nil {
 			var br *badRequest
 			if !errors.As(err, &br) {
 				return err
@@ -153,7 +153,7 @@ func (a Audiences) Members(ctx context.Context, T time.Time, expr, after string,
 	if err != nil {
 		return nil, fmt.Errorf("population view of %s: %w", ns, err)
 	}
-	attrs, err := attrsOf(v, e)
+	attrs, err := attrsOf(v, e, a.Store.Waterfall())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", broadcast.ErrAudience, err)
 	}

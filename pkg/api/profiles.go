@@ -27,17 +27,20 @@ import (
 // ProfileView is a customer's profile as the API shows it. Money is a decimal
 // string in the store currency.
 type ProfileView struct {
-	Customer string          `json:"customer"`
-	At       time.Time       `json:"at"`
-	RFM      RFMView         `json:"rfm"`
-	Stage    string          `json:"stage"`
-	Cycle    float64         `json:"cycle_days"`
-	Tier     string          `json:"tier,omitempty"`
-	Tags     []string        `json:"tags"`
-	Consent  map[string]bool `json:"consent"`
-	Traits   map[string]any  `json:"traits"`
-	CLV      CLVView         `json:"clv"`
-	Activity ActivityView    `json:"activity"`
+	Customer string    `json:"customer"`
+	At       time.Time `json:"at"`
+	RFM      RFMView   `json:"rfm"`
+	Stage    string    `json:"stage"`
+	Cycle    float64   `json:"cycle_days"`
+	Tier     string    `json:"tier,omitempty"`
+	Tags     []string  `json:"tags"`
+	// Waterfall is the customer's waterfall segment; absent without a
+	// waterfall.
+	Waterfall string          `json:"waterfall,omitempty"`
+	Consent   map[string]bool `json:"consent"`
+	Traits    map[string]any  `json:"traits"`
+	CLV       CLVView         `json:"clv"`
+	Activity  ActivityView    `json:"activity"`
 	// Predicted is absent without a fitted model or purchases.
 	Predicted *PredictedView `json:"predicted,omitempty"`
 }
@@ -134,7 +137,7 @@ func (s *Server) getProfile(w http.ResponseWriter, r *http.Request) error {
 		Customer: c, At: T,
 		RFM: RFMView{R: p.Values.R, F: p.Values.F, M: money.Format(money.Micros(p.Values.M), cur),
 			RScore: p.RScore, FScore: p.FScore, MScore: p.MScore, Segment: p.Segment},
-		Stage: string(p.Stage), Cycle: p.Cycle.Hours() / 24, Tier: p.Tier, Tags: tags,
+		Stage: string(p.Stage), Cycle: p.Cycle.Hours() / 24, Tier: p.Tier, Tags: tags, Waterfall: p.Waterfall,
 		Consent: p.Consent, Traits: p.Traits,
 		CLV: CLVView{Historical: money.Format(money.Micros(p.Lifetime), cur), Currency: cur},
 		Activity: ActivityView{

@@ -15,6 +15,7 @@ import (
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/rfm"
 	"github.com/segflow/segflow/pkg/view"
+	"github.com/segflow/segflow/pkg/waterfall"
 )
 
 // stages are the NES stages, in lifecycle order.
@@ -32,16 +33,27 @@ type Counts struct {
 	Stages map[string]int64 `json:"stages"`
 	Tiers  map[string]int64 `json:"tiers"`
 	Tags   map[string]int64 `json:"tags"`
+	// Waterfall counts customers in each waterfall segment (every segment
+	// of the waterfall, 0 for an empty one); absent without a waterfall.
+	Waterfall map[string]int64 `json:"waterfall,omitempty"`
 }
 
 func (s *Server) getCounts(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	v, _, err := s.view(ctx)
+	v, ns, err := s.view(ctx)
 	if err != nil {
 		return err
 	}
 	c := v.Counts(s.cfg.Now().UTC())
 	out := Counts{At: c.At, Buyers: int(c.Buyers), Segments: map[string]int{}, Stages: map[string]int64{}, Tiers: c.Tiers, Tags: c.Tags}
+	if len(c.Waterfall) > 0 || ns.store.Waterfall() != nil {
+		out.Waterfall = c.Waterfall
+		if wf := ns.store.Waterfall(); wf != nil {
+			for _, name := range wf.Names() {
+				out.Waterfall[name] += 0
+			}
+		}
+	}
 	for seg, n := range c.Segments {
 		out.Segments[seg] = int(n)
 	}
@@ -74,6 +86,20 @@ func (s *Server) getSegmentMembers(w http.ResponseWriter, r *http.Request) error
 	return s.members(w, r, "segment:"+seg)
 }
 
+// getWaterfallMembers answers the members of a waterfall segment
+// (knownWaterfall).
+func (s *Server) getWaterfallMembers(w http.ResponseWriter, r *http.Request) error {
+	seg := r.PathValue("segment")
+	v, ns, err := s.view(r.Context())
+	if err != nil {
+		return err
+	}
+	if !knownWaterfall(v, ns.store.Waterfall(), seg) {
+		return fmt.Errorf("waterfall segment %q: %w", seg, errNotFound)
+	}
+	return s.members(w, r, "waterfall:"+seg)
+}
+
 func (s *Server) getMembers(w http.ResponseWriter, r *http.Request) error {
 	return s.members(w, r, r.URL.Query().Get("q"))
 }
@@ -102,7 +128,7 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, q string) error
 	if err != nil {
 		return err
 	}
-	attrs, err := attrsOf(v, expr)
+	attrs, err := attrsOf(v, expr, ns.store.Waterfall())
 	if err != nil {
 		return err
 	}
@@ -144,10 +170,11 @@ func (s *Server) view(ctx context.Context) (*view.View, namespace, error) {
 
 // attrsOf gives each name of expr its meaning: segment:<s> or a segment
 // name; r_score:<n>, f_score:<n>, m_score:<n>; stage:<s> or a stage name;
-// tier:<t>; tag:<t>; any other name is a tag, or else a tier. A name, or a
-// trait compared, that means nothing any customer ever had is a bad request
-// naming it: a typo must not export an empty audience.
-func attrsOf(v *view.View, expr audience.Expr) (map[string]view.Attr, error) {
+// tier:<t>; tag:<t>; waterfall:<w>, a segment of the waterfall wf (nil for
+// none) or one a customer had; any other name is a tag, or else a tier. A
+// name, or a trait compared, that means nothing any customer ever had is a
+// bad request naming it: a typo must not export an empty audience.
+func attrsOf(v *view.View, expr audience.Expr, wf *waterfall.Engine) (map[string]view.Attr, error) {
 	out := map[string]view.Attr{}
 	for _, name := range audience.Names(expr) {
 		kind, rest, _ := strings.Cut(name, ":")
@@ -171,12 +198,14 @@ func attrsOf(v *view.View, expr audience.Expr) (map[string]view.Attr, error) {
 			a = view.Attr{Kind: view.KindTier, Value: rest}
 		case kind == "tag" && v.Known(view.KindTag, rest):
 			a = view.Attr{Kind: view.KindTag, Value: rest}
-		case kind != "tier" && kind != "tag" && v.Known(view.KindTag, name):
+		case kind == "waterfall" && knownWaterfall(v, wf, rest):
+			a = view.Attr{Kind: view.KindWaterfall, Value: rest}
+		case kind != "tier" && kind != "tag" && kind != "waterfall" && v.Known(view.KindTag, name):
 			a = view.Attr{Kind: view.KindTag, Value: name}
-		case kind != "tier" && kind != "tag" && v.Known(view.KindTier, name):
+		case kind != "tier" && kind != "tag" && kind != "waterfall" && v.Known(view.KindTier, name):
 			a = view.Attr{Kind: view.KindTier, Value: name}
 		default:
-			return nil, badf("q: unknown name %q: not a segment, stage, score, tier or tag", name)
+			return nil, badf("q: unknown name %q: not a segment, stage, score, tier, tag or waterfall segment", name)
 		}
 		out[name] = a
 	}
@@ -186,4 +215,10 @@ func attrsOf(v *view.View, expr audience.Expr) (map[string]view.Attr, error) {
 		}
 	}
 	return out, nil
+}
+
+// knownWaterfall tells whether name is a segment of the waterfall wf (nil
+// for none) or one a customer of v had.
+func knownWaterfall(v *view.View, wf *waterfall.Engine, name string) bool {
+	return v.Known(view.KindWaterfall, name) || wf != nil && slices.Contains(wf.Names(), name)
 }

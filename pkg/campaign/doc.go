@@ -29,8 +29,9 @@
 //
 // When and the parameters written "${expr}" are CEL (https://cel.dev) over
 // three maps (see Input): event (type, time, data), profile (stage, segment,
-// r_score, f_score, m_score, tier, tags, orders, lifetime, cart_value, traits,
-// consent) and change (before, after, changed of a profile.changed entry).
+// r_score, f_score, m_score, tier, tags, waterfall, orders, lifetime,
+// cart_value, traits, consent) and change (before, after, changed of a
+// profile.changed entry).
 // Besides CEL's standard library they may use the strings extension, optional
 // values (profile[?"tier"].orValue("")) and comparisons across int and double.
 // Parse type-checks every expression, so a When that is not a bool or a

@@ -23,10 +23,10 @@ type Input struct {
 	// (time.Time) and "data" (its data as a map).
 	Event map[string]any
 	// Profile is the customer's profile: the keys of profile.Snapshot's JSON
-	// (stage, segment, r_score, f_score, m_score, tier, tags) and orders,
-	// lifetime and cart_value (float64, major units), traits (by name:
-	// string, float64, bool or time.Time, as profile.Profile.Traits) and
-	// consent (map[string]bool).
+	// (stage, segment, r_score, f_score, m_score, tier, tags, waterfall:
+	// "" without a waterfall) and orders, lifetime and cart_value (float64,
+	// major units), traits (by name: string, float64, bool or time.Time, as
+	// profile.Profile.Traits) and consent (map[string]bool).
 	Profile map[string]any
 	// Change is the profile.Change of a profile.changed entry ("before",
 	// "after", "changed"), else empty.

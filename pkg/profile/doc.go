@@ -1,7 +1,9 @@
 // Package profile keeps per-customer profile state in Redis — purchase
 // history, RFM window values, NES inputs, recent views, the open cart, traits
 // and consent — and evaluates it as of a time T into the segmentation
-// docs/segmentation.md defines: NES stage, RFM scores and segment, tags and tier.
+// docs/segmentation.md defines: NES stage, RFM scores and segment, tags and
+// tier, and the waterfall segment (pkg/waterfall) if a waterfall is
+// configured.
 //
 // # Exactly-once effect
 //

@@ -437,7 +437,9 @@ func (r *record) encode(gen uint64) []byte {
 		}
 	}
 	if p := r.published; p != nil {
-		b = append(b, 1)
+		// 2: the snapshot ends with a waterfall segment; 1 (as before
+		// there were waterfalls): it has none.
+		b = append(b, publishedMark(p))
 		b = appendString(b, string(p.Stage))
 		b = appendString(b, p.Segment)
 		b = append(b, byte(p.RScore), byte(p.FScore), byte(p.MScore))
@@ -450,6 +452,9 @@ func (r *record) encode(gen uint64) []byte {
 			b = binary.AppendUvarint(b, uint64(n))
 			b = appendString(b, t[n:])
 			prev = t
+		}
+		if p.Waterfall != "" {
+			b = appendString(b, p.Waterfall)
 		}
 	} else {
 		b = append(b, 0)
@@ -545,6 +550,15 @@ func (d *decoder) string() string {
 	return s
 }
 
+// publishedMark is the byte before a published snapshot p: 2 if a
+// waterfall segment ends it, else 1.
+func publishedMark(p *Snapshot) byte {
+	if p.Waterfall != "" {
+		return 2
+	}
+	return 1
+}
+
 // decodeRecord decodes a stored record; an empty value is a new, empty one.
 func decodeRecord(v []byte) (*record, error) {
 	r := &record{}
@@ -582,7 +596,7 @@ func decodeRecord(v []byte) (*record, error) {
 			(*items)[i] = item{member: d.string(), t: d.varint()}
 		}
 	}
-	if d.byte() == 1 {
+	if mark := d.byte(); mark == 1 || mark == 2 {
 		p := &Snapshot{Stage: nes.Stage(d.string()), Segment: d.string()}
 		p.RScore, p.FScore, p.MScore = int(d.byte()), int(d.byte()), int(d.byte())
 		p.Tier = d.string()
@@ -598,6 +612,9 @@ func decodeRecord(v []byte) (*record, error) {
 				p.Tags[i] = prev[:k] + d.string()
 				prev = p.Tags[i]
 			}
+		}
+		if mark == 2 {
+			p.Waterfall = d.string()
 		}
 		r.published = p
 	}

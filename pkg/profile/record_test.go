@@ -23,13 +23,16 @@ func TestARecordDecodesToWhatWasEncoded(t *testing.T) {
 		published: &Snapshot{Stage: nes.Stage("E0"), Segment: "x", RScore: 5, FScore: 1, MScore: 3, Tier: "gold", Tags: []string{"bought:category:cat-01", "bought:category:cat-13", "new_rich", "viewed_not_bought:SKU-0106", "viewed_not_bought:SKU-0176"}},
 		entry:     &population.Entry{Version: 3, At: 99, F: 2, M: 1, Last: -7},
 	}
-	got, err := decodeRecord(encoded(r))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got.orig, got.stored = nil, false
-	if !reflect.DeepEqual(got, r) {
-		t.Errorf("decoded %+v\nwant %+v", got, r)
+	for _, waterfall := range []string{"", "win_back"} {
+		r.published.Waterfall = waterfall
+		got, err := decodeRecord(encoded(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.orig, got.stored = nil, false
+		if !reflect.DeepEqual(got, r) {
+			t.Errorf("decoded %+v\nwant %+v", got, r)
+		}
 	}
 	if empty, err := decodeRecord(nil); err != nil || !reflect.DeepEqual(empty, &record{}) {
 		t.Errorf("no value decodes to %+v, %v; want an empty record", empty, err)
@@ -41,6 +44,7 @@ func TestARecordDecodesToWhatWasEncoded(t *testing.T) {
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add(encoded(&record{gen: 1, ver: 1, history: []entry{{"o:1", 1, 1}}, published: &Snapshot{Tags: []string{"t"}}}))
 	f.Add(encoded(&record{gen: 2, traits: []lww{{"age", 1, "21", event.TraitNumber}, {"city", 1, "Taipei", event.TraitString}}}))
+	f.Add(encoded(&record{gen: 1, ver: 1, published: &Snapshot{Tags: []string{"t"}, Waterfall: "w"}}))
 	f.Add([]byte("not a record"))
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 1, recordFormat, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, v []byte) {

@@ -18,6 +18,7 @@ import (
 	"github.com/segflow/segflow/pkg/predict"
 	"github.com/segflow/segflow/pkg/rfm"
 	"github.com/segflow/segflow/pkg/tag"
+	"github.com/segflow/segflow/pkg/waterfall"
 )
 
 // Config configures a Store. Zero values mean the defaults of
@@ -34,6 +35,9 @@ type Config struct {
 	Currency string
 	// Rules assign tags and tiers. Nil means none.
 	Rules *tag.Engine
+	// Waterfall assigns each customer one waterfall segment, after the
+	// rules. Nil means none.
+	Waterfall *waterfall.Engine
 	// Cache is how many customers' records a store keeps after writing
 	// them, so that a writer's next batch of the same customers reads
 	// nothing (about 1–2 KB of heap each). Default 100,000.
@@ -88,6 +92,9 @@ func (s *Store) NES() nes.Config { return s.cfg.NES }
 // Rules are the store's tag and tier rules, nil for none.
 func (s *Store) Rules() *tag.Engine { return s.cfg.Rules }
 
+// Waterfall is the store's waterfall segmentation, nil for none.
+func (s *Store) Waterfall() *waterfall.Engine { return s.cfg.Waterfall }
+
 // Snapshot is what profile.changed reports of a profile: the segmentation at T.
 type Snapshot struct {
 	Stage   nes.Stage `json:"stage"`
@@ -97,16 +104,21 @@ type Snapshot struct {
 	MScore  int       `json:"m_score,omitempty"`
 	Tier    string    `json:"tier,omitempty"`
 	Tags    []string  `json:"tags,omitempty"`
+	// Waterfall is the customer's waterfall segment; "" without a
+	// waterfall.
+	Waterfall string `json:"waterfall,omitempty"`
 }
 
 // same tells whether s and o are the same by what a change is judged by:
-// stage, segment, tier and tag set.
+// stage, segment, tier, tag set and waterfall segment.
 func (s Snapshot) same(o Snapshot) bool {
-	return s.Stage == o.Stage && s.Segment == o.Segment && s.Tier == o.Tier && slices.Equal(s.Tags, o.Tags)
+	return s.Stage == o.Stage && s.Segment == o.Segment && s.Tier == o.Tier && slices.Equal(s.Tags, o.Tags) && s.Waterfall == o.Waterfall
 }
 
 // appendKey appends what a change is judged by to b:
-// "stage|segment|tier|tag,tag".
+// "stage|segment|tier|tag,tag", and "|waterfall" with a waterfall segment
+// (without one it is what it was before there were waterfalls, so that the
+// ids of changes stay the same).
 func (s Snapshot) appendKey(b []byte) []byte {
 	b = append(append(append(append(append(append(b, s.Stage...), '|'), s.Segment...), '|'), s.Tier...), '|')
 	for i, t := range s.Tags {
@@ -114,6 +126,9 @@ func (s Snapshot) appendKey(b []byte) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, t...)
+	}
+	if s.Waterfall != "" {
+		b = append(append(b, '|'), s.Waterfall...)
 	}
 	return b
 }
@@ -272,6 +287,9 @@ func newChange(c string, T time.Time, before, after Snapshot, cause Cause) Chang
 	if !slices.Equal(before.Tags, after.Tags) {
 		changed = append(changed, "tags")
 	}
+	if before.Waterfall != after.Waterfall {
+		changed = append(changed, "waterfall")
+	}
 	// The id hashes c, the cause and both snapshots, NUL-separated.
 	b := make([]byte, 0, 512)
 	b = append(append(append(append(append(append(b, c...), 0), cause.EventID...), 0), cause.EventType...), 0)
@@ -298,6 +316,9 @@ func (s *Store) snapshot(st *State, sc *population.Scorer, T time.Time) (Snapsho
 		snap.Tags, snap.Tier = tags, tier
 	}
 	snap.Tags = s.tagAtRisk(st, snap.Tags, T)
+	if s.cfg.Waterfall != nil {
+		snap.Waterfall = s.cfg.Waterfall.Eval(waterfall.Input{Input: s.tagInput(st, snap), Tags: snap.Tags, Tier: snap.Tier})
+	}
 	return snap, nil
 }
 

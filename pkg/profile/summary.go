@@ -34,9 +34,10 @@ type Summary struct {
 	M int64 `json:"m"`
 	// Lifetime spend in micros, from 0 to money.MaxSum.
 	Lifetime int64 `json:"lifetime"`
-	// Tier and Tags as last published.
-	Tier string   `json:"tier,omitempty"`
-	Tags []string `json:"tags,omitempty"`
+	// Tier, Tags and Waterfall (segment) as last published.
+	Tier      string   `json:"tier,omitempty"`
+	Tags      []string `json:"tags,omitempty"`
+	Waterfall string   `json:"waterfall,omitempty"`
 	// Traits, by name, but for those that identify a person (ContactTraits).
 	Traits []event.Trait `json:"traits,omitempty"`
 }
@@ -80,6 +81,13 @@ func SummaryOf(e cloudevents.Event) (Summary, string, error) {
 	}
 	ns, _ := e.Extensions()[event.ExtNamespace].(string)
 	return s, ns, nil
+}
+
+// With returns s with what it takes of a published snapshot p: the tier,
+// the tags and the waterfall segment.
+func (s Summary) With(p Snapshot) Summary {
+	s.Tier, s.Tags, s.Waterfall = p.Tier, p.Tags, p.Waterfall
+	return s
 }
 
 // Newer tells whether s is newer than t (see Summary).
@@ -131,7 +139,7 @@ func summaryOf(c string, r *record) Summary {
 	}
 	sum.Orders, sum.First, sum.Last, sum.Lifetime = r.purchases()
 	if r.published != nil {
-		sum.Tier, sum.Tags = r.published.Tier, r.published.Tags
+		sum = sum.With(*r.published)
 	}
 	sum.Traits = summaryTraits(r.traits)
 	// The population entry dates the summary: read while a batch is under

@@ -69,7 +69,7 @@ func Compare(ctx context.Context, a, b *profile.Store, T time.Time) ([]Differenc
 // fieldNames are the fields of a profile Compare compares, in report order.
 var fieldNames = []string{
 	"orders", "first", "last", "lifetime", "r", "f", "m", "r_score", "f_score", "m_score",
-	"segment", "stage", "tier", "tags", "cycle", "cart_value", "cart_items", "last_cart", "traits", "consent",
+	"segment", "stage", "tier", "tags", "waterfall", "cycle", "cart_value", "cart_items", "last_cart", "traits", "consent",
 }
 
 // Fields prints the fields of a profile that a rebuild must reproduce.
@@ -98,7 +98,7 @@ func Fields(p profile.Profile) map[string]string {
 		"orders": fmt.Sprint(p.Orders), "first": ts(p.First), "last": ts(p.Last), "lifetime": fmt.Sprint(p.Lifetime),
 		"r": fmt.Sprint(p.Values.R), "f": fmt.Sprint(p.Values.F), "m": fmt.Sprint(p.Values.M),
 		"r_score": fmt.Sprint(p.RScore), "f_score": fmt.Sprint(p.FScore), "m_score": fmt.Sprint(p.MScore),
-		"segment": p.Segment, "stage": string(p.Stage), "tier": p.Tier, "tags": strings.Join(tags, ","),
+		"segment": p.Segment, "stage": string(p.Stage), "tier": p.Tier, "tags": strings.Join(tags, ","), "waterfall": p.Waterfall,
 		"cycle": p.Cycle.String(), "cart_value": fmt.Sprint(p.CartValue), "cart_items": fmt.Sprint(p.CartItems),
 		"last_cart": ts(p.LastCart), "traits": kv(p.Traits), "consent": kv(consent),
 	}

@@ -1,13 +1,8 @@
 package tag
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Rule makes tags: the fixed tag Name while the boolean CEL expression When
@@ -86,15 +81,8 @@ func LoadConfig(path string) (Config, error) {
 
 func parseConfig(b []byte) (Config, error) {
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+	if err := DecodeYAML(b, &c); err != nil {
 		return Config{}, err
-	}
-	// A second document would be ignored, which is never what was meant.
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return Config{}, errors.New("more than one YAML document")
 	}
 	return c, nil
 }

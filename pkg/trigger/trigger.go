@@ -811,7 +811,7 @@ func profileVars(p *profile.Profile) map[string]any {
 	}
 	return map[string]any{
 		"stage": string(p.Stage), "segment": p.Segment, "r_score": int64(p.RScore), "f_score": int64(p.FScore), "m_score": int64(p.MScore),
-		"tier": p.Tier, "tags": tags, "orders": int64(p.Orders),
+		"tier": p.Tier, "tags": tags, "waterfall": p.Waterfall, "orders": int64(p.Orders),
 		"lifetime": float64(p.Lifetime) / 1e6, "cart_value": float64(p.CartValue) / 1e6,
 		"traits": traits, "consent": consent,
 	}

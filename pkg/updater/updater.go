@@ -315,8 +315,8 @@ func (u *Updater) publish(ctx context.Context, store *profile.Store, changes []p
 }
 
 // summaries returns the summary messages of the customers evaluated, each
-// once. They are read before the changes are committed, so the tier and tags
-// of a customer who changed are taken from the change.
+// once. They are read before the changes are committed, so the tier, tags
+// and waterfall segment of a customer who changed are taken from the change.
 func summaries(ctx context.Context, store *profile.Store, changes []profile.Change, evaluated []string) ([]kafka.Message, error) {
 	slices.Sort(evaluated)
 	evaluated = slices.Compact(evaluated)
@@ -331,7 +331,7 @@ func summaries(ctx context.Context, store *profile.Store, changes []profile.Chan
 	msgs := make([]kafka.Message, len(sums))
 	for i, s := range sums {
 		if snap, ok := after[s.Customer]; ok && !s.Gone {
-			s.Tier, s.Tags = snap.Tier, snap.Tags
+			s = s.With(snap)
 		}
 		e, err := s.Event("/profile-updater", store.Prefix())
 		if err != nil {

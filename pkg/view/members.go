@@ -24,22 +24,25 @@ const (
 	KindMScore
 	KindTier
 	KindTag
+	KindWaterfall
 	// KindTrait is a comparison of a trait (audience.Compare), which the
 	// view resolves itself: no Attr names one.
 	KindTrait
 )
 
 // Attr is one thing a customer is or has at T: the meaning of an audience
-// name. Value names the segment, stage, tier or tag; Score is 1–5.
+// name. Value names the segment, stage, tier, tag or waterfall segment;
+// Score is 1–5.
 type Attr struct {
 	Kind  Kind
 	Value string
 	Score int
 }
 
-// Known tells whether any customer the view has held had tier, tag or trait
-// (kind KindTier, KindTag or KindTrait) name: a name an audience may ask
-// for even if nobody holds it now.
+// Known tells whether any customer the view has held had tier, tag,
+// waterfall segment or trait (kind KindTier, KindTag, KindWaterfall or
+// KindTrait) name: a name an audience may ask for even if nobody holds it
+// now.
 func (v *View) Known(kind Kind, name string) bool {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
@@ -54,6 +57,9 @@ func (v *View) Known(kind Kind, name string) bool {
 	case KindTrait:
 		_, ok := v.traitNames.ids[name]
 		return ok && name != ""
+	case KindWaterfall:
+		_, ok := v.waterfalls.ids[name]
+		return ok && name != "" || v.wf != nil && slices.Contains(v.wf.Names(), name)
 	}
 	return false
 }
@@ -166,9 +172,10 @@ type test struct {
 	segment int // index into rfm.Segments
 	stage   nes.Stage
 	score   int
-	in      []bool // by label set, for a tier or tag
+	in      []bool // by label set, for a tier, tag or published waterfall segment
 	live    int    // live tag rule
 	trait   *traitTest
+	name    string // waterfall segment, of a live waterfall
 }
 
 type testOp uint8
@@ -220,6 +227,13 @@ func (v *View) compileName(a Attr) *test {
 		}
 		id, ok := v.names.ids[a.Value]
 		t.in = v.labels.which(func(s *labelSet) bool { return ok && slices.Contains(s.tags, id) })
+	case KindWaterfall:
+		if v.wf != nil {
+			t.name = a.Value
+			break
+		}
+		id, ok := v.waterfalls.ids[a.Value]
+		t.in = v.labels.which(func(s *labelSet) bool { return ok && s.waterfall == id })
 	case KindStage, KindRScore, KindFScore, KindMScore:
 	default:
 		t.op = opNone
@@ -250,6 +264,11 @@ func (t *test) holds(x *row, live *liveTags) bool {
 			return x.Scores().F == t.score
 		case KindMScore:
 			return x.Scores().M == t.score
+		case KindWaterfall:
+			if t.name != "" {
+				return live.waterfall(x) == t.name
+			}
+			return t.in[x.c.labels]
 		case KindTier, KindTag:
 			if t.live >= 0 {
 				return live.holds(t.live, x)

@@ -1,11 +1,12 @@
 // Package view keeps every customer's segmentation inputs in memory, a
 // compact row each — orders ever, last purchase and purchase cycle, F and M
 // in the RFM window as of their last evaluation, lifetime spend, tier, tags
-// and traits — and answers, as of any time T, what the read API asks of the
-// whole population: each buyer's RFM scores and segment, each customer's
-// NES stage, the counts of segments, the R×F grid, stages, tiers, tags and
-// a trait's values, and the members of an audience expression. No question
-// reads Redis, and none depends on when the inputs arrived.
+// and traits and waterfall segment — and answers, as of any time T, what the
+// read API asks of the whole population: each buyer's RFM scores and
+// segment, each customer's NES stage, the counts of segments, the R×F grid,
+// stages, tiers, tags, waterfall segments and a trait's values, and the
+// members of an audience expression. No question reads Redis, and none
+// depends on when the inputs arrived.
 //
 // # Exactness
 //
@@ -25,6 +26,13 @@
 //     the order statistics.
 //   - Tags whose rules read the stage, R, a score or the segment (tag.Live)
 //     are evaluated at T, not taken as last published.
+//   - A waterfall whose conditions read only what the view holds (stage,
+//     R, F, M, scores, segment, orders, lifetime, tier, tags) is evaluated
+//     at T, all of it, so that its segments are those of the scores and
+//     stages at T and still a partition (NewFor, liveWaterfall). One that
+//     reads more (traits, products) cannot be, and each customer's segment
+//     is as last published, at their last evaluation by an event or a
+//     timer.
 //
 // So Counts, Scores and Members agree with rfm.Compute and nes run on the
 // same values at the same T, and with the profile the store evaluates from
@@ -34,7 +42,7 @@
 //
 // A customer costs a row of 64 bytes (the version and time of their summary
 // in one number, last purchase, purchase cycle, F, M, lifetime spend,
-// orders, a number for their tier and tags, where their id and their traits
+// orders, a number for their tier, tags and waterfall segment, where their id and their traits
 // are), 5 to 11 bytes of index and their id: 87 bytes at 1M customers with
 // ids of 11 characters, where a map[string]struct{} of the ids alone takes
 // 72 (BenchmarkBuild). Traits (all but contact traits, see
@@ -67,6 +75,7 @@ import (
 	"github.com/segflow/segflow/pkg/rank"
 	"github.com/segflow/segflow/pkg/rfm"
 	"github.com/segflow/segflow/pkg/tag"
+	"github.com/segflow/segflow/pkg/waterfall"
 )
 
 const day = int64(24 * time.Hour / time.Millisecond)
@@ -78,6 +87,9 @@ type View struct {
 	// at each question (tag.Live); liveNames their names, by index.
 	live      []tag.Live
 	liveNames map[string]int
+	// wf is the waterfall, if the view evaluates it at each question
+	// (liveWaterfall); nil: segments are as last published.
+	wf *waterfall.Engine
 
 	mu sync.RWMutex
 	// The customers, by row, in chunks of chunkSize rows, so that growing
@@ -91,6 +103,7 @@ type View struct {
 	// trait names, and the values of string traits (traitCell)
 	traitNames, traitValues intern
 	traits                  traitArena
+	waterfalls              intern // waterfall segments
 	// the version and time of the summaries held whose stamp overflows, by
 	// row
 	bigStamps map[int32]bigStampOf
@@ -123,13 +136,25 @@ type customer struct {
 // New returns an empty view; cfg sets the NES purchase cycle, and rules (nil
 // for none) the tags that depend on time or the population, which the view
 // evaluates at each question instead of taking them as last published.
-func New(cfg nes.Config, rules *tag.Engine) *View {
-	v := &View{nes: cfg, ids: ids{seed: maphash.MakeSeed()}, bigStamps: map[int32]bigStampOf{}, labels: newLabels(), tiers: newIntern(), names: newIntern(), traitNames: newIntern(), traitValues: newIntern(), liveNames: map[string]int{}}
+func New(cfg nes.Config, rules *tag.Engine) *View { return newView(cfg, rules, nil) }
+
+// NewFor returns an empty view of the customers of store: New with the
+// store's NES configuration and rules, and its waterfall, which the view
+// evaluates at each question if it can (liveWaterfall).
+func NewFor(store *profile.Store) *View {
+	return newView(store.NES(), store.Rules(), store.Waterfall())
+}
+
+func newView(cfg nes.Config, rules *tag.Engine, wf *waterfall.Engine) *View {
+	v := &View{nes: cfg, ids: ids{seed: maphash.MakeSeed()}, bigStamps: map[int32]bigStampOf{}, labels: newLabels(), tiers: newIntern(), names: newIntern(), waterfalls: newIntern(), traitNames: newIntern(), traitValues: newIntern(), liveNames: map[string]int{}}
 	if rules != nil {
 		v.live = rules.Live()
 		for i, l := range v.live {
 			v.liveNames[l.Name] = i
 		}
+	}
+	if wf != nil && liveWaterfall(wf, v.live) {
+		v.wf = wf
 	}
 	return v
 }
@@ -217,7 +242,7 @@ func (v *View) put(s profile.Summary, tags []uint32) []uint32 {
 		stamp: stamp,
 		last:  s.Last.UnixMilli(), cycle: v.nes.Cycle(s.Orders, s.First, s.Last),
 		m: s.M, lifetime: s.Lifetime, orders: int32(s.Orders), f: int32(s.F),
-		labels: v.labels.hold(v.tiers.id(s.Tier), tags), id: c.id,
+		labels: v.labels.hold(v.tiers.id(s.Tier), v.waterfalls.id(s.Waterfall), tags), id: c.id,
 	}
 	c.traits, c.ntraits = v.holdTraits(traits, v.traitCells(s.Traits))
 	if s.F >= 1 {
@@ -422,6 +447,9 @@ type Counts struct {
 	Stages map[nes.Stage]int64
 	Tiers  map[string]int64
 	Tags   map[string]int64
+	// Waterfall counts customers in each waterfall segment, as of their
+	// last evaluation.
+	Waterfall map[string]int64
 }
 
 // Counts counts every customer as of T. It reads each customer once, and
@@ -436,10 +464,14 @@ func (v *View) Counts(T time.Time) Counts {
 	labels := make([]int64, len(v.labels.sets))
 	live := v.newLiveTags()
 	liveCounts := make([]int64, len(v.live))
+	waterfalls := map[string]int64{}
 	for _, c := range v.all() {
 		x := rowOf(&sc, c)
 		stages[nes.Index(x.Stage())]++
 		labels[c.labels]++
+		if v.wf != nil {
+			waterfalls[live.waterfall(&x)]++
+		}
 		for i := range v.live {
 			if live.holds(i, &x) {
 				liveCounts[i]++
@@ -462,15 +494,21 @@ func (v *View) Counts(T time.Time) Counts {
 	}
 	tiers := make([]int64, v.tiers.len())
 	tags := make([]int64, v.names.len())
+	published := make([]int64, v.waterfalls.len())
 	for id, n := range labels {
 		set := &v.labels.sets[id]
 		tiers[set.tier] += n
+		published[set.waterfall] += n
 		for _, t := range set.tags {
 			tags[t] += n
 		}
 	}
 	out.Tiers = v.tiers.counts(tiers)
 	out.Tags = v.names.counts(tags)
+	out.Waterfall = v.waterfalls.counts(published)
+	if v.wf != nil {
+		out.Waterfall = waterfalls
+	}
 	for i, l := range v.live {
 		if liveCounts[i] > 0 {
 			out.Tags[l.Name] = liveCounts[i]
@@ -546,10 +584,12 @@ func (x *row) Segment() int {
 type liveTags struct {
 	v    *View
 	memo []map[[10]int64]bool
+	// waterfall segments, by what they depend on (waterfallKey)
+	segments map[waterfallKey]string
 }
 
 func (v *View) newLiveTags() *liveTags {
-	l := &liveTags{v: v, memo: make([]map[[10]int64]bool, len(v.live))}
+	l := &liveTags{v: v, memo: make([]map[[10]int64]bool, len(v.live)), segments: map[waterfallKey]string{}}
 	for i := range l.memo {
 		l.memo[i] = map[[10]int64]bool{}
 	}
@@ -559,7 +599,19 @@ func (v *View) newLiveTags() *liveTags {
 // holds tells whether live rule i holds for customer x. A rule that fails
 // (it cannot on the values a view holds) does not.
 func (l *liveTags) holds(i int, x *row) bool {
-	v, c, scores := l.v, x.c, x.Scores()
+	v, in := l.v, inputOf(x)
+	k := v.live[i].Key(in)
+	ok, seen := l.memo[i][k]
+	if !seen {
+		ok, _ = v.live[i].Eval(in)
+		l.memo[i][k] = ok
+	}
+	return ok
+}
+
+// inputOf is what rules see of customer x at T: what the view holds.
+func inputOf(x *row) tag.Input {
+	c, scores := x.c, x.Scores()
 	in := tag.Input{
 		Stage: string(x.Stage()), R: int(x.R()), F: int(c.f), M: c.m,
 		RScore: scores.R, FScore: scores.F, MScore: scores.M, Segment: scores.Segment,
@@ -568,13 +620,7 @@ func (l *liveTags) holds(i int, x *row) bool {
 	if scores.Segment == "" {
 		in.F, in.M = 0, 0
 	}
-	k := v.live[i].Key(in)
-	ok, seen := l.memo[i][k]
-	if !seen {
-		ok, _ = v.live[i].Eval(in)
-		l.memo[i][k] = ok
-	}
-	return ok
+	return in
 }
 
 // intern numbers strings, so that a column holds a small number per row.

@@ -19,7 +19,8 @@ var T = time.Date(2026, 6, 1, 13, 30, 0, 0, time.UTC)
 // randomCustomer is a customer of a random shop: some never bought, some
 // bought long ago (F 0 in the window), many tie on F and on whole days.
 func randomCustomer(r *rand.Rand, id string, version int64) profile.Summary {
-	c := profile.Summary{Customer: id, Version: version, At: T, Tier: []string{"member", "silver", "gold"}[r.IntN(3)]}
+	c := profile.Summary{Customer: id, Version: version, At: T, Tier: []string{"member", "silver", "gold"}[r.IntN(3)],
+		Waterfall: []string{"", "vip", "lapsed", "other"}[r.IntN(4)]}
 	if r.IntN(6) == 0 {
 		return c
 	}
@@ -54,7 +55,7 @@ func reference(cs map[string]profile.Summary, at time.Time) (map[string]rfm.Scor
 		vals = append(vals, v)
 	}
 	scores, pop := rfm.Compute(vals)
-	want := Counts{Buyers: pop.Buyers, Segments: map[string]int64{}, Stages: map[nes.Stage]int64{}, Tiers: map[string]int64{}, Tags: map[string]int64{}}
+	want := Counts{Buyers: pop.Buyers, Segments: map[string]int64{}, Stages: map[nes.Stage]int64{}, Tiers: map[string]int64{}, Tags: map[string]int64{}, Waterfall: map[string]int64{}}
 	byID, valsByID := map[string]rfm.Scores{}, map[string]rfm.Values{}
 	for i, id := range ids {
 		c := cs[id]
@@ -71,6 +72,9 @@ func reference(cs map[string]profile.Summary, at time.Time) (map[string]rfm.Scor
 		if c.Tier != "" {
 			want.Tiers[c.Tier]++
 		}
+		if c.Waterfall != "" {
+			want.Waterfall[c.Waterfall]++
+		}
 		for _, t := range c.Tags {
 			want.Tags[t]++
 		}
@@ -81,7 +85,8 @@ func reference(cs map[string]profile.Summary, at time.Time) (map[string]rfm.Scor
 func sameCounts(t *testing.T, got, want Counts) {
 	t.Helper()
 	if got.Buyers != want.Buyers || got.Grid != want.Grid || fmt.Sprint(got.Stages) != fmt.Sprint(want.Stages) ||
-		fmt.Sprint(got.Tiers) != fmt.Sprint(want.Tiers) || fmt.Sprint(got.Tags) != fmt.Sprint(want.Tags) {
+		fmt.Sprint(got.Tiers) != fmt.Sprint(want.Tiers) || fmt.Sprint(got.Tags) != fmt.Sprint(want.Tags) ||
+		fmt.Sprint(got.Waterfall) != fmt.Sprint(want.Waterfall) {
 		t.Errorf("counts:\n%+v\nwant\n%+v", got, want)
 	}
 	for _, s := range rfm.Segments {
@@ -157,7 +162,7 @@ func TestOneBuyerOrNoneScoresAsTheSpecSays(t *testing.T) {
 	}
 }
 
-func TestMembersAreWhatEachCustomersScoresStageTierAndTagsSay(t *testing.T) {
+func TestMembersAreWhatEachCustomersScoresStageTierTagsAndWaterfallSay(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 8))
 	v := New(nes.Config{}, nil)
 	cs := map[string]profile.Summary{}
@@ -174,6 +179,8 @@ func TestMembersAreWhatEachCustomersScoresStageTierAndTagsSay(t *testing.T) {
 		"r_score:1":       {Kind: KindRScore, Score: 1},
 		"gold":            {Kind: KindTier, Value: "gold"},
 		"coats":           {Kind: KindTag, Value: "bought:category:coats"},
+		"waterfall:vip":   {Kind: KindWaterfall, Value: "vip"},
+		"waterfall:other": {Kind: KindWaterfall, Value: "other"},
 	}
 	var scores map[string]rfm.Scores
 	holds := func(id, name string) bool {
@@ -195,6 +202,8 @@ func TestMembersAreWhatEachCustomersScoresStageTierAndTagsSay(t *testing.T) {
 			return c.Tier == a.Value
 		case KindTag:
 			return slices.Contains(c.Tags, a.Value)
+		case KindWaterfall:
+			return c.Waterfall == a.Value
 		}
 		return false
 	}
@@ -207,6 +216,9 @@ func TestMembersAreWhatEachCustomersScoresStageTierAndTagsSay(t *testing.T) {
 			"m_score:5 AND NOT r_score:1":    func(id string) bool { return holds(id, "m_score:5") && !holds(id, "r_score:1") },
 			"gold AND (coats OR S3)":         func(id string) bool { return holds(id, "gold") && (holds(id, "coats") || holds(id, "S3")) },
 			"NOT (important_value OR coats)": func(id string) bool { return !holds(id, "important_value") && !holds(id, "coats") },
+			"waterfall:vip":                  func(id string) bool { return holds(id, "waterfall:vip") },
+			"waterfall:other AND gold":       func(id string) bool { return holds(id, "waterfall:other") && holds(id, "gold") },
+			"NOT waterfall:vip AND S3":       func(id string) bool { return !holds(id, "waterfall:vip") && holds(id, "S3") },
 		} {
 			expr, err := audience.Parse(q)
 			if err != nil {

@@ -102,7 +102,7 @@ func (vs *Views) Of(ctx context.Context, ns string) (*View, error) {
 	vs.mu.Lock()
 	l, ok := vs.views[ns]
 	if !ok {
-		l = &loading{view: New(vs.Store.NES(), vs.Store.Rules()), done: make(chan struct{})}
+		l = &loading{view: NewFor(vs.Store), done: make(chan struct{})}
 		vs.views[ns] = l
 	}
 	vs.mu.Unlock()
@@ -126,6 +126,6 @@ type FromStore struct {
 
 // Of loads a view of namespace ns.
 func (fs FromStore) Of(ctx context.Context, ns string) (*View, error) {
-	v := New(fs.Store.NES(), fs.Store.Rules())
+	v := NewFor(fs.Store)
 	return v, Load(ctx, fs.Store.In(ns), v)
 }

@@ -17,7 +17,7 @@ import (
 func TestEmbeddedPipelineServesTheReadAPIAndDashboard(t *testing.T) {
 	addr := freeAddr(t)
 	cfg, err := parseConfig("run", []string{"--http-addr", addr, "--embedded-kafka-addr", "127.0.0.1:0", "--embedded-redis-addr", "127.0.0.1:0",
-		"--partitions", "2", "--log-level", "warn"})
+		"--partitions", "2", "--log-level", "warn", "--waterfall", "../../deploy/waterfall.yaml"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,14 +67,22 @@ func TestEmbeddedPipelineServesTheReadAPIAndDashboard(t *testing.T) {
 	resp.Body.Close()
 	// The order reaches the profile, and its change the index.
 	deadline := time.Now().Add(30 * time.Second)
+	var inWaterfall []string // the waterfall segments counted
 	for {
 		status, body := get("/v1/counts", devAPIToken)
 		var c struct {
-			Buyers int              `json:"buyers"`
-			Stages map[string]int64 `json:"stages"`
+			Buyers    int              `json:"buyers"`
+			Stages    map[string]int64 `json:"stages"`
+			Waterfall map[string]int64 `json:"waterfall"`
 		}
 		_ = json.Unmarshal([]byte(body), &c)
-		if status == 200 && c.Buyers == 1 && c.Stages["N"] == 1 {
+		inWaterfall = inWaterfall[:0]
+		for s, n := range c.Waterfall {
+			for range n {
+				inWaterfall = append(inWaterfall, s)
+			}
+		}
+		if status == 200 && c.Buyers == 1 && c.Stages["N"] == 1 && len(inWaterfall) == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -86,6 +94,11 @@ func TestEmbeddedPipelineServesTheReadAPIAndDashboard(t *testing.T) {
 	status, body := get("/v1/profiles/cust-1", devAPIToken)
 	if status != 200 || !strings.Contains(body, `"historical": "12.50"`) {
 		t.Errorf("profile: %d %s", status, body)
+	}
+	// The example waterfall of deploy/ puts the customer in one segment,
+	// which the profile shows.
+	if !strings.Contains(body, `"waterfall": "`+inWaterfall[0]+`"`) {
+		t.Errorf("profile: %s, want it in waterfall segment %s", body, inWaterfall[0])
 	}
 }
 

@@ -43,7 +43,7 @@ var (
 	logging      = []string{"log-format", "log-level"}
 	topicsMade   = []string{"partitions", "replication", "topic-retention"}
 	everyService = join(kafkaConn, redisConn, logging, topicsMade, []string{"http-addr", "embedded-kafka-addr", "embedded-redis-addr", "write-timeout", "max-message-bytes"})
-	evaluation   = []string{"rfm-window", "default-cycle", "min-cycle", "max-cycle", "tag-rules", "currency", "now", "at-risk"}
+	evaluation   = []string{"rfm-window", "default-cycle", "min-cycle", "max-cycle", "tag-rules", "waterfall", "currency", "now", "at-risk"}
 	consumer     = []string{"session-timeout"}
 	collecting   = []string{"write-keys", "dedup-window", "max-future", "max-body-bytes", "max-events", "cors-origins", "currency"}
 	updating     = join(evaluation, consumer, []string{"consumer-group", "fit-every", "fit-unit"})
@@ -196,6 +196,10 @@ func closedAddr(t *testing.T) string {
 func TestEveryFlagIsCheckedBeforeAnyWork(t *testing.T) {
 	kafka, redis := closedAddr(t), closedAddr(t)
 	campaigns := filepath.Join("..", "..", "deploy", "campaigns.yaml")
+	brokenWaterfall := filepath.Join(t.TempDir(), "waterfall.yaml")
+	if err := os.WriteFile(brokenWaterfall, []byte("segments:\n  - {name: a, when: orders > 1}\n  - {name: b, when: ordres > 1}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name  string
 		cmd   string
@@ -223,6 +227,8 @@ func TestEveryFlagIsCheckedBeforeAnyWork(t *testing.T) {
 		{"a webhook without a secret", "trigger", []string{"--campaigns", campaigns, "--webhook-url", "https://hooks.example/x"}, "--webhook-url needs --webhook-secret"},
 		{"a webhook URL that is not http", "trigger", []string{"--campaigns", campaigns, "--webhook-url", "ftp://x", "--webhook-secret", "s"}, `--webhook-url "ftp://x": want an http or https URL`},
 		{"a tag rules file that is not there", "profile-updater", []string{"--tag-rules", "nosuch.yaml"}, "--tag-rules: "},
+		{"a waterfall file that is not there", "profile-updater", []string{"--waterfall", "nosuch.yaml"}, "--waterfall: "},
+		{"a waterfall that does not compile", "api", []string{"--api-tokens", "crm=t", "--waterfall", brokenWaterfall}, `segment "b": when:1:1: undeclared reference to 'ordres'`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := strings.Fields(tc.cmd)

@@ -58,6 +58,7 @@ type config struct {
 	MinCycle       time.Duration
 	MaxCycle       time.Duration
 	TagRules       string
+	Waterfall      string
 	SessionTimeout time.Duration
 	Now            string
 	Campaigns      string
@@ -286,6 +287,7 @@ func (c *config) checks() []flagCheck {
 			return nil
 		}},
 		{"tag-rules", func() error { _, err := loadRules(c.TagRules); return err }},
+		{"waterfall", func() error { _, err := loadWaterfall(c.Waterfall); return err }},
 		{"now", func() error { _, err := c.clock(); return err }},
 		{"campaigns", func() error {
 			if c.Campaigns == "" {

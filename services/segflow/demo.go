@@ -17,11 +17,16 @@ import (
 )
 
 // demoCampaigns is the example campaigns file of the repository, which
-// --demo runs when --campaigns is not given.
-const demoCampaigns = "deploy/campaigns.yaml"
+// --demo runs when --campaigns is not given; demoWaterfall the example
+// waterfall, which it evaluates when --waterfall is not given and the file
+// is there.
+const (
+	demoCampaigns = "deploy/campaigns.yaml"
+	demoWaterfall = "deploy/waterfall.yaml"
+)
 
-// demoDefaults fills in what --demo sets unless given: the clock and the
-// campaigns.
+// demoDefaults fills in what --demo sets unless given: the clock, the
+// campaigns and the waterfall.
 func (c *config) demoDefaults() error {
 	if !c.Demo {
 		return nil
@@ -37,6 +42,11 @@ func (c *config) demoDefaults() error {
 			return fmt.Errorf("--demo runs the example campaigns of %s, not found here (run it from the repository, or give --campaigns): %w", demoCampaigns, err)
 		}
 		c.Campaigns = demoCampaigns
+	}
+	if c.Waterfall == "" {
+		if _, err := os.Stat(demoWaterfall); err == nil {
+			c.Waterfall = demoWaterfall
+		}
 	}
 	return nil
 }

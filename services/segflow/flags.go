@@ -88,6 +88,7 @@ func storeFlags(fs *flag.FlagSet, c *config) {
 	fs.DurationVar(&c.MaxCycle, "max-cycle", 365*24*time.Hour, "longest NES purchase cycle")
 	fs.StringVar(&c.TagRules, "tag-rules", "", "YAML file of tag and tier rules; empty uses the built-in defaults")
 	fs.Float64Var(&c.AtRisk, "at-risk", profile.DefaultAtRisk, "P(alive) below which a customer with repeat purchases is tagged "+profile.TagAtRisk+" (with a fitted model: segflow fit)")
+	fs.StringVar(&c.Waterfall, "waterfall", "", "YAML file of a waterfall segmentation (see deploy/waterfall.yaml); empty assigns none")
 	currencyFlag(fs, c)
 }
 

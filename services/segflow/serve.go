@@ -37,6 +37,7 @@ import (
 	"github.com/segflow/segflow/pkg/trigger"
 	"github.com/segflow/segflow/pkg/updater"
 	"github.com/segflow/segflow/pkg/view"
+	"github.com/segflow/segflow/pkg/waterfall"
 	"github.com/segflow/segflow/pkg/webhook"
 )
 
@@ -380,13 +381,34 @@ func storeConfig(cfg *config) (profile.Config, error) {
 	if err != nil {
 		return profile.Config{}, err
 	}
+	wf, err := loadWaterfall(cfg.Waterfall)
+	if err != nil {
+		return profile.Config{}, err
+	}
 	return profile.Config{
-		Window:   cfg.RFMWindow,
-		NES:      nes.Config{DefaultCycle: cfg.DefaultCycle, MinCycle: cfg.MinCycle, MaxCycle: cfg.MaxCycle},
-		Currency: cfg.Currency,
-		Rules:    rules,
-		AtRisk:   cfg.AtRisk,
+		Window:    cfg.RFMWindow,
+		NES:       nes.Config{DefaultCycle: cfg.DefaultCycle, MinCycle: cfg.MinCycle, MaxCycle: cfg.MaxCycle},
+		Currency:  cfg.Currency,
+		Rules:     rules,
+		Waterfall: wf,
+		AtRisk:    cfg.AtRisk,
 	}, nil
+}
+
+// loadWaterfall compiles the waterfall of path; nil for none.
+func loadWaterfall(path string) (*waterfall.Engine, error) {
+	if path == "" {
+		return nil, nil
+	}
+	c, err := waterfall.LoadConfig(path)
+	if err != nil {
+		return nil, fmt.Errorf("--waterfall: %w", err)
+	}
+	e, err := waterfall.Compile(c)
+	if err != nil {
+		return nil, fmt.Errorf("--waterfall %s: %w", path, err)
+	}
+	return e, nil
 }
 
 // loadRules compiles the tag and tier rules of path, or the defaults.
