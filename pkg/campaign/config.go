@@ -32,6 +32,10 @@ const (
 	KindRFMSegment    = "rfm_segment"
 	KindBirthday      = "birthday"
 	KindHabit         = "habit"
+	// KindJourney is the kind of a journey's send step (pkg/journey): the
+	// journey enters it, so it has no entry events or delay of its own, and
+	// a campaigns file cannot declare one.
+	KindJourney = "journey"
 )
 
 var (
@@ -295,6 +299,10 @@ func (c *Config) compile() error {
 			errs = append(errs, fmt.Errorf("%s: name: used by an earlier campaign", label))
 		}
 		seen[k.Name] = true
+		if k.Kind == KindJourney {
+			errs = append(errs, fmt.Errorf("%s: kind: journey steps are declared in a journeys file", label))
+			continue
+		}
 		for _, err := range k.compile(env, coupons) {
 			errs = append(errs, fmt.Errorf("%s: %w", label, err))
 		}
@@ -317,7 +325,8 @@ func (c *Campaign) compile(env *cel.Env, coupons map[string]*coupon.Definition) 
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
 	byTime := c.Kind == KindBirthday || c.Kind == KindHabit
-	if !slices.Contains(kinds, c.Kind) {
+	journey := c.Kind == KindJourney
+	if !slices.Contains(kinds, c.Kind) && !journey {
 		fail("kind: %q is not one of %s", c.Kind, strings.Join(kinds, ", "))
 	}
 	if c.Kind == KindCartAbandon && c.Delay == 0 {
@@ -326,7 +335,9 @@ func (c *Campaign) compile(env *cel.Env, coupons map[string]*coupon.Definition) 
 	switch {
 	case byTime && len(c.On) > 0:
 		fail("on: a %s campaign is entered by time, not by events", c.Kind)
-	case !byTime && len(c.On) == 0:
+	case journey && (len(c.On) > 0 || c.Delay != 0 || len(c.CancelOn) > 0):
+		fail("on, delay, cancel_on: a journey step is entered by its journey")
+	case !byTime && !journey && len(c.On) == 0:
 		fail("on: missing; list the event types that enter the campaign")
 	}
 	errs = append(errs, checkTypes("on", c.On)...)
@@ -426,6 +437,24 @@ func (c *Campaign) compile(env *cel.Env, coupons map[string]*coupon.Definition) 
 		c.actions[v.Name] = a
 	}
 	return errs
+}
+
+// CompileStep checks a journey's send step, given as a campaign of kind
+// KindJourney, fills in its defaults and compiles its expressions. Its coupon
+// is one of c's, which must come from Parse or Load.
+func (c *Config) CompileStep(k *Campaign) error {
+	env, err := celEnv()
+	if err != nil {
+		return fmt.Errorf("build CEL environment: %w", err)
+	}
+	if k.Kind != KindJourney {
+		return fmt.Errorf("kind: %q is not %s", k.Kind, KindJourney)
+	}
+	coupons := map[string]*coupon.Definition{}
+	for i := range c.Coupons {
+		coupons[c.Coupons[i].Name] = &c.Coupons[i]
+	}
+	return errors.Join(k.compile(env, coupons)...)
 }
 
 // CouponOf returns the coupon whose codes variant's triggers carry, or nil.

@@ -61,14 +61,14 @@ func (e *Engine) convert(ctx context.Context, customer, orderID string, at time.
 	}
 	revenue := orderTotal(data)
 	for name, v := range exposed {
-		c := e.campaign(name)
+		window, ok := e.attribution(name)
 		parts := strings.SplitN(v, "|", 3)
-		if c == nil || len(parts) != 3 {
+		if !ok || len(parts) != 3 {
 			continue
 		}
 		ms, _ := strconv.ParseInt(parts[0], 10, 64)
 		from := time.UnixMilli(ms)
-		if at.Before(from) || at.After(from.Add(time.Duration(c.Attribution))) {
+		if at.Before(from) || at.After(from.Add(window)) {
 			continue
 		}
 		added, err := e.rdb.SAdd(ctx, convertedKey(customer), name+"|"+orderID).Result()

@@ -43,6 +43,7 @@ import (
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/coupon"
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/journey"
 	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
@@ -87,6 +88,7 @@ type Profiles interface {
 // for concurrent use.
 type Engine struct {
 	campaigns *campaign.Config
+	journeys  *journey.Config
 	rdb       redis.UniversalClient
 	profiles  Profiles
 	out       Producer
@@ -329,7 +331,7 @@ func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event, 
 			return err
 		}
 	}
-	return nil
+	return e.journeyEvent(ctx, T, ev, data, customer)
 }
 
 // backfill records each campaign a profile change computed by a replay of
@@ -495,6 +497,9 @@ func (e *Engine) Due(ctx context.Context, T time.Time, limit int) (int, error) {
 	}
 	e.outbox = e.outbox[:0]
 	err = e.byCustomer(len(customers), func(i int) string { return customers[i] }, func(i int) error {
+		if name, ok := strings.CutPrefix(names[i], journeyTimer); ok {
+			return e.fireJourney(ctx, T, name, customers[i], &ps[i])
+		}
 		return e.fire(ctx, T, names[i], customers[i], cmds[i].Val(), &ps[i])
 	})
 	if err != nil {

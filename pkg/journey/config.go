@@ -1,0 +1,412 @@
+package journey
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/segflow/segflow/pkg/campaign"
+	"github.com/segflow/segflow/pkg/event"
+)
+
+// End is the Next of a step that ends the journey.
+const End = "end"
+
+// Never is the Reentry of a journey a customer enters once.
+const Never = "never"
+
+// Config is the trigger service's journey configuration. Use it once Parse
+// or Load has checked and compiled it; it is then safe for concurrent use,
+// and a reload is a new Config swapped in whole.
+type Config struct {
+	Journeys []Journey `yaml:"journeys"`
+}
+
+// Journey is one version of a journey; see the package documentation.
+type Journey struct {
+	// Name identifies the journey in decisions and reports; Name and Version
+	// are unique together.
+	Name string `yaml:"name"`
+	// Version is the version customers in flight stay on; default 1.
+	Version int `yaml:"version"`
+	// Retired versions take no new entries and carry on with the customers
+	// in flight.
+	Retired bool `yaml:"retired"`
+	// Entry is what enters a customer.
+	Entry Trigger `yaml:"entry"`
+	// Goal ends the journey as reached (a purchase); Exit lists what else
+	// ends it (leaving a segment, consent withdrawn).
+	Goal *Trigger `yaml:"goal"`
+	Exit []Trigger `yaml:"exit"`
+	// Reentry is "never" (the default) or a cooldown from the previous entry
+	// after which a customer who finished may enter again ("3d").
+	Reentry string `yaml:"reentry"`
+	// Holdout is the share of customers held out as control, 0 to 0.5.
+	Holdout float64 `yaml:"holdout"`
+	// Attribution is the window after an entry or a send in which a purchase
+	// is a conversion; 0 means campaign.DefaultAttribution.
+	Attribution campaign.Duration `yaml:"attribution"`
+	// Steps run in order, unless a step says otherwise.
+	Steps []Step `yaml:"steps"`
+
+	cooldown time.Duration // -1: never
+	index    map[string]int
+}
+
+// Trigger is events of the types in On for which When holds.
+type Trigger struct {
+	On   []string `yaml:"on"`
+	When string   `yaml:"when"`
+
+	when *campaign.Condition
+}
+
+// Step is one step; exactly one of Send, Wait, Until, WaitFor, If and Split
+// is set.
+type Step struct {
+	// Name identifies the step in decisions, reports and Next; unique in
+	// the journey, and not "end".
+	Name string `yaml:"name"`
+	// Next is the step after this one; "" is the following step, "end"
+	// ends the journey. After a wait_for, Next is where its timeout goes.
+	Next string `yaml:"next"`
+
+	Send    *Send             `yaml:"send"`
+	Wait    campaign.Duration `yaml:"wait"`
+	Until   string            `yaml:"until"` // HH:MM in the customer's time zone
+	WaitFor *WaitFor          `yaml:"wait_for"`
+	If      string            `yaml:"if"`
+	Then    string            `yaml:"then"` // for if; "" is the following step
+	Else    string            `yaml:"else"` // for if; "" is the following step
+	Split   []Arm             `yaml:"split"`
+
+	kind     Kind
+	cond     *campaign.Condition
+	until    int                // minutes since midnight
+	campaign *campaign.Campaign // of a send step
+}
+
+// Send is a send step's trigger, checked and carried as a campaign's.
+type Send struct {
+	Channel string          `yaml:"channel"`
+	Action  campaign.Action `yaml:"action"`
+	// Coupon names one of the campaigns file's coupons.
+	Coupon string         `yaml:"coupon"`
+	Caps   []campaign.Cap `yaml:"caps"`
+}
+
+// WaitFor waits for an event of a type in On for which When holds, for at
+// most Timeout.
+type WaitFor struct {
+	Trigger `yaml:",inline"`
+	Timeout campaign.Duration `yaml:"timeout"`
+	// Then is the step after the event; "" is the following step.
+	Then string `yaml:"then"`
+}
+
+// Arm is a branch of a split.
+type Arm struct {
+	Name   string  `yaml:"name"`
+	Weight float64 `yaml:"weight"`
+	Next   string  `yaml:"next"` // "" is the following step
+}
+
+// Kind is what a step does.
+type Kind string
+
+// Kinds of step.
+const (
+	KindSend    Kind = "send"
+	KindWait    Kind = "wait"
+	KindWaitFor Kind = "wait_for"
+	KindIf      Kind = "if"
+	KindSplit   Kind = "split"
+)
+
+// Kind returns what s does.
+func (s *Step) Kind() Kind { return s.kind }
+
+// Campaign returns the campaign a send step's decisions are made as: named
+// CampaignName(j, step), of kind campaign.KindJourney; nil for other steps.
+func (s *Step) Campaign() *campaign.Campaign { return s.campaign }
+
+// ID names a version of a journey in keys, decisions and reports:
+// "<name>@<version>".
+func (j *Journey) ID() string { return j.Name + "@" + strconv.Itoa(j.Version) }
+
+// CampaignName is the campaign name of a step's decisions:
+// "journey:<name>@<version>/<step>"; of the journey's own entries, step "".
+func CampaignName(j *Journey, step string) string {
+	if step == "" {
+		return "journey:" + j.ID()
+	}
+	return "journey:" + j.ID() + "/" + step
+}
+
+// Step returns the step called name, or nil.
+func (j *Journey) Step(name string) *Step {
+	i, ok := j.index[name]
+	if !ok {
+		return nil
+	}
+	return &j.Steps[i]
+}
+
+// Reenters reports whether a customer who entered at prev and finished may
+// enter again at t.
+func (j *Journey) Reenters(prev, t time.Time) bool {
+	return j.cooldown >= 0 && !t.Before(prev.Add(j.cooldown))
+}
+
+// Get returns the journey called name at version, or nil.
+func (c *Config) Get(name string, version int) *Journey {
+	if c == nil {
+		return nil
+	}
+	for i := range c.Journeys {
+		if j := &c.Journeys[i]; j.Name == name && j.Version == version {
+			return j
+		}
+	}
+	return nil
+}
+
+// Load reads and checks the Config in the YAML file at path; see Parse.
+func Load(path string, campaigns *campaign.Config) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load journeys: %w", err)
+	}
+	c, err := Parse(b, campaigns)
+	if err != nil {
+		return nil, fmt.Errorf("load journeys %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse reads a Config from YAML, checks it, fills in defaults and compiles
+// its expressions. Send steps are checked as campaigns of campaigns, whose
+// coupons they may name. Unknown fields are errors; Parse reports every
+// problem it finds, each naming the journey, the step and the field.
+func Parse(b []byte, campaigns *campaign.Config) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("invalid journey config: %w", err)
+	}
+	if campaigns == nil {
+		campaigns = &campaign.Config{}
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for i := range c.Journeys {
+		j := &c.Journeys[i]
+		if j.Version == 0 {
+			j.Version = 1
+		}
+		label := fmt.Sprintf("journey #%d", i+1)
+		if j.Name != "" {
+			label = fmt.Sprintf("journey %q version %d", j.Name, j.Version)
+		}
+		if seen[j.ID()] {
+			errs = append(errs, fmt.Errorf("%s: name and version: used by an earlier journey", label))
+		}
+		seen[j.ID()] = true
+		for _, err := range j.compile(campaigns) {
+			errs = append(errs, fmt.Errorf("%s: %w", label, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("invalid journey config: %w", err)
+	}
+	return &c, nil
+}
+
+func (j *Journey) compile(campaigns *campaign.Config) []error {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if j.Name == "" {
+		fail("name: missing")
+	}
+	if j.Version < 1 {
+		fail("version: %d is not a positive number", j.Version)
+	}
+	if len(j.Entry.On) == 0 {
+		fail("entry: on: missing; list the event types that enter the journey")
+	}
+	errs = append(errs, j.Entry.compile("entry")...)
+	if j.Goal != nil {
+		errs = append(errs, j.Goal.compile("goal")...)
+		if len(j.Goal.On) == 0 {
+			fail("goal: on: missing")
+		}
+	}
+	for i := range j.Exit {
+		errs = append(errs, j.Exit[i].compile(fmt.Sprintf("exit[%d]", i))...)
+		if len(j.Exit[i].On) == 0 {
+			fail("exit[%d]: on: missing", i)
+		}
+	}
+	switch j.Reentry {
+	case "", Never:
+		j.cooldown = -1
+	default:
+		var d campaign.Duration
+		if err := yaml.Unmarshal([]byte(j.Reentry), &d); err != nil {
+			fail("reentry: %q is neither never nor a duration (e.g. 3d)", j.Reentry)
+		}
+		j.cooldown = time.Duration(d)
+	}
+	if !(j.Holdout >= 0 && j.Holdout <= 0.5) {
+		fail("holdout: %v is not between 0 and 0.5", j.Holdout)
+	}
+	if j.Attribution == 0 {
+		j.Attribution = campaign.Duration(campaign.DefaultAttribution)
+	}
+	if len(j.Steps) == 0 {
+		fail("steps: missing")
+	}
+	j.index = map[string]int{}
+	for i, s := range j.Steps {
+		switch {
+		case s.Name == "":
+			fail("step #%d: name: missing", i+1)
+		case s.Name == End:
+			fail("step #%d: name: %q ends the journey; call the step something else", i+1, End)
+		case dup(j.index, s.Name):
+			fail("step %q: name: used by an earlier step", s.Name)
+		}
+		j.index[s.Name] = i
+	}
+	for i := range j.Steps {
+		for _, err := range j.Steps[i].compile(j, campaigns) {
+			errs = append(errs, fmt.Errorf("step %q: %w", j.Steps[i].Name, err))
+		}
+	}
+	return errs
+}
+
+func dup(m map[string]int, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+func (t *Trigger) compile(field string) []error {
+	var errs []error
+	for i, typ := range t.On {
+		if typ == "profile.changed" {
+			t.On[i] = event.ProfileChanged
+		}
+	}
+	for _, typ := range t.On {
+		if typ != event.ProfileChanged && !slices.Contains(event.Types, typ) {
+			errs = append(errs, fmt.Errorf("%s: on: %q is not an event type (e.g. segflow.cart.product_added, profile.changed)", field, typ))
+		}
+	}
+	var err error
+	if t.when, err = campaign.NewCondition(field+": when", t.When); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// Matches reports whether an event of type typ with in enters (or ends) as t says.
+func (t *Trigger) Matches(typ string, in campaign.Input) (bool, error) {
+	if t == nil || !slices.Contains(t.On, typ) {
+		return false, nil
+	}
+	return t.when.Holds(in)
+}
+
+func (s *Step) compile(j *Journey, campaigns *campaign.Config) []error {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var kinds []Kind
+	if s.Send != nil {
+		kinds = append(kinds, KindSend)
+	}
+	if s.Wait != 0 || s.Until != "" {
+		kinds = append(kinds, KindWait)
+	}
+	if s.WaitFor != nil {
+		kinds = append(kinds, KindWaitFor)
+	}
+	if s.If != "" {
+		kinds = append(kinds, KindIf)
+	}
+	if len(s.Split) > 0 {
+		kinds = append(kinds, KindSplit)
+	}
+	if len(kinds) != 1 {
+		fail("exactly one of send, wait or until, wait_for, if and split must be set")
+		return errs
+	}
+	s.kind = kinds[0]
+	target := func(field, name string) {
+		if name != "" && name != End && j.Step(name) == nil {
+			fail("%s: %q is not a step of the journey", field, name)
+		}
+	}
+	target("next", s.Next)
+	if (s.Then != "" || s.Else != "") && s.kind != KindIf {
+		fail("then, else: only an if step branches on them")
+	}
+	switch s.kind {
+	case KindSend:
+		c := &campaign.Campaign{Name: CampaignName(j, s.Name), Kind: campaign.KindJourney, Channel: s.Send.Channel,
+			Action: s.Send.Action, Coupon: s.Send.Coupon, Caps: s.Send.Caps, Attribution: j.Attribution}
+		if err := campaigns.CompileStep(c); err != nil {
+			fail("send: %w", err)
+		}
+		s.campaign = c
+	case KindWait:
+		if s.Wait != 0 && s.Until != "" {
+			fail("wait, until: one or the other")
+		}
+		if s.Until != "" {
+			t, err := time.Parse("15:04", s.Until)
+			if err != nil {
+				fail("until: %q is not a time of day HH:MM", s.Until)
+			}
+			s.until = t.Hour()*60 + t.Minute()
+		}
+	case KindWaitFor:
+		if len(s.WaitFor.On) == 0 {
+			fail("wait_for: on: missing")
+		}
+		if s.WaitFor.Timeout == 0 {
+			fail("wait_for: timeout: missing")
+		}
+		errs = append(errs, s.WaitFor.Trigger.compile("wait_for")...)
+		target("wait_for: then", s.WaitFor.Then)
+	case KindIf:
+		var err error
+		if s.cond, err = campaign.NewCondition("if", s.If); err != nil {
+			errs = append(errs, err)
+		}
+		target("then", s.Then)
+		target("else", s.Else)
+	case KindSplit:
+		names := map[string]int{}
+		for i, a := range s.Split {
+			if a.Name == "" || dup(names, a.Name) {
+				fail("split[%d]: name: missing or used by an earlier arm", i)
+			}
+			names[a.Name] = i
+			if !(a.Weight > 0 && a.Weight <= math.MaxFloat64) {
+				fail("split[%d]: weight: %v is not a positive number", i, a.Weight)
+			}
+			target(fmt.Sprintf("split[%d]: next", i), a.Next)
+		}
+	}
+	return errs
+}
