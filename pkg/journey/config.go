@@ -44,7 +44,7 @@ type Journey struct {
 	Entry Trigger `yaml:"entry"`
 	// Goal ends the journey as reached (a purchase); Exit lists what else
 	// ends it (leaving a segment, consent withdrawn).
-	Goal *Trigger `yaml:"goal"`
+	Goal *Trigger  `yaml:"goal"`
 	Exit []Trigger `yaml:"exit"`
 	// Reentry is "never" (the default) or a cooldown from the previous entry
 	// after which a customer who finished may enter again ("3d").

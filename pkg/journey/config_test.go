@@ -54,4 +54,3 @@ func TestAJourneyStepCannotBeDeclaredInTheCampaignsFile(t *testing.T) {
 		t.Fatalf("error %v, want a refusal", err)
 	}
 }
-

@@ -68,10 +68,10 @@ type position struct {
 
 // moves is what a journey step changed, written with the position.
 type moves struct {
-	reached  []string // steps and "<step>:<arm>"
-	exposed  []string // campaign names to expose as treated
-	holdout  bool     // expose the entry as holdout
-	at       time.Time // of the exposures
+	reached []string  // steps and "<step>:<arm>"
+	exposed []string  // campaign names to expose as treated
+	holdout bool      // expose the entry as holdout
+	at      time.Time // of the exposures
 }
 
 // SetJourneys replaces the journeys, between batches. Customers in flight
