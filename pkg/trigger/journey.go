@@ -64,6 +64,17 @@ type position struct {
 	Ended   Ending         `json:"ended,omitempty"` // "" while in flight
 	Event   map[string]any `json:"event"`
 	Change  map[string]any `json:"change,omitempty"`
+	// Origin is the customer the journey began for, when it was moved to
+	// another by an identity merge; its decision ids are theirs.
+	Origin string `json:"origin,omitempty"`
+}
+
+// origin returns the customer pos began for.
+func (pos *position) origin(customer string) string {
+	if pos.Origin != "" {
+		return pos.Origin
+	}
+	return customer
 }
 
 // moves is what a journey step changed, written with the position.
@@ -236,7 +247,7 @@ func (e *Engine) advance(ctx context.Context, T time.Time, j *journey.Journey, c
 			pos.Due = next
 			return e.savePosition(ctx, j, customer, pos, m)
 		}
-		if _, err := e.decideAs(ctx, T, s.Campaign(), customer, customer, pos.Entry, []string{pos.Entry}, in, prof, "", T); err != nil {
+		if _, err := e.decideAs(ctx, T, s.Campaign(), customer, pos.origin(customer), pos.Entry, []string{pos.Entry}, in, prof, "", T); err != nil {
 			return err
 		}
 		from = j.After(s.Name, s.Next)
@@ -313,6 +324,46 @@ func (e *Engine) fireJourney(ctx context.Context, T time.Time, name, customer st
 		from = j.After(s.Name, s.Next) // a wait, or a wait_for's timeout
 	}
 	return e.advance(ctx, T, j, customer, &pos, from, pos.Due, prof, moves{})
+}
+
+// followJourneys moves the journey positions of customer from, merged into
+// customer into, with their timers: a position goes on for into, with the
+// customer it began for as its origin, unless into has one of that journey
+// (theirs goes on). Doing it again changes nothing.
+func (e *Engine) followJourneys(ctx context.Context, from, into string) error {
+	raw, err := e.rdb.HGetAll(ctx, journeysKey(from)).Result()
+	if err != nil {
+		return fmt.Errorf("read the journeys of a merged customer: %w", err)
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	var timers []any
+	for _, name := range sortedKeys(raw) {
+		var pos position
+		if json.Unmarshal([]byte(raw[name]), &pos) != nil {
+			continue
+		}
+		pos.Origin = pos.origin(from)
+		b, _ := json.Marshal(pos)
+		set, err := e.rdb.HSetNX(ctx, journeysKey(into), name, b).Result()
+		if err != nil {
+			return fmt.Errorf("move the journeys of a merged customer: %w", err)
+		}
+		if set && pos.Ended == "" {
+			if err := e.rdb.ZAdd(ctx, dueKey(into), redis.Z{Score: float64(pos.Due.UnixMilli()), Member: member(journeyTimer+name, into)}).Err(); err != nil {
+				return fmt.Errorf("move the journey timers of a merged customer: %w", err)
+			}
+		}
+		timers = append(timers, member(journeyTimer+name, from))
+	}
+	pipe := e.rdb.Pipeline()
+	pipe.Del(ctx, journeysKey(from))
+	pipe.ZRem(ctx, dueKey(from), timers...)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("delete the journeys of a merged customer: %w", err)
+	}
+	return nil
 }
 
 // attribution returns the attribution window of the campaign, journey entry
