@@ -207,7 +207,7 @@ func Parse(b []byte, campaigns *campaign.Config) (*Config, error) {
 		campaigns = &campaign.Config{}
 	}
 	var errs []error
-	seen := map[string]bool{}
+	seen, taking := map[string]bool{}, map[string]bool{}
 	for i := range c.Journeys {
 		j := &c.Journeys[i]
 		if j.Version == 0 {
@@ -221,6 +221,12 @@ func Parse(b []byte, campaigns *campaign.Config) (*Config, error) {
 			errs = append(errs, fmt.Errorf("%s: name and version: used by an earlier journey", label))
 		}
 		seen[j.ID()] = true
+		if !j.Retired {
+			if taking[j.Name] {
+				errs = append(errs, fmt.Errorf("%s: retired: another version of the journey takes entries; retire all but one", label))
+			}
+			taking[j.Name] = true
+		}
 		for _, err := range j.compile(campaigns) {
 			errs = append(errs, fmt.Errorf("%s: %w", label, err))
 		}

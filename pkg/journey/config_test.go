@@ -37,6 +37,7 @@ func TestInvalidJourneysAreRefusedNamingJourneyStepAndField(t *testing.T) {
 		{"a wait_for without a timeout", `{name: j, entry: {on: [segflow.cart.product_added]}, steps: [{name: a, wait_for: {on: [segflow.purchase.order_completed]}}]}`, `wait_for: timeout: missing`},
 		{"a bad reentry", `{name: j, reentry: sometimes, entry: {on: [segflow.cart.product_added]}, steps: [{name: a, wait: 1h}]}`, `reentry: "sometimes"`},
 		{"a holdout above half", `{name: j, holdout: 0.7, entry: {on: [segflow.cart.product_added]}, steps: [{name: a, wait: 1h}]}`, `holdout: 0.7`},
+		{"two versions of a journey taking entries", `{name: j, entry: {on: [segflow.cart.product_added]}, steps: [{name: a, wait: 1h}]}, {name: j, version: 2, entry: {on: [segflow.cart.product_added]}, steps: [{name: a, wait: 1h}]}`, `retire all but one`},
 		{"two journeys of one name and version", `{name: j, entry: {on: [segflow.cart.product_added]}, steps: [{name: a, wait: 1h}]}, {name: j, entry: {on: [segflow.cart.product_added]}, steps: [{name: a, wait: 1h}]}`, `used by an earlier journey`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

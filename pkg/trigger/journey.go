@@ -173,12 +173,16 @@ func (e *Engine) journeyEvent(ctx context.Context, T time.Time, ev cloudevents.E
 			if err := e.savePosition(ctx, j, customer, &pos, m); err != nil {
 				return err
 			}
+			b, _ := json.Marshal(pos)
+			raw[j.Name] = string(b)
 			continue
 		}
 		m.exposed = []string{journey.CampaignName(j, "")}
 		if err := e.advance(ctx, T, j, customer, &pos, "", ev.Time(), prof, m); err != nil {
 			return err
 		}
+		b, _ := json.Marshal(pos)
+		raw[j.Name] = string(b)
 	}
 	return nil
 }

@@ -216,3 +216,180 @@ func TestTheNewCustomerChainWaitsUntilMorningInTheCustomersTimeZone(t *testing.T
 		t.Fatalf("triggers %q, want the thank-you, the feedback request and one second-purchase coupon", got)
 	}
 }
+
+// reminder is a journey of one wait and one email, at version v, with the
+// email's template t: an hour after a cart add, unless bought.
+func reminder(v int, tmpl string, retired bool) string {
+	return fmt.Sprintf(`
+  - name: reminder
+    version: %d
+    retired: %v
+    entry: {on: [segflow.cart.product_added]}
+    goal: {on: [segflow.purchase.order_completed]}
+    exit:
+      - on: [segflow.identify.identify]
+        when: has(event.data.consent) && has(event.data.consent.email) && !event.data.consent.email
+    reentry: 2d
+    steps:
+      - {name: wait, wait: 1h}
+      - {name: mail, send: {channel: email, action: {type: message, params: {template: %s}}}}
+`, v, retired, tmpl)
+}
+
+// engineOf returns a constructor of engines running the campaigns cfg and
+// the journeys js (YAML).
+func engineOf(t *testing.T, e *env, cfg, js string) func() *trigger.Engine {
+	t.Helper()
+	camps, err := campaign.Parse([]byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := journey.Parse([]byte("journeys:"+js), camps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := stream.NewWriter(e.kafka.Brokers, e.kafka.Security, 0)
+	t.Cleanup(func() { w.Close() })
+	return func() *trigger.Engine {
+		en := trigger.NewEngine(camps, e.rdb, e.store, w)
+		en.SetJourneys(j)
+		return en
+	}
+}
+
+// TestAnEditedJourneyKeepsCustomersInFlightOnTheVersionTheyEntered: ann and
+// dee enter version 1; version 2 replaces it, with version 1 retired, and
+// bob enters version 2. Ann gets version 1's email. Then version 1 is
+// removed from the file: dee, still waiting on it, leaves it with no email,
+// and bob gets version 2's.
+func TestAnEditedJourneyKeepsCustomersInFlightOnTheVersionTheyEntered(t *testing.T) {
+	e := start(t)
+	v1 := engineOf(t, e, "", reminder(1, "old", false))
+	v1and2 := engineOf(t, e, "", reminder(1, "old", true)+reminder(2, "new", false))
+	v2 := engineOf(t, e, "", reminder(2, "new", false))
+	en := v1()
+	for _, c := range []string{"ann", "dee", "bob"} {
+		e.send(en, t0, identify(c, true))
+	}
+	e.send(en, t0, cartAdd("add-ann", "ann", t0))
+	e.send(en, t0.Add(30*time.Minute), cartAdd("add-dee", "dee", t0.Add(30*time.Minute)))
+	en = v1and2()
+	e.send(en, t0.Add(40*time.Minute), cartAdd("add-bob", "bob", t0.Add(40*time.Minute)))
+	e.send(en, t0.Add(41*time.Minute), cartAdd("add-ann-2", "ann", t0.Add(41*time.Minute))) // in flight: no second entry
+	e.tick(en, t0.Add(61*time.Minute))
+	en = v2()
+	e.tick(en, t0.Add(2*time.Hour))
+	same(t, steps(e, 2), []string{"ann journey:reminder@1/mail old", "bob journey:reminder@2/mail new"})
+	counts, err := en.JourneyCounts(context.Background(), "reminder@1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts["ended|version_removed"] != 1 || counts["ended|end"] != 1 {
+		t.Errorf("version 1 endings %v, want ann through and dee removed", counts)
+	}
+}
+
+// TestExitsEndAJourneyEvenWhenTheirEventsComeLate: ann's order at 30
+// minutes reaches the trigger service at 50 minutes, before her email is
+// due, and before the profile-updater has applied it; bob withdraws his
+// consent to email; cy's order is from before her cart, delivered late, and
+// does not end the journey she entered after it. Re-entry is allowed two
+// days after an entry: ann's next cart the same day enters nothing, a cart
+// three days later enters again.
+func TestExitsEndAJourneyEvenWhenTheirEventsComeLate(t *testing.T) {
+	e := start(t)
+	engine := engineOf(t, e, "", reminder(1, "r", false))
+	en := engine()
+	for _, c := range []string{"ann", "bob", "cy"} {
+		e.send(en, t0, identify(c, true))
+		e.send(en, t0, cartAdd("add-"+c, c, t0))
+	}
+	annOrder := orderAt("ann", 1, t0.Add(30*time.Minute))
+	if err := en.Handle(context.Background(), t0.Add(50*time.Minute), annOrder); err != nil {
+		t.Fatal(err)
+	}
+	withdraw := testenv.Event("id-bob-2", event.Identify, "bob", t0.Add(40*time.Minute), `{"user_id":"bob","consent":{"email":false}}`)
+	if err := en.Handle(context.Background(), t0.Add(40*time.Minute), withdraw); err != nil {
+		t.Fatal(err)
+	}
+	if err := en.Handle(context.Background(), t0.Add(45*time.Minute), orderAt("cy", 1, t0.Add(-time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	e.send(en, t0.Add(55*time.Minute), cartAdd("add-ann-2", "ann", t0.Add(55*time.Minute)))
+	en = engine()
+	e.tick(en, t0.Add(2*time.Hour))
+	same(t, steps(e, 1), []string{"cy journey:reminder@1/mail r"})
+
+	e.send(en, t0.Add(72*time.Hour), cartAdd("add-ann-3", "ann", t0.Add(72*time.Hour)))
+	e.tick(en, t0.Add(74*time.Hour))
+	same(t, steps(e, 2), []string{"ann journey:reminder@1/mail r", "cy journey:reminder@1/mail r"})
+	counts, err := en.JourneyCounts(context.Background(), "reminder@1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts["ended|goal"] != 1 || counts["ended|exit"] != 1 || counts["ended|end"] != 2 || counts["wait|reached"] != 4 {
+		t.Errorf("counts %v, want ann's goal, bob's exit, and cy and ann (again) through, of 4 entries", counts)
+	}
+}
+
+// TestAJourneysSendsKeepTheCampaignGuards: quiet hours (21:00 to 09:00 UTC)
+// hold a send due at 22:00 until 09:00, the caps across campaigns count a
+// journey's sends with the campaigns', and a step's own cap suppresses a
+// second send of it within its period, with the reason.
+func TestAJourneysSendsKeepTheCampaignGuards(t *testing.T) {
+	e := start(t)
+	const guards = `
+quiet_hours: {start: "21:00", end: "09:00"}
+caps: [{max: 2, per: 24h}]
+`
+	const js = `
+  - name: chain
+    entry: {on: [segflow.cart.product_added]}
+    reentry: 0s
+    steps:
+      - {name: wait, wait: 12h}
+      - {name: first, send: {channel: email, action: {type: message, params: {template: first}}, caps: [{max: 1, per: 7d}]}}
+      - {name: second, send: {channel: email, action: {type: message, params: {template: second}}}}
+      - {name: third, send: {channel: email, action: {type: message, params: {template: third}}}}
+`
+	engine := engineOf(t, e, guards, js)
+	en := engine()
+	e.send(en, t0, identify("ann", true))
+	e.send(en, t0, cartAdd("add-1", "ann", t0)) // t0 is 10:00: due at 22:00, quiet
+	e.tick(en, t0.Add(12*time.Hour+time.Minute))
+	e.decisions(trigger.TopicTriggers, 0)
+	en = engine()
+	nine := time.Date(2026, 5, 5, 9, 0, 0, 0, time.UTC)
+	e.tick(en, nine.Add(-time.Minute))
+	e.tick(en, nine)
+	// first and second are sent at 09:00; third is over the cap of 2 a day.
+	got := outcomes(e, 2, 1)
+	same(t, got, []string{"ann:cap@23h0m0s", "ann:sent@23h0m0s", "ann:sent@23h0m0s"})
+	// Entered again two days later: first is within its own 7-day cap.
+	e.send(en, t0.Add(48*time.Hour), cartAdd("add-2", "ann", t0.Add(48*time.Hour)))
+	e.tick(en, t0.Add(60*time.Hour)) // 22:00, quiet
+	e.tick(en, nine.Add(48*time.Hour))
+	// The topics hold both entries' decisions: the second's first is
+	// capped by its own cap, and its second and third are sent, the day's
+	// sends being 24 hours ago.
+	var got2 []string
+	for _, d := range e.decisions(trigger.TopicDecisions, 2) {
+		got2 = append(got2, d.Campaign+":"+d.Outcome+"@"+d.DecidedAt.Sub(t0).String())
+	}
+	for _, d := range e.decisions(trigger.TopicTriggers, 4) {
+		got2 = append(got2, d.Campaign+":"+d.Outcome+"@"+d.DecidedAt.Sub(t0).String())
+	}
+	sort.Strings(got2)
+	same(t, got2, []string{
+		"journey:chain@1/first:cap@71h0m0s", "journey:chain@1/first:sent@23h0m0s",
+		"journey:chain@1/second:sent@23h0m0s", "journey:chain@1/second:sent@71h0m0s",
+		"journey:chain@1/third:cap@23h0m0s", "journey:chain@1/third:sent@71h0m0s",
+	})
+	counts, err := en.JourneyCounts(context.Background(), "chain@1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts["first|reached"] != 2 || counts["second|reached"] != 2 || counts["ended|end"] != 2 {
+		t.Errorf("counts %v, want each step reached once per entry, though the first waited out quiet hours", counts)
+	}
+}
