@@ -393,3 +393,44 @@ caps: [{max: 2, per: 24h}]
 		t.Errorf("counts %v, want each step reached once per entry, though the first waited out quiet hours", counts)
 	}
 }
+
+// TestAJourneyBegunAnonymouslyFollowsTheVisitorWhoLogsIn: a visitor's cart
+// enters the journey; they log in as mei before the email is due, and the
+// email goes to mei, once, though the login is delivered twice.
+func TestAJourneyBegunAnonymouslyFollowsTheVisitorWhoLogsIn(t *testing.T) {
+	e := start(t)
+	en := engineOf(t, e, "", reminder(1, "r", false))()
+	e.send(en, t0, anonCartAdd("add-1", "v1", t0))
+	e.send(en, t0.Add(5*time.Minute), login("login-1", "mei", "v1", t0.Add(5*time.Minute)))
+	if err := en.Handle(context.Background(), t0.Add(8*time.Minute), login("login-1", "mei", "v1", t0.Add(5*time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	e.tick(en, t0.Add(61*time.Minute))
+	e.tick(en, t0.Add(3*time.Hour))
+	same(t, steps(e, 1), []string{"mei journey:reminder@1/mail r"})
+	e.decisions(trigger.TopicDecisions, 0)
+}
+
+// TestErasingACustomerRemovesTheirJourneysAndTimers: ann is erased while
+// she waits in a journey; nothing of hers is left, and nothing is sent.
+func TestErasingACustomerRemovesTheirJourneysAndTimers(t *testing.T) {
+	e := start(t)
+	en := engineOf(t, e, "", reminder(1, "r", false))()
+	e.send(en, t0, identify("ann", true))
+	e.send(en, t0, cartAdd("add-1", "ann", t0))
+	n, err := trigger.Backlog(context.Background(), e.rdb, farFuture)
+	if err != nil || n != 1 {
+		t.Fatalf("backlog %d (%v), want ann's journey timer", n, err)
+	}
+	if _, err := trigger.Erase(context.Background(), e.rdb, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := trigger.Backlog(context.Background(), e.rdb, farFuture); err != nil || n != 0 {
+		t.Fatalf("backlog %d (%v) after the erasure, want 0", n, err)
+	}
+	if left, err := e.rdb.Keys(context.Background(), "tr:{ann}*").Result(); err != nil || len(left) != 0 {
+		t.Fatalf("keys left %v (%v)", left, err)
+	}
+	e.tick(en, t0.Add(2*time.Hour))
+	e.decisions(trigger.TopicTriggers, 0)
+}
