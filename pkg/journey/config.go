@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -298,7 +299,63 @@ func (j *Journey) compile(campaigns *campaign.Config) []error {
 			errs = append(errs, fmt.Errorf("step %q: %w", j.Steps[i].Name, err))
 		}
 	}
+	if len(errs) == 0 {
+		if loop := j.branchLoop(); loop != "" {
+			fail("steps: %s branch back to themselves with no send or wait between", loop)
+		}
+	}
 	return errs
+}
+
+// branchLoop returns the steps of a cycle of ifs and splits, which a walk
+// would go round for ever, as "a → b → a"; "" if there is none.
+func (j *Journey) branchLoop() string {
+	const (
+		unseen = iota
+		open
+		done
+	)
+	state := make([]int, len(j.Steps))
+	var path []string
+	var visit func(i int) string
+	visit = func(i int) string {
+		if i < 0 || i >= len(j.Steps) {
+			return ""
+		}
+		s := &j.Steps[i]
+		if s.kind != KindIf && s.kind != KindSplit {
+			return ""
+		}
+		switch state[i] {
+		case open:
+			return strings.Join(append(path, s.Name), " → ")
+		case done:
+			return ""
+		}
+		state[i] = open
+		path = append(path, s.Name)
+		nexts := []string{s.Then, s.Else}
+		if s.kind == KindSplit {
+			nexts = nexts[:0]
+			for _, a := range s.Split {
+				nexts = append(nexts, a.Next)
+			}
+		}
+		for _, next := range nexts {
+			if loop := visit(j.after(i, next)); loop != "" {
+				return loop
+			}
+		}
+		path = path[:len(path)-1]
+		state[i] = done
+		return ""
+	}
+	for i := range j.Steps {
+		if loop := visit(i); loop != "" {
+			return loop
+		}
+	}
+	return ""
 }
 
 func dup(m map[string]int, k string) bool {

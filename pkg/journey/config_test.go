@@ -38,6 +38,7 @@ func TestInvalidJourneysAreRefusedNamingJourneyStepAndField(t *testing.T) {
 		{"a bad reentry", `{name: j, reentry: sometimes, entry: {on: [segflow.cart.product_added]}, steps: [{name: a, wait: 1h}]}`, `reentry: "sometimes"`},
 		{"a holdout above half", `{name: j, holdout: 0.7, entry: {on: [segflow.cart.product_added]}, steps: [{name: a, wait: 1h}]}`, `holdout: 0.7`},
 		{"two versions of a journey taking entries", `{name: j, entry: {on: [segflow.cart.product_added]}, steps: [{name: a, wait: 1h}]}, {name: j, version: 2, entry: {on: [segflow.cart.product_added]}, steps: [{name: a, wait: 1h}]}`, `retire all but one`},
+		{"ifs that loop", `{name: j, entry: {on: [segflow.cart.product_added]}, steps: [{name: w, wait: 1h}, {name: a, if: "true", then: b}, {name: b, split: [{name: x, weight: 1, next: a}]}]}`, `a → b → a branch back`},
 		{"two journeys of one name and version", `{name: j, entry: {on: [segflow.cart.product_added]}, steps: [{name: a, wait: 1h}]}, {name: j, entry: {on: [segflow.cart.product_added]}, steps: [{name: a, wait: 1h}]}`, `used by an earlier journey`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
