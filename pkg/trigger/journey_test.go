@@ -117,7 +117,7 @@ func TestTheCartJourneySendsEachStepOnceAcrossRestartsAndAPurchaseEndsIt(t *test
 		t.Fatal(err)
 	}
 	want := map[string]int64{
-		"wait_1h|reached": 3, "email|reached": 2, "wait_24h|reached": 2, "still_in_cart:then|reached": 1, "sms|reached": 1,
+		"wait_1h|reached": 3, "has_cart:then|reached": 2, "email|reached": 2, "wait_24h|reached": 2, "still_in_cart:then|reached": 1, "sms|reached": 1,
 		"ended|end": 1, "ended|goal": 2,
 	}
 	if fmt.Sprint(counts) != fmt.Sprint(want) {
