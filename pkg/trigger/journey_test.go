@@ -12,7 +12,6 @@ import (
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/journey"
-	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 	"github.com/segflow/segflow/pkg/testenv"
 	"github.com/segflow/segflow/pkg/trigger"
@@ -125,18 +124,6 @@ func TestTheCartJourneySendsEachStepOnceAcrossRestartsAndAPurchaseEndsIt(t *test
 	}
 }
 
-// apply applies ev to the profile only, as the profile-updater does before
-// the trigger service sees the event.
-func (e *env) apply(T time.Time, ev cloudevents.Event) {
-	e.t.Helper()
-	op, err := profile.OpOf(ev, "USD")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, _, err := e.store.Apply(context.Background(), T, []profile.Op{op}); err != nil {
-		e.t.Fatal(err)
-	}
-}
 
 func stageChange(id, customer, from, to string, at time.Time) cloudevents.Event {
 	return testenv.Event(id, event.ProfileChanged, customer, at,

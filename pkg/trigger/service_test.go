@@ -15,14 +15,7 @@ import (
 
 func TestTheCampaignsFileIsReloadedWhenItChangesAndKeptWhenInvalid(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "campaigns.yaml")
-	write := func(body string, at time.Time) {
-		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(path, at, at); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(body string, at time.Time) { writeAt(t, path, body, at) }
 	one := "campaigns:\n  - {name: a, kind: lifecycle, on: [segflow.cart.product_added], channel: email, action: {type: message}}\n"
 	two := one + "  - {name: b, kind: lifecycle, on: [segflow.cart.product_added], channel: sms, action: {type: message}}\n"
 	base := time.Now().Add(-time.Hour)
@@ -53,16 +46,20 @@ func TestTheCampaignsFileIsReloadedWhenItChangesAndKeptWhenInvalid(t *testing.T)
 	}
 }
 
+// writeAt writes body to the file at path, modified at at.
+func writeAt(t *testing.T, path, body string, at time.Time) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, at, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestTheJourneysFileIsReloadedWhenItChangesAndKeptWhenInvalid(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "journeys.yaml")
-	write := func(body string, at time.Time) {
-		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(path, at, at); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(body string, at time.Time) { writeAt(t, path, body, at) }
 	one := "journeys:\n  - {name: a, entry: {on: [segflow.cart.product_added]}, steps: [{name: w, wait: 1h}]}\n"
 	two := one + "  - {name: b, entry: {on: [segflow.cart.product_added]}, steps: [{name: w, wait: 1h}]}\n"
 	base := time.Now().Add(-time.Hour)
