@@ -124,7 +124,6 @@ func TestTheCartJourneySendsEachStepOnceAcrossRestartsAndAPurchaseEndsIt(t *test
 	}
 }
 
-
 func stageChange(id, customer, from, to string, at time.Time) cloudevents.Event {
 	return testenv.Event(id, event.ProfileChanged, customer, at,
 		fmt.Sprintf(`{"customer":%q,"before":{"stage":%q},"after":{"stage":%q},"changed":["stage"]}`, customer, from, to))
