@@ -18,6 +18,7 @@ import (
 
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/money"
+	"github.com/segflow/segflow/pkg/points"
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
@@ -38,6 +39,8 @@ type ProfileView struct {
 	Traits   map[string]string `json:"traits"`
 	CLV      CLVView           `json:"clv"`
 	Activity ActivityView      `json:"activity"`
+	// Points is the customer's points balance (pkg/points) at At.
+	Points points.Balance `json:"points"`
 }
 
 // RFMView is a profile's RFM values, scores and segment; scores are 0 and the
@@ -97,6 +100,10 @@ func (s *Server) getProfile(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("read profile: %w", err)
 	}
 	p, cur := ps[0], ns.store.Currency()
+	bal, err := points.NewStore(s.rdb).Balance(r.Context(), c, T)
+	if err != nil {
+		return err
+	}
 	tags := p.Tags
 	if tags == nil {
 		tags = []string{}
@@ -112,6 +119,7 @@ func (s *Server) getProfile(w http.ResponseWriter, r *http.Request) error {
 			Orders: p.Orders, FirstPurchase: timePtr(p.First), LastPurchase: timePtr(p.Last), LastCart: timePtr(p.LastCart),
 			CartItems: p.CartItems, CartValue: money.Format(money.Micros(p.CartValue), cur),
 		},
+		Points: bal,
 	})
 	return nil
 }

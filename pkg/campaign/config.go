@@ -424,6 +424,11 @@ func (c *Campaign) compile(env *cel.Env, coupons map[string]*coupon.Definition) 
 			errs = append(errs, perrs...)
 			maps.Copy(a.params, over)
 		}
+		if a.typ == "points" {
+			for _, err := range checkPoints(a.params) {
+				fail("%s: action: %w", label, err)
+			}
+		}
 		// A variant whose action is no coupon carries none.
 		switch name := cmp.Or(v.Coupon, c.Coupon); {
 		case v.Coupon != "" && a.typ != "coupon":
@@ -455,6 +460,51 @@ func (c *Config) CompileStep(k *Campaign) error {
 		coupons[c.Coupons[i].Name] = &c.Coupons[i]
 	}
 	return errors.Join(k.compile(env, coupons)...)
+}
+
+// Parameters of a points action.
+const (
+	// ParamPoints is how many points a points action credits: a positive
+	// whole number.
+	ParamPoints = "points"
+	// ParamValid is how long they are valid (a Duration, "365d"); default
+	// points.DefaultValidity.
+	ParamValid = "valid"
+)
+
+// checkPoints checks the literal parameters of a points action; an
+// expression is checked by PointsOf on each trigger.
+func checkPoints(params map[string]param) []error {
+	var errs []error
+	switch p, ok := params[ParamPoints]; {
+	case !ok:
+		errs = append(errs, errors.New("params.points: missing; say how many points to credit"))
+	case p.prg == nil:
+		if n, err := strconv.ParseInt(p.text, 10, 64); err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("params.points: %q is not a positive whole number", p.text))
+		}
+	}
+	if p, ok := params[ParamValid]; ok && p.prg == nil {
+		if _, err := parseDuration(p.text); err != nil {
+			errs = append(errs, fmt.Errorf("params.valid: %q is not a duration (e.g. 365d)", p.text))
+		}
+	}
+	return errs
+}
+
+// PointsOf returns the points a points action's evaluated parameters credit
+// and how long they are valid (0: the ledger's default).
+func PointsOf(params map[string]string) (n int64, valid time.Duration, err error) {
+	n, err = strconv.ParseInt(params[ParamPoints], 10, 64)
+	if err != nil || n <= 0 {
+		return 0, 0, fmt.Errorf("params.points: %q is not a positive whole number", params[ParamPoints])
+	}
+	if v, ok := params[ParamValid]; ok {
+		if valid, err = parseDuration(v); err != nil {
+			return 0, 0, fmt.Errorf("params.valid: %q is not a duration", v)
+		}
+	}
+	return n, valid, nil
 }
 
 // CouponOf returns the coupon whose codes variant's triggers carry, or nil.

@@ -289,6 +289,12 @@ func TestParseErrors(t *testing.T) {
 		{"a negative daily budget is an error",
 			config("daily_budget: -1"), []string{`campaign "c": daily_budget: -1 is negative`}},
 
+		{"a points action without points is an error",
+			config("action: {type: points, params: {reason: vip}}"), []string{`campaign "c": variant "default": action: params.points: missing`}},
+		{"a points action of a fraction of a point is an error",
+			config(`action: {type: points, params: {points: "1.5"}}`), []string{`params.points: "1.5" is not a positive whole number`}},
+		{"a points action valid for no duration is an error",
+			config(`action: {type: points, params: {points: "10", valid: "a year"}}`), []string{`params.valid: "a year" is not a duration`}},
 		{"an unknown action type is an error",
 			config("action: {type: voucher}"), []string{`campaign "c": action: type: "voucher" is not one of coupon, points, message`}},
 		{"a CEL error in a parameter names it, with its position",

@@ -5,11 +5,13 @@ import (
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/segflow/segflow/pkg/points"
 )
 
 // Erase removes a customer's trigger state: exactly the keys of theirs that
 // the layout names (keys.go: waits, journey positions, decisions, sends, the sends of each
-// campaign in their last-send hash, exposures, conversions, habits, views)
+// campaign in their last-send hash, exposures, conversions, habits, views; and their points ledger)
 // and the timers of their waits in their shard of the timers (dueKey). Campaign statistics and
 // budget slots hold counts and hashed decision ids only, and stay. It
 // returns how many keys and timers it removed.
@@ -25,7 +27,7 @@ func Erase(ctx context.Context, rdb redis.UniversalClient, customer string) (int
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, fmt.Errorf("read trigger state to erase: %w", err)
 	}
-	del := fixedKeys(customer)
+	del := append(fixedKeys(customer), points.Keys(customer)...)
 	for _, campaign := range sent.Val() {
 		del = append(del, campaignSentKey(customer, campaign))
 	}

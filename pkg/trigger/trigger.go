@@ -45,6 +45,7 @@ import (
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/journey"
 	"github.com/segflow/segflow/pkg/keyspace"
+	"github.com/segflow/segflow/pkg/points"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 )
@@ -93,6 +94,7 @@ type Engine struct {
 	profiles  Profiles
 	out       Producer
 	coupons   *coupon.Store
+	points    *points.Store
 	// Decided, if set, is told of every decision published and of how late
 	// it was: the decision time minus the time it was due.
 	Decided func(d Decision, late time.Duration)
@@ -123,7 +125,7 @@ func (e *Engine) immediate(typ string) bool {
 
 // NewEngine returns an engine for the campaigns in cfg.
 func NewEngine(cfg *campaign.Config, rdb redis.UniversalClient, profiles Profiles, out Producer) *Engine {
-	return &Engine{campaigns: cfg, rdb: rdb, profiles: profiles, out: out, coupons: coupon.NewStore(rdb)}
+	return &Engine{campaigns: cfg, rdb: rdb, profiles: profiles, out: out, coupons: coupon.NewStore(rdb), points: points.NewStore(rdb)}
 }
 
 // wait is a campaign's pending delay for one customer.
@@ -265,6 +267,9 @@ func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event, 
 	if ev.Type() == event.OrderCompleted {
 		id, _ := data["order_id"].(string)
 		if err := e.convert(ctx, customer, id, ev.Time(), data); err != nil {
+			return err
+		}
+		if err := e.spend(ctx, customer, id, ev.Time(), data); err != nil {
 			return err
 		}
 		if code, _ := data["coupon"].(string); code != "" {
@@ -674,6 +679,9 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 		}
 		if code != "" {
 			d.Coupon = &issued
+		}
+		if err := e.credit(ctx, customer, id, d.Action, T); err != nil {
+			return false, err
 		}
 	}
 	if got == NoCoupon && why != "" {
