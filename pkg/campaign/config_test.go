@@ -168,7 +168,9 @@ func TestExampleParams(t *testing.T) {
 		{"the birthday coupon names its template; its code carries the value", "birthday_coupon", DefaultVariant, due("gold"),
 			map[string]string{"template": "happy_birthday"}},
 		{"VIP points are 500", "vip_points", DefaultVariant, Input{},
-			map[string]string{"points": "500", "reason": "vip"}},
+			map[string]string{"points": "500", "valid": "365d", "reason": "vip"}},
+		{"VIP points are 1000 for gold", "vip_points", DefaultVariant, Input{Profile: map[string]any{"tier": "gold"}},
+			map[string]string{"points": "1000", "valid": "365d", "reason": "vip"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
