@@ -143,13 +143,35 @@ func (s *Step) Campaign() *campaign.Campaign { return s.campaign }
 // "<name>@<version>".
 func (j *Journey) ID() string { return j.Name + "@" + strconv.Itoa(j.Version) }
 
+// CampaignPrefix begins every CampaignName.
+const CampaignPrefix = "journey:"
+
 // CampaignName is the campaign name of a step's decisions:
 // "journey:<name>@<version>/<step>"; of the journey's own entries, step "".
 func CampaignName(j *Journey, step string) string {
 	if step == "" {
-		return "journey:" + j.ID()
+		return CampaignPrefix + j.ID()
 	}
-	return "journey:" + j.ID() + "/" + step
+	return CampaignPrefix + j.ID() + "/" + step
+}
+
+// OfCampaign returns the journey, in c, of a campaign name that
+// CampaignName made; nil for any other name.
+func (c *Config) OfCampaign(name string) *Journey {
+	rest, ok := strings.CutPrefix(name, CampaignPrefix)
+	if !ok {
+		return nil
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	at := strings.LastIndexByte(id, '@')
+	if at < 0 {
+		return nil
+	}
+	v, err := strconv.Atoi(id[at+1:])
+	if err != nil {
+		return nil
+	}
+	return c.Get(id[:at], v)
 }
 
 // Step returns the step called name, or nil.

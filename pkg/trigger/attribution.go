@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segflow/segflow/pkg/coupon"
+	"github.com/segflow/segflow/pkg/journey"
 	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/money"
 )
@@ -129,7 +130,8 @@ func Campaigns(ctx context.Context, rdb redis.UniversalClient) ([]string, error)
 	var out []string
 	err := keyspace.Scan(ctx, rdb, statsPattern, func(found []string) error {
 		for _, k := range found {
-			if name, ok := statsCampaign(k); ok {
+			// Journeys' entries, steps and arms are reported as journeys.
+			if name, ok := statsCampaign(k); ok && !strings.HasPrefix(name, journey.CampaignPrefix) {
 				out = append(out, name)
 			}
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -69,6 +68,12 @@ type position struct {
 	Origin string `json:"origin,omitempty"`
 }
 
+// encode returns pos as it is stored.
+func (pos *position) encode() string {
+	b, _ := json.Marshal(pos) // of strings, times and JSON values only
+	return string(b)
+}
+
 // origin returns the customer pos began for.
 func (pos *position) origin(customer string) string {
 	if pos.Origin != "" {
@@ -127,6 +132,7 @@ func (e *Engine) journeyEvent(ctx context.Context, T time.Time, ev cloudevents.E
 			if err := e.endJourney(ctx, j, customer, &pos, EndedGoal); err != nil {
 				return err
 			}
+			raw[name] = pos.encode()
 			continue
 		}
 		exited := false
@@ -139,6 +145,7 @@ func (e *Engine) journeyEvent(ctx context.Context, T time.Time, ev cloudevents.E
 			if err := e.endJourney(ctx, j, customer, &pos, EndedExit); err != nil {
 				return err
 			}
+			raw[name] = pos.encode()
 			continue
 		}
 		s := j.Step(pos.Step)
@@ -149,6 +156,7 @@ func (e *Engine) journeyEvent(ctx context.Context, T time.Time, ev cloudevents.E
 			if err := e.advance(ctx, T, j, customer, &pos, j.After(s.Name, s.WaitFor.Then), ev.Time(), prof, moves{}); err != nil {
 				return err
 			}
+			raw[name] = pos.encode()
 		}
 	}
 	for i := range e.journeys.Journeys {
@@ -173,16 +181,14 @@ func (e *Engine) journeyEvent(ctx context.Context, T time.Time, ev cloudevents.E
 			if err := e.savePosition(ctx, j, customer, &pos, m); err != nil {
 				return err
 			}
-			b, _ := json.Marshal(pos)
-			raw[j.Name] = string(b)
+			raw[j.Name] = pos.encode()
 			continue
 		}
 		m.exposed = []string{journey.CampaignName(j, "")}
 		if err := e.advance(ctx, T, j, customer, &pos, "", ev.Time(), prof, m); err != nil {
 			return err
 		}
-		b, _ := json.Marshal(pos)
-		raw[j.Name] = string(b)
+		raw[j.Name] = pos.encode()
 	}
 	return nil
 }
@@ -266,14 +272,10 @@ func (e *Engine) endJourney(ctx context.Context, j *journey.Journey, customer st
 
 // savePosition writes pos, its timer and the counts of m in one pipeline.
 func (e *Engine) savePosition(ctx context.Context, j *journey.Journey, customer string, pos *position, m moves) error {
-	b, err := json.Marshal(pos)
-	if err != nil {
-		return fmt.Errorf("encode journey position: %w", err)
-	}
 	timer := member(journeyTimer+j.Name, customer)
 	stats := journeyStatsKey(j.ID())
 	pipe := e.rdb.Pipeline()
-	pipe.HSet(ctx, journeysKey(customer), j.Name, b)
+	pipe.HSet(ctx, journeysKey(customer), j.Name, pos.encode())
 	if pos.Ended == "" {
 		pipe.ZAdd(ctx, dueKey(customer), redis.Z{Score: float64(pos.Due.UnixMilli()), Member: timer})
 	} else {
@@ -315,7 +317,7 @@ func (e *Engine) fireJourney(ctx context.Context, T time.Time, name, customer st
 	if j == nil {
 		return e.endJourney(ctx, &journey.Journey{Name: name, Version: pos.Version}, customer, &pos, EndedRemoved)
 	}
-	if j.Goal != nil && slices.Contains(j.Goal.On, event.OrderCompleted) && prof.Last.After(pos.Entered) {
+	if j.Goal != nil && j.Goal.When == "" && slices.Contains(j.Goal.On, event.OrderCompleted) && prof.Last.After(pos.Entered) {
 		// Bought since the entry, whether or not the order's event has come.
 		return e.endJourney(ctx, j, customer, &pos, EndedGoal)
 	}
@@ -376,17 +378,7 @@ func (e *Engine) attribution(name string) (time.Duration, bool) {
 	if c := e.campaign(name); c != nil {
 		return time.Duration(c.Attribution), true
 	}
-	rest, ok := strings.CutPrefix(name, "journey:")
-	if !ok || e.journeys == nil {
-		return 0, false
-	}
-	id, _, _ := strings.Cut(rest, "/")
-	at := strings.LastIndexByte(id, '@')
-	if at < 0 {
-		return 0, false
-	}
-	v, err := strconv.Atoi(id[at+1:])
-	if j := e.journeys.Get(id[:at], v); err == nil && j != nil {
+	if j := e.journeys.OfCampaign(name); j != nil {
 		return time.Duration(j.Attribution), true
 	}
 	return 0, false

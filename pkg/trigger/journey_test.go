@@ -122,6 +122,10 @@ func TestTheCartJourneySendsEachStepOnceAcrossRestartsAndAPurchaseEndsIt(t *test
 	if fmt.Sprint(counts) != fmt.Sprint(want) {
 		t.Fatalf("counts %v, want %v", counts, want)
 	}
+	// Journeys are reported as journeys, not among the campaigns.
+	if names, err := trigger.Campaigns(context.Background(), e.rdb); err != nil || len(names) != 0 {
+		t.Errorf("campaigns %v (%v), want none", names, err)
+	}
 }
 
 func stageChange(id, customer, from, to string, at time.Time) cloudevents.Event {
