@@ -272,6 +272,11 @@ func (e *Engine) endJourney(ctx context.Context, j *journey.Journey, customer st
 
 // savePosition writes pos, its timer and the counts of m in one pipeline.
 func (e *Engine) savePosition(ctx context.Context, j *journey.Journey, customer string, pos *position, m moves) error {
+	if pos.Ended != "" {
+		// An ended position is kept for the re-entry rule, which needs only
+		// its entry.
+		pos.Event, pos.Change = nil, nil
+	}
 	timer := member(journeyTimer+j.Name, customer)
 	stats := journeyStatsKey(j.ID())
 	pipe := e.rdb.Pipeline()

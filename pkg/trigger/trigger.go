@@ -15,13 +15,20 @@
 // its outcome and is announced again with the same CloudEvent id, which
 // consumers dedup on.
 //
+// Journeys (pkg/journey) run on the same machinery: a send step is decided
+// as a campaign, with the guards, and a customer's place in a journey waits
+// on the same timers (journey.go). A trigger whose action is points credits
+// the customer's ledger, and an order's points_spent spends from it
+// (pkg/points).
+//
 // Keys (keys.go), per customer c (hash-tagged like the profile's, pkg/keys): tr:{c}:pending (hash
-// campaign -> wait), tr:{c}:decided (hash decision id -> outcome), tr:{c}:sent
+// campaign -> wait), tr:{c}:journeys (hash journey -> position), tr:{c}:decided (hash decision id -> outcome), tr:{c}:sent
 // and tr:{c}:sent:<campaign> (zsets of send times), tr:{c}:last (hash campaign
 // -> last send), tr:{c}:merged (the customer c was merged into, see
 // follow.go). Timers: in 256 shards by customer ([keys.Shard]),
-// tr:{#timers.<n>.<k>}:due (zset "<campaign>\x00<customer>" -> due ms); Due
-// reads the earliest of every shard in one pipeline.
+// tr:{#timers.<n>.<k>}:due (zset "<campaign>\x00<customer>", or for a
+// journey "\x1ejourney:<name>\x00<customer>", -> due ms); Due reads the
+// earliest of every shard in one pipeline.
 package trigger
 
 import (
