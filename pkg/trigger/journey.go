@@ -109,6 +109,9 @@ func (e *Engine) journeyEvent(ctx context.Context, T time.Time, ev cloudevents.E
 	if err != nil {
 		return fmt.Errorf("read journey positions: %w", err)
 	}
+	if !e.entered(typ) && !inFlight(raw) {
+		return nil // an exit or goal of a customer in no journey: no profile to read
+	}
 	prof, err := e.profileOf(ctx, T, customer)
 	if err != nil {
 		return err
@@ -210,6 +213,28 @@ func (e *Engine) journeyType(typ string) bool {
 			if s.WaitFor != nil && slices.Contains(s.WaitFor.On, typ) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// entered tells whether an event of type typ enters a journey that takes
+// entries.
+func (e *Engine) entered(typ string) bool {
+	for i := range e.journeys.Journeys {
+		if j := &e.journeys.Journeys[i]; !j.Retired && slices.Contains(j.Entry.On, typ) {
+			return true
+		}
+	}
+	return false
+}
+
+// inFlight tells whether any of the positions raw is in flight.
+func inFlight(raw map[string]string) bool {
+	for _, v := range raw {
+		var pos position
+		if json.Unmarshal([]byte(v), &pos) == nil && pos.Ended == "" {
+			return true
 		}
 	}
 	return false

@@ -20,7 +20,8 @@ type discard struct{}
 func (discard) WriteMessages(context.Context, ...kafka.Message) error { return nil }
 
 // BenchmarkJourney measures a customer's entry into a journey that waits
-// an hour, and the wait's end with its send, per customer, beside the
+// an hour, the wait's end with its send, and an event of an exit's type of
+// a customer in no journey, per customer, beside the
 // baseline of one round trip to the same Redis (an HGETALL of a small
 // hash): the ratios are the journey's cost in round trips. Decisions go to
 // a producer that discards them (the Kafka write is a campaign's too).
@@ -36,6 +37,7 @@ func BenchmarkJourney(b *testing.B) {
   - name: bench
     entry: {on: [segflow.cart.product_added]}
     goal: {on: [segflow.purchase.order_completed]}
+    exit: [{on: [segflow.identify.identify], when: "!profile.consent.email"}]
     steps:
       - {name: wait, wait: 1h}
       - {name: mail, send: {channel: email, action: {type: message, params: {template: t}}}}
@@ -70,6 +72,14 @@ func BenchmarkJourney(b *testing.B) {
 			}
 			if n == 0 {
 				break
+			}
+		}
+	})
+	// An identify (an exit's event type) of a customer in no journey.
+	b.Run("exit-event-of-no-journey", func(b *testing.B) {
+		for i := range b.N {
+			if err := en.Handle(ctx, t0, identify(fmt.Sprint("n", i), true)); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})
