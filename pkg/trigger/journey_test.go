@@ -12,6 +12,7 @@ import (
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/journey"
+	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/stream"
 	"github.com/segflow/segflow/pkg/testenv"
 	"github.com/segflow/segflow/pkg/trigger"
@@ -418,8 +419,12 @@ func TestErasingACustomerRemovesTheirJourneysAndTimers(t *testing.T) {
 	if n, err := trigger.Backlog(context.Background(), e.rdb, farFuture); err != nil || n != 0 {
 		t.Fatalf("backlog %d (%v) after the erasure, want 0", n, err)
 	}
-	if left, err := e.rdb.Keys(context.Background(), "tr:{ann}*").Result(); err != nil || len(left) != 0 {
-		t.Fatalf("keys left %v (%v)", left, err)
+	var left []string
+	for _, match := range []string{"tr:{ann}*", "pt:{ann}*"} { // the profile's are the profile store's to erase
+		err = keyspace.Scan(context.Background(), e.rdb, match, func(keys []string) error { left = append(left, keys...); return nil })
+		if err != nil || len(left) != 0 {
+			t.Fatalf("keys left %v (%v)", left, err)
+		}
 	}
 	e.tick(en, t0.Add(2*time.Hour))
 	e.decisions(trigger.TopicTriggers, 0)
