@@ -21,7 +21,10 @@ type JourneyResult struct {
 	Retired bool             `json:"retired,omitempty"`
 	Entered CampaignResult   `json:"entered"`
 	Ended   map[string]int64 `json:"ended"`
-	Steps   []StepResult     `json:"steps"`
+	// InFlight is how many treated customers are still in the journey: the
+	// version can be removed from the file once it is 0.
+	InFlight int64        `json:"in_flight"`
+	Steps    []StepResult `json:"steps"`
 }
 
 // StepResult is one step's results: how many customers reached it and, for
@@ -88,9 +91,13 @@ func (s *Server) getJourneys(w http.ResponseWriter, r *http.Request) error {
 			return s.campaignResult(name, append(slices.DeleteFunc(res, func(r trigger.Result) bool { return r.Group == trigger.Held }), held...)).Treated, nil
 		}
 		jr := JourneyResult{Journey: j.Name, Version: j.Version, Retired: j.Retired, Entered: s.campaignResult(entry, res), Ended: map[string]int64{}}
+		jr.InFlight = jr.Entered.Treated.Decided
 		for k, n := range counts {
 			if how, ok := strings.CutPrefix(k, "ended|"); ok {
 				jr.Ended[how] = n
+				if how != string(trigger.EndedHoldout) {
+					jr.InFlight -= n
+				}
 			}
 		}
 		for _, st := range j.Steps {

@@ -35,6 +35,11 @@ journeys:
           - {name: b, weight: 1, next: mail_b}
       - {name: mail_a, send: {channel: email, action: {type: message, params: {template: a}}}, next: end}
       - {name: mail_b, send: {channel: email, action: {type: message, params: {template: b}}}}
+  - name: later
+    entry: {on: [segflow.cart.product_added]}
+    steps:
+      - {name: wait, wait: 7d}
+      - {name: mail, send: {channel: email, action: {type: message, params: {template: later}}}}
 `
 
 // TestJourneyResultsCountEachStepAndArmAgainstTheJourneysHoldout runs 60
@@ -119,8 +124,11 @@ func TestJourneyResultsCountEachStepAndArmAgainstTheJourneysHoldout(t *testing.T
 	e.url = hs.URL
 	var got struct{ Journeys []api.JourneyResult }
 	e.get(t, "/v1/journeys", &got)
-	if len(got.Journeys) != 1 {
+	if len(got.Journeys) != 2 {
 		t.Fatalf("journeys %+v", got.Journeys)
+	}
+	if l := got.Journeys[1]; l.Journey != "later" || l.Entered.Treated.Decided != n || l.InFlight != n || l.Steps[0].Reached != n || l.Steps[1].Reached != 0 {
+		t.Errorf("later: %+v, want all %d entered, in flight, waiting", l, n)
 	}
 	j := got.Journeys[0]
 	rate := func(t tally) float64 { return float64(t.bought) / float64(t.n) }
@@ -132,7 +140,7 @@ func TestJourneyResultsCountEachStepAndArmAgainstTheJourneysHoldout(t *testing.T
 	}
 	// The journey has no wait: the treated are through it before they buy,
 	// and their purchases count as conversions, not as goals.
-	if j.Ended["holdout"] != held.n || j.Ended["end"] != treated.n || j.Ended["goal"] != 0 {
+	if j.Ended["holdout"] != held.n || j.Ended["end"] != treated.n || j.Ended["goal"] != 0 || j.InFlight != 0 {
 		t.Errorf("ended %v, want %d held out and %d through", j.Ended, held.n, treated.n)
 	}
 	if len(j.Steps) != 3 || j.Steps[0].Reached != treated.n || len(j.Steps[0].Arms) != 2 {
