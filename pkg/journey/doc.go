@@ -9,7 +9,10 @@
 // When). A share Holdout of customers, chosen by a hash of the journey and
 // the customer (campaign.Assign), is held out: they enter, send nothing, and
 // are the control that the journey's and each step's conversions are
-// compared with.
+// compared with. Entry.When sees the profile as the trigger service reads it
+// when the entry event comes, which may be before the profile-updater has
+// applied that event: test the event's data there, and the profile in an if
+// step after a wait.
 //
 // The steps run in order unless a step names its Next ("end" ends the
 // journey). A step is one of:
