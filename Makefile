@@ -7,13 +7,13 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 2m
 FUZZ_IDS ?= 20000
 
-## run: the whole pipeline in one process (collector on 127.0.0.1:8080, profile-updater, trigger with the example campaigns, the example waterfall), embedded Kafka and Redis
+## run: the whole pipeline in one process (collector on 127.0.0.1:8080, profile-updater, trigger with the example campaigns and journeys, the example waterfall), embedded Kafka and Redis
 run:
-	$(GO) run ./services/segflow run --log-format console --campaigns deploy/campaigns.yaml --waterfall deploy/waterfall.yaml
+	$(GO) run ./services/segflow run --log-format console --campaigns deploy/campaigns.yaml --journeys deploy/journeys.yaml --waterfall deploy/waterfall.yaml
 
 ## demo: make run with the bundled CDNOW sample loaded in event time (18 months, 2,357 customers), the clock a week after it: open http://localhost:8080/dashboard/#token=dev once it logs "CDNOW sample loaded"
 demo:
-	$(GO) run ./services/segflow run --demo --log-format console --campaigns deploy/campaigns.yaml
+	$(GO) run ./services/segflow run --demo --log-format console --campaigns deploy/campaigns.yaml --journeys deploy/journeys.yaml
 
 # CLUSTER_PKGS are the packages whose tests test-cluster runs on a Redis
 # Cluster, but for CLUSTER_SKIP: tests that use no Redis (the reference

@@ -45,6 +45,7 @@ import (
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/health"
 	"github.com/segflow/segflow/pkg/index"
+	"github.com/segflow/segflow/pkg/journey"
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
@@ -61,6 +62,8 @@ type Config struct {
 	// Campaigns lists the campaigns whose results are reported. Nil reports
 	// every campaign with recorded results.
 	Campaigns func() []string
+	// Journeys gives the journeys whose results are reported; nil reports none.
+	Journeys func() *journey.Config
 	// MaxPage is the largest page of members. Default 1000.
 	MaxPage int
 	// Views gives the population view of a namespace (pkg/view), which
@@ -230,6 +233,7 @@ func (s *Server) routes() []route {
 		{pattern: "GET /v1/broadcasts", h: s.getBroadcasts},
 		{pattern: "GET /v1/broadcasts/{id}", h: s.getBroadcast},
 		{pattern: "DELETE /v1/broadcasts/{id}", h: s.deleteBroadcast, scope: ScopeAdmin},
+		{pattern: "GET /v1/journeys", h: s.getJourneys},
 	}
 }
 

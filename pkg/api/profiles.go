@@ -18,6 +18,7 @@ import (
 
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/money"
+	"github.com/segflow/segflow/pkg/points"
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
@@ -41,6 +42,8 @@ type ProfileView struct {
 	Traits    map[string]any  `json:"traits"`
 	CLV       CLVView         `json:"clv"`
 	Activity  ActivityView    `json:"activity"`
+	// Points is the customer's points balance (pkg/points) at At.
+	Points points.Balance `json:"points"`
 	// Predicted is absent without a fitted model or purchases.
 	Predicted *PredictedView `json:"predicted,omitempty"`
 }
@@ -129,6 +132,10 @@ func (s *Server) getProfile(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("read profile: %w", err)
 	}
 	p, cur := ps[0], ns.store.Currency()
+	bal, err := points.NewStore(s.rdb).Balance(r.Context(), c, T)
+	if err != nil {
+		return err
+	}
 	tags := p.Tags
 	if tags == nil {
 		tags = []string{}
@@ -145,6 +152,7 @@ func (s *Server) getProfile(w http.ResponseWriter, r *http.Request) error {
 			CartItems: p.CartItems, CartValue: money.Format(money.Micros(p.CartValue), cur),
 		},
 		Predicted: predictedView(p.Predicted, cur),
+		Points:    bal,
 	})
 	return nil
 }

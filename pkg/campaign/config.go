@@ -35,6 +35,10 @@ const (
 	// KindBroadcast is entered only by broadcasts to an audience
 	// (pkg/broadcast), never by a customer's own events.
 	KindBroadcast = "broadcast"
+	// KindJourney is the kind of a journey's send step (pkg/journey): the
+	// journey enters it, so it has no entry events or delay of its own, and
+	// a campaigns file cannot declare one.
+	KindJourney = "journey"
 )
 
 var (
@@ -303,6 +307,10 @@ func (c *Config) compile() error {
 			errs = append(errs, fmt.Errorf("%s: name: used by an earlier campaign", label))
 		}
 		seen[k.Name] = true
+		if k.Kind == KindJourney {
+			errs = append(errs, fmt.Errorf("%s: kind: journey steps are declared in a journeys file", label))
+			continue
+		}
 		for _, err := range k.compile(env, coupons) {
 			errs = append(errs, fmt.Errorf("%s: %w", label, err))
 		}
@@ -325,7 +333,8 @@ func (c *Campaign) compile(env *cel.Env, coupons map[string]*coupon.Definition) 
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
 	byTime := c.Kind == KindBirthday || c.Kind == KindHabit
-	if !slices.Contains(kinds, c.Kind) {
+	journey := c.Kind == KindJourney
+	if !slices.Contains(kinds, c.Kind) && !journey {
 		fail("kind: %q is not one of %s", c.Kind, strings.Join(kinds, ", "))
 	}
 	if c.Kind == KindCartAbandon && c.Delay == 0 {
@@ -337,7 +346,9 @@ func (c *Campaign) compile(env *cel.Env, coupons map[string]*coupon.Definition) 
 	case c.Kind == KindBroadcast && len(c.On) > 0:
 		fail("on: a broadcast campaign is entered by broadcasts, not by events")
 	case c.Kind == KindBroadcast:
-	case !byTime && len(c.On) == 0:
+	case journey && (len(c.On) > 0 || c.Delay != 0 || len(c.CancelOn) > 0):
+		fail("on, delay, cancel_on: a journey step is entered by its journey")
+	case !byTime && !journey && len(c.On) == 0:
 		fail("on: missing; list the event types that enter the campaign")
 	}
 	errs = append(errs, checkTypes("on", c.On)...)
@@ -424,6 +435,11 @@ func (c *Campaign) compile(env *cel.Env, coupons map[string]*coupon.Definition) 
 			errs = append(errs, perrs...)
 			maps.Copy(a.params, over)
 		}
+		if a.typ == "points" {
+			for _, err := range checkPoints(a.params) {
+				fail("%s: action: %w", label, err)
+			}
+		}
 		// A variant whose action is no coupon carries none.
 		switch name := cmp.Or(v.Coupon, c.Coupon); {
 		case v.Coupon != "" && a.typ != "coupon":
@@ -437,6 +453,69 @@ func (c *Campaign) compile(env *cel.Env, coupons map[string]*coupon.Definition) 
 		c.actions[v.Name] = a
 	}
 	return errs
+}
+
+// CompileStep checks a journey's send step, given as a campaign of kind
+// KindJourney, fills in its defaults and compiles its expressions. Its coupon
+// is one of c's, which must come from Parse or Load.
+func (c *Config) CompileStep(k *Campaign) error {
+	env, err := celEnv()
+	if err != nil {
+		return fmt.Errorf("build CEL environment: %w", err)
+	}
+	if k.Kind != KindJourney {
+		return fmt.Errorf("kind: %q is not %s", k.Kind, KindJourney)
+	}
+	coupons := map[string]*coupon.Definition{}
+	for i := range c.Coupons {
+		coupons[c.Coupons[i].Name] = &c.Coupons[i]
+	}
+	return errors.Join(k.compile(env, coupons)...)
+}
+
+// Parameters of a points action.
+const (
+	// ParamPoints is how many points a points action credits: a positive
+	// whole number.
+	ParamPoints = "points"
+	// ParamValid is how long they are valid (a Duration, "365d"); default
+	// points.DefaultValidity.
+	ParamValid = "valid"
+)
+
+// checkPoints checks the literal parameters of a points action; an
+// expression is checked by PointsOf on each trigger.
+func checkPoints(params map[string]param) []error {
+	var errs []error
+	switch p, ok := params[ParamPoints]; {
+	case !ok:
+		errs = append(errs, errors.New("params.points: missing; say how many points to credit"))
+	case p.prg == nil:
+		if n, err := strconv.ParseInt(p.text, 10, 64); err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("params.points: %q is not a positive whole number", p.text))
+		}
+	}
+	if p, ok := params[ParamValid]; ok && p.prg == nil {
+		if _, err := parseDuration(p.text); err != nil {
+			errs = append(errs, fmt.Errorf("params.valid: %q is not a duration (e.g. 365d)", p.text))
+		}
+	}
+	return errs
+}
+
+// PointsOf returns the points a points action's evaluated parameters credit
+// and how long they are valid (0: the ledger's default).
+func PointsOf(params map[string]string) (n int64, valid time.Duration, err error) {
+	n, err = strconv.ParseInt(params[ParamPoints], 10, 64)
+	if err != nil || n <= 0 {
+		return 0, 0, fmt.Errorf("params.points: %q is not a positive whole number", params[ParamPoints])
+	}
+	if v, ok := params[ParamValid]; ok {
+		if valid, err = parseDuration(v); err != nil {
+			return 0, 0, fmt.Errorf("params.valid: %q is not a duration", v)
+		}
+	}
+	return n, valid, nil
 }
 
 // CouponOf returns the coupon whose codes variant's triggers carry, or nil.

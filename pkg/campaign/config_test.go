@@ -172,7 +172,9 @@ func TestExampleParams(t *testing.T) {
 		{"the birthday coupon names its template; its code carries the value", "birthday_coupon", DefaultVariant, due("gold"),
 			map[string]string{"template": "happy_birthday"}},
 		{"VIP points are 500", "vip_points", DefaultVariant, Input{},
-			map[string]string{"points": "500", "reason": "vip"}},
+			map[string]string{"points": "500", "valid": "365d", "reason": "vip"}},
+		{"VIP points are 1000 for gold", "vip_points", DefaultVariant, Input{Profile: map[string]any{"tier": "gold"}},
+			map[string]string{"points": "1000", "valid": "365d", "reason": "vip"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -295,6 +297,12 @@ func TestParseErrors(t *testing.T) {
 		{"a negative daily budget is an error",
 			config("daily_budget: -1"), []string{`campaign "c": daily_budget: -1 is negative`}},
 
+		{"a points action without points is an error",
+			config("action: {type: points, params: {reason: vip}}"), []string{`campaign "c": variant "default": action: params.points: missing`}},
+		{"a points action of a fraction of a point is an error",
+			config(`action: {type: points, params: {points: "1.5"}}`), []string{`params.points: "1.5" is not a positive whole number`}},
+		{"a points action valid for no duration is an error",
+			config(`action: {type: points, params: {points: "10", valid: "a year"}}`), []string{`params.valid: "a year" is not a duration`}},
 		{"an unknown action type is an error",
 			config("action: {type: voucher}"), []string{`campaign "c": action: type: "voucher" is not one of coupon, points, message`}},
 		{"a CEL error in a parameter names it, with its position",
@@ -522,7 +530,7 @@ func TestMatches(t *testing.T) {
 }
 
 func TestABroadcastEntersAnyCampaignAndABroadcastCampaignNothingElse(t *testing.T) {
-	c, err := Parse([]byte(config() + "  - {name: b, kind: broadcast, channel: email, action: {type: points}}\n"))
+	c, err := Parse([]byte(config() + "  - {name: b, kind: broadcast, channel: email, action: {type: points, params: {points: \"100\"}}}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

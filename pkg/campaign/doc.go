@@ -25,6 +25,10 @@
 // customer gets no trigger but the decision is recorded for lift; the others
 // get their variant's action with its Params evaluated.
 //
+// A journey (pkg/journey) chains steps; each of its send steps is decided
+// as a campaign of kind KindJourney, checked by Config.CompileStep, with the
+// same guards, and its branches and exits are Conditions.
+//
 // # Expressions
 //
 // When and the parameters written "${expr}" are CEL (https://cel.dev) over

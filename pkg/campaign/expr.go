@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
@@ -49,6 +50,54 @@ func newEnv() (*cel.Env, error) {
 		cel.OptionalTypes(),
 		cel.CrossTypeNumericComparisons(true),
 	)
+}
+
+// celEnv is newEnv built once, for the conditions and steps of journeys.
+var celEnv = sync.OnceValues(newEnv)
+
+// Condition is a compiled CEL condition over an Input, as a campaign's When
+// is: journeys branch and exit on them.
+type Condition struct {
+	text string
+	prg  cel.Program
+}
+
+// NewCondition compiles expr, a bool over event, profile and change; its
+// problems name field. An empty expr is nil, which always holds.
+func NewCondition(field, expr string) (*Condition, error) {
+	if expr == "" {
+		return nil, nil
+	}
+	env, err := celEnv()
+	if err != nil {
+		return nil, fmt.Errorf("build CEL environment: %w", err)
+	}
+	prg, err := compileExpr(env, field, expr, cel.BoolType)
+	if err != nil {
+		return nil, err
+	}
+	return &Condition{text: expr, prg: prg}, nil
+}
+
+// Holds reports whether c holds for in. A nil Condition always holds; an
+// error is an expression that failed on in (a missing key, the cost limit).
+func (c *Condition) Holds(in Input) (bool, error) {
+	if c == nil {
+		return true, nil
+	}
+	v, _, err := c.prg.Eval(in.vars())
+	if err != nil {
+		return false, err
+	}
+	return v == types.True, nil
+}
+
+// String returns the expression as written.
+func (c *Condition) String() string {
+	if c == nil {
+		return ""
+	}
+	return c.text
 }
 
 // compileExpr compiles expr, which must be of one of the types want. Its

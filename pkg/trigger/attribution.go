@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segflow/segflow/pkg/coupon"
+	"github.com/segflow/segflow/pkg/journey"
 	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/money"
 )
@@ -61,14 +62,14 @@ func (e *Engine) convert(ctx context.Context, customer, orderID string, at time.
 	}
 	revenue := orderTotal(data)
 	for name, v := range exposed {
-		c := e.campaign(name)
+		window, ok := e.attribution(name)
 		parts := strings.SplitN(v, "|", 3)
-		if c == nil || len(parts) != 3 {
+		if !ok || len(parts) != 3 {
 			continue
 		}
 		ms, _ := strconv.ParseInt(parts[0], 10, 64)
 		from := time.UnixMilli(ms)
-		if at.Before(from) || at.After(from.Add(time.Duration(c.Attribution))) {
+		if at.Before(from) || at.After(from.Add(window)) {
 			continue
 		}
 		added, err := e.rdb.SAdd(ctx, convertedKey(customer), name+"|"+orderID).Result()
@@ -129,7 +130,8 @@ func Campaigns(ctx context.Context, rdb redis.UniversalClient) ([]string, error)
 	var out []string
 	err := keyspace.Scan(ctx, rdb, statsPattern, func(found []string) error {
 		for _, k := range found {
-			if name, ok := statsCampaign(k); ok {
+			// Journeys' entries, steps and arms are reported as journeys.
+			if name, ok := statsCampaign(k); ok && !strings.HasPrefix(name, journey.CampaignPrefix) {
 				out = append(out, name)
 			}
 		}

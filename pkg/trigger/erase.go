@@ -5,11 +5,13 @@ import (
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/segflow/segflow/pkg/points"
 )
 
 // Erase removes a customer's trigger state: exactly the keys of theirs that
-// the layout names (keys.go: waits, decisions, sends, the sends of each
-// campaign in their last-send hash, exposures, conversions, habits, views)
+// the layout names (keys.go: waits, journey positions, decisions, sends, the sends of each
+// campaign in their last-send hash, exposures, conversions, habits, views; and their points ledger)
 // and the timers of their waits in their shard of the timers (dueKey). Campaign statistics and
 // budget slots hold counts and hashed decision ids only, and stay. It
 // returns how many keys and timers it removed.
@@ -21,16 +23,20 @@ func Erase(ctx context.Context, rdb redis.UniversalClient, customer string) (int
 	pipe := rdb.Pipeline()
 	waits := pipe.HKeys(ctx, pendingKey(customer))
 	sent := pipe.HKeys(ctx, lastKey(customer))
+	journeys := pipe.HKeys(ctx, journeysKey(customer))
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, fmt.Errorf("read trigger state to erase: %w", err)
 	}
-	del := fixedKeys(customer)
+	del := append(fixedKeys(customer), points.Keys(customer)...)
 	for _, campaign := range sent.Val() {
 		del = append(del, campaignSentKey(customer, campaign))
 	}
 	timers := make([]any, len(waits.Val()))
 	for i, campaign := range waits.Val() {
 		timers[i] = member(campaign, customer)
+	}
+	for _, name := range journeys.Val() {
+		timers = append(timers, member(journeyTimer+name, customer))
 	}
 	pipe = rdb.Pipeline()
 	deleted := pipe.Del(ctx, del...)

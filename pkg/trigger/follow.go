@@ -122,8 +122,13 @@ func (m *moved) empty() bool {
 // follow moves the trigger state of customer from to customer into (see the
 // comment at the top of this file). Doing it again changes nothing.
 func (e *Engine) follow(ctx context.Context, from, into string) error {
+	if err := e.rdb.Set(ctx, mergedKey(from), into, 0).Err(); err != nil {
+		return fmt.Errorf("mark a merged customer: %w", err)
+	}
+	if err := e.followJourneys(ctx, from, into); err != nil {
+		return err
+	}
 	pipe := e.rdb.Pipeline()
-	pipe.Set(ctx, mergedKey(from), into, 0)
 	pending := pipe.HGetAll(ctx, pendingKey(from))
 	decided := pipe.HGetAll(ctx, decidedKey(from))
 	sent := pipe.ZRangeWithScores(ctx, sentKey(from), 0, -1)

@@ -22,6 +22,10 @@ func convertedKey(c string) string { return customerKey(c, "converted") }
 func buysKey(c string) string      { return customerKey(c, "buys") }
 func viewsKey(c string) string     { return customerKey(c, "views") }
 
+// journeysKey holds c's places in journeys: hash journey name -> position
+// (journey.go).
+func journeysKey(c string) string { return customerKey(c, "journeys") }
+
 // mergedKey holds the customer an anonymous customer c was merged into.
 func mergedKey(c string) string { return customerKey(c, "merged") }
 
@@ -33,7 +37,7 @@ func campaignSentKey(c, campaign string) string {
 
 // fixedKeys are c's keys whose names do not depend on campaigns.
 func fixedKeys(c string) []string {
-	return append(stateKeys(c), mergedKey(c))
+	return append(stateKeys(c), mergedKey(c), journeysKey(c))
 }
 
 // stateKeys are c's keys whose names do not depend on campaigns and that a
@@ -83,6 +87,14 @@ func statsCampaign(key string) (string, bool) {
 	campaign, err := keys.Untag(tag)
 	return campaign, err == nil
 }
+
+// journeyStatsKey holds the counts of a journey version (journey.ID): hash
+// "<step>|reached", "<step>:<arm>|reached", "ended|<how>" -> count.
+func journeyStatsKey(id string) string { return keys.Shared(prefix, "jstats:"+keys.Tag(id)) }
+
+// journeyTimer prefixes the journey name in a journey's timer member
+// (member(journeyTimer+name, c)), which no campaign name begins with.
+const journeyTimer = "\x1ejourney:"
 
 // budgetKey holds a campaign's daily budget slots of one day.
 func budgetKey(campaign, day string) string {

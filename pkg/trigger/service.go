@@ -14,6 +14,7 @@ import (
 
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/journey"
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/stream"
 )
@@ -32,6 +33,9 @@ type Config struct {
 	// CampaignsFile, if set, is watched: when it changes the campaigns are
 	// loaded again, and kept as they were if the new file is invalid.
 	CampaignsFile string
+	// JourneysFile, if set, is watched likewise: its journeys (pkg/journey)
+	// are loaded again, against the campaigns running, when it changes.
+	JourneysFile string
 	// Lag, if set, receives the group's lag (see stream.Consumer).
 	Lag *stream.LagMetrics
 	// Broadcasts, if set, is stepped between batches with the engine's
@@ -52,6 +56,7 @@ type Service struct {
 	log     *zap.Logger
 	m       *metrics
 	modTime time.Time
+	jmod    time.Time // of JourneysFile
 	checked time.Time
 }
 
@@ -229,32 +234,56 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 // reloadEvery is how often the campaigns file is checked for changes.
 const reloadEvery = 2 * time.Second
 
-// reload loads the campaigns file again if it changed since it was loaded.
+// reload loads the campaigns and journeys files again if they changed since
+// they were loaded.
 func (s *Service) reload() {
-	if s.cfg.CampaignsFile == "" || time.Since(s.checked) < reloadEvery {
+	if s.cfg.CampaignsFile == "" && s.cfg.JourneysFile == "" || time.Since(s.checked) < reloadEvery {
 		return
 	}
 	s.checked = time.Now()
-	st, err := os.Stat(s.cfg.CampaignsFile)
+	if s.changed(s.cfg.CampaignsFile, &s.modTime) {
+		cfg, err := campaign.Load(s.cfg.CampaignsFile)
+		if err != nil {
+			s.m.reloads.WithLabelValues("invalid").Inc()
+			s.log.Error("campaigns file changed but is invalid; keeping the campaigns running", zap.Error(err))
+		} else {
+			s.engine.SetCampaigns(cfg)
+			s.m.reloads.WithLabelValues("ok").Inc()
+			s.log.Info("campaigns reloaded", zap.Int("campaigns", len(cfg.Campaigns)))
+		}
+	}
+	if s.changed(s.cfg.JourneysFile, &s.jmod) {
+		cfg, err := journey.Load(s.cfg.JourneysFile, s.engine.campaigns)
+		if err != nil {
+			s.m.reloads.WithLabelValues("invalid").Inc()
+			s.log.Error("journeys file changed but is invalid; keeping the journeys running", zap.Error(err))
+			return
+		}
+		s.engine.SetJourneys(cfg)
+		s.m.reloads.WithLabelValues("ok").Inc()
+		s.log.Info("journeys reloaded", zap.Int("journeys", len(cfg.Journeys)))
+	}
+}
+
+// changed reports whether the file at path was modified after *mod, the
+// time it was last seen modified, and moves *mod on. The first look only
+// records the time: the file was loaded at start-up.
+func (s *Service) changed(path string, mod *time.Time) bool {
+	if path == "" {
+		return false
+	}
+	st, err := os.Stat(path)
 	if err != nil {
-		s.log.Warn("campaigns file", zap.Error(err))
-		return
+		s.log.Warn("watched file", zap.String("file", path), zap.Error(err))
+		return false
 	}
-	if s.modTime.IsZero() {
-		s.modTime = st.ModTime() // loaded at start-up
-		return
+	if mod.IsZero() {
+		*mod = st.ModTime()
+		return false
 	}
-	if !st.ModTime().After(s.modTime) {
-		return
+	if !st.ModTime().After(*mod) {
+		return false
 	}
-	s.modTime = st.ModTime()
-	cfg, err := campaign.Load(s.cfg.CampaignsFile)
-	if err != nil {
-		s.m.reloads.WithLabelValues("invalid").Inc()
-		s.log.Error("campaigns file changed but is invalid; keeping the campaigns running", zap.Error(err))
-		return
-	}
-	s.engine.SetCampaigns(cfg)
-	s.m.reloads.WithLabelValues("ok").Inc()
-	s.log.Info("campaigns reloaded", zap.Int("campaigns", len(cfg.Campaigns)))
+	*mod = st.ModTime()
+	return true
 }

@@ -17,13 +17,20 @@
 // its outcome and is announced again with the same CloudEvent id, which
 // consumers dedup on.
 //
+// Journeys (pkg/journey) run on the same machinery: a send step is decided
+// as a campaign, with the guards, and a customer's place in a journey waits
+// on the same timers (journey.go). A trigger whose action is points credits
+// the customer's ledger, and an order's points_spent spends from it
+// (pkg/points).
+//
 // Keys (keys.go), per customer c (hash-tagged like the profile's, pkg/keys): tr:{c}:pending (hash
-// campaign -> wait), tr:{c}:decided (hash decision id -> outcome), tr:{c}:sent
+// campaign -> wait), tr:{c}:journeys (hash journey -> position), tr:{c}:decided (hash decision id -> outcome), tr:{c}:sent
 // and tr:{c}:sent:<campaign> (zsets of send times), tr:{c}:last (hash campaign
 // -> last send), tr:{c}:merged (the customer c was merged into, see
 // follow.go). Timers: in 256 shards by customer ([keys.Shard]),
-// tr:{#timers.<n>.<k>}:due (zset "<campaign>\x00<customer>" -> due ms); Due
-// reads the earliest of every shard in one pipeline.
+// tr:{#timers.<n>.<k>}:due (zset "<campaign>\x00<customer>", or for a
+// journey "\x1ejourney:<name>\x00<customer>", -> due ms); Due reads the
+// earliest of every shard in one pipeline.
 package trigger
 
 import (
@@ -45,7 +52,9 @@ import (
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/coupon"
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/journey"
 	"github.com/segflow/segflow/pkg/keyspace"
+	"github.com/segflow/segflow/pkg/points"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 )
@@ -89,10 +98,12 @@ type Profiles interface {
 // for concurrent use.
 type Engine struct {
 	campaigns *campaign.Config
+	journeys  *journey.Config
 	rdb       redis.UniversalClient
 	profiles  Profiles
 	out       Producer
 	coupons   *coupon.Store
+	points    *points.Store
 	// Decided, if set, is told of every decision published and of how late
 	// it was: the decision time minus the time it was due.
 	Decided func(d Decision, late time.Duration)
@@ -123,7 +134,7 @@ func (e *Engine) immediate(typ string) bool {
 
 // NewEngine returns an engine for the campaigns in cfg.
 func NewEngine(cfg *campaign.Config, rdb redis.UniversalClient, profiles Profiles, out Producer) *Engine {
-	return &Engine{campaigns: cfg, rdb: rdb, profiles: profiles, out: out, coupons: coupon.NewStore(rdb)}
+	return &Engine{campaigns: cfg, rdb: rdb, profiles: profiles, out: out, coupons: coupon.NewStore(rdb), points: points.NewStore(rdb)}
 }
 
 // wait is a campaign's pending delay for one customer.
@@ -267,6 +278,9 @@ func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event, 
 		if err := e.convert(ctx, customer, id, ev.Time(), data); err != nil {
 			return err
 		}
+		if err := e.spend(ctx, customer, id, ev.Time(), data); err != nil {
+			return err
+		}
 		if code, _ := data["coupon"].(string); code != "" {
 			o := coupon.Order{ID: id, Customer: customer, Code: code, At: ev.Time(), Revenue: orderTotal(data)}
 			if _, err := e.coupons.Redeem(ctx, o); err != nil {
@@ -331,7 +345,7 @@ func (e *Engine) handle(ctx context.Context, T time.Time, ev cloudevents.Event, 
 			return err
 		}
 	}
-	return nil
+	return e.journeyEvent(ctx, T, ev, data, customer)
 }
 
 // backfill records each campaign a profile change computed by a replay of
@@ -497,6 +511,9 @@ func (e *Engine) Due(ctx context.Context, T time.Time, limit int) (int, error) {
 	}
 	e.outbox = e.outbox[:0]
 	err = e.byCustomer(len(customers), func(i int) string { return customers[i] }, func(i int) error {
+		if name, ok := strings.CutPrefix(names[i], journeyTimer); ok {
+			return e.fireJourney(ctx, T, name, customers[i], &ps[i])
+		}
 		return e.fire(ctx, T, names[i], customers[i], cmds[i].Val(), &ps[i])
 	})
 	if err != nil {
@@ -672,6 +689,9 @@ func (e *Engine) decideAs(ctx context.Context, T time.Time, c *campaign.Campaign
 		}
 		if code != "" {
 			d.Coupon = &issued
+		}
+		if err := e.credit(ctx, customer, id, d.Action, T); err != nil {
+			return "", false, err
 		}
 	}
 	if got == NoCoupon && why != "" {

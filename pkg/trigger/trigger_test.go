@@ -72,14 +72,21 @@ func start(t *testing.T) *env {
 // then hands it to the engine, at T.
 func (e *env) send(en *trigger.Engine, T time.Time, ev cloudevents.Event) {
 	e.t.Helper()
+	e.apply(T, ev)
+	if err := en.Handle(context.Background(), T, ev); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// apply applies ev to the profile only, as the profile-updater does before
+// the trigger service sees the event.
+func (e *env) apply(T time.Time, ev cloudevents.Event) {
+	e.t.Helper()
 	op, err := profile.OpOf(ev, "USD")
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	if _, _, err := e.store.Apply(context.Background(), T, []profile.Op{op}); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := en.Handle(context.Background(), T, ev); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -47,8 +47,8 @@ var (
 	consumer     = []string{"session-timeout"}
 	collecting   = []string{"write-keys", "dedup-window", "max-future", "max-body-bytes", "max-events", "cors-origins", "currency"}
 	updating     = join(evaluation, consumer, []string{"consumer-group", "fit-every", "fit-unit"})
-	triggering   = join(evaluation, consumer, []string{"campaigns", "trigger-group", "webhook-url", "webhook-secret"})
-	serving      = join(evaluation, consumer, []string{"api-tokens", "index-group", "campaigns"})
+	triggering   = join(evaluation, consumer, []string{"campaigns", "journeys", "trigger-group", "webhook-url", "webhook-secret"})
+	serving      = join(evaluation, consumer, []string{"api-tokens", "index-group", "campaigns", "journeys"})
 	reading      = join(evaluation, []string{"topics", "from", "offsets", "batch-size", "sort-window", "step", "bulk"})
 )
 
@@ -224,6 +224,8 @@ func TestEveryFlagIsCheckedBeforeAnyWork(t *testing.T) {
 		{"a --now that is not a time", "api", []string{"--api-tokens", "crm=t", "--now", "today"}, "--now: parsing time"},
 		{"a campaigns file that is not there", "trigger", []string{"--campaigns", "nosuch.yaml"}, "--campaigns: "},
 		{"the trigger service without campaigns", "trigger", []string{}, "--campaigns is required"},
+		{"a journeys file that is not there", "trigger", []string{"--campaigns", campaigns, "--journeys", "nosuch.yaml"}, "--journeys: "},
+		{"journeys without campaigns", "api", []string{"--api-tokens", "crm=t", "--journeys", "../../deploy/journeys.yaml"}, "--journeys: needs a valid --campaigns"},
 		{"a webhook without a secret", "trigger", []string{"--campaigns", campaigns, "--webhook-url", "https://hooks.example/x"}, "--webhook-url needs --webhook-secret"},
 		{"a webhook URL that is not http", "trigger", []string{"--campaigns", campaigns, "--webhook-url", "ftp://x", "--webhook-secret", "s"}, `--webhook-url "ftp://x": want an http or https URL`},
 		{"a tag rules file that is not there", "profile-updater", []string{"--tag-rules", "nosuch.yaml"}, "--tag-rules: "},

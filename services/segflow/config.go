@@ -22,6 +22,7 @@ import (
 	"github.com/segflow/segflow/pkg/collector"
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/importer"
+	"github.com/segflow/segflow/pkg/journey"
 	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/replay"
 	"github.com/segflow/segflow/pkg/webhook"
@@ -62,6 +63,7 @@ type config struct {
 	SessionTimeout time.Duration
 	Now            string
 	Campaigns      string
+	Journeys       string
 	TriggerGroup   string
 	WebhookURL     string
 	WebhookSecret  string
@@ -295,6 +297,19 @@ func (c *config) checks() []flagCheck {
 			}
 			if _, err := campaign.Load(c.Campaigns); err != nil {
 				return fmt.Errorf("--campaigns: %w", err)
+			}
+			return nil
+		}},
+		{"journeys", func() error {
+			if c.Journeys == "" {
+				return nil
+			}
+			camps, err := campaign.Load(c.Campaigns)
+			if c.Campaigns == "" || err != nil {
+				return errors.New("--journeys: needs a valid --campaigns, whose guards and coupons the journeys use")
+			}
+			if _, err := journey.Load(c.Journeys, camps); err != nil {
+				return fmt.Errorf("--journeys: %w", err)
 			}
 			return nil
 		}},

@@ -124,6 +124,9 @@ func campaignsFlag(fs *flag.FlagSet, c *config) {
 	if fs.Lookup("campaigns") == nil {
 		fs.StringVar(&c.Campaigns, "campaigns", "", "YAML file of campaigns (see deploy/campaigns.yaml); the trigger service runs them, the read API reports their results")
 	}
+	if fs.Lookup("journeys") == nil {
+		fs.StringVar(&c.Journeys, "journeys", "", "YAML file of multi-step journeys (see deploy/journeys.yaml), with --campaigns; the trigger service runs them, the read API reports their results")
+	}
 }
 
 // collectorFlags: the HTTP collector.

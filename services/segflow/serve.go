@@ -27,6 +27,7 @@ import (
 	"github.com/segflow/segflow/pkg/fitting"
 	"github.com/segflow/segflow/pkg/health"
 	"github.com/segflow/segflow/pkg/index"
+	"github.com/segflow/segflow/pkg/journey"
 	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/privacy"
@@ -197,9 +198,17 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 			return fmt.Errorf("--campaigns: %w", err)
 		}
 		engine := trigger.NewEngine(camps, rdb, live, writer)
+		if cfg.Journeys != "" {
+			js, err := journey.Load(cfg.Journeys, camps)
+			if err != nil {
+				return fmt.Errorf("--journeys: %w", err)
+			}
+			engine.SetJourneys(js)
+			log.Info("journeys loaded", zap.Int("journeys", len(js.Journeys)), zap.String("file", cfg.Journeys))
+		}
 		// Broadcasts are decided by the same engine, between batches.
 		runner := &broadcast.Runner{Store: broadcast.NewStore(rdb), Decider: engine, Audience: api.Audiences{RDB: rdb, Store: store, Views: views}, Log: log.Named("broadcast")}
-		svc, err := trigger.NewService(trigger.Config{Brokers: brokers, Security: sec, GroupID: cfg.TriggerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, CampaignsFile: cfg.Campaigns, Lag: lag, Broadcasts: runner}, engine, log, reg)
+		svc, err := trigger.NewService(trigger.Config{Brokers: brokers, Security: sec, GroupID: cfg.TriggerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, CampaignsFile: cfg.Campaigns, JourneysFile: cfg.Journeys, Lag: lag, Broadcasts: runner}, engine, log, reg)
 		if err != nil {
 			return err
 		}
@@ -269,8 +278,22 @@ func serveAPI(mux *http.ServeMux, cfg *config, rdb redis.UniversalClient, store 
 			return out
 		}
 	}
+	var journeys func() *journey.Config
+	if cfg.Journeys != "" {
+		journeys = func() *journey.Config {
+			camps, err := campaign.Load(cfg.Campaigns)
+			if err == nil {
+				var js *journey.Config
+				if js, err = journey.Load(cfg.Journeys, camps); err == nil {
+					return js
+				}
+			}
+			log.Warn("journeys file unreadable; reporting no journeys", zap.Error(err))
+			return nil
+		}
+	}
 	ix := index.New(rdb, store.Prefix())
-	a, err := api.New(api.Config{Tokens: tokens, Now: now, Campaigns: names, Views: views}, rdb, store, ix, trigger.NewEngine(nil, rdb, store, nil), writer, log)
+	a, err := api.New(api.Config{Tokens: tokens, Now: now, Campaigns: names, Journeys: journeys, Views: views}, rdb, store, ix, trigger.NewEngine(nil, rdb, store, nil), writer, log)
 	if err != nil {
 		return nil, err
 	}

@@ -134,13 +134,35 @@ function drawNES(days) {
 // drawCampaigns draws, per campaign, the treated and holdout conversion rates
 // with their 95% intervals, and the lift with its interval.
 function drawCampaigns(list) {
-  const box = document.getElementById("campaigns");
-  if (!list.length) return empty(box, "No campaign results yet.");
+  drawRates("campaigns", list.map((c) => ({ key: c.campaign, treated: c.treated, holdout: c.holdout, what: "sent" })),
+    "No campaign results yet.");
+}
+
+// drawJourneys draws, per journey version, its entries and then each send
+// step and branch arm, each against the journey's holdout, as campaigns are.
+function drawJourneys(list) {
+  const rows = [];
+  list.forEach((j) => {
+    const name = `${j.journey} v${j.version}`, hold = j.entered.holdout;
+    rows.push({ key: name, treated: j.entered.treated, holdout: hold, what: "entered" });
+    j.steps.forEach((s) => {
+      if (s.sent) rows.push({ key: `${name} / ${s.step}`, treated: s.sent, holdout: hold, what: "sent" });
+      (s.arms || []).forEach((a) => rows.push({ key: `${name} / ${s.step}:${a.arm}`, treated: a.result, holdout: hold, what: "took" }));
+    });
+  });
+  drawRates("journeys", rows, "No journey results yet.");
+}
+
+// drawRates draws rows of treated and holdout conversion rates into the
+// chart called name.
+function drawRates(name, list, none) {
+  const box = document.getElementById(name);
+  if (!list.length) return empty(box, none);
   const row = 70, left = 180, w = 900, scaleW = 480;
   // The rate axis ends at the next 10% above every interval drawn.
   const top = Math.min(1, Math.ceil(10 * Math.max(0.05, ...list.flatMap((c) => [c.treated.conversion_rate_ci95[1], c.holdout.conversion_rate_ci95[1]]))) / 10);
   const s = svg(box, w, list.length * row + 30);
-  s.setAttribute("data-chart", "campaigns");
+  s.setAttribute("data-chart", name);
   const X = (v) => left + scaleW * Math.max(0, Math.min(1, v / top));
   [0, 0.25, 0.5, 0.75, 1].forEach((f) => {
     el("line", { x1: X(f * top), y1: 5, x2: X(f * top), y2: list.length * row + 5, class: "axis", "stroke-dasharray": "2,3" }, s);
@@ -148,9 +170,9 @@ function drawCampaigns(list) {
   });
   list.forEach((c, i) => {
     const y = 10 + i * row;
-    const g = el("g", { "data-key": c.campaign, "data-sent": c.treated.decided, "data-converted": c.treated.converted }, s);
-    el("text", { x: 0, y: y + 18, class: "value" }, g, c.campaign);
-    el("text", { x: 0, y: y + 34 }, g, `sent ${c.treated.decided} · held ${c.holdout.decided}`);
+    const g = el("g", { "data-key": c.key, "data-sent": c.treated.decided, "data-converted": c.treated.converted }, s);
+    el("text", { x: 0, y: y + 18, class: "value" }, g, c.key);
+    el("text", { x: 0, y: y + 34 }, g, `${c.what} ${c.treated.decided} · held ${c.holdout.decided}`);
     el("text", { x: 0, y: y + 50 }, g, `revenue ${c.treated.revenue}`);
     [["treated", c.treated, "#3949ab", 10], ["holdout", c.holdout, "#9e9e9e", 32]].forEach(([name, a, color, dy]) => {
       el("rect", { x: left, y: y + dy, width: X(a.conversion_rate) - left, height: 14, fill: color }, g)
@@ -177,8 +199,8 @@ async function load(token) {
   const status = document.getElementById("status");
   status.textContent = "loading…";
   try {
-    const [counts, nes, camps] = await Promise.all([
-      api("/v1/counts", token), api("/v1/metrics/nes", token), api("/v1/campaigns", token)]);
+    const [counts, nes, camps, journeys] = await Promise.all([
+      api("/v1/counts", token), api("/v1/metrics/nes", token), api("/v1/campaigns", token), api("/v1/journeys", token)]);
     document.getElementById("charts").hidden = false;
     document.getElementById("asof").textContent = `${counts.buyers} buyers, as of ${counts.at}`;
     drawSegments(counts);
@@ -186,6 +208,7 @@ async function load(token) {
     drawStages(counts);
     drawNES(nes.days);
     drawCampaigns(camps.campaigns);
+    drawJourneys(journeys.journeys);
     status.textContent = "";
     document.body.setAttribute("data-loaded", "true");
   } catch (e) {
