@@ -38,7 +38,7 @@ func TestKilledTriggerServiceFinishesABroadcastWithOneDecisionPerMember(t *testi
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build segflow: %v\n%s", err, out)
 	}
-	const camps = "campaigns:\n  - {name: points, kind: broadcast, channel: email, holdout: 0.2, action: {type: points}}\n"
+	const camps = "campaigns:\n  - {name: points, kind: broadcast, channel: email, holdout: 0.2, action: {type: points, params: {points: \"100\"}}}\n"
 	campsFile := filepath.Join(dir, "campaigns.yaml")
 	if err := os.WriteFile(campsFile, []byte(camps), 0o600); err != nil {
 		t.Fatal(err)
@@ -83,14 +83,29 @@ func TestKilledTriggerServiceFinishesABroadcastWithOneDecisionPerMember(t *testi
 		t.Fatal(err)
 	}
 	defer logs.Close()
-	start := func() *exec.Cmd {
+	// start starts the trigger service; its exit is sent on the channel.
+	start := func() (*exec.Cmd, chan error) {
 		cmd := exec.Command(bin, "trigger", "--http-addr", "127.0.0.1:0", "--kafka-brokers", strings.Join(k.Brokers, ","),
 			"--redis-addr", r.Addr, "--campaigns", campsFile, "--session-timeout", "1s", "--partitions", "3")
 		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		return cmd
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		return cmd, exited
+	}
+	// alive fails the test if the trigger service has exited by itself
+	// (the exit stays on the channel for whoever waits for it).
+	alive := func(exited chan error) {
+		select {
+		case err := <-exited:
+			exited <- err
+			logs.Sync()
+			b, _ := os.ReadFile(logs.Name())
+			t.Fatalf("segflow trigger exited: %v; log tail:\n%s", err, tail(string(b), 3000))
+		default:
+		}
 	}
 	decided := func() int64 {
 		v, err := bs.Get(ctx, "b")
@@ -102,15 +117,16 @@ func TestKilledTriggerServiceFinishesABroadcastWithOneDecisionPerMember(t *testi
 	rng := rand.New(rand.NewPCG(17, 3))
 	prev := int64(0)
 	for kill := 1; kill <= 3; kill++ {
-		cmd := start()
+		cmd, exited := start()
 		// Kill while it is deciding: once it has decided more since the last kill.
 		deadline := time.Now().Add(60 * time.Second)
 		for decided() < prev+600 && time.Now().Before(deadline) {
+			alive(exited)
 			time.Sleep(5 * time.Millisecond)
 		}
 		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
+		<-exited
 		prev = decided()
 		t.Logf("kill %d: %d of %d decided and counted, %d published", kill, prev, len(members), len(published(t, k)))
 		if prev >= int64(len(members)) {
@@ -118,10 +134,10 @@ func TestKilledTriggerServiceFinishesABroadcastWithOneDecisionPerMember(t *testi
 		}
 	}
 	// The dead process's lease on the broadcast runs out within 10 s.
-	cmd := start()
+	cmd, exited := start()
 	defer func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
+		<-exited
 	}()
 	deadline := time.Now().Add(2 * time.Minute)
 	var v broadcast.View
@@ -132,6 +148,7 @@ func TestKilledTriggerServiceFinishesABroadcastWithOneDecisionPerMember(t *testi
 		if v.Progress.Status == broadcast.Done {
 			break
 		}
+		alive(exited)
 		if time.Now().After(deadline) {
 			logs.Sync()
 			b, _ := os.ReadFile(logs.Name())
