@@ -17,6 +17,8 @@ import (
 
 	"github.com/segflow/segflow/pkg/audience"
 	"github.com/segflow/segflow/pkg/broadcast"
+	"github.com/segflow/segflow/pkg/campaign"
+	"github.com/segflow/segflow/pkg/journey"
 	"github.com/segflow/segflow/pkg/profile"
 )
 
@@ -49,8 +51,10 @@ func (s *Server) postBroadcast(w http.ResponseWriter, r *http.Request) error {
 	if err := broadcast.Check(&b, now); err != nil && !errors.As(err, &bad) {
 		return err
 	}
-	if _, ok := bad["campaign"]; !ok && s.cfg.Campaigns != nil && !slices.Contains(s.cfg.Campaigns(), b.Campaign) {
-		bad["campaign"] = fmt.Sprintf("%q is not a campaign of the campaigns file", b.Campaign)
+	if _, ok := bad["campaign"]; !ok {
+		if why := s.unknownTarget(b.Campaign); why != "" {
+			bad["campaign"] = why
+		}
 	}
 	if _, ok := bad["audience"]; !ok {
 		// A name nobody ever had is refused now, not when the broadcast opens.
@@ -163,4 +167,27 @@ func (a Audiences) Members(ctx context.Context, T time.Time, expr, after string,
 		ids[i] = m.ID
 	}
 	return ids, nil
+}
+
+// unknownTarget says why a broadcast cannot go to name — a campaign of the
+// campaigns file, or journey:<name>, a journey of the journeys file whose
+// entry takes broadcasts — or "" if it can.
+func (s *Server) unknownTarget(name string) string {
+	if j, ok := strings.CutPrefix(name, journey.CampaignPrefix); ok {
+		if s.cfg.Journeys == nil {
+			return fmt.Sprintf("%q: no journeys are configured", name)
+		}
+		jn := s.cfg.Journeys().Taking(j)
+		if jn == nil {
+			return fmt.Sprintf("%q is not a journey of the journeys file (or none of its versions takes entries)", name)
+		}
+		if !slices.Contains(jn.Entry.On, campaign.BroadcastEvent) {
+			return fmt.Sprintf("%q: the journey's entry does not take %s", name, campaign.BroadcastEvent)
+		}
+		return ""
+	}
+	if s.cfg.Campaigns != nil && !slices.Contains(s.cfg.Campaigns(), name) {
+		return fmt.Sprintf("%q is not a campaign of the campaigns file", name)
+	}
+	return ""
 }

@@ -12,16 +12,26 @@ import (
 
 	"github.com/segflow/segflow/pkg/api"
 	"github.com/segflow/segflow/pkg/broadcast"
+	"github.com/segflow/segflow/pkg/journey"
 )
 
 // startBroadcasts serves an API whose campaigns file has the campaign
-// anniversary_points.
+// anniversary_points, and whose journeys file the journeys welcome_back,
+// which takes broadcasts, and cart, which does not.
 func startBroadcasts(t *testing.T) *env {
 	e := start(t, nil, nil)
+	js, err := journey.Parse([]byte(`journeys:
+  - {name: welcome_back, version: 1, entry: {on: [segflow.broadcast]}, steps: [{name: w, wait: 1h}]}
+  - {name: cart, version: 1, entry: {on: [segflow.cart.product_added]}, steps: [{name: w, wait: 1h}]}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := api.New(api.Config{
 		Tokens:    map[string]api.Holder{token: {Name: "analyst", Scope: api.ScopeAdmin}, readToken: {Name: "viewer"}},
 		Now:       func() time.Time { return T },
 		Campaigns: func() []string { return []string{"anniversary_points"} },
+		Journeys:  func() *journey.Config { return js },
 	}, e.rdb, e.store, e.ix, noResults{}, nil, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +54,8 @@ func TestPostBroadcastRefusesABadBroadcastNamingEachField(t *testing.T) {
 		{"an audience that does not parse", `{"campaign":"anniversary_points","audience":"N AND","schedule":{"kind":"now"}}`, []string{"audience"}},
 		{"a weekly schedule without a weekday, at hour 25", `{"campaign":"anniversary_points","audience":"N","schedule":{"kind":"weekly","hour":25}}`, []string{"schedule.weekday", "schedule.hour"}},
 		{"no schedule", `{"campaign":"anniversary_points","audience":"N"}`, []string{"schedule.kind"}},
+		{"a journey that does not exist", `{"campaign":"journey:nope","audience":"N","schedule":{"kind":"now"}}`, []string{"campaign"}},
+		{"a journey whose entry takes no broadcast", `{"campaign":"journey:cart","audience":"N","schedule":{"kind":"now"}}`, []string{"campaign"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, b, _ := e.do(t, "POST", "/v1/broadcasts", token, strings.NewReader(tc.body))
@@ -63,6 +75,9 @@ func TestPostBroadcastRefusesABadBroadcastNamingEachField(t *testing.T) {
 				}
 			}
 		})
+	}
+	if status, b, _ := e.do(t, "POST", "/v1/broadcasts", token, strings.NewReader(`{"campaign":"journey:welcome_back","audience":"N","schedule":{"kind":"now"}}`)); status != http.StatusCreated && status != http.StatusOK {
+		t.Errorf("a broadcast into a journey that takes broadcasts: status %d, %s", status, b)
 	}
 	for _, body := range []string{`{"campaign":"anniversary_points","audience":"N","schedule":{"kind":"now"},"extra":1}`, `not json`} {
 		if status, b, _ := e.do(t, "POST", "/v1/broadcasts", token, strings.NewReader(body)); status != 400 {

@@ -61,7 +61,8 @@ const MaxRate = 100_000
 type Broadcast struct {
 	ID string `json:"id"`
 	// Campaign names the campaign (campaign.Config) whose guards and action
-	// each member gets.
+	// each member gets, or journey:<name>, a journey (pkg/journey) whose
+	// entry takes segflow.broadcast, which each member enters.
 	Campaign string `json:"campaign"`
 	// Audience is an audience expression (pkg/audience), in canonical form
 	// once made.

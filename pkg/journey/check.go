@@ -98,8 +98,10 @@ func (t *Trigger) compile(field string) []error {
 		}
 	}
 	for _, typ := range t.On {
-		if typ != event.ProfileChanged && !slices.Contains(event.Types, typ) {
-			errs = append(errs, fmt.Errorf("%s: on: %q is not an event type (e.g. segflow.cart.product_added, profile.changed)", field, typ))
+		if typ == campaign.BroadcastEvent && field != "entry" {
+			errs = append(errs, fmt.Errorf("%s: on: %s: a broadcast only enters a journey", field, typ))
+		} else if typ != event.ProfileChanged && typ != campaign.BroadcastEvent && !slices.Contains(event.Types, typ) {
+			errs = append(errs, fmt.Errorf("%s: on: %q is not an event type (e.g. segflow.cart.product_added, profile.changed, segflow.broadcast for an entry)", field, typ))
 		}
 	}
 	var err error

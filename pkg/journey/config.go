@@ -200,6 +200,20 @@ func (c *Config) Get(name string, version int) *Journey {
 	return nil
 }
 
+// Taking returns the version of journey name that takes entries (not
+// retired), nil if none does.
+func (c *Config) Taking(name string) *Journey {
+	if c == nil {
+		return nil
+	}
+	for i := range c.Journeys {
+		if j := &c.Journeys[i]; j.Name == name && !j.Retired {
+			return j
+		}
+	}
+	return nil
+}
+
 // Load reads and checks the Config in the YAML file at path; see Parse.
 func Load(path string, campaigns *campaign.Config) (*Config, error) {
 	b, err := os.ReadFile(path)

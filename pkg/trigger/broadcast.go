@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/segflow/segflow/pkg/campaign"
+	"github.com/segflow/segflow/pkg/journey"
 )
 
 // ErrNoCampaign is the error of a broadcast to a campaign the engine does
@@ -28,6 +31,9 @@ const Waiting = "waiting"
 // the decisions in one write and returns each customer's outcome, the one
 // recorded before for a customer decided already, or Waiting.
 func (e *Engine) Broadcast(ctx context.Context, T time.Time, name, cause string, customers []string) ([]string, error) {
+	if jname, ok := strings.CutPrefix(name, journey.CampaignPrefix); ok {
+		return e.broadcastJourney(ctx, T, jname, cause, customers)
+	}
 	c := e.campaign(name)
 	if c == nil {
 		return nil, fmt.Errorf("broadcast to campaign %q: %w", name, ErrNoCampaign)
@@ -56,6 +62,45 @@ func (e *Engine) Broadcast(ctx context.Context, T time.Time, name, cause string,
 			got = Waiting
 		}
 		out[i] = got
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, e.flush(ctx)
+}
+
+// broadcastJourney enters customers into the journey called name (the
+// version that takes entries) by the occurrence cause: an entry of type
+// campaign.BroadcastEvent, which the journey must list in its entry's on.
+// Each customer's outcome is Entered, Holdout, InJourney or Premise.
+func (e *Engine) broadcastJourney(ctx context.Context, T time.Time, name, cause string, customers []string) ([]string, error) {
+	j := e.journeys.Taking(name)
+	if j == nil {
+		return nil, fmt.Errorf("broadcast to journey %q: %w", name, ErrNoCampaign)
+	}
+	if !slices.Contains(j.Entry.On, campaign.BroadcastEvent) {
+		return nil, fmt.Errorf("broadcast to journey %q: its entry does not take %s: %w", name, campaign.BroadcastEvent, ErrNoCampaign)
+	}
+	if len(customers) == 0 {
+		return nil, nil
+	}
+	ps, err := e.profiles.Get(ctx, T, customers)
+	if err != nil {
+		return nil, err
+	}
+	e.outbox = e.outbox[:0]
+	out := make([]string, len(customers))
+	err = e.byCustomer(len(customers), func(i int) string { return customers[i] }, func(i int) error {
+		raw, err := e.rdb.HGetAll(ctx, journeysKey(customers[i])).Result()
+		if err != nil {
+			return fmt.Errorf("read journey positions: %w", err)
+		}
+		in := campaign.Input{
+			Event:   map[string]any{"type": campaign.BroadcastEvent, "time": T, "data": map[string]any{"broadcast": cause}},
+			Profile: profileVars(&ps[i]),
+		}
+		out[i], err = e.enter(ctx, T, j, customers[i], cause, T, in, &ps[i], raw)
 		return err
 	})
 	if err != nil {

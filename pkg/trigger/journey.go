@@ -167,33 +167,52 @@ func (e *Engine) journeyEvent(ctx context.Context, T time.Time, ev cloudevents.E
 		if j.Retired {
 			continue
 		}
-		if ok, err := j.Entry.Matches(typ, in); err != nil || !ok {
-			continue // an expression that fails on this entry does not enter it
-		}
-		if cur, ok := raw[j.Name]; ok {
-			var prev position
-			if json.Unmarshal([]byte(cur), &prev) == nil &&
-				(prev.Ended == "" || prev.Entry == ev.ID() || !j.Reenters(prev.Entered, ev.Time())) {
-				continue // in flight, this very entry again, or not (yet) again
-			}
-		}
-		pos := position{Version: j.Version, Entry: ev.ID(), Entered: ev.Time(), Event: in.Event, Change: in.Change}
-		var m moves
-		if _, held := campaign.Assign(journey.CampaignName(j, ""), customer, nil, j.Holdout); held {
-			pos.Ended, m.holdout = EndedHoldout, true
-			if err := e.savePosition(ctx, j, customer, &pos, m); err != nil {
-				return err
-			}
-			raw[j.Name] = pos.encode()
-			continue
-		}
-		m.exposed = []string{journey.CampaignName(j, "")}
-		if err := e.advance(ctx, T, j, customer, &pos, "", ev.Time(), prof, m); err != nil {
+		if _, err := e.enter(ctx, T, j, customer, ev.ID(), ev.Time(), in, prof, raw); err != nil {
 			return err
 		}
-		raw[j.Name] = pos.encode()
 	}
 	return nil
+}
+
+// Outcomes of a customer's entry into a journey (enter), as broadcasts
+// count them.
+const (
+	Entered   = "entered"    // entered, treated
+	InJourney = "in_journey" // in flight, this very entry again, or not (yet) again by the re-entry rule
+)
+
+// enter enters customer into j at T by the entry entry (an event id) of time
+// at, if j's entry holds for in, and returns the outcome: Entered, Holdout, InJourney or
+// Premise (the entry does not hold). raw are the customer's positions,
+// updated.
+func (e *Engine) enter(ctx context.Context, T time.Time, j *journey.Journey, customer, entry string, at time.Time, in campaign.Input, prof *profile.Profile, raw map[string]string) (string, error) {
+	typ, _ := in.Event["type"].(string)
+	if ok, err := j.Entry.Matches(typ, in); err != nil || !ok {
+		return Premise, nil // an expression that fails on this entry does not enter it
+	}
+	if cur, ok := raw[j.Name]; ok {
+		var prev position
+		if json.Unmarshal([]byte(cur), &prev) == nil &&
+			(prev.Ended == "" || prev.Entry == entry || !j.Reenters(prev.Entered, at)) {
+			return InJourney, nil
+		}
+	}
+	pos := position{Version: j.Version, Entry: entry, Entered: at, Event: in.Event, Change: in.Change}
+	var m moves
+	if _, held := campaign.Assign(journey.CampaignName(j, ""), customer, nil, j.Holdout); held {
+		pos.Ended, m.holdout = EndedHoldout, true
+		if err := e.savePosition(ctx, j, customer, &pos, m); err != nil {
+			return "", err
+		}
+		raw[j.Name] = pos.encode()
+		return Holdout, nil
+	}
+	m.exposed = []string{journey.CampaignName(j, "")}
+	if err := e.advance(ctx, T, j, customer, &pos, "", at, prof, m); err != nil {
+		return "", err
+	}
+	raw[j.Name] = pos.encode()
+	return Entered, nil
 }
 
 // journeyType tells whether an event of type typ enters, ends or moves any

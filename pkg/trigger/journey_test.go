@@ -2,6 +2,7 @@ package trigger_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"testing"
@@ -428,4 +429,47 @@ func TestErasingACustomerRemovesTheirJourneysAndTimers(t *testing.T) {
 	}
 	e.tick(en, t0.Add(2*time.Hour))
 	e.decisions(trigger.TopicTriggers, 0)
+}
+
+// TestABroadcastEntersItsJourneyOnceAndNoOther: a journey that takes
+// broadcasts (segflow.broadcast in its entry's on) is entered by a
+// broadcast to journey:<name>; the occurrence decided again (a restarted
+// broadcast) enters nobody twice, a journey not named is not entered, and
+// a customer the entry's condition excludes is a premise.
+func TestABroadcastEntersItsJourneyOnceAndNoOther(t *testing.T) {
+	e := start(t)
+	js := `
+  - name: welcome_back
+    version: 1
+    entry: {on: [segflow.broadcast], when: 'profile.stage != "S3"'}
+    steps:
+      - {name: wait, wait: 1h}
+      - {name: mail, send: {channel: email, action: {type: message, params: {template: back}}}}
+  - name: other
+    version: 1
+    entry: {on: [segflow.broadcast]}
+    steps:
+      - {name: mail, send: {channel: email, action: {type: message, params: {template: other}}}}
+`
+	engine := engineOf(t, e, "", js)
+	en := engine()
+	for _, c := range []string{"ann", "bob"} {
+		e.send(en, t0, identify(c, true))
+	}
+	ctx := context.Background()
+	const cause = "broadcast:back:once"
+	for range 2 { // the second time: the broadcast's step run again after a crash
+		got, err := engine().Broadcast(ctx, t0, "journey:welcome_back", cause, []string{"ann", "bob"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint([]string{trigger.Entered, trigger.Entered}) && fmt.Sprint(got) != fmt.Sprint([]string{trigger.InJourney, trigger.InJourney}) {
+			t.Fatalf("outcomes %v", got)
+		}
+	}
+	e.tick(en, t0.Add(61*time.Minute))
+	same(t, steps(e, 2), []string{"ann journey:welcome_back@1/mail back", "bob journey:welcome_back@1/mail back"})
+	if _, err := engine().Broadcast(ctx, t0, "journey:nosuch", cause, []string{"ann"}); !errors.Is(err, trigger.ErrNoCampaign) {
+		t.Errorf("a broadcast to a journey that does not exist: %v, want ErrNoCampaign", err)
+	}
 }
