@@ -118,6 +118,16 @@ func (v *View) Predict(m predict.Model, T time.Time, currency string) {
 	v.pred, v.refreshing, v.dropped = p, false, v.dropped[:0]
 }
 
+// Unpredict forgets the predictions: a view whose model is gone predicts
+// nothing.
+func (v *View) Unpredict() {
+	v.refresh.Lock()
+	defer v.refresh.Unlock()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.pred = nil
+}
+
 // drop forgets the prediction of row.
 func (p *predictions) drop(row int32) {
 	if int(row) < len(p.pAlive) {
