@@ -23,7 +23,14 @@ import (
 // none. Between refreshes a customer keeps the prediction of the last one
 // (their changes since count at the next), a customer new since has none,
 // and a removed one has none at once. Predictions cost 17 bytes a
-// customer, only once a model is fitted.
+// customer, only once a model is fitted (and, during a refresh, 40 more a
+// customer predicted, for the copy of the inputs and the sort).
+//
+// At 1M customers (BenchmarkPredict, 2 cores), a refresh takes 4.9 s, 141
+// times evaluating P(alive) alone for the same customers (35 ms), since a
+// CLV sums 12 steps of the conditional expectation; predicted CLV by
+// segment then takes 25 ms and a page of a decile 22 ms (0.7 and 0.64
+// times that baseline): a pass over the rows, as counts take.
 
 // predictions are every customer's predictions as of one refresh, by row.
 type predictions struct {

@@ -40,12 +40,14 @@
 //
 // # Cost
 //
-// A customer costs a row of 64 bytes (the version and time of their summary
+// A customer costs a row of 80 bytes (the version and time of their summary
 // in one number, last purchase, purchase cycle, F, M, lifetime spend,
 // orders, a number for their tier, tags and waterfall segment, where their id and their traits
-// are), 5 to 11 bytes of index and their id: 87 bytes at 1M customers with
-// ids of 11 characters, where a map[string]struct{} of the ids alone takes
-// 72 (BenchmarkBuild). Traits (all but contact traits, see
+// are, and the prediction models' inputs: purchase days, the first one and
+// the spend of the others), 5 to 11 bytes of index and their id: 103 bytes
+// at 1M customers with ids of 11 characters, where a map[string]struct{} of
+// the ids alone takes 72 (BenchmarkBuild). Predictions, once a model is
+// fitted, add 17 bytes a customer (predict.go). Traits (all but contact traits, see
 // profile.ContactTraits) cost 12 bytes each, and the text of a string value
 // once for all the customers holding it: 13 bytes a trait at 1M customers
 // with 2.6 traits of low cardinality each, 15 with a number of their own
