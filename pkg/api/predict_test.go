@@ -16,17 +16,7 @@ import (
 	"github.com/segflow/segflow/pkg/testenv"
 )
 
-// fixedModel is a model source that always holds m.
-type fixedModel struct{ m predict.Model }
-
-func (f fixedModel) Model() (predict.Model, bool) { return f.m, true }
-
-// cdnowModel has the published CDNOW parameters (Fader, Hardie & Lee 2005;
-// Fader & Hardie 2013).
-var cdnowModel = predict.NewModel(
-	predict.BGNBD{R: 0.243, Alpha: 4.414, A: 0.793, B: 2.426, Unit: predict.Week},
-	predict.GammaGamma{P: 6.25, Q: 3.74, Gamma: 15.44},
-)
+var cdnowModel = testenv.CDNOWModel
 
 // startPredicting starts the API over a store that predicts with the
 // published CDNOW model.
@@ -37,7 +27,7 @@ func startPredicting(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{rdb: rdb, store: profile.New(rdb, profile.Config{Rules: rules, Models: fixedModel{cdnowModel}, Currency: "USD"}), ix: index.New(rdb, "")}
+	e := &env{rdb: rdb, store: profile.New(rdb, profile.Config{Rules: rules, Models: testenv.Model{M: cdnowModel}, Currency: "USD"}), ix: index.New(rdb, "")}
 	e.serve(t, nil, nil)
 	return e
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/segflow/segflow/pkg/audience"
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/predict"
+	"github.com/segflow/segflow/pkg/testenv"
 )
 
 // BenchmarkPredict measures predictions at n customers (randomCustomer,
@@ -21,10 +22,7 @@ import (
 // the cheapest of the closed forms, for the same customers' inputs in a
 // plain loop.
 func BenchmarkPredict(b *testing.B) {
-	m := predict.NewModel(
-		predict.BGNBD{R: 0.243, Alpha: 4.414, A: 0.793, B: 2.426, Unit: predict.Week},
-		predict.GammaGamma{P: 6.25, Q: 3.74, Gamma: 15.44},
-	)
+	m := testenv.CDNOWModel
 	for _, n := range benchSizes[:1] {
 		r := rand.New(rand.NewPCG(5, uint64(n)))
 		v := New(nes.Config{}, nil)

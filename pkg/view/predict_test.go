@@ -12,17 +12,13 @@ import (
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/predict"
 	"github.com/segflow/segflow/pkg/profile"
+	"github.com/segflow/segflow/pkg/testenv"
 )
 
 // cdnowEnd is the end of the CDNOW sample's 39-week calibration.
 var cdnowEnd = time.Date(1997, 9, 30, 0, 0, 0, 0, time.UTC)
 
-// cdnowModel has the published CDNOW parameters (Fader, Hardie & Lee 2005;
-// Fader & Hardie 2013).
-var cdnowModel = predict.NewModel(
-	predict.BGNBD{R: 0.243, Alpha: 4.414, A: 0.793, B: 2.426, Unit: predict.Week},
-	predict.GammaGamma{P: 6.25, Q: 3.74, Gamma: 15.44},
-)
+var cdnowModel = testenv.CDNOWModel
 
 // cdnow returns the summaries of the CDNOW sample's customers as of end,
 // counting purchase days and the spend of the days after the first here,
