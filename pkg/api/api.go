@@ -156,7 +156,7 @@ func New(cfg Config, rdb redis.UniversalClient, store *profile.Store, ix *index.
 		cfg.MaxPage = 1000
 	}
 	if cfg.Views == nil {
-		cfg.Views = view.FromStore{Store: store}
+		cfg.Views = view.FromStore{Store: store, Now: cfg.Now}
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 5 * time.Second

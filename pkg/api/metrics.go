@@ -8,6 +8,7 @@ import (
 
 	"github.com/segflow/segflow/pkg/coupon"
 	"github.com/segflow/segflow/pkg/money"
+	"github.com/segflow/segflow/pkg/predict"
 	"github.com/segflow/segflow/pkg/trigger"
 )
 
@@ -42,11 +43,28 @@ type CLV struct {
 	// Customers is a page of customers' values, in id order.
 	Customers  []CustomerValue `json:"customers"`
 	NextCursor string          `json:"next_cursor,omitempty"`
+	// Predicted is the predicted CLV; absent without a fitted model.
+	Predicted *PredictedCLV `json:"predicted,omitempty"`
+}
+
+// PredictedCLV is the predicted CLV of the customers with a purchase: each
+// one's CLV over the next 365 days, discounted (the profile's clv_365d), by
+// the model Model as of AsOf (the view's last refresh), overall and by RFM
+// segment at the request's time; and how many have a P(alive) in each tenth
+// (PAlive[i]: i/10 ≤ P(alive) < (i+1)/10, and 1 in the last).
+type PredictedCLV struct {
+	Model       string           `json:"model"`
+	AsOf        time.Time        `json:"as_of"`
+	HorizonDays int              `json:"horizon_days"`
+	Overall     Value            `json:"overall"`
+	Segments    map[string]Value `json:"segments"`
+	PAlive      [10]int64        `json:"p_alive_tenths"`
 }
 
 // getCLV reports historical CLV (lifetime spend: orders minus refunds, ever)
 // per customer and on average, overall and by RFM segment; customers without
-// a segment at T (no order in the window) are under "none".
+// a segment at T (no order in the window) are under "none". With a fitted
+// model, predicted CLV beside it, likewise.
 func (s *Server) getCLV(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	limit, err := s.limit(r, 100)
@@ -72,6 +90,16 @@ func (s *Server) getCLV(w http.ResponseWriter, r *http.Request) error {
 		out.Customers = append(out.Customers, CustomerValue{Customer: m.ID, Segment: m.Segment, CLV: money.Format(money.Micros(m.Lifetime), cur)})
 	}
 	out.NextCursor = page.Next
+	if p, ok := v.PredictedCLV(T); ok {
+		out.Predicted = &PredictedCLV{Model: p.Model, AsOf: p.At, HorizonDays: int(predict.DefaultCLV.Horizon / (24 * time.Hour)),
+			Overall: value(int(p.All.Customers), p.All.Total, cur), Segments: map[string]Value{}, PAlive: p.PAlive}
+		for seg, a := range p.BySegment {
+			if seg == "" {
+				seg = "none"
+			}
+			out.Predicted.Segments[seg] = value(int(a.Customers), a.Total, cur)
+		}
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

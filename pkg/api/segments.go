@@ -76,6 +76,9 @@ type Members struct {
 	Total      int       `json:"total"`
 	Members    []string  `json:"members"`
 	NextCursor string    `json:"next_cursor,omitempty"`
+	// PredictionsAsOf is the time the predictions the query selects by
+	// (pclv_decile, p_alive) are as of; absent if it selects by none.
+	PredictionsAsOf *time.Time `json:"predictions_as_of,omitempty"`
 }
 
 func (s *Server) getSegmentMembers(w http.ResponseWriter, r *http.Request) error {
@@ -132,13 +135,20 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, q string) error
 	if err != nil {
 		return err
 	}
+	var asOf *time.Time
+	for _, a := range attrs {
+		if a.Kind == view.KindPCLVDecile || a.Kind == view.KindPAlive {
+			_, at, _ := v.PredictedAt()
+			asOf = &at
+		}
+	}
 	page := v.Members(s.cfg.Now().UTC(), expr, attrs, query.Get("cursor"), limit)
 	if !csvOut {
 		ids := make([]string, len(page.Members))
 		for i, m := range page.Members {
 			ids[i] = m.ID
 		}
-		writeJSON(w, http.StatusOK, Members{Query: expr.String(), At: page.At, Total: page.Total, Members: ids, NextCursor: page.Next})
+		writeJSON(w, http.StatusOK, Members{Query: expr.String(), At: page.At, Total: page.Total, Members: ids, NextCursor: page.Next, PredictionsAsOf: asOf})
 		return nil
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -200,6 +210,12 @@ func attrsOf(v *view.View, expr audience.Expr, wf *waterfall.Engine) (map[string
 			a = view.Attr{Kind: view.KindTag, Value: rest}
 		case kind == "waterfall" && knownWaterfall(v, wf, rest):
 			a = view.Attr{Kind: view.KindWaterfall, Value: rest}
+		case kind == "pclv_decile" || strings.HasPrefix(name, "p_alive"):
+			p, err := predictionAttr(v, name)
+			if err != nil {
+				return nil, err
+			}
+			a = p
 		case kind != "tier" && kind != "tag" && kind != "waterfall" && v.Known(view.KindTag, name):
 			a = view.Attr{Kind: view.KindTag, Value: name}
 		case kind != "tier" && kind != "tag" && kind != "waterfall" && v.Known(view.KindTier, name):
@@ -215,6 +231,41 @@ func attrsOf(v *view.View, expr audience.Expr, wf *waterfall.Engine) (map[string
 		}
 	}
 	return out, nil
+}
+
+// predictionAttr is the meaning of a name that selects by prediction:
+// pclv_decile:<1..10>, a decile of predicted CLV among the customers with
+// a purchase (10 the highest), or p_alive<op><number>, op one of = != < <=
+// > >= and no spaces, such as p_alive<0.3. Without predictions (no fitted
+// model) such a name is a bad request: it would select nobody.
+func predictionAttr(v *view.View, name string) (view.Attr, error) {
+	var a view.Attr
+	if rest, ok := strings.CutPrefix(name, "pclv_decile:"); ok {
+		n, err := strconv.Atoi(rest)
+		if err != nil || n < 1 || n > 10 {
+			return a, badf("%s: a decile is 1 to 10", name)
+		}
+		a = view.Attr{Kind: view.KindPCLVDecile, Score: n}
+	} else {
+		rest := strings.TrimPrefix(name, "p_alive")
+		for _, op := range []audience.Op{audience.Ne, audience.Le, audience.Ge, audience.Eq, audience.Lt, audience.Gt} {
+			if num, ok := strings.CutPrefix(rest, string(op)); ok {
+				x, err := strconv.ParseFloat(num, 64)
+				if err != nil || !(x >= 0 && x <= 1) {
+					return a, badf("%s: P(alive) compares with a number from 0 to 1", name)
+				}
+				a = view.Attr{Kind: view.KindPAlive, Op: op, Than: x}
+				break
+			}
+		}
+		if a.Kind == 0 {
+			return a, badf("%s: write p_alive, an operator (= != < <= > >=) and a number, without spaces, such as p_alive<0.3", name)
+		}
+	}
+	if _, _, ok := v.PredictedAt(); !ok {
+		return a, badf("%s: no predictions: no model has been fitted (segflow fit), or the first predictions are still being made", name)
+	}
+	return a, nil
 }
 
 // knownWaterfall tells whether name is a segment of the waterfall wf (nil

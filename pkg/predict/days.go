@@ -1,6 +1,7 @@
 package predict
 
 import (
+	"math"
 	"time"
 
 	"github.com/segflow/segflow/pkg/money"
@@ -59,4 +60,26 @@ func (d *Days) Customer(end time.Time, unit time.Duration) (Customer, bool) {
 		c.Spend = (d.total - d.firstTotal) / float64(c.X)
 	}
 	return c, true
+}
+
+// Repeat returns the number of purchase days and the total of the days
+// after the first, rounded to the micro: with the first and last purchase
+// day, all [Days] needs to give a customer's inputs again ([DaysOf]).
+func (d *Days) Repeat() (days int, spend money.Micros) {
+	return d.n, money.Micros(math.Round((d.total - d.firstTotal) * 1e6))
+}
+
+// DaysOf returns the Days of a customer with n purchase days (none if n
+// is not positive), the first on first's UTC day and the last on last's,
+// whose days after the first total repeat: what [Days.Repeat] and the
+// first and last purchase give back.
+func DaysOf(n int, first, last time.Time, repeat money.Micros) Days {
+	if n <= 0 {
+		return Days{}
+	}
+	f, l := day(first), day(last)
+	if n == 1 {
+		l = f
+	}
+	return Days{n: n, first: f, last: l, total: float64(repeat) / 1e6}
 }

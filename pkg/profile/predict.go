@@ -148,11 +148,19 @@ func (s *Store) predicted(st *State, T time.Time) (*Predicted, bool) {
 	if at, ok := m.Purchases.AtRiskAt(st.days.First(), c, s.cfg.AtRisk); ok {
 		p.AtRisk = at
 	}
-	minor := math.Pow10(6 - money.Exponent(s.cfg.Currency))
-	if v := math.Round(p.CLV*1e6/minor) * minor; v > 0 && v < float64(money.MaxSum) {
-		p.CLVMicros = money.Micros(v)
-	}
+	p.CLVMicros = CLVMicros(p.CLV, s.cfg.Currency)
 	return p, true
+}
+
+// CLVMicros is a predicted CLV in major units as the profile reports it
+// (Predicted.CLVMicros): in micros, rounded to currency's minor unit; 0
+// unless it is positive and below money.MaxSum.
+func CLVMicros(clv float64, currency string) money.Micros {
+	minor := math.Pow10(6 - money.Exponent(currency))
+	if v := math.Round(clv*1e6/minor) * minor; v > 0 && v < float64(money.MaxSum) {
+		return money.Micros(v)
+	}
+	return 0
 }
 
 // ModelInputs returns the model inputs of every customer with a purchase

@@ -95,6 +95,9 @@ func (s *Store) Rules() *tag.Engine { return s.cfg.Rules }
 // Waterfall is the store's waterfall segmentation, nil for none.
 func (s *Store) Waterfall() *waterfall.Engine { return s.cfg.Waterfall }
 
+// Models is the source of the model the store predicts with; nil for none.
+func (s *Store) Models() Models { return s.cfg.Models }
+
 // Snapshot is what profile.changed reports of a profile: the segmentation at T.
 type Snapshot struct {
 	Stage   nes.Stage `json:"stage"`

@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/segflow/segflow/pkg/event"
+	"github.com/segflow/segflow/pkg/money"
 )
 
 // Summary is what a population view (pkg/view) keeps of a customer: the
@@ -34,6 +36,12 @@ type Summary struct {
 	M int64 `json:"m"`
 	// Lifetime spend in micros, from 0 to money.MaxSum.
 	Lifetime int64 `json:"lifetime"`
+	// Days is the number of purchase days (distinct UTC days with an
+	// order), and Repeat the total of those after the first, in micros:
+	// with First and Last, the inputs of the prediction models
+	// (predict.DaysOf).
+	Days   int   `json:"days,omitempty"`
+	Repeat int64 `json:"repeat,omitempty"`
 	// Tier, Tags and Waterfall (segment) as last published.
 	Tier      string   `json:"tier,omitempty"`
 	Tags      []string `json:"tags,omitempty"`
@@ -138,6 +146,10 @@ func summaryOf(c string, r *record) Summary {
 		return sum
 	}
 	sum.Orders, sum.First, sum.Last, sum.Lifetime = r.purchases()
+	days := r.days(math.MaxInt64)
+	var repeat money.Micros
+	sum.Days, repeat = days.Repeat()
+	sum.Repeat = int64(repeat)
 	if r.published != nil {
 		sum = sum.With(*r.published)
 	}

@@ -28,15 +28,24 @@ const (
 	// KindTrait is a comparison of a trait (audience.Compare), which the
 	// view resolves itself: no Attr names one.
 	KindTrait
+	// KindPCLVDecile is a decile (Score, 1–10) of predicted CLV among the
+	// customers predicted, as of the last refresh (View.Predict).
+	KindPCLVDecile
+	// KindPAlive is a comparison of P(alive) as of the last refresh: Op
+	// and Than.
+	KindPAlive
 )
 
 // Attr is one thing a customer is or has at T: the meaning of an audience
 // name. Value names the segment, stage, tier, tag or waterfall segment;
-// Score is 1–5.
+// Score is 1–5, or a decile 1–10; Op and Than compare P(alive). A customer
+// without a prediction has no decile and passes no comparison.
 type Attr struct {
 	Kind  Kind
 	Value string
 	Score int
+	Op    audience.Op
+	Than  float64
 }
 
 // Known tells whether any customer the view has held had tier, tag,
@@ -95,7 +104,7 @@ func (v *View) Members(T time.Time, expr audience.Expr, attrs map[string]Attr, a
 	out := Page{At: T}
 	p := page{v: v, limit: limit}
 	for idx, c := range v.all() {
-		if x := rowOf(&sc, c); !test.holds(&x, live) {
+		if x := rowOf(&sc, idx, c); !test.holds(&x, live) {
 			continue
 		}
 		out.Total++
@@ -155,7 +164,7 @@ func (p *page) Pop() any           { panic("view: a page never pops") }
 // segmentOf returns the segment of customer c at the scoring's T; "" for a
 // non-buyer.
 func segmentOf(sc *scoring, c *customer) string {
-	x := rowOf(sc, c)
+	x := rowOf(sc, -1, c)
 	if i := x.Segment(); i >= 0 {
 		return rfm.Segments[i]
 	}
@@ -176,6 +185,8 @@ type test struct {
 	live    int    // live tag rule
 	trait   *traitTest
 	name    string // waterfall segment, of a live waterfall
+	cmp     audience.Op
+	than    float64 // P(alive) compared
 }
 
 type testOp uint8
@@ -210,7 +221,7 @@ func (v *View) compile(e audience.Expr, attrs map[string]Attr) *test {
 }
 
 func (v *View) compileName(a Attr) *test {
-	t := &test{op: opName, kind: a.Kind, stage: nes.Stage(a.Value), score: a.Score, live: -1}
+	t := &test{op: opName, kind: a.Kind, stage: nes.Stage(a.Value), score: a.Score, live: -1, cmp: a.Op, than: a.Than}
 	switch a.Kind {
 	case KindSegment:
 		t.segment = slices.Index(rfm.Segments, a.Value)
@@ -234,7 +245,7 @@ func (v *View) compileName(a Attr) *test {
 		}
 		id, ok := v.waterfalls.ids[a.Value]
 		t.in = v.labels.which(func(s *labelSet) bool { return ok && s.waterfall == id })
-	case KindStage, KindRScore, KindFScore, KindMScore:
+	case KindStage, KindRScore, KindFScore, KindMScore, KindPCLVDecile, KindPAlive:
 	default:
 		t.op = opNone
 	}
@@ -276,6 +287,12 @@ func (t *test) holds(x *row, live *liveTags) bool {
 			return t.in[x.c.labels]
 		case KindTrait:
 			return t.trait.holds(x.c)
+		case KindPCLVDecile:
+			_, _, d, ok := x.sc.pred.of(x.idx)
+			return ok && d == t.score
+		case KindPAlive:
+			p, _, _, ok := x.sc.pred.of(x.idx)
+			return ok && compareFloat(p, t.cmp, t.than)
 		}
 	}
 	return false
@@ -315,4 +332,23 @@ func (v *View) Lifetimes(T time.Time) (all Value, bySegment map[string]Value) {
 		all.Total = all.Total.Plus(s.Total)
 	}
 	return all, bySegment
+}
+
+// compareFloat tells whether a op b; false for an unknown op.
+func compareFloat(a float64, op audience.Op, b float64) bool {
+	switch op {
+	case audience.Eq:
+		return a == b
+	case audience.Ne:
+		return a != b
+	case audience.Lt:
+		return a < b
+	case audience.Le:
+		return a <= b
+	case audience.Gt:
+		return a > b
+	case audience.Ge:
+		return a >= b
+	}
+	return false
 }

@@ -40,12 +40,14 @@
 //
 // # Cost
 //
-// A customer costs a row of 64 bytes (the version and time of their summary
+// A customer costs a row of 80 bytes (the version and time of their summary
 // in one number, last purchase, purchase cycle, F, M, lifetime spend,
 // orders, a number for their tier, tags and waterfall segment, where their id and their traits
-// are), 5 to 11 bytes of index and their id: 87 bytes at 1M customers with
-// ids of 11 characters, where a map[string]struct{} of the ids alone takes
-// 72 (BenchmarkBuild). Traits (all but contact traits, see
+// are, and the prediction models' inputs: purchase days, the first one and
+// the spend of the others), 5 to 11 bytes of index and their id: 103 bytes
+// at 1M customers with ids of 11 characters, where a map[string]struct{} of
+// the ids alone takes 72 (BenchmarkBuild). Predictions, once a model is
+// fitted, add 17 bytes a customer (predict.go). Traits (all but contact traits, see
 // profile.ContactTraits) cost 12 bytes each, and the text of a string value
 // once for all the customers holding it: 13 bytes a trait at 1M customers
 // with 2.6 traits of low cardinality each, 15 with a number of their own
@@ -108,6 +110,14 @@ type View struct {
 	// row
 	bigStamps map[int32]bigStampOf
 
+	// the predictions of the last refresh (nil before any); dropped, the
+	// rows removed while a refresh is under way (refreshing), which it
+	// must not predict; refresh runs one at a time
+	pred       *predictions
+	refreshing bool
+	dropped    []int32
+	refresh    sync.Mutex
+
 	// the buyers
 	buyers     int64
 	sumF       int64
@@ -120,13 +130,17 @@ const (
 	chunkSize = 1 << chunkBits
 )
 
-// customer is a row: 64 bytes.
+// customer is a row: 80 bytes.
 type customer struct {
 	stamp       uint64 // of the summary held (stampOf)
 	last        int64  // ms
 	cycle       time.Duration
 	m, lifetime int64 // micros
+	repeat      int64 // micros spent on purchase days after the first
 	orders, f   int32
+	// purchase days, and the first's day number (since 1970-01-01 UTC):
+	// with last and repeat, the prediction models' inputs
+	days, first int32
 	labels      uint32 // tier and tags; 0 for a row of nobody
 	id          uint32 // arena offset of the id
 	traits      uint32 // where their traits are (traitArena); 0 for none
@@ -242,6 +256,7 @@ func (v *View) put(s profile.Summary, tags []uint32) []uint32 {
 		stamp: stamp,
 		last:  s.Last.UnixMilli(), cycle: v.nes.Cycle(s.Orders, s.First, s.Last),
 		m: s.M, lifetime: s.Lifetime, orders: int32(s.Orders), f: int32(s.F),
+		repeat: s.Repeat, days: int32(min(s.Days, math.MaxInt32)), first: dayOf(s.First, s.Days),
 		labels: v.labels.hold(v.tiers.id(s.Tier), v.waterfalls.id(s.Waterfall), tags), id: c.id,
 	}
 	c.traits, c.ntraits = v.holdTraits(traits, v.traitCells(s.Traits))
@@ -269,6 +284,7 @@ func (v *View) remove(row int32) {
 	v.releaseTraits(traitsOf{c.traits, c.ntraits})
 	v.removeID(row)
 	delete(v.bigStamps, row)
+	v.dropPrediction(row)
 	*v.cust(row) = customer{}
 	v.free = append(v.free, row)
 	v.n--
@@ -364,7 +380,8 @@ func recency(T, last int64) int64 { return population.Recency(T, last) }
 // scoring holds what scores every buyer at one T.
 type scoring struct {
 	population.Scorer
-	ns int64 // T in ns, for stages
+	ns   int64        // T in ns, for stages
+	pred *predictions // of the last refresh, nil before any
 }
 
 // scoring finds the order statistics at T: the thresholds' buckets from the
@@ -374,7 +391,7 @@ func (v *View) scoring(T time.Time) scoring {
 	n := v.buyers
 	p := rfm.Population{Buyers: n, SumF: v.sumF, SumM: v.sumM}
 	if n == 0 {
-		return scoring{Scorer: population.NewScorer(t, p, [4]int64{}, [4]int64{}, [4]int64{}), ns: T.UnixNano()}
+		return scoring{Scorer: population.NewScorer(t, p, [4]int64{}, [4]int64{}, [4]int64{}), ns: T.UnixNano(), pred: v.pred}
 	}
 	var ranks [4]int
 	for q := 2; q <= 5; q++ {
@@ -395,7 +412,7 @@ func (v *View) scoring(T time.Time) scoring {
 	for i := range 4 {
 		f[i], m[i], r[i] = fv[i], mv[i], recency(t, lv[i])
 	}
-	return scoring{Scorer: population.NewScorer(t, p, f, m, r), ns: T.UnixNano()}
+	return scoring{Scorer: population.NewScorer(t, p, f, m, r), ns: T.UnixNano(), pred: v.pred}
 }
 
 // Scorer scores buyers at T against the view's population (for
@@ -465,8 +482,8 @@ func (v *View) Counts(T time.Time) Counts {
 	live := v.newLiveTags()
 	liveCounts := make([]int64, len(v.live))
 	waterfalls := map[string]int64{}
-	for _, c := range v.all() {
-		x := rowOf(&sc, c)
+	for idx, c := range v.all() {
+		x := rowOf(&sc, idx, c)
 		stages[nes.Index(x.Stage())]++
 		labels[c.labels]++
 		if v.wf != nil {
@@ -521,6 +538,7 @@ func (v *View) Counts(T time.Time) Counts {
 // out when first asked.
 type row struct {
 	sc      *scoring
+	idx     int32 // c's row, -1 if unknown
 	c       *customer
 	have    uint8 // of the parts below
 	stage   nes.Stage
@@ -536,8 +554,8 @@ const (
 	haveSegment
 )
 
-// rowOf returns customer c at the scoring's T.
-func rowOf(sc *scoring, c *customer) row { return row{sc: sc, c: c} }
+// rowOf returns customer c, of row idx (-1 if unknown), at the scoring's T.
+func rowOf(sc *scoring, idx int32, c *customer) row { return row{sc: sc, idx: idx, c: c} }
 
 func (x *row) Stage() nes.Stage {
 	if x.have&haveStage == 0 {

@@ -3,6 +3,7 @@ package view
 import (
 	"context"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -23,6 +24,12 @@ type Views struct {
 	// takes its NES configuration.
 	Store *profile.Store
 	Log   *zap.Logger
+	// Now is the clock predictions are made at. Default time.Now.
+	Now func() time.Time
+	// PredictEvery is how often each view's predictions are refreshed
+	// with the store's model (profile.Store.Models), besides at once when
+	// the model changes. Default DefaultPredictEvery.
+	PredictEvery time.Duration
 
 	mu      sync.Mutex
 	views   map[string]*loading
@@ -81,7 +88,57 @@ func (vs *Views) follow(ctx context.Context, ns string) error {
 	if vs.Log != nil {
 		vs.Log.Info("population view loaded", zap.String("namespace", ns), zap.Int("customers", l.view.Len()))
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() { vs.predict(ctx, ns, l.view) })
 	return f.Run(ctx, from)
+}
+
+// DefaultPredictEvery is how often Views refreshes predictions by
+// default: a refresh costs a few seconds of a core at 1M customers.
+const DefaultPredictEvery = 5 * time.Minute
+
+// predict refreshes the predictions of v, the view of namespace ns, until
+// ctx ends: at once, whenever the store's model changes (or is gone), and
+// every PredictEvery.
+func (vs *Views) predict(ctx context.Context, ns string, v *View) {
+	models := vs.Store.Models()
+	if models == nil {
+		return
+	}
+	every, now := vs.PredictEvery, vs.Now
+	if every <= 0 {
+		every = DefaultPredictEvery
+	}
+	if now == nil {
+		now = time.Now
+	}
+	tick := time.NewTicker(min(every, 10*time.Second))
+	defer tick.Stop()
+	var held string    // the model version predicted with
+	var last time.Time // when, by the wall clock
+	for {
+		m, ok := models.Model()
+		switch {
+		case !ok && held != "":
+			v.Unpredict()
+			held = ""
+		case ok && (m.Version() != held || time.Since(last) >= every):
+			t0 := time.Now()
+			v.Predict(m, now(), vs.Store.Currency())
+			held, last = m.Version(), t0
+			if vs.Log != nil {
+				vs.Log.Debug("predictions refreshed", zap.String("namespace", ns), zap.String("model", held), zap.Duration("took", time.Since(t0)))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // init makes the queue of namespaces to load, once.
@@ -122,10 +179,25 @@ func (vs *Views) Of(ctx context.Context, ns string) (*View, error) {
 // and tools, never for serving.
 type FromStore struct {
 	Store *profile.Store
+	// Now is the clock predictions are made at. Default time.Now.
+	Now func() time.Time
 }
 
-// Of loads a view of namespace ns.
+// Of loads a view of namespace ns, with the predictions of the store's
+// model (if it has one) as of now.
 func (fs FromStore) Of(ctx context.Context, ns string) (*View, error) {
 	v := NewFor(fs.Store)
-	return v, Load(ctx, fs.Store.In(ns), v)
+	if err := Load(ctx, fs.Store.In(ns), v); err != nil {
+		return v, err
+	}
+	if models := fs.Store.Models(); models != nil {
+		if m, ok := models.Model(); ok {
+			now := fs.Now
+			if now == nil {
+				now = time.Now
+			}
+			v.Predict(m, now(), fs.Store.Currency())
+		}
+	}
+	return v, nil
 }

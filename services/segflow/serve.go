@@ -161,7 +161,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 	// by the read API, and by the trigger service when a broadcast opens.
 	var views *view.Views
 	if store != nil {
-		views = &view.Views{Brokers: brokers, Security: sec, Store: store, Log: log.Named("view")}
+		views = &view.Views{Brokers: brokers, Security: sec, Store: store, Now: now, Log: log.Named("view")}
 		g.Add("population views", views.Run)
 	}
 	// With --demo the sample is loaded before the profile-updater starts.
