@@ -51,9 +51,13 @@ type env struct {
 	bs     *broadcast.Store
 }
 
-func start(t testing.TB, yaml string) *env {
+func start(t testing.TB, yaml string) *env { return startOn(t, yaml, testenv.StartRedis(t)) }
+
+// startOn is start with the Redis given (a cluster, whatever
+// SEGFLOW_TEST_REDIS says).
+func startOn(t testing.TB, yaml string, r *testenv.Redis) *env {
 	k := testenv.StartKafka(t, stream.Topic{Name: trigger.TopicTriggers, Partitions: 3}, stream.Topic{Name: trigger.TopicDecisions, Partitions: 3})
-	rdb := testenv.StartRedis(t).Client(t)
+	rdb := r.Client(t)
 	cfg, err := campaign.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)
