@@ -444,8 +444,8 @@ func (r *Runner) settle(ctx context.Context, now time.Time, b *Broadcast) error 
 		return fmt.Errorf("read members waiting: %w", err)
 	}
 	type entry struct {
-		shard           int
-		member, outcome string
+		shard  int
+		member string
 	}
 	byOcc := map[string][]entry{}
 	for s, cmd := range cmds {
