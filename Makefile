@@ -19,9 +19,11 @@ demo:
 # Cluster, but for CLUSTER_SKIP: tests that use no Redis (the reference
 # computations and their loaders), the browser tests, and the Online Retail
 # comparison, which takes the CDNOW comparison's path with more data, and the
-# demo's load, which is the replay path the cluster pass covers already.
-CLUSTER_PKGS ?= ./test/e2e ./pkg/api ./pkg/replay ./pkg/coupon ./services/segflow
-CLUSTER_SKIP ?= Reference|Loader|Calibration|Dashboard|OnlineRetail|Demo
+# demo's load, which is the replay path the cluster pass covers already, and
+# the broadcast tests of a rate and of a campaign removed, which touch no
+# shard the other broadcast tests do not.
+CLUSTER_PKGS ?= ./test/e2e ./pkg/api ./pkg/broadcast ./pkg/replay ./pkg/coupon ./services/segflow
+CLUSTER_SKIP ?= Reference|Loader|Calibration|Dashboard|OnlineRetail|Demo|RateLimitSpreadsABroadcast|BroadcastToACampaignRemoved
 
 ## test: every test, with the race detector, on one Redis server; then test-cluster
 test:

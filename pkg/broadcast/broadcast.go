@@ -45,6 +45,9 @@ type Schedule struct {
 	Date string `json:"date,omitempty"`
 	// Hour is a recurring broadcast's hour, 0–23.
 	Hour int `json:"hour,omitempty"`
+	// Until, if set, ends a recurring broadcast: no occurrence opens after
+	// it (each opens when the first time zone reaches its hour).
+	Until time.Time `json:"until,omitzero"`
 }
 
 // Recurring tells whether s sends more than once.
@@ -131,8 +134,16 @@ func Check(b *Broadcast, now time.Time) error {
 	if b.Rate < 0 || b.Rate > MaxRate {
 		bad["rate"] = fmt.Sprintf("%d is not a rate from 1 to %d per second (0 or none: %d)", b.Rate, MaxRate, DefaultRate)
 	}
+	b.Schedule.Until = b.Schedule.Until.UTC().Truncate(time.Millisecond)
 	for f, msg := range b.Schedule.check(now) {
 		bad["schedule."+f] = msg
+	}
+	if _, ok := bad["schedule.until"]; !ok && !b.Schedule.Until.IsZero() && len(bad) == 0 {
+		made := *b
+		made.CreatedAt = now
+		if _, opens := made.first(); opens.After(b.Schedule.Until) {
+			bad["schedule.until"] = fmt.Sprintf("%s is before the first occurrence, which opens at %s", b.Schedule.Until.Format(time.RFC3339), opens.UTC().Format(time.RFC3339))
+		}
 	}
 	if b.Schedule.Kind == "" {
 		bad["schedule.kind"] = "missing; one of " + kindList()
@@ -198,6 +209,7 @@ func (s Schedule) check(now time.Time) map[string]string {
 	only("weekday", s.Kind != Weekly && s.Weekday != "", "weekly")
 	only("day", s.Kind != Monthly && s.Day != 0, "monthly")
 	only("date", s.Kind != Yearly && s.Date != "", "yearly")
+	only("until", !s.Recurring() && !s.Until.IsZero(), "weekly, monthly or yearly")
 	if s.Recurring() {
 		if s.Hour < 0 || s.Hour > 23 {
 			bad["hour"] = fmt.Sprintf("%d is not an hour 0–23", s.Hour)

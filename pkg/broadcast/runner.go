@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,6 +13,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segflow/segflow/pkg/health"
+	"github.com/segflow/segflow/pkg/keys"
+	"github.com/segflow/segflow/pkg/keyspace"
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/trigger"
 )
@@ -24,6 +27,10 @@ type Decider interface {
 	Broadcast(ctx context.Context, T time.Time, campaign, cause string, customers []string) ([]string, error)
 	// Locations returns the customers' time zones.
 	Locations(ctx context.Context, T time.Time, customers []string) ([]*time.Location, error)
+	// Outcomes returns the outcomes published for the customers by
+	// campaign and cause, "" for one not decided yet (still waiting for
+	// the end of the quiet hours) (trigger.Engine.Outcomes).
+	Outcomes(ctx context.Context, campaign, cause string, customers []string) ([]string, error)
 }
 
 var _ Decider = (*trigger.Engine)(nil)
@@ -56,10 +63,22 @@ type Runner struct {
 	// longer than a step takes, and how long a broadcast waits for another
 	// runner when the one stepping it dies. Default 10s.
 	Lease time.Duration
+	// Grace is how late an occurrence of a recurring broadcast may begin:
+	// one whose hour has passed in the last time zone by more than Grace
+	// when the runner comes to it (a runner stopped for that long) is
+	// skipped, and counted in Progress.OccurrencesSkipped, so that a
+	// restart does not send every missed occurrence late, one after
+	// another. Default 24h.
+	Grace time.Duration
+	// Settle is how often, at most, the runner looks for members who waited
+	// for the end of the quiet hours and have been decided since, to count
+	// their outcomes. Default 10s.
+	Settle time.Duration
 
 	owner    string
 	defs     map[string]Broadcast
 	buckets  map[string]*bucket
+	settled  map[string]time.Time // when each broadcast was last settled
 	failed   int
 	throttle health.Throttle
 }
@@ -69,6 +88,7 @@ func (r *Runner) init() {
 		r.owner = uuid.NewString()
 		r.defs = map[string]Broadcast{}
 		r.buckets = map[string]*bucket{}
+		r.settled = map[string]time.Time{}
 		r.throttle = health.Throttle{Every: 10 * time.Second}
 	}
 	if r.Batch <= 0 {
@@ -79,6 +99,12 @@ func (r *Runner) init() {
 	}
 	if r.Lease <= 0 {
 		r.Lease = 10 * time.Second
+	}
+	if r.Grace <= 0 {
+		r.Grace = 24 * time.Hour
+	}
+	if r.Settle <= 0 {
+		r.Settle = 10 * time.Second
 	}
 	if r.Log == nil {
 		r.Log = zap.NewNop()
@@ -120,7 +146,8 @@ func (r *Runner) Step(ctx context.Context, now time.Time) error {
 func (r *Runner) Failures() int { return r.failed }
 
 // Idle tells whether no broadcast has members left to decide as of now:
-// for tests and tools that run broadcasts to the end.
+// for tests and tools that run broadcasts to the end. A broadcast finished
+// but for members waiting for the end of the quiet hours is idle.
 func (r *Runner) Idle(ctx context.Context, now time.Time) (bool, error) {
 	n, err := r.Store.rdb.SCard(ctx, activeKey()).Result()
 	if err != nil || n == 0 {
@@ -131,9 +158,12 @@ func (r *Runner) Idle(ctx context.Context, now time.Time) (bool, error) {
 		return false, err
 	}
 	for _, id := range ids {
-		h, err := r.Store.rdb.HMGet(ctx, stateKey(id), fOpens).Result()
+		h, err := r.Store.rdb.HMGet(ctx, stateKey(id), fOpens, fFinished, fCancelled, fError).Result()
 		if err != nil {
 			return false, err
+		}
+		if h[1] != nil || h[2] != nil || h[3] != nil {
+			continue
 		}
 		ms, _ := strconv.ParseInt(fmt.Sprint(h[0]), 10, 64)
 		if !time.UnixMilli(ms).After(now) {
@@ -163,46 +193,74 @@ func (r *Runner) step(ctx context.Context, now time.Time, id string) error {
 		return fmt.Errorf("read progress: %w", err)
 	}
 	if h[fCancelled] != "" || h[fFinished] != "" || h[fError] != "" {
-		return r.retire(ctx, id)
+		return r.settleOrRetire(ctx, now, &b)
 	}
-	occ := h[fOccurrence]
+	if err := r.settle(ctx, now, &b); err != nil {
+		return err
+	}
 	ms, _ := strconv.ParseInt(h[fOpens], 10, 64)
-	opens := time.UnixMilli(ms)
-	if occ == "" || now.Before(opens) {
+	occ := occurrence{key: h[fOccurrence], epoch: h[fOpens], opens: time.UnixMilli(ms)}
+	if occ.key == "" || now.Before(occ.opens) {
 		return nil
+	}
+	begun := h[fFill] != "" || h[fFilled] != ""
+	if !begun && b.Schedule.Recurring() && now.Sub(b.dueAt(occ.key, occ.opens, lastZone)) > r.Grace {
+		r.Log.Warn("broadcast occurrence skipped: stale", zap.String("broadcast", id), zap.String("occurrence", occ.key), zap.Duration("grace", r.Grace))
+		return r.finish(ctx, now, &b, occ, fStale)
 	}
 	var gone error
 	if h[fFilled] == "" {
-		gone = r.fill(ctx, now, &b, occ, opens, h[fFill])
+		gone = r.fill(ctx, now, &b, occ, h[fFill])
 	} else {
-		gone = r.decide(ctx, now, &b, occ, opens)
+		gone = r.decide(ctx, now, &b, occ)
 	}
 	if errors.Is(gone, trigger.ErrNoCampaign) || errors.Is(gone, ErrAudience) {
 		r.Log.Warn("broadcast failed", zap.String("broadcast", id), zap.Error(gone))
 		if err := r.Store.rdb.HSet(ctx, stateKey(id), fError, gone.Error()).Err(); err != nil {
 			return fmt.Errorf("record failure: %w", err)
 		}
-		return r.retire(ctx, id)
+		return r.settleOrRetire(ctx, now, &b)
 	}
 	return gone
 }
 
-// retire forgets a finished broadcast's queue and stops stepping it.
-func (r *Runner) retire(ctx context.Context, id string) error {
+// occurrence is the occurrence a broadcast is at: its key, and when it
+// opened, in ms (its epoch in the shards of the queue) and as a time.
+type occurrence struct {
+	key, epoch string
+	opens      time.Time
+}
+
+// settleOrRetire settles a finished broadcast's members who wait for the
+// end of the quiet hours, and once none is left, forgets its queue and
+// stops stepping it.
+func (r *Runner) settleOrRetire(ctx context.Context, now time.Time, b *Broadcast) error {
+	if err := r.settle(ctx, now, b); err != nil {
+		return err
+	}
+	waiting, err := r.waiting(ctx, b.ID)
+	if err != nil || waiting > 0 {
+		return err
+	}
 	pipe := r.Store.rdb.Pipeline()
-	pipe.Del(ctx, queueKey(id), leaseKey(id))
-	pipe.SRem(ctx, activeKey(), id)
+	for n := range keys.Shards {
+		pipe.Del(ctx, queueKey(b.ID, n))
+	}
+	pipe.Del(ctx, leaseKey(b.ID))
+	pipe.SRem(ctx, activeKey(), b.ID)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("retire: %w", err)
 	}
-	delete(r.defs, id)
-	delete(r.buckets, id)
+	delete(r.defs, b.ID)
+	delete(r.buckets, b.ID)
+	delete(r.settled, b.ID)
 	return nil
 }
 
 // fill queues the next page of the occurrence's audience, after the member
-// queued last, each at their due time.
-func (r *Runner) fill(ctx context.Context, now time.Time, b *Broadcast, occ string, opens time.Time, after string) error {
+// queued last, each at their due time in the shard of the queue that holds
+// them, then moves the fill past the page.
+func (r *Runner) fill(ctx context.Context, now time.Time, b *Broadcast, occ occurrence, after string) error {
 	ids, err := r.Audience.Members(ctx, now, b.Audience, after, r.Fill)
 	if err != nil {
 		return err
@@ -220,12 +278,12 @@ func (r *Runner) fill(ctx context.Context, now time.Time, b *Broadcast, occ stri
 	if len(ids) < r.Fill {
 		filled = "1"
 	}
-	pairs := make([]any, 0, 2*len(ids))
+	pairs := map[int][]any{}
 	skipped := 0
 	for i, c := range ids {
-		due := opens
+		due := occ.opens
 		if locs != nil {
-			due = b.dueAt(occ, opens, locs[i])
+			due = b.dueAt(occ.key, occ.opens, locs[i])
 		}
 		if due.Before(b.CreatedAt) {
 			// The first occurrence of a recurring broadcast, for a customer
@@ -233,21 +291,31 @@ func (r *Runner) fill(ctx context.Context, now time.Time, b *Broadcast, occ stri
 			skipped++
 			continue
 		}
-		pairs = append(pairs, due.UnixMilli(), c)
+		n := keys.ShardOf(c)
+		if pairs[n] == nil {
+			pairs[n] = []any{occ.epoch}
+		}
+		pairs[n] = append(pairs[n], due.UnixMilli(), c)
 	}
-	args := append([]any{occ, after, last, filled, skipped}, pairs...)
-	if err := fillScript.Run(ctx, r.Store.rdb, []string{stateKey(b.ID), queueKey(b.ID)}, args...).Err(); err != nil {
+	calls := make([]shardCall, 0, len(pairs))
+	for n, args := range pairs {
+		calls = append(calls, shardCall{keys: []string{countsKey(b.ID, n), queueKey(b.ID, n)}, args: args})
+	}
+	if _, err := evalShards(ctx, r.Store.rdb, shardFillScript, calls); err != nil {
 		return fmt.Errorf("queue members: %w", err)
 	}
+	if err := fillScript.Run(ctx, r.Store.rdb, []string{stateKey(b.ID)}, occ.key, after, last, filled, skipped).Err(); err != nil {
+		return fmt.Errorf("move the fill: %w", err)
+	}
 	if filled == "1" {
-		r.Log.Info("broadcast occurrence open", zap.String("broadcast", b.ID), zap.String("occurrence", occ))
+		r.Log.Info("broadcast occurrence open", zap.String("broadcast", b.ID), zap.String("occurrence", occ.key))
 	}
 	return nil
 }
 
-// decide decides the members due that the rate allows, and finishes the
-// occurrence when none is left.
-func (r *Runner) decide(ctx context.Context, now time.Time, b *Broadcast, occ string, opens time.Time) error {
+// decide decides the members due that the rate allows, across the shards
+// of the queue, and finishes the occurrence when none is left.
+func (r *Runner) decide(ctx context.Context, now time.Time, b *Broadcast, occ occurrence) error {
 	bk := r.buckets[b.ID]
 	if bk == nil {
 		bk = &bucket{rate: float64(b.rate()), tokens: float64(b.rate()), at: now}
@@ -257,16 +325,39 @@ func (r *Runner) decide(ctx context.Context, now time.Time, b *Broadcast, occ st
 	if n == 0 {
 		return nil
 	}
-	due, err := r.Store.rdb.ZRangeByScore(ctx, queueKey(b.ID), &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: int64(n)}).Result()
+	calls := make([]shardCall, keys.Shards)
+	for s := range calls {
+		calls[s] = shardCall{keys: []string{countsKey(b.ID, s), queueKey(b.ID, s)}, args: []any{occ.epoch, now.UnixMilli(), n}}
+	}
+	cmds, err := evalShards(ctx, r.Store.rdb, shardDueScript, calls)
 	if err != nil {
 		return fmt.Errorf("read queue: %w", err)
 	}
-	if len(due) == 0 {
-		left, err := r.Store.rdb.ZCard(ctx, queueKey(b.ID)).Result()
-		if err != nil || left > 0 {
-			return err // members whose hour is still to come
+	left := int64(0)
+	each := make([][]redis.Z, len(cmds))
+	for s, cmd := range cmds {
+		vals, err := cmd.Slice()
+		if err != nil || len(vals) == 0 {
+			return fmt.Errorf("read queue: %v", vals)
 		}
-		return r.finish(ctx, now, b, occ)
+		k, _ := vals[0].(int64)
+		left += k
+		for i := 1; i+1 < len(vals); i += 2 {
+			c, _ := vals[i].(string)
+			ms, _ := vals[i+1].(string)
+			score, _ := strconv.ParseFloat(ms, 64)
+			each[s] = append(each[s], redis.Z{Score: score, Member: c})
+		}
+	}
+	var due []string
+	for _, z := range keyspace.Merge(each, n) {
+		due = append(due, z.Member.(string))
+	}
+	if len(due) == 0 {
+		if left > 0 {
+			return nil // members whose hour is still to come
+		}
+		return r.finish(ctx, now, b, occ, fOccurrences)
 	}
 	// A member erased since the audience was taken is no member: no
 	// decision names them.
@@ -274,49 +365,143 @@ func (r *Runner) decide(ctx context.Context, now time.Time, b *Broadcast, occ st
 	if err != nil {
 		return err
 	}
-	var left []string
+	var kept []string
 	for _, c := range due {
-		if at, ok := erased[c]; !ok || at.Before(opens) {
-			left = append(left, c)
+		if at, ok := erased[c]; !ok || at.Before(occ.opens) {
+			kept = append(kept, c)
 		}
 	}
-	outcomes, err := r.Decider.Broadcast(ctx, now, b.Campaign, Cause(b.ID, occ), left)
+	outcomes, err := r.Decider.Broadcast(ctx, now, b.Campaign, Cause(b.ID, occ.key), kept)
 	if err != nil {
 		return err
 	}
 	bk.spend(len(due))
-	args := make([]any, 0, 1+2*len(due))
-	args = append(args, occ)
-	for i, c := range left {
-		args = append(args, c, outcomes[i])
+	got := make(map[string]string, len(due))
+	for i, c := range kept {
+		got[c] = outcomes[i]
 	}
 	for _, c := range due {
-		if at, ok := erased[c]; ok && !at.Before(opens) {
-			args = append(args, c, Erased)
+		if _, ok := got[c]; !ok {
+			got[c] = Erased
 		}
 	}
-	if err := decidedScript.Run(ctx, r.Store.rdb, []string{stateKey(b.ID), queueKey(b.ID)}, args...).Err(); err != nil {
+	calls = calls[:0]
+	for s, is := range byShard(due) {
+		args := []any{occ.epoch, occ.key, trigger.Waiting}
+		for _, i := range is {
+			args = append(args, due[i], got[due[i]])
+		}
+		calls = append(calls, shardCall{keys: []string{countsKey(b.ID, s), queueKey(b.ID, s), waitingKey(b.ID, s)}, args: args})
+	}
+	if _, err := evalShards(ctx, r.Store.rdb, shardDecidedScript, calls); err != nil {
 		return fmt.Errorf("count decisions: %w", err)
 	}
 	return nil
 }
 
-// finish ends an occurrence whose members are all decided, and schedules
-// the next one of a recurring broadcast.
-func (r *Runner) finish(ctx context.Context, now time.Time, b *Broadcast, occ string) error {
-	next, opens, ok := b.next(occ)
+// finish ends an occurrence — whose members are all decided, or stale,
+// counted in field — and schedules the next one of a recurring broadcast.
+func (r *Runner) finish(ctx context.Context, now time.Time, b *Broadcast, occ occurrence, field string) error {
+	next, opens, ok := b.next(occ.key)
 	nextOpens := int64(0)
 	if ok {
 		nextOpens = opens.UnixMilli()
 	}
-	if err := finishScript.Run(ctx, r.Store.rdb, []string{stateKey(b.ID)}, occ, next, nextOpens, now.UnixMilli()).Err(); err != nil {
+	if err := finishScript.Run(ctx, r.Store.rdb, []string{stateKey(b.ID)}, occ.key, next, nextOpens, now.UnixMilli(), field).Err(); err != nil {
 		return fmt.Errorf("finish occurrence: %w", err)
 	}
-	r.Log.Info("broadcast occurrence sent", zap.String("broadcast", b.ID), zap.String("occurrence", occ), zap.String("next", next))
+	r.Log.Info("broadcast occurrence finished", zap.String("broadcast", b.ID), zap.String("occurrence", occ.key), zap.String("as", field), zap.String("next", next))
 	if !ok {
-		return r.retire(ctx, b.ID)
+		return r.settleOrRetire(ctx, now, b)
+	}
+	// The shards of the queue move to the next occurrence, which frees the
+	// members of this one; a shard missed here (a crash) moves when the
+	// next occurrence first queues a member in it.
+	calls := make([]shardCall, keys.Shards)
+	for s := range calls {
+		calls[s] = shardCall{keys: []string{countsKey(b.ID, s), queueKey(b.ID, s)}, args: []any{nextOpens}}
+	}
+	if _, err := evalShards(ctx, r.Store.rdb, shardResetScript, calls); err != nil {
+		return fmt.Errorf("empty the queue: %w", err)
 	}
 	return nil
+}
+
+// settle counts the final outcome of members who were waiting for the end
+// of the quiet hours and have been decided since, at most every Settle and
+// a Batch of each shard at a time.
+func (r *Runner) settle(ctx context.Context, now time.Time, b *Broadcast) error {
+	if last, ok := r.settled[b.ID]; ok && now.Sub(last) < r.Settle {
+		return nil
+	}
+	r.settled[b.ID] = now
+	cmds := make([]*redis.StringSliceCmd, keys.Shards)
+	pipe := r.Store.rdb.Pipeline()
+	for s := range cmds {
+		cmds[s] = pipe.SRandMemberN(ctx, waitingKey(b.ID, s), int64(r.Batch))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("read members waiting: %w", err)
+	}
+	type entry struct {
+		shard  int
+		member string
+	}
+	byOcc := map[string][]entry{}
+	for s, cmd := range cmds {
+		for _, m := range cmd.Val() {
+			occ, c, ok := strings.Cut(m, "|")
+			if ok {
+				byOcc[occ] = append(byOcc[occ], entry{shard: s, member: c})
+			}
+		}
+	}
+	pairs := map[int][]any{}
+	for occ, es := range byOcc {
+		customers := make([]string, len(es))
+		for i, e := range es {
+			customers[i] = e.member
+		}
+		outcomes, err := r.Decider.Outcomes(ctx, b.Campaign, Cause(b.ID, occ), customers)
+		if err != nil {
+			return err
+		}
+		for i, e := range es {
+			if outcomes[i] == "" {
+				continue // still waiting
+			}
+			if pairs[e.shard] == nil {
+				pairs[e.shard] = []any{trigger.Waiting}
+			}
+			pairs[e.shard] = append(pairs[e.shard], occ+"|"+e.member, outcomes[i])
+		}
+	}
+	calls := make([]shardCall, 0, len(pairs))
+	for s, args := range pairs {
+		calls = append(calls, shardCall{keys: []string{countsKey(b.ID, s), waitingKey(b.ID, s)}, args: args})
+	}
+	if _, err := evalShards(ctx, r.Store.rdb, shardSettleScript, calls); err != nil {
+		return fmt.Errorf("count outcomes of members waiting: %w", err)
+	}
+	return nil
+}
+
+// waiting returns how many of broadcast id's members wait for the end of
+// the quiet hours, in one pipeline.
+func (r *Runner) waiting(ctx context.Context, id string) (int64, error) {
+	cmds := make([]*redis.IntCmd, keys.Shards)
+	pipe := r.Store.rdb.Pipeline()
+	for s := range cmds {
+		cmds[s] = pipe.SCard(ctx, waitingKey(id, s))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("count members waiting: %w", err)
+	}
+	n := int64(0)
+	for _, cmd := range cmds {
+		n += cmd.Val()
+	}
+	return n, nil
 }
 
 // Erased is the outcome counted for a member erased after the occurrence

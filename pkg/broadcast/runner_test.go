@@ -51,9 +51,13 @@ type env struct {
 	bs     *broadcast.Store
 }
 
-func start(t testing.TB, yaml string) *env {
+func start(t testing.TB, yaml string) *env { return startOn(t, yaml, testenv.StartRedis(t)) }
+
+// startOn is start with the Redis given (a cluster, whatever
+// SEGFLOW_TEST_REDIS says).
+func startOn(t testing.TB, yaml string, r *testenv.Redis) *env {
 	k := testenv.StartKafka(t, stream.Topic{Name: trigger.TopicTriggers, Partitions: 3}, stream.Topic{Name: trigger.TopicDecisions, Partitions: 3})
-	rdb := testenv.StartRedis(t).Client(t)
+	rdb := r.Client(t)
 	cfg, err := campaign.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)
@@ -654,4 +658,74 @@ func TestTwoRunnersSteppingOneBroadcastAtOnceMakeOneDecisionPerMemberAndCountItO
 		t.Errorf("%d counted decided, want %d", v.Progress.Decided, len(members))
 	}
 	sameCounts(t, v.Progress.Outcomes, counts(want))
+}
+
+func TestMembersWaitingForTheEndOfTheQuietHoursAreCountedByTheirOutcomeOnceDecided(t *testing.T) {
+	e := start(t, "quiet_hours: {start: \"21:00\", end: \"09:00\"}\n"+campaigns)
+	members := e.customers(10, nil, nil)
+	ctx := context.Background()
+	night := time.Date(2026, 12, 7, 23, 0, 0, 0, time.UTC)
+	if _, err := e.bs.Create(ctx, broadcast.Broadcast{ID: "night", Campaign: "anniversary_points", Audience: "stage:N", Schedule: broadcast.Schedule{Kind: broadcast.Now}, Rate: 1000, CreatedAt: night}); err != nil {
+		t.Fatal(err)
+	}
+	en := e.engine()
+	r := e.runner(en)
+	r.Lease = time.Millisecond
+	e.run(r, night, time.Second)
+	want := expected("anniversary_points", 0.2, members, nil)
+	n := counts(want)
+	// Stepped through the night: the sends still wait, and stay counted so.
+	for at := night; at.Before(night.Add(time.Hour)); at = at.Add(time.Minute) {
+		if err := r.Step(ctx, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, _ := e.bs.Get(ctx, "night")
+	sameCounts(t, v.Progress.Outcomes, map[string]int64{trigger.Holdout: n[trigger.Holdout], trigger.Waiting: n[trigger.Sent]})
+	morning := time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC)
+	if _, err := en.Due(ctx, morning, 100); err != nil {
+		t.Fatal(err)
+	}
+	// Other runners come to it, one after the other, once the first one's
+	// lease has run out.
+	for _, at := range []time.Time{morning, morning.Add(time.Second), morning.Add(time.Hour)} {
+		time.Sleep(5 * time.Millisecond)
+		other := e.runner(e.engine())
+		other.Lease = time.Millisecond
+		if err := other.Step(ctx, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkOnePerMember(t, e.decisions(len(members)), want)
+	v, _ = e.bs.Get(ctx, "night")
+	sameCounts(t, v.Progress.Outcomes, n)
+	if v.Progress.Status != broadcast.Done || v.Progress.Decided != int64(len(members)) {
+		t.Errorf("progress %+v, want done with every member decided", v.Progress)
+	}
+}
+
+func TestOccurrencesMissedByMoreThanTheGraceAreSkippedAndCounted(t *testing.T) {
+	e := start(t, campaigns)
+	members := e.customers(20, nil, nil)
+	ctx := context.Background()
+	// Weekly on Mondays at 10:00: 7, 14 and 21 December; the runner comes
+	// back on Tuesday the 22nd at 09:00, when the 21st's hour has not passed
+	// yet in the last time zone (UTC-12) but the 7th's and 14th's passed a
+	// week and more ago.
+	if _, err := e.bs.Create(ctx, broadcast.Broadcast{ID: "weekly", Campaign: "anniversary_points", Audience: "stage:N", Schedule: broadcast.Schedule{Kind: broadcast.Weekly, Weekday: "monday", Hour: 10}, Rate: 1000, CreatedAt: T}); err != nil {
+		t.Fatal(err)
+	}
+	back := time.Date(2026, 12, 22, 9, 0, 0, 0, time.UTC)
+	e.run(e.runner(e.engine()), back, time.Second)
+	got := e.decisions(len(members))
+	checkOnePerMember(t, got, expected("anniversary_points", 0.2, members, nil))
+	for _, d := range got {
+		if want := "broadcast:weekly:2026-12-21"; len(d.Reason.Events) != 1 || d.Reason.Events[0] != want {
+			t.Errorf("%s decided by %v, want by %s", d.Customer, d.Reason.Events, want)
+		}
+	}
+	v, _ := e.bs.Get(ctx, "weekly")
+	if v.Progress.OccurrencesSkipped != 2 || v.Progress.Occurrences != 1 || v.Progress.Occurrence != "2026-12-28" {
+		t.Errorf("progress %+v, want 2 occurrences skipped, 1 sent, the next on 2026-12-28", v.Progress)
+	}
 }

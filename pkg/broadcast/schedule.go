@@ -39,7 +39,7 @@ func (b *Broadcast) first() (key string, opens time.Time) {
 }
 
 // next returns the occurrence after the one keyed key, and ok false if there
-// is none (a Now or At broadcast).
+// is none (a Now or At broadcast, or a recurring one past its Until).
 func (b *Broadcast) next(key string) (next string, opens time.Time, ok bool) {
 	s := b.Schedule
 	if !s.Recurring() {
@@ -53,7 +53,11 @@ func (b *Broadcast) next(key string) (next string, opens time.Time, ok bool) {
 	for !s.on(day) {
 		day = day.AddDate(0, 0, 1)
 	}
-	return day.Format(dateLayout), s.due(day, firstZone), true
+	opens = s.due(day, firstZone)
+	if !s.Until.IsZero() && opens.After(s.Until) {
+		return "", time.Time{}, false
+	}
+	return day.Format(dateLayout), opens, true
 }
 
 // dueAt returns when the occurrence keyed key is due for a customer in loc:

@@ -1,6 +1,7 @@
 package broadcast
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -85,6 +86,42 @@ func TestARecurringOccurrenceIsDueAtTheHourOnEachCustomersWallClock(t *testing.T
 	}
 }
 
+func TestARecurringBroadcastHasNoOccurrenceOpeningAfterItsUntil(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		until string
+		want  []string // every occurrence
+	}{
+		{"until the moment the second opens", "2026-12-13T20:00:00Z", []string{"2026-12-07", "2026-12-14"}},
+		{"until a moment before the second opens", "2026-12-13T19:59:59Z", []string{"2026-12-07"}},
+		{"until weeks later", "2026-12-29T00:00:00Z", []string{"2026-12-07", "2026-12-14", "2026-12-21", "2026-12-28"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := Broadcast{Campaign: "c", Audience: "vip", Schedule: Schedule{Kind: Weekly, Weekday: "monday", Hour: 10, Until: utc(tc.until)}}
+			created := utc("2026-12-07T09:00:00Z")
+			if err := Check(&b, created); err != nil {
+				t.Fatal(err)
+			}
+			b.CreatedAt = created
+			key, _ := b.first()
+			got := []string{key}
+			for {
+				next, _, ok := b.next(key)
+				if !ok {
+					break
+				}
+				if len(got) > 10 {
+					t.Fatalf("occurrences %v… and more, want %v", got, tc.want)
+				}
+				got, key = append(got, next), next
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("occurrences %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestCheckNamesEveryFieldAtFault(t *testing.T) {
 	now := utc("2026-12-01T00:00:00Z")
 	for _, tc := range []struct {
@@ -102,6 +139,8 @@ func TestCheckNamesEveryFieldAtFault(t *testing.T) {
 		{"yearly on 13-01", Broadcast{Campaign: "c", Audience: "vip", Schedule: Schedule{Kind: Yearly, Date: "13-01"}}, []string{"schedule.date"}},
 		{"now with an hour", Broadcast{Campaign: "c", Audience: "vip", Schedule: Schedule{Kind: Now, Hour: 3}}, []string{"schedule.hour"}},
 		{"a negative rate", Broadcast{Campaign: "c", Audience: "vip", Schedule: Schedule{Kind: Now}, Rate: -1}, []string{"rate"}},
+		{"now with an until", Broadcast{Campaign: "c", Audience: "vip", Schedule: Schedule{Kind: Now, Until: now.Add(time.Hour)}}, []string{"schedule.until"}},
+		{"weekly until before its first occurrence opens", Broadcast{Campaign: "c", Audience: "vip", Schedule: Schedule{Kind: Weekly, Weekday: "friday", Hour: 9, Until: utc("2026-12-03T00:00:00Z")}}, []string{"schedule.until"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := Check(&tc.b, now)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -57,11 +56,17 @@ type Progress struct {
 	Skipped int64 `json:"skipped,omitempty"`
 	// Occurrences is how many occurrences have been sent in full.
 	Occurrences int64 `json:"occurrences"`
+	// OccurrencesSkipped is how many occurrences were not sent because
+	// they were stale when the broadcast came to them: their last time zone
+	// had passed the hour by more than the runner's Grace (a runner stopped
+	// for that long).
+	OccurrencesSkipped int64 `json:"occurrences_skipped,omitempty"`
 	// Outcomes counts the decisions of every occurrence by outcome: sent,
 	// holdout, or the guard that suppressed it (consent, cap, cooldown,
 	// budget, premise, no_coupon), waiting for those held until the end
-	// of the quiet hours (decided then, on the decisions topic), and erased
-	// for those erased after the occurrence opened (no decision).
+	// of the quiet hours (counted by their outcome instead once the
+	// trigger service has decided them then), and erased for those erased
+	// after the occurrence opened (no decision).
 	Outcomes    map[string]int64 `json:"outcomes"`
 	Error       string           `json:"error,omitempty"`
 	CancelledAt time.Time        `json:"cancelled_at,omitzero"`
@@ -80,14 +85,13 @@ const (
 	fOpens       = "opens"       // ms
 	fFill        = "fill"        // the last member queued, the fill's cursor
 	fFilled      = "filled"      // "1" once the whole audience is queued
-	fMembers     = "members"     // queued in this occurrence
-	fDecided     = "decided"     // decided in this occurrence
 	fSkipped     = "skipped"     // left out of the first occurrence
 	fOccurrences = "occurrences" // occurrences sent in full
+	fStale       = "stale"       // occurrences skipped, stale
 	fFinished    = "finished"    // ms
 	fCancelled   = "cancelled"   // ms
 	fError       = "error"
-	fOutcome     = "n:" // + outcome: count
+	fOutcome     = "n:" // + outcome: count, in the shards' counts
 )
 
 // Store keeps broadcasts in Redis.
@@ -173,7 +177,11 @@ func (s *Store) Get(ctx context.Context, id string) (View, error) {
 	if err != nil {
 		return View{}, fmt.Errorf("read progress of broadcast %s: %w", id, err)
 	}
-	return View{Broadcast: b, Progress: progressOf(h)}, nil
+	n, err := readCounts(ctx, s.rdb, id, h[fOpens])
+	if err != nil {
+		return View{}, err
+	}
+	return View{Broadcast: b, Progress: progressOf(h, n)}, nil
 }
 
 // List returns up to limit broadcasts, the newest first, made before the
@@ -239,8 +247,8 @@ redis.call('HSETNX', KEYS[1], 'cancelled', ARGV[1])
 return 1
 `)
 
-// progressOf reads a state hash.
-func progressOf(h map[string]string) Progress {
+// progressOf reads a state hash and the counts of the shards.
+func progressOf(h map[string]string, n shardCounts) Progress {
 	num := func(f string) int64 { n, _ := strconv.ParseInt(h[f], 10, 64); return n }
 	at := func(f string) time.Time {
 		if h[f] == "" {
@@ -249,14 +257,9 @@ func progressOf(h map[string]string) Progress {
 		return time.UnixMilli(num(f)).UTC()
 	}
 	p := Progress{
-		Occurrence: h[fOccurrence], Opens: at(fOpens), Members: num(fMembers), Decided: num(fDecided), Skipped: num(fSkipped),
-		Occurrences: num(fOccurrences), Error: h[fError], CancelledAt: at(fCancelled), FinishedAt: at(fFinished),
-		Outcomes: map[string]int64{},
-	}
-	for f := range h {
-		if o, ok := strings.CutPrefix(f, fOutcome); ok {
-			p.Outcomes[o] = num(f)
-		}
+		Occurrence: h[fOccurrence], Opens: at(fOpens), Members: n.members, Decided: n.decided, Skipped: num(fSkipped),
+		Occurrences: num(fOccurrences), OccurrencesSkipped: num(fStale), Error: h[fError], CancelledAt: at(fCancelled), FinishedAt: at(fFinished),
+		Outcomes: n.outcomes,
 	}
 	switch {
 	case p.Error != "":
