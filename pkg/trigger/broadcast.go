@@ -10,6 +10,7 @@ import (
 
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/journey"
+	"github.com/segflow/segflow/pkg/profile"
 )
 
 // ErrNoCampaign is the error of a broadcast to a campaign the engine does
@@ -38,6 +39,24 @@ func (e *Engine) Broadcast(ctx context.Context, T time.Time, name, cause string,
 	if c == nil {
 		return nil, fmt.Errorf("broadcast to campaign %q: %w", name, ErrNoCampaign)
 	}
+	return e.eachMember(ctx, T, cause, customers, func(customer string, in campaign.Input, prof *profile.Profile) (string, error) {
+		outcome := ""
+		if ok, err := c.Matches(in); err != nil || !ok {
+			outcome = Premise
+		}
+		got, waiting, err := e.decideAs(ctx, T, c, customer, customer, cause, []string{cause}, in, prof, outcome, T)
+		if waiting {
+			got = Waiting
+		}
+		return got, err
+	})
+}
+
+// eachMember calls decide with each customer, their profile at T and the
+// broadcast event of the occurrence cause, a customer at a time (by
+// customer, as every decision is made), publishes the decisions made in
+// one write and returns the outcomes decide returned.
+func (e *Engine) eachMember(ctx context.Context, T time.Time, cause string, customers []string, decide func(customer string, in campaign.Input, prof *profile.Profile) (string, error)) ([]string, error) {
 	if len(customers) == 0 {
 		return nil, nil
 	}
@@ -48,19 +67,11 @@ func (e *Engine) Broadcast(ctx context.Context, T time.Time, name, cause string,
 	e.outbox = e.outbox[:0]
 	out := make([]string, len(customers))
 	err = e.byCustomer(len(customers), func(i int) string { return customers[i] }, func(i int) error {
-		prof := &ps[i]
 		in := campaign.Input{
 			Event:   map[string]any{"type": campaign.BroadcastEvent, "time": T, "data": map[string]any{"broadcast": cause}},
-			Profile: profileVars(prof),
+			Profile: profileVars(&ps[i]),
 		}
-		outcome := ""
-		if ok, err := c.Matches(in); err != nil || !ok {
-			outcome = Premise
-		}
-		got, waiting, err := e.decideAs(ctx, T, c, customers[i], customers[i], cause, []string{cause}, in, prof, outcome, T)
-		if waiting {
-			got = Waiting
-		}
+		got, err := decide(customers[i], in, &ps[i])
 		out[i] = got
 		return err
 	})
@@ -82,31 +93,13 @@ func (e *Engine) broadcastJourney(ctx context.Context, T time.Time, name, cause 
 	if !slices.Contains(j.Entry.On, campaign.BroadcastEvent) {
 		return nil, fmt.Errorf("broadcast to journey %q: its entry does not take %s: %w", name, campaign.BroadcastEvent, ErrNoCampaign)
 	}
-	if len(customers) == 0 {
-		return nil, nil
-	}
-	ps, err := e.profiles.Get(ctx, T, customers)
-	if err != nil {
-		return nil, err
-	}
-	e.outbox = e.outbox[:0]
-	out := make([]string, len(customers))
-	err = e.byCustomer(len(customers), func(i int) string { return customers[i] }, func(i int) error {
-		raw, err := e.rdb.HGetAll(ctx, journeysKey(customers[i])).Result()
+	return e.eachMember(ctx, T, cause, customers, func(customer string, in campaign.Input, prof *profile.Profile) (string, error) {
+		raw, err := e.rdb.HGetAll(ctx, journeysKey(customer)).Result()
 		if err != nil {
-			return fmt.Errorf("read journey positions: %w", err)
+			return "", fmt.Errorf("read journey positions: %w", err)
 		}
-		in := campaign.Input{
-			Event:   map[string]any{"type": campaign.BroadcastEvent, "time": T, "data": map[string]any{"broadcast": cause}},
-			Profile: profileVars(&ps[i]),
-		}
-		out[i], err = e.enter(ctx, T, j, customers[i], cause, T, in, &ps[i], raw)
-		return err
+		return e.enter(ctx, T, j, customer, cause, T, in, prof, raw)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, e.flush(ctx)
 }
 
 // Locations returns each customer's time zone: the one of their profile,
