@@ -37,7 +37,7 @@ func TextErrors(base string, raw []byte) []FieldError {
 		}
 		f := stack[len(stack)-1]
 		if f.obj {
-			return f.ptr + "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(f.key)
+			return f.ptr + "/" + pointerEscaper.Replace(f.key)
 		}
 		return f.ptr + "/" + strconv.Itoa(f.idx)
 	}
@@ -90,6 +90,10 @@ func TextErrors(base string, raw []byte) []FieldError {
 		}
 	}
 }
+
+// pointerEscaper escapes a member name as a JSON pointer's reference token
+// (RFC 6901).
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
 
 // replaced tells whether decoding the string literal lit (with whatever
 // separators precede it) to s replaced anything by U+FFFD.

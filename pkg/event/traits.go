@@ -142,7 +142,7 @@ func Traits(ptr string, raw json.RawMessage, skip func(string) bool) ([]Trait, [
 			return
 		}
 		for _, key := range slices.Sorted(maps.Keys(fields)) {
-			at := ptr + "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
+			at := ptr + "/" + pointerEscaper.Replace(key)
 			v := bytes.TrimSpace(fields[key])
 			if len(v) == 0 || string(v) == "null" {
 				continue

@@ -238,9 +238,9 @@ func (b *batch) merge(op Op) {
 // the records go to the cache.
 func (b *batch) write(ctx context.Context, timers func(redis.Pipeliner)) error {
 	type written struct {
-		c   string
-		r   *record
-		cmd *redis.Cmd
+		r     *record
+		value []byte
+		cmd   *redis.Cmd
 	}
 	var ws []written
 	err := b.s.pipelined(ctx, func(pipe redis.Pipeliner) {
@@ -255,10 +255,7 @@ func (b *batch) write(ctx context.Context, timers func(redis.Pipeliner)) error {
 			if r.stored {
 				expect = string(binary.BigEndian.AppendUint64(nil, r.gen))
 			}
-			next := *r
-			next.gen++
-			next.orig = value[8:]
-			ws = append(ws, written{c, &next, casScript.EvalSha(ctx, pipe, []string{b.s.recordKey(c)}, expect, value)})
+			ws = append(ws, written{r, value, casScript.EvalSha(ctx, pipe, []string{b.s.recordKey(c)}, expect, value)})
 		}
 		if timers != nil {
 			timers(pipe)
@@ -267,14 +264,15 @@ func (b *batch) write(ctx context.Context, timers func(redis.Pipeliner)) error {
 	if err != nil {
 		return fmt.Errorf("write %d profiles: %w", len(b.dirty), err)
 	}
+	// A record written is of the next generation; after a conflict the
+	// batch is dropped whole, so the records need no undoing.
 	conflict := false
 	for _, w := range ws {
 		if n, _ := w.cmd.Int(); n != 1 {
 			conflict = true
 			continue
 		}
-		w.r.stored = true
-		b.recs[w.c] = w.r
+		w.r.gen, w.r.orig, w.r.stored = w.r.gen+1, w.value[8:], true
 	}
 	if conflict {
 		return errConflict

@@ -326,7 +326,7 @@ func (r *record) purchases() (orders int, first, last time.Time, lifetime int64)
 
 // state is the customer's State as of T, window W.
 func (r *record) state(c string, T, W int64) *State {
-	st := &State{Customer: c, MergedInto: r.mergedInto, Version: r.ver, Traits: map[string]any{}, Consent: map[string]bool{}}
+	st := &State{Customer: c, MergedInto: r.mergedInto, Version: r.ver, Traits: make(map[string]any, len(r.traits)), Consent: map[string]bool{}}
 	st.Orders, st.First, st.Last, st.Lifetime = r.purchases()
 	st.days = r.days(T)
 	f, m, due := r.window(T, W)
@@ -369,12 +369,19 @@ func (r *record) state(c string, T, W int64) *State {
 		}
 	}
 	st.CartValue = int64(cart.Cap())
+	// The lists in one allocation: the bought split by kind from its end.
+	lists := make([]string, len(r.viewed)+len(r.viewedCats)+len(r.bought))
+	st.Viewed = lists[:0:len(r.viewed)]
 	for _, it := range r.viewed {
 		st.Viewed = append(st.Viewed, it.member)
 	}
+	lists = lists[len(r.viewed):]
+	st.ViewedCats = lists[:0:len(r.viewedCats)]
 	for _, it := range r.viewedCats {
 		st.ViewedCats = append(st.ViewedCats, it.member)
 	}
+	lists = lists[len(r.viewedCats):]
+	st.Bought, st.BoughtCats = lists[:0:len(lists)], nil
 	for _, it := range r.bought {
 		if sku, ok := strings.CutPrefix(it.member, "s:"); ok {
 			st.Bought = append(st.Bought, sku)

@@ -294,8 +294,8 @@ func newChange(c string, T time.Time, before, after Snapshot, cause Cause) Chang
 		changed = append(changed, "waterfall")
 	}
 	// The id hashes c, the cause and both snapshots, NUL-separated.
-	b := make([]byte, 0, 512)
-	b = append(append(append(append(append(append(b, c...), 0), cause.EventID...), 0), cause.EventType...), 0)
+	var buf [512]byte
+	b := append(append(append(append(append(append(buf[:0], c...), 0), cause.EventID...), 0), cause.EventType...), 0)
 	b = append(strconv.AppendInt(b, cause.Due.UnixMilli(), 10), 0)
 	b = append(before.appendKey(b), 0)
 	b = after.appendKey(b)

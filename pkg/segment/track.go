@@ -35,8 +35,10 @@ var trackTypes = map[string]string{
 // normalize folds an event name so "Product Viewed", "product_viewed" and
 // "PRODUCT VIEWED" match.
 func normalize(name string) string {
-	return strings.NewReplacer(" ", "", "_", "").Replace(strings.ToLower(name))
+	return nameFolder.Replace(strings.ToLower(name))
 }
+
+var nameFolder = strings.NewReplacer(" ", "", "_", "")
 
 // List limits of the schemas.
 const (
