@@ -23,7 +23,7 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 	if err != nil {
 		return nil, nil, err
 	}
-	latest := map[string]*State{}
+	latest := make(map[string]*State, len(states))
 	var order []string
 	var gone []string
 	for _, st := range states {
@@ -82,8 +82,8 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 		return nil, nil, err
 	}
 
-	current := map[string]Snapshot{}
-	var changes []Change
+	current := make(map[string]Snapshot, len(states))
+	changes := make([]Change, 0, len(states))
 	for i, st := range states {
 		if st.MergedInto != "" {
 			continue
