@@ -193,15 +193,15 @@ function drawRates(name, list, none) {
 // per customer beside its historical CLV. Without a model the card stays
 // hidden and empty.
 function drawPredicted(clv) {
-  const p = clv.predicted, charts = ["palive", "pclv"].map((id) => document.getElementById(id));
-  document.getElementById("predicted").hidden = !p;
-  if (!p) return charts.forEach((c) => c.replaceChildren());
+  const p = clv.predicted, card = document.getElementById("predicted");
+  card.hidden = !p;
+  if (!p) return card.querySelectorAll("#model, .chart").forEach((e) => e.replaceChildren());
   document.getElementById("model").textContent =
     `model ${p.model}, as of ${p.as_of}; CLV over the next ${p.horizon_days} days, discounted, in ${clv.currency}`;
-  barChart(charts[0], p.p_alive_tenths.map((n, i) => ({
+  barChart(document.getElementById("palive"), p.p_alive_tenths.map((n, i) => ({
     key: String(i), value: n, color: "#00897b", label: `${10 * i}–${10 * i + 10}%`,
   })), { name: "palive", width: 560, height: 340 });
-  drawCLV(charts[1], clv.segments, p.segments);
+  drawCLV(document.getElementById("pclv"), clv.segments, p.segments);
 }
 
 // drawCLV draws, per segment, the historical and the predicted CLV per
