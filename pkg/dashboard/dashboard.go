@@ -1,8 +1,10 @@
 // Package dashboard serves the marketing dashboard: one HTML page and a small
 // script that fetch the read API (pkg/api) and draw its figures as inline SVG
 // charts — segment sizes, the RFM R×F grid as a heat map, the NES
-// distribution over time and campaign results with lift. Every asset is
-// embedded in the binary, so the page works without internet access.
+// distribution over time, campaign and journey results with lift, and, when
+// a model is fitted, customers by P(alive) and predicted beside historical
+// CLV by segment. Every asset is embedded in the binary, so the page works
+// without internet access.
 //
 // The page asks for an API token in a form and keeps it in the browser tab
 // until the tab closes; a token may also be given once as the URL fragment

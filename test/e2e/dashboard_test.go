@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/segflow/segflow/pkg/api"
+	"github.com/segflow/segflow/pkg/dashboard"
+	"github.com/segflow/segflow/pkg/index"
+	"github.com/segflow/segflow/pkg/trigger"
 )
 
 // chromium returns the path of a headless-capable Chromium: the Debian
@@ -51,7 +57,40 @@ func artifactDir(t *testing.T) string {
 	return dir
 }
 
+// keepScreenshot keeps a full-page screenshot of the page open in ctx as
+// name in the artifact directory, and logs where.
+func keepScreenshot(ctx context.Context, t *testing.T, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	shot := filepath.Join(artifactDir(t), name)
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("dashboard screenshot: %s", shot)
+}
+
 const dashToken = "e2e-dashboard-token"
+
+// serveDashboard serves the read API with cfg over the pipeline's store and
+// the index ix, with the token dashToken, and the dashboard, on a server of
+// their own until the test ends.
+func (p *pipeline) serveDashboard(t *testing.T, cfg api.Config, ix *index.Index) *httptest.Server {
+	t.Helper()
+	cfg.Tokens = map[string]api.Holder{dashToken: {Name: "e2e"}}
+	a, err := api.New(cfg, p.rdb, p.store, ix, trigger.NewEngine(nil, p.rdb, p.store, nil), p.writer, p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	a.Register(mux)
+	dashboard.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
 
 // runSegflow builds the segflow binary and runs `segflow run` in embedded
 // mode (embedded Kafka broker and Redis) with the clock at T, until the test
@@ -197,15 +236,7 @@ func TestDashboardChartsShowTheCDNOWSegments(t *testing.T) {
 		t.Fatalf("browser: %v", err)
 	}
 	segs, grid, stages := read("segments"), read("grid"), read("stages")
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	shot := filepath.Join(artifactDir(t), "dashboard-cdnow.png")
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("dashboard screenshot: %s", shot)
+	keepScreenshot(ctx, t, "dashboard-cdnow.png")
 
 	check := func(chart string, got []drawn, want map[string]int) {
 		if len(got) != len(want) {

@@ -3,10 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,11 +10,9 @@ import (
 
 	"github.com/segflow/segflow/pkg/api"
 	"github.com/segflow/segflow/pkg/campaign"
-	"github.com/segflow/segflow/pkg/dashboard"
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/index"
 	"github.com/segflow/segflow/pkg/journey"
-	"github.com/segflow/segflow/pkg/trigger"
 )
 
 // TestDashboardDrawsEachJourneyStepAndArmAsTheAPIReportsThem runs 40
@@ -78,16 +72,7 @@ journeys:
 	p.waitApplied(t, len(ids)+len(evs)+len(orders), 30*time.Second)
 	waitGroup(t, p.kafka.Brokers, "segflow-trigger", event.TopicPurchase)
 
-	a, err := api.New(api.Config{Tokens: map[string]api.Holder{dashToken: {Name: "e2e"}}, Now: clk.now, Journeys: func() *journey.Config { return js }},
-		p.rdb, p.store, index.New(p.rdb, ""), trigger.NewEngine(nil, p.rdb, p.store, nil), p.writer, p.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	a.Register(mux)
-	dashboard.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv := p.serveDashboard(t, api.Config{Now: clk.now, Journeys: func() *journey.Config { return js }}, index.New(p.rdb, ""))
 	var res struct{ Journeys []api.JourneyResult }
 	getJSON(t, srv.URL+"/v1/journeys", &res)
 	type row struct{ Key, Sent, Converted string }
@@ -127,13 +112,5 @@ journeys:
 	if fmt.Sprint(drawn) != fmt.Sprint(want) {
 		t.Errorf("journeys drawn\n%v\nthe API reports\n%v", drawn, want)
 	}
-	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shot := filepath.Join(artifactDir(t), "dashboard-journeys.png")
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("dashboard screenshot: %s", shot)
+	keepScreenshot(bctx, t, "dashboard-journeys.png")
 }

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -18,7 +15,6 @@ import (
 
 	"github.com/segflow/segflow/pkg/api"
 	"github.com/segflow/segflow/pkg/campaign"
-	"github.com/segflow/segflow/pkg/dashboard"
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/index"
 	"github.com/segflow/segflow/pkg/privacy"
@@ -57,15 +53,7 @@ func TestDashboardDrawsAWeeklyReplayOfCDNOW(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = x.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	a, err := api.New(api.Config{Tokens: map[string]api.Holder{dashToken: {Name: "e2e"}}, Now: clk.now}, p.rdb, p.store, ix, trigger.NewEngine(nil, p.rdb, p.store, nil), p.writer, p.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	a.Register(mux)
-	dashboard.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv := p.serveDashboard(t, api.Config{Now: clk.now}, ix)
 
 	// Every customer consents to every channel before their first order.
 	seen := map[string]bool{}
@@ -174,15 +162,8 @@ func TestDashboardDrawsAWeeklyReplayOfCDNOW(t *testing.T) {
 		}
 		t.Logf("%s: sent %d converted %d; holdout %d converted %d", c.Campaign, c.Treated.Decided, c.Treated.Converted, c.Holdout.Decided, c.Holdout.Converted)
 	}
-	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shot := filepath.Join(artifactDir(t), "dashboard-replay.png")
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("dashboard screenshot: %s (%d conversions)", shot, converted)
+	keepScreenshot(bctx, t, "dashboard-replay.png")
+	t.Logf("%d conversions", converted)
 }
 
 // waitGroup waits until a consumer group has committed every message of

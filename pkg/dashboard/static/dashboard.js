@@ -188,6 +188,50 @@ function drawRates(name, list, none) {
   });
 }
 
+// drawPredicted fills the predictions card when the API has a fitted model:
+// the customers by tenth of P(alive), and each RFM segment's predicted CLV
+// per customer beside its historical CLV. Without a model the card stays
+// hidden and empty.
+function drawPredicted(clv) {
+  const p = clv.predicted, card = document.getElementById("predicted");
+  card.hidden = !p;
+  if (!p) return card.querySelectorAll("#model, .chart").forEach((e) => e.replaceChildren());
+  document.getElementById("model").textContent =
+    `model ${p.model}, as of ${p.as_of}; CLV over the next ${p.horizon_days} days, discounted, in ${clv.currency}`;
+  barChart(document.getElementById("palive"), p.p_alive_tenths.map((n, i) => ({
+    key: String(i), value: n, color: "#00897b", label: `${10 * i}–${10 * i + 10}%`,
+  })), { name: "palive", width: 560, height: 340 });
+  drawCLV(document.getElementById("pclv"), clv.segments, p.segments);
+}
+
+// drawCLV draws, per segment, the historical and the predicted CLV per
+// customer as bars one above the other, labelled with the API's amounts.
+function drawCLV(box, hist, pred) {
+  const keys = [...SEGMENTS, "none"].filter((k) => hist[k] || pred[k]);
+  const row = 40, left = 120, w = 600, scaleW = 380, top = 22;
+  const s = svg(box, w, top + keys.length * row);
+  s.setAttribute("data-chart", "pclv");
+  const avg = (v) => Math.max(0, v ? parseFloat(v.average) : 0);
+  const max = Math.max(0.01, ...keys.flatMap((k) => [avg(hist[k]), avg(pred[k])]));
+  keys.forEach((k, i) => {
+    const y = top + i * row, n = pred[k] ? pred[k].customers : 0;
+    const g = el("g", { "data-key": k, "data-customers": n }, s);
+    el("text", { x: 0, y: y + 14, class: "value" }, g, k === "none" ? "no segment" : k.replace("_", " "));
+    el("text", { x: 0, y: y + 28 }, g, `${n} predicted`);
+    [["historical", hist[k], "#9e9e9e", 2], ["predicted", pred[k], "#3949ab", 18]].forEach(([name, v, color, dy]) => {
+      if (!v) return;
+      const bw = scaleW * avg(v) / max;
+      el("rect", { x: left, y: y + dy, width: bw, height: 14, fill: color }, g)
+        .appendChild(el("title", {}, null, `${name}: ${v.average} per customer, ${v.total} for ${v.customers}`));
+      el("text", { x: left + bw + 6, y: y + dy + 11, class: name }, g, v.average);
+    });
+  });
+  [["historical", "#9e9e9e"], ["predicted", "#3949ab"]].forEach(([name, color], i) => {
+    el("rect", { x: left + i * 90, y: 2, width: 10, height: 10, fill: color }, s);
+    el("text", { x: left + 14 + i * 90, y: 11 }, s, name);
+  });
+}
+
 async function api(path, token) {
   const r = await fetch(path, { headers: { Authorization: "Bearer " + token } });
   if (r.status === 401) throw new Error("the token was refused");
@@ -199,13 +243,15 @@ async function load(token) {
   const status = document.getElementById("status");
   status.textContent = "loading…";
   try {
-    const [counts, nes, camps, journeys] = await Promise.all([
-      api("/v1/counts", token), api("/v1/metrics/nes", token), api("/v1/campaigns", token), api("/v1/journeys", token)]);
+    const [counts, nes, camps, journeys, clv] = await Promise.all([
+      api("/v1/counts", token), api("/v1/metrics/nes", token), api("/v1/campaigns", token), api("/v1/journeys", token),
+      api("/v1/metrics/clv?limit=1", token)]);
     document.getElementById("charts").hidden = false;
     document.getElementById("asof").textContent = `${counts.buyers} buyers, as of ${counts.at}`;
     drawSegments(counts);
     drawGrid(counts);
     drawStages(counts);
+    drawPredicted(clv);
     drawNES(nes.days);
     drawCampaigns(camps.campaigns);
     drawJourneys(journeys.journeys);
