@@ -458,3 +458,46 @@ func TestARuleFailingOnACustomersTraitsHoldsNotForThem(t *testing.T) {
 		})
 	}
 }
+
+// `in` on a list is answered from a set for long lists: on lists as long as
+// a profile keeps (100 viewed, 200 bought), short ones, empty ones and
+// values of another type, the rules give what the same operations in Go
+// give.
+func TestMembershipInLongAndShortListsIsWhatGoSays(t *testing.T) {
+	e := mustCompile(t, Config{Tags: []Rule{
+		{Name: "viewed_not_bought", Each: `viewed_skus.filter(s, !(s in bought_skus)).map(s, "vnb:" + s)`},
+		{Name: "coffee", When: `"coffee" in bought_categories`},
+		{Name: "number", When: `1 in dyn(viewed_categories)`},
+	}})
+	for _, n := range []struct{ viewed, bought int }{{0, 0}, {3, 5}, {7, 7}, {8, 9}, {100, 200}} {
+		var in Input
+		for i := range n.viewed {
+			in.ViewedSKUs = append(in.ViewedSKUs, fmt.Sprint("s", i*3%250))
+		}
+		for i := range n.bought {
+			in.BoughtSKUs = append(in.BoughtSKUs, fmt.Sprint("s", i*5%250))
+			in.BoughtCategories = append(in.BoughtCategories, fmt.Sprint("c", i))
+		}
+		if n.bought > 0 {
+			in.BoughtCategories[n.bought-1] = "coffee"
+		}
+		var want []string
+		for _, s := range in.ViewedSKUs {
+			if !slices.Contains(in.BoughtSKUs, s) {
+				want = append(want, "vnb:"+s)
+			}
+		}
+		if n.bought > 0 {
+			want = append(want, "coffee")
+		}
+		slices.Sort(want)
+		want = slices.Compact(want)
+		got, _, err := e.Eval(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%d viewed, %d bought: tags %v, want %v", n.viewed, n.bought, got, want)
+		}
+	}
+}

@@ -1,0 +1,55 @@
+package tag
+
+import (
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+)
+
+// setList is a CEL list of strings whose `in` looks the value up in a
+// set built on its first use, instead of comparing it with every element:
+// `s in bought_skus` inside a comprehension over the viewed products costs
+// one lookup, not a pass over up to 200 bought ones. It is built per
+// evaluation, so it is never shared between goroutines.
+type setList struct {
+	traits.Lister
+	items []string
+	set   map[string]struct{}
+}
+
+// linearBelow is the length under which a scan beats building the set.
+const linearBelow = 8
+
+func newStringList(items []string) ref.Val {
+	return &setList{Lister: types.NewStringList(types.DefaultTypeAdapter, items), items: items}
+}
+
+// Contains implements traits.Container.
+func (l *setList) Contains(v ref.Val) ref.Val {
+	s, ok := v.(types.String)
+	if !ok {
+		return l.Lister.Contains(v)
+	}
+	if len(l.items) < linearBelow {
+		for _, it := range l.items {
+			if it == string(s) {
+				return types.True
+			}
+		}
+		return types.False
+	}
+	if l.set == nil {
+		l.set = make(map[string]struct{}, len(l.items))
+		for _, it := range l.items {
+			l.set[it] = struct{}{}
+		}
+	}
+	_, ok = l.set[string(s)]
+	return types.Bool(ok)
+}
+
+// Fold implements traits.Foldable, which comprehensions use when a list has
+// it.
+func (l *setList) Fold(f traits.Folder) {
+	l.Lister.(traits.Foldable).Fold(f)
+}
