@@ -74,7 +74,9 @@ var shardDueScript = redis.NewScript(`
 local counts, queue = KEYS[1], KEYS[2]
 if redis.call('HGET', counts, 'epoch') ~= ARGV[1] then return {0} end
 local due = redis.call('ZRANGEBYSCORE', queue, '-inf', ARGV[2], 'WITHSCORES', 'LIMIT', 0, ARGV[3])
-table.insert(due, 1, redis.call('ZCOUNT', queue, '-inf', '(+inf'))
+-- Members not yet decided: decided ones are at +inf, above any due time
+-- (a finite bound: the embedded Redis counts +inf in an exclusive '(+inf').
+table.insert(due, 1, redis.call('ZCOUNT', queue, '-inf', '1e300'))
 return due
 `)
 
