@@ -89,7 +89,9 @@ func (s *Store) dueTimers(ctx context.Context, upTo time.Time, limit int) ([]red
 // timers in its namespace, as a replay building a namespace of its own is
 // until it switches it live. While it is, the store keeps a lower bound of
 // the due times of each shard's timers, and reads only the shards whose
-// bound has come, not every shard, when it looks for timers due.
+// bound has come, not every shard, when it looks for timers due. The sole
+// scheduler applies and looks for timers in turn, as a replay does: a timer
+// an Apply or Due schedules is in Redis when the call returns.
 func (s *Store) SoleScheduler(sole bool) {
 	w := &s.soonest
 	w.mu.Lock()
