@@ -7,8 +7,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/segflow/segflow/pkg/population"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/segflow/segflow/pkg/population"
 )
 
 // evaluate records the latest state of each customer in the population,
