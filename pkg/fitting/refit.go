@@ -84,21 +84,33 @@ func (r *Refitter) Run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 		}
-		if err := r.refit(ctx); err != nil && ctx.Err() == nil {
+		if _, err := r.Once(ctx); err != nil && ctx.Err() == nil {
 			r.Log.Warn("refit", zap.Error(err))
 		}
 	}
 }
 
-func (r *Refitter) refit(ctx context.Context) error {
+// Once refits the live namespace's model now, unless another process of the
+// group has refitted it in this interval, and tells whether it did. The
+// first to take the interval's lease (nine tenths of Every) fits; a fit that
+// fails keeps the lease, and is tried again at the next interval.
+func (r *Refitter) Once(ctx context.Context) (bool, error) {
 	store, err := r.Store(ctx)
 	if err != nil {
-		return err
+		return false, err
+	}
+	ttl := max(r.Every*9/10, time.Second)
+	taken, err := r.Redis.SetNX(ctx, refitLeaseKey(store.Prefix()), time.Now().UTC().Format(time.RFC3339), ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("take the refit lease of %s: %w", store.Prefix(), err)
+	}
+	if !taken {
+		return false, nil
 	}
 	start := time.Now()
 	m, err := Refit(ctx, r.Redis, store, r.Now(), r.Unit)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if r.Current != nil {
 		r.Current.set(m)
@@ -106,5 +118,5 @@ func (r *Refitter) refit(ctx context.Context) error {
 	r.Log.Info("refit", zap.String("namespace", store.Prefix()), zap.String("model", m.Version()),
 		zap.Int("customers", m.Purchases.Customers), zap.Float64("log_likelihood", m.Purchases.LogLikelihood),
 		zap.Duration("took", time.Since(start)))
-	return nil
+	return true, nil
 }
