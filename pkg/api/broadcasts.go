@@ -17,7 +17,6 @@ import (
 
 	"github.com/segflow/segflow/pkg/audience"
 	"github.com/segflow/segflow/pkg/broadcast"
-	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/journey"
 	"github.com/segflow/segflow/pkg/profile"
 )
@@ -177,12 +176,8 @@ func (s *Server) unknownTarget(name string) string {
 		if s.cfg.Journeys == nil {
 			return fmt.Sprintf("%q: no journeys are configured", name)
 		}
-		jn := s.cfg.Journeys().Taking(j)
-		if jn == nil {
-			return fmt.Sprintf("%q is not a journey of the journeys file (or none of its versions takes entries)", name)
-		}
-		if !slices.Contains(jn.Entry.On, campaign.BroadcastEvent) {
-			return fmt.Sprintf("%q: the journey's entry does not take %s", name, campaign.BroadcastEvent)
+		if _, err := s.cfg.Journeys().Broadcastable(j); err != nil {
+			return err.Error()
 		}
 		return ""
 	}

@@ -200,18 +200,21 @@ func (c *Config) Get(name string, version int) *Journey {
 	return nil
 }
 
-// Taking returns the version of journey name that takes entries (not
-// retired), nil if none does.
-func (c *Config) Taking(name string) *Journey {
-	if c == nil {
-		return nil
-	}
-	for i := range c.Journeys {
-		if j := &c.Journeys[i]; j.Name == name && !j.Retired {
-			return j
+// Broadcastable returns the version of journey name that takes entries
+// (not retired) and whose entry takes broadcasts (campaign.BroadcastEvent
+// in its on), or an error saying why there is none.
+func (c *Config) Broadcastable(name string) (*Journey, error) {
+	if c != nil {
+		for i := range c.Journeys {
+			if j := &c.Journeys[i]; j.Name == name && !j.Retired {
+				if !slices.Contains(j.Entry.On, campaign.BroadcastEvent) {
+					return nil, fmt.Errorf("journey %q: its entry does not take %s", name, campaign.BroadcastEvent)
+				}
+				return j, nil
+			}
 		}
 	}
-	return nil
+	return nil, fmt.Errorf("journey %q: not in the journeys file, or none of its versions takes entries", name)
 }
 
 // Load reads and checks the Config in the YAML file at path; see Parse.

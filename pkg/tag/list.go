@@ -31,12 +31,7 @@ func (l *setList) Contains(v ref.Val) ref.Val {
 		return l.Lister.Contains(v)
 	}
 	if len(l.items) < linearBelow {
-		for _, it := range l.items {
-			if it == string(s) {
-				return types.True
-			}
-		}
-		return types.False
+		return l.Lister.Contains(v)
 	}
 	if l.set == nil {
 		l.set = make(map[string]struct{}, len(l.items))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -86,12 +85,9 @@ func (e *Engine) eachMember(ctx context.Context, T time.Time, cause string, cust
 // campaign.BroadcastEvent, which the journey must list in its entry's on.
 // Each customer's outcome is Entered, Holdout, InJourney or Premise.
 func (e *Engine) broadcastJourney(ctx context.Context, T time.Time, name, cause string, customers []string) ([]string, error) {
-	j := e.journeys.Taking(name)
-	if j == nil {
-		return nil, fmt.Errorf("broadcast to journey %q: %w", name, ErrNoCampaign)
-	}
-	if !slices.Contains(j.Entry.On, campaign.BroadcastEvent) {
-		return nil, fmt.Errorf("broadcast to journey %q: its entry does not take %s: %w", name, campaign.BroadcastEvent, ErrNoCampaign)
+	j, err := e.journeys.Broadcastable(name)
+	if err != nil {
+		return nil, fmt.Errorf("broadcast: %w: %w", err, ErrNoCampaign)
 	}
 	return e.eachMember(ctx, T, cause, customers, func(customer string, in campaign.Input, prof *profile.Profile) (string, error) {
 		raw, err := e.rdb.HGetAll(ctx, journeysKey(customer)).Result()
