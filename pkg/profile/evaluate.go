@@ -20,61 +20,15 @@ import (
 // population. Customers in left (merged into another in this batch) are
 // scored but leave the population and the timers.
 func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*State, causes []Cause, left map[string]bool) ([]Change, []Snapshot, error) {
-	pop, err := s.Population(ctx)
+	pop, e, err := s.enter(ctx, b, T, states, left)
 	if err != nil {
 		return nil, nil, err
-	}
-	latest := make(map[string]*State, len(states))
-	var order []string
-	var gone []string
-	for _, st := range states {
-		if st.MergedInto != "" || left[st.Customer] {
-			gone = append(gone, st.Customer) // no longer a customer of its own
-			continue
-		}
-		if _, ok := latest[st.Customer]; !ok {
-			order = append(order, st.Customer)
-		}
-		latest[st.Customer] = st
-	}
-	for _, c := range gone {
-		pop.Remove(c)
-	}
-	for _, c := range order {
-		e := entryOf(latest[c], T)
-		pop.Put(c, e)
-		// A customer without a record (erased meanwhile, or never seen) gets
-		// none from an evaluation. An entry that only moved in time (a timer
-		// that changed no value) is not worth a write of its own: it goes
-		// with the record's next one.
-		r := b.recs[c]
-		if (r.stored || b.dirty[c]) && (r.entry == nil || e.Newer(*r.entry)) {
-			moved := r.entry == nil || e.Version != r.entry.Version || e.F != r.entry.F || e.M != r.entry.M || e.Last != r.entry.Last
-			r.entry = &e
-			if moved {
-				b.dirty[c] = true
-			}
-		}
 	}
 	// One round trip writes the records and schedules the customers' next
 	// time-driven change. The snapshots, which read only the states, are
 	// computed meanwhile.
 	wrote := make(chan error, 1)
-	go func() {
-		wrote <- b.write(ctx, func(pipe redis.Pipeliner) {
-			for _, c := range gone {
-				pipe.ZRem(ctx, s.timerKey(c), c)
-			}
-			for _, c := range order {
-				if due, ok := s.nextDue(latest[c], T); ok {
-					s.soonest.scheduled(c, due.UnixMilli())
-					pipe.ZAdd(ctx, s.timerKey(c), redis.Z{Score: float64(due.UnixMilli()), Member: c})
-				} else {
-					pipe.ZRem(ctx, s.timerKey(c), c)
-				}
-			}
-		})
-	}()
+	go func() { wrote <- s.write(ctx, b, T, e) }()
 	snaps, err := s.snapshots(states, pop.Scorer(T), T)
 	if werr := <-wrote; werr != nil {
 		return nil, nil, werr
@@ -101,6 +55,73 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 		changes = append(changes, newChange(st.Customer, T, before, after, causes[i]))
 	}
 	return changes, snaps, nil
+}
+
+// entered is what enter recorded: the latest state of each customer, in
+// order of first appearance, and the customers who left the population.
+type entered struct {
+	latest map[string]*State
+	order  []string
+	gone   []string
+}
+
+// enter records the latest state of each customer of states in the
+// population as of T, and in b's records where it moved, and returns the
+// population. Customers merged into another, or in left, leave it.
+func (s *Store) enter(ctx context.Context, b *batch, T time.Time, states []*State, left map[string]bool) (*population.Set, entered, error) {
+	pop, err := s.Population(ctx)
+	if err != nil {
+		return nil, entered{}, err
+	}
+	e := entered{latest: make(map[string]*State, len(states))}
+	for _, st := range states {
+		if st.MergedInto != "" || left[st.Customer] {
+			e.gone = append(e.gone, st.Customer) // no longer a customer of its own
+			continue
+		}
+		if _, ok := e.latest[st.Customer]; !ok {
+			e.order = append(e.order, st.Customer)
+		}
+		e.latest[st.Customer] = st
+	}
+	for _, c := range e.gone {
+		pop.Remove(c)
+	}
+	for _, c := range e.order {
+		entry := entryOf(e.latest[c], T)
+		pop.Put(c, entry)
+		// A customer without a record (erased meanwhile, or never seen) gets
+		// none from an evaluation. An entry that only moved in time (a timer
+		// that changed no value) is not worth a write of its own: it goes
+		// with the record's next one.
+		r := b.recs[c]
+		if (r.stored || b.dirty[c]) && (r.entry == nil || entry.Newer(*r.entry)) {
+			moved := r.entry == nil || entry.Version != r.entry.Version || entry.F != r.entry.F || entry.M != r.entry.M || entry.Last != r.entry.Last
+			r.entry = &entry
+			if moved {
+				b.dirty[c] = true
+			}
+		}
+	}
+	return pop, e, nil
+}
+
+// write writes b's records and schedules the next time-driven change of
+// the customers entered, in one round trip.
+func (s *Store) write(ctx context.Context, b *batch, T time.Time, e entered) error {
+	return b.write(ctx, func(pipe redis.Pipeliner) {
+		for _, c := range e.gone {
+			pipe.ZRem(ctx, s.timerKey(c), c)
+		}
+		for _, c := range e.order {
+			if due, ok := s.nextDue(e.latest[c], T); ok {
+				s.soonest.scheduled(c, due.UnixMilli())
+				pipe.ZAdd(ctx, s.timerKey(c), redis.Z{Score: float64(due.UnixMilli()), Member: c})
+			} else {
+				pipe.ZRem(ctx, s.timerKey(c), c)
+			}
+		}
+	})
 }
 
 // parallelAbove is the number of states above which snapshots are computed

@@ -253,11 +253,52 @@ func (l *Live) Put(ns string, sums ...Summary) {
 	}
 }
 
-// Settle evaluates customers as of T — records them in the population,
-// schedules their timers — and returns their snapshot changes for the caller
-// to Commit, as Due does for timers. A bulk rebuild that wrote events with
-// Write settles every customer once at the end.
-func (s *Store) Settle(ctx context.Context, T time.Time, customers []string) ([]Change, error) {
-	_, _, changes, err := s.settle(ctx, T, customers, make([]Cause, len(customers)))
-	return changes, err
+// Rescore evaluates every customer of the store as of T against one
+// population, and calls publish with each page of changes, caused by cause,
+// for the caller to publish and Commit. It reads every record twice: first
+// it records each customer's population entry as of T, then it scores every
+// customer against the population that holds them all, so that, once no
+// other writer moves it, each customer's snapshot is a function of the
+// recorded events and T alone, whatever the order of the pages or the batches
+// the events were applied in. A bulk rebuild that wrote events with Write
+// rescores at the end; the profile-updater rescores the live namespace
+// periodically, which publishes the changes the population's own movement
+// brings to customers who had no event (a segment entered as others bought).
+func (s *Store) Rescore(ctx context.Context, T time.Time, cause Cause, publish func(changes []Change) error) error {
+	W := s.cfg.Window.Milliseconds()
+	err := s.Customers(ctx, func(cs []string) error {
+		_, err := retry(func() (struct{}, error) {
+			b := s.newBatch()
+			if err := b.load(ctx, cs...); err != nil {
+				return struct{}{}, err
+			}
+			states := make([]*State, len(cs))
+			for i, c := range cs {
+				states[i] = b.recs[c].state(c, T.UnixMilli(), W)
+			}
+			if _, _, err := s.enter(ctx, b, T, states, nil); err != nil {
+				return struct{}{}, err
+			}
+			return struct{}{}, b.write(ctx, nil)
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rescore %s: record the population: %w", s.cfg.Prefix, err)
+	}
+	err = s.Customers(ctx, func(cs []string) error {
+		causes := make([]Cause, len(cs))
+		for i := range causes {
+			causes[i] = cause
+		}
+		_, _, changes, err := s.settle(ctx, T, cs, causes)
+		if err != nil {
+			return err
+		}
+		return publish(changes)
+	})
+	if err != nil {
+		return fmt.Errorf("rescore %s: %w", s.cfg.Prefix, err)
+	}
+	return nil
 }

@@ -523,18 +523,15 @@ func (r *Replayer) write(ctx context.Context, T time.Time, ops []profile.Op, res
 }
 
 // current brings the namespace to Now: the timers due fall due, and after a
-// bulk write every customer is evaluated once.
+// bulk write every customer is evaluated against the whole population
+// (profile.Store.Rescore).
 func (r *Replayer) current(ctx context.Context, res *Result) error {
 	now := r.cfg.Now()
 	if r.cfg.Bulk {
 		if now.Before(r.T) {
 			now = r.T
 		}
-		err := r.store.Customers(ctx, func(cs []string) error {
-			changes, err := r.store.Settle(ctx, now, cs)
-			if err != nil {
-				return err
-			}
+		err := r.store.Rescore(ctx, now, profile.Cause{}, func(changes []profile.Change) error {
 			return r.publish(ctx, changes, res)
 		})
 		if err != nil {

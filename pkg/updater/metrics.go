@@ -3,9 +3,9 @@ package updater
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	applied, duplicates, erased, timersFired prometheus.Counter
-	rejected, changes, errors                *prometheus.CounterVec
-	timerBacklog                             prometheus.Gauge
+	applied, duplicates, erased, timersFired, rescoreChanges prometheus.Counter
+	rejected, changes, errors                                *prometheus.CounterVec
+	timerBacklog                                             prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -22,6 +22,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		timersFired: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "segflow_updater_timers_fired_total", Help: "Customers re-evaluated because a timer fell due.",
 		}),
+		rescoreChanges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "segflow_updater_rescore_changes_total", Help: "profile.changed events published by periodic rescores (the population moved, not the customer).",
+		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "segflow_updater_events_rejected_total", Help: "Events dead-lettered, by reason.",
 		}, []string{"reason"}),
@@ -35,7 +38,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "segflow_updater_timer_backlog", Help: "Timers due and not yet applied.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.applied, m.duplicates, m.erased, m.timersFired, m.rejected, m.changes, m.errors, m.timerBacklog} {
+	for _, c := range []prometheus.Collector{m.applied, m.duplicates, m.erased, m.timersFired, m.rescoreChanges, m.rejected, m.changes, m.errors, m.timerBacklog} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -54,6 +54,9 @@ type Config struct {
 	Namespace func(ctx context.Context) (*profile.Store, error)
 	// Lag, if set, receives the group's lag (see stream.Consumer).
 	Lag *stream.LagMetrics
+	// RescoreEvery is the interval between rescores of the live namespace
+	// (Rescores), on boundaries of the clock; zero or less turns them off.
+	RescoreEvery time.Duration
 }
 
 func (c *Config) defaults() {
@@ -65,6 +68,9 @@ func (c *Config) defaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.TimerInterval <= 0 {
+		c.TimerInterval = time.Second
 	}
 }
 

@@ -72,6 +72,7 @@ type config struct {
 	Demo           bool
 	AtRisk         float64
 	FitEvery       time.Duration
+	RescoreEvery   time.Duration
 	FitUnit        time.Duration
 
 	LogFormat string
@@ -285,6 +286,12 @@ func (c *config) checks() []flagCheck {
 		{"fit-every", func() error {
 			if c.FitEvery < 0 {
 				return fmt.Errorf("--fit-every %s: want 0 (off) or more", c.FitEvery)
+			}
+			return nil
+		}},
+		{"rescore-every", func() error {
+			if c.RescoreEvery < 0 {
+				return fmt.Errorf("--rescore-every %s: want 0 (off) or more", c.RescoreEvery)
 			}
 			return nil
 		}},

@@ -144,6 +144,7 @@ func collectorFlags(fs *flag.FlagSet, c *config) {
 func updaterFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.ConsumerGroup, "consumer-group", "segflow-profile-updater", "Kafka consumer group of the profile-updater")
 	fs.DurationVar(&c.FitEvery, "fit-every", 24*time.Hour, "refit the prediction models (BG/NBD, Gamma-Gamma) on the live namespace this often; 0 turns refits off")
+	fs.DurationVar(&c.RescoreEvery, "rescore-every", 24*time.Hour, "rescore every customer of the live namespace against the whole population at each boundary of this interval on the clock (midnight UTC for 24h), publishing the changes the population's movement brought; 0 turns rescores off")
 	fitUnitFlag(fs, c)
 	consumerFlags(fs, c)
 	storeFlags(fs, c)

@@ -173,11 +173,12 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		startUpdater = d.after
 	}
 	if cmd == "run" || cmd == "profile-updater" {
-		up, err := updater.New(updater.Config{Brokers: brokers, Security: sec, GroupID: cfg.ConsumerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, Namespace: live.Store, Lag: lag}, store, writer, log, reg)
+		up, err := updater.New(updater.Config{Brokers: brokers, Security: sec, GroupID: cfg.ConsumerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, Namespace: live.Store, Lag: lag, RescoreEvery: cfg.RescoreEvery}, store, writer, log, reg)
 		if err != nil {
 			return err
 		}
 		g.Add("profile-updater", startUpdater(up.Run))
+		g.Add("rescore", startUpdater(up.Rescores))
 		refit := &fitting.Refitter{Redis: rdb, Store: live.Store, Every: cfg.FitEvery, Unit: cfg.FitUnit, Now: now, Current: models, Log: log.Named("refit")}
 		g.Add("refit", refit.Run)
 	}
