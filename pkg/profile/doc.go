@@ -55,6 +55,14 @@
 // a change recomputed after a crash is published again with the same
 // CloudEvent id.
 //
+// A customer's published snapshot is scored against the population as their
+// batch found it, so it depends on which other batches came first, and
+// others' purchases move a customer's scores without an event of theirs.
+// Rescore evaluates every customer against one population — each entry is
+// recorded as of T first, then everyone is scored — so that afterwards each
+// published snapshot is a function of the recorded events and T alone (the
+// profile-updater rescores daily; a bulk rebuild rescores at its end).
+//
 // # Key layout
 //
 // Keys are built in keys.go only. Per customer c, hash-tagged so that one

@@ -2,7 +2,9 @@
 // as a Kafka consumer group, applies each batch to the profile store, applies
 // the time-driven changes that fall due, and publishes every change of a
 // customer's NES stage, RFM segment, tier or tags as a profile.changed
-// CloudEvent on the profiles topic.
+// CloudEvent on the profiles topic. At each boundary of
+// Config.RescoreEvery one updater of the group rescores every customer
+// (Rescores), publishing the changes others' purchases brought.
 //
 // Offsets are committed only after a batch's state is in Redis and its changes
 // are acknowledged by Kafka. A crash anywhere before the commit redelivers the
