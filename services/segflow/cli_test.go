@@ -354,6 +354,7 @@ func TestANamespaceThatDoesNotExistIsRefused(t *testing.T) {
 	}{
 		{"verify against it", append([]string{"verify", "--against", "nosuch"}, conn...), "--against: namespace nosuch does not exist; the namespaces are sf"},
 		{"drop it", []string{"replay", "drop", "--redis-addr", r.Addr, "nosuch"}, "segflow: namespace nosuch does not exist; the namespaces are sf"},
+		{"drop it, flags after", []string{"replay", "drop", "nosuch", "--redis-addr", r.Addr}, "segflow: namespace nosuch does not exist; the namespaces are sf"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := call(t, 60*time.Second, tc.args...)
@@ -380,5 +381,30 @@ func TestAnImportWithFailedRowsExitsOneAfterItsSummary(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "segflow: rows failed: 1 of 3") {
 		t.Errorf("stderr:\n%s", errOut)
+	}
+}
+
+// Flags may come before, between or after a command's arguments, and "--"
+// makes what follows arguments even if it looks like a flag.
+func TestFlagsMayFollowTheArguments(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+		addr string
+	}{
+		{[]string{"nosuch", "--redis-addr", "r:6379"}, "nosuch", "r:6379"},
+		{[]string{"--redis-addr", "r:6379", "nosuch"}, "nosuch", "r:6379"},
+		{[]string{"--redis-addr", "r:6379", "--", "-dash"}, "-dash", "r:6379"},
+	} {
+		c, err := parseConfig("replay drop", tc.args)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if c.args[0] != tc.want || c.RedisAddr != tc.addr {
+			t.Errorf("%q: argument %q, --redis-addr %q; want %q and %q", tc.args, c.args[0], c.RedisAddr, tc.want, tc.addr)
+		}
+	}
+	if _, err := parseConfig("replay drop", []string{"a", "--redis-addr", "r:6379", "b"}); err == nil || !strings.Contains(err.Error(), "got 2 arguments") {
+		t.Errorf("two namespaces: %v, want a usage error saying 2 arguments", err)
 	}
 }

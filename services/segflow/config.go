@@ -99,6 +99,15 @@ type config struct {
 
 	transport *transport
 	set       *flag.FlagSet
+	args      []string // the command's arguments, without the flags
+}
+
+// arg returns the command's argument i, or "" if it has none.
+func (c *config) arg(i int) string {
+	if i < len(c.args) {
+		return c.args[i]
+	}
+	return ""
 }
 
 // The HTTP listen address when none is configured: the embedded pipeline,
@@ -138,11 +147,25 @@ func parseConfig(name string, args []string) (*config, error) {
 		}
 	})
 	c.set = fs
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, helpRequest{cmd}
+	// Flags may come before, between or after the arguments; "--" ends
+	// the flags.
+	for rest := args; len(rest) > 0; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, helpRequest{cmd}
+			}
+			return nil, usageError{cmd, err}
 		}
-		return nil, usageError{cmd, err}
+		left := fs.Args()
+		if len(left) == 0 {
+			break
+		}
+		if n := len(rest) - len(left); n > 0 && rest[n-1] == "--" {
+			c.args = append(c.args, left...)
+			break
+		}
+		c.args = append(c.args, left[0])
+		rest = left[1:]
 	}
 	if err := c.transport.load(c.KafkaBrokers, c.RedisAddr); err != nil {
 		return nil, usageError{cmd, err}
@@ -156,9 +179,9 @@ func parseConfig(name string, args []string) (*config, error) {
 // validate checks the settings of cmd, each flag that cmd has, and fills in
 // the defaults that depend on other settings.
 func (c *config) validate(cmd *command) error {
-	if got, want := c.set.NArg(), len(strings.Fields(cmd.args)); got != want {
+	if got, want := len(c.args), len(strings.Fields(cmd.args)); got != want {
 		if want == 0 {
-			return fmt.Errorf("takes no arguments, got %q", c.set.Args())
+			return fmt.Errorf("takes no arguments, got %q", c.args)
 		}
 		return fmt.Errorf("wants %s, got %d arguments", cmd.args, got)
 	}

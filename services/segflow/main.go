@@ -146,7 +146,7 @@ func healthcheck(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	url := cfg.set.Arg(0)
+	url := cfg.arg(0)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

@@ -67,7 +67,7 @@ func importOrders(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	path := cfg.set.Arg(0)
+	path := cfg.arg(0)
 	format := cfg.ImportFormat
 	if format == "" {
 		format = importer.JSONLines
@@ -292,7 +292,7 @@ func dropCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer t.close()
-	ns := t.cfg.set.Arg(0)
+	ns := t.cfg.arg(0)
 	if err := checkNamespace(ctx, t.rdb, "", ns, t.base.Prefix()); err != nil {
 		return err
 	}
