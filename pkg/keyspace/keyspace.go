@@ -81,10 +81,14 @@ func clusterEnabled(ctx context.Context, cfg Config) (bool, error) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	var last error // the last answer but the deadline's, to say why
 	for {
 		info, err := c.Info(ctx, "cluster").Result()
 		if err == nil {
 			return strings.Contains(info, "cluster_enabled:1"), nil
+		}
+		if last == nil || ctx.Err() == nil {
+			last = err
 		}
 		if isAuthError(err) || isCertificateError(err) || isUnknownHost(err) {
 			return false, fmt.Errorf("redis %s: %w", cfg.Addrs[0], err)
@@ -95,7 +99,7 @@ func clusterEnabled(ctx context.Context, cfg Config) (bool, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return false, fmt.Errorf("%w: %s did not answer within %s: %v", ErrUnreachable, cfg.Addrs[0], timeout, err)
+			return false, fmt.Errorf("%w: %s did not answer within %s: %v", ErrUnreachable, cfg.Addrs[0], timeout, last)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

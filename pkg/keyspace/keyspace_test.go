@@ -71,6 +71,10 @@ func TestConnectGivesUpOnAnAddressThatNeverAnswers(t *testing.T) {
 	if !errors.Is(err, keyspace.ErrUnreachable) {
 		t.Fatalf("got %v, want ErrUnreachable", err)
 	}
+	// It says why: the refusal, not the deadline that ended the wait.
+	if !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("%v: want the address and why it did not answer", err)
+	}
 }
 
 // Waiting for a server that is starting is right; waiting for a host name

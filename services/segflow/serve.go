@@ -390,13 +390,28 @@ func newLogger(cfg *config, w io.Writer) (*zap.Logger, error) {
 	}
 	zc.Level = zap.NewAtomicLevelAt(level)
 	out := zapcore.Lock(zapcore.AddSync(w))
-	return zc.Build(zap.ErrorOutput(out), zap.WrapCore(func(zapcore.Core) zapcore.Core {
+	log, err := zc.Build(zap.ErrorOutput(out), zap.WrapCore(func(zapcore.Core) zapcore.Core {
 		core := zapcore.NewCore(enc, out, zc.Level)
 		if zc.Sampling != nil {
 			core = zapcore.NewSamplerWithOptions(core, time.Second, zc.Sampling.Initial, zc.Sampling.Thereafter)
 		}
 		return core
 	}))
+	if err != nil {
+		return nil, err
+	}
+	// go-redis's own messages (a pool that failed to dial) come through the
+	// logger too, at debug level: the errors they go with are reported where
+	// they are returned. They carry addresses, never data.
+	redis.SetLogger(redisLog{log.Named("redis")})
+	return log, nil
+}
+
+// redisLog is go-redis's logger on a zap logger.
+type redisLog struct{ log *zap.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug(fmt.Sprintf(format, v...))
 }
 
 // storeConfig is the profile store's configuration.

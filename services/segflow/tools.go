@@ -27,6 +27,9 @@ import (
 // differences. main exits non-zero without printing it again.
 var errDiffers = errors.New("differences found")
 
+// toolProbeTimeout bounds an engineer's command's wait for Redis to answer.
+const toolProbeTimeout = 5 * time.Second
+
 // connect returns the Redis client and Kafka brokers of an engineer's
 // command, which always works on a running deployment, never an embedded one
 // (validate requires the addresses). A command without Kafka flags gets no
@@ -38,7 +41,12 @@ func connect(ctx context.Context, cfg *config, log *zap.Logger) (redis.Universal
 			return nil, nil, err
 		}
 	}
-	rdb, err := keyspace.Connect(ctx, cfg.redis(cfg.RedisAddr))
+	// An engineer's command is run by hand on a deployment that is up: a
+	// Redis that does not answer within seconds is an error to say at once,
+	// where a service waits longer for one starting beside it.
+	rc := cfg.redis(cfg.RedisAddr)
+	rc.ProbeTimeout = toolProbeTimeout
+	rdb, err := keyspace.Connect(ctx, rc)
 	if err != nil {
 		return nil, nil, err
 	}
