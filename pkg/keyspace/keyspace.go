@@ -87,7 +87,7 @@ func clusterEnabled(ctx context.Context, cfg Config) (bool, error) {
 		if err == nil {
 			return strings.Contains(info, "cluster_enabled:1"), nil
 		}
-		if last == nil || ctx.Err() == nil {
+		if !errors.Is(err, context.DeadlineExceeded) {
 			last = err
 		}
 		if isAuthError(err) || isCertificateError(err) || isUnknownHost(err) {
@@ -99,6 +99,14 @@ func clusterEnabled(ctx context.Context, cfg Config) (bool, error) {
 		}
 		select {
 		case <-ctx.Done():
+			if last == nil { // every try ran out of time: a dial says why
+				last = err
+				if conn, derr := net.DialTimeout("tcp", cfg.Addrs[0], time.Second); derr != nil {
+					last = derr
+				} else {
+					conn.Close()
+				}
+			}
 			return false, fmt.Errorf("%w: %s did not answer within %s: %v", ErrUnreachable, cfg.Addrs[0], timeout, last)
 		case <-time.After(200 * time.Millisecond):
 		}
