@@ -196,7 +196,8 @@ func TestDemoLoadsTheSampleWeekByWeekAndTheCampaignsConvert(t *testing.T) {
 		gotDays = append(gotDays, d.Date)
 	}
 	if !slices.Equal(gotDays, wantDays) {
-		t.Errorf("the NES record has the days %v; the clock stopped at %v", gotDays, wantDays)
+		t.Errorf("the NES record has %d days, %v to %v; the clock stopped at %d, %v to %v", len(gotDays), gotDays[:min(3, len(gotDays))], gotDays[max(len(gotDays)-3, 0):],
+			len(wantDays), wantDays[:3], wantDays[len(wantDays)-3:])
 	}
 	var camps campaignResults
 	first.get(t, "/v1/campaigns", &camps)
