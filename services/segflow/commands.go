@@ -30,8 +30,9 @@ var commands = []*command{
 		about: "Runs every service in one process: the HTTP collector, the profile-updater, the trigger service " +
 			"(with --campaigns), and the read API with its segment index and the dashboard (with --api-tokens). " +
 			"Without --kafka-brokers and --redis-addr it starts an embedded Kafka-protocol broker and an embedded Redis " +
-			"in-process, with the write key and API token dev, listening on this machine only. With --demo it first " +
-			"loads the bundled CDNOW sample in event time, so the dashboard has 18 months of history to show.",
+			"in-process, with the write key and API token dev, listening on this machine only. With --demo it " +
+			"loads the bundled CDNOW sample into the pipeline week by week in event time, its clock following the weeks, " +
+			"so the dashboard has 18 months of history and the example campaigns' results to show.",
 		examples: []string{
 			"segflow run --campaigns deploy/campaigns.yaml",
 			"segflow run --demo",

@@ -13,7 +13,6 @@ import (
 
 	"github.com/segflow/segflow/pkg/demo"
 	"github.com/segflow/segflow/pkg/profile"
-	"github.com/segflow/segflow/pkg/stream"
 )
 
 // demoCampaigns is the example campaigns file of the repository, which
@@ -25,8 +24,8 @@ const (
 	demoWaterfall = "deploy/waterfall.yaml"
 )
 
-// demoDefaults fills in what --demo sets unless given: the clock, the
-// campaigns and the waterfall.
+// demoDefaults fills in what --demo sets unless given: the clock the load
+// leaves the pipeline at, the campaigns and the waterfall.
 func (c *config) demoDefaults() error {
 	if !c.Demo {
 		return nil
@@ -35,7 +34,9 @@ func (c *config) demoDefaults() error {
 		return fmt.Errorf("--demo: the sample is in %s, not --currency %s", demo.Currency, c.Currency)
 	}
 	if c.Now == "" {
-		c.Now = demo.Clock.Format(time.RFC3339)
+		c.Now = demo.Final.Format(time.RFC3339)
+	} else if t, err := time.Parse(time.RFC3339, c.Now); err == nil && t.Before(demo.End) {
+		return fmt.Errorf("--demo: --now %s is before the sample's end, %s: its later orders would be in the future", c.Now, demo.End.Format(time.RFC3339))
 	}
 	if c.Campaigns == "" {
 		if _, err := os.Stat(demoCampaigns); err != nil {
@@ -51,28 +52,29 @@ func (c *config) demoDefaults() error {
 	return nil
 }
 
-// demoLoader loads the sample before the profile-updater starts (see package
-// demo): the updater waits for ready, and /readyz answers 503 until then.
+// demoLoader loads the sample into the running pipeline (see package demo).
+// The profile-updater and the trigger service start once it has set the
+// clock where the load starts; /readyz answers 503 until the sample is
+// loaded.
 type demoLoader struct {
 	cfg   demo.Config
 	rdb   redis.UniversalClient
 	log   *zap.Logger
-	ready chan struct{}
+	ready chan struct{} // closed once the clock is set
 	done  atomic.Bool
 }
 
-func newDemoLoader(brokers []string, sec *stream.Security, store *profile.Store, out stream.Producer, rdb redis.UniversalClient, log *zap.Logger) *demoLoader {
+// newDemoLoader returns the loader of cfg, whose Clock the services are to
+// run on.
+func newDemoLoader(cfg demo.Config, rdb redis.UniversalClient, log *zap.Logger) *demoLoader {
 	log = log.Named("demo")
-	return &demoLoader{
-		cfg: demo.Config{Brokers: brokers, Security: sec, Store: store, Out: out, Log: log},
-		rdb: rdb, log: log, ready: make(chan struct{}),
-	}
+	cfg.Log = log
+	return &demoLoader{cfg: cfg, rdb: rdb, log: log, ready: make(chan struct{})}
 }
 
 // run loads the sample, then waits until ctx is cancelled: a component of
 // the process's group.
 func (d *demoLoader) run(ctx context.Context) error {
-	d.log.Info("loading the CDNOW sample in event time; the profile-updater starts once it is loaded")
 	start := time.Now()
 	cfg := d.cfg
 	ns, err := profile.LiveNamespace(ctx, d.rdb, cfg.Store.Prefix())
@@ -80,21 +82,26 @@ func (d *demoLoader) run(ctx context.Context) error {
 		return err
 	}
 	cfg.Store = cfg.Store.In(ns)
-	res, err := demo.Load(ctx, cfg, d.rdb)
+	l, err := demo.Prepare(ctx, cfg, d.rdb)
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return nil
-		}
 		return err
 	}
-	if res.Loaded {
+	close(d.ready)
+	if l.Loaded() {
 		d.log.Info("the CDNOW sample is loaded already")
 	} else {
-		d.log.Info("CDNOW sample loaded", zap.Int("orders", res.Orders.Written), zap.Int("consents", res.Consents),
-			zap.Int64("profile_changes", res.Replay.Changes), zap.Duration("took", time.Since(start).Round(time.Millisecond)))
+		d.log.Info("loading the CDNOW sample week by week, the clock following the weeks", zap.Int("weeks", l.Weeks()))
+		res, err := l.Run(ctx)
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		}
+		d.log.Info("CDNOW sample loaded", zap.Int("weeks", res.Weeks), zap.Int("orders", res.Orders), zap.Int("consents", res.Consents),
+			zap.String("clock", cfg.Clock.Now().Format(time.RFC3339)), zap.Duration("took", time.Since(start).Round(time.Millisecond)))
 	}
 	d.done.Store(true)
-	close(d.ready)
 	<-ctx.Done()
 	return nil
 }
@@ -107,7 +114,7 @@ func (d *demoLoader) check(context.Context) error {
 	return nil
 }
 
-// after returns run, started once the sample is loaded.
+// after returns run, started once the clock is set.
 func (d *demoLoader) after(run func(context.Context) error) func(context.Context) error {
 	return func(ctx context.Context) error {
 		select {

@@ -171,7 +171,10 @@ func apiFlags(fs *flag.FlagSet, c *config) {
 
 // demoFlags: segflow run --demo.
 func demoFlags(fs *flag.FlagSet, c *config) {
-	fs.BoolVar(&c.Demo, "demo", false, "load the bundled CDNOW sample (2,357 customers, 1997-01 to 1998-06) in event time before the profile-updater starts, with the clock (--now) at "+demo.Clock.Format(time.RFC3339)+" and --campaigns "+demoCampaigns+" unless given; once loaded, the same Redis is not loaded again")
+	fs.BoolVar(&c.Demo, "demo", false, "load the bundled CDNOW sample (2,357 customers, 1997-01 to 1998-06) into the running pipeline week by week, "+
+		"its clock following the weeks so that the campaigns of --campaigns (default "+demoCampaigns+") decide each week and later orders convert; "+
+		"then the clock stays at --now (default "+demo.Final.Format(time.RFC3339)+", a week after the sample; a --now before "+demo.End.Format(time.DateOnly)+" is refused). "+
+		"Once loaded, the same Redis is not loaded again; a load that stopped goes on from its last week")
 }
 
 // importFlags: segflow import orders.

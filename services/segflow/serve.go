@@ -22,6 +22,7 @@ import (
 	"github.com/segflow/segflow/pkg/campaign"
 	"github.com/segflow/segflow/pkg/collector"
 	"github.com/segflow/segflow/pkg/dashboard"
+	"github.com/segflow/segflow/pkg/demo"
 	"github.com/segflow/segflow/pkg/embedded"
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/fitting"
@@ -157,6 +158,25 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 	if err != nil {
 		return err
 	}
+	serveAPIs := cmd == "api" || cmd == "run" && cfg.APITokens != ""
+	// With --demo the services run on the demo's clock, which the sample's
+	// load moves week by week; the profile-updater and the trigger service
+	// start once it is set where the load starts.
+	afterDemo := func(run func(context.Context) error) func(context.Context) error { return run }
+	if cmd == "run" && cfg.Demo {
+		dcfg := demo.Config{Brokers: brokers, Security: sec, Store: store, Out: writer, Clock: demo.NewClock(now()), Until: now(), UpdaterGroup: cfg.ConsumerGroup}
+		if cfg.Campaigns != "" {
+			dcfg.TriggerGroup = cfg.TriggerGroup
+		}
+		if serveAPIs {
+			dcfg.IndexGroup = cfg.IndexGroup
+		}
+		d := newDemoLoader(dcfg, rdb, log)
+		g.Add("demo", d.run)
+		checks["demo"] = d.check
+		afterDemo = d.after
+		now = dcfg.Clock.Now
+	}
 	// The population view of each namespace, loaded when first asked for:
 	// by the read API, and by the trigger service when a broadcast opens.
 	var views *view.Views
@@ -164,21 +184,13 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		views = &view.Views{Brokers: brokers, Security: sec, Store: store, Now: now, Log: log.Named("view")}
 		g.Add("population views", views.Run)
 	}
-	// With --demo the sample is loaded before the profile-updater starts.
-	startUpdater := func(run func(context.Context) error) func(context.Context) error { return run }
-	if cmd == "run" && cfg.Demo {
-		d := newDemoLoader(brokers, sec, store, writer, rdb, log)
-		g.Add("demo", d.run)
-		checks["demo"] = d.check
-		startUpdater = d.after
-	}
 	if cmd == "run" || cmd == "profile-updater" {
 		up, err := updater.New(updater.Config{Brokers: brokers, Security: sec, GroupID: cfg.ConsumerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, Namespace: live.Store, Lag: lag, RescoreEvery: cfg.RescoreEvery}, store, writer, log, reg)
 		if err != nil {
 			return err
 		}
-		g.Add("profile-updater", startUpdater(up.Run))
-		g.Add("rescore", startUpdater(up.Rescores))
+		g.Add("profile-updater", afterDemo(up.Run))
+		g.Add("rescore", afterDemo(up.Rescores))
 		refit := &fitting.Refitter{Redis: rdb, Store: live.Store, Every: cfg.FitEvery, Unit: cfg.FitUnit, Now: now, Current: models, Log: log.Named("refit")}
 		g.Add("refit", refit.Run)
 	}
@@ -214,7 +226,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 			return err
 		}
 		log.Info("campaigns loaded", zap.Int("campaigns", len(camps.Campaigns)), zap.String("file", cfg.Campaigns))
-		g.Add("trigger", svc.Run)
+		g.Add("trigger", afterDemo(svc.Run))
 	}
 	if (cmd == "run" || cmd == "trigger") && cfg.WebhookURL != "" {
 		d, err := webhook.New(webhook.Config{Brokers: brokers, Security: sec, URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, Topic: trigger.TopicTriggers}, writer, log)
@@ -224,7 +236,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		g.Add("webhook", d.Run)
 	}
 
-	if cmd == "api" || cmd == "run" && cfg.APITokens != "" {
+	if serveAPIs {
 		indexer, err := serveAPI(mux, cfg, rdb, store, views, brokers, writer, now, log)
 		if err != nil {
 			return err
