@@ -19,7 +19,7 @@ demo:
 # Cluster, but for CLUSTER_SKIP: tests that use no Redis (the reference
 # computations and their loaders), the browser tests, and the Online Retail
 # comparison, which takes the CDNOW comparison's path with more data, and the
-# demo's load, which is the replay path the cluster pass covers already, and
+# demo's load, which is the live path the end-to-end tests cover on the cluster, and
 # the broadcast tests of a rate and of a campaign removed, which touch no
 # shard the other broadcast tests do not.
 CLUSTER_PKGS ?= ./test/e2e ./pkg/api ./pkg/broadcast ./pkg/replay ./pkg/coupon ./services/segflow
