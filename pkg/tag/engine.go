@@ -371,32 +371,15 @@ func (e *Engine) Eval(in Input) (tags []string, tier string, err error) {
 	return tags, "", nil
 }
 
-// activation resolves the CEL variables to in's fields, converted once per
-// Eval and shared by every rule.
-type activation [numVars]ref.Val
-
-func newActivation(in *Input) *activation {
-	a := types.DefaultTypeAdapter
-	return &activation{
-		varStage:            types.String(in.Stage),
-		varR:                types.Int(in.R),
-		varF:                types.Int(in.F),
-		varM:                major(in.M),
-		varRScore:           types.Int(in.RScore),
-		varFScore:           types.Int(in.FScore),
-		varMScore:           types.Int(in.MScore),
-		varSegment:          types.String(in.Segment),
-		varOrders:           types.Int(in.Orders),
-		varLifetime:         major(in.Lifetime),
-		varCartValue:        major(in.CartValue),
-		varBoughtSKUs:       newStringList(in.BoughtSKUs),
-		varBoughtCategories: newStringList(in.BoughtCategories),
-		varViewedSKUs:       newStringList(in.ViewedSKUs),
-		varViewedCategories: newStringList(in.ViewedCategories),
-		varTraits:           types.NewDynamicMap(a, in.Traits),
-		varConsent:          types.NewDynamicMap(a, in.Consent),
-	}
+// activation resolves the CEL variables to in's fields, each converted on
+// its first use and kept for the rules after: a rule set that reads neither
+// traits nor lists (most rules) costs no conversion of them.
+type activation struct {
+	in   *Input
+	vals [numVars]ref.Val
 }
+
+func newActivation(in *Input) *activation { return &activation{in: in} }
 
 // major converts micros to a double in major units for CEL.
 func major(micros int64) types.Double {
@@ -405,12 +388,97 @@ func major(micros int64) types.Double {
 
 // ResolveName implements interpreter.Activation.
 func (a *activation) ResolveName(name string) (any, bool) {
-	for i, v := range variables {
-		if v.name == name {
-			return a[i], true
-		}
+	i := varIndex(name)
+	if i < 0 {
+		return nil, false
 	}
-	return nil, false
+	if a.vals[i] == nil {
+		a.vals[i] = a.convert(i)
+	}
+	return a.vals[i], true
+}
+
+// varIndex is the index (var*) of the variable name, or -1.
+func varIndex(name string) int {
+	switch name {
+	case "stage":
+		return varStage
+	case "r":
+		return varR
+	case "f":
+		return varF
+	case "m":
+		return varM
+	case "r_score":
+		return varRScore
+	case "f_score":
+		return varFScore
+	case "m_score":
+		return varMScore
+	case "segment":
+		return varSegment
+	case "orders":
+		return varOrders
+	case "lifetime":
+		return varLifetime
+	case "cart_value":
+		return varCartValue
+	case "bought_skus":
+		return varBoughtSKUs
+	case "bought_categories":
+		return varBoughtCategories
+	case "viewed_skus":
+		return varViewedSKUs
+	case "viewed_categories":
+		return varViewedCategories
+	case "traits":
+		return varTraits
+	case "consent":
+		return varConsent
+	}
+	return -1
+}
+
+// convert returns the CEL value of the variable i (var*).
+func (a *activation) convert(i int) ref.Val {
+	in := a.in
+	switch i {
+	case varStage:
+		return types.String(in.Stage)
+	case varR:
+		return types.Int(in.R)
+	case varF:
+		return types.Int(in.F)
+	case varM:
+		return major(in.M)
+	case varRScore:
+		return types.Int(in.RScore)
+	case varFScore:
+		return types.Int(in.FScore)
+	case varMScore:
+		return types.Int(in.MScore)
+	case varSegment:
+		return types.String(in.Segment)
+	case varOrders:
+		return types.Int(in.Orders)
+	case varLifetime:
+		return major(in.Lifetime)
+	case varCartValue:
+		return major(in.CartValue)
+	case varBoughtSKUs:
+		return newStringList(in.BoughtSKUs)
+	case varBoughtCategories:
+		return newStringList(in.BoughtCategories)
+	case varViewedSKUs:
+		return newStringList(in.ViewedSKUs)
+	case varViewedCategories:
+		return newStringList(in.ViewedCategories)
+	case varTraits:
+		return types.NewDynamicMap(types.DefaultTypeAdapter, in.Traits)
+	case varConsent:
+		return types.NewDynamicMap(types.DefaultTypeAdapter, in.Consent)
+	}
+	panic(fmt.Sprintf("tag: no variable %d", i))
 }
 
 // Parent implements interpreter.Activation.
