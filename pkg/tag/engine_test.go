@@ -380,7 +380,8 @@ func TestConcurrentEval(t *testing.T) {
 }
 
 // BenchmarkEval evaluates the default rules and tiers on a profile with a
-// typical history (cel), beside the same rules written in plain Go
+// typical history (cel; with a Memo after a change of the viewed products:
+// cel-memo-after-a-view), beside the same rules written in plain Go
 // (plain-go: the cost of the work itself, whatever the rule language).
 func BenchmarkEval(b *testing.B) {
 	e := mustCompile(b, DefaultConfig())
@@ -389,6 +390,19 @@ func BenchmarkEval(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, _, err := e.Eval(in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// With a memo, after an event that changed the viewed products only
+	// (60% of the events of BenchmarkApply's mix).
+	b.Run("cel-memo-after-a-view", func(b *testing.B) {
+		inputs := [2]Input{in, in}
+		inputs[1].ViewedSKUs = append(slices.Clone(in.ViewedSKUs), "Z9")
+		var m Memo
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, _, err := e.EvalMemo(inputs[i%2], &m); err != nil {
 				b.Fatal(err)
 			}
 		}
