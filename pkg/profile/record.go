@@ -483,8 +483,13 @@ func (r *record) encode(gen uint64) []byte {
 }
 
 // commonPrefix is the length of the longest common prefix of a and b.
+// Sorted tags share long prefixes ("viewed_not_bought:"): they are
+// compared eight bytes at a time first.
 func commonPrefix(a, b string) int {
 	n := 0
+	for n+8 <= len(a) && n+8 <= len(b) && a[n:n+8] == b[n:n+8] {
+		n += 8
+	}
 	for n < len(a) && n < len(b) && a[n] == b[n] {
 		n++
 	}
