@@ -367,7 +367,7 @@ func (s *Store) apply(ctx context.Context, T time.Time, ops []Op, evaluate bool)
 	lastOf := map[string]int{}
 	settle := func() {
 		for c, i := range lastOf {
-			states[i] = b.recs[c].state(c, T.UnixMilli(), W)
+			states[i] = s.state(b.recs[c], c, T.UnixMilli(), W)
 			states[i].Applied = applied[i]
 		}
 		clear(lastOf)
@@ -411,6 +411,16 @@ func (s *Store) apply(ctx context.Context, T time.Time, ops []Op, evaluate bool)
 	return changes, dups, err
 }
 
+// state is the State of customer c, whose record is r, as of T, window W;
+// with the purchase days only if the store has a model to read them.
+func (s *Store) state(r *record, c string, T, W int64) *State {
+	st := r.state(c, T, W)
+	if s.cfg.Models != nil {
+		st.days = r.days(T)
+	}
+	return st
+}
+
 // read returns customers' states as of T, from Redis, without changing
 // them; a reader that is no writer (the read API) never sees a cached one.
 func (s *Store) read(ctx context.Context, T time.Time, customers []string) ([]*State, error) {
@@ -420,7 +430,7 @@ func (s *Store) read(ctx context.Context, T time.Time, customers []string) ([]*S
 	}
 	states := make([]*State, len(customers))
 	for i, r := range recs {
-		states[i] = r.state(customers[i], T.UnixMilli(), s.cfg.Window.Milliseconds())
+		states[i] = s.state(r, customers[i], T.UnixMilli(), s.cfg.Window.Milliseconds())
 	}
 	return states, nil
 }
@@ -441,7 +451,7 @@ func (s *Store) settle(ctx context.Context, T time.Time, customers []string, cau
 		}
 		states := make([]*State, len(customers))
 		for i, c := range customers {
-			states[i] = b.recs[c].state(c, T.UnixMilli(), s.cfg.Window.Milliseconds())
+			states[i] = s.state(b.recs[c], c, T.UnixMilli(), s.cfg.Window.Milliseconds())
 		}
 		changes, snaps, err := s.evaluate(ctx, b, T, states, causes, nil)
 		return result{states, snaps, changes}, err

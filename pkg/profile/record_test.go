@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -58,6 +59,63 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		if !reflect.DeepEqual(again.encode(0), r.encode(0)) {
 			t.Fatalf("re-encoded record differs")
+		}
+	})
+}
+
+// commonPrefix gives the length a byte-by-byte comparison gives, for
+// prefixes shorter and longer than the eight bytes it compares at once.
+func TestCommonPrefixIsTheLengthOfTheLongestCommonPrefix(t *testing.T) {
+	words := []string{"", "a", "ab", "abcdefg", "abcdefgh", "abcdefghi", "abcdefgx", "abcdefghijklmnopq",
+		"abcdefghijklmnopz", "viewed_not_bought:SKU-0106", "viewed_not_bought:SKU-0176", "viewed_not_bought:", "bought:category:cat-01"}
+	for _, a := range words {
+		for _, b := range words {
+			want := 0
+			for want < len(a) && want < len(b) && a[want] == b[want] {
+				want++
+			}
+			if got := commonPrefix(a, b); got != want {
+				t.Errorf("commonPrefix(%q, %q) = %d, want %d", a, b, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkEncodeRecord encodes a large record (100 viewed products and
+// categories, 60 bought, 12 orders, 60 tags published), beside copying its
+// encoding (copy: the memory's cost of writing as many bytes).
+func BenchmarkEncodeRecord(b *testing.B) {
+	r := &record{gen: 7, ver: 12, n: 12, has: hasFirst | hasLast | hasCart | hasBrowse, first: 1_700_000_000_000, last: 1_730_000_000_000,
+		traits:    []lww{{"consent.email", 5, "true", event.TraitString}, {"email", 4, "c0000001@example.com", event.TraitString}, {"timezone", 4, "Asia/Taipei", event.TraitString}},
+		cart:      []lww{{"SKU-0001", 9, "2|5000000", event.TraitString}, {"SKU-0002", 9, "1|15000000", event.TraitString}},
+		published: &Snapshot{Stage: nes.Stage("E0"), Segment: "champions", RScore: 5, FScore: 4, MScore: 3, Tier: "gold"},
+		entry:     &population.Entry{Version: 12, At: 1_730_000_000_000, F: 4, M: 400_000_000, Last: 1_730_000_000_000},
+	}
+	for i := range 100 {
+		t := int64(1_700_000_000_000 + i*1000)
+		r.viewed = append(r.viewed, item{fmt.Sprintf("SKU-%04d", i*7), t})
+		r.viewedCats = append(r.viewedCats, item{fmt.Sprintf("cat-%02d", i%40), t})
+		if i < 60 {
+			r.bought = append(r.bought, item{fmt.Sprintf("s:SKU-%04d", i*3), t})
+			r.published.Tags = append(r.published.Tags, fmt.Sprintf("viewed_not_bought:SKU-%04d", i*7))
+		}
+		if i < 12 {
+			r.history = append(r.history, entry{fmt.Sprintf("o:o-run-%d", i), t, 25_000_000})
+		}
+	}
+	r.orig = r.encode(7)[8:] // as read from Redis, which sizes the buffer
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r.encode(8)
+		}
+	})
+	b.Run("copy", func(b *testing.B) {
+		src := r.encode(8)
+		b.SetBytes(int64(len(src)))
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = append([]byte(nil), src...)
 		}
 	})
 }

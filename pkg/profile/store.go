@@ -199,8 +199,11 @@ type State struct {
 	Consent map[string]bool // by channel
 	// The snapshot last published (a prospect if none was).
 	published Snapshot
-	// days are the purchase days, the model's inputs (predict.go).
+	// days are the purchase days, the model's inputs (predict.go), with a
+	// model (Store.state).
 	days predict.Days
+	// memo is the customer's memo of tag outcomes, nil for none.
+	memo *tag.Memo
 }
 
 // Profile is a customer's profile as of T.
@@ -312,7 +315,7 @@ func (s *Store) snapshot(st *State, sc *population.Scorer, T time.Time) (Snapsho
 	scores := sc.Score(st.Values)
 	snap.RScore, snap.FScore, snap.MScore, snap.Segment = scores.R, scores.F, scores.M, scores.Segment
 	if s.cfg.Rules != nil {
-		tags, tier, err := s.cfg.Rules.Eval(s.tagInput(st, snap))
+		tags, tier, err := s.cfg.Rules.EvalMemo(s.tagInput(st, snap), st.memo)
 		if err != nil {
 			return snap, err
 		}

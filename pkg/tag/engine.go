@@ -109,14 +109,16 @@ func newEnv() (*cel.Env, error) {
 // use.
 type Engine struct {
 	rules []rule
-	tiers []tier // ascending by min
+	tiers []tier        // ascending by min
+	reads [numVars]bool // the variables some rule reads
 }
 
 type rule struct {
 	name string
 	each bool
 	prg  cel.Program
-	vars []int // the variables the expression reads (var*)
+	vars []int    // the variables the expression reads (var*)
+	tag  []string // a When rule's tag: its name
 }
 
 type tier struct {
@@ -156,6 +158,9 @@ func Compile(c Config) (*Engine, error) {
 			continue
 		}
 		e.rules = append(e.rules, p)
+		for _, v := range p.vars {
+			e.reads[v] = true
+		}
 	}
 	seen = map[string]bool{}
 	for i, t := range c.Tiers {
@@ -248,7 +253,7 @@ func compileRule(env *cel.Env, r Rule, limit uint64, label string) (rule, error)
 		}
 	}
 	slices.Sort(vars)
-	return rule{name: r.Name, each: field == "each", prg: prg, vars: vars}, nil
+	return rule{name: r.Name, each: field == "each", prg: prg, vars: vars, tag: []string{r.Name}}, nil
 }
 
 // Live is a When rule whose outcome moves with time or with the rest of the
@@ -334,33 +339,29 @@ func (l Live) Key(in Input) [10]int64 {
 // earn. Write traits[?"age"].orValue(0) to read a trait that may be absent.
 // The error is for an Each rule whose result is not a list of strings.
 func (e *Engine) Eval(in Input) (tags []string, tier string, err error) {
-	act := newActivation(&in)
-	for _, r := range e.rules {
-		v, _, err := r.prg.Eval(act)
+	return e.eval(in, nil)
+}
+
+// eval is Eval, taking the outcomes of rules whose inputs did not change
+// from m (nil: none) and keeping the others there.
+func (e *Engine) eval(in Input, m *Memo) (tags []string, tier string, err error) {
+	var act *activation
+	for i, r := range e.rules {
+		if out, ok := m.outcome(e, i); ok {
+			tags = append(tags, out...)
+			continue
+		}
+		if act == nil {
+			act = newActivation(&in)
+		}
+		out, err := r.eval(act)
 		if err != nil {
-			continue
+			return nil, "", err
 		}
-		if !r.each {
-			if v == types.True {
-				tags = append(tags, r.name)
-			}
-			continue
-		}
-		// Compile checked the type, so a failed assertion here is a CEL bug.
-		l, ok := v.(traits.Lister)
-		if !ok {
-			return nil, "", fmt.Errorf("tag rule %q: each returned %s, not a list", r.name, v.Type())
-		}
-		for it := l.Iterator(); it.HasNext() == types.True; {
-			s, ok := it.Next().(types.String)
-			if !ok {
-				return nil, "", fmt.Errorf("tag rule %q: each returned a list with a non-string", r.name)
-			}
-			if s != "" {
-				tags = append(tags, string(s))
-			}
-		}
+		m.keep(i, out)
+		tags = append(tags, out...)
 	}
+	m.done(in)
 	slices.Sort(tags)
 	tags = slices.Compact(tags)
 	for i := len(e.tiers) - 1; i >= 0; i-- {
@@ -371,32 +372,48 @@ func (e *Engine) Eval(in Input) (tags []string, tier string, err error) {
 	return tags, "", nil
 }
 
-// activation resolves the CEL variables to in's fields, converted once per
-// Eval and shared by every rule.
-type activation [numVars]ref.Val
-
-func newActivation(in *Input) *activation {
-	a := types.DefaultTypeAdapter
-	return &activation{
-		varStage:            types.String(in.Stage),
-		varR:                types.Int(in.R),
-		varF:                types.Int(in.F),
-		varM:                major(in.M),
-		varRScore:           types.Int(in.RScore),
-		varFScore:           types.Int(in.FScore),
-		varMScore:           types.Int(in.MScore),
-		varSegment:          types.String(in.Segment),
-		varOrders:           types.Int(in.Orders),
-		varLifetime:         major(in.Lifetime),
-		varCartValue:        major(in.CartValue),
-		varBoughtSKUs:       newStringList(in.BoughtSKUs),
-		varBoughtCategories: newStringList(in.BoughtCategories),
-		varViewedSKUs:       newStringList(in.ViewedSKUs),
-		varViewedCategories: newStringList(in.ViewedCategories),
-		varTraits:           types.NewDynamicMap(a, in.Traits),
-		varConsent:          types.NewDynamicMap(a, in.Consent),
+// eval returns the tags r gives act's input: its name if a When rule holds,
+// the non-empty strings an Each rule returns, none if it fails at run time
+// (see Engine.Eval).
+func (r rule) eval(act *activation) ([]string, error) {
+	v, _, err := r.prg.Eval(act)
+	if err != nil {
+		return nil, nil
 	}
+	if !r.each {
+		if v == types.True {
+			return r.tag, nil
+		}
+		return nil, nil
+	}
+	// Compile checked the type, so a failed assertion here is a CEL bug.
+	l, ok := v.(traits.Lister)
+	if !ok {
+		return nil, fmt.Errorf("tag rule %q: each returned %s, not a list", r.name, v.Type())
+	}
+	n, _ := l.Size().(types.Int)
+	tags := make([]string, 0, n)
+	for it := l.Iterator(); it.HasNext() == types.True; {
+		s, ok := it.Next().(types.String)
+		if !ok {
+			return nil, fmt.Errorf("tag rule %q: each returned a list with a non-string", r.name)
+		}
+		if s != "" {
+			tags = append(tags, string(s))
+		}
+	}
+	return tags, nil
 }
+
+// activation resolves the CEL variables to in's fields, each converted on
+// its first use and kept for the rules after: a rule set that reads neither
+// traits nor lists (most rules) costs no conversion of them.
+type activation struct {
+	in   *Input
+	vals [numVars]ref.Val
+}
+
+func newActivation(in *Input) *activation { return &activation{in: in} }
 
 // major converts micros to a double in major units for CEL.
 func major(micros int64) types.Double {
@@ -405,12 +422,97 @@ func major(micros int64) types.Double {
 
 // ResolveName implements interpreter.Activation.
 func (a *activation) ResolveName(name string) (any, bool) {
-	for i, v := range variables {
-		if v.name == name {
-			return a[i], true
-		}
+	i := varIndex(name)
+	if i < 0 {
+		return nil, false
 	}
-	return nil, false
+	if a.vals[i] == nil {
+		a.vals[i] = a.convert(i)
+	}
+	return a.vals[i], true
+}
+
+// varIndex is the index (var*) of the variable name, or -1.
+func varIndex(name string) int {
+	switch name {
+	case "stage":
+		return varStage
+	case "r":
+		return varR
+	case "f":
+		return varF
+	case "m":
+		return varM
+	case "r_score":
+		return varRScore
+	case "f_score":
+		return varFScore
+	case "m_score":
+		return varMScore
+	case "segment":
+		return varSegment
+	case "orders":
+		return varOrders
+	case "lifetime":
+		return varLifetime
+	case "cart_value":
+		return varCartValue
+	case "bought_skus":
+		return varBoughtSKUs
+	case "bought_categories":
+		return varBoughtCategories
+	case "viewed_skus":
+		return varViewedSKUs
+	case "viewed_categories":
+		return varViewedCategories
+	case "traits":
+		return varTraits
+	case "consent":
+		return varConsent
+	}
+	return -1
+}
+
+// convert returns the CEL value of the variable i (var*).
+func (a *activation) convert(i int) ref.Val {
+	in := a.in
+	switch i {
+	case varStage:
+		return types.String(in.Stage)
+	case varR:
+		return types.Int(in.R)
+	case varF:
+		return types.Int(in.F)
+	case varM:
+		return major(in.M)
+	case varRScore:
+		return types.Int(in.RScore)
+	case varFScore:
+		return types.Int(in.FScore)
+	case varMScore:
+		return types.Int(in.MScore)
+	case varSegment:
+		return types.String(in.Segment)
+	case varOrders:
+		return types.Int(in.Orders)
+	case varLifetime:
+		return major(in.Lifetime)
+	case varCartValue:
+		return major(in.CartValue)
+	case varBoughtSKUs:
+		return newStringList(in.BoughtSKUs)
+	case varBoughtCategories:
+		return newStringList(in.BoughtCategories)
+	case varViewedSKUs:
+		return newStringList(in.ViewedSKUs)
+	case varViewedCategories:
+		return newStringList(in.ViewedCategories)
+	case varTraits:
+		return types.NewDynamicMap(types.DefaultTypeAdapter, in.Traits)
+	case varConsent:
+		return types.NewDynamicMap(types.DefaultTypeAdapter, in.Consent)
+	}
+	panic(fmt.Sprintf("tag: no variable %d", i))
 }
 
 // Parent implements interpreter.Activation.

@@ -1,0 +1,190 @@
+package tag
+
+import (
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Memo keeps what one profile's last evaluation gave, rule by rule, with
+// the values of the variables it read, so that EvalMemo evaluates again
+// only the rules that read a variable whose value changed since: an event
+// that adds a viewed product leaves the rules over bought categories as
+// they were. It is one profile's (one customer's) and safe for concurrent
+// use; its zero value holds nothing.
+//
+// Rules are pure (the same input gives the same tags), so an outcome taken
+// from the Memo is the one evaluating the rule would give. Values are
+// compared exactly: lists element by element, traits by type and value.
+// The Memo keeps copies of the lists and maps it compares, never the
+// caller's.
+type Memo struct {
+	mu   sync.Mutex
+	e    *Engine       // the engine outs are of
+	in   Input         // the values of the last evaluation, of the variables e reads
+	outs [][]string    // by rule; nil: no evaluation yet
+	next [][]string    // the outcomes of the evaluation under way
+	same [numVars]bool // of the evaluation under way: the variable has in's value
+}
+
+// EvalMemo is Eval, taking from m the outcomes of rules whose variables
+// have the values they had in m's last evaluation, and keeping in m this
+// one's. A nil m is Eval.
+func (e *Engine) EvalMemo(in Input, m *Memo) (tags []string, tier string, err error) {
+	if m == nil {
+		return e.eval(in, nil)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.e != e {
+		m.e, m.in, m.outs = e, Input{}, nil
+	}
+	for v := range m.same {
+		m.same[v] = m.outs != nil && e.reads[v] && sameVar(v, &m.in, &in)
+	}
+	m.next = slices.Grow(m.next[:0], len(e.rules))[:len(e.rules)]
+	return e.eval(in, m)
+}
+
+// outcome returns the memo's outcome of rule i (of e) for the evaluation
+// under way, if the rule's variables have the values they had when it was
+// computed.
+func (m *Memo) outcome(e *Engine, i int) ([]string, bool) {
+	if m == nil || m.outs == nil {
+		return nil, false
+	}
+	for _, v := range e.rules[i].vars {
+		if !m.same[v] {
+			return nil, false
+		}
+	}
+	m.next[i] = m.outs[i]
+	return m.outs[i], true
+}
+
+// keep records rule i's outcome of the evaluation under way.
+func (m *Memo) keep(i int, out []string) {
+	if m != nil {
+		m.next[i] = out
+	}
+}
+
+// done makes the evaluation under way, of in, which has an outcome of
+// every rule, the memo's last one: it copies the values that changed. An
+// evaluation stopped by an error does not get here, and leaves the last
+// one as it was.
+func (m *Memo) done(in Input) {
+	if m == nil {
+		return
+	}
+	m.outs, m.next = m.next, m.outs
+	for v, reads := range m.e.reads {
+		if reads && !m.same[v] {
+			copyVar(v, &m.in, &in)
+		}
+	}
+}
+
+// copyVar sets the variable v (var*) of dst to src's value, copying lists
+// and maps.
+func copyVar(v int, dst, src *Input) {
+	switch v {
+	case varStage:
+		dst.Stage = src.Stage
+	case varR:
+		dst.R = src.R
+	case varF:
+		dst.F = src.F
+	case varM:
+		dst.M = src.M
+	case varRScore:
+		dst.RScore = src.RScore
+	case varFScore:
+		dst.FScore = src.FScore
+	case varMScore:
+		dst.MScore = src.MScore
+	case varSegment:
+		dst.Segment = src.Segment
+	case varOrders:
+		dst.Orders = src.Orders
+	case varLifetime:
+		dst.Lifetime = src.Lifetime
+	case varCartValue:
+		dst.CartValue = src.CartValue
+	case varBoughtSKUs:
+		dst.BoughtSKUs = slices.Clone(src.BoughtSKUs)
+	case varBoughtCategories:
+		dst.BoughtCategories = slices.Clone(src.BoughtCategories)
+	case varViewedSKUs:
+		dst.ViewedSKUs = slices.Clone(src.ViewedSKUs)
+	case varViewedCategories:
+		dst.ViewedCategories = slices.Clone(src.ViewedCategories)
+	case varTraits:
+		dst.Traits = maps.Clone(src.Traits)
+	case varConsent:
+		dst.Consent = maps.Clone(src.Consent)
+	}
+}
+
+// sameVar tells whether a and b have the same value of the variable v
+// (var*), so that every rule gives them the same outcome.
+func sameVar(v int, a, b *Input) bool {
+	switch v {
+	case varStage:
+		return a.Stage == b.Stage
+	case varR:
+		return a.R == b.R
+	case varF:
+		return a.F == b.F
+	case varM:
+		return a.M == b.M
+	case varRScore:
+		return a.RScore == b.RScore
+	case varFScore:
+		return a.FScore == b.FScore
+	case varMScore:
+		return a.MScore == b.MScore
+	case varSegment:
+		return a.Segment == b.Segment
+	case varOrders:
+		return a.Orders == b.Orders
+	case varLifetime:
+		return a.Lifetime == b.Lifetime
+	case varCartValue:
+		return a.CartValue == b.CartValue
+	case varBoughtSKUs:
+		return slices.Equal(a.BoughtSKUs, b.BoughtSKUs)
+	case varBoughtCategories:
+		return slices.Equal(a.BoughtCategories, b.BoughtCategories)
+	case varViewedSKUs:
+		return slices.Equal(a.ViewedSKUs, b.ViewedSKUs)
+	case varViewedCategories:
+		return slices.Equal(a.ViewedCategories, b.ViewedCategories)
+	case varTraits:
+		return maps.EqualFunc(a.Traits, b.Traits, sameTrait)
+	case varConsent:
+		return maps.Equal(a.Consent, b.Consent)
+	}
+	return false
+}
+
+// sameTrait tells whether two trait values are the same value of the same
+// type; a value of a type traits do not have is never the same.
+func sameTrait(a, b any) bool {
+	switch x := a.(type) {
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case float64:
+		y, ok := b.(float64)
+		return ok && x == y
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case time.Time:
+		y, ok := b.(time.Time)
+		return ok && x == y // the same instant in the same location
+	}
+	return false
+}

@@ -1,0 +1,195 @@
+package tag
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memoRules read every variable, each rule a few.
+var memoRules = Config{
+	Tags: []Rule{
+		{Name: "big", When: `m_score == 5 && m > 100.0`},
+		{Name: "new_rich", When: `stage == "N" && r < 30`},
+		{Name: "loyal", When: `f >= 3 && f_score >= 3 && r_score >= 2 && segment != ""`},
+		{Name: "spender", When: `lifetime >= 1000.0 && orders > 2`},
+		{Name: "cart", When: `cart_value > 50.0`},
+		{Name: "bought", Each: `bought_categories.map(c, "bought:" + c)`},
+		{Name: "vnb", Each: `viewed_skus.filter(s, !(s in bought_skus)).map(s, "vnb:" + s)`},
+		{Name: "browser", Each: `viewed_categories.map(c, "viewed:" + c)`},
+		{Name: "adult", When: `traits[?"age"].orValue(0) >= 18`},
+		{Name: "city", Each: `[traits[?"city"].orValue("")].filter(c, type(c) == string).map(c, "city:" + string(c))`},
+		{Name: "since", When: `traits[?"since"].orValue(timestamp("2030-01-01T00:00:00Z")) < timestamp("2025-01-01T00:00:00Z")`},
+		{Name: "vip", When: `traits[?"vip"].orValue(false) == true`},
+		{Name: "mailable", When: `consent[?"email"].orValue(false)`},
+	},
+	Tiers: []Tier{{Name: "member", MinLifetime: "0"}, {Name: "gold", MinLifetime: "1000"}},
+}
+
+// change returns in with one variable (or a trait) changed at random, to a
+// value drawn from few, so that values come back.
+func change(rng *rand.Rand, in Input) Input {
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	list := func(prefix string) []string {
+		l := make([]string, rng.IntN(12))
+		for i := range l {
+			l[i] = fmt.Sprint(prefix, rng.IntN(10))
+		}
+		return l
+	}
+	switch rng.IntN(19) {
+	case 0:
+		in.Stage = pick("N", "E0", "S1")
+	case 1:
+		in.R = rng.IntN(60)
+	case 2:
+		in.F = rng.IntN(5)
+	case 3:
+		in.M = rng.Int64N(3) * 60_000_000
+	case 4:
+		in.RScore, in.FScore = rng.IntN(6), rng.IntN(6)
+	case 5:
+		in.MScore = rng.IntN(6)
+	case 6:
+		in.Segment = pick("", "champions")
+	case 7:
+		in.Orders = rng.IntN(5)
+	case 8:
+		in.Lifetime = rng.Int64N(3) * 600_000_000
+	case 9:
+		in.CartValue = rng.Int64N(3) * 30_000_000
+	case 10:
+		in.BoughtSKUs = list("s")
+	case 11:
+		in.BoughtCategories = list("c")
+	case 12:
+		in.ViewedSKUs = list("s")
+	case 13:
+		in.ViewedCategories = list("c")
+	case 14, 15, 16:
+		traits := map[string]any{}
+		for k, v := range in.Traits {
+			traits[k] = v
+		}
+		k := pick("age", "city", "since", "vip")
+		switch rng.IntN(6) {
+		case 0:
+			delete(traits, k)
+		case 1:
+			traits[k] = float64(10 + rng.IntN(2)*10)
+		case 2:
+			traits[k] = pick("Taipei", "Tainan")
+		case 3:
+			traits[k] = rng.IntN(2) == 0
+		case 4:
+			traits[k] = time.Date(2020+rng.IntN(2)*10, 1, 1, 0, 0, 0, 0, time.UTC)
+		case 5:
+			traits[k] = fmt.Sprint(10 + rng.IntN(2)*10) // an age sent as a string
+		}
+		in.Traits = traits
+	default:
+		in.Consent = map[string]bool{"email": rng.IntN(2) == 0}
+		if rng.IntN(3) == 0 {
+			in.Consent = nil
+		}
+	}
+	return in
+}
+
+// A memo changes nothing of what is evaluated: along random walks of a
+// profile's values, where each step changes one variable and values come
+// back, EvalMemo gives what Eval gives at every step.
+func TestAMemoGivesWhatEvalGivesAsTheInputChanges(t *testing.T) {
+	e := mustCompile(t, memoRules)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for walk := range 50 {
+		var m Memo
+		in := Input{}
+		for step := range 100 {
+			if step > 0 && rng.IntN(4) > 0 { // sometimes the same input again
+				in = change(rng, in)
+			}
+			got, gotTier, err := e.EvalMemo(in, &m)
+			want, wantTier, werr := e.Eval(in)
+			if err != nil || werr != nil {
+				t.Fatal(err, werr)
+			}
+			if !slices.Equal(got, want) || gotTier != wantTier {
+				t.Fatalf("walk %d step %d: EvalMemo(%+v) = %q %q, Eval = %q %q", walk, step, in, got, gotTier, want, wantTier)
+			}
+		}
+	}
+}
+
+// A rule whose variables kept their values is not evaluated again: its
+// outcome is the one the memo held, while a rule over a changed variable
+// gets a new one.
+func TestAMemoEvaluatesAgainOnlyTheRulesWhoseVariablesChanged(t *testing.T) {
+	e := mustCompile(t, DefaultConfig())
+	in := benchInput
+	var m Memo
+	if _, _, err := e.EvalMemo(in, &m); err != nil {
+		t.Fatal(err)
+	}
+	bought, vnb := m.outs[3], m.outs[4] // bought_category, viewed_not_bought
+	in.ViewedSKUs = append(slices.Clone(in.ViewedSKUs), "Z9")
+	if _, _, err := e.EvalMemo(in, &m); err != nil {
+		t.Fatal(err)
+	}
+	if &m.outs[3][0] != &bought[0] {
+		t.Error("bought_category was evaluated again though bought_categories did not change")
+	}
+	if &m.outs[4][0] == &vnb[0] || !slices.Contains(m.outs[4], "viewed_not_bought:Z9") {
+		t.Errorf("viewed_not_bought is %q after a new viewed product", m.outs[4])
+	}
+}
+
+// One memo may be used by several goroutines at once (a customer evaluated
+// twice in one batch, on two cores).
+func TestAMemoIsSafeForConcurrentUse(t *testing.T) {
+	e := mustCompile(t, memoRules)
+	rng := rand.New(rand.NewPCG(3, 4))
+	inputs := make([]Input, 20)
+	for i := range inputs {
+		if i > 0 {
+			inputs[i] = change(rng, change(rng, inputs[i-1]))
+		}
+	}
+	var m Memo
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for n := range 200 {
+				in := inputs[(g*7+n)%len(inputs)]
+				got, _, _ := e.EvalMemo(in, &m)
+				want, _, _ := e.Eval(in)
+				if !slices.Equal(got, want) {
+					t.Errorf("EvalMemo = %q, Eval = %q", got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// A memo keeps copies: a caller that changes a list or a map it passed in
+// (a profile's traits, handed on to a reader) does not change what the
+// memo compares with.
+func TestAMemoIsNotFooledByAnInputChangedInPlace(t *testing.T) {
+	e := mustCompile(t, memoRules)
+	in := Input{Traits: map[string]any{"age": 30.0}, ViewedSKUs: []string{"s1"}, Consent: map[string]bool{"email": true}}
+	var m Memo
+	if _, _, err := e.EvalMemo(in, &m); err != nil {
+		t.Fatal(err)
+	}
+	in.Traits["age"], in.ViewedSKUs[0], in.Consent["email"] = 10.0, "s2", false
+	got, _, err := e.EvalMemo(in, &m)
+	want, _, _ := e.Eval(in)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("EvalMemo after changes in place = %q, %v; Eval = %q", got, err, want)
+	}
+}
