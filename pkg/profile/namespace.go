@@ -274,7 +274,7 @@ func (s *Store) Rescore(ctx context.Context, T time.Time, cause Cause, publish f
 			}
 			states := make([]*State, len(cs))
 			for i, c := range cs {
-				states[i] = b.recs[c].state(c, T.UnixMilli(), W)
+				states[i] = b.recs[c].state(c, T.UnixMilli(), W) // its entry is all this pass reads
 			}
 			if _, _, err := s.enter(ctx, b, T, states, nil); err != nil {
 				return struct{}{}, err

@@ -43,10 +43,8 @@ func BenchmarkLoad(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for i := 0; i < n; i += 2000 {
-		if _, err := store.Settle(ctx, T, customers[i:min(i+2000, n)]); err != nil {
-			b.Fatal(err)
-		}
+	if err := store.Rescore(ctx, T, profile.Cause{}, func([]profile.Change) error { return nil }); err != nil {
+		b.Fatal(err)
 	}
 	var load, raw time.Duration
 	for b.Loop() {
