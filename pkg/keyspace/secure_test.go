@@ -142,17 +142,22 @@ func secureCluster(t *testing.T) ([]string, *testenv.CA, *tls.Config) {
 func TestConnectLogsInToEveryMasterOfATLSClusterAsAnACLUser(t *testing.T) {
 	seeds, _, withCert := secureCluster(t)
 	masters := slices.Sorted(slices.Values(seeds))
+	named := withCert.Clone()
+	named.ServerName = "localhost"
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
 		cfg  keyspace.Config
 	}{
-		{"--redis-cluster with one seed", keyspace.Config{Addrs: seeds[1:2], Cluster: true}},
-		{"several seeds", keyspace.Config{Addrs: seeds}},
-		{"one seed, asked whether it is a cluster over TLS", keyspace.Config{Addrs: seeds[2:]}},
+		{"--redis-cluster with one seed", keyspace.Config{Addrs: seeds[1:2], Cluster: true, TLS: withCert}},
+		{"several seeds", keyspace.Config{Addrs: seeds, TLS: withCert}},
+		{"one seed, asked whether it is a cluster over TLS", keyspace.Config{Addrs: seeds[2:], TLS: withCert}},
+		// Every node's certificate is checked against the name given, not
+		// against the address the cluster announces.
+		{"a server name every node's certificate has", keyspace.Config{Addrs: seeds[:1], Cluster: true, TLS: named}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.cfg.Username, tc.cfg.Password, tc.cfg.TLS = "segflow", "right", withCert
+			tc.cfg.Username, tc.cfg.Password = "segflow", "right"
 			rdb, err := keyspace.Connect(ctx, tc.cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -256,6 +261,8 @@ func TestConnectToATLSClusterFailsAtOnceAndSaysWhyWhenItRefusesTheClient(t *test
 	other := testenv.NewCA(t)
 	otherCert := other.ClientTLS()
 	otherCert.Certificates = []tls.Certificate{other.Issue(t, "segflow").TLS}
+	otherName := withCert.Clone()
+	otherName.ServerName = "redis.example.com"
 	for _, tc := range []struct {
 		name string
 		cfg  keyspace.Config
@@ -265,6 +272,7 @@ func TestConnectToATLSClusterFailsAtOnceAndSaysWhyWhenItRefusesTheClient(t *test
 		{"no user, when the default user is off", keyspace.Config{TLS: withCert}, "NOAUTH"},
 		{"no client certificate", keyspace.Config{Username: "segflow", Password: "right", TLS: ca.ClientTLS()}, "certificate"},
 		{"a server certificate of a CA the client does not trust", keyspace.Config{Username: "segflow", Password: "right", TLS: otherCert}, "certificate signed by unknown authority"},
+		{"server certificates of another host name", keyspace.Config{Username: "segflow", Password: "right", TLS: otherName}, "not redis.example.com"},
 	} {
 		for _, seeds := range [][]string{seeds[:1], seeds} {
 			t.Run(fmt.Sprintf("%s, --redis-cluster with %d seeds", tc.name, len(seeds)), func(t *testing.T) {
