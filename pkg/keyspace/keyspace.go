@@ -75,11 +75,17 @@ func Connect(ctx context.Context, cfg Config) (redis.UniversalClient, error) {
 	if !cluster {
 		return rdb, nil // clusterEnabled has had its answer
 	}
-	// The cluster client connects at its first command, to whichever seed
-	// answers, then to every master: without this wait a refused login
-	// would show only at the first command.
+	// The cluster client connects lazily: without this wait a refused login
+	// would show only at the first command. Every master is asked, as
+	// each has its own ACL users (a cluster does not share them) and may
+	// refuse the user the others take.
 	err := await(ctx, cfg, "redis cluster "+strings.Join(cfg.Addrs, ","), func(ctx context.Context) error {
-		return rdb.Ping(ctx).Err()
+		return rdb.(*redis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			if err := c.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("master %s: %w", c.Options().Addr, err)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		rdb.Close()
@@ -145,8 +151,12 @@ func isUnknownHost(err error) bool {
 // isAuthError tells whether err is the server refusing the credentials,
 // which waiting does not cure.
 func isAuthError(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
 	for _, p := range []string{"NOAUTH", "WRONGPASS", "NOPERM", "ERR AUTH", "ERR invalid password"} {
-		if strings.HasPrefix(strings.TrimPrefix(err.Error(), "redis: "), p) {
+		if strings.HasPrefix(strings.TrimPrefix(rerr.Error(), "redis: "), p) {
 			return true
 		}
 	}

@@ -282,3 +282,23 @@ func TestConnectToATLSClusterFailsAtOnceAndSaysWhyWhenItRefusesTheClient(t *test
 		}
 	}
 }
+
+// A cluster does not share its ACL users: each master has its own, and one
+// may refuse the user the others take. Connect asks every master, not only
+// the seed it is given.
+func TestConnectToAClusterFailsAtOnceWhenOneMasterRefusesTheUserTheOthersTake(t *testing.T) {
+	seeds, _, withCert := secureCluster(t)
+	ctx := context.Background()
+	for i, addr := range seeds {
+		password := ">right"
+		if i == len(seeds)-1 {
+			password = ">other"
+		}
+		node := redis.NewClient(&redis.Options{Addr: addr, Username: "segflow", Password: "right", TLSConfig: withCert})
+		defer node.Close()
+		if err := node.Do(ctx, "ACL", "SETUSER", "app", "on", password, "~*", "&*", "+@all").Err(); err != nil {
+			t.Fatalf("set user app on %s: %v", addr, err)
+		}
+	}
+	refused(t, keyspace.Config{Addrs: seeds[:1], Cluster: true, Username: "app", Password: "right", TLS: withCert}, "master "+seeds[len(seeds)-1]+": WRONGPASS")
+}
