@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,8 +47,11 @@ var ErrUnreachable = errors.New("redis unreachable")
 
 // Connect returns the client of cfg: a cluster client if cfg.Cluster is set,
 // if several addresses are given, or if the first one to answer says it runs
-// in cluster mode; else a client of the one server. Asking waits, up to
-// cfg.ProbeTimeout, for a server that does not answer yet.
+// in cluster mode; else a client of the one server. It returns once the
+// server, or a node of the cluster, has answered the client, logged in as
+// cfg says, waiting up to cfg.ProbeTimeout for one that does not answer yet;
+// a refusal (credentials, certificates, a host that does not resolve)
+// returns at once, saying why.
 func Connect(ctx context.Context, cfg Config) (redis.UniversalClient, error) {
 	if len(cfg.Addrs) == 0 {
 		return nil, errors.New("no redis address")
@@ -59,13 +63,35 @@ func Connect(ctx context.Context, cfg Config) (redis.UniversalClient, error) {
 			return nil, err
 		}
 	}
-	return redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:         cfg.Addrs,
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
+		// A copy: the cluster client appends the nodes it finds to its
+		// seeds, which would write into the caller's array.
+		Addrs:         slices.Clone(cfg.Addrs),
 		Username:      cfg.Username,
 		Password:      cfg.Password,
 		TLSConfig:     cfg.TLS,
 		IsClusterMode: cluster,
-	}), nil
+	})
+	if !cluster {
+		return rdb, nil // clusterEnabled has had its answer
+	}
+	// The cluster client connects lazily: without this wait a refused login
+	// would show only at the first command. Every master is asked, as
+	// each has its own ACL users (a cluster does not share them) and may
+	// refuse the user the others take.
+	err := await(ctx, cfg, "redis cluster "+strings.Join(cfg.Addrs, ","), func(ctx context.Context) error {
+		return rdb.(*redis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			if err := c.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("master %s: %w", c.Options().Addr, err)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	return rdb, nil
 }
 
 // clusterEnabled asks the server of cfg whether it runs in cluster mode,
@@ -73,29 +99,43 @@ func Connect(ctx context.Context, cfg Config) (redis.UniversalClient, error) {
 // refuses the question (no INFO cluster section, as an embedded Redis) is
 // taken for a single server.
 func clusterEnabled(ctx context.Context, cfg Config) (bool, error) {
+	c := redis.NewClient(&redis.Options{Addr: cfg.Addrs[0], Username: cfg.Username, Password: cfg.Password, TLSConfig: cfg.TLS, MaxRetries: -1})
+	defer c.Close()
+	var cluster bool
+	err := await(ctx, cfg, "redis "+cfg.Addrs[0], func(ctx context.Context) error {
+		info, err := c.Info(ctx, "cluster").Result()
+		var rerr redis.Error
+		if err != nil && !isAuthError(err) && errors.As(err, &rerr) {
+			return nil // it answered, without a cluster section
+		}
+		cluster = strings.Contains(info, "cluster_enabled:1")
+		return err
+	})
+	return cluster, err
+}
+
+// await calls try until it returns no error, or an error that waiting does
+// not cure (a refused login or certificate, a host name that does not
+// resolve), which it returns at once, or until cfg.ProbeTimeout passes
+// (ErrUnreachable). Errors name what, the server or cluster asked.
+func await(ctx context.Context, cfg Config, what string, try func(ctx context.Context) error) error {
 	timeout := cfg.ProbeTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	c := redis.NewClient(&redis.Options{Addr: cfg.Addrs[0], Username: cfg.Username, Password: cfg.Password, TLSConfig: cfg.TLS, MaxRetries: -1})
-	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last error // the last answer but the deadline's, to say why
 	for {
-		info, err := c.Info(ctx, "cluster").Result()
+		err := try(ctx)
 		if err == nil {
-			return strings.Contains(info, "cluster_enabled:1"), nil
+			return nil
 		}
 		if !errors.Is(err, context.DeadlineExceeded) {
 			last = err
 		}
 		if isAuthError(err) || isCertificateError(err) || isUnknownHost(err) {
-			return false, fmt.Errorf("redis %s: %w", cfg.Addrs[0], err)
-		}
-		var rerr redis.Error
-		if errors.As(err, &rerr) {
-			return false, nil // it answered, without a cluster section
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -107,7 +147,7 @@ func clusterEnabled(ctx context.Context, cfg Config) (bool, error) {
 					conn.Close()
 				}
 			}
-			return false, fmt.Errorf("%w: %s did not answer within %s: %v", ErrUnreachable, cfg.Addrs[0], timeout, last)
+			return fmt.Errorf("%w: %s did not answer within %s: %v", ErrUnreachable, what, timeout, last)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -123,8 +163,12 @@ func isUnknownHost(err error) bool {
 // isAuthError tells whether err is the server refusing the credentials,
 // which waiting does not cure.
 func isAuthError(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
 	for _, p := range []string{"NOAUTH", "WRONGPASS", "NOPERM", "ERR AUTH", "ERR invalid password"} {
-		if strings.HasPrefix(strings.TrimPrefix(err.Error(), "redis: "), p) {
+		if strings.HasPrefix(strings.TrimPrefix(rerr.Error(), "redis: "), p) {
 			return true
 		}
 	}

@@ -130,6 +130,17 @@ const clusterMasters = 3
 // it skips the test, unless CI is set.
 func StartCluster(t testing.TB) *Redis {
 	t.Helper()
+	return StartSecureCluster(t, RedisSecurity{})
+}
+
+// StartSecureCluster starts a cluster as StartCluster does, each node
+// secured as sec says. With a CA the nodes take TLS connections only, and
+// speak TLS to each other on the cluster bus too (tls-cluster), so that the
+// cluster announces its nodes' TLS ports to clients. The ACL users are set
+// once the cluster is ok: "default off" would lock the harness out of the
+// commands that build it.
+func StartSecureCluster(t testing.TB, sec RedisSecurity) *Redis {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -141,16 +152,19 @@ func StartCluster(t testing.TB) *Redis {
 	r := &Redis{Real: true, Cluster: true}
 	// Each node's cluster bus on a free port of its own: the default, port
 	// + 10000, may be taken or out of range.
+	nodeSec := sec
+	nodeSec.Users = nil
 	var addrs, buses []string
 	for range clusterMasters {
-		addr, bus := r.start(t, bin, true, RedisSecurity{})
+		addr, bus := r.start(t, bin, true, nodeSec)
 		addrs, buses = append(addrs, addr), append(buses, bus)
 	}
 	r.Addr = strings.Join(addrs, ",")
 	ctx := context.Background()
+	admin := sec.adminTLS(t)
 	nodes := make([]*redis.Client, len(addrs))
 	for i, a := range addrs {
-		nodes[i] = redis.NewClient(&redis.Options{Addr: a})
+		nodes[i] = redis.NewClient(&redis.Options{Addr: a, TLSConfig: admin})
 		defer nodes[i].Close()
 	}
 	// Slots split evenly, as redis-cli --cluster create splits them; each
@@ -183,7 +197,41 @@ func StartCluster(t testing.TB) *Redis {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+	// Every node its users; the default user's rules last, as the harness
+	// is logged in as it and "default off" may end its connection.
+	var users, defaults []string
+	for _, u := range sec.Users {
+		if strings.HasPrefix(u, "default ") {
+			defaults = append(defaults, u)
+		} else {
+			users = append(users, u)
+		}
+	}
+	rules := append(users, defaults...)
+	for i, n := range nodes {
+		for _, u := range rules {
+			args := []any{"ACL", "SETUSER"}
+			for _, w := range strings.Fields(u) {
+				args = append(args, w)
+			}
+			if err := n.Do(ctx, args...).Err(); err != nil {
+				t.Fatalf("set user %s on %s: %v", strings.Fields(u)[0], addrs[i], err)
+			}
+		}
+	}
 	return r
+}
+
+// adminTLS returns the TLS configuration the harness connects to a server
+// secured by sec with, nil for a plaintext one: it trusts the CA and shows
+// a certificate the CA issued, which a server that requires one takes.
+func (sec RedisSecurity) adminTLS(t testing.TB) *tls.Config {
+	if sec.CA == nil {
+		return nil
+	}
+	c := sec.CA.ClientTLS()
+	c.Certificates = []tls.Certificate{sec.CA.Issue(t, "testenv").TLS}
+	return c
 }
 
 // start starts a redis-server (a cluster node, with its cluster bus on a
@@ -194,7 +242,7 @@ func StartCluster(t testing.TB) *Redis {
 // again on other ports.
 func (r *Redis) start(t testing.TB, bin string, cluster bool, sec RedisSecurity) (addr, bus string) {
 	t.Helper()
-	var probe *tls.Config
+	probe := sec.adminTLS(t)
 	for attempt := 1; ; attempt++ {
 		addr = freeAddr(t)
 		args := []string{"--port", port(addr), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}
@@ -202,10 +250,13 @@ func (r *Redis) start(t testing.TB, bin string, cluster bool, sec RedisSecurity)
 			cert := sec.CA.Issue(t, "redis")
 			args = append(args, "--port", "0", "--tls-port", port(addr), "--tls-cert-file", cert.CertFile, "--tls-key-file", cert.KeyFile,
 				"--tls-ca-cert-file", sec.CA.File, "--tls-auth-clients", "optional")
-			probe = sec.CA.ClientTLS()
 			if sec.ClientCerts {
 				args = append(args, "--tls-auth-clients", "yes")
-				probe.Certificates = []tls.Certificate{cert.TLS}
+			}
+			if cluster {
+				// The cluster bus in TLS too, with the same certificate,
+				// server and client alike.
+				args = append(args, "--tls-cluster", "yes")
 			}
 		}
 		for _, u := range sec.Users {
@@ -283,7 +334,9 @@ func (r *Redis) Stop(t testing.TB) {
 }
 
 // Client returns a client of the server, or a cluster client of the
-// cluster, closed when the test ends.
+// cluster, closed when the test ends. It speaks plaintext as the default
+// user: a server StartSecureNode or StartSecureCluster started takes
+// keyspace.Connect with the users and TLS of its RedisSecurity instead.
 func (r *Redis) Client(t testing.TB) redis.UniversalClient {
 	var c redis.UniversalClient
 	if r.Cluster {

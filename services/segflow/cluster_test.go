@@ -15,25 +15,37 @@ import (
 
 // TestRunOnARedisClusterCollectsAppliesAndServes runs `segflow run` on a
 // 3-master Redis Cluster, given all its seeds with --redis-cluster or one
-// seed to detect it from, sends orders of customers whose keys live on every
-// master through the collector, and reads their profiles and the counts
-// through the read API.
+// seed to detect it from, or secured (TLS only, on the cluster bus too, a
+// client certificate required, the default user off), sends orders of
+// customers whose keys live on every master through the collector, and
+// reads their profiles and the counts through the read API.
 func TestRunOnARedisClusterCollectsAppliesAndServes(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		redis func(seeds string) []string
+		name string
+		// redis starts the cluster and returns the flags that reach it.
+		redis func(t *testing.T) []string
 	}{
-		{"every seed and --redis-cluster", func(seeds string) []string { return []string{"--redis-addr", seeds, "--redis-cluster"} }},
-		{"one seed, cluster mode detected", func(seeds string) []string {
-			return []string{"--redis-addr", strings.Split(seeds, ",")[1]}
+		{"every seed and --redis-cluster", func(t *testing.T) []string {
+			return []string{"--redis-addr", testenv.StartCluster(t).Addr, "--redis-cluster"}
+		}},
+		{"one seed, cluster mode detected", func(t *testing.T) []string {
+			return []string{"--redis-addr", strings.Split(testenv.StartCluster(t).Addr, ",")[1]}
+		}},
+		{"TLS with a client certificate and an ACL user, one seed and --redis-cluster", func(t *testing.T) []string {
+			ca := testenv.NewCA(t)
+			r := testenv.StartSecureCluster(t, testenv.RedisSecurity{CA: ca, ClientCerts: true, Users: []string{"default off", "segflow on >right ~* &* +@all"}})
+			cert := ca.Issue(t, "segflow")
+			// The password from the environment, as the flag's help advises.
+			t.Setenv("SEGFLOW_REDIS_PASSWORD", "right")
+			return []string{"--redis-addr", strings.Split(r.Addr, ",")[2], "--redis-cluster", "--redis-username", "segflow",
+				"--redis-tls-ca", ca.File, "--redis-tls-cert", cert.CertFile, "--redis-tls-key", cert.KeyFile}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := testenv.StartCluster(t)
 			k := testenv.StartKafka(t)
 			addr := freeAddr(t)
 			args := append([]string{"--http-addr", addr, "--kafka-brokers", k.Brokers[0], "--partitions", "2", "--log-level", "warn",
-				"--write-keys", "web=wk", "--api-tokens", "crm=tok"}, tc.redis(r.Addr)...)
+				"--write-keys", "web=wk", "--api-tokens", "crm=tok"}, tc.redis(t)...)
 			cfg, err := parseConfig("run", args)
 			if err != nil {
 				t.Fatal(err)

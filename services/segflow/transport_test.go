@@ -143,3 +143,23 @@ func TestTransportFlagsThatCannotWorkAreRefusedBeforeAnyConnection(t *testing.T)
 		})
 	}
 }
+
+func TestSegflowRefusedByTheRedisClusterStopsAtOnceAndSaysWhy(t *testing.T) {
+	ca := testenv.NewCA(t)
+	r := testenv.StartSecureCluster(t, testenv.RedisSecurity{CA: ca, Users: []string{"default off", "segflow on >right ~* &* +@all"}})
+	k := testenv.StartKafka(t)
+	t.Setenv("SEGFLOW_REDIS_PASSWORD", "wrong")
+	cfg, err := parseConfig("profile-updater", []string{"--kafka-brokers", k.Brokers[0], "--redis-addr", r.Addr, "--redis-cluster",
+		"--redis-username", "segflow", "--redis-tls-ca", ca.File, "--log-level", "error"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Connecting waits 30 s for a cluster that does not answer yet; a
+	// refusal ends it at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = serve(ctx, "profile-updater", cfg)
+	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "WRONGPASS") || !strings.Contains(err.Error(), r.Addr) {
+		t.Errorf("%v, want the cluster %s refusing the login", err, r.Addr)
+	}
+}
