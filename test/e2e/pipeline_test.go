@@ -25,6 +25,7 @@ import (
 	"github.com/segflow/segflow/pkg/collector"
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/index"
+	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 	"github.com/segflow/segflow/pkg/tag"
@@ -47,6 +48,7 @@ type pipeline struct {
 	log    *zap.Logger
 	url    string
 	store  *profile.Store
+	up     *updater.Updater
 	reg    *prometheus.Registry
 	stop   func()
 }
@@ -94,7 +96,7 @@ func startPipeline(t testing.TB, now func() time.Time, currency string, opts ...
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = up.Run(ctx) }()
-	p := &pipeline{kafka: k, rdb: rdb, writer: w, log: log, url: srv.URL, store: store, reg: reg, stop: func() { cancel(); <-done }}
+	p := &pipeline{kafka: k, rdb: rdb, writer: w, log: log, url: srv.URL, store: store, up: up, reg: reg, stop: func() { cancel(); <-done }}
 	t.Cleanup(p.stop)
 	return p
 }
@@ -253,11 +255,32 @@ func TestCDNOWProfilesMatchAnIndependentComputation(t *testing.T) {
 	compare(t, p, want, T)
 	compareAudiences(t, p, T)
 
-	// The last profile.changed of each customer announces their stage at T.
-	// (Segments are published as they were at each customer's last
-	// evaluation, while the rest of the population was still arriving.)
+	// The last profile.changed of each customer announces their stage at T;
+	// their segment is as it was at their last evaluation, while the rest of
+	// the population was still arriving.
+	last := lastChanges(t, p, len(want))
+	differ := 0
+	for c, w := range want {
+		if got := string(last[c].After.Stage); got != w.Stage {
+			t.Errorf("customer %s: last published stage %q, want %q", c, got, w.Stage)
+		}
+		if last[c].After.Segment != w.Segment {
+			differ++
+		}
+		if last[c].Cause.EventID == "" {
+			t.Errorf("customer %s: change %+v has no event for its cause", c, last[c])
+		}
+	}
+	t.Logf("before a rescore, %d customers' last published segment is not their segment at T", differ)
+	compareRescored(t, p, want, T)
+}
+
+// lastChanges returns each customer's last profile.changed on the profiles
+// topic, once at least n changes are there.
+func lastChanges(t *testing.T, p *pipeline, n int) map[string]profile.Change {
+	t.Helper()
 	last := map[string]profile.Change{}
-	for _, m := range p.kafka.ReadTopic(t, event.TopicProfiles, len(want), 10*time.Second) {
+	for _, m := range p.kafka.ReadTopic(t, event.TopicProfiles, n, 10*time.Second) {
 		e, err := stream.FromMessage(m)
 		if err != nil || e.Type() != event.ProfileChanged {
 			t.Fatalf("profiles message %v is not a profile.changed CloudEvent: %v", e, err)
@@ -266,14 +289,30 @@ func TestCDNOWProfilesMatchAnIndependentComputation(t *testing.T) {
 		if err := json.Unmarshal(e.Data(), &ch); err != nil {
 			t.Fatal(err)
 		}
-		if ch.Customer != string(m.Key) || len(ch.Changed) == 0 || ch.Cause.EventID == "" {
-			t.Fatalf("change %s: key %q, customer %q, changed %v, cause %+v", m.Value, m.Key, ch.Customer, ch.Changed, ch.Cause)
+		if ch.Customer != string(m.Key) || len(ch.Changed) == 0 {
+			t.Fatalf("change %s: key %q, customer %q, changed %v", m.Value, m.Key, ch.Customer, ch.Changed)
 		}
 		last[ch.Customer] = ch
 	}
+	return last
+}
+
+// compareRescored rescores the pipeline's namespace at T, as the
+// profile-updater does at each boundary, and checks that every customer's
+// last published stage and segment are then the reference's at T.
+func compareRescored(t *testing.T, p *pipeline, want map[string]expected, T time.Time) {
+	t.Helper()
+	if ok, err := p.up.Rescore(context.Background(), T); err != nil || !ok {
+		t.Fatalf("rescore: %v, %v", ok, err)
+	}
+	last := lastChanges(t, p, len(want))
 	for c, w := range want {
-		if got := string(last[c].After.Stage); got != w.Stage {
-			t.Errorf("customer %s: last published stage %q, want %q", c, got, w.Stage)
+		got, ok := last[c]
+		if !ok { // nothing published: a prospect (refunds only)
+			got.After.Stage = nes.Prospect
+		}
+		if string(got.After.Stage) != w.Stage || got.After.Segment != w.Segment {
+			t.Errorf("customer %s: after a rescore, last published %s %q; want %s %q", c, got.After.Stage, got.After.Segment, w.Stage, w.Segment)
 		}
 	}
 }
@@ -319,6 +358,8 @@ func TestOnlineRetailProfilesMatchAnIndependentComputation(t *testing.T) {
 	p.send(t, orders)
 	p.waitApplied(t, len(orders), 40*time.Second)
 	t.Logf("%d orders and refunds applied in %s", len(orders), time.Since(start).Round(time.Millisecond))
-	compare(t, p, referenceProfiles(orders, T, 365*24*time.Hour), T)
+	want := referenceProfiles(orders, T, 365*24*time.Hour)
+	compare(t, p, want, T)
 	compareAudiences(t, p, T)
+	compareRescored(t, p, want, T)
 }
