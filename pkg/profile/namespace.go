@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -255,33 +256,39 @@ func (l *Live) Put(ns string, sums ...Summary) {
 
 // Rescore evaluates every customer of the store as of T against one
 // population, and calls publish with each page of changes, caused by cause,
-// for the caller to publish and Commit. It reads every record twice: first
-// it records each customer's population entry as of T, then it scores every
-// customer against the population that holds them all, so that, once no
-// other writer moves it, each customer's snapshot is a function of the
-// recorded events and T alone, whatever the order of the pages or the batches
-// the events were applied in. A bulk rebuild that wrote events with Write
-// rescores at the end; the profile-updater rescores the live namespace
+// for the caller to publish and Commit, and the customers whose summary
+// moved (their population entry, or their snapshot), for the caller to
+// publish to the other processes' populations. It reads every record twice:
+// first it records each customer's population entry as of T, then it scores
+// every customer against the population that holds them all, so that, once
+// no other writer moves it, each customer's snapshot is a function of the
+// recorded events and T alone, whatever the order of the pages or the
+// batches the events were applied in. A bulk rebuild that wrote events with
+// Write rescores at the end; the profile-updater rescores the live namespace
 // periodically, which publishes the changes the population's own movement
 // brings to customers who had no event (a segment entered as others bought).
-func (s *Store) Rescore(ctx context.Context, T time.Time, cause Cause, publish func(changes []Change) error) error {
+func (s *Store) Rescore(ctx context.Context, T time.Time, cause Cause, publish func(changes []Change, moved []string) error) error {
 	W := s.cfg.Window.Milliseconds()
 	err := s.Customers(ctx, func(cs []string) error {
-		_, err := retry(func() (struct{}, error) {
+		moved, err := retry(func() ([]string, error) {
 			b := s.newBatch()
 			if err := b.load(ctx, cs...); err != nil {
-				return struct{}{}, err
+				return nil, err
 			}
 			states := make([]*State, len(cs))
 			for i, c := range cs {
 				states[i] = b.recs[c].state(c, T.UnixMilli(), W) // its entry is all this pass reads
 			}
 			if _, _, err := s.enter(ctx, b, T, states, nil); err != nil {
-				return struct{}{}, err
+				return nil, err
 			}
-			return struct{}{}, b.write(ctx, nil)
+			// Only an entry that moved makes a record dirty here.
+			return slices.Collect(maps.Keys(b.dirty)), b.write(ctx, nil)
 		})
-		return err
+		if err != nil || len(moved) == 0 {
+			return err
+		}
+		return publish(nil, moved)
 	})
 	if err != nil {
 		return fmt.Errorf("rescore %s: record the population: %w", s.cfg.Prefix, err)
@@ -292,10 +299,14 @@ func (s *Store) Rescore(ctx context.Context, T time.Time, cause Cause, publish f
 			causes[i] = cause
 		}
 		_, _, changes, err := s.settle(ctx, T, cs, causes)
-		if err != nil {
+		if err != nil || len(changes) == 0 {
 			return err
 		}
-		return publish(changes)
+		moved := make([]string, len(changes))
+		for i, ch := range changes {
+			moved[i] = ch.Customer
+		}
+		return publish(changes, moved)
 	})
 	if err != nil {
 		return fmt.Errorf("rescore %s: %w", s.cfg.Prefix, err)

@@ -34,7 +34,7 @@ func BenchmarkRescore(b *testing.B) {
 	for b.Loop() {
 		T = T.Add(24 * time.Hour) // a day later: stages and windows move
 		start := time.Now()
-		err := s.Rescore(ctx, T, profile.Cause{Due: T}, func(chs []profile.Change) error {
+		err := s.Rescore(ctx, T, profile.Cause{Due: T}, func(chs []profile.Change, _ []string) error {
 			changes += len(chs)
 			return s.Commit(ctx, chs)
 		})

@@ -81,7 +81,7 @@ func TestARescorePublishesTheSameSnapshotsWhateverTheBatches(t *testing.T) {
 	}
 
 	rescore := func(s *profile.Store, pub published) {
-		err := s.Rescore(ctx, T, profile.Cause{Due: T}, func(changes []profile.Change) error {
+		err := s.Rescore(ctx, T, profile.Cause{Due: T}, func(changes []profile.Change, _ []string) error {
 			pub.commit(ctx, t, s, changes)
 			return nil
 		})
@@ -135,5 +135,42 @@ func TestARescorePublishesTheSameSnapshotsWhateverTheBatches(t *testing.T) {
 		if a.Segment != want[i].Segment {
 			t.Errorf("%s: published segment %q, the whole population at T gives %q", c, a.Segment, want[i].Segment)
 		}
+	}
+}
+
+// A rescore reports the customers whose population entry moved (an order
+// left the window while no timer applied it), for their summaries to reach
+// the other processes' populations, and not those whose entry is as it was.
+func TestARescoreReportsTheCustomersWhoseEntryMoved(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	ctx := context.Background()
+	s := newStore(t, rdb, "moved")
+	ops := []profile.Op{order(t, "ann", "a1", day(30), "10.00"), order(t, "ben", "b1", day(390), "20.00")}
+	if _, _, err := s.Apply(ctx, day(391), ops); err != nil {
+		t.Fatal(err)
+	}
+	var entries []string
+	changed := map[string]bool{}
+	err := s.Rescore(ctx, day(400), profile.Cause{Due: day(400)}, func(changes []profile.Change, moved []string) error {
+		if changes == nil {
+			entries = append(entries, moved...)
+			return nil
+		}
+		for i, ch := range changes {
+			changed[ch.Customer] = true
+			if moved[i] != ch.Customer {
+				t.Errorf("change of %s reported as %s's", ch.Customer, moved[i])
+			}
+		}
+		return s.Commit(ctx, changes)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(entries, []string{"ann"}) {
+		t.Errorf("entries moved: %v; want ann's alone (her order left the window)", entries)
+	}
+	if !changed["ann"] {
+		t.Errorf("ann, whose order left the window, has no change")
 	}
 }

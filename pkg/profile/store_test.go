@@ -555,7 +555,7 @@ func TestNeitherAnEvaluationNorACommitBringsBackACustomerWithoutARecord(t *testi
 	if err := s.Commit(ctx, changes); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Rescore(ctx, T, profile.Cause{}, func([]profile.Change) error { return nil }); err != nil {
+	if err := s.Rescore(ctx, T, profile.Cause{}, func([]profile.Change, []string) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.Due(ctx, day(400), 100); err != nil {

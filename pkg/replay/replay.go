@@ -531,7 +531,9 @@ func (r *Replayer) current(ctx context.Context, res *Result) error {
 		if now.Before(r.T) {
 			now = r.T
 		}
-		err := r.store.Rescore(ctx, now, profile.Cause{}, func(changes []profile.Change) error {
+		// A replay publishes no summaries: a switch makes the namespace
+		// live, and the views load it from Redis.
+		err := r.store.Rescore(ctx, now, profile.Cause{}, func(changes []profile.Change, _ []string) error {
 			return r.publish(ctx, changes, res)
 		})
 		if err != nil {

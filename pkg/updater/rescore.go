@@ -76,13 +76,9 @@ func (u *Updater) Rescore(ctx context.Context, at time.Time) (bool, error) {
 	err = u.timers(ctx)
 	if err == nil {
 		T := u.cfg.Now()
-		err = store.Rescore(ctx, T, profile.Cause{Due: at}, func(changes []profile.Change) error {
-			evaluated := make([]string, len(changes))
-			for i, ch := range changes {
-				evaluated[i] = ch.Customer
-			}
+		err = store.Rescore(ctx, T, profile.Cause{Due: at}, func(changes []profile.Change, moved []string) error {
 			changed += len(changes)
-			return u.publish(ctx, store, changes, evaluated)
+			return u.publish(ctx, store, changes, moved)
 		})
 	}
 	if err != nil {

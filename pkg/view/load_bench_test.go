@@ -43,7 +43,7 @@ func BenchmarkLoad(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if err := store.Rescore(ctx, T, profile.Cause{}, func([]profile.Change) error { return nil }); err != nil {
+	if err := store.Rescore(ctx, T, profile.Cause{}, func([]profile.Change, []string) error { return nil }); err != nil {
 		b.Fatal(err)
 	}
 	var load, raw time.Duration
