@@ -44,7 +44,8 @@ func changesOf(t *testing.T, k *testenv.Kafka, c string, want int) []profile.Cha
 
 // A customer whose segment moves because others bought, with no event of
 // their own, gets that change published at the next rescore boundary, once
-// though two updaters of the group run their rescores; before it, the
+// though two updaters of the group run their rescores, and though an updater
+// that died while rescoring the boundary left its lease; before it, the
 // change they published last is stale.
 func TestARescorePublishesOnceTheSegmentOthersPurchasesMoved(t *testing.T) {
 	k := testenv.StartKafka(t, stream.Topic{Name: event.TopicProfiles, Partitions: 3})
@@ -107,8 +108,15 @@ func TestARescorePublishesOnceTheSegmentOthersPurchasesMoved(t *testing.T) {
 		t.Fatalf("sam is still %s: the test moves nobody", ps[0].Segment)
 	}
 
-	// The clock passes midnight: the boundary is rescored.
+	// An updater that died while rescoring the boundary left its lease,
+	// which lapses.
 	boundary := start.Truncate(24 * time.Hour).Add(24 * time.Hour)
+	lease := updater.RescoreLeaseKey("sf", boundary)
+	if err := rdb.Set(context.Background(), lease, "running", 700*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The clock passes midnight: the boundary is rescored, once the lease
+	// has lapsed.
 	clock.Store(boundary.Add(time.Second).UnixNano())
 	var rescored []profile.Change
 	deadline := time.Now().Add(30 * time.Second)
@@ -130,6 +138,9 @@ func TestARescorePublishesOnceTheSegmentOthersPurchasesMoved(t *testing.T) {
 	}
 	if len(rescored) != 1 {
 		t.Fatalf("sam: %d changes caused by the rescore at %s, want 1", len(rescored), boundary)
+	}
+	if state, err := rdb.Get(context.Background(), lease).Result(); err != nil || state != "done" {
+		t.Errorf("the boundary's lease: %q, %v; want it recorded done", state, err)
 	}
 	ch := rescored[0]
 	if ch.Before.Segment != first[0].After.Segment || ch.After.Segment != ps[0].Segment {

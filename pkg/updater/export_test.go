@@ -1,0 +1,4 @@
+package updater
+
+// RescoreLeaseKey is rescoreLeaseKey, for tests that play a dead updater.
+var RescoreLeaseKey = rescoreLeaseKey
