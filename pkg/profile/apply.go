@@ -92,10 +92,13 @@ type batch struct {
 	s     *Store
 	recs  map[string]*record
 	dirty map[string]bool
+	// timers are the timers the batch writes, by customer, which its
+	// records take once written
+	timers map[string]timerWritten
 }
 
 func (s *Store) newBatch() *batch {
-	return &batch{s: s, recs: map[string]*record{}, dirty: map[string]bool{}}
+	return &batch{s: s, recs: map[string]*record{}, dirty: map[string]bool{}, timers: map[string]timerWritten{}}
 }
 
 // load brings the records of customers into b, and those they were merged
@@ -276,6 +279,11 @@ func (b *batch) write(ctx context.Context, timers func(redis.Pipeliner)) error {
 	}
 	if conflict {
 		return errConflict
+	}
+	for c, t := range b.timers {
+		if r := b.recs[c]; r != nil {
+			r.timer = t
+		}
 	}
 	for c, r := range b.recs {
 		b.s.records.put(c, r)

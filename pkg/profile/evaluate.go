@@ -107,19 +107,30 @@ func (s *Store) enter(ctx context.Context, b *batch, T time.Time, states []*Stat
 }
 
 // write writes b's records and schedules the next time-driven change of
-// the customers entered, in one round trip.
+// the customers entered, in one round trip. A timer this writer wrote last
+// as it is now is not written again: most events (a view, a cart line) do
+// not move it.
 func (s *Store) write(ctx context.Context, b *batch, T time.Time, e entered) error {
 	return b.write(ctx, func(pipe redis.Pipeliner) {
 		for _, c := range e.gone {
 			pipe.ZRem(ctx, s.timerKey(c), c)
+			b.timers[c] = timerWritten{known: true}
 		}
 		for _, c := range e.order {
+			t := timerWritten{known: true}
 			if due, ok := s.nextDue(e.latest[c], T); ok {
-				s.soonest.scheduled(c, due.UnixMilli())
-				pipe.ZAdd(ctx, s.timerKey(c), redis.Z{Score: float64(due.UnixMilli()), Member: c})
+				t.set, t.due = true, due.UnixMilli()
+				s.soonest.scheduled(c, t.due)
+			}
+			if r := b.recs[c]; r != nil && r.timer == t {
+				continue
+			}
+			if t.set {
+				pipe.ZAdd(ctx, s.timerKey(c), redis.Z{Score: float64(t.due), Member: c})
 			} else {
 				pipe.ZRem(ctx, s.timerKey(c), c)
 			}
+			b.timers[c] = t
 		}
 	})
 }

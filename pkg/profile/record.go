@@ -48,6 +48,17 @@ type record struct {
 	// evaluation, so that the next evaluates only the rules whose inputs
 	// changed (not encoded: a record read from Redis starts without).
 	memo tag.Memo
+	// timer is the customer's timer as this writer last wrote it (not
+	// encoded: a record read from Redis starts without), so that a batch
+	// that leaves it as it is writes it no more.
+	timer timerWritten
+}
+
+// timerWritten is a customer's timer as a writer last wrote it.
+type timerWritten struct {
+	known bool  // written by this writer since the record was read
+	set   bool  // a timer (else none: removed)
+	due   int64 // ms, if set
 }
 
 const (

@@ -694,3 +694,87 @@ func TestTheSoleSchedulerFindsEveryTimerDue(t *testing.T) {
 		t.Fatalf("only %d timers fired: the test does not exercise the timers", fired)
 	}
 }
+
+// commandsNamed is a go-redis hook counting the commands of one name.
+type commandsNamed struct {
+	name string
+	n    atomic.Int64
+}
+
+func (c *commandsNamed) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *commandsNamed) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == c.name {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandsNamed) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			if cmd.Name() == c.name {
+				c.n.Add(1)
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// A writer writes a customer's timer when it moves, not at each event: a
+// view leaves the next stage where the order put it. The timer is still
+// right, and still falls due.
+func TestAWriterWritesATimerOnlyWhenItMoves(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client(t)
+	zadds := &commandsNamed{name: "zadd"}
+	rdb.AddHook(zadds)
+	ctx := context.Background()
+	// The first write loads the scripts and runs its pipeline again.
+	if _, _, err := newStore(t, rdb, "warm").Apply(ctx, day(0), []profile.Op{order(t, "warm", "w1", day(0), "1.00")}); err != nil {
+		t.Fatal(err)
+	}
+	zadds.n.Store(0)
+	s := newStore(t, rdb, "timers")
+	if _, _, err := s.Apply(ctx, day(1), []profile.Op{order(t, "tia", "t1", day(1), "10.00")}); err != nil {
+		t.Fatal(err)
+	}
+	first, _, ok, err := s.NextDue(ctx, day(1000), 0)
+	if err != nil || !ok {
+		t.Fatalf("no timer after an order: %v", err)
+	}
+	written := zadds.n.Load()
+	if written != 1 {
+		t.Fatalf("%d timers written for an order, want 1", written)
+	}
+	for i := range 3 {
+		view := ev(t, fmt.Sprint("v", i), event.ProductViewed, "tia", day(2+float64(i)), `{"user_id":"tia","product":{"sku":"MUG"}}`)
+		if _, _, err := s.Apply(ctx, day(2+float64(i)), []profile.Op{view}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := zadds.n.Load() - written; n != 0 {
+		t.Errorf("%d timers written for three views that leave it where it was, want 0", n)
+	}
+	if due, _, ok, err := s.NextDue(ctx, day(1000), 0); err != nil || !ok || !due.Equal(first) {
+		t.Errorf("timer after the views: %s %v %v; want %s", due, ok, err, first)
+	}
+	// It falls due, and moves on: the next one is written.
+	changes, _, err := s.Due(ctx, first, 10)
+	if err != nil || len(changes) != 1 {
+		t.Fatalf("the timer at %s: %d changes, %v; want 1", first, len(changes), err)
+	}
+	if next, _, ok, err := s.NextDue(ctx, day(1000), 0); err != nil || !ok || !next.After(first) {
+		t.Errorf("the timer after %s fell due: %s %v %v; want a later one", first, next, ok, err)
+	}
+	// A second order moves it.
+	before := zadds.n.Load()
+	if _, _, err := s.Apply(ctx, first, []profile.Op{order(t, "tia", "t2", first, "10.00")}); err != nil {
+		t.Fatal(err)
+	}
+	if zadds.n.Load() == before {
+		t.Error("a second order, which moves the next stage, wrote no timer")
+	}
+}
