@@ -98,8 +98,10 @@
 // key and its timer (BenchmarkMemoryPerCustomer; it was 3.8 KB in eight
 // keys), and about 180 bytes of heap in each process's population. History grows by about 20 bytes an order,
 // kept whole so that any redelivered order is recognised. Per event, an
-// updater sends Redis one compare-and-set of the customer's record (and a
-// timer write) per batch in which the customer has events, and nothing else;
+// updater sends Redis one compare-and-set of the customer's record per
+// batch in which the customer has events, and a timer write if their next
+// time-driven change moved (a writer remembers the timers it wrote: a view
+// or a cart line leaves it), and nothing else;
 // scoring is in memory. BenchmarkApply gives the rate and Redis CPU per
 // event beside a bare per-event script in the same run.
 //
