@@ -95,6 +95,10 @@ type batch struct {
 	// timers are the timers the batch writes, by customer, which its
 	// records take once written
 	timers map[string]timerWritten
+	// rewrite: every timer is written, even one the writer wrote as it is
+	// (a batch of customers whose timer fell due, or of everyone: another
+	// path, a refit's Reschedule, may have moved theirs)
+	rewrite bool
 }
 
 func (s *Store) newBatch() *batch {
@@ -454,6 +458,7 @@ func (s *Store) settle(ctx context.Context, T time.Time, customers []string, cau
 	}
 	res, err := retry(func() (result, error) {
 		b := s.newBatch()
+		b.rewrite = true
 		if err := b.load(ctx, customers...); err != nil {
 			return result{}, err
 		}

@@ -107,9 +107,11 @@ func (s *Store) enter(ctx context.Context, b *batch, T time.Time, states []*Stat
 }
 
 // write writes b's records and schedules the next time-driven change of
-// the customers entered, in one round trip. A timer this writer wrote last
-// as it is now is not written again: most events (a view, a cart line) do
-// not move it.
+// the customers entered, in one round trip. In a batch of events, a timer
+// this writer wrote last as it is now is not written again: most events (a
+// view, a cart line) do not move it. A timer another path moved meanwhile
+// (earlier: a refit's Reschedule) falls due, and its evaluation, which is no
+// batch of events, writes it again.
 func (s *Store) write(ctx context.Context, b *batch, T time.Time, e entered) error {
 	return b.write(ctx, func(pipe redis.Pipeliner) {
 		for _, c := range e.gone {
@@ -122,7 +124,7 @@ func (s *Store) write(ctx context.Context, b *batch, T time.Time, e entered) err
 				t.set, t.due = true, due.UnixMilli()
 				s.soonest.scheduled(c, t.due)
 			}
-			if r := b.recs[c]; r != nil && r.timer == t {
+			if r := b.recs[c]; r != nil && !b.rewrite && r.timer == t {
 				continue
 			}
 			if t.set {

@@ -761,6 +761,27 @@ func TestAWriterWritesATimerOnlyWhenItMoves(t *testing.T) {
 	if due, _, ok, err := s.NextDue(ctx, day(1000), 0); err != nil || !ok || !due.Equal(first) {
 		t.Errorf("timer after the views: %s %v %v; want %s", due, ok, err, first)
 	}
+	// Another path (a refit's Reschedule) moves it earlier: it falls due,
+	// and its evaluation writes it back where it belongs.
+	var zset string
+	for i := range keys.Shards {
+		k := keys.ShardN("timers", "timers", i) + ":due"
+		if rdb.ZScore(ctx, k, "tia").Err() == nil {
+			zset = k
+		}
+	}
+	if err := rdb.ZAdd(ctx, zset, redis.Z{Score: float64(day(10).UnixMilli()), Member: "tia"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Due(ctx, day(10), 10); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Backlog(ctx, day(10)); err != nil || n != 0 {
+		t.Errorf("%d timers still due at the earlier time (%v): the timer was not written again", n, err)
+	}
+	if due, _, ok, err := s.NextDue(ctx, day(1000), 0); err != nil || !ok || !due.Equal(first) {
+		t.Errorf("timer after the earlier one fell due: %s %v %v; want %s", due, ok, err, first)
+	}
 	// It falls due, and moves on: the next one is written.
 	changes, _, err := s.Due(ctx, first, 10)
 	if err != nil || len(changes) != 1 {
