@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/profile"
@@ -90,8 +88,9 @@ func BenchmarkReplay(b *testing.B) {
 		n++
 		return base.In(fmt.Sprint("bench", n))
 	}
-	// The baseline independent of the design: a plain reader of every
-	// partition of the same topics on the same broker, decoding each
+	// The baseline independent of the design: a plain kafka-go reader of
+	// every partition of the same topics on the same broker (all at once,
+	// fetches of up to 16 MiB: testenv's ReadTopic), decoding each
 	// CloudEvent and doing nothing with it — the least any replay from Kafka
 	// costs.
 	perTopic := map[string]int{}
@@ -99,11 +98,14 @@ func BenchmarkReplay(b *testing.B) {
 		perTopic[m.Topic]++
 	}
 	readStart := time.Now()
-	read := plainRead(b, k, perTopic)
-	readRate := float64(read) / time.Since(readStart).Seconds()
-	if read != len(msgs) {
-		b.Fatalf("the plain reader read %d messages of %d", read, len(msgs))
+	for topic, n := range perTopic {
+		for _, m := range k.ReadTopic(b, topic, n, 5*time.Minute) {
+			if _, err := stream.FromMessage(m); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
+	readRate := float64(len(msgs)) / time.Since(readStart).Seconds()
 	rate := func(b *testing.B, start time.Time) {
 		r := float64(len(msgs)*b.N) / time.Since(start).Seconds()
 		b.ReportMetric(r, "events/s")
@@ -155,58 +157,4 @@ func BenchmarkReplay(b *testing.B) {
 		}
 		rate(b, start)
 	})
-}
-
-// plainRead reads every message of the topics (with their counts) from k, a
-// kafka-go reader per partition, all partitions at once with fetches of up
-// to 16 MiB, decodes each CloudEvent, and returns how many it read.
-func plainRead(b *testing.B, k *testenv.Kafka, topics map[string]int) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	conn, err := k.Security.Dialer().DialContext(ctx, "tcp", k.Brokers[0])
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	var g errgroup.Group
-	var read atomic.Int64
-	for topic := range topics {
-		parts, err := conn.ReadPartitions(topic)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, p := range parts {
-			g.Go(func() error {
-				lc, err := k.Security.Dialer().DialLeader(ctx, "tcp", k.Brokers[0], topic, p.ID)
-				if err != nil {
-					return err
-				}
-				first, last, err := lc.ReadOffsets()
-				lc.Close()
-				if err != nil || last <= first {
-					return err
-				}
-				r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers, Dialer: k.Security.Dialer(), Topic: topic, Partition: p.ID, MaxBytes: 16 << 20, MaxWait: 50 * time.Millisecond})
-				defer r.Close()
-				if err := r.SetOffset(first); err != nil {
-					return err
-				}
-				for n := first; n < last; n++ {
-					m, err := r.FetchMessage(ctx)
-					if err != nil {
-						return err
-					}
-					if _, err := stream.FromMessage(m); err != nil {
-						return err
-					}
-					read.Add(1)
-				}
-				return nil
-			})
-		}
-	}
-	if err := g.Wait(); err != nil {
-		b.Fatal(err)
-	}
-	return int(read.Load())
 }

@@ -11,6 +11,7 @@ package testenv
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -28,6 +29,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/keyspace"
@@ -529,7 +531,9 @@ func Topics(n int) []stream.Topic {
 
 // ReadTopic reads every message of every partition of topic that is there
 // within the timeout, waiting until at least want messages have arrived. It
-// fails the test if fewer arrive.
+// fails the test if fewer arrive. The partitions are read at once, each in
+// fetches of up to 16 MiB; the messages come partition by partition, each
+// partition's in order.
 func (k *Kafka) ReadTopic(t testing.TB, topic string, want int, timeout time.Duration) []kafka.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -545,10 +549,18 @@ func (k *Kafka) ReadTopic(t testing.TB, topic string, want int, timeout time.Dur
 	}
 	var msgs []kafka.Message
 	for {
-		msgs = msgs[:0]
-		for _, p := range parts {
-			msgs = append(msgs, k.readPartition(ctx, t, topic, p.ID)...)
+		read := make([][]kafka.Message, len(parts))
+		var g errgroup.Group
+		for i, p := range parts {
+			g.Go(func() (err error) {
+				read[i], err = k.readPartition(ctx, topic, p.ID)
+				return err
+			})
 		}
+		if err := g.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		msgs = slices.Concat(read...)
 		if len(msgs) >= want || ctx.Err() != nil {
 			break
 		}
@@ -560,36 +572,62 @@ func (k *Kafka) ReadTopic(t testing.TB, topic string, want int, timeout time.Dur
 	return msgs
 }
 
-func (k *Kafka) readPartition(ctx context.Context, t testing.TB, topic string, partition int) []kafka.Message {
+// Changes returns the profile.changed events on the profiles topic, with
+// their ids, partition by partition, once at least want are there
+// (ReadTopic). It fails the test on a message that is no profile.changed of
+// the customer it is keyed by.
+func (k *Kafka) Changes(t testing.TB, want int, timeout time.Duration) []profile.Change {
+	t.Helper()
+	msgs := k.ReadTopic(t, event.TopicProfiles, want, timeout)
+	out := make([]profile.Change, len(msgs))
+	for i, m := range msgs {
+		e, err := stream.FromMessage(m)
+		if err != nil || e.Type() != event.ProfileChanged {
+			t.Fatalf("profiles message %s is not a profile.changed CloudEvent: %v", m.Value, err)
+		}
+		if err := json.Unmarshal(e.Data(), &out[i]); err != nil {
+			t.Fatalf("profile.changed %s: %v", e.ID(), err)
+		}
+		out[i].ID = e.ID() // the change's id is the CloudEvent's
+		if out[i].Customer != string(m.Key) {
+			t.Fatalf("profile.changed %s of %q keyed by %q", e.ID(), out[i].Customer, m.Key)
+		}
+	}
+	return out
+}
+
+// readPartition reads the messages of a partition of topic there now; none
+// if ctx ends before its leader answers.
+func (k *Kafka) readPartition(ctx context.Context, topic string, partition int) ([]kafka.Message, error) {
 	conn, err := k.Security.Dialer().DialLeader(ctx, "tcp", k.Brokers[0], topic, partition)
 	if err != nil && ctx.Err() != nil {
-		return nil // out of time: the caller reports how many messages came
+		return nil, nil // out of time: the caller reports how many messages came
 	}
 	if err != nil {
-		t.Fatalf("dial leader of %s/%d: %v", topic, partition, err)
+		return nil, fmt.Errorf("dial leader of %s/%d: %w", topic, partition, err)
 	}
 	defer conn.Close()
 	first, last, err := conn.ReadOffsets()
 	if err != nil {
-		t.Fatalf("offsets of %s/%d: %v", topic, partition, err)
+		return nil, fmt.Errorf("offsets of %s/%d: %w", topic, partition, err)
 	}
 	if last <= first {
-		return nil
+		return nil, nil
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers, Dialer: k.Security.Dialer(), Topic: topic, Partition: partition, MaxWait: 50 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers, Dialer: k.Security.Dialer(), Topic: topic, Partition: partition, MaxBytes: 16 << 20, MaxWait: 50 * time.Millisecond})
 	defer r.Close()
 	if err := r.SetOffset(first); err != nil {
-		t.Fatalf("seek %s/%d: %v", topic, partition, err)
+		return nil, fmt.Errorf("seek %s/%d: %w", topic, partition, err)
 	}
-	var out []kafka.Message
+	out := make([]kafka.Message, 0, last-first)
 	for int64(len(out)) < last-first {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {
-			t.Fatalf("read %s/%d: %v", topic, partition, err)
+			return nil, fmt.Errorf("read %s/%d: %w", topic, partition, err)
 		}
 		out = append(out, m)
 	}
-	return out
+	return out, nil
 }
 
 func port(addr string) string {

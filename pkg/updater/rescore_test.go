@@ -2,7 +2,6 @@ package updater_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -25,19 +24,10 @@ import (
 func changesOf(t *testing.T, k *testenv.Kafka, c string, want int) []profile.Change {
 	t.Helper()
 	var out []profile.Change
-	for _, m := range k.ReadTopic(t, event.TopicProfiles, want, 30*time.Second) {
-		if string(m.Key) != c {
-			continue
+	for _, ch := range k.Changes(t, want, 30*time.Second) {
+		if ch.Customer == c {
+			out = append(out, ch)
 		}
-		e, err := stream.FromMessage(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ch profile.Change
-		if err := json.Unmarshal(e.Data(), &ch); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, ch)
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"slices"
 	"sync/atomic"
@@ -11,11 +10,9 @@ import (
 
 	"gonum.org/v1/gonum/mathext"
 
-	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/fitting"
 	"github.com/segflow/segflow/pkg/predict"
 	"github.com/segflow/segflow/pkg/profile"
-	"github.com/segflow/segflow/pkg/stream"
 )
 
 // bgnbdParams are BG/NBD's r, α, a, b (weekly).
@@ -169,15 +166,7 @@ func TestCDNOWPredictionsFollowTheClosedFormsAndAtRiskFiresOnTime(t *testing.T) 
 	}
 	atRiskChanges := func() []profile.Change {
 		var out []profile.Change
-		for _, msg := range p.kafka.ReadTopic(t, event.TopicProfiles, 0, 5*time.Second) {
-			e, err := stream.FromMessage(msg)
-			if err != nil || e.Type() != event.ProfileChanged {
-				continue
-			}
-			var ch profile.Change
-			if err := json.Unmarshal(e.Data(), &ch); err != nil {
-				t.Fatal(err)
-			}
+		for _, ch := range p.kafka.Changes(t, 0, 5*time.Second) {
 			if ch.Customer == target && slices.Contains(ch.After.Tags, profile.TagAtRisk) && !slices.Contains(ch.Before.Tags, profile.TagAtRisk) {
 				out = append(out, ch)
 			}
