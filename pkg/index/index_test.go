@@ -22,6 +22,7 @@ import (
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
+	"github.com/segflow/segflow/pkg/tag"
 	"github.com/segflow/segflow/pkg/testenv"
 )
 
@@ -252,9 +253,9 @@ func TestTheRebuildsDayCountsOnlyTheRebuiltCustomers(t *testing.T) {
 			half = append(half, ch)
 		}
 	}
-	publish(t, profile.New(rdb, profile.Config{Prefix: "sf2"}), half)
+	half = publish(t, profileStore(t, rdb, "sf2"), half)
 	now := t0.Add(300 * time.Hour)
-	if n, err := ix2.Rebuild(ctx, profile.New(rdb, profile.Config{Prefix: "sf2"}), now); err != nil || n != 100 {
+	if n, err := ix2.Rebuild(ctx, profileStore(t, rdb, "sf2"), now); err != nil || n != 100 {
 		t.Fatalf("rebuilt %d customers (%v), want 100", n, err)
 	}
 	if _, err := ix2.CopyDays(ctx, ix, now); err != nil {
@@ -360,10 +361,9 @@ func TestIndexerIndexesTheProfilesTopicAndDropsErasedCustomers(t *testing.T) {
 func TestRebuildIndexesThePublishedSnapshotsOnly(t *testing.T) {
 	ctx := context.Background()
 	rdb := testenv.StartRedis(t).Client(t)
-	store := profile.New(rdb, profile.Config{Prefix: "sf2"})
+	store := profileStore(t, rdb, "sf2")
 	ix := New(rdb, "sf")
-	changes := history(40)
-	publish(t, store, changes)
+	changes := publish(t, store, history(40))
 	ix2 := ix.In("sf2")
 	stale := profile.Change{Customer: "gone", At: t0, After: profile.Snapshot{Stage: nes.Dozing, Tier: "platinum", Tags: []string{"stale"}}}
 	if err := ix2.Apply(ctx, []profile.Change{stale}); err != nil {
@@ -404,8 +404,8 @@ func TestCopyDaysKeepsTheNESRecordOfTheDaysBeforeTheRebuild(t *testing.T) {
 	if err := ix.Apply(ctx, changes); err != nil {
 		t.Fatal(err)
 	}
-	store := profile.New(rdb, profile.Config{Prefix: "sf2"})
-	publish(t, store, changes)
+	store := profileStore(t, rdb, "sf2")
+	rebuilt := publish(t, store, changes)
 	now := t0.Add(300 * time.Hour)
 	if _, err := ix2.Rebuild(ctx, store, now); err != nil {
 		t.Fatal(err)
@@ -419,7 +419,7 @@ func TestCopyDaysKeepsTheNESRecordOfTheDaysBeforeTheRebuild(t *testing.T) {
 	if n != len(old) || len(got) != len(old)+1 || !reflect.DeepEqual(got[:len(old)], old) {
 		t.Fatalf("copied %d days; sf2 records %v, want sf's %v and the rebuild's day", n, got, old)
 	}
-	want := expectedCounts(latest(changes))[Stage]
+	want := expectedCounts(latest(rebuilt))[Stage]
 	for _, st := range []nes.Stage{nes.Prospect, nes.New, nes.Active, nes.Dozing, nes.HalfAsleep, nes.DeepAsleep} {
 		want[string(st)] += 0 // recorded, at 0
 	}
@@ -482,28 +482,39 @@ func TestChangesThatCanNeverBeIndexedAreDeadLetteredAndTheRestIndexed(t *testing
 	checkCounts(t, ix, want)
 }
 
-// publish gives each customer of changes a profile (a page view) and commits
-// the changes to store, as the profile-updater does once it published them.
-func publish(t *testing.T, store *profile.Store, changes []profile.Change) {
+// profileStore is a profile store under prefix with the default rules.
+func profileStore(t *testing.T, rdb redis.UniversalClient, prefix string) *profile.Store {
+	rules, err := tag.Compile(tag.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return profile.New(rdb, profile.Config{Prefix: prefix, Rules: rules})
+}
+
+// publish gives each customer of changes a profile: an order of theirs
+// for each change, at its time, spread back over the year before so that
+// they reach several stages and segments. It commits the changes the store
+// publishes, as the profile-updater does, and returns them: the rebuild
+// reads what they published.
+func publish(t *testing.T, store *profile.Store, changes []profile.Change) []profile.Change {
 	t.Helper()
 	ctx := context.Background()
-	seen := map[string]bool{}
 	var ops []profile.Op
-	for _, ch := range changes {
-		if seen[ch.Customer] {
-			continue
-		}
-		seen[ch.Customer] = true
-		op, err := profile.OpOf(testenv.Event("view-"+ch.Customer, event.PageViewed, ch.Customer, t0, `{}`), "USD")
+	for i, ch := range changes {
+		at := ch.At.Add(-time.Duration(i%7) * 40 * 24 * time.Hour)
+		data := fmt.Sprintf(`{"user_id":%q,"order_id":"o%d","total":"%d.00","currency":"USD"}`, ch.Customer, i, 10+i%5*40)
+		op, err := profile.OpOf(testenv.Event(fmt.Sprintf("order-%d", i), event.OrderCompleted, ch.Customer, at, data), "USD")
 		if err != nil {
 			t.Fatal(err)
 		}
 		ops = append(ops, op)
 	}
-	if _, err := store.Write(ctx, t0, ops); err != nil {
+	published, _, err := store.Apply(ctx, t0.Add(200*time.Hour), ops)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Commit(ctx, changes); err != nil {
+	if err := store.Commit(ctx, published); err != nil {
 		t.Fatal(err)
 	}
+	return published
 }

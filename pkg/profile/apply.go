@@ -99,6 +99,12 @@ type batch struct {
 	// (a batch of customers whose timer fell due, or of everyone: another
 	// path, a refit's Reschedule, may have moved theirs)
 	rewrite bool
+	// stage: the snapshots of the batch's changes are recorded, to be
+	// committed (pending.go); the batch's mark and outbox, if it has
+	// changes
+	stage  bool
+	mark   pendMark
+	outbox map[string]Snapshot
 }
 
 func (s *Store) newBatch() *batch {
@@ -136,10 +142,15 @@ func (b *batch) load(ctx context.Context, customers ...string) error {
 			}
 		}
 		if len(customers) == 0 {
-			return nil
+			break
 		}
 	}
-	return nil
+	ids := make([]string, 0, len(b.recs))
+	recs := make([]*record, 0, len(b.recs))
+	for c, r := range b.recs {
+		ids, recs = append(ids, c), append(recs, r)
+	}
+	return b.s.resolve(ctx, ids, recs)
 }
 
 // fetch reads and decodes the records of customers (new, empty ones for
@@ -249,31 +260,82 @@ func (b *batch) write(ctx context.Context, timers func(redis.Pipeliner)) error {
 		value []byte
 		cmd   *redis.Cmd
 	}
-	var ws []written
-	err := b.s.pipelined(ctx, func(pipe redis.Pipeliner) {
-		ws = ws[:0]
-		for c := range b.dirty {
-			r := b.recs[c]
-			value := r.encode(r.gen + 1)
-			if r.stored && bytes.Equal(value[8:], r.orig) {
-				continue // a redelivery: nothing changed
+	// Before the records go the outbox, which readers of the records may
+	// need, and the timers: a writer who writes a customer's record after
+	// this batch read it then fails the batch's compare-and-set, or its
+	// check of the generation of a record it does not write, and the batch
+	// runs again from fresh reads, writing the timers again (retry). A timer
+	// written after the record could undo a timer another writer wrote
+	// meanwhile from fresher state. One server runs a connection's commands
+	// in order, so they go in the same pipeline; a cluster sends each node
+	// its commands at once, so they go in a round trip before it.
+	first := func(pipe redis.Pipeliner) {
+		if len(b.outbox) > 0 {
+			k := b.s.outboxKey(b.mark)
+			args := make([]any, 0, 2*len(b.outbox))
+			for c, p := range b.outbox {
+				args = append(args, c, encodePrev(p))
 			}
-			expect := ""
-			if r.stored {
-				expect = string(binary.BigEndian.AppendUint64(nil, r.gen))
-			}
-			ws = append(ws, written{r, value, casScript.EvalSha(ctx, pipe, []string{b.s.recordKey(c)}, expect, value)})
+			pipe.HSet(ctx, k, args...)
+			pipe.Expire(ctx, k, outboxTTL)
 		}
 		if timers != nil {
 			timers(pipe)
 		}
+	}
+	_, cluster := b.s.rdb.(*redis.ClusterClient)
+	if cluster && (len(b.outbox) > 0 || timers != nil) {
+		if _, err := b.s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error { first(pipe); return nil }); err != nil {
+			if b.mark != (pendMark{}) {
+				b.s.abandon(b.mark)
+			}
+			return fmt.Errorf("write a batch's outbox and timers: %w", err)
+		}
+	}
+	type check struct {
+		expect string
+		cmd    *redis.StringCmd
+	}
+	var ws []written
+	var checks []check
+	err := b.s.pipelined(ctx, func(pipe redis.Pipeliner) {
+		ws, checks = ws[:0], checks[:0]
+		if !cluster {
+			first(pipe)
+		}
+		cas := make(map[string]bool, len(b.dirty))
+		for c := range b.dirty {
+			r := b.recs[c]
+			if !r.open {
+				r.pend = pendMark{} // committed: the mark is needed no more
+			}
+			value := r.encode(r.gen + 1)
+			if r.stored && bytes.Equal(value[8:], r.orig) {
+				continue // a redelivery: nothing changed
+			}
+			cas[c] = true
+			ws = append(ws, written{r, value, casScript.EvalSha(ctx, pipe, []string{b.s.recordKey(c)}, generation(r), value)})
+		}
+		for c := range b.timers {
+			if r := b.recs[c]; r != nil && !cas[c] {
+				checks = append(checks, check{generation(r), pipe.GetRange(ctx, b.s.recordKey(c), 0, 7)})
+			}
+		}
 	})
 	if err != nil {
+		if b.mark != (pendMark{}) {
+			b.s.abandon(b.mark)
+		}
 		return fmt.Errorf("write %d profiles: %w", len(b.dirty), err)
 	}
 	// A record written is of the next generation; after a conflict the
 	// batch is dropped whole, so the records need no undoing.
 	conflict := false
+	for _, ch := range checks {
+		if ch.cmd.Val() != ch.expect {
+			conflict = true
+		}
+	}
 	for _, w := range ws {
 		if n, _ := w.cmd.Int(); n != 1 {
 			conflict = true
@@ -282,6 +344,9 @@ func (b *batch) write(ctx context.Context, timers func(redis.Pipeliner)) error {
 		w.r.gen, w.r.orig, w.r.stored = w.r.gen+1, w.value[8:], true
 	}
 	if conflict {
+		if b.mark != (pendMark{}) {
+			b.s.abandon(b.mark)
+		}
 		return errConflict
 	}
 	for c, t := range b.timers {
@@ -293,6 +358,15 @@ func (b *batch) write(ctx context.Context, timers func(redis.Pipeliner)) error {
 		b.s.records.put(c, r)
 	}
 	return nil
+}
+
+// generation is what the first 8 bytes of r's key hold if nobody wrote it
+// since it was read: its generation, or nothing for a record not stored.
+func generation(r *record) string {
+	if !r.stored {
+		return ""
+	}
+	return string(binary.BigEndian.AppendUint64(nil, r.gen))
 }
 
 // pipelined runs fn's commands in one pipeline. Scripts in a pipeline run by
@@ -313,10 +387,12 @@ func (s *Store) pipelined(ctx context.Context, fn func(redis.Pipeliner)) error {
 	}
 }
 
-// retry runs fn until it does not meet a conflict.
-func retry[T any](fn func() (T, error)) (T, error) {
+// retry runs fn until it does not meet a conflict; again is true after
+// one, when fn writes every timer it evaluates (batch.rewrite): its run that
+// met the conflict may have written some from stale reads.
+func retry[T any](fn func(again bool) (T, error)) (T, error) {
 	for attempt := 1; ; attempt++ {
-		out, err := fn()
+		out, err := fn(attempt > 1)
 		if !errors.Is(err, errConflict) || attempt == maxAttempts {
 			return out, err
 		}
@@ -336,8 +412,8 @@ func (s *Store) Apply(ctx context.Context, T time.Time, ops []Op) ([]Change, int
 		changes []Change
 		dups    int
 	}
-	res, err := retry(func() (result, error) {
-		changes, dups, err := s.apply(ctx, T, ops, true)
+	res, err := retry(func(again bool) (result, error) {
+		changes, dups, err := s.apply(ctx, T, ops, true, again)
 		return result{changes, dups}, err
 	})
 	return res.changes, res.dups, err
@@ -351,15 +427,17 @@ func (s *Store) Write(ctx context.Context, T time.Time, ops []Op) (int, error) {
 	if len(ops) == 0 {
 		return 0, nil
 	}
-	return retry(func() (int, error) {
-		_, dups, err := s.apply(ctx, T, ops, false)
+	return retry(func(bool) (int, error) {
+		_, dups, err := s.apply(ctx, T, ops, false, false)
 		return dups, err
 	})
 }
 
-// apply is one run of Apply (evaluate) or Write.
-func (s *Store) apply(ctx context.Context, T time.Time, ops []Op, evaluate bool) ([]Change, int, error) {
+// apply is one run of Apply (evaluate) or Write; again: a run after a
+// conflict.
+func (s *Store) apply(ctx context.Context, T time.Time, ops []Op, evaluate, again bool) ([]Change, int, error) {
 	b := s.newBatch()
+	b.rewrite = again
 	var ids []string
 	for _, op := range ops {
 		ids = append(ids, op.Customer)
@@ -367,6 +445,7 @@ func (s *Store) apply(ctx context.Context, T time.Time, ops []Op, evaluate bool)
 			ids = append(ids, op.Merge)
 		}
 	}
+	b.stage = evaluate
 	if err := b.load(ctx, ids...); err != nil {
 		return nil, 0, err
 	}
@@ -448,17 +527,17 @@ func (s *Store) read(ctx context.Context, T time.Time, customers []string) ([]*S
 }
 
 // settle evaluates customers as of T — records them in the population,
-// schedules their timers — with causes, and returns their states, snapshots
-// and changes.
-func (s *Store) settle(ctx context.Context, T time.Time, customers []string, causes []Cause) ([]*State, []Snapshot, []Change, error) {
+// schedules their timers, and stages their changes' snapshots if stage —
+// with causes, and returns their states, snapshots and changes.
+func (s *Store) settle(ctx context.Context, T time.Time, customers []string, causes []Cause, stage bool) ([]*State, []Snapshot, []Change, error) {
 	type result struct {
 		states  []*State
 		snaps   []Snapshot
 		changes []Change
 	}
-	res, err := retry(func() (result, error) {
+	res, err := retry(func(bool) (result, error) {
 		b := s.newBatch()
-		b.rewrite = true
+		b.rewrite, b.stage = true, stage
 		if err := b.load(ctx, customers...); err != nil {
 			return result{}, err
 		}
@@ -470,39 +549,6 @@ func (s *Store) settle(ctx context.Context, T time.Time, customers []string, cau
 		return result{states, snaps, changes}, err
 	})
 	return res.states, res.snaps, res.changes, err
-}
-
-// Commit stores the snapshots of published changes, so they are not published
-// again. Only the last change of each customer matters.
-func (s *Store) Commit(ctx context.Context, changes []Change) error {
-	if len(changes) == 0 {
-		return nil
-	}
-	last := map[string]Snapshot{}
-	var ids []string
-	for _, ch := range changes {
-		if _, ok := last[ch.Customer]; !ok {
-			ids = append(ids, ch.Customer)
-		}
-		last[ch.Customer] = ch.After
-	}
-	_, err := retry(func() (struct{}, error) {
-		b := s.newBatch()
-		if err := b.load(ctx, ids...); err != nil {
-			return struct{}{}, err
-		}
-		for c, snap := range last {
-			if r := b.recs[c]; r.stored { // an erased customer stays erased
-				r.published = &snap
-				b.dirty[c] = true
-			}
-		}
-		return struct{}{}, b.write(ctx, nil)
-	})
-	if err != nil {
-		return fmt.Errorf("commit %d changes: %w", len(changes), err)
-	}
-	return nil
 }
 
 // entryOf is the population entry of st evaluated at T.

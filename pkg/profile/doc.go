@@ -32,7 +32,22 @@
 // (Summaries, published after each batch) are answered from it; a record
 // whose content did not change (a redelivery) is not written. The snapshots
 // of a batch (scores, NES stage, the tag rules: most of an evaluation's work)
-// are computed on every core while the batch's write is on its way to Redis.
+// are computed on every core before the batch's write, which carries them.
+//
+// # Publishing each change once
+//
+// A changed customer's record is written with the snapshot the change
+// publishes and the mark of its batch (writer id, batch number); the
+// snapshots the changes replace go first, in the batch's outbox. The caller
+// publishes the changes, then commits the batch (Commit): the outbox is
+// deleted and the writer's watermark moves — two small writes per batch,
+// none per customer. A reader of a record whose batch is above its
+// writer's watermark and whose outbox is still there takes the outbox's
+// snapshot as the one last published (pending.go). So a writer that dies
+// between its write and its Commit leaves what it would have left dying
+// before the write: the redelivered events give the same changes with the
+// same ids (TestABatchNotCommittedIsPublishedAgainWithTheSameIDs), and
+// after a Commit they give none.
 //
 // A customer is evaluated once per batch, after their last event in it (and
 // before an identity merge), so a change is published per batch: a stage that
@@ -79,14 +94,21 @@
 //	             (sku -> time, "<quantity>|<unit price micros>"), the history
 //	             of orders "o:<id>" and refunds "r:<id>" (time, micros),
 //	             viewed skus and categories (newest 100), bought skus and
-//	             categories (newest 200), the snapshot last published, and
-//	             the population entry. Fields renders it for inspection.
+//	             categories (newest 200), the snapshot last evaluated as
+//	             a change and its batch's mark, and the population entry.
+//	             Fields renders it for inspection.
 //
 // An erasure deletes exactly this key and the collector's identity link
 // ([keys.Link]), never keys found by a pattern. Shared slots begin with '#'
 // ([keys.Shared]). Timers are split into keys.Shards slots by customer
 // ([keys.Shard]): sf:{#timers.<n>.<k>}:due (zset customer -> next
 // time-driven change, ms); readers go through every shard in one pipeline.
+// Writers of changes: sf:{#writers} (a counter, INCR gives a writer its id),
+// sf:{#writers}:<id> (the writer's watermark, for 30 days after its last
+// batch), and a batch's outbox in the shard of its number,
+// sf:{#outbox.<n>.<k>}:<id>:<batch> (hash customer -> snapshot last
+// published), from its write to its Commit (7 days if never committed; an
+// erasure removes the customer from it).
 // A replay building a namespace of its own is the sole scheduler of its
 // timers (SoleScheduler): it keeps a lower bound of each shard's earliest
 // timer and reads only the shards whose bound has come.
@@ -101,7 +123,8 @@
 // updater sends Redis one compare-and-set of the customer's record per
 // batch in which the customer has events, and a timer write if their next
 // time-driven change moved (a writer remembers the timers it wrote: a view
-// or a cart line leaves it), and nothing else;
+// or a cart line leaves it); per batch, the outbox (a field per changed
+// customer) and its Commit; and nothing else;
 // scoring is in memory. BenchmarkApply gives the rate and Redis CPU per
 // event beside a bare per-event script in the same run.
 //

@@ -69,6 +69,11 @@ func (s *Store) Erase(ctx context.Context, customer string) (Erased, error) {
 			return out, fmt.Errorf("erase a profile: %w", err)
 		}
 		todo = append(todo, r.merged...)
+		if r.pend != (pendMark{}) { // a batch's outbox names them
+			if err := s.rdb.HDel(ctx, s.outboxKey(r.pend), c).Err(); err != nil {
+				return out, fmt.Errorf("erase a profile from an outbox: %w", err)
+			}
+		}
 		if into := r.mergedInto; into != "" && !seen[into] {
 			if err := s.unlink(ctx, into, c); err != nil {
 				return out, err
@@ -115,7 +120,7 @@ func (s *Store) linkedVisitors(ctx context.Context, c string) ([]string, error) 
 
 // unlink removes c from the profiles merged into into.
 func (s *Store) unlink(ctx context.Context, into, c string) error {
-	_, err := retry(func() (struct{}, error) {
+	_, err := retry(func(bool) (struct{}, error) {
 		b := s.newBatch()
 		if err := b.load(ctx, into); err != nil {
 			return struct{}{}, err

@@ -17,26 +17,18 @@ import (
 // change, writes b's records with their population entries and the timers,
 // and returns the snapshot changes in order. The population is recorded for
 // all customers first, so every state is scored against the same
-// population. Customers in left (merged into another in this batch) are
+// population. A batch that stages (b.stage) records the snapshots of its
+// changes in the records, to be committed once published (pending.go). Customers in left (merged into another in this batch) are
 // scored but leave the population and the timers.
 func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*State, causes []Cause, left map[string]bool) ([]Change, []Snapshot, error) {
 	pop, e, err := s.enter(ctx, b, T, states, left)
 	if err != nil {
 		return nil, nil, err
 	}
-	// One round trip writes the records and schedules the customers' next
-	// time-driven change. The snapshots, which read only the states, are
-	// computed meanwhile.
-	wrote := make(chan error, 1)
-	go func() { wrote <- s.write(ctx, b, T, e) }()
 	snaps, err := s.snapshots(states, pop.Scorer(T), T)
-	if werr := <-wrote; werr != nil {
-		return nil, nil, werr
-	}
 	if err != nil {
 		return nil, nil, err
 	}
-
 	current := make(map[string]Snapshot, len(states))
 	changes := make([]Change, 0, len(states))
 	for i, st := range states {
@@ -54,7 +46,55 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 		}
 		changes = append(changes, newChange(st.Customer, T, before, after, causes[i]))
 	}
+	if b.stage {
+		if err := s.stage(ctx, b, changes, current); err != nil {
+			return nil, nil, err
+		}
+	}
+	// One round trip writes the records, the batch's outbox and the
+	// customers' next time-driven change.
+	if err := s.write(ctx, b, T, e); err != nil {
+		return nil, nil, err
+	}
 	return changes, snaps, nil
+}
+
+// stage records in b's records the snapshots changes publish, as b's batch
+// (which takes its mark), with the snapshots they replace in the batch's
+// outbox (pending.go). A customer evaluated without a change (their snapshot
+// now, in current, is the one last published), whose record holds a batch
+// not committed, is written back to the snapshot last published.
+func (s *Store) stage(ctx context.Context, b *batch, changes []Change, current map[string]Snapshot) error {
+	for c := range current {
+		if r := b.recs[c]; r.open && (r.stored || b.dirty[c]) {
+			p := r.lastPublished()
+			r.published, r.pend, r.open = &p, pendMark{}, false
+			b.dirty[c] = true
+		}
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	m, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	b.mark, b.outbox = m, make(map[string]Snapshot, len(changes))
+	for i := range changes {
+		c := changes[i].Customer
+		changes[i].batch = m
+		if _, ok := b.outbox[c]; ok {
+			continue
+		}
+		// A customer without a record (erased meanwhile) gets none.
+		if r := b.recs[c]; r.stored || b.dirty[c] {
+			b.outbox[c] = changes[i].Before
+			after := current[c]
+			r.prev, r.open, r.published, r.pend = changes[i].Before, true, &after, m
+			b.dirty[c] = true
+		}
+	}
+	return nil
 }
 
 // entered is what enter recorded: the latest state of each customer, in

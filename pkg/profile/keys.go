@@ -1,6 +1,10 @@
 package profile
 
-import "github.com/segflow/segflow/pkg/keys"
+import (
+	"strconv"
+
+	"github.com/segflow/segflow/pkg/keys"
+)
 
 // Every key of the store, under its prefix (see the layout in doc.go).
 
@@ -24,6 +28,24 @@ func (s *Store) timerKeys() []string {
 		out[n] = keys.ShardN(s.cfg.Prefix, recordTimers, n) + ":due"
 	}
 	return out
+}
+
+// Writers are the ids batches take (pending.go): "writers" counts them,
+// "writers:<id>" is a writer's watermark. A batch's outbox is in the shard of
+// its number.
+const (
+	writersSlot = "writers"
+	outboxSlot  = "outbox"
+)
+
+func (s *Store) writersKey() string { return keys.Shared(s.cfg.Prefix, writersSlot) }
+
+func (s *Store) watermarkKey(w uint64) string {
+	return s.writersKey() + ":" + strconv.FormatUint(w, 10)
+}
+
+func (s *Store) outboxKey(m pendMark) string {
+	return keys.ShardN(s.cfg.Prefix, outboxSlot, int(m.seq%keys.Shards)) + ":" + strconv.FormatUint(m.w, 10) + ":" + strconv.FormatUint(m.seq, 10)
 }
 
 // LiveKey names the live namespace. Absent, the live namespace is the

@@ -270,7 +270,7 @@ func (l *Live) Put(ns string, sums ...Summary) {
 func (s *Store) Rescore(ctx context.Context, T time.Time, cause Cause, publish func(changes []Change, moved []string) error) error {
 	W := s.cfg.Window.Milliseconds()
 	err := s.Customers(ctx, func(cs []string) error {
-		moved, err := retry(func() ([]string, error) {
+		moved, err := retry(func(bool) ([]string, error) {
 			b := s.newBatch()
 			if err := b.load(ctx, cs...); err != nil {
 				return nil, err
@@ -298,7 +298,7 @@ func (s *Store) Rescore(ctx context.Context, T time.Time, cause Cause, publish f
 		for i := range causes {
 			causes[i] = cause
 		}
-		_, _, changes, err := s.settle(ctx, T, cs, causes)
+		_, _, changes, err := s.settle(ctx, T, cs, causes, true)
 		if err != nil || len(changes) == 0 {
 			return err
 		}

@@ -39,8 +39,16 @@ type record struct {
 	viewed, viewedCats   []item   // by (time, member), newest last
 	bought               []item   // "s:<sku>" / "c:<category>"
 	cart                 []lww    // sku -> "<quantity>|<unit price micros>", by sku
-	published            *Snapshot
-	entry                *population.Entry
+	// published is the snapshot last evaluated as a change, and pend the
+	// batch that wrote it (zero: none); until that batch is known
+	// committed, the snapshot last published is prev (pending.go).
+	published *Snapshot
+	pend      pendMark
+	entry     *population.Entry
+	// open: pend is not known committed, and prev is the snapshot last
+	// published (not encoded: resolve finds them for a record read)
+	open bool
+	prev Snapshot
 
 	ids map[string]bool // history ids, built on first use
 
@@ -366,11 +374,7 @@ func (r *record) state(c string, T, W int64) *State {
 			st.Traits[a.name] = event.Trait{Name: a.name, Kind: a.kind, Text: a.value}.Value()
 		}
 	}
-	if r.published != nil {
-		st.published = *r.published
-	} else {
-		st.published = Snapshot{Stage: nes.Prospect} // never published: a prospect
-	}
+	st.published = r.lastPublished()
 	var cart money.Sum
 	for _, c := range r.cart {
 		qty, price, ok := strings.Cut(c.value, "|")
@@ -460,24 +464,15 @@ func (r *record) encode(gen uint64) []byte {
 		}
 	}
 	if p := r.published; p != nil {
-		// 2: the snapshot ends with a waterfall segment; 1 (as before
-		// there were waterfalls): it has none.
-		b = append(b, publishedMark(p))
-		b = appendString(b, string(p.Stage))
-		b = appendString(b, p.Segment)
-		b = append(b, byte(p.RScore), byte(p.FScore), byte(p.MScore))
-		b = appendString(b, p.Tier)
-		// Front-coded: tags share long prefixes ("bought:category:").
-		b = binary.AppendUvarint(b, uint64(len(p.Tags)))
-		prev := ""
-		for _, t := range p.Tags {
-			n := commonPrefix(prev, t)
-			b = binary.AppendUvarint(b, uint64(n))
-			b = appendString(b, t[n:])
-			prev = t
+		// 1 or 2 (as before there were pending batches); 3 or 4: the
+		// batch that wrote it follows the snapshot.
+		m := publishedMark(p)
+		if r.pend != (pendMark{}) {
+			m += 2
 		}
-		if p.Waterfall != "" {
-			b = appendString(b, p.Waterfall)
+		b = appendSnapshot(append(b, m), p)
+		if r.pend != (pendMark{}) {
+			b = binary.AppendUvarint(binary.AppendUvarint(b, r.pend.w), r.pend.seq)
 		}
 	} else {
 		b = append(b, 0)
@@ -491,6 +486,51 @@ func (r *record) encode(gen uint64) []byte {
 		b = append(b, 0)
 	}
 	return appendTraitKinds(b, r.traits)
+}
+
+// appendSnapshot appends p, which publishedMark(p) precedes.
+func appendSnapshot(b []byte, p *Snapshot) []byte {
+	b = appendString(b, string(p.Stage))
+	b = appendString(b, p.Segment)
+	b = append(b, byte(p.RScore), byte(p.FScore), byte(p.MScore))
+	b = appendString(b, p.Tier)
+	// Front-coded: tags share long prefixes ("bought:category:").
+	b = binary.AppendUvarint(b, uint64(len(p.Tags)))
+	prev := ""
+	for _, t := range p.Tags {
+		n := commonPrefix(prev, t)
+		b = binary.AppendUvarint(b, uint64(n))
+		b = appendString(b, t[n:])
+		prev = t
+	}
+	if p.Waterfall != "" {
+		b = appendString(b, p.Waterfall)
+	}
+	return b
+}
+
+// snapshot reads what appendSnapshot wrote after publishedMark's mark m.
+func (d *decoder) snapshot(m byte) *Snapshot {
+	p := &Snapshot{Stage: nes.Stage(d.string()), Segment: d.string()}
+	p.RScore, p.FScore, p.MScore = int(d.byte()), int(d.byte()), int(d.byte())
+	p.Tier = d.string()
+	if n := d.count(); n > 0 {
+		p.Tags = make([]string, n)
+		prev := ""
+		for i := range p.Tags {
+			k := d.uvarint()
+			if k > uint64(len(prev)) {
+				d.err = errRecord
+				break
+			}
+			p.Tags[i] = prev[:k] + d.string()
+			prev = p.Tags[i]
+		}
+	}
+	if m == 2 {
+		p.Waterfall = d.string()
+	}
+	return p
 }
 
 // commonPrefix is the length of the longest common prefix of a and b.
@@ -624,27 +664,11 @@ func decodeRecord(v []byte) (*record, error) {
 			(*items)[i] = item{member: d.string(), t: d.varint()}
 		}
 	}
-	if mark := d.byte(); mark == 1 || mark == 2 {
-		p := &Snapshot{Stage: nes.Stage(d.string()), Segment: d.string()}
-		p.RScore, p.FScore, p.MScore = int(d.byte()), int(d.byte()), int(d.byte())
-		p.Tier = d.string()
-		if n := d.count(); n > 0 {
-			p.Tags = make([]string, n)
-			prev := ""
-			for i := range p.Tags {
-				k := d.uvarint()
-				if k > uint64(len(prev)) {
-					d.err = errRecord
-					break
-				}
-				p.Tags[i] = prev[:k] + d.string()
-				prev = p.Tags[i]
-			}
+	if m := d.byte(); m >= 1 && m <= 4 {
+		r.published = d.snapshot((m-1)%2 + 1)
+		if m > 2 {
+			r.pend = pendMark{w: d.uvarint(), seq: d.uvarint()}
 		}
-		if mark == 2 {
-			p.Waterfall = d.string()
-		}
-		r.published = p
 	}
 	if d.byte() == 1 {
 		r.entry = &population.Entry{Version: d.varint(), At: d.varint(), F: int(d.varint()), M: d.varint(), Last: d.varint()}

@@ -57,6 +57,7 @@ type Store struct {
 	popMu   sync.Mutex
 	pop     *population.Set // loaded on first use (Population)
 	records cache
+	pub     pending   // batches written and not yet committed (pending.go)
 	soonest watermark // of the timers, kept while the sole scheduler (SoleScheduler)
 }
 
@@ -145,6 +146,8 @@ type Change struct {
 	After    Snapshot  `json:"after"`
 	Changed  []string  `json:"changed"`
 	Cause    Cause     `json:"cause"`
+	// batch is the batch that wrote the change, which Commit commits.
+	batch pendMark
 }
 
 // Event is the profile.changed CloudEvent of the change, from source, keyed
@@ -268,7 +271,7 @@ func (s *Store) profile(st *State, snap Snapshot) Profile {
 // Evaluate returns the profiles of customers as of T. It changes no profile,
 // but records them in the population as of T like any evaluation.
 func (s *Store) Evaluate(ctx context.Context, T time.Time, customers []string) ([]Profile, error) {
-	states, snaps, _, err := s.settle(ctx, T, customers, make([]Cause, len(customers)))
+	states, snaps, _, err := s.settle(ctx, T, customers, make([]Cause, len(customers)), false)
 	if err != nil {
 		return nil, err
 	}

@@ -70,29 +70,19 @@ func history(t *testing.T) []profile.Op {
 
 func TestApplyingEventsTwiceOrShuffledGivesTheSameState(t *testing.T) {
 	rdb := testenv.StartRedis(t).Client(t)
-	ctx := context.Background()
 	T := day(40)
 	ops := history(t)
 
 	once := newStore(t, rdb, "once")
-	if _, _, err := once.Apply(ctx, T, ops); err != nil {
-		t.Fatal(err)
-	}
+	applyCommit(t, once, T, ops)
 	want := testenv.Dump(t, rdb, "once")
 
 	twice := newStore(t, rdb, "twice")
-	if _, _, err := twice.Apply(ctx, T, ops); err != nil {
-		t.Fatal(err)
-	}
-	changes, dups, err := twice.Apply(ctx, T, ops)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dups != 7 {
+	applyCommit(t, twice, T, ops)
+	if dups := applyCommit(t, twice, T, ops); dups != 7 {
 		t.Errorf("second application skipped %d orders and refunds as duplicates, want 7", dups)
 	}
 	assertSame(t, "applied twice", want, testenv.Dump(t, rdb, "twice"))
-	_ = changes
 
 	for seed := range 5 {
 		shuffled := append([]profile.Op(nil), ops...)
@@ -101,17 +91,39 @@ func TestApplyingEventsTwiceOrShuffledGivesTheSameState(t *testing.T) {
 		s := newStore(t, rdb, prefix)
 		// One event at a time, as separate batches, in shuffled order.
 		for _, op := range shuffled {
-			if _, _, err := s.Apply(ctx, T, []profile.Op{op}); err != nil {
-				t.Fatal(err)
-			}
+			applyCommit(t, s, T, []profile.Op{op})
 		}
 		// The published snapshots depend on the path; everything else must not.
 		assertSame(t, prefix, testenv.Dump(t, rdb, "once", "derived"), testenv.Dump(t, rdb, prefix, "derived"))
 	}
 }
 
+// applyCommit applies ops as of T and commits their changes, as the
+// updater does once it has published them, and returns the duplicates.
+func applyCommit(t *testing.T, s *profile.Store, T time.Time, ops []profile.Op) int {
+	t.Helper()
+	ctx := context.Background()
+	changes, dups, err := s.Apply(ctx, T, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	return dups
+}
+
+// assertSame compares two dumps of namespaces, but for the writers'
+// watermarks (which count batches).
 func assertSame(t *testing.T, what string, want, got map[string]string) {
 	t.Helper()
+	for _, m := range []map[string]string{want, got} {
+		for k := range m {
+			if strings.Contains(k, "{#writers}") {
+				delete(m, k)
+			}
+		}
+	}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s: %s = %s, want %s", what, k, got[k], v)
@@ -273,18 +285,17 @@ func TestIdentifyMergesTheAnonymousProfileOnce(t *testing.T) {
 	identify := ev(t, "id1", event.Identify, "hana", day(2), `{"user_id":"hana","anonymous_id":"visitor-1","traits":{"email":"h@example.com"}}`)
 	late := ev(t, "v2", event.ProductViewed, anon, day(2.5), `{"anonymous_id":"visitor-1","product":{"sku":"HAT","category":"hats"}}`)
 	T := day(3)
-	if _, _, err := s.Apply(ctx, T, before); err != nil {
-		t.Fatal(err)
-	}
+	applyCommit(t, s, T, before)
 	changes, _, err := s.Apply(ctx, T, []profile.Op{identify, late})
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := testenv.Dump(t, rdb, "merge")
-	// Redelivered: the merge and the forwarded event change nothing more.
-	if _, _, err := s.Apply(ctx, T, []profile.Op{identify, late}); err != nil {
+	if err := s.Commit(ctx, changes); err != nil {
 		t.Fatal(err)
 	}
+	first := testenv.Dump(t, rdb, "merge")
+	// Redelivered: the merge and the forwarded event change nothing more.
+	applyCommit(t, s, T, []profile.Op{identify, late})
 	assertSame(t, "merge applied twice", first, testenv.Dump(t, rdb, "merge"))
 
 	hana := first[":{hana}:r"]
@@ -569,7 +580,7 @@ func TestNeitherAnEvaluationNorACommitBringsBackACustomerWithoutARecord(t *testi
 			t.Errorf("%s has a profile again (%v)", c, err)
 		}
 	}
-	if keys := testenv.Keys(t, rdb, "ghost:{*"); len(keys) > 0 {
+	if keys := testenv.Keys(t, rdb, "ghost:{[^#]*"); len(keys) > 0 {
 		t.Errorf("keys left: %v", keys)
 	}
 }

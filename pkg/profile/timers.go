@@ -33,7 +33,7 @@ func (s *Store) Due(ctx context.Context, T time.Time, limit int) ([]Change, []st
 		customers[i] = fmt.Sprint(z.Member)
 		causes[i] = Cause{Due: time.UnixMilli(int64(z.Score)).UTC()}
 	}
-	_, _, changes, err := s.settle(ctx, T, customers, causes)
+	_, _, changes, err := s.settle(ctx, T, customers, causes, true)
 	return changes, customers, err
 }
 
