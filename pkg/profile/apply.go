@@ -92,8 +92,8 @@ type batch struct {
 	s     *Store
 	recs  map[string]*record
 	dirty map[string]bool
-	// timers are the timers the batch writes, by customer, which its
-	// records take once written
+	// timers are the timers the batch writes in one flush (write), by
+	// customer, which its records take once written
 	timers map[string]timerWritten
 	// rewrite: every timer is written, even one the writer wrote as it is
 	// (a batch of customers whose timer fell due, or of everyone: another
@@ -251,60 +251,82 @@ func (b *batch) merge(op Op) {
 	b.dirty[op.Merge], b.dirty[into] = true, true
 }
 
-// write writes the dirty records and the timers in one pipeline. On a
-// conflict it returns errConflict, having dropped every record of b; else
-// the records go to the cache.
-func (b *batch) write(ctx context.Context, timers func(redis.Pipeliner)) error {
-	type written struct {
-		r     *record
-		value []byte
-		cmd   *redis.Cmd
+// A flush is writes of a batch sent together: records, outbox entries and
+// timers, in one pipeline (two on a cluster). A batch is written in one
+// flush, or (evaluate) in several sent while it computes the next.
+type flush struct {
+	dirty  []string            // the records to write
+	outbox map[string]Snapshot // the batch's outbox entries to write
+	timers map[string]timerWritten
+
+	ws     []written
+	checks []check
+}
+
+type written struct {
+	r     *record
+	value []byte
+	cmd   *redis.Cmd
+}
+
+// check is of the generation of a record whose timer a flush writes and
+// which it does not write.
+type check struct {
+	expect string
+	cmd    *redis.StringCmd
+}
+
+// write writes the dirty records, the outbox and b.timers in one flush, and
+// ends the batch (finish).
+func (b *batch) write(ctx context.Context) error {
+	f := &flush{outbox: b.outbox, timers: b.timers}
+	for c := range b.dirty {
+		f.dirty = append(f.dirty, c)
 	}
-	// Before the records go the outbox, which readers of the records may
-	// need, and the timers: a writer who writes a customer's record after
-	// this batch read it then fails the batch's compare-and-set, or its
-	// check of the generation of a record it does not write, and the batch
-	// runs again from fresh reads, writing the timers again (retry). A timer
-	// written after the record could undo a timer another writer wrote
-	// meanwhile from fresher state. One server runs a connection's commands
-	// in order, so they go in the same pipeline; a cluster sends each node
-	// its commands at once, so they go in a round trip before it.
+	return b.finish(b.send(ctx, f), f)
+}
+
+// send sends f. Before the records go the outbox, which readers of the
+// records may need, and the timers: a writer who writes a customer's record
+// after this batch read it then fails the batch's compare-and-set, or its
+// check of the generation of a record it does not write, and the batch
+// runs again from fresh reads, writing the timers again (retry). A timer
+// written after the record could undo a timer another writer wrote
+// meanwhile from fresher state. One server runs a connection's commands in
+// order, so they go in the same pipeline; a cluster sends each node its
+// commands at once, so they go in a round trip before it.
+func (b *batch) send(ctx context.Context, f *flush) error {
 	first := func(pipe redis.Pipeliner) {
-		if len(b.outbox) > 0 {
+		if len(f.outbox) > 0 {
 			k := b.s.outboxKey(b.mark)
-			args := make([]any, 0, 2*len(b.outbox))
-			for c, p := range b.outbox {
+			args := make([]any, 0, 2*len(f.outbox))
+			for c, p := range f.outbox {
 				args = append(args, c, encodePrev(p))
 			}
 			pipe.HSet(ctx, k, args...)
 			pipe.Expire(ctx, k, outboxTTL)
 		}
-		if timers != nil {
-			timers(pipe)
+		for c, t := range f.timers {
+			if t.set {
+				pipe.ZAdd(ctx, b.s.timerKey(c), redis.Z{Score: float64(t.due), Member: c})
+			} else {
+				pipe.ZRem(ctx, b.s.timerKey(c), c)
+			}
 		}
 	}
 	_, cluster := b.s.rdb.(*redis.ClusterClient)
-	if cluster && (len(b.outbox) > 0 || timers != nil) {
+	if cluster && len(f.outbox)+len(f.timers) > 0 {
 		if _, err := b.s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error { first(pipe); return nil }); err != nil {
-			if b.mark != (pendMark{}) {
-				b.s.abandon(b.mark)
-			}
 			return fmt.Errorf("write a batch's outbox and timers: %w", err)
 		}
 	}
-	type check struct {
-		expect string
-		cmd    *redis.StringCmd
-	}
-	var ws []written
-	var checks []check
 	err := b.s.pipelined(ctx, func(pipe redis.Pipeliner) {
-		ws, checks = ws[:0], checks[:0]
+		f.ws, f.checks = f.ws[:0], f.checks[:0]
 		if !cluster {
 			first(pipe)
 		}
-		cas := make(map[string]bool, len(b.dirty))
-		for c := range b.dirty {
+		cas := make(map[string]bool, len(f.dirty))
+		for _, c := range f.dirty {
 			r := b.recs[c]
 			if !r.open {
 				r.pend = pendMark{} // committed: the mark is needed no more
@@ -314,44 +336,55 @@ func (b *batch) write(ctx context.Context, timers func(redis.Pipeliner)) error {
 				continue // a redelivery: nothing changed
 			}
 			cas[c] = true
-			ws = append(ws, written{r, value, casScript.EvalSha(ctx, pipe, []string{b.s.recordKey(c)}, generation(r), value)})
+			f.ws = append(f.ws, written{r, value, casScript.EvalSha(ctx, pipe, []string{b.s.recordKey(c)}, generation(r), value)})
 		}
-		for c := range b.timers {
+		for c := range f.timers {
 			if r := b.recs[c]; r != nil && !cas[c] {
-				checks = append(checks, check{generation(r), pipe.GetRange(ctx, b.s.recordKey(c), 0, 7)})
+				f.checks = append(f.checks, check{generation(r), pipe.GetRange(ctx, b.s.recordKey(c), 0, 7)})
 			}
 		}
 	})
 	if err != nil {
-		if b.mark != (pendMark{}) {
-			b.s.abandon(b.mark)
-		}
-		return fmt.Errorf("write %d profiles: %w", len(b.dirty), err)
+		return fmt.Errorf("write %d profiles: %w", len(f.dirty), err)
 	}
-	// A record written is of the next generation; after a conflict the
-	// batch is dropped whole, so the records need no undoing.
+	return nil
+}
+
+// finish ends a batch whose flushes were sent (err: the first error of
+// their sends). A record written is of the next generation. A failure or a
+// conflict (a compare-and-set or a check failed) drops the batch whole, so
+// its records need no undoing, and returns the error or errConflict;
+// else the records go to the cache, with the timers written.
+func (b *batch) finish(err error, fs ...*flush) error {
 	conflict := false
-	for _, ch := range checks {
-		if ch.cmd.Val() != ch.expect {
-			conflict = true
+	for _, f := range fs {
+		for _, ch := range f.checks {
+			if ch.cmd.Val() != ch.expect {
+				conflict = true
+			}
+		}
+		for _, w := range f.ws {
+			if n, _ := w.cmd.Int(); n != 1 {
+				conflict = true
+				continue
+			}
+			w.r.gen, w.r.orig, w.r.stored = w.r.gen+1, w.value[8:], true
 		}
 	}
-	for _, w := range ws {
-		if n, _ := w.cmd.Int(); n != 1 {
-			conflict = true
-			continue
-		}
-		w.r.gen, w.r.orig, w.r.stored = w.r.gen+1, w.value[8:], true
+	if err == nil && conflict {
+		err = errConflict
 	}
-	if conflict {
+	if err != nil {
 		if b.mark != (pendMark{}) {
 			b.s.abandon(b.mark)
 		}
-		return errConflict
+		return err
 	}
-	for c, t := range b.timers {
-		if r := b.recs[c]; r != nil {
-			r.timer = t
+	for _, f := range fs {
+		for c, t := range f.timers {
+			if r := b.recs[c]; r != nil {
+				r.timer = t
+			}
 		}
 	}
 	for c, r := range b.recs {
@@ -488,7 +521,7 @@ func (s *Store) apply(ctx context.Context, T time.Time, ops []Op, evaluate, agai
 		}
 	}
 	if !evaluate {
-		return nil, dups, b.write(ctx, nil)
+		return nil, dups, b.write(ctx)
 	}
 	var full []*State
 	var causes []Cause

@@ -130,7 +130,7 @@ func (s *Store) unlink(ctx context.Context, into, c string) error {
 			r.merged = slices.Delete(r.merged, i, i+1)
 			b.dirty[into] = true
 		}
-		return struct{}{}, b.write(ctx, nil)
+		return struct{}{}, b.write(ctx)
 	})
 	if err != nil {
 		return fmt.Errorf("unlink merged profile: %w", err)

@@ -2,6 +2,7 @@ package profile
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/segflow/segflow/pkg/keys"
 )
@@ -37,6 +38,15 @@ const (
 	writersSlot = "writers"
 	outboxSlot  = "outbox"
 )
+
+// IsBookkeeping tells whether key, under prefix, is of the writers'
+// bookkeeping (their ids, watermarks and outboxes): of how the state was
+// written, which two runs that end in the same state need not share, and
+// holding no entry of a customer once their batches are committed.
+func IsBookkeeping(prefix, key string) bool {
+	name, ok := keys.SharedOf(prefix, key)
+	return ok && (name == writersSlot || strings.HasPrefix(name, outboxSlot+"."))
+}
 
 func (s *Store) writersKey() string { return keys.Shared(s.cfg.Prefix, writersSlot) }
 

@@ -283,7 +283,7 @@ func (s *Store) Rescore(ctx context.Context, T time.Time, cause Cause, publish f
 				return nil, err
 			}
 			// Only an entry that moved makes a record dirty here.
-			return slices.Collect(maps.Keys(b.dirty)), b.write(ctx, nil)
+			return slices.Collect(maps.Keys(b.dirty)), b.write(ctx)
 		})
 		if err != nil || len(moved) == 0 {
 			return err

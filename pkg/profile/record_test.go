@@ -119,3 +119,47 @@ func BenchmarkEncodeRecord(b *testing.B) {
 		}
 	})
 }
+
+// A customer's states are in one part, the part of their first state, so a
+// part's changes chain each customer's snapshots; every state is in a part,
+// in order; and no part has more than size customers but the last, which
+// takes at most size more.
+func TestPartsKeepEachCustomersStatesTogether(t *testing.T) {
+	for _, size := range []int{1, 3, 32} {
+		var states []*State
+		for i := range 200 {
+			// customers reappear: before and after a merge
+			states = append(states, &State{Customer: fmt.Sprint("c", i%70)})
+		}
+		parts := partsOf(states, size)
+		partOf := map[string]int{}
+		next := 0
+		for k, idx := range parts {
+			customers := map[string]bool{}
+			for j, i := range idx {
+				if j > 0 && i <= idx[j-1] {
+					t.Fatalf("size %d: part %d out of order: %v", size, k, idx)
+				}
+				c := states[i].Customer
+				if p, ok := partOf[c]; ok && p != k {
+					t.Fatalf("size %d: %s in parts %d and %d", size, c, p, k)
+				}
+				partOf[c], customers[c] = k, true
+				next++
+			}
+			if limit := size + size*boolInt(k == len(parts)-1); len(customers) > limit {
+				t.Errorf("size %d: part %d of %d has %d customers", size, k, len(parts), len(customers))
+			}
+		}
+		if next != len(states) {
+			t.Errorf("size %d: %d of %d states in parts", size, next, len(states))
+		}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/keys"
 	"github.com/segflow/segflow/pkg/privacy"
+	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/testenv"
 )
 
@@ -211,8 +212,9 @@ func TestHostileIDsThroughThePipelineTouchNothingButTheirOwn(t *testing.T) {
 
 // comparable drops from a Dump of every key what customers add to by design
 // and an erasure keeps: the collector's dedup markers (hashed event ids), the
-// erasure record and audit log (hashed ids), the campaigns' statistics and
-// the segment index's record by day (counts). None holds an id.
+// erasure record and audit log (hashed ids), the campaigns' statistics,
+// the segment index's record by day (counts) and the profile writers'
+// watermarks. None holds an id.
 func comparable(all map[string]string) map[string]string {
 	for k := range all {
 		ix, _ := keys.SharedOf("sf", k)
@@ -220,7 +222,8 @@ func comparable(all map[string]string) map[string]string {
 		switch {
 		case strings.HasPrefix(k, "sf:seen:"), privacy.IsRecordKey(k), k == api.AuditKey,
 			strings.HasPrefix(tr, "stats:"),
-			strings.HasPrefix(ix, "ix.") && strings.HasSuffix(k, ":days"):
+			strings.HasPrefix(ix, "ix.") && strings.HasSuffix(k, ":days"),
+			profile.IsBookkeeping("sf", k):
 			delete(all, k)
 		}
 	}
