@@ -493,13 +493,22 @@ func redisStats(b *testing.B, rdb *redis.Client) serverStats {
 	return st
 }
 
+// usedMemory is the memory Redis holds for its data: INFO's used_memory
+// less the clients' buffers (mem_clients_normal), which belong to the
+// connections (a writer's pipelines leave query buffers behind for a while)
+// and not to the keys.
 func usedMemory(b *testing.B, rdb *redis.Client) int64 {
 	b.Helper()
-	n, err := strconv.ParseInt(benchInfo(b, rdb, "memory")["used_memory"], 10, 64)
+	info := benchInfo(b, rdb, "memory")
+	n, err := strconv.ParseInt(info["used_memory"], 10, 64)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return n
+	clients, err := strconv.ParseInt(info["mem_clients_normal"], 10, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n - clients
 }
 
 func memoryUsage(b *testing.B, rdb *redis.Client, key string) int64 {

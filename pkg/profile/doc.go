@@ -32,7 +32,13 @@
 // (Summaries, published after each batch) are answered from it; a record
 // whose content did not change (a redelivery) is not written. The snapshots
 // of a batch (scores, NES stage, the tag rules: most of an evaluation's work)
-// are computed on every core before the batch's write, which carries them.
+// are computed on every core before the records' writes, which carry them,
+// in parts: a part's writes are sent as soon as its snapshots are computed,
+// and the next part's are computed meanwhile (evaluate). A customer's timer
+// is written before their record, and a batch that writes a timer without
+// the record checks that the record is still the one it read, so that a
+// timer computed from a stale read never outlives the fresher one of
+// another writer (TestATimerComputedFromAStaleReadIsNotLeftBehind).
 //
 // # Publishing each change once
 //

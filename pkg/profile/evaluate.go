@@ -43,9 +43,9 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 	}
 	var changes []numbered
 	var flushes []*flush
-	sent := make(chan error, len(parts))
+	sent := make(chan error, len(parts)+1)
 	flushed := make(map[string]bool, len(states))
-	for k, idx := range parts {
+	for _, idx := range parts {
 		if err = s.snapshots(states, idx, &sc, T, snaps); err != nil {
 			break
 		}
@@ -95,15 +95,20 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 				f.timers[c] = t
 			}
 		}
-		if k == len(parts)-1 { // and the records no state of the batch is of (a profile merged)
-			for c := range b.dirty {
-				if !flushed[c] {
-					f.dirty = append(f.dirty, c)
-				}
-			}
-		}
 		flushes = append(flushes, f)
 		go func() { sent <- b.send(ctx, f) }()
+	}
+	if err == nil { // the records no state of the batch is of (a profile merged)
+		f := &flush{}
+		for c := range b.dirty {
+			if !flushed[c] {
+				f.dirty = append(f.dirty, c)
+			}
+		}
+		if len(f.dirty) > 0 {
+			flushes = append(flushes, f)
+			go func() { sent <- b.send(ctx, f) }()
+		}
 	}
 	for range flushes {
 		if serr := <-sent; err == nil {
@@ -151,7 +156,7 @@ func partsOf(states []*State, size int) [][]int {
 }
 
 // stage records in b's records the snapshots changes publish, as b's batch
-// (which takes its mark), with the snapshots they replace in the batch's
+// (which takes its mark, b.mark, at its first change), with the snapshots they replace in the batch's
 // outbox (pending.go). A customer evaluated without a change (their snapshot
 // now, in current, is the one last published), whose record holds a batch
 // not committed, is written back to the snapshot last published.
@@ -173,10 +178,8 @@ func (s *Store) stage(ctx context.Context, b *batch, changes []Change, current m
 		}
 		b.mark, b.outbox = m, make(map[string]Snapshot, len(changes))
 	}
-	m := b.mark
 	for i := range changes {
 		c := changes[i].Customer
-		changes[i].batch = m
 		if _, ok := b.outbox[c]; ok {
 			continue
 		}
@@ -184,7 +187,7 @@ func (s *Store) stage(ctx context.Context, b *batch, changes []Change, current m
 		if r := b.recs[c]; r.stored || b.dirty[c] {
 			b.outbox[c] = changes[i].Before
 			after := current[c]
-			r.prev, r.open, r.published, r.pend = changes[i].Before, true, &after, m
+			r.prev, r.open, r.published, r.pend = changes[i].Before, true, &after, b.mark
 			b.dirty[c] = true
 		}
 	}
