@@ -16,8 +16,9 @@ import (
 
 // How a batch reaches Redis. The records a call works on are loaded once
 // (from the store's cache of records it wrote last, else one pipeline of
-// GETs), changed in Go, and written back in one pipeline with the timers:
-// one compare-and-set script per customer (casScript), which writes the
+// GETs), changed in Go, and written back with the timers, in one pipeline
+// or (evaluate) one per part: one compare-and-set script per customer
+// (casScript), which writes the
 // record only if it is still of the generation it was read at. A record
 // someone else wrote meanwhile (another updater during a rebalance, the read
 // API's consent, an erasure) fails the write: the call drops what it holds
@@ -92,9 +93,6 @@ type batch struct {
 	s     *Store
 	recs  map[string]*record
 	dirty map[string]bool
-	// timers are the timers the batch writes in one flush (write), by
-	// customer, which its records take once written
-	timers map[string]timerWritten
 	// rewrite: every timer is written, even one the writer wrote as it is
 	// (a batch of customers whose timer fell due, or of everyone: another
 	// path, a refit's Reschedule, may have moved theirs)
@@ -108,7 +106,7 @@ type batch struct {
 }
 
 func (s *Store) newBatch() *batch {
-	return &batch{s: s, recs: map[string]*record{}, dirty: map[string]bool{}, timers: map[string]timerWritten{}}
+	return &batch{s: s, recs: map[string]*record{}, dirty: map[string]bool{}}
 }
 
 // load brings the records of customers into b, and those they were merged
@@ -276,10 +274,10 @@ type check struct {
 	cmd    *redis.StringCmd
 }
 
-// write writes the dirty records, the outbox and b.timers in one flush, and
-// ends the batch (finish).
+// write writes the dirty records in one flush, and ends the batch (finish):
+// for a batch that evaluates no one (evaluate writes its own flushes).
 func (b *batch) write(ctx context.Context) error {
-	f := &flush{outbox: b.outbox, timers: b.timers}
+	f := &flush{}
 	for c := range b.dirty {
 		f.dirty = append(f.dirty, c)
 	}

@@ -37,11 +37,8 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 	}
 	parts := partsOf(states, partSize())
 	snaps := make([]Snapshot, len(states))
-	type numbered struct {
-		i  int
-		ch Change
-	}
-	var changes []numbered
+	changes := make([]Change, 0, len(states))
+	at := make([]int, 0, len(states)) // of each change, the index of its state
 	var flushes []*flush
 	sent := make(chan error, len(parts)+1)
 	flushed := make(map[string]bool, len(states))
@@ -53,7 +50,7 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 		current := make(map[string]Snapshot, len(idx))
 		in := make(map[string]bool, len(idx))
 		var customers []string
-		var part []Change
+		start := len(changes)
 		for _, i := range idx {
 			st := states[i]
 			if !in[st.Customer] {
@@ -70,19 +67,18 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 			}
 			current[st.Customer] = after
 			if !before.same(after) {
-				changes = append(changes, numbered{i, newChange(st.Customer, T, before, after, causes[i])})
-				part = append(part, changes[len(changes)-1].ch)
+				changes, at = append(changes, newChange(st.Customer, T, before, after, causes[i])), append(at, i)
 			}
 		}
 		if b.stage {
-			if err = s.stage(ctx, b, part, current); err != nil {
+			if err = s.stage(ctx, b, changes[start:], current); err != nil {
 				break
 			}
-			for j := len(changes) - len(part); j < len(changes); j++ {
-				changes[j].ch.batch = b.mark
+			for j := start; j < len(changes); j++ {
+				changes[j].batch = b.mark
 			}
 		}
-		f := &flush{outbox: map[string]Snapshot{}, timers: map[string]timerWritten{}}
+		f := &flush{outbox: make(map[string]Snapshot, len(changes)-start), timers: make(map[string]timerWritten, len(customers))}
 		for _, c := range customers {
 			if b.dirty[c] {
 				f.dirty = append(f.dirty, c)
@@ -118,12 +114,26 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 	if err := b.finish(err, flushes...); err != nil {
 		return nil, nil, err
 	}
-	slices.SortFunc(changes, func(x, y numbered) int { return x.i - y.i })
-	out := make([]Change, len(changes))
-	for i, n := range changes {
-		out[i] = n.ch
+	return inOrder(changes, at), snaps, nil
+}
+
+// inOrder returns changes in the order of at, the indexes of their states:
+// a customer's later state may follow another customer's in the batch, and
+// is in the part of their first.
+func inOrder(changes []Change, at []int) []Change {
+	if slices.IsSorted(at) {
+		return changes
 	}
-	return out, snaps, nil
+	order := make([]int, len(changes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(x, y int) int { return at[x] - at[y] })
+	out := make([]Change, len(changes))
+	for i, j := range order {
+		out[i] = changes[j]
+	}
+	return out
 }
 
 // partSize is how many customers a part of evaluate holds: parallelAbove

@@ -3,6 +3,7 @@ package profile
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/segflow/segflow/pkg/event"
@@ -162,4 +163,17 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// Changes come out in the order of their states, whatever the parts.
+func TestChangesComeOutInTheOrderOfTheirStates(t *testing.T) {
+	changes := []Change{{Customer: "a1"}, {Customer: "a2"}, {Customer: "x"}, {Customer: "b"}}
+	got := inOrder(changes, []int{0, 33, 32, 40})
+	var ids []string
+	for _, ch := range got {
+		ids = append(ids, ch.Customer)
+	}
+	if want := []string{"a1", "x", "a2", "b"}; !slices.Equal(ids, want) {
+		t.Errorf("changes in order %v, want %v", ids, want)
+	}
 }
