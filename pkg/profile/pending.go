@@ -138,10 +138,16 @@ func (p *pending) committed(m pendMark) bool {
 	return m.seq <= p.marks[m.w]
 }
 
+// mine tells whether writer id w is this store's. Callers hold p.mu.
+func (p *pending) mine(w uint64) bool {
+	_, ok := p.high[w]
+	return ok
+}
+
 // resolve sets open and prev of recs (customers' records, in their order)
 // whose batch is not committed, and clears open of those whose batch is.
-// A record whose batch is neither known committed nor open with prev known
-// (a cached record this store wrote) is looked up in one round trip: the
+// A record whose batch is neither known committed nor this store's with
+// prev known (a cached record it wrote) is looked up in one round trip: the
 // writer's watermark and the batch's outbox.
 func (s *Store) resolve(ctx context.Context, customers []string, recs []*record) error {
 	type lookup struct {
@@ -157,8 +163,9 @@ func (s *Store) resolve(ctx context.Context, customers []string, recs []*record)
 			r.open = false
 		case s.pub.committed(r.pend):
 			r.open = false
-		case r.open:
-			// a record this store wrote, whose prev it knows
+		case r.open && s.pub.mine(r.pend.w):
+			// a record this store wrote, whose prev it knows until its
+			// Commit; another writer's batch may be committed any time
 		default:
 			ask = append(ask, lookup{i: i})
 		}
@@ -182,10 +189,8 @@ func (s *Store) resolve(ctx context.Context, customers []string, recs []*record)
 	defer s.pub.mu.Unlock()
 	for _, a := range ask {
 		r := recs[a.i]
-		if v, err := a.mark.Uint64(); err == nil && v > s.pub.marks[r.pend.w] {
-			if _, mine := s.pub.high[r.pend.w]; !mine {
-				s.pub.marks[r.pend.w] = v
-			}
+		if v, err := a.mark.Uint64(); err == nil && v > s.pub.marks[r.pend.w] && !s.pub.mine(r.pend.w) {
+			s.pub.marks[r.pend.w] = v
 		}
 		v, err := a.prev.Bytes()
 		if s.pub.committed(r.pend) || errors.Is(err, redis.Nil) {

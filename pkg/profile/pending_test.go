@@ -167,3 +167,49 @@ func TestATimerComputedFromAStaleReadIsNotLeftBehind(t *testing.T) {
 		t.Errorf("ann's timer %v, want %v (of both orders; %v is the first's alone)", time.UnixMilli(int64(got)).UTC(), time.UnixMilli(int64(want)).UTC(), time.UnixMilli(int64(stale)).UTC())
 	}
 }
+
+// A writer that read another's batch before that batch was committed (the
+// other updater of a rebalance, still alive) asks again once it evaluates
+// the customer: the batch may have been committed meanwhile, and its
+// snapshot is then the one to change from.
+func TestAnotherWritersBatchIsAskedAboutAgainUntilCommitted(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	ctx := context.Background()
+	T := day(40)
+	ops := history(t)
+	first, last := ops[:len(ops)/2], ops[len(ops)/2:]
+	applyCommit(t, newStore(t, rdb, "q"), T, first)
+	a := newStore(t, rdb, "q")
+	published, _, err := a.Apply(ctx, T, last)
+	if err != nil || len(published) == 0 {
+		t.Fatalf("apply: %d changes, %v", len(published), err)
+	}
+	var c string
+	var after profile.Snapshot
+	for _, ch := range published {
+		c, after = ch.Customer, ch.After
+	}
+	view := func(id string) []profile.Op {
+		return []profile.Op{ev(t, id, event.ProductViewed, c, day(39), `{"user_id":"`+c+`","product":{"sku":"`+id+`","category":"new"}}`)}
+	}
+	// b reads c while a's batch is open, and keeps the record it writes.
+	b := newStore(t, rdb, "q")
+	if _, err := b.Write(ctx, T, view("SKU-B1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Commit(ctx, published); err != nil {
+		t.Fatal(err)
+	}
+	next, _, err := b.Apply(ctx, T, view("SKU-B2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(next) == 0 {
+		t.Fatalf("%s's views changed nothing", c)
+	}
+	for _, ch := range next {
+		if !reflect.DeepEqual(ch.Before, after) {
+			t.Errorf("%s's change starts from %+v, want %+v (published by the batch committed meanwhile)", c, ch.Before, after)
+		}
+	}
+}
