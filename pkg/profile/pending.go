@@ -35,7 +35,8 @@ import (
 // A writer's batches are committed in any order; a batch that is never
 // committed (its publish failed, its write met a conflict or an error)
 // holds its writer's watermark back, so the store then takes a new writer
-// id (rotate) and the old one's batches are resolved by their outboxes.
+// id (abandon, or begin once a batch has been open for rotateAfter) and the
+// old id's batches above its watermark are resolved by their outboxes.
 
 // pendMark names a batch: the writer's id and the batch's number (zero:
 // none).
