@@ -153,10 +153,12 @@ func (p *pending) mine(w uint64) bool {
 func (s *Store) resolve(ctx context.Context, customers []string, recs []*record) error {
 	type lookup struct {
 		i    int
-		mark *redis.StringCmd
 		prev *redis.StringCmd
 	}
 	var ask []lookup
+	// the watermarks to read: of other writers' ids (this store's own it
+	// knows), once each
+	marks := map[uint64]*redis.StringCmd{}
 	s.pub.lock()
 	for i, r := range recs {
 		switch {
@@ -169,6 +171,9 @@ func (s *Store) resolve(ctx context.Context, customers []string, recs []*record)
 			// Commit; another writer's batch may be committed any time
 		default:
 			ask = append(ask, lookup{i: i})
+			if !s.pub.mine(r.pend.w) {
+				marks[r.pend.w] = nil
+			}
 		}
 	}
 	s.pub.mu.Unlock()
@@ -176,10 +181,11 @@ func (s *Store) resolve(ctx context.Context, customers []string, recs []*record)
 		return nil
 	}
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for w := range marks {
+			marks[w] = pipe.Get(ctx, s.watermarkKey(w))
+		}
 		for j := range ask {
-			r := recs[ask[j].i]
-			ask[j].mark = pipe.Get(ctx, s.watermarkKey(r.pend.w))
-			ask[j].prev = pipe.HGet(ctx, s.outboxKey(r.pend), customers[ask[j].i])
+			ask[j].prev = pipe.HGet(ctx, s.outboxKey(recs[ask[j].i].pend), customers[ask[j].i])
 		}
 		return nil
 	})
@@ -188,11 +194,13 @@ func (s *Store) resolve(ctx context.Context, customers []string, recs []*record)
 	}
 	s.pub.lock()
 	defer s.pub.mu.Unlock()
+	for w, cmd := range marks {
+		if v, err := cmd.Uint64(); err == nil && v > s.pub.marks[w] {
+			s.pub.marks[w] = v
+		}
+	}
 	for _, a := range ask {
 		r := recs[a.i]
-		if v, err := a.mark.Uint64(); err == nil && v > s.pub.marks[r.pend.w] && !s.pub.mine(r.pend.w) {
-			s.pub.marks[r.pend.w] = v
-		}
 		v, err := a.prev.Bytes()
 		if s.pub.committed(r.pend) || errors.Is(err, redis.Nil) {
 			r.open = false // committed: its outbox is gone
