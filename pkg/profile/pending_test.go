@@ -25,6 +25,32 @@ func changeIDs(changes []profile.Change) map[string][]string {
 	return out
 }
 
+// lastChanged is the customer of the last of changes, and their snapshot
+// after it.
+func lastChanged(changes []profile.Change) (string, profile.Snapshot) {
+	last := changes[len(changes)-1]
+	return last.Customer, last.After
+}
+
+// viewOf is a view of the product sku by customer c.
+func viewOf(t *testing.T, c, sku string) []profile.Op {
+	return []profile.Op{ev(t, "view-"+sku, event.ProductViewed, c, day(39), `{"user_id":"`+c+`","product":{"sku":"`+sku+`","category":"new"}}`)}
+}
+
+// startFrom checks that c has changes and that each starts from after,
+// the snapshot published last (why says by whom).
+func startFrom(t *testing.T, changes []profile.Change, c string, after profile.Snapshot, why string) {
+	t.Helper()
+	if len(changes) == 0 {
+		t.Fatalf("%s's view changed nothing", c)
+	}
+	for _, ch := range changes {
+		if !reflect.DeepEqual(ch.Before, after) {
+			t.Errorf("%s's change starts from %+v, want %+v (published by %s)", c, ch.Before, after, why)
+		}
+	}
+}
+
 // A writer that dies between a batch's write and its Commit (its changes may
 // or may not have been published) leaves the batch to the next writer of
 // the same events: it publishes the same changes with the same ids, from
@@ -70,29 +96,16 @@ func TestABatchNotCommittedIsPublishedAgainWithTheSameIDs(t *testing.T) {
 		t.Fatalf("after the commit: changes %v (%v), want none", changeIDs(again), err)
 	}
 	// The next change of a customer starts from what the batch published.
-	var c string
-	var after profile.Snapshot
-	for _, ch := range want {
-		c, after = ch.Customer, ch.After
-	}
+	c, after := lastChanged(want)
 	s = newStore(t, rdb, "p")
-	next, _, err := s.Apply(ctx, T, []profile.Op{
-		ev(t, "late-view", event.ProductViewed, c, day(39), `{"user_id":"`+c+`","product":{"sku":"NEW-SKU","category":"new"}}`),
-	})
+	next, _, err := s.Apply(ctx, T, viewOf(t, c, "NEW-SKU"))
 	if err == nil {
 		err = s.Commit(ctx, next)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(next) == 0 {
-		t.Fatalf("%s's view changed nothing", c)
-	}
-	for _, ch := range next {
-		if !reflect.DeepEqual(ch.Before, after) {
-			t.Errorf("%s's next change starts from %+v, want %+v (published by the committed batch)", c, ch.Before, after)
-		}
-	}
+	startFrom(t, next, c, after, "the committed batch")
 	if keys := testenv.Keys(t, rdb, "p:{#outbox*"); len(keys) != 2 {
 		t.Errorf("outboxes left: %v, want the two of the writers that never committed (they expire)", keys)
 	}
@@ -184,32 +197,18 @@ func TestAnotherWritersBatchIsAskedAboutAgainUntilCommitted(t *testing.T) {
 	if err != nil || len(published) == 0 {
 		t.Fatalf("apply: %d changes, %v", len(published), err)
 	}
-	var c string
-	var after profile.Snapshot
-	for _, ch := range published {
-		c, after = ch.Customer, ch.After
-	}
-	view := func(id string) []profile.Op {
-		return []profile.Op{ev(t, id, event.ProductViewed, c, day(39), `{"user_id":"`+c+`","product":{"sku":"`+id+`","category":"new"}}`)}
-	}
+	c, after := lastChanged(published)
 	// b reads c while a's batch is open, and keeps the record it writes.
 	b := newStore(t, rdb, "q")
-	if _, err := b.Write(ctx, T, view("SKU-B1")); err != nil {
+	if _, err := b.Write(ctx, T, viewOf(t, c, "SKU-B1")); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Commit(ctx, published); err != nil {
 		t.Fatal(err)
 	}
-	next, _, err := b.Apply(ctx, T, view("SKU-B2"))
+	next, _, err := b.Apply(ctx, T, viewOf(t, c, "SKU-B2"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(next) == 0 {
-		t.Fatalf("%s's views changed nothing", c)
-	}
-	for _, ch := range next {
-		if !reflect.DeepEqual(ch.Before, after) {
-			t.Errorf("%s's change starts from %+v, want %+v (published by the batch committed meanwhile)", c, ch.Before, after)
-		}
-	}
+	startFrom(t, next, c, after, "the batch committed meanwhile")
 }
