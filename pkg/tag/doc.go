@@ -30,4 +30,14 @@
 // tags and tier, so live processing, replays and tests agree. Money reaches CEL
 // as doubles in major units for readable thresholds (m >= 500.0); tiers, whose
 // boundaries decide rewards, are compared exactly in micros in Go.
+//
+// The profile-updater evaluates each customer's rules with a Memo of their
+// last evaluation (EvalMemo), which evaluates again only the rules that
+// read a variable whose value changed. An Each rule made of map and filter
+// macros over a list variable (viewed_skus.filter(s, !(s in
+// bought_skus)).map(s, "viewed_not_bought:" + s)) is taken element by
+// element (each.go): the memo keeps what each element gave, so a view of a
+// new product evaluates the rule for that product alone, not for every
+// product viewed. BenchmarkEval gives the cost of an evaluation after a
+// view and after an order beside the same rules written in plain Go.
 package tag

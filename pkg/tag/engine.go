@@ -119,6 +119,9 @@ type rule struct {
 	prg  cel.Program
 	vars []int    // the variables the expression reads (var*)
 	tag  []string // a When rule's tag: its name
+	// elem is an Each rule's elementwise form, nil if it has none
+	// (each.go): a memo evaluates the rule through it.
+	elem *elementwise
 }
 
 type tier struct {
@@ -253,7 +256,11 @@ func compileRule(env *cel.Env, r Rule, limit uint64, label string) (rule, error)
 		}
 	}
 	slices.Sort(vars)
-	return rule{name: r.Name, each: field == "each", prg: prg, vars: vars, tag: []string{r.Name}}, nil
+	out := rule{name: r.Name, each: field == "each", prg: prg, vars: vars, tag: []string{r.Name}}
+	if out.each {
+		out.elem = elementwiseOf(env, ast)
+	}
+	return out, nil
 }
 
 // Live is a When rule whose outcome moves with time or with the rest of the
@@ -354,8 +361,10 @@ func (e *Engine) eval(in Input, m *Memo) (tags []string, tier string, err error)
 		if act == nil {
 			act = newActivation(&in)
 		}
-		out, err := r.eval(act)
-		if err != nil {
+		var out []string
+		if r.elem != nil && m != nil {
+			out = m.elementwise(e, i, act, &in)
+		} else if out, err = r.eval(act); err != nil {
 			return nil, "", err
 		}
 		m.keep(i, out)

@@ -381,8 +381,9 @@ func TestConcurrentEval(t *testing.T) {
 
 // BenchmarkEval evaluates the default rules and tiers on a profile with a
 // typical history (cel; with a Memo after a change of the viewed products:
-// cel-memo-after-a-view), beside the same rules written in plain Go
-// (plain-go: the cost of the work itself, whatever the rule language).
+// cel-memo-after-a-view, or of the bought ones: cel-memo-after-an-order),
+// beside the same rules written in plain Go (plain-go: the cost of the
+// work itself, whatever the rule language).
 func BenchmarkEval(b *testing.B) {
 	e := mustCompile(b, DefaultConfig())
 	in := benchInput
@@ -399,6 +400,21 @@ func BenchmarkEval(b *testing.B) {
 	b.Run("cel-memo-after-a-view", func(b *testing.B) {
 		inputs := [2]Input{in, in}
 		inputs[1].ViewedSKUs = append(slices.Clone(in.ViewedSKUs), "Z9")
+		var m Memo
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, _, err := e.EvalMemo(inputs[i%2], &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// After an order (15%), which changes the bought products and
+	// categories: every rule over them is evaluated again, for every
+	// element.
+	b.Run("cel-memo-after-an-order", func(b *testing.B) {
+		inputs := [2]Input{in, in}
+		inputs[1].BoughtSKUs = append(slices.Clone(in.BoughtSKUs), "Z9")
+		inputs[1].BoughtCategories = append(slices.Clone(in.BoughtCategories), "cups")
 		var m Memo
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {

@@ -11,8 +11,10 @@ import (
 // the values of the variables it read, so that EvalMemo evaluates again
 // only the rules that read a variable whose value changed since: an event
 // that adds a viewed product leaves the rules over bought categories as
-// they were. It is one profile's (one customer's) and safe for concurrent
-// use; its zero value holds nothing.
+// they were. Of an elementwise Each rule (each.go) it keeps what each
+// element of the list gave, so that a rule over the viewed products is
+// evaluated for a new product alone. It is one profile's (one customer's)
+// and safe for concurrent use; its zero value holds nothing.
 //
 // Rules are pure (the same input gives the same tags), so an outcome taken
 // from the Memo is the one evaluating the rule would give. Values are
@@ -21,11 +23,15 @@ import (
 // caller's.
 type Memo struct {
 	mu   sync.Mutex
-	e    *Engine       // the engine outs are of
-	in   Input         // the values of the last evaluation, of the variables e reads
-	outs [][]string    // by rule; nil: no evaluation yet
-	next [][]string    // the outcomes of the evaluation under way
-	same [numVars]bool // of the evaluation under way: the variable has in's value
+	e    *Engine    // the engine outs are of
+	in   Input      // the values of the last evaluation, of the variables e reads
+	outs [][]string // by rule; nil: no evaluation yet
+	next [][]string // the outcomes of the evaluation under way
+	// elems are, by rule, the outcomes of the elements of an elementwise
+	// rule (each.go) at its last evaluation; nextElems are the evaluation
+	// under way's.
+	elems, nextElems [][]elemOut
+	same             [numVars]bool // of the evaluation under way: the variable has in's value
 }
 
 // EvalMemo is Eval, taking from m the outcomes of rules whose variables
@@ -38,12 +44,13 @@ func (e *Engine) EvalMemo(in Input, m *Memo) (tags []string, tier string, err er
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.e != e {
-		m.e, m.in, m.outs = e, Input{}, nil
+		m.e, m.in, m.outs, m.elems = e, Input{}, nil, nil
 	}
 	for v := range m.same {
 		m.same[v] = m.outs != nil && e.reads[v] && sameVar(v, &m.in, &in)
 	}
 	m.next = slices.Grow(m.next[:0], len(e.rules))[:len(e.rules)]
+	m.nextElems = slices.Grow(m.nextElems[:0], len(e.rules))[:len(e.rules)]
 	return e.eval(in, m)
 }
 
@@ -59,7 +66,7 @@ func (m *Memo) outcome(e *Engine, i int) ([]string, bool) {
 			return nil, false
 		}
 	}
-	m.next[i] = m.outs[i]
+	m.next[i], m.nextElems[i] = m.outs[i], m.elems[i]
 	return m.outs[i], true
 }
 
@@ -68,6 +75,27 @@ func (m *Memo) keep(i int, out []string) {
 	if m != nil {
 		m.next[i] = out
 	}
+}
+
+// elementwise evaluates the elementwise rule i of e on act's input in,
+// taking the outcomes of the elements the memo has of it if the variables
+// its steps read have the values they had then, and keeps this
+// evaluation's outcomes.
+func (m *Memo) elementwise(e *Engine, i int, act *activation, in *Input) []string {
+	ew := e.rules[i].elem
+	var seen []elemOut
+	if m.outs != nil {
+		seen = m.elems[i]
+		for _, v := range ew.vars {
+			if !m.same[v] {
+				seen = nil
+				break
+			}
+		}
+	}
+	tags, outs := ew.eval(act, listOf(in, ew.list), seen)
+	m.nextElems[i] = outs
+	return tags
 }
 
 // done makes the evaluation under way, of in, which has an outcome of
@@ -79,6 +107,7 @@ func (m *Memo) done(in Input) {
 		return
 	}
 	m.outs, m.next = m.next, m.outs
+	m.elems, m.nextElems = m.nextElems, m.elems
 	for v, reads := range m.e.reads {
 		if reads && !m.same[v] {
 			copyVar(v, &m.in, &in)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // memoRules read every variable, each rule a few.
@@ -25,6 +26,15 @@ var memoRules = Config{
 		{Name: "since", When: `traits[?"since"].orValue(timestamp("2030-01-01T00:00:00Z")) < timestamp("2025-01-01T00:00:00Z")`},
 		{Name: "vip", When: `traits[?"vip"].orValue(false) == true`},
 		{Name: "mailable", When: `consent[?"email"].orValue(false)`},
+		// Each rules over a list in every form each.go takes element by
+		// element, and one it does not (its variable hides stage).
+		{Name: "vnb3", Each: `viewed_skus.map(s, !(s in bought_skus), "vnb3:" + s)`},
+		{Name: "fails_on_s7", Each: `viewed_skus.map(s, s == "s7" ? s.substring(5) : "v:" + s)`},
+		{Name: "chain", Each: `viewed_categories.filter(c, c != "c1").map(c, segment + ":" + c).filter(x, x.size() > 3)`},
+		{Name: "many", Each: `bought_skus.map(s, bought_skus.size() > 3, "many:" + s)`},
+		{Name: "twos", Each: `viewed_categories.filter(c, c.endsWith("2"))`},
+		{Name: "blank_c3", Each: `bought_categories.map(c, c == "c3" ? "" : "b:" + c)`},
+		{Name: "hides_stage", Each: `viewed_skus.map(stage, "h:" + stage)`},
 	},
 	Tiers: []Tier{{Name: "member", MinLifetime: "0"}, {Name: "gold", MinLifetime: "1000"}},
 }
@@ -40,7 +50,7 @@ func change(rng *rand.Rand, in Input) Input {
 		}
 		return l
 	}
-	switch rng.IntN(19) {
+	switch rng.IntN(23) {
 	case 0:
 		in.Stage = pick("N", "E0", "S1")
 	case 1:
@@ -69,6 +79,14 @@ func change(rng *rand.Rand, in Input) Input {
 		in.ViewedSKUs = list("s")
 	case 13:
 		in.ViewedCategories = list("c")
+	case 19, 20: // a view: one product more, or one seen before again
+		in.ViewedSKUs = append(slices.Clone(in.ViewedSKUs), fmt.Sprint("s", rng.IntN(10)))
+	case 21: // the oldest view forgotten
+		if len(in.ViewedSKUs) > 0 {
+			in.ViewedSKUs = slices.Clone(in.ViewedSKUs[1:])
+		}
+	case 22:
+		in.ViewedCategories = append(slices.Clone(in.ViewedCategories), fmt.Sprint("c", rng.IntN(10)))
 	case 14, 15, 16:
 		traits := map[string]any{}
 		for k, v := range in.Traits {
@@ -191,5 +209,52 @@ func TestAMemoIsNotFooledByAnInputChangedInPlace(t *testing.T) {
 	want, _, _ := e.Eval(in)
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("EvalMemo after changes in place = %q, %v; Eval = %q", got, err, want)
+	}
+}
+
+// Each rules made of map and filter macros over a list are taken element by
+// element, and the others whole.
+func TestEachRulesOverAListAreTakenElementByElement(t *testing.T) {
+	e := mustCompile(t, memoRules)
+	want := map[string]bool{"bought": true, "vnb": true, "browser": true, "vnb3": true, "fails_on_s7": true, "chain": true, "many": true, "twos": true, "blank_c3": true}
+	for _, r := range e.rules {
+		if r.each && (r.elem != nil) != want[r.name] {
+			t.Errorf("rule %s: elementwise %v, want %v", r.name, r.elem != nil, want[r.name])
+		}
+	}
+}
+
+// After a view of a new product, a memo evaluates the viewed_not_bought
+// rule for that product alone: the tags of the others are the ones it
+// kept, and it keeps outcomes only of the products viewed.
+func TestAMemoEvaluatesOnlyTheNewElementsOfAList(t *testing.T) {
+	e := mustCompile(t, DefaultConfig())
+	in := benchInput
+	var m Memo
+	if _, _, err := e.EvalMemo(in, &m); err != nil {
+		t.Fatal(err)
+	}
+	before := slices.Clone(m.outs[4]) // viewed_not_bought
+	in.ViewedSKUs = append(slices.Clone(in.ViewedSKUs), "Z9")
+	if _, _, err := e.EvalMemo(in, &m); err != nil {
+		t.Fatal(err)
+	}
+	after := m.outs[4]
+	if len(after) != len(before)+1 || after[len(after)-1] != "viewed_not_bought:Z9" {
+		t.Fatalf("viewed_not_bought is %q after %q and a view of Z9", after, before)
+	}
+	for i, tag := range before {
+		if unsafe.StringData(after[i]) != unsafe.StringData(tag) {
+			t.Errorf("the tag %q was made again", tag)
+		}
+	}
+	if n := len(m.elems[4]); n != len(in.ViewedSKUs) {
+		t.Errorf("the memo keeps %d outcomes of %d products viewed", n, len(in.ViewedSKUs))
+	}
+	// A product bought: every viewed product is asked again.
+	in.BoughtSKUs = append(slices.Clone(in.BoughtSKUs), "Z9")
+	tags, _, err := e.EvalMemo(in, &m)
+	if err != nil || slices.Contains(tags, "viewed_not_bought:Z9") {
+		t.Errorf("after Z9 was bought: tags %q, %v", tags, err)
 	}
 }

@@ -1,0 +1,259 @@
+package tag
+
+import (
+	"slices"
+	"strings"
+
+	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/operators"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/interpreter"
+	"cel.dev/cel-go/parser"
+)
+
+// elementwise is an Each rule that takes every element of a list variable on
+// its own, through map and filter macros over the list:
+// viewed_skus.map(s, "viewed:" + s), viewed_skus.map(s, !(s in bought_skus),
+// "viewed_not_bought:" + s), viewed_skus.filter(s, p).map(s, f) and their
+// chains. Such a rule's tags are the concatenation of what each element
+// gives, and an element gives what it gives whatever the other elements are,
+// so a memo keeps each element's outcome and, when the list changed and the
+// other variables the steps read did not (a view adds a product), evaluates
+// only the elements it has not seen: one, not the whole list.
+type elementwise struct {
+	list  int    // the list variable (var*)
+	steps []step // in order
+	vars  []int  // the variables the steps read (var*)
+}
+
+// step is one macro of the chain, evaluated with the element as the
+// variable name: a filter keeps the element while prg is true, a map makes
+// the element prg's string.
+type step struct {
+	name   string
+	prg    cel.Program
+	filter bool
+}
+
+// elementwiseOf returns the elementwise form of the checked Each rule a, or
+// nil if it has none: its expression is not a chain of map and filter macros
+// over a list variable, or a step cannot be compiled on its own (it reads
+// the accumulator, or its variable hides one of the profile's).
+func elementwiseOf(env *cel.Env, a *cel.Ast) *elementwise {
+	native := a.NativeRep()
+	ew := &elementwise{}
+	if !ew.chain(env, native.Expr(), native.SourceInfo()) {
+		return nil
+	}
+	slices.Sort(ew.vars)
+	ew.vars = slices.Compact(ew.vars)
+	return ew
+}
+
+// chain sets ew to the chain of e: a list variable, or a map or filter
+// comprehension over a chain.
+func (ew *elementwise) chain(env *cel.Env, e celast.Expr, info *celast.SourceInfo) bool {
+	switch e.Kind() {
+	case celast.IdentKind:
+		i := varIndex(e.AsIdent())
+		if i < 0 || variables[i].typ != stringList {
+			return false
+		}
+		ew.list = i
+		return true
+	case celast.ComprehensionKind:
+	default:
+		return false
+	}
+	c := e.AsComprehension()
+	accu := c.AccuVar()
+	if c.HasIterVar2() || !isEmptyList(c.AccuInit()) || !isTrue(c.LoopCondition()) || !isIdent(c.Result(), accu) {
+		return false
+	}
+	if !ew.chain(env, c.IterRange(), info) {
+		return false
+	}
+	// The step is accu + [f], or p ? accu + [f] : accu.
+	var p celast.Expr
+	add := c.LoopStep()
+	if call, ok := callOf(add, operators.Conditional); ok {
+		if !isIdent(call.Args()[2], accu) {
+			return false
+		}
+		p, add = call.Args()[0], call.Args()[1]
+	}
+	call, ok := callOf(add, operators.Add)
+	if !ok || !isIdent(call.Args()[0], accu) || call.Args()[1].Kind() != celast.ListKind || len(call.Args()[1].AsList().Elements()) != 1 {
+		return false
+	}
+	f := call.Args()[1].AsList().Elements()[0]
+	name := c.IterVar()
+	if varIndex(name) >= 0 {
+		return false
+	}
+	if p != nil && !ew.step(env, name, p, info, true) {
+		return false
+	}
+	if isIdent(f, name) {
+		return true // the element itself: filter(x, p), or map(x, x)
+	}
+	return ew.step(env, name, f, info, false)
+}
+
+// step compiles e, the body of a macro whose element is the variable name,
+// as a program of its own, and appends it to ew's steps.
+func (ew *elementwise) step(env *cel.Env, name string, e celast.Expr, info *celast.SourceInfo, filter bool) bool {
+	src, err := parser.Unparse(e, info)
+	if err != nil {
+		return false
+	}
+	sub, err := env.Extend(cel.Variable(name, cel.StringType))
+	if err != nil {
+		return false
+	}
+	a, iss := sub.Compile(src)
+	if iss.Err() != nil {
+		return false
+	}
+	want := cel.StringType
+	if filter {
+		want = cel.BoolType
+	}
+	if !a.OutputType().IsExactType(want) {
+		return false
+	}
+	prg, err := sub.Program(a, cel.EvalOptions(cel.OptOptimize))
+	if err != nil {
+		return false
+	}
+	for _, r := range a.NativeRep().ReferenceMap() {
+		if i := varIndex(r.Name); i >= 0 && r.Name != name {
+			ew.vars = append(ew.vars, i)
+		}
+	}
+	ew.steps = append(ew.steps, step{name: name, prg: prg, filter: filter})
+	return true
+}
+
+func callOf(e celast.Expr, fn string) (celast.CallExpr, bool) {
+	if e.Kind() != celast.CallKind || e.AsCall().FunctionName() != fn || e.AsCall().IsMemberFunction() {
+		return nil, false
+	}
+	return e.AsCall(), true
+}
+
+func isIdent(e celast.Expr, name string) bool {
+	return e.Kind() == celast.IdentKind && e.AsIdent() == name
+}
+
+func isEmptyList(e celast.Expr) bool {
+	return e.Kind() == celast.ListKind && len(e.AsList().Elements()) == 0
+}
+
+func isTrue(e celast.Expr) bool {
+	return e.Kind() == celast.LiteralKind && e.AsLiteral() == types.True
+}
+
+// elemOut is what one element gave: its tag, if it has one.
+type elemOut struct {
+	elem string
+	tag  string
+	has  bool
+}
+
+// eval returns the tags of the elements of list, taking the outcome of an
+// element from seen (sorted by element) when it is there, and the outcomes
+// of this evaluation, sorted by element. An element whose steps fail makes
+// the rule hold not (Engine.Eval): no tags, and the outcomes found before it.
+func (ew *elementwise) eval(act *activation, list []string, seen []elemOut) ([]string, []elemOut) {
+	tags := make([]string, 0, len(list))
+	outs := make([]elemOut, 0, len(list))
+	ea := elemActivation{parent: act}
+	for _, x := range list {
+		var o elemOut
+		if i, ok := slices.BinarySearchFunc(seen, x, cmpElem); ok {
+			o = seen[i]
+		} else if o, ok = ew.one(&ea, x); !ok {
+			return nil, sortOuts(outs)
+		}
+		outs = append(outs, o)
+		if o.has {
+			tags = append(tags, o.tag)
+		}
+	}
+	return tags, sortOuts(outs)
+}
+
+// sortOuts sorts outs by element, once each.
+func sortOuts(outs []elemOut) []elemOut {
+	if slices.IsSortedFunc(outs, cmpOuts) {
+		return slices.CompactFunc(outs, sameElem)
+	}
+	slices.SortFunc(outs, cmpOuts)
+	return slices.CompactFunc(outs, sameElem)
+}
+
+func cmpOuts(a, b elemOut) int        { return strings.Compare(a.elem, b.elem) }
+func sameElem(a, b elemOut) bool      { return a.elem == b.elem }
+func cmpElem(o elemOut, x string) int { return strings.Compare(o.elem, x) }
+
+// one runs the steps on the element x; false if one fails.
+func (ew *elementwise) one(ea *elemActivation, x string) (elemOut, bool) {
+	o := elemOut{elem: x}
+	v := types.String(x)
+	for _, s := range ew.steps {
+		ea.name, ea.val = s.name, v
+		out, _, err := s.prg.Eval(ea)
+		if err != nil {
+			return o, false
+		}
+		if s.filter {
+			if out != types.True {
+				return o, out == types.False
+			}
+			continue
+		}
+		str, ok := out.(types.String)
+		if !ok {
+			return o, false
+		}
+		v = str
+	}
+	o.tag, o.has = string(v), v != ""
+	return o, true
+}
+
+// elemActivation is a step's element over the profile's variables.
+type elemActivation struct {
+	name   string
+	val    ref.Val
+	parent *activation
+}
+
+// ResolveName implements interpreter.Activation.
+func (a *elemActivation) ResolveName(name string) (any, bool) {
+	if name == a.name {
+		return a.val, true
+	}
+	return a.parent.ResolveName(name)
+}
+
+// Parent implements interpreter.Activation.
+func (a *elemActivation) Parent() interpreter.Activation { return a.parent }
+
+// listOf is in's value of the list variable v.
+func listOf(in *Input, v int) []string {
+	switch v {
+	case varBoughtSKUs:
+		return in.BoughtSKUs
+	case varBoughtCategories:
+		return in.BoughtCategories
+	case varViewedSKUs:
+		return in.ViewedSKUs
+	case varViewedCategories:
+		return in.ViewedCategories
+	}
+	return nil
+}
