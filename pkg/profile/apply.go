@@ -253,12 +253,24 @@ func (b *batch) merge(op Op) {
 // timers, in one pipeline (two on a cluster). A batch is written in one
 // flush, or (evaluate) in several sent while it computes the next.
 type flush struct {
-	dirty  []string            // the records to write
-	outbox map[string]Snapshot // the batch's outbox entries to write
-	timers map[string]timerWritten
+	dirty  []string     // the records to write
+	outbox []outboxed   // the batch's outbox entries to write
+	timers []timerOfOne // the timers to write
 
 	ws     []written
 	checks []check
+}
+
+// outboxed is a customer's outbox entry: the snapshot last published.
+type outboxed struct {
+	customer string
+	prev     Snapshot
+}
+
+// timerOfOne is a customer's timer.
+type timerOfOne struct {
+	customer string
+	t        timerWritten
 }
 
 type written struct {
@@ -298,15 +310,15 @@ func (b *batch) send(ctx context.Context, f *flush) error {
 		if len(f.outbox) > 0 {
 			k := b.s.outboxKey(b.mark)
 			args := make([]any, 0, 2*len(f.outbox))
-			for c, p := range f.outbox {
-				args = append(args, c, encodePrev(p))
+			for _, o := range f.outbox {
+				args = append(args, o.customer, encodePrev(o.prev))
 			}
 			pipe.HSet(ctx, k, args...)
 			pipe.Expire(ctx, k, outboxTTL)
 		}
-		for c, t := range f.timers {
-			if t.set {
-				pipe.ZAdd(ctx, b.s.timerKey(c), redis.Z{Score: float64(t.due), Member: c})
+		for _, t := range f.timers {
+			if c := t.customer; t.t.set {
+				pipe.ZAdd(ctx, b.s.timerKey(c), redis.Z{Score: float64(t.t.due), Member: c})
 			} else {
 				pipe.ZRem(ctx, b.s.timerKey(c), c)
 			}
@@ -336,9 +348,9 @@ func (b *batch) send(ctx context.Context, f *flush) error {
 			cas[c] = true
 			f.ws = append(f.ws, written{r, value, casScript.EvalSha(ctx, pipe, []string{b.s.recordKey(c)}, generation(r), value)})
 		}
-		for c := range f.timers {
-			if r := b.recs[c]; r != nil && !cas[c] {
-				f.checks = append(f.checks, check{generation(r), pipe.GetRange(ctx, b.s.recordKey(c), 0, 7)})
+		for _, t := range f.timers {
+			if r := b.recs[t.customer]; r != nil && !cas[t.customer] {
+				f.checks = append(f.checks, check{generation(r), pipe.GetRange(ctx, b.s.recordKey(t.customer), 0, 7)})
 			}
 		}
 	})
@@ -379,9 +391,9 @@ func (b *batch) finish(err error, fs ...*flush) error {
 		return err
 	}
 	for _, f := range fs {
-		for c, t := range f.timers {
-			if r := b.recs[c]; r != nil {
-				r.timer = t
+		for _, t := range f.timers {
+			if r := b.recs[t.customer]; r != nil {
+				r.timer = t.t
 			}
 		}
 	}

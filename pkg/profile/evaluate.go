@@ -47,7 +47,7 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 			break
 		}
 		// The part's changes: all the states of a customer are in one part.
-		current := make(map[string]Snapshot, len(idx))
+		current := make(map[string]*Snapshot, len(idx))
 		in := make(map[string]bool, len(idx))
 		var customers []string
 		start := len(changes)
@@ -60,14 +60,14 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 			if st.MergedInto != "" {
 				continue
 			}
-			after := snaps[i]
+			after := &snaps[i]
 			before, ok := current[st.Customer]
 			if !ok {
-				before = st.published
+				before = &st.published
 			}
 			current[st.Customer] = after
-			if !before.same(after) {
-				changes, at = append(changes, newChange(st.Customer, T, before, after, causes[i])), append(at, i)
+			if !before.same(*after) {
+				changes, at = append(changes, newChange(st.Customer, T, *before, *after, causes[i])), append(at, i)
 			}
 		}
 		if b.stage {
@@ -78,17 +78,17 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 				changes[j].batch = b.mark
 			}
 		}
-		f := &flush{outbox: make(map[string]Snapshot, len(changes)-start), timers: make(map[string]timerWritten, len(customers))}
+		f := &flush{outbox: make([]outboxed, 0, len(changes)-start), timers: make([]timerOfOne, 0, len(customers))}
 		for _, c := range customers {
 			if b.dirty[c] {
 				f.dirty = append(f.dirty, c)
 			}
 			flushed[c] = true
 			if p, ok := b.outbox[c]; ok {
-				f.outbox[c] = p
+				f.outbox = append(f.outbox, outboxed{c, p})
 			}
 			if t, ok := s.timer(b, c, gone[c], e.latest[c], T); ok {
-				f.timers[c] = t
+				f.timers = append(f.timers, timerOfOne{c, t})
 			}
 		}
 		flushes = append(flushes, f)
@@ -170,7 +170,7 @@ func partsOf(states []*State, size int) [][]int {
 // outbox (pending.go). A customer evaluated without a change (their snapshot
 // now, in current, is the one last published), whose record holds a batch
 // not committed, is written back to the snapshot last published.
-func (s *Store) stage(ctx context.Context, b *batch, changes []Change, current map[string]Snapshot) error {
+func (s *Store) stage(ctx context.Context, b *batch, changes []Change, current map[string]*Snapshot) error {
 	for c := range current {
 		if r := b.recs[c]; r.open && (r.stored || b.dirty[c]) {
 			p := r.lastPublished()
@@ -196,7 +196,7 @@ func (s *Store) stage(ctx context.Context, b *batch, changes []Change, current m
 		// A customer without a record (erased meanwhile) gets none.
 		if r := b.recs[c]; r.stored || b.dirty[c] {
 			b.outbox[c] = changes[i].Before
-			after := current[c]
+			after := *current[c]
 			r.prev, r.open, r.published, r.pend = changes[i].Before, true, &after, b.mark
 			b.dirty[c] = true
 		}

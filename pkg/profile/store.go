@@ -299,8 +299,9 @@ func newChange(c string, T time.Time, before, after Snapshot, cause Cause) Chang
 	if before.Waterfall != after.Waterfall {
 		changed = append(changed, "waterfall")
 	}
-	// The id hashes c, the cause and both snapshots, NUL-separated.
-	var buf [512]byte
+	// The id hashes c, the cause and both snapshots, NUL-separated. The
+	// buffer holds two snapshots of 50 tags of 40 bytes on the stack.
+	var buf [4096]byte
 	b := append(append(append(append(append(append(buf[:0], c...), 0), cause.EventID...), 0), cause.EventType...), 0)
 	b = append(strconv.AppendInt(b, cause.Due.UnixMilli(), 10), 0)
 	b = append(before.appendKey(b), 0)
