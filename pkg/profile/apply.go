@@ -17,21 +17,29 @@ import (
 // How a batch reaches Redis. The records a call works on are loaded once
 // (from the store's cache of records it wrote last, else one pipeline of
 // GETs), changed in Go, and written back with the timers, in one pipeline
-// or (evaluate) one per part: one compare-and-set script per customer
-// (casScript), which writes the
-// record only if it is still of the generation it was read at. A record
+// or (evaluate) one per part, by a compare-and-set script (casScript),
+// which writes records only if they are still of the generation they were
+// read at: on one server one call writes all of a part's records, on a
+// cluster one call writes each (a script's keys share a slot). A record
 // someone else wrote meanwhile (another updater during a rebalance, the read
 // API's consent, an erasure) fails the write: the call drops what it holds
 // and runs again from fresh reads. That is safe because every change is a
 // join: records written before the conflict take the same events again
 // without effect.
 
-// casScript writes a record if the stored one is of the expected
-// generation. KEYS: 1 the record. ARGV: 1 the expected generation (its 8
-// bytes; empty: no record), 2 the new record. Returns 1 if written.
+// casScript writes records if every key it is given is of its expected
+// generation. KEYS: the records to write, then records to check alone.
+// ARGV: the expected generation of each key (its first 8 bytes; empty: no
+// record), then the new records of the keys to write, in order. Returns 1
+// if it wrote them, 0 if a key is of another generation (and it wrote
+// none).
 var casScript = redis.NewScript(`
-if redis.call('GETRANGE', KEYS[1], 0, 7) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
+for i = 1, #KEYS do
+  if redis.call('GETRANGE', KEYS[i], 0, 7) ~= ARGV[i] then return 0 end
+end
+for i = 1, #ARGV - #KEYS do
+  redis.call('SET', KEYS[i], ARGV[#KEYS + i])
+end
 return 1
 `)
 
@@ -259,6 +267,7 @@ type flush struct {
 
 	ws     []written
 	checks []check
+	cas    *redis.Cmd // on one server, the call of casScript that writes ws and checks
 }
 
 // outboxed is a customer's outbox entry: the snapshot last published.
@@ -273,6 +282,8 @@ type timerOfOne struct {
 	t        timerWritten
 }
 
+// written is a record a flush writes; cmd is its own call of casScript, on
+// a cluster.
 type written struct {
 	r     *record
 	value []byte
@@ -280,7 +291,7 @@ type written struct {
 }
 
 // check is of the generation of a record whose timer a flush writes and
-// which it does not write.
+// which it does not write, on a cluster.
 type check struct {
 	expect string
 	cmd    *redis.StringCmd
@@ -331,11 +342,13 @@ func (b *batch) send(ctx context.Context, f *flush) error {
 		}
 	}
 	err := b.s.pipelined(ctx, func(pipe redis.Pipeliner) {
-		f.ws, f.checks = f.ws[:0], f.checks[:0]
+		f.ws, f.checks, f.cas = f.ws[:0], f.checks[:0], nil
 		if !cluster {
 			first(pipe)
 		}
 		cas := make(map[string]bool, len(f.dirty))
+		var keys []string
+		var gens, values []any
 		for _, c := range f.dirty {
 			r := b.recs[c]
 			if !r.open {
@@ -346,12 +359,25 @@ func (b *batch) send(ctx context.Context, f *flush) error {
 				continue // a redelivery: nothing changed
 			}
 			cas[c] = true
-			f.ws = append(f.ws, written{r, value, casScript.EvalSha(ctx, pipe, []string{b.s.recordKey(c)}, generation(r), value)})
+			w := written{r: r, value: value}
+			if cluster {
+				w.cmd = casScript.EvalSha(ctx, pipe, []string{b.s.recordKey(c)}, generation(r), value)
+			} else {
+				keys, gens, values = append(keys, b.s.recordKey(c)), append(gens, generation(r)), append(values, value)
+			}
+			f.ws = append(f.ws, w)
 		}
 		for _, t := range f.timers {
 			if r := b.recs[t.customer]; r != nil && !cas[t.customer] {
-				f.checks = append(f.checks, check{generation(r), pipe.GetRange(ctx, b.s.recordKey(t.customer), 0, 7)})
+				if cluster {
+					f.checks = append(f.checks, check{generation(r), pipe.GetRange(ctx, b.s.recordKey(t.customer), 0, 7)})
+				} else {
+					keys, gens = append(keys, b.s.recordKey(t.customer)), append(gens, generation(r))
+				}
 			}
+		}
+		if len(keys) > 0 {
+			f.cas = casScript.EvalSha(ctx, pipe, keys, append(gens, values...)...)
 		}
 	})
 	if err != nil {
@@ -373,10 +399,18 @@ func (b *batch) finish(err error, fs ...*flush) error {
 				conflict = true
 			}
 		}
-		for _, w := range f.ws {
-			if n, _ := w.cmd.Int(); n != 1 {
+		if f.cas != nil {
+			if n, _ := f.cas.Int(); n != 1 {
 				conflict = true
 				continue
+			}
+		}
+		for _, w := range f.ws {
+			if w.cmd != nil {
+				if n, _ := w.cmd.Int(); n != 1 {
+					conflict = true
+					continue
+				}
 			}
 			w.r.gen, w.r.orig, w.r.stored = w.r.gen+1, w.value[8:], true
 		}

@@ -127,7 +127,9 @@
 // keys), and about 180 bytes of heap in each process's population. History grows by about 20 bytes an order,
 // kept whole so that any redelivered order is recognised. Per event, an
 // updater sends Redis one compare-and-set of the customer's record per
-// batch in which the customer has events, and a timer write if their next
+// batch in which the customer has events (on one server, one script call
+// sets a whole part's records; on a cluster, one call each, since a
+// script's keys share a slot), and a timer write if their next
 // time-driven change moved (a writer remembers the timers it wrote: a view
 // or a cart line leaves it); per batch, the outbox (a field per changed
 // customer) and its Commit; and nothing else;
