@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,6 +46,11 @@ return 1
 
 // errConflict: a record was written by someone else since it was read.
 var errConflict = errors.New("profile record written concurrently")
+
+// maxCASKeys bounds the keys of one call of casScript, so that a batch of
+// thousands of records (a bulk write) does not hold the server in one
+// script for long.
+const maxCASKeys = 256
 
 // maxAttempts bounds the runs of a call that keeps meeting conflicts.
 const maxAttempts = 20
@@ -261,23 +267,23 @@ func (b *batch) merge(op Op) {
 // timers, in one pipeline (two on a cluster). A batch is written in one
 // flush, or (evaluate) in several sent while it computes the next.
 type flush struct {
-	dirty  []string     // the records to write
-	outbox []outboxed   // the batch's outbox entries to write
-	timers []timerOfOne // the timers to write
+	dirty  []string        // the records to write
+	outbox []outboxEntry   // the batch's outbox entries to write
+	timers []customerTimer // the timers to write
 
 	ws     []written
 	checks []check
-	cas    *redis.Cmd // on one server, the call of casScript that writes ws and checks
+	cas    []*redis.Cmd // on one server, the calls of casScript that write ws and check checks
 }
 
-// outboxed is a customer's outbox entry: the snapshot last published.
-type outboxed struct {
+// outboxEntry is a customer's outbox entry: the snapshot last published.
+type outboxEntry struct {
 	customer string
 	prev     Snapshot
 }
 
-// timerOfOne is a customer's timer.
-type timerOfOne struct {
+// customerTimer is a customer's timer.
+type customerTimer struct {
 	customer string
 	t        timerWritten
 }
@@ -304,6 +310,7 @@ func (b *batch) write(ctx context.Context) error {
 	for c := range b.dirty {
 		f.dirty = append(f.dirty, c)
 	}
+	slices.Sort(f.dirty) // the same calls of casScript for the same batch
 	return b.finish(b.send(ctx, f), f)
 }
 
@@ -342,13 +349,19 @@ func (b *batch) send(ctx context.Context, f *flush) error {
 		}
 	}
 	err := b.s.pipelined(ctx, func(pipe redis.Pipeliner) {
-		f.ws, f.checks, f.cas = f.ws[:0], f.checks[:0], nil
+		f.ws, f.checks, f.cas = f.ws[:0], f.checks[:0], f.cas[:0]
 		if !cluster {
 			first(pipe)
 		}
 		cas := make(map[string]bool, len(f.dirty))
 		var keys []string
 		var gens, values []any
+		call := func() { // a call of casScript for the keys so far
+			if len(keys) > 0 {
+				f.cas = append(f.cas, casScript.EvalSha(ctx, pipe, keys, append(gens, values...)...))
+				keys, gens, values = nil, nil, nil
+			}
+		}
 		for _, c := range f.dirty {
 			r := b.recs[c]
 			if !r.open {
@@ -364,9 +377,13 @@ func (b *batch) send(ctx context.Context, f *flush) error {
 				w.cmd = casScript.EvalSha(ctx, pipe, []string{b.s.recordKey(c)}, generation(r), value)
 			} else {
 				keys, gens, values = append(keys, b.s.recordKey(c)), append(gens, generation(r)), append(values, value)
+				if len(keys) == maxCASKeys {
+					call()
+				}
 			}
 			f.ws = append(f.ws, w)
 		}
+		call()
 		for _, t := range f.timers {
 			if r := b.recs[t.customer]; r != nil && !cas[t.customer] {
 				if cluster {
@@ -376,9 +393,7 @@ func (b *batch) send(ctx context.Context, f *flush) error {
 				}
 			}
 		}
-		if len(keys) > 0 {
-			f.cas = casScript.EvalSha(ctx, pipe, keys, append(gens, values...)...)
-		}
+		call()
 	})
 	if err != nil {
 		return fmt.Errorf("write %d profiles: %w", len(f.dirty), err)
@@ -395,24 +410,17 @@ func (b *batch) finish(err error, fs ...*flush) error {
 	conflict := false
 	for _, f := range fs {
 		for _, ch := range f.checks {
-			if ch.cmd.Val() != ch.expect {
-				conflict = true
-			}
+			conflict = conflict || ch.cmd.Val() != ch.expect
 		}
-		if f.cas != nil {
-			if n, _ := f.cas.Int(); n != 1 {
-				conflict = true
-				continue
-			}
+		for _, cmd := range f.cas {
+			n, _ := cmd.Int()
+			conflict = conflict || n != 1
 		}
 		for _, w := range f.ws {
 			if w.cmd != nil {
-				if n, _ := w.cmd.Int(); n != 1 {
-					conflict = true
-					continue
-				}
+				n, _ := w.cmd.Int()
+				conflict = conflict || n != 1
 			}
-			w.r.gen, w.r.orig, w.r.stored = w.r.gen+1, w.value[8:], true
 		}
 	}
 	if err == nil && conflict {
@@ -425,6 +433,9 @@ func (b *batch) finish(err error, fs ...*flush) error {
 		return err
 	}
 	for _, f := range fs {
+		for _, w := range f.ws {
+			w.r.gen, w.r.orig, w.r.stored = w.r.gen+1, w.value[8:], true
+		}
 		for _, t := range f.timers {
 			if r := b.recs[t.customer]; r != nil {
 				r.timer = t.t

@@ -78,17 +78,17 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 				changes[j].batch = b.mark
 			}
 		}
-		f := &flush{outbox: make([]outboxed, 0, len(changes)-start), timers: make([]timerOfOne, 0, len(customers))}
+		f := &flush{outbox: make([]outboxEntry, 0, len(changes)-start), timers: make([]customerTimer, 0, len(customers))}
 		for _, c := range customers {
 			if b.dirty[c] {
 				f.dirty = append(f.dirty, c)
 			}
 			flushed[c] = true
 			if p, ok := b.outbox[c]; ok {
-				f.outbox = append(f.outbox, outboxed{c, p})
+				f.outbox = append(f.outbox, outboxEntry{c, p})
 			}
 			if t, ok := s.timer(b, c, gone[c], e.latest[c], T); ok {
-				f.timers = append(f.timers, timerOfOne{c, t})
+				f.timers = append(f.timers, customerTimer{c, t})
 			}
 		}
 		flushes = append(flushes, f)

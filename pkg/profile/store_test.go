@@ -490,6 +490,49 @@ func TestTwoWritersOfTheSameCustomersAtOnceLoseNothing(t *testing.T) {
 	assertSame(t, "two writers", one, two)
 }
 
+// A bulk write of more customers than one call of the compare-and-set
+// script takes (maxCASKeys, 256) is split over several calls, in order of
+// the customers, and a conflict in any call runs the batch again from
+// fresh reads: here in the third, where another writer wrote the last
+// customer after this writer's cache took it.
+func TestAConflictInAnyCallOfABulkWriteIsNoticed(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	ctx := context.Background()
+	orders := func(round int, customers ...int) []profile.Op {
+		var ops []profile.Op
+		for _, i := range customers {
+			c := fmt.Sprintf("c%04d", i)
+			ops = append(ops, order(t, c, fmt.Sprintf("%c%d-%d", 'a'+i%5, round, i), day(float64(round)), fmt.Sprintf("%d.25", 1+i%300)))
+		}
+		return ops
+	}
+	all := make([]int, 600)
+	for i := range all {
+		all[i] = i
+	}
+	a, b, one := newStore(t, rdb, "two"), newStore(t, rdb, "two"), newStore(t, rdb, "one")
+	for _, w := range []struct {
+		s   *profile.Store
+		ops []profile.Op
+	}{
+		{a, orders(1, all...)},
+		{b, orders(2, 599)},
+		{a, orders(3, all...)},
+	} {
+		if _, err := w.s.Write(ctx, day(61), w.ops); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := one.Write(ctx, day(61), w.ops); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, got := testenv.CustomerKeys(t, rdb, "one"), testenv.CustomerKeys(t, rdb, "two")
+	if len(want) < 600 {
+		t.Fatalf("only %d keys", len(want))
+	}
+	assertSame(t, "two writers", want, got)
+}
+
 // A purchase after T (an event time a few hours ahead of the clock) gives R
 // 0, and counts 0 in the buyers' mean R too: c, 5 days since their last
 // purchase, is at the mean of 10, 0 and 5 days, so R high.

@@ -92,12 +92,15 @@ var variables = [numVars]struct {
 // newEnv returns the CEL environment rules are written in: the standard
 // library, the strings extension (lowerAscii, split, ...), optional values
 // (traits[?"city"].orValue("")) and comparisons across int and double, so that
-// m >= 500 means what it says.
+// m >= 500 means what it says. The parser records the macros it expands,
+// so that the steps of an elementwise rule (each.go) can be written out as
+// they were written, nested macros included.
 func newEnv() (*cel.Env, error) {
 	opts := []cel.EnvOption{
 		ext.Strings(),
 		cel.OptionalTypes(),
 		cel.CrossTypeNumericComparisons(true),
+		cel.EnableMacroCallTracking(),
 	}
 	for _, v := range variables {
 		opts = append(opts, cel.Variable(v.name, v.typ))

@@ -35,8 +35,11 @@ var memoRules = Config{
 		{Name: "twos", Each: `viewed_categories.filter(c, c.endsWith("2"))`},
 		{Name: "blank_c3", Each: `bought_categories.map(c, c == "c3" ? "" : "b:" + c)`},
 		{Name: "hides_stage", Each: `viewed_skus.map(stage, "h:" + stage)`},
+		{Name: "nested", Each: `viewed_skus.filter(s, !bought_skus.exists(b, b == s)).map(s, "nested:" + s)`},
 	},
 	Tiers: []Tier{{Name: "member", MinLifetime: "0"}, {Name: "gold", MinLifetime: "1000"}},
+	// nested compares every viewed product with every bought one.
+	CostLimit: 100_000_000,
 }
 
 // change returns in with one variable (or a trait) changed at random, to a
@@ -216,7 +219,7 @@ func TestAMemoIsNotFooledByAnInputChangedInPlace(t *testing.T) {
 // element, and the others whole.
 func TestEachRulesOverAListAreTakenElementByElement(t *testing.T) {
 	e := mustCompile(t, memoRules)
-	want := map[string]bool{"bought": true, "vnb": true, "browser": true, "vnb3": true, "fails_on_s7": true, "chain": true, "many": true, "twos": true, "blank_c3": true}
+	want := map[string]bool{"bought": true, "vnb": true, "browser": true, "vnb3": true, "fails_on_s7": true, "chain": true, "many": true, "twos": true, "blank_c3": true, "nested": true}
 	for _, r := range e.rules {
 		if r.each && (r.elem != nil) != want[r.name] {
 			t.Errorf("rule %s: elementwise %v, want %v", r.name, r.elem != nil, want[r.name])
