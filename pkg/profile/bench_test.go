@@ -304,25 +304,35 @@ func ceiling(ctx context.Context, rdb *redis.Client, ops []profile.Op) error {
 // the Redis memory (INFO used_memory) and keys this adds per customer, the
 // length of the customer's record (record-bytes: everything the customer
 // is, population entry and published snapshot included) and the timers'
-// share (MEMORY USAGE of their shards); and the Go heap a process's
-// population takes (population-heap-bytes, loaded from Redis).
+// share (MEMORY USAGE of their shards); the Go heap a process's
+// population takes (population-heap-bytes, loaded from Redis); and the
+// heap the writer holds after applying, less that population
+// (writer-cache-heap-bytes: its cache of records, Config.Cache, with their
+// tag memos).
 // Each iteration uses a new key prefix, so its customers and population are
 // fresh.
 func BenchmarkMemoryPerCustomer(b *testing.B) {
 	rdb := benchRedis(b)
 	ctx := context.Background()
-	var bytes, nkeys, rec, timers, heap float64
+	var bytes, nkeys, rec, timers, heap, writer float64
 	n := 0
 	for b.Loop() {
 		prefix := fmt.Sprint("mem", n)
-		s := newBenchStore(b, rdb, prefix)
 		customers := make([]string, benchCustomers)
 		for i := range customers {
 			customers[i] = fmt.Sprintf("m%d-c%05d", n, i)
 		}
 		ops := newBenchGen(b, uint64(n)).typicalYear(customers)
 		usedBefore, keysBefore := usedMemory(b, rdb), rdb.DBSize(ctx).Val()
+		var w0, w1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&w0)
+		s := newBenchStore(b, rdb, prefix)
 		benchApply(b, s, ops)
+		runtime.GC()
+		runtime.ReadMemStats(&w1)
+		writer += float64(w1.HeapAlloc) - float64(w0.HeapAlloc)
+		runtime.KeepAlive(s)
 		bytes += float64(usedMemory(b, rdb) - usedBefore)
 		nkeys += float64(rdb.DBSize(ctx).Val() - keysBefore)
 		for _, c := range customers {
@@ -351,6 +361,9 @@ func BenchmarkMemoryPerCustomer(b *testing.B) {
 	b.ReportMetric(rec/total, "record-bytes/customer")
 	b.ReportMetric(timers/total, "timer-bytes/customer")
 	b.ReportMetric(heap/total, "population-heap-bytes/customer")
+	// The writer's heap less its population: the records it keeps
+	// (Config.Cache) with their tag memos.
+	b.ReportMetric((writer-heap)/total, "writer-cache-heap-bytes/customer")
 }
 
 // benchRedis returns a client of a real redis-server; figures from the

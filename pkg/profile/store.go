@@ -40,7 +40,8 @@ type Config struct {
 	Waterfall *waterfall.Engine
 	// Cache is how many customers' records a store keeps after writing
 	// them, so that a writer's next batch of the same customers reads
-	// nothing (about 1–2 KB of heap each). Default 100,000.
+	// nothing (about 3 KB of heap each with their tag memos:
+	// BenchmarkMemoryPerCustomer). Default 100,000.
 	Cache int
 	// Models gives the model predictions are made with; nil means none
 	// (no predictions, no TagAtRisk). See predict.go.
