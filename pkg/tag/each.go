@@ -2,7 +2,6 @@ package tag
 
 import (
 	"slices"
-	"strings"
 
 	"cel.dev/cel-go/cel"
 	celast "cel.dev/cel-go/common/ast"
@@ -164,40 +163,60 @@ type elemOut struct {
 }
 
 // eval returns the tags of the elements of list, taking the outcome of an
-// element from seen (sorted by element) when it is there, and the outcomes
-// of this evaluation, sorted by element. An element whose steps fail makes
-// the rule hold not (Engine.Eval): no tags, and the outcomes found before it.
+// element from seen (the outcomes of the last evaluation, in the order of
+// its list) when it is there, and this evaluation's outcomes, in the order
+// of list. An element whose steps fail makes the rule hold not
+// (Engine.Eval): no tags, and the outcomes found before it.
+//
+// Lists keep their order from one evaluation to the next (the newest item
+// last, the oldest dropped first), so an element is looked for where the
+// last one left off, then one further, then (rarely: an item seen again
+// moves to the end) anywhere.
 func (ew *elementwise) eval(act *activation, list []string, seen []elemOut) ([]string, []elemOut) {
 	tags := make([]string, 0, len(list))
 	outs := make([]elemOut, 0, len(list))
 	ea := elemActivation{parent: act}
+	var at map[string]int // seen by element, once lookups far off are many
+	far := 0
+	j := 0 // where the next element is looked for first
 	for _, x := range list {
+		k := -1
+		switch {
+		case j < len(seen) && seen[j].elem == x:
+			k = j
+		case j+1 < len(seen) && seen[j+1].elem == x:
+			k = j + 1
+		case len(seen) > 0:
+			if far++; far > linearBelow && at == nil {
+				at = make(map[string]int, len(seen))
+				for i, o := range seen {
+					at[o.elem] = i
+				}
+			}
+			if at != nil {
+				if i, ok := at[x]; ok {
+					k = i
+				}
+			} else {
+				k = slices.IndexFunc(seen, func(o elemOut) bool { return o.elem == x })
+			}
+		}
 		var o elemOut
-		if i, ok := slices.BinarySearchFunc(seen, x, cmpElem); ok {
-			o = seen[i]
-		} else if o, ok = ew.one(&ea, x); !ok {
-			return nil, sortOuts(outs)
+		if k >= 0 {
+			o, j = seen[k], k+1
+		} else {
+			var ok bool
+			if o, ok = ew.one(&ea, x); !ok {
+				return nil, outs
+			}
 		}
 		outs = append(outs, o)
 		if o.has {
 			tags = append(tags, o.tag)
 		}
 	}
-	return tags, sortOuts(outs)
+	return tags, outs
 }
-
-// sortOuts sorts outs by element, once each.
-func sortOuts(outs []elemOut) []elemOut {
-	if slices.IsSortedFunc(outs, cmpOuts) {
-		return slices.CompactFunc(outs, sameElem)
-	}
-	slices.SortFunc(outs, cmpOuts)
-	return slices.CompactFunc(outs, sameElem)
-}
-
-func cmpOuts(a, b elemOut) int        { return strings.Compare(a.elem, b.elem) }
-func sameElem(a, b elemOut) bool      { return a.elem == b.elem }
-func cmpElem(o elemOut, x string) int { return strings.Compare(o.elem, x) }
 
 // one runs the steps on the element x; false if one fails.
 func (ew *elementwise) one(ea *elemActivation, x string) (elemOut, bool) {
