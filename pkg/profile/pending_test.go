@@ -51,6 +51,21 @@ func startFrom(t *testing.T, changes []profile.Change, c string, after profile.S
 	}
 }
 
+// leaveOpen applies the first half of history as of T with s and commits
+// it, then applies the second half, last, without committing, and returns
+// last and its changes: a batch left open.
+func leaveOpen(t *testing.T, s *profile.Store, T time.Time) (last []profile.Op, changes []profile.Change) {
+	t.Helper()
+	ops := history(t)
+	applyCommit(t, s, T, ops[:len(ops)/2])
+	last = ops[len(ops)/2:]
+	changes, _, err := s.Apply(context.Background(), T, last)
+	if err != nil || len(changes) == 0 {
+		t.Fatalf("apply: %d changes, %v", len(changes), err)
+	}
+	return last, changes
+}
+
 // A writer that dies between a batch's write and its Commit (its changes may
 // or may not have been published) leaves the batch to the next writer of
 // the same events: it publishes the same changes with the same ids, from
@@ -61,15 +76,7 @@ func TestABatchNotCommittedIsPublishedAgainWithTheSameIDs(t *testing.T) {
 	rdb := testenv.StartRedis(t).Client(t)
 	ctx := context.Background()
 	T := day(40)
-	ops := history(t)
-	first, last := ops[:len(ops)/2], ops[len(ops)/2:]
-
-	dead := newStore(t, rdb, "p")
-	applyCommit(t, dead, T, first)
-	want, _, err := dead.Apply(ctx, T, last)
-	if err != nil || len(want) == 0 {
-		t.Fatalf("apply: %d changes, %v", len(want), err)
-	}
+	last, want := leaveOpen(t, newStore(t, rdb, "p"), T)
 	// dead never commits. Another process, and then a third, apply the
 	// same events: each publishes the batch's changes again.
 	for _, name := range []string{"second", "third"} {
@@ -189,14 +196,8 @@ func TestAnotherWritersBatchIsAskedAboutAgainUntilCommitted(t *testing.T) {
 	rdb := testenv.StartRedis(t).Client(t)
 	ctx := context.Background()
 	T := day(40)
-	ops := history(t)
-	first, last := ops[:len(ops)/2], ops[len(ops)/2:]
-	applyCommit(t, newStore(t, rdb, "q"), T, first)
 	a := newStore(t, rdb, "q")
-	published, _, err := a.Apply(ctx, T, last)
-	if err != nil || len(published) == 0 {
-		t.Fatalf("apply: %d changes, %v", len(published), err)
-	}
+	_, published := leaveOpen(t, a, T)
 	c, after := lastChanged(published)
 	// b reads c while a's batch is open, and keeps the record it writes.
 	b := newStore(t, rdb, "q")
