@@ -42,21 +42,15 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 	var flushes []*flush
 	sent := make(chan error, len(parts)+1)
 	flushed := make(map[string]bool, len(states))
-	for _, idx := range parts {
-		if err = s.snapshots(states, idx, &sc, T, snaps); err != nil {
+	for _, part := range parts {
+		if err = s.snapshots(states, part.idx, &sc, T, snaps); err != nil {
 			break
 		}
 		// The part's changes: all the states of a customer are in one part.
-		current := make(map[string]*Snapshot, len(idx))
-		in := make(map[string]bool, len(idx))
-		var customers []string
+		current := make(map[string]*Snapshot, len(part.idx))
 		start := len(changes)
-		for _, i := range idx {
+		for _, i := range part.idx {
 			st := states[i]
-			if !in[st.Customer] {
-				in[st.Customer] = true
-				customers = append(customers, st.Customer)
-			}
 			if st.MergedInto != "" {
 				continue
 			}
@@ -78,8 +72,8 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 				changes[j].batch = b.mark
 			}
 		}
-		f := &flush{outbox: make([]outboxEntry, 0, len(changes)-start), timers: make([]customerTimer, 0, len(customers))}
-		for _, c := range customers {
+		f := &flush{outbox: make([]outboxEntry, 0, len(changes)-start), timers: make([]customerTimer, 0, len(part.customers))}
+		for _, c := range part.customers {
 			if b.dirty[c] {
 				f.dirty = append(f.dirty, c)
 			}
@@ -143,24 +137,30 @@ func inOrder(changes []Change, at []int) []Change {
 // 15% slower).
 func partSize() int { return parallelAbove * max(1, runtime.GOMAXPROCS(0)-1) }
 
+// A part is the indexes of some states (idx, in order) and their
+// customers, in order of their first state.
+type part struct {
+	idx       []int
+	customers []string
+}
+
 // partsOf splits the indexes of states into parts of up to size customers
 // (and a last one of up to twice that), in order of their first state, with
 // all the states of a customer in the part of their first.
-func partsOf(states []*State, size int) [][]int {
+func partsOf(states []*State, size int) []part {
 	partOf := make(map[string]int, len(states))
-	var parts [][]int
-	n := 0 // customers in the last part
+	var parts []part
 	for i, st := range states {
 		k, ok := partOf[st.Customer]
 		if !ok {
-			if len(parts) == 0 || n == size && len(states)-i > size {
-				parts, n = append(parts, nil), 0
+			if n := len(parts); n == 0 || len(parts[n-1].customers) == size && len(states)-i > size {
+				parts = append(parts, part{})
 			}
 			k = len(parts) - 1
 			partOf[st.Customer] = k
-			n++
+			parts[k].customers = append(parts[k].customers, st.Customer)
 		}
-		parts[k] = append(parts[k], i)
+		parts[k].idx = append(parts[k].idx, i)
 	}
 	return parts
 }

@@ -135,8 +135,10 @@ func TestPartsKeepEachCustomersStatesTogether(t *testing.T) {
 		parts := partsOf(states, size)
 		partOf := map[string]int{}
 		next := 0
-		for k, idx := range parts {
+		for k, part := range parts {
+			idx := part.idx
 			customers := map[string]bool{}
+			var order []string // of first appearance
 			for j, i := range idx {
 				if j > 0 && i <= idx[j-1] {
 					t.Fatalf("size %d: part %d out of order: %v", size, k, idx)
@@ -145,8 +147,14 @@ func TestPartsKeepEachCustomersStatesTogether(t *testing.T) {
 				if p, ok := partOf[c]; ok && p != k {
 					t.Fatalf("size %d: %s in parts %d and %d", size, c, p, k)
 				}
+				if !customers[c] {
+					order = append(order, c)
+				}
 				partOf[c], customers[c] = k, true
 				next++
+			}
+			if !slices.Equal(part.customers, order) {
+				t.Errorf("size %d: part %d's customers %v, want %v", size, k, part.customers, order)
 			}
 			if limit := size + size*boolInt(k == len(parts)-1); len(customers) > limit {
 				t.Errorf("size %d: part %d of %d has %d customers", size, k, len(parts), len(customers))
