@@ -23,6 +23,7 @@ import (
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
 	"github.com/segflow/segflow/pkg/trigger"
+	"github.com/segflow/segflow/pkg/view"
 )
 
 // ProfileView is a customer's profile as the API shows it. Money is a decimal
@@ -249,11 +250,7 @@ func (s *Server) announceGone(ctx context.Context, namespaces, customers []strin
 	var msgs []kafka.Message
 	for _, ns := range namespaces {
 		for _, c := range customers {
-			e, err := profile.Summary{Customer: c, Gone: true}.Event("/api", ns)
-			if err != nil {
-				return err
-			}
-			m, err := stream.ToMessage(event.TopicSummaries, e)
+			m, err := view.Message(profile.Summary{Customer: c, Gone: true}, "/api", ns)
 			if err != nil {
 				return err
 			}

@@ -28,6 +28,7 @@ import (
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/stream"
+	"github.com/segflow/segflow/pkg/view"
 )
 
 // Config configures an Updater. Zero values mean the defaults on each field.
@@ -341,11 +342,7 @@ func summaries(ctx context.Context, store *profile.Store, changes []profile.Chan
 		if snap, ok := after[s.Customer]; ok && !s.Gone {
 			s = s.With(snap)
 		}
-		e, err := s.Event("/profile-updater", store.Prefix())
-		if err != nil {
-			return nil, err
-		}
-		if msgs[i], err = stream.ToMessage(event.TopicSummaries, e); err != nil {
+		if msgs[i], err = view.Message(s, "/profile-updater", store.Prefix()); err != nil {
 			return nil, err
 		}
 	}

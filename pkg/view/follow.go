@@ -46,7 +46,12 @@ type Follower struct {
 	Security *stream.Security
 	// Put is given each summary and the namespace it was evaluated in.
 	Put func(ns string, s profile.Summary)
-	Log *zap.Logger
+	// Population: Put needs only what a population keeps of a summary
+	// (profile.Store.Put: Customer, Gone, Version, At, Last, F and M),
+	// which it is given from the message's headers (message.go), without
+	// the rest.
+	Population bool
+	Log        *zap.Logger
 }
 
 // Of returns the Put of a follower that keeps v, the view of namespace ns,
@@ -102,6 +107,12 @@ func (f *Follower) follow(ctx context.Context, partition int, offset int64) erro
 		}
 		if err != nil {
 			return fmt.Errorf("follow %s/%d: %w", event.TopicSummaries, partition, err)
+		}
+		if f.Population {
+			if s, ns, ok := PopulationOf(m); ok {
+				f.Put(ns, s)
+				continue
+			}
 		}
 		e, err := stream.FromMessage(m)
 		if err != nil {

@@ -202,7 +202,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 		if err != nil {
 			return err
 		}
-		f := &view.Follower{Brokers: brokers, Security: cfg.transport.kafka, Put: func(ns string, s profile.Summary) { live.Put(ns, s) }, Log: log.Named("population")}
+		f := &view.Follower{Brokers: brokers, Security: cfg.transport.kafka, Put: func(ns string, s profile.Summary) { live.Put(ns, s) }, Population: true, Log: log.Named("population")}
 		g.Add("population", func(ctx context.Context) error { return f.Run(ctx, from) })
 	}
 	if (cmd == "run" || cmd == "trigger") && cfg.Campaigns != "" {
