@@ -136,6 +136,13 @@
 // scoring is in memory. BenchmarkApply gives the rate and Redis CPU per
 // event beside a bare per-event script in the same run.
 //
+// Updaters scale out by partitions: each applies its own customers' events
+// and puts every other updater's summaries into its population (Put), a
+// step that does not shrink as updaters are added and so is kept to a read
+// of the summary message's header (pkg/view). BenchmarkApplyTwoWriters
+// gives the CPU per event of one writer and of two, each with half the
+// customers, doing all of that.
+//
 // Money is in micros (millionths of the store currency) as integers; times are
 // Unix milliseconds.
 //
