@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -198,17 +199,36 @@ func (s *Store) fetchEach(ctx context.Context, customers []string) ([]*record, [
 	}
 	recs := make([]*record, len(customers))
 	errs := make([]error, len(customers))
-	for i, cmd := range cmds {
-		v, err := cmd.Bytes()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			errs[i] = err
-			continue
-		}
-		if recs[i], errs[i] = decodeRecord(v); errs[i] == nil && len(v) > 0 {
-			recs[i].stored, recs[i].orig = true, v[8:]
+	decode := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v, err := cmds[i].Bytes()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				errs[i] = err
+				continue
+			}
+			if recs[i], errs[i] = decodeRecord(v); errs[i] == nil && len(v) > 0 {
+				recs[i].stored, recs[i].orig = true, v[8:]
+			}
 		}
 	}
+	onEveryCore(len(cmds), decode)
 	return recs, errs, nil
+}
+
+// onEveryCore calls fn for ranges [lo, hi) that cover [0, n), one range
+// per core at once, or the whole range at once for n up to parallelAbove.
+func onEveryCore(n int, fn func(lo, hi int)) {
+	cores := runtime.GOMAXPROCS(0)
+	if n <= parallelAbove || cores == 1 {
+		fn(0, n)
+		return
+	}
+	chunk := (n + cores - 1) / cores
+	var wg sync.WaitGroup
+	for lo := 0; lo < n; lo += chunk {
+		wg.Go(func() { fn(lo, min(lo+chunk, n)) })
+	}
+	wg.Wait()
 }
 
 // target is the customer whose record op's events land in at the end: the
@@ -227,7 +247,8 @@ func (b *batch) target(c string) string {
 // apply applies op to its customer's record and, if that profile was
 // merged into another, to the other's too (so events still arriving for a
 // merged visitor reach the customer). It tells whether the record op landed
-// in changed, and which customer that is.
+// in changed, and which customer that is; the caller marks both records
+// dirty if op is an event (Kind not opNone).
 func (b *batch) apply(op Op, T time.Time) (bool, string, error) {
 	t := op.Time
 	if t.IsZero() {
@@ -238,15 +259,9 @@ func (b *batch) apply(op Op, T time.Time) (bool, string, error) {
 	if err != nil {
 		return false, c, fmt.Errorf("apply event %s: %w", op.CauseID, err)
 	}
-	if op.Kind != opNone {
-		b.dirty[c] = true
-	}
 	if into := b.target(c); into != c {
 		if changed, err = b.recs[into].apply(op, t.UnixMilli()); err != nil {
 			return false, into, fmt.Errorf("apply event %s: %w", op.CauseID, err)
-		}
-		if op.Kind != opNone {
-			b.dirty[into] = true
 		}
 		c = into
 	}
@@ -537,38 +552,18 @@ func (s *Store) apply(ctx context.Context, T time.Time, ops []Op, evaluate, agai
 	if err := b.load(ctx, ids...); err != nil {
 		return nil, 0, err
 	}
-	W := s.cfg.Window.Milliseconds()
 	states := make([]*State, len(ops))
 	applied := make([]bool, len(ops))
-	// Each customer is evaluated after their last event of a batch and
-	// before each identity merge, so a change is attributed to that event.
-	// lastOf[c] is the op whose state is c's at that point.
-	lastOf := map[string]int{}
-	settle := func() {
-		for c, i := range lastOf {
-			states[i] = s.state(b.recs[c], c, T.UnixMilli(), W)
-			states[i].Applied = applied[i]
-		}
-		clear(lastOf)
-	}
 	var left map[string]bool
-	for i, op := range ops {
-		if op.Merge != "" && op.Merge != op.Customer {
-			settle()
-			b.merge(op)
-			if left == nil {
-				left = map[string]bool{}
-			}
-			left[op.Merge] = true
-		}
-		ok, c, err := b.apply(op, T)
-		if err != nil {
-			return nil, 0, err
-		}
-		applied[i] = ok
-		lastOf[c] = i
+	var err error
+	if slices.ContainsFunc(ops, func(op Op) bool { return op.Merge != "" && op.Merge != op.Customer }) {
+		left, err = s.applyInOrder(b, T, ops, states, applied)
+	} else {
+		err = s.applyByCustomer(b, T, ops, states, applied)
 	}
-	settle()
+	if err != nil {
+		return nil, 0, err
+	}
 	dups := 0
 	for i, op := range ops {
 		if (op.Kind == opOrder || op.Kind == opRefund) && !applied[i] {
@@ -588,6 +583,115 @@ func (s *Store) apply(ctx context.Context, T time.Time, ops []Op, evaluate, agai
 	}
 	changes, _, err := s.evaluate(ctx, b, T, full, causes, left)
 	return changes, dups, err
+}
+
+// applyInOrder applies ops to b's records in order, and sets states[i],
+// for each op i that is a customer's last before an identity merge or the
+// end of the batch, to the customer's state then, so that a change is
+// attributed to that event; applied[i] tells whether op i changed its
+// record. It returns the customers merged into another (left).
+func (s *Store) applyInOrder(b *batch, T time.Time, ops []Op, states []*State, applied []bool) (map[string]bool, error) {
+	W := s.cfg.Window.Milliseconds()
+	lastOf := map[string]int{} // the op whose state is c's at that point
+	settle := func() {
+		for c, i := range lastOf {
+			states[i] = s.state(b.recs[c], c, T.UnixMilli(), W)
+			states[i].Applied = applied[i]
+		}
+		clear(lastOf)
+	}
+	var left map[string]bool
+	for i, op := range ops {
+		if op.Merge != "" && op.Merge != op.Customer {
+			settle()
+			b.merge(op)
+			if left == nil {
+				left = map[string]bool{}
+			}
+			left[op.Merge] = true
+		}
+		ok, c, err := b.apply(op, T)
+		if err != nil {
+			return nil, err
+		}
+		if op.Kind != opNone {
+			b.dirty[op.Customer], b.dirty[c] = true, true
+		}
+		applied[i] = ok
+		lastOf[c] = i
+	}
+	settle()
+	return left, nil
+}
+
+// applyByCustomer is applyInOrder for ops without an identity merge, on
+// every core: the records are shared out by the customer whose record an
+// op lands in (a merged visitor's events land in the customer's), and each
+// core applies its customers' ops in order, so every record sees its ops
+// as applyInOrder would give them. Of ops that fail, the first one's error
+// is returned.
+func (s *Store) applyByCustomer(b *batch, T time.Time, ops []Op, states []*State, applied []bool) error {
+	n := runtime.GOMAXPROCS(0)
+	if len(ops) <= parallelAbove || n == 1 {
+		_, err := s.applyInOrder(b, T, ops, states, applied)
+		return err
+	}
+	share := make([]int, len(ops)) // of each op, the core that applies it
+	shareOf := map[string]int{}
+	for i, op := range ops {
+		c := b.target(op.Customer)
+		k, ok := shareOf[c]
+		if !ok {
+			k = len(shareOf) % n
+			shareOf[c] = k
+		}
+		share[i] = k
+	}
+	W := s.cfg.Window.Milliseconds()
+	errAt := make([]int, n)
+	errs := make([]error, n)
+	dirty := make([][]string, n)
+	var wg sync.WaitGroup
+	for k := range n {
+		wg.Go(func() {
+			lastOf := map[string]int{}
+			for i, op := range ops {
+				if share[i] != k {
+					continue
+				}
+				ok, c, err := b.apply(op, T)
+				if err != nil {
+					errAt[k], errs[k] = i, err
+					return
+				}
+				if op.Kind != opNone {
+					dirty[k] = append(dirty[k], op.Customer, c)
+				}
+				applied[i] = ok
+				lastOf[c] = i
+			}
+			for c, i := range lastOf {
+				states[i] = s.state(b.recs[c], c, T.UnixMilli(), W)
+				states[i].Applied = applied[i]
+			}
+		})
+	}
+	wg.Wait()
+	first := -1
+	for k, err := range errs {
+		if err != nil && (first < 0 || errAt[k] < errAt[first]) {
+			first = k
+		}
+	}
+	if first >= 0 {
+		return errs[first]
+	}
+	for _, cs := range dirty {
+		for _, c := range cs {
+			b.dirty[c] = true
+		}
+	}
+	return nil
 }
 
 // state is the State of customer c, whose record is r, as of T, window W;

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -851,5 +852,85 @@ func TestAWriterWritesATimerOnlyWhenItMoves(t *testing.T) {
 	}
 	if zadds.n.Load() == before {
 		t.Error("a second order, which moves the next stage, wrote no timer")
+	}
+}
+
+// A batch without identity merges is applied on every core, each core taking
+// the customers whose records it holds (a merged visitor's events land in
+// the customer's): its profiles, snapshots, changes and duplicates are those
+// of applying it in order on one core.
+func TestABatchAppliedOnEveryCoreIsTheBatchAppliedInOrder(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(5, 6))
+	// Visitors merged into customers earlier, whose events are forwarded;
+	// u40 to u44 have no events of their own in the batch, only a cart line
+	// of their visitor's.
+	var merges []profile.Op
+	for i := range 45 {
+		merges = append(merges, ev(t, fmt.Sprint("id", i), event.Identify, fmt.Sprint("u", i), day(1),
+			fmt.Sprintf(`{"user_id":"u%d","anonymous_id":"v%d"}`, i, i)))
+	}
+	var ops []profile.Op
+	for i := range 600 {
+		c := fmt.Sprint("u", r.IntN(40))
+		if r.IntN(3) == 0 {
+			c = fmt.Sprint("anon:v", r.IntN(20))
+		}
+		at := day(2 + r.Float64()*300)
+		user := fmt.Sprintf(`"user_id":%q`, c)
+		if v, ok := strings.CutPrefix(c, "anon:"); ok {
+			user = fmt.Sprintf(`"anonymous_id":%q`, v)
+		}
+		switch r.IntN(4) {
+		case 0:
+			ops = append(ops, ev(t, fmt.Sprint("e", i), event.ProductViewed, c, at, fmt.Sprintf(`{%s,"product":{"sku":"S%d","category":"k%d"}}`, user, r.IntN(30), r.IntN(5))))
+		case 1:
+			ops = append(ops, ev(t, fmt.Sprint("e", i), event.ProductAdded, c, at, fmt.Sprintf(`{%s,"product":{"sku":"S%d","price":"%d.00"}}`, user, r.IntN(30), 1+r.IntN(90))))
+		default: // orders, some of them again (duplicates)
+			id := fmt.Sprint("o", r.IntN(300))
+			ops = append(ops, ev(t, "e-"+id, event.OrderCompleted, c, at, fmt.Sprintf(`{%s,"order_id":%q,"total":"%d.00","currency":"USD","items":[{"sku":"S%d","category":"k%d"}]}`, user, id, 5+r.IntN(200), r.IntN(30), r.IntN(5))))
+		}
+	}
+	for i := 40; i < 45; i++ {
+		at := r.IntN(len(ops))
+		ops = slices.Insert(ops, at, ev(t, fmt.Sprint("cart", i), event.ProductAdded, fmt.Sprint("anon:v", i), day(100), fmt.Sprintf(`{"anonymous_id":"v%d","product":{"sku":"S1","price":"9.00"}}`, i)))
+	}
+	T := day(320)
+	apply := func(prefix string, cores int) ([]profile.Change, int) {
+		s := newStore(t, rdb, prefix)
+		applyCommit(t, s, day(1), merges)
+		// A cart line of their own, which changes no snapshot: the records
+		// of u40 to u44 are then written with no batch open, so that only
+		// the forwarded cart line makes them dirty.
+		var carts []profile.Op
+		for i := 40; i < 45; i++ {
+			carts = append(carts, ev(t, fmt.Sprint("own", i), event.ProductAdded, fmt.Sprint("u", i), day(1.5), fmt.Sprintf(`{"user_id":"u%d","product":{"sku":"S2","price":"4.00"}}`, i)))
+		}
+		applyCommit(t, s, day(1.5), carts)
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cores))
+		changes, dups, err := s.Apply(ctx, T, ops)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Commit(ctx, changes); err != nil {
+			t.Fatal(err)
+		}
+		return changes, dups
+	}
+	inOrder, inOrderDups := apply("one", 1)
+	byCustomer, byCustomerDups := apply("four", 4)
+	assertSame(t, "applied on every core", testenv.Dump(t, rdb, "one"), testenv.Dump(t, rdb, "four"))
+	if inOrderDups != byCustomerDups || inOrderDups == 0 {
+		t.Errorf("duplicates: %d on every core, %d in order", byCustomerDups, inOrderDups)
+	}
+	if len(inOrder) != len(byCustomer) || len(inOrder) == 0 {
+		t.Fatalf("%d changes on every core, %d in order", len(byCustomer), len(inOrder))
+	}
+	for i := range inOrder {
+		a, b := inOrder[i], byCustomer[i]
+		if a.Customer != b.Customer || a.Cause != b.Cause || !reflect.DeepEqual(a.Before, b.Before) || !reflect.DeepEqual(a.After, b.After) {
+			t.Errorf("change %d: on every core %+v, in order %+v", i, b, a)
+		}
 	}
 }
