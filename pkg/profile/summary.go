@@ -4,12 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/segmentio/encoding/json"
 
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/money"
@@ -73,8 +73,16 @@ func (s Summary) Event(source, ns string) (cloudevents.Event, error) {
 	}
 	e.SetExtension(event.ExtPartitionKey, s.Customer)
 	e.SetExtension(event.ExtNamespace, ns)
-	err := e.SetData(cloudevents.ApplicationJSON, s)
-	return e, err
+	// Summaries are encoded and decoded with segmentio/encoding's json,
+	// which writes what encoding/json writes, about 3 times faster: every
+	// evaluation publishes one, and every population view decodes them all.
+	data, err := json.Marshal(s)
+	if err != nil {
+		return e, fmt.Errorf("encode the summary of %s: %w", s.Customer, err)
+	}
+	e.SetDataContentType(cloudevents.ApplicationJSON)
+	e.DataEncoded = data
+	return e, nil
 }
 
 // SummaryOf decodes a profile.summary CloudEvent: the summary and the
