@@ -18,8 +18,9 @@ import (
 
 // BenchmarkApplyTwoWriters measures how the updater scales out: the same
 // batches (the mix of BenchmarkApply over customers with a typical year) are
-// applied as the updater applies them by one writer, then by two writers at
-// once, each given the customers of its Kafka partitions (half the
+// applied as the updater applies them by one writer and by two writers at
+// once, in rounds of benchRound batches each taken by one and then by two,
+// each of the two given the customers of its Kafka partitions (half the
 // customers, by the hash of their id) and its own cache, as two processes of
 // one consumer group are. A writer does what an updater process does with a
 // batch short of Kafka's reads and writes: Apply, the evaluated customers'
@@ -54,24 +55,61 @@ func BenchmarkApplyTwoWriters(b *testing.B) {
 	}
 
 	b.ResetTimer()
-	cpu0, redis0 := processCPU(b), redisStats(b, rdb)
-	t0 := time.Now()
+	// The batches are taken in rounds, each by one writer and then by two,
+	// so that the machine's drifts in speed weigh on both alike.
 	one := &benchWriter{s: newBenchStore(b, rdb, "one")}
-	for _, ops := range batches {
-		one.follow(b, one.batch(b, ops))
-	}
-	alone := time.Since(t0)
-	cpu1, redis1 := processCPU(b), redisStats(b, rdb)
-
-	t0 = time.Now()
 	writers := []*benchWriter{{s: newBenchStore(b, rdb, "two")}, {s: newBenchStore(b, rdb, "two")}}
-	// Each writer follows the other's summaries as they come, as a
-	// population follower reads the summaries topic.
-	published := []chan []kafka.Message{make(chan []kafka.Message, b.N), make(chan []kafka.Message, b.N)}
+	var alone, two, oneCPU, twoCPU time.Duration
+	var oneRedis, twoRedis float64
+	measure := func(fn func(), wall, cpu *time.Duration, redisCPU *float64) {
+		cpu0, redis0, t0 := processCPU(b), redisStats(b, rdb), time.Now()
+		fn()
+		*wall += time.Since(t0)
+		*cpu += processCPU(b) - cpu0
+		*redisCPU += redisStats(b, rdb).cpu - redis0.cpu
+	}
+	for lo := 0; lo < len(batches); lo += benchRound {
+		round := batches[lo:min(lo+benchRound, len(batches))]
+		measure(func() {
+			for _, ops := range round {
+				one.follow(b, one.batch(b, ops))
+			}
+		}, &alone, &oneCPU, &oneRedis)
+		measure(func() { twoWriters(b, writers, round) }, &two, &twoCPU, &twoRedis)
+	}
+	b.StopTimer()
+
+	events := float64(b.N * benchBatch)
+	b.ReportMetric(events/alone.Seconds(), "one-writer-events/s")
+	b.ReportMetric(events/two.Seconds(), "two-writers-events/s")
+	b.ReportMetric(alone.Seconds()/two.Seconds(), "two-writers-speedup")
+	b.ReportMetric(float64(oneCPU.Microseconds())/events, "one-writer-cpu-us/event")
+	b.ReportMetric(float64(twoCPU.Microseconds())/events, "two-writers-cpu-us/event")
+	b.ReportMetric(2*oneCPU.Seconds()/twoCPU.Seconds(), "two-writers-speedup-per-cpu")
+	b.ReportMetric(oneRedis/events, "one-writer-redis-cpu-us/event")
+	b.ReportMetric(twoRedis/events, "two-writers-redis-cpu-us/event")
+	// Scores and tags depend on the population each writer saw (updaters
+	// follow each other's summaries as they come), so the profiles are
+	// compared by what the events made of them (CustomerKeys).
+	if one, two := testenv.CustomerKeys(b, rdb, "one"), testenv.CustomerKeys(b, rdb, "two"); len(one) < benchCustomers || !maps.Equal(one, two) {
+		b.Fatal("two writers left other profiles than one")
+	}
+}
+
+// benchRound is how many batches BenchmarkApplyTwoWriters takes at once
+// by one writer, then by two.
+const benchRound = 50
+
+// twoWriters applies batches by two writers at once, each given the
+// customers of its partitions; each follows its own summaries and the
+// other's as they come, as a population follower reads the summaries
+// topic, and all of them before it returns.
+func twoWriters(b *testing.B, writers []*benchWriter, batches [][]profile.Op) {
+	published := []chan []kafka.Message{make(chan []kafka.Message, len(batches)), make(chan []kafka.Message, len(batches))}
 	var wg sync.WaitGroup
 	for w, wr := range writers {
 		wg.Go(func() {
-			other := published[1-w]
+			other, followed := published[1-w], 0
 			for _, ops := range batches {
 				var mine []profile.Op
 				for _, op := range ops {
@@ -86,43 +124,23 @@ func BenchmarkApplyTwoWriters(b *testing.B) {
 					select {
 					case m := <-other:
 						wr.follow(b, m)
+						followed++
 					default:
 						more = false
 					}
 				}
 			}
-			for range 2*len(batches) - wr.followed {
+			for range len(batches) - followed {
 				wr.follow(b, <-other)
 			}
 		})
 	}
 	wg.Wait()
-	two := time.Since(t0)
-	cpu2, redis2 := processCPU(b), redisStats(b, rdb)
-	b.StopTimer()
-
-	events := float64(b.N * benchBatch)
-	oneCPU, twoCPU := float64((cpu1-cpu0).Microseconds())/events, float64((cpu2-cpu1).Microseconds())/events
-	b.ReportMetric(events/alone.Seconds(), "one-writer-events/s")
-	b.ReportMetric(events/two.Seconds(), "two-writers-events/s")
-	b.ReportMetric(alone.Seconds()/two.Seconds(), "two-writers-speedup")
-	b.ReportMetric(oneCPU, "one-writer-cpu-us/event")
-	b.ReportMetric(twoCPU, "two-writers-cpu-us/event")
-	b.ReportMetric(2*oneCPU/twoCPU, "two-writers-speedup-per-cpu")
-	b.ReportMetric((redis1.cpu-redis0.cpu)/events, "one-writer-redis-cpu-us/event")
-	b.ReportMetric((redis2.cpu-redis1.cpu)/events, "two-writers-redis-cpu-us/event")
-	// Scores and tags depend on the population each writer saw (updaters
-	// follow each other's summaries as they come), so the profiles are
-	// compared by what the events made of them (CustomerKeys).
-	if one, two := testenv.CustomerKeys(b, rdb, "one"), testenv.CustomerKeys(b, rdb, "two"); len(one) < benchCustomers || !maps.Equal(one, two) {
-		b.Fatal("two writers left other profiles than one")
-	}
 }
 
 // benchWriter is one updater process of BenchmarkApplyTwoWriters.
 type benchWriter struct {
-	s        *profile.Store
-	followed int // batches of summary messages followed
+	s *profile.Store
 }
 
 // batch applies ops as the updater does (Apply, the summaries of the
@@ -159,7 +177,6 @@ func (w *benchWriter) batch(b *testing.B, ops []profile.Op) []kafka.Message {
 // follow puts the summaries of msgs into w's population, as its follower
 // does (view.Follower with Population).
 func (w *benchWriter) follow(b *testing.B, msgs []kafka.Message) {
-	w.followed++
 	for _, m := range msgs {
 		sum, _, ok := view.PopulationOf(m)
 		if !ok {
