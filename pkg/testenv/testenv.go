@@ -597,7 +597,14 @@ func (k *Kafka) Changes(t testing.TB, want int, timeout time.Duration) []profile
 }
 
 // readPartition reads the messages of a partition of topic there now; none
-// if ctx ends before its leader answers.
+// if ctx ends before its leader answers, and those read so far if it ends
+// during the read.
+//
+// It fetches on the leader's connection in batches of up to 1 MiB, under
+// ctx's deadline. (A kafka.Reader gives each fetch's answer its MaxWait, less
+// a margin for the round trip, to begin: an in-process broker on a loaded
+// machine took longer to build a 16 MiB answer, and the reader asked again
+// from the same offset until the test's time ran out.)
 func (k *Kafka) readPartition(ctx context.Context, topic string, partition int) ([]kafka.Message, error) {
 	conn, err := k.Security.Dialer().DialLeader(ctx, "tcp", k.Brokers[0], topic, partition)
 	if err != nil && ctx.Err() != nil {
@@ -607,25 +614,33 @@ func (k *Kafka) readPartition(ctx context.Context, topic string, partition int) 
 		return nil, fmt.Errorf("dial leader of %s/%d: %w", topic, partition, err)
 	}
 	defer conn.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(deadline)
+	}
 	first, last, err := conn.ReadOffsets()
 	if err != nil {
 		return nil, fmt.Errorf("offsets of %s/%d: %w", topic, partition, err)
 	}
-	if last <= first {
-		return nil, nil
-	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers, Dialer: k.Security.Dialer(), Topic: topic, Partition: partition, MaxBytes: 16 << 20, MaxWait: 50 * time.Millisecond})
-	defer r.Close()
-	if err := r.SetOffset(first); err != nil {
+	if _, err := conn.Seek(first, kafka.SeekAbsolute); err != nil {
 		return nil, fmt.Errorf("seek %s/%d: %w", topic, partition, err)
 	}
 	out := make([]kafka.Message, 0, last-first)
-	for int64(len(out)) < last-first {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read %s/%d: %w", topic, partition, err)
+	for next := first; next < last; {
+		b := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: 1 << 20, MaxWait: time.Second})
+		for {
+			m, err := b.ReadMessage()
+			if err != nil {
+				break
+			}
+			out = append(out, m)
+			next = m.Offset + 1
 		}
-		out = append(out, m)
+		if err := b.Close(); err != nil {
+			if ctx.Err() != nil {
+				return out, nil
+			}
+			return nil, fmt.Errorf("read %s/%d at %d: %w", topic, partition, next, err)
+		}
 	}
 	return out, nil
 }
