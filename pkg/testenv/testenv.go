@@ -636,7 +636,9 @@ func (k *Kafka) readPartition(ctx context.Context, topic string, partition int) 
 			next = m.Offset + 1
 		}
 		if err := b.Close(); err != nil {
-			if ctx.Err() != nil {
+			// The connection's deadline is ctx's, and may pass a moment
+			// before ctx says so.
+			if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
 				return out, nil
 			}
 			return nil, fmt.Errorf("read %s/%d at %d: %w", topic, partition, next, err)
