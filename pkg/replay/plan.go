@@ -423,7 +423,7 @@ func (r *Replayer) read(ctx context.Context, res *Result) error {
 func (r *Replayer) readPartition(ctx context.Context, pt Partition, idx int, from, to int64, out chan<- item) error {
 	rd := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: r.cfg.Brokers, Dialer: r.cfg.Security.Dialer(), Topic: pt.Topic, Partition: pt.Partition,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond,
+		MinBytes: 1, MaxBytes: stream.FetchBytes, MaxWait: 200 * time.Millisecond,
 	})
 	defer rd.Close()
 	if err := rd.SetOffset(from); err != nil {

@@ -94,7 +94,7 @@ func (f *Follower) Run(ctx context.Context, from map[int]int64) error {
 func (f *Follower) follow(ctx context.Context, partition int, offset int64) error {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: f.Brokers, Dialer: f.Security.Dialer(), Topic: event.TopicSummaries, Partition: partition,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond, ReadBackoffMin: 5 * time.Millisecond,
+		MinBytes: 1, MaxBytes: stream.FetchBytes, MaxWait: 100 * time.Millisecond, ReadBackoffMin: 5 * time.Millisecond,
 	})
 	defer r.Close()
 	if err := r.SetOffset(offset); err != nil {
