@@ -532,7 +532,7 @@ func Topics(n int) []stream.Topic {
 // ReadTopic reads every message of every partition of topic that is there
 // within the timeout, waiting until at least want messages have arrived. It
 // fails the test if fewer arrive. The partitions are read at once, each in
-// fetches of up to 16 MiB; the messages come partition by partition, each
+// fetches of up to 1 MiB; the messages come partition by partition, each
 // partition's in order.
 func (k *Kafka) ReadTopic(t testing.TB, topic string, want int, timeout time.Duration) []kafka.Message {
 	t.Helper()
@@ -626,7 +626,7 @@ func (k *Kafka) readPartition(ctx context.Context, topic string, partition int) 
 	}
 	out := make([]kafka.Message, 0, last-first)
 	for next := first; next < last; {
-		b := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: 1 << 20, MaxWait: time.Second})
+		b := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: stream.FetchBytes, MaxWait: time.Second})
 		for {
 			m, err := b.ReadMessage()
 			if err != nil {
