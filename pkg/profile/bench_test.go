@@ -74,7 +74,9 @@ return 1
 // It reports the rates, Apply's ratio to each, and per event the Redis
 // server's CPU time and script execution time (INFO cpu, INFO commandstats)
 // and the CPU time of this process in the timed loop (updater-cpu-us/event:
-// the updater's, its garbage collection's included).
+// the updater's, its garbage collection's included), and the snapshot
+// changes an event makes (changes/event: each is published, and committed).
+// SEGFLOW_BENCH_RULES=none runs it without tag rules (see benchRules).
 // An op (ns/op) is one Apply of 500 events.
 func BenchmarkApply(b *testing.B) {
 	rdb := benchRedis(b)
@@ -156,6 +158,7 @@ func BenchmarkApply(b *testing.B) {
 	// it (updater-events/s): the evaluated customers' summaries and the
 	// Commit of the published snapshots. Redis CPU counts all three.
 	var elapsed, updater time.Duration
+	nchanges := 0
 	cpu0 := processCPU(b)
 	b.ResetTimer()
 	// The timed loop is labelled (timed=apply), goroutines it starts too,
@@ -168,6 +171,7 @@ func BenchmarkApply(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			nchanges += len(changes)
 			customers := make([]string, len(ops))
 			for i, op := range ops {
 				customers[i] = op.Customer
@@ -187,6 +191,7 @@ func BenchmarkApply(b *testing.B) {
 
 	events := float64(b.N * benchBatch)
 	b.ReportMetric(events/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(nchanges)/events, "changes/event")
 	b.ReportMetric(events/updater.Seconds(), "updater-events/s")
 	b.ReportMetric(raw.Seconds()/updater.Seconds(), "updater-ratio-to-raw-ceiling")
 	b.ReportMetric(events/same.Seconds(), "same-commands-ceiling-events/s")
@@ -377,8 +382,16 @@ func benchRedis(b *testing.B) *redis.Client {
 	return r.Client(b).(*redis.Client)
 }
 
+// benchRules tells whether the stores of the benchmarks evaluate the
+// default tag rules: yes, unless SEGFLOW_BENCH_RULES is "none", which shows
+// what the rules and the changes their tags make cost.
+var benchRules = os.Getenv("SEGFLOW_BENCH_RULES") != "none"
+
 func newBenchStore(b *testing.B, rdb *redis.Client, prefix string) *profile.Store {
 	b.Helper()
+	if !benchRules {
+		return profile.New(rdb, profile.Config{Prefix: prefix})
+	}
 	rules, err := tag.Compile(tag.DefaultConfig())
 	if err != nil {
 		b.Fatal(err)
