@@ -132,6 +132,7 @@ func TestAPICommandServesTheAPIWithoutTheCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // a failed test stops serve too
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, "api", cfg) }()
 	base := "http://" + addr

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +23,8 @@ import (
 )
 
 // demoRun is one `segflow run --demo` on redisAddr, with its own embedded
-// Kafka, served until stop is called.
+// Kafka, served until stop is called or the test ends (a test that fails
+// must not leave it running into the next one, which counts consumers).
 type demoRun struct {
 	base, kafka string
 	stop        func()
@@ -40,7 +42,7 @@ func startDemo(t *testing.T, redisAddr string) *demoRun {
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, "run", cfg) }()
 	d := &demoRun{base: "http://" + addr, kafka: kafkaAddr}
-	d.stop = func() {
+	d.stop = sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -50,7 +52,8 @@ func startDemo(t *testing.T, redisAddr string) *demoRun {
 		case <-time.After(30 * time.Second):
 			t.Error("serve did not stop")
 		}
-	}
+	})
+	t.Cleanup(d.stop)
 	return d
 }
 
@@ -220,7 +223,6 @@ func TestDemoLoadsTheSampleWeekByWeekAndTheCampaignsConvert(t *testing.T) {
 	first.stop()
 
 	second := startDemo(t, rdb.Addr)
-	defer second.stop()
 	second.waitReady(t, 30*time.Second)
 	if n := topicMessages(t, second.kafka, event.TopicPurchase); n != 0 {
 		t.Errorf("the second run wrote %d orders; the sample was loaded already", n)

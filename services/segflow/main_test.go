@@ -21,6 +21,7 @@ func TestEmbeddedPipelineServesAndShutsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // a failed test stops serve too
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, "run", cfg) }()
 
