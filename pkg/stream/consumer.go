@@ -65,13 +65,13 @@ type Producer interface {
 const StepTimeout = 30 * time.Second
 
 // FetchBytes is the most a reader asks a partition for in one fetch: 1 MiB,
-// Kafka's own consumer default (max.partition.fetch.bytes). kafka-go gives a
-// fetch's answer the reader's MaxWait to begin arriving, and a broker that
+// Kafka's own consumer default (max.partition.fetch.bytes). A broker answers
+// with at least a partition's first record batch, however large. kafka-go
+// gives an answer the reader's MaxWait to begin arriving, and a broker that
 // builds its answer before sending it (the embedded one does) takes longer
-// to begin the larger the answer: with 16 MiB and both cores busy it missed
-// 50 ms every time, and the reader asked again from the same offset until
-// its caller gave up. A broker that has the data answers a 1 MiB fetch at
-// once, so a reader's rate is the same with either size.
+// to begin the larger the answer: a reader fetching 16 MiB with a 50 ms
+// MaxWait on a busy machine timed out every time, and asked again from the
+// same offset until its caller gave up.
 const FetchBytes = 1 << 20
 
 // Run consumes until ctx is cancelled, then returns nil; it returns an error
