@@ -514,7 +514,7 @@ func TestAReplayInPlaceChangesNothingAppliedAndFillsGaps(t *testing.T) {
 	e.write(t, msgs)
 	T := day(400)
 	e.live(t, T, len(msgs))() // stopped: what comes next is a gap
-	before := appliedState(t, e.rdb)
+	before := testenv.State(t, e.rdb, "sf")
 
 	rec := &recorder{}
 	r, err := replay.New(replay.Config{Brokers: e.k.Brokers, InPlace: true, Changes: replay.ChangesBackfill, Now: func() time.Time { return T }},
@@ -529,7 +529,7 @@ func TestAReplayInPlaceChangesNothingAppliedAndFillsGaps(t *testing.T) {
 	if res.Applied != int64(len(msgs)) {
 		t.Errorf("result %+v, want all %d events applied", res, len(msgs))
 	}
-	after := appliedState(t, e.rdb)
+	after := testenv.State(t, e.rdb, "sf")
 	delete(after, ":{#replay}:progress")
 	if len(after) != len(before) {
 		t.Errorf("%d keys after the replay, %d before", len(after), len(before))
@@ -558,19 +558,6 @@ func TestAReplayInPlaceChangesNothingAppliedAndFillsGaps(t *testing.T) {
 	if got[0].Orders != old[0].Orders+1 || !got[0].Last.Equal(day(390)) {
 		t.Errorf("c05 after the gap was filled: %d orders, last %s; want %d, last %s", got[0].Orders, got[0].Last, old[0].Orders+1, day(390))
 	}
-}
-
-// appliedState dumps the live namespace but for the published snapshots and the
-// writers' bookkeeping (profile.IsBookkeeping): what the events applied.
-func appliedState(t *testing.T, rdb redis.UniversalClient) map[string]string {
-	t.Helper()
-	all := testenv.Dump(t, rdb, "sf", "derived")
-	for k := range all {
-		if profile.IsBookkeeping("", k) { // Dump cut the prefix
-			delete(all, k)
-		}
-	}
-	return all
 }
 
 // indexer runs the segment indexer on the profiles topic until the test ends.

@@ -436,6 +436,21 @@ func KeyCount(t testing.TB, rdb redis.UniversalClient) int64 {
 	return n
 }
 
+// State dumps prefix (Dump) but for the published snapshots (the records'
+// derived field), which depend on when each customer was last evaluated,
+// and the writers' bookkeeping (profile.IsBookkeeping): what the events
+// applied, which two runs that apply the same events share.
+func State(t testing.TB, rdb redis.UniversalClient, prefix string) map[string]string {
+	t.Helper()
+	all := Dump(t, rdb, prefix, "derived")
+	for k := range all {
+		if profile.IsBookkeeping("", k) { // Dump cut the prefix
+			delete(all, k)
+		}
+	}
+	return all
+}
+
 // Dump returns every key under prefix (without the prefix) with its content
 // printed, for comparing whole states: hashes without the fields drop lists,
 // sorted sets with their scores, sets sorted. Prefix "" dumps every key. On

@@ -97,19 +97,6 @@ func runUpdater(t *testing.T, brokers []string, group string, store *profile.Sto
 	p.waitApplied(t, want, 2*time.Minute)
 }
 
-// state is everything under the default prefix except the published
-// snapshots, which depend on when each customer was last evaluated.
-func state(t *testing.T, rdb redis.UniversalClient) map[string]string {
-	t.Helper()
-	all := testenv.Dump(t, rdb, "sf", "derived")
-	for k := range all {
-		if profile.IsBookkeeping("", k) { // Dump cut the prefix
-			delete(all, k)
-		}
-	}
-	return all
-}
-
 func sameState(t *testing.T, what string, want, got map[string]string) {
 	t.Helper()
 	bad := 0
@@ -198,7 +185,7 @@ func TestDuplicatedAndShuffledDeliveryGivesTheSameState(t *testing.T) {
 	dup := newStore(t, dupRedis)
 	runUpdater(t, k2.Brokers, "duplicated", dup, len(twice))
 
-	sameState(t, "duplicated and shuffled", state(t, refRedis), state(t, dupRedis))
+	sameState(t, "duplicated and shuffled", testenv.State(t, refRedis, "sf"), testenv.State(t, dupRedis, "sf"))
 	sameProfiles(t, "duplicated and shuffled", ref, dup, customersOf(msgs))
 }
 
@@ -260,10 +247,10 @@ func TestKilledUpdaterEndsInTheSameState(t *testing.T) {
 		_ = cmd.Wait()
 	}()
 	killed := newStore(t, rdb)
-	want := state(t, refRedis)
+	want := testenv.State(t, refRedis, "sf")
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		got := state(t, rdb)
+		got := testenv.State(t, rdb, "sf")
 		if len(got) == len(want) && fmt.Sprint(got) == fmt.Sprint(want) {
 			break
 		}
@@ -275,7 +262,7 @@ func TestKilledUpdaterEndsInTheSameState(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	sameState(t, "killed five times", want, state(t, rdb))
+	sameState(t, "killed five times", want, testenv.State(t, rdb, "sf"))
 	sameProfiles(t, "killed five times", ref, killed, customersOf(msgs))
 }
 
