@@ -2,8 +2,6 @@ package collector
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -12,7 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segflow/segflow/pkg/event"
-	"github.com/segflow/segflow/pkg/keys"
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/stream"
 )
@@ -43,15 +40,6 @@ const (
 	// releaseTimeout bounds the Redis writes made after Kafka answered.
 	releaseTimeout = 5 * time.Second
 )
-
-func seenKey(source, id string) string {
-	h := sha256.Sum256([]byte(source + "\x00" + id))
-	return "sf:seen:" + hex.EncodeToString(h[:16])
-}
-
-func linkKey(anonymousID string) string {
-	return keys.Link(event.CustomerID("", anonymousID))
-}
 
 // batchLinks returns the anonymous id → user id links that the identify and
 // alias events of items establish.
@@ -242,7 +230,7 @@ func (c *Collector) remember(ctx context.Context, items []*item) {
 		}
 	}
 	for anon, user := range batchLinks(written) {
-		pipe.SAdd(ctx, keys.Links(user), event.CustomerID("", anon))
+		pipe.SAdd(ctx, linksKey(user), event.CustomerID("", anon))
 		pipe.Set(ctx, linkKey(anon), user, 0)
 	}
 	if pipe.Len() == 0 {
