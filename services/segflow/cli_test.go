@@ -47,7 +47,7 @@ var (
 	consumer     = []string{"session-timeout"}
 	collecting   = []string{"write-keys", "dedup-window", "max-future", "max-body-bytes", "max-events", "cors-origins", "currency"}
 	updating     = join(evaluation, consumer, []string{"consumer-group", "fit-every", "rescore-every", "fit-unit"})
-	triggering   = join(evaluation, consumer, []string{"campaigns", "journeys", "trigger-group", "webhook-url", "webhook-secret"})
+	triggering   = join(evaluation, consumer, []string{"campaigns", "journeys", "trigger-group", "broadcast-lease", "webhook-url", "webhook-secret"})
 	serving      = join(evaluation, consumer, []string{"api-tokens", "index-group", "campaigns", "journeys"})
 	reading      = join(evaluation, []string{"topics", "from", "offsets", "batch-size", "sort-window", "step", "bulk"})
 )

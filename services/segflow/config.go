@@ -65,6 +65,7 @@ type config struct {
 	Campaigns      string
 	Journeys       string
 	TriggerGroup   string
+	BroadcastLease time.Duration
 	WebhookURL     string
 	WebhookSecret  string
 	APITokens      string
@@ -295,6 +296,7 @@ func (c *config) checks() []flagCheck {
 		positive("max-body-bytes", c.MaxBodyBytes),
 		positive("max-events", int64(c.MaxEvents)),
 		duration("session-timeout", c.SessionTimeout),
+		duration("broadcast-lease", c.BroadcastLease),
 		duration("rfm-window", c.RFMWindow),
 		duration("default-cycle", c.DefaultCycle),
 		duration("min-cycle", c.MinCycle),

@@ -154,6 +154,7 @@ func updaterFlags(fs *flag.FlagSet, c *config) {
 func triggerFlags(fs *flag.FlagSet, c *config) {
 	campaignsFlag(fs, c)
 	fs.StringVar(&c.TriggerGroup, "trigger-group", "segflow-trigger", "Kafka consumer group of the trigger service")
+	fs.DurationVar(&c.BroadcastLease, "broadcast-lease", 10*time.Second, "how long a trigger service keeps a broadcast it steps to itself: how long a broadcast waits when the process stepping it dies; longer than a step of 500 members takes")
 	fs.StringVar(&c.WebhookURL, "webhook-url", "", "deliver every trigger to this URL as well (signed, retried, dead-lettered to triggers.undelivered)")
 	fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "HMAC-SHA256 key of the webhook's signature: a whsec_<base64> secret, or any string")
 	consumerFlags(fs, c)

@@ -220,7 +220,7 @@ func serve(ctx context.Context, cmd string, cfg *config) error {
 			log.Info("journeys loaded", zap.Int("journeys", len(js.Journeys)), zap.String("file", cfg.Journeys))
 		}
 		// Broadcasts are decided by the same engine, between batches.
-		runner := &broadcast.Runner{Store: broadcast.NewStore(rdb), Decider: engine, Audience: api.Audiences{RDB: rdb, Store: store, Views: views}, Log: log.Named("broadcast")}
+		runner := &broadcast.Runner{Store: broadcast.NewStore(rdb), Decider: engine, Audience: api.Audiences{RDB: rdb, Store: store, Views: views}, Lease: cfg.BroadcastLease, Log: log.Named("broadcast")}
 		svc, err := trigger.NewService(trigger.Config{Brokers: brokers, Security: sec, GroupID: cfg.TriggerGroup, SessionTimeout: cfg.SessionTimeout, Now: now, CampaignsFile: cfg.Campaigns, JourneysFile: cfg.Journeys, Lag: lag, Broadcasts: runner}, engine, log, reg)
 		if err != nil {
 			return err

@@ -86,7 +86,7 @@ func TestKilledTriggerServiceFinishesABroadcastWithOneDecisionPerMember(t *testi
 	// start starts the trigger service; its exit is sent on the channel.
 	start := func() (*exec.Cmd, chan error) {
 		cmd := exec.Command(bin, "trigger", "--http-addr", "127.0.0.1:0", "--kafka-brokers", strings.Join(k.Brokers, ","),
-			"--redis-addr", r.Addr, "--campaigns", campsFile, "--session-timeout", "1s", "--partitions", "3")
+			"--redis-addr", r.Addr, "--campaigns", campsFile, "--session-timeout", "1s", "--broadcast-lease", "3s", "--partitions", "3")
 		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -133,7 +133,8 @@ func TestKilledTriggerServiceFinishesABroadcastWithOneDecisionPerMember(t *testi
 			t.Fatal("the broadcast finished before the kills: make it slower")
 		}
 	}
-	// The dead process's lease on the broadcast runs out within 10 s.
+	// The dead process's lease on the broadcast runs out within 3 s, as it
+	// does after each kill above.
 	cmd, exited := start()
 	defer func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
