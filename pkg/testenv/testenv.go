@@ -151,6 +151,11 @@ func StartSecureCluster(t testing.TB, sec RedisSecurity) *Redis {
 		// No embedded cluster exists; the tests ran on the embedded server.
 		t.Skipf("a Redis Cluster needs redis-server: %v", err)
 	}
+	if sec.CA == nil && len(sec.Users) == 0 {
+		if r := spareCluster(t, bin); r != nil {
+			return r
+		}
+	}
 	r := &Redis{Real: true, Cluster: true}
 	// Each node's cluster bus on a free port of its own: the default, port
 	// + 10000, may be taken or out of range.
@@ -162,42 +167,9 @@ func StartSecureCluster(t testing.TB, sec RedisSecurity) *Redis {
 		addrs, buses = append(addrs, addr), append(buses, bus)
 	}
 	r.Addr = strings.Join(addrs, ",")
-	ctx := context.Background()
 	admin := sec.adminTLS(t)
-	nodes := make([]*redis.Client, len(addrs))
-	for i, a := range addrs {
-		nodes[i] = redis.NewClient(&redis.Options{Addr: a, TLSConfig: admin})
-		defer nodes[i].Close()
-	}
-	// Slots split evenly, as redis-cli --cluster create splits them; each
-	// node its own config epoch, so none has to be resolved.
-	for i, n := range nodes {
-		from, to := i*16384/len(nodes), (i+1)*16384/len(nodes)-1
-		if err := n.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", from, to).Err(); err != nil {
-			t.Fatalf("assign slots %d-%d to %s: %v", from, to, addrs[i], err)
-		}
-		if err := n.Do(ctx, "CLUSTER", "SET-CONFIG-EPOCH", i+1).Err(); err != nil {
-			t.Fatalf("set config epoch of %s: %v", addrs[i], err)
-		}
-	}
-	for i, a := range addrs[1:] {
-		host, p, _ := net.SplitHostPort(a)
-		if err := nodes[0].Do(ctx, "CLUSTER", "MEET", host, p, buses[i+1]).Err(); err != nil {
-			t.Fatalf("cluster meet %s: %v", a, err)
-		}
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, n := range nodes {
-		for {
-			info, err := n.ClusterInfo(ctx).Result()
-			if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(len(nodes))) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("cluster %s is not ok: %s %v", r.Addr, info, err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+	if err := formCluster(addrs, buses, admin); err != nil {
+		t.Fatal(err)
 	}
 	// Every node its users; the default user's rules last, as the harness
 	// is logged in as it and "default off" may end its connection.
@@ -210,18 +182,63 @@ func StartSecureCluster(t testing.TB, sec RedisSecurity) *Redis {
 		}
 	}
 	rules := append(users, defaults...)
-	for i, n := range nodes {
+	ctx := context.Background()
+	for _, a := range addrs {
+		n := redis.NewClient(&redis.Options{Addr: a, TLSConfig: admin})
+		defer n.Close()
 		for _, u := range rules {
 			args := []any{"ACL", "SETUSER"}
 			for _, w := range strings.Fields(u) {
 				args = append(args, w)
 			}
 			if err := n.Do(ctx, args...).Err(); err != nil {
-				t.Fatalf("set user %s on %s: %v", strings.Fields(u)[0], addrs[i], err)
+				t.Fatalf("set user %s on %s: %v", strings.Fields(u)[0], a, err)
 			}
 		}
 	}
 	return r
+}
+
+// formCluster makes the nodes at addrs (cluster buses on buses) one cluster
+// holding every slot, and waits until every node reports it ok.
+func formCluster(addrs, buses []string, admin *tls.Config) error {
+	ctx := context.Background()
+	nodes := make([]*redis.Client, len(addrs))
+	for i, a := range addrs {
+		nodes[i] = redis.NewClient(&redis.Options{Addr: a, TLSConfig: admin})
+		defer nodes[i].Close()
+	}
+	// Slots split evenly, as redis-cli --cluster create splits them; each
+	// node its own config epoch, so none has to be resolved.
+	for i, n := range nodes {
+		from, to := i*16384/len(nodes), (i+1)*16384/len(nodes)-1
+		if err := n.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", from, to).Err(); err != nil {
+			return fmt.Errorf("assign slots %d-%d to %s: %w", from, to, addrs[i], err)
+		}
+		if err := n.Do(ctx, "CLUSTER", "SET-CONFIG-EPOCH", i+1).Err(); err != nil {
+			return fmt.Errorf("set config epoch of %s: %w", addrs[i], err)
+		}
+	}
+	for i, a := range addrs[1:] {
+		host, p, _ := net.SplitHostPort(a)
+		if err := nodes[0].Do(ctx, "CLUSTER", "MEET", host, p, buses[i+1]).Err(); err != nil {
+			return fmt.Errorf("cluster meet %s: %w", a, err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, n := range nodes {
+		for {
+			info, err := n.ClusterInfo(ctx).Result()
+			if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(len(nodes))) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("cluster %s is not ok: %s %v", strings.Join(addrs, ","), info, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 // adminTLS returns the TLS configuration the harness connects to a server
@@ -238,62 +255,90 @@ func (sec RedisSecurity) adminTLS(t testing.TB) *tls.Config {
 
 // start starts a redis-server (a cluster node, with its cluster bus on a
 // port of its own) in a directory of its own, stopped when the test ends,
-// waits until it answers, and returns its address and bus port. A free port
-// may be taken by another process before the server binds it (tests of
-// other packages run at once): a server that exits at start is started
-// again on other ports.
+// waits until it answers, and returns its address and bus port.
 func (r *Redis) start(t testing.TB, bin string, cluster bool, sec RedisSecurity) (addr, bus string) {
 	t.Helper()
-	probe := sec.adminTLS(t)
-	for attempt := 1; ; attempt++ {
-		addr = freeAddr(t)
-		args := []string{"--port", port(addr), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}
-		if sec.CA != nil {
-			cert := sec.CA.Issue(t, "redis")
-			args = append(args, "--port", "0", "--tls-port", port(addr), "--tls-cert-file", cert.CertFile, "--tls-key-file", cert.KeyFile,
-				"--tls-ca-cert-file", sec.CA.File, "--tls-auth-clients", "optional")
-			if sec.ClientCerts {
-				args = append(args, "--tls-auth-clients", "yes")
-			}
-			if cluster {
-				// The cluster bus in TLS too, with the same certificate,
-				// server and client alike.
-				args = append(args, "--tls-cluster", "yes")
-			}
+	var args []string
+	if sec.CA != nil {
+		cert := sec.CA.Issue(t, "redis")
+		args = append(args, "--port", "0", "--tls-cert-file", cert.CertFile, "--tls-key-file", cert.KeyFile,
+			"--tls-ca-cert-file", sec.CA.File, "--tls-auth-clients", "optional")
+		if sec.ClientCerts {
+			args = append(args, "--tls-auth-clients", "yes")
 		}
-		for _, u := range sec.Users {
-			// One argument per word: redis-server quotes an argument with
-			// spaces into one word.
-			args = append(append(args, "--user"), strings.Fields(u)...)
+		if cluster {
+			// The cluster bus in TLS too, with the same certificate,
+			// server and client alike.
+			args = append(args, "--tls-cluster", "yes")
+		}
+	}
+	for _, u := range sec.Users {
+		// One argument per word: redis-server quotes an argument with
+		// spaces into one word.
+		args = append(append(args, "--user"), strings.Fields(u)...)
+	}
+	s, addr, bus, err := launch(bin, t.TempDir(), cluster, sec.CA != nil, args, sec.adminTLS(t), nil)
+	if s != nil {
+		t.Cleanup(s.kill)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.servers = append(r.servers, s)
+	return addr, bus
+}
+
+// launch starts a redis-server in dir with args more, on a free port (its
+// TLS port, with tls), and waits until it answers (probing with the TLS
+// configuration probe). A free port may be taken by another process before
+// the server binds it (tests of other packages run at once): a server that
+// exits at start is started again on other ports. start, if set, starts
+// the command instead of its Start. It returns the server it started last,
+// which the caller stops, even with an error.
+func launch(bin, dir string, cluster, tls bool, more []string, probe *tls.Config, start func(*exec.Cmd) error) (s *server, addr, bus string, err error) {
+	for attempt := 1; ; attempt++ {
+		if addr, err = freePort(); err != nil {
+			return s, "", "", err
+		}
+		args := []string{"--port", port(addr), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}
+		args = append(args, more...)
+		if tls {
+			args = append(args, "--tls-port", port(addr)) // after more's --port 0
 		}
 		if cluster {
 			// Not the default bus port, port + 10000, which may be taken or
 			// out of range.
-			if bus = port(freeAddr(t)); bus == port(addr) {
+			b, err := freePort()
+			if err != nil {
+				return s, "", "", err
+			}
+			if bus = port(b); bus == port(addr) {
 				continue
 			}
 			args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 				"--cluster-port", bus, "--cluster-node-timeout", "5000")
 		}
-		s := &server{cmd: exec.Command(bin, args...), exited: make(chan struct{})}
-		s.cmd.Dir = t.TempDir()
-		if err := s.cmd.Start(); err != nil {
-			t.Fatalf("start redis-server: %v", err)
+		s = &server{cmd: exec.Command(bin, args...), exited: make(chan struct{})}
+		s.cmd.Dir = dir
+		if start == nil {
+			start = (*exec.Cmd).Start
+		}
+		if err := start(s.cmd); err != nil {
+			return nil, "", "", fmt.Errorf("start redis-server: %w", err)
 		}
 		go func() { _ = s.cmd.Wait(); close(s.exited) }()
-		t.Cleanup(s.kill)
 		if answered(addr, probe, s.exited) {
-			r.servers = append(r.servers, s)
-			return addr, bus
+			return s, addr, bus, nil
 		}
 		select {
 		case <-s.exited:
 			if attempt < 5 {
 				continue // its port was taken meanwhile
 			}
-			t.Fatalf("redis-server exited at start %d times", attempt)
+			return s, "", "", fmt.Errorf("redis-server exited at start %d times", attempt)
 		default:
-			t.Fatalf("redis-server on %s did not answer", addr)
+			s.kill()
+			return s, "", "", fmt.Errorf("redis-server on %s did not answer", addr)
 		}
 	}
 }
@@ -668,10 +713,19 @@ func port(addr string) string {
 }
 
 func freeAddr(t testing.TB) string {
+	addr, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// freePort returns 127.0.0.1:<a port free now>.
+func freePort() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+		return "", fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
 }
