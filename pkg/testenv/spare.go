@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -114,7 +113,7 @@ func startSpare(bin string) spareResult {
 	res := spareResult{r: r, dir: dir}
 	var addrs, buses []string
 	for i := range clusterMasters {
-		node := dir + "/" + string(rune('a'+i))
+		node := filepath.Join(dir, strconv.Itoa(i))
 		if err := os.Mkdir(node, 0o700); err != nil {
 			res.err = err
 			return res
@@ -130,10 +129,6 @@ func startSpare(bin string) spareResult {
 		addrs, buses = append(addrs, addr), append(buses, bus)
 	}
 	r.Addr = strings.Join(addrs, ",")
-	if len(addrs) != clusterMasters {
-		res.err = errors.New("not every master started")
-		return res
-	}
 	res.err = formCluster(addrs, buses, nil)
 	return res
 }
