@@ -712,14 +712,6 @@ func port(addr string) string {
 	return p
 }
 
-func freeAddr(t testing.TB) string {
-	addr, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
 // freePort returns 127.0.0.1:<a port free now>.
 func freePort() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
