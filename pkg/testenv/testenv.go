@@ -289,26 +289,29 @@ func (r *Redis) start(t testing.TB, bin string, cluster bool, sec RedisSecurity)
 }
 
 // launch starts a redis-server in dir with args more, on a free port (its
-// TLS port, with tls), and waits until it answers (probing with the TLS
+// TLS port, with useTLS), and waits until it answers (probing with the TLS
 // configuration probe). A free port may be taken by another process before
 // the server binds it (tests of other packages run at once): a server that
 // exits at start is started again on other ports. start, if set, starts
 // the command instead of its Start. It returns the server it started last,
 // which the caller stops, even with an error.
-func launch(bin, dir string, cluster, tls bool, more []string, probe *tls.Config, start func(*exec.Cmd) error) (s *server, addr, bus string, err error) {
+func launch(bin, dir string, cluster, useTLS bool, more []string, probe *tls.Config, start func(*exec.Cmd) error) (s *server, addr, bus string, err error) {
+	if start == nil {
+		start = (*exec.Cmd).Start
+	}
 	for attempt := 1; ; attempt++ {
-		if addr, err = freePort(); err != nil {
+		if addr, err = freeAddr(); err != nil {
 			return s, "", "", err
 		}
 		args := []string{"--port", port(addr), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}
 		args = append(args, more...)
-		if tls {
+		if useTLS {
 			args = append(args, "--tls-port", port(addr)) // after more's --port 0
 		}
 		if cluster {
 			// Not the default bus port, port + 10000, which may be taken or
 			// out of range.
-			b, err := freePort()
+			b, err := freeAddr()
 			if err != nil {
 				return s, "", "", err
 			}
@@ -320,9 +323,6 @@ func launch(bin, dir string, cluster, tls bool, more []string, probe *tls.Config
 		}
 		s = &server{cmd: exec.Command(bin, args...), exited: make(chan struct{})}
 		s.cmd.Dir = dir
-		if start == nil {
-			start = (*exec.Cmd).Start
-		}
 		if err := start(s.cmd); err != nil {
 			return nil, "", "", fmt.Errorf("start redis-server: %w", err)
 		}
@@ -337,7 +337,6 @@ func launch(bin, dir string, cluster, tls bool, more []string, probe *tls.Config
 			}
 			return s, "", "", fmt.Errorf("redis-server exited at start %d times", attempt)
 		default:
-			s.kill()
 			return s, "", "", fmt.Errorf("redis-server on %s did not answer", addr)
 		}
 	}
@@ -712,8 +711,8 @@ func port(addr string) string {
 	return p
 }
 
-// freePort returns 127.0.0.1:<a port free now>.
-func freePort() (string, error) {
+// freeAddr returns 127.0.0.1:<a port free now>.
+func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("find a free port: %w", err)
