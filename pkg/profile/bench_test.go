@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -69,7 +70,9 @@ return 1
 //   - apply script alone: Store.Write, the same writes without evaluation;
 //   - raw: one pipeline of 500 EVALSHAs per batch, each a script doing one
 //     HSET and one ZADD on the customer's keys — the cheapest an event could
-//     be applied.
+//     be applied. It is measured batch by batch, each batch just before
+//     Apply takes the same events, so that the updater's ratio to it
+//     compares the two under the same load of the machine.
 //
 // It reports the rates, Apply's ratio to each, and per event the Redis
 // server's CPU time and script execution time (INFO cpu, INFO commandstats)
@@ -96,19 +99,9 @@ func BenchmarkApply(b *testing.B) {
 		batches[i] = g.mixed(benchBatch)
 	}
 
-	// Raw ceiling.
 	if err := ceilingScript.Load(ctx, rdb).Err(); err != nil {
 		b.Fatal(err)
 	}
-	before := redisStats(b, rdb)
-	t0 := time.Now()
-	for _, ops := range batches {
-		if err := ceiling(ctx, rdb, ops); err != nil {
-			b.Fatal(err)
-		}
-	}
-	raw := time.Since(t0)
-	rawStats := redisStats(b, rdb)
 
 	// Same-commands ceiling: record Apply's pipelines on one copy, replay
 	// them on another.
@@ -129,7 +122,7 @@ func BenchmarkApply(b *testing.B) {
 		rec.record(true)
 	}
 	replay0 := redisStats(b, rdb)
-	t0 = time.Now()
+	t0 := time.Now()
 	for _, cmds := range rec.pipelines {
 		pipe := rdb.Pipeline()
 		for _, args := range cmds {
@@ -157,14 +150,38 @@ func BenchmarkApply(b *testing.B) {
 	// Apply is timed alone (events/s) and with what the updater does after
 	// it (updater-events/s): the evaluated customers' summaries and the
 	// Commit of the published snapshots. Redis CPU counts all three.
-	var elapsed, updater time.Duration
+	//
+	// The raw ceiling is measured batch by batch just before the updater's
+	// batch, so that both see the machine as it is at that moment: this
+	// machine's speed drifts by tens of percent within a minute, which
+	// ratios of runs minutes apart take for a change of design. The
+	// garbage collector is held off while the raw ceiling runs (the
+	// updater's allocations would start it there), so that the updater's
+	// collections are counted in the updater's time.
+	var raw, elapsed, updater, cpu time.Duration
+	var rawStats, stats serverStats
 	nchanges := 0
-	cpu0 := processCPU(b)
+	gcPercent := debug.SetGCPercent(-1)
+	debug.SetGCPercent(gcPercent)
 	b.ResetTimer()
-	// The timed loop is labelled (timed=apply), goroutines it starts too,
-	// so that a -cpuprofile can be read for it alone (pprof -tagfocus).
-	pprof.Do(ctx, pprof.Labels("timed", "apply"), func(ctx context.Context) {
-		for _, ops := range batches {
+	for _, ops := range batches {
+		b.StopTimer()
+		debug.SetGCPercent(-1) // and waits for a collection under way to end
+		r0 := redisStats(b, rdb)
+		t0 := time.Now()
+		if err := ceiling(ctx, rdb, ops); err != nil {
+			b.Fatal(err)
+		}
+		raw += time.Since(t0)
+		r1 := redisStats(b, rdb)
+		rawStats = rawStats.plus(r1.minus(r0))
+		debug.SetGCPercent(gcPercent)
+		cpu0 := processCPU(b)
+		b.StartTimer()
+		// The updater's part is labelled (timed=apply), goroutines it
+		// starts too, so that a -cpuprofile can be read for it alone
+		// (pprof -tagfocus).
+		pprof.Do(ctx, pprof.Labels("timed", "apply"), func(ctx context.Context) {
 			t0 = time.Now()
 			changes, _, err := s.Apply(ctx, benchT, ops)
 			elapsed += time.Since(t0)
@@ -183,11 +200,13 @@ func BenchmarkApply(b *testing.B) {
 				b.Fatal(err)
 			}
 			updater += time.Since(t0)
-		}
-	})
+		})
+		b.StopTimer()
+		cpu += processCPU(b) - cpu0
+		stats = stats.plus(redisStats(b, rdb).minus(r1))
+		b.StartTimer()
+	}
 	b.StopTimer()
-	cpu := processCPU(b) - cpu0
-	after := redisStats(b, rdb)
 
 	events := float64(b.N * benchBatch)
 	b.ReportMetric(events/elapsed.Seconds(), "events/s")
@@ -200,12 +219,12 @@ func BenchmarkApply(b *testing.B) {
 	b.ReportMetric(writeOnly.Seconds()/elapsed.Seconds(), "ratio-to-script-ceiling")
 	b.ReportMetric(events/raw.Seconds(), "raw-ceiling-events/s")
 	b.ReportMetric(raw.Seconds()/elapsed.Seconds(), "ratio-to-raw-ceiling")
-	b.ReportMetric((after.cpu-mid.cpu)/events, "redis-cpu-us/event")
+	b.ReportMetric(stats.cpu/events, "redis-cpu-us/event")
 	b.ReportMetric(float64(cpu.Microseconds())/events, "updater-cpu-us/event")
 	b.ReportMetric((replayStats.cpu-replay0.cpu)/events, "same-commands-redis-cpu-us/event")
 	b.ReportMetric((mid.cpu-w0.cpu)/events, "script-ceiling-redis-cpu-us/event")
-	b.ReportMetric((rawStats.cpu-before.cpu)/events, "raw-ceiling-redis-cpu-us/event")
-	b.ReportMetric((after.scriptUsec-mid.scriptUsec)/events, "redis-script-us/event")
+	b.ReportMetric(rawStats.cpu/events, "raw-ceiling-redis-cpu-us/event")
+	b.ReportMetric(stats.scriptUsec/events, "redis-script-us/event")
 }
 
 // recorder is a go-redis hook that records the arguments of every pipeline
@@ -505,6 +524,14 @@ func (g *benchGen) op(typ, customer, data string) profile.Op {
 
 // serverStats are Redis's cumulative CPU time and script execution time, in µs.
 type serverStats struct{ cpu, scriptUsec float64 }
+
+func (s serverStats) minus(o serverStats) serverStats {
+	return serverStats{s.cpu - o.cpu, s.scriptUsec - o.scriptUsec}
+}
+
+func (s serverStats) plus(o serverStats) serverStats {
+	return serverStats{s.cpu + o.cpu, s.scriptUsec + o.scriptUsec}
+}
 
 func redisStats(b *testing.B, rdb *redis.Client) serverStats {
 	b.Helper()
