@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/segflow/segflow/pkg/privacy"
 	"github.com/segflow/segflow/pkg/profile"
 	"github.com/segflow/segflow/pkg/testenv"
+	"github.com/segflow/segflow/pkg/view"
 )
 
 const hostileCampaigns = `
@@ -121,7 +123,10 @@ func TestHostileIDsThroughThePipelineTouchNothingButTheirOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.startTrigger(t, camps, now)
-	srv := p.startAPI(t, now)
+	// The consent calls read the profile back against a population view;
+	// one loaded afresh per request (the default, view.FromStore) would scan
+	// every profile for each of them.
+	srv := p.startAPIWith(t, api.Config{Now: now, Views: &onceViews{from: view.FromStore{Store: p.store, Now: now}}})
 	call := func(method, path, body string) int {
 		t.Helper()
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
@@ -228,4 +233,28 @@ func comparable(all map[string]string) map[string]string {
 		}
 	}
 	return all
+}
+
+// onceViews loads each namespace's population view once, from from.
+type onceViews struct {
+	from  view.FromStore
+	mu    sync.Mutex
+	views map[string]*view.View
+}
+
+func (o *onceViews) Of(ctx context.Context, ns string) (*view.View, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if v, ok := o.views[ns]; ok {
+		return v, nil
+	}
+	v, err := o.from.Of(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	if o.views == nil {
+		o.views = map[string]*view.View{}
+	}
+	o.views[ns] = v
+	return v, nil
 }

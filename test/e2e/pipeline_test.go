@@ -105,7 +105,14 @@ func startPipeline(t testing.TB, now func() time.Time, currency string, opts ...
 // token "tok".
 func (p *pipeline) startAPI(t testing.TB, now func() time.Time) *httptest.Server {
 	t.Helper()
-	a, err := api.New(api.Config{Tokens: map[string]api.Holder{"tok": {Name: "e2e", Scope: api.ScopeAdmin}}, Now: now}, p.rdb, p.store, index.New(p.rdb, ""), trigger.NewEngine(nil, p.rdb, p.store, nil), p.writer, p.log)
+	return p.startAPIWith(t, api.Config{Now: now})
+}
+
+// startAPIWith is startAPI with cfg, whose tokens it sets.
+func (p *pipeline) startAPIWith(t testing.TB, cfg api.Config) *httptest.Server {
+	t.Helper()
+	cfg.Tokens = map[string]api.Holder{"tok": {Name: "e2e", Scope: api.ScopeAdmin}}
+	a, err := api.New(cfg, p.rdb, p.store, index.New(p.rdb, ""), trigger.NewEngine(nil, p.rdb, p.store, nil), p.writer, p.log)
 	if err != nil {
 		t.Fatal(err)
 	}
