@@ -161,7 +161,7 @@ func BenchmarkApply(b *testing.B) {
 	var raw, elapsed, updater, cpu time.Duration
 	var rawStats, stats serverStats
 	nchanges := 0
-	gcPercent := debug.SetGCPercent(-1)
+	gcPercent := debug.SetGCPercent(-1) // the setting (GOGC), to restore
 	debug.SetGCPercent(gcPercent)
 	b.ResetTimer()
 	for _, ops := range batches {
