@@ -207,7 +207,7 @@ func (s *Store) fetchEach(ctx context.Context, customers []string) ([]*record, [
 				continue
 			}
 			if recs[i], errs[i] = decodeRecord(v); errs[i] == nil && len(v) > 0 {
-				recs[i].stored, recs[i].orig = true, v[8:]
+				recs[i].stored = true
 			}
 		}
 	}
@@ -384,7 +384,8 @@ func (b *batch) send(ctx context.Context, f *flush) error {
 			}
 			value := r.encode(r.gen + 1)
 			if r.stored && bytes.Equal(value[8:], r.orig) {
-				continue // a redelivery: nothing changed
+				r.written(r.orig) // the sections are where they were
+				continue          // a redelivery: nothing changed
 			}
 			cas[c] = true
 			w := written{r: r, value: value}
@@ -449,7 +450,8 @@ func (b *batch) finish(err error, fs ...*flush) error {
 	}
 	for _, f := range fs {
 		for _, w := range f.ws {
-			w.r.gen, w.r.orig, w.r.stored = w.r.gen+1, w.value[8:], true
+			w.r.gen, w.r.stored = w.r.gen+1, true
+			w.r.written(w.value[8:])
 		}
 		for _, t := range f.timers {
 			if r := b.recs[t.customer]; r != nil {

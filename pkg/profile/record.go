@@ -24,6 +24,10 @@ type record struct {
 	gen    uint64
 	stored bool   // Redis holds the record (of generation gen)
 	orig   []byte // its encoded body as Redis holds it (encode(gen)[8:])
+	// secs are where sections of the encoding are in orig, for encode to
+	// copy while they have not changed (see section); nextSecs are where
+	// the last encode put them, which become secs once it is written.
+	secs, nextSecs [numSecs]span
 
 	ver                  int64 // history inserts: orders and refunds recorded
 	n                    int64 // orders
@@ -67,6 +71,39 @@ type timerWritten struct {
 	known bool  // written by this writer since the record was read
 	set   bool  // a timer (else none: removed)
 	due   int64 // ms, if set
+}
+
+// Sections of a record's encoding that encode copies from orig, the
+// encoding Redis holds, while they have not changed: most events leave most
+// of a record as it was (a view changes the views, the tags and a time; not
+// the traits, the cart, the orders or the products bought), and copying
+// the bytes of a section is several times cheaper than encoding its
+// strings again, which are spread over the heap. Whatever changes a
+// section's fields marks it changed (changed).
+const (
+	secRegs   = iota // the traits, the cart and the history, in that order
+	secBought        // the products and categories bought
+	numSecs
+)
+
+// span is where a section is in orig; ok: it is there as the record's
+// fields would encode it now.
+type span struct {
+	lo, hi int
+	ok     bool
+}
+
+// changed marks sections as no longer what orig holds.
+func (r *record) changed(secs ...int) {
+	for _, k := range secs {
+		r.secs[k].ok = false
+	}
+}
+
+// written makes encoded, the body of the record's last encode, what Redis
+// holds.
+func (r *record) written(encoded []byte) {
+	r.orig, r.secs = encoded, r.nextSecs
 }
 
 const (
@@ -195,6 +232,7 @@ func (r *record) insert(id string, t, amt int64) bool {
 		return false
 	}
 	r.ids[id] = true
+	r.changed(secRegs)
 	i, _ := slices.BinarySearchFunc(r.history, entry{id: id, t: t}, cmpEntry)
 	r.history = slices.Insert(r.history, i, entry{id: id, t: t, amt: amt})
 	r.ver++
@@ -231,6 +269,7 @@ func (r *record) apply(op Op, t int64) (bool, error) {
 		if !r.insert(prefix+a[0], t, amt) {
 			return false, nil
 		}
+		r.changed(secBought)
 		for _, it := range a[2:] {
 			r.bought = addGT(r.bought, it, t, keepBought)
 		}
@@ -249,11 +288,13 @@ func (r *record) apply(op Op, t int64) (bool, error) {
 		return false, nil
 	case opCart:
 		r.setMax(hasCart, &r.lastCart, t)
+		r.changed(secRegs)
 		for i := 0; i+1 < len(a); i += 2 {
 			r.cart = setLWW(r.cart, a[i], t, a[i+1])
 		}
 		return true, nil
 	case opTraits:
+		r.changed(secRegs)
 		for i := 0; i+1 < len(a); i += 2 {
 			r.traits = setLWW(r.traits, a[i], t, a[i+1])
 		}
@@ -270,6 +311,7 @@ func (r *record) apply(op Op, t int64) (bool, error) {
 // join merges o, another customer's profile, into r: every order and refund
 // o recorded, its lists, cart, traits and activity times, each by its join.
 func (r *record) join(o *record, oid string) {
+	r.changed(secRegs, secBought)
 	for _, e := range o.history {
 		r.insert(e.id, e.t, e.amt)
 	}
@@ -442,27 +484,25 @@ func (r *record) encode(gen uint64) []byte {
 	for _, m := range r.merged {
 		b = appendString(b, m)
 	}
-	for _, regs := range [][]lww{r.traits, r.cart} {
-		b = binary.AppendUvarint(b, uint64(len(regs)))
-		for _, x := range regs {
-			b = appendString(b, x.name)
-			b = binary.AppendVarint(b, x.t)
-			b = appendString(b, x.value)
+	b = r.section(b, secRegs, func(b []byte) []byte {
+		for _, regs := range [][]lww{r.traits, r.cart} {
+			b = binary.AppendUvarint(b, uint64(len(regs)))
+			for _, x := range regs {
+				b = appendString(b, x.name)
+				b = binary.AppendVarint(b, x.t)
+				b = appendString(b, x.value)
+			}
 		}
-	}
-	b = binary.AppendUvarint(b, uint64(len(r.history)))
-	for _, e := range r.history {
-		b = appendString(b, e.id)
-		b = binary.AppendVarint(b, e.t)
-		b = binary.AppendVarint(b, e.amt)
-	}
-	for _, items := range [][]item{r.viewed, r.viewedCats, r.bought} {
-		b = binary.AppendUvarint(b, uint64(len(items)))
-		for _, it := range items {
-			b = appendString(b, it.member)
-			b = binary.AppendVarint(b, it.t)
+		b = binary.AppendUvarint(b, uint64(len(r.history)))
+		for _, e := range r.history {
+			b = appendString(b, e.id)
+			b = binary.AppendVarint(b, e.t)
+			b = binary.AppendVarint(b, e.amt)
 		}
-	}
+		return b
+	})
+	b = appendItems(appendItems(b, r.viewed), r.viewedCats)
+	b = r.section(b, secBought, func(b []byte) []byte { return appendItems(b, r.bought) })
 	if p := r.published; p != nil {
 		// 1 or 2 (as before there were pending batches); 3 or 4: the
 		// batch that wrote it follows the snapshot.
@@ -486,6 +526,29 @@ func (r *record) encode(gen uint64) []byte {
 		b = append(b, 0)
 	}
 	return appendTraitKinds(b, r.traits)
+}
+
+// section appends section k of the record's encoding b (its generation
+// and body so far): the bytes orig holds of it if it has not changed, else
+// what enc appends. It notes where in the body it put it (nextSecs).
+func (r *record) section(b []byte, k int, enc func([]byte) []byte) []byte {
+	lo := len(b) - 8
+	if s := r.secs[k]; s.ok {
+		b = append(b, r.orig[s.lo:s.hi]...)
+	} else {
+		b = enc(b)
+	}
+	r.nextSecs[k] = span{lo: lo, hi: len(b) - 8, ok: true}
+	return b
+}
+
+func appendItems(b []byte, items []item) []byte {
+	b = binary.AppendUvarint(b, uint64(len(items)))
+	for _, it := range items {
+		b = appendString(b, it.member)
+		b = binary.AppendVarint(b, it.t)
+	}
+	return b
 }
 
 // appendSnapshot appends p, which publishedMark(p) precedes.
@@ -618,6 +681,15 @@ func (d *decoder) string() string {
 	return s
 }
 
+// items reads what appendItems wrote.
+func (d *decoder) items() []item {
+	items := make([]item, d.count())
+	for i := range items {
+		items[i] = item{member: d.string(), t: d.varint()}
+	}
+	return items
+}
+
 // publishedMark is the byte before a published snapshot p: 2 if a
 // waterfall segment ends it, else 1.
 func publishedMark(p *Snapshot) byte {
@@ -638,6 +710,7 @@ func decodeRecord(v []byte) (*record, error) {
 	}
 	r.gen = binary.BigEndian.Uint64(v)
 	d := &decoder{b: v[9:]}
+	at := func() int { return len(v) - 8 - len(d.b) } // in the body
 	r.ver, r.n = d.varint(), d.varint()
 	r.has = d.byte()
 	for _, p := range []*int64{&r.first, &r.last, &r.lastBrowse, &r.lastCart, &r.cartClear, &r.ltvHi, &r.ltvLo} {
@@ -648,6 +721,7 @@ func decodeRecord(v []byte) (*record, error) {
 	for i := range r.merged {
 		r.merged[i] = d.string()
 	}
+	regs := at()
 	for _, regs := range []*[]lww{&r.traits, &r.cart} {
 		*regs = make([]lww, d.count())
 		for i := range *regs {
@@ -658,12 +732,12 @@ func decodeRecord(v []byte) (*record, error) {
 	for i := range r.history {
 		r.history[i] = entry{id: d.string(), t: d.varint(), amt: d.varint()}
 	}
-	for _, items := range []*[]item{&r.viewed, &r.viewedCats, &r.bought} {
-		*items = make([]item, d.count())
-		for i := range *items {
-			(*items)[i] = item{member: d.string(), t: d.varint()}
-		}
-	}
+	r.nextSecs[secRegs] = span{lo: regs, hi: at(), ok: true}
+	r.viewed = d.items()
+	r.viewedCats = d.items()
+	bought := at()
+	r.bought = d.items()
+	r.nextSecs[secBought] = span{lo: bought, hi: at(), ok: true}
 	if m := d.byte(); m >= 1 && m <= 4 {
 		r.published = d.snapshot((m-1)%2 + 1)
 		if m > 2 {
@@ -677,6 +751,7 @@ func decodeRecord(v []byte) (*record, error) {
 	if d.err != nil || len(d.b) != 0 {
 		return nil, errRecord
 	}
+	r.written(v[8:])
 	return r, nil
 }
 

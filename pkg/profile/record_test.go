@@ -1,7 +1,9 @@
 package profile
 
 import (
+	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"testing"
@@ -31,13 +33,78 @@ func TestARecordDecodesToWhatWasEncoded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got.orig, got.stored = nil, false
+		// Where decoding found the sections is where encoding put them.
+		got.orig, got.stored, got.secs = nil, false, r.secs
 		if !reflect.DeepEqual(got, r) {
 			t.Errorf("decoded %+v\nwant %+v", got, r)
 		}
 	}
 	if empty, err := decodeRecord(nil); err != nil || !reflect.DeepEqual(empty, &record{}) {
 		t.Errorf("no value decodes to %+v, %v; want an empty record", empty, err)
+	}
+}
+
+// encode copies the sections a record's changes left as they were from
+// the encoding Redis holds (record.section). Whatever happened to the
+// record — events of every kind, joins, redeliveries, several encodes
+// before one is written, a read back from Redis — it encodes to what
+// encoding every field afresh gives.
+func TestARecordEncodesAsEncodingEveryFieldAfreshWould(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 7))
+	afresh := func(r *record) []byte {
+		saved := r.secs
+		r.secs = [numSecs]span{}
+		v := r.encode(r.gen)
+		r.secs = saved
+		return v
+	}
+	pick := func(prefix string, n int) string { return fmt.Sprintf("%s%d", prefix, rng.IntN(n)) }
+	randomOp := func() Op {
+		switch rng.IntN(6) {
+		case 0:
+			return Op{Kind: opView, args: []string{pick("sku-", 150), pick("cat-", 20)}}
+		case 1:
+			return Op{Kind: opCart, args: []string{pick("sku-", 150), fmt.Sprintf("%d|%d", rng.IntN(3), rng.IntN(1e8))}}
+		case 2:
+			return Op{Kind: opOrder, args: []string{pick("o", 40), fmt.Sprint(rng.IntN(1e8)), "s:" + pick("sku-", 150), "c:" + pick("cat-", 20)}}
+		case 3:
+			return Op{Kind: opRefund, args: []string{pick("r", 10), fmt.Sprint(rng.IntN(1e7))}}
+		case 4:
+			return Op{Kind: opTraits, args: []string{"consent.email", fmt.Sprint(rng.IntN(2) == 0)},
+				traits: []event.Trait{{Name: pick("trait-", 5), Kind: event.TraitString, Text: pick("v", 9)}}}
+		}
+		return Op{Kind: opBrowse}
+	}
+	r := &record{}
+	for step := range 3000 {
+		if rng.IntN(20) == 0 {
+			o := &record{}
+			for range 1 + rng.IntN(5) {
+				if _, err := o.apply(randomOp(), rng.Int64N(1e6)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r.join(o, pick("anon:", 9))
+		} else if _, err := r.apply(randomOp(), rng.Int64N(1e6)); err != nil {
+			t.Fatal(err)
+		}
+		want := afresh(r)
+		got := r.encode(r.gen)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("step %d: encoded %x\nwant %x", step, got, want)
+		}
+		switch rng.IntN(4) {
+		case 0, 1: // written, as a batch's finish does
+			r.gen++
+			r.written(r.encode(r.gen)[8:])
+		case 2: // read back from Redis
+			v := r.encode(r.gen)
+			back, err := decodeRecord(v)
+			if err != nil || !bytes.Equal(back.encode(back.gen), v) {
+				t.Fatalf("step %d: read back: %v", step, err)
+			}
+			r = back
+		}
 	}
 }
 
