@@ -721,7 +721,7 @@ func decodeRecord(v []byte) (*record, error) {
 	for i := range r.merged {
 		r.merged[i] = d.string()
 	}
-	regs := at()
+	regsAt := at()
 	for _, regs := range []*[]lww{&r.traits, &r.cart} {
 		*regs = make([]lww, d.count())
 		for i := range *regs {
@@ -732,7 +732,7 @@ func decodeRecord(v []byte) (*record, error) {
 	for i := range r.history {
 		r.history[i] = entry{id: d.string(), t: d.varint(), amt: d.varint()}
 	}
-	r.nextSecs[secRegs] = span{lo: regs, hi: at(), ok: true}
+	r.nextSecs[secRegs] = span{lo: regsAt, hi: at(), ok: true}
 	r.viewed = d.items()
 	r.viewedCats = d.items()
 	bought := at()
