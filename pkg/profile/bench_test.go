@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -159,6 +160,7 @@ func BenchmarkApply(b *testing.B) {
 	// updater's allocations would start it there), so that the updater's
 	// collections are counted in the updater's time.
 	var raw, elapsed, updater, cpu time.Duration
+	var allocs allocated
 	var rawStats, stats serverStats
 	nchanges := 0
 	gcPercent := debug.SetGCPercent(-1) // the setting (GOGC), to restore
@@ -176,7 +178,7 @@ func BenchmarkApply(b *testing.B) {
 		r1 := redisStats(b, rdb)
 		rawStats = rawStats.plus(r1.minus(r0))
 		debug.SetGCPercent(gcPercent)
-		cpu0 := processCPU(b)
+		cpu0, alloc0 := processCPU(b), heapAllocs()
 		b.StartTimer()
 		// The updater's part is labelled (timed=apply), goroutines it
 		// starts too, so that a -cpuprofile can be read for it alone
@@ -203,6 +205,7 @@ func BenchmarkApply(b *testing.B) {
 		})
 		b.StopTimer()
 		cpu += processCPU(b) - cpu0
+		allocs = allocs.plus(heapAllocs().minus(alloc0))
 		stats = stats.plus(redisStats(b, rdb).minus(r1))
 		b.StartTimer()
 	}
@@ -221,6 +224,8 @@ func BenchmarkApply(b *testing.B) {
 	b.ReportMetric(raw.Seconds()/elapsed.Seconds(), "ratio-to-raw-ceiling")
 	b.ReportMetric(stats.cpu/events, "redis-cpu-us/event")
 	b.ReportMetric(float64(cpu.Microseconds())/events, "updater-cpu-us/event")
+	b.ReportMetric(float64(allocs.bytes)/events, "updater-heap-bytes/event")
+	b.ReportMetric(float64(allocs.objects)/events, "updater-heap-objects/event")
 	b.ReportMetric((replayStats.cpu-replay0.cpu)/events, "same-commands-redis-cpu-us/event")
 	b.ReportMetric((mid.cpu-w0.cpu)/events, "script-ceiling-redis-cpu-us/event")
 	b.ReportMetric(rawStats.cpu/events, "raw-ceiling-redis-cpu-us/event")
@@ -561,6 +566,24 @@ func processCPU(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+}
+
+// allocated is what the process allocated on the heap: bytes and objects.
+type allocated struct{ bytes, objects uint64 }
+
+func (a allocated) plus(o allocated) allocated {
+	return allocated{a.bytes + o.bytes, a.objects + o.objects}
+}
+func (a allocated) minus(o allocated) allocated {
+	return allocated{a.bytes - o.bytes, a.objects - o.objects}
+}
+
+// heapAllocs is what the process allocated on the heap so far, read
+// without stopping the world.
+func heapAllocs() allocated {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(s)
+	return allocated{s[0].Value.Uint64(), s[1].Value.Uint64()}
 }
 
 // usedMemory is the memory Redis holds for its data: INFO's used_memory

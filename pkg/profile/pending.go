@@ -218,7 +218,11 @@ func (s *Store) resolve(ctx context.Context, customers []string, recs []*record)
 // encodePrev is an outbox's value of a customer: the snapshot last
 // published.
 func encodePrev(p Snapshot) []byte {
-	return appendSnapshot([]byte{publishedMark(&p)}, &p)
+	n := 32 + len(p.Waterfall)
+	for _, t := range p.Tags {
+		n += len(t) + 2
+	}
+	return appendSnapshot(append(make([]byte, 0, n), publishedMark(&p)), &p)
 }
 
 func decodePrev(v []byte) (Snapshot, error) {

@@ -28,6 +28,10 @@ type record struct {
 	// copy while they have not changed (see section); nextSecs are where
 	// the last encode put them, which become secs once it is written.
 	secs, nextSecs [numSecs]span
+	// mine is the record's last encode that Redis holds, if encode made
+	// it (orig is mine[8:]); spare is the one before, which encode writes
+	// the next into (nil: none).
+	mine, spare []byte
 
 	ver                  int64 // history inserts: orders and refunds recorded
 	n                    int64 // orders
@@ -60,10 +64,26 @@ type record struct {
 	// evaluation, so that the next evaluates only the rules whose inputs
 	// changed (not encoded: a record read from Redis starts without).
 	memo tag.Memo
+	// derived is what states take from the traits and the products bought,
+	// built from them on first use and kept until they change (changed).
+	derived derived
 	// timer is the customer's timer as this writer last wrote it (not
 	// encoded: a record read from Redis starts without), so that a batch
 	// that leaves it as it is writes it no more.
 	timer timerWritten
+}
+
+// derived is what a record's states share of its traits and products
+// bought, which most events leave as they were (a view, a cart line): the
+// maps of traits and consent, and the lists of skus and categories bought.
+// States only read them.
+type derived struct {
+	regs       bool // traits and consent are built
+	traits     map[string]any
+	consent    map[string]bool
+	bought     bool // boughtSKUs and boughtCats are built
+	boughtSKUs []string
+	boughtCats []string
 }
 
 // timerWritten is a customer's timer as a writer last wrote it.
@@ -97,6 +117,12 @@ type span struct {
 func (r *record) changed(secs ...int) {
 	for _, k := range secs {
 		r.secs[k].ok = false
+		switch k {
+		case secRegs:
+			r.derived.regs = false
+		case secBought:
+			r.derived.bought = false
+		}
 	}
 }
 
@@ -104,6 +130,13 @@ func (r *record) changed(secs ...int) {
 // holds.
 func (r *record) written(encoded []byte) {
 	r.orig, r.secs = encoded, r.nextSecs
+}
+
+// wrote makes value, the record's last encode, what Redis holds, and the
+// encode before it spare.
+func (r *record) wrote(value []byte) {
+	r.spare, r.mine = r.mine, value
+	r.written(value[8:])
 }
 
 const (
@@ -393,7 +426,7 @@ func (r *record) purchases() (orders int, first, last time.Time, lifetime int64)
 
 // state is the customer's State as of T, window W.
 func (r *record) state(c string, T, W int64) *State {
-	st := &State{Customer: c, MergedInto: r.mergedInto, Version: r.ver, Traits: make(map[string]any, len(r.traits)), Consent: map[string]bool{}, memo: &r.memo}
+	st := &State{Customer: c, MergedInto: r.mergedInto, Version: r.ver, memo: &r.memo}
 	st.Orders, st.First, st.Last, st.Lifetime = r.purchases()
 	f, m, due := r.window(T, W)
 	st.Values.F, st.Values.M = f, m
@@ -409,13 +442,8 @@ func (r *record) state(c string, T, W int64) *State {
 	if st.Orders > 0 {
 		st.Values.R = int(max(T-st.Last.UnixMilli(), 0) / int64(24*time.Hour/time.Millisecond))
 	}
-	for _, a := range r.traits {
-		if ch, ok := strings.CutPrefix(a.name, "consent."); ok {
-			st.Consent[ch] = a.value == "true"
-		} else {
-			st.Traits[a.name] = event.Trait{Name: a.name, Kind: a.kind, Text: a.value}.Value()
-		}
-	}
+	d := r.derive()
+	st.Traits, st.Consent, st.Bought, st.BoughtCats = d.traits, d.consent, d.boughtSKUs, d.boughtCats
 	st.published = r.lastPublished()
 	var cart money.Sum
 	for _, c := range r.cart {
@@ -431,27 +459,57 @@ func (r *record) state(c string, T, W int64) *State {
 		}
 	}
 	st.CartValue = int64(cart.Cap())
-	// The lists in one allocation: the bought split by kind from its end.
-	lists := make([]string, len(r.viewed)+len(r.viewedCats)+len(r.bought))
+	// The viewed lists, which most events change, in one allocation.
+	lists := make([]string, len(r.viewed)+len(r.viewedCats))
 	st.Viewed = lists[:0:len(r.viewed)]
 	for _, it := range r.viewed {
 		st.Viewed = append(st.Viewed, it.member)
 	}
-	lists = lists[len(r.viewed):]
-	st.ViewedCats = lists[:0:len(r.viewedCats)]
+	st.ViewedCats = lists[len(r.viewed):len(r.viewed)]
 	for _, it := range r.viewedCats {
 		st.ViewedCats = append(st.ViewedCats, it.member)
 	}
-	lists = lists[len(r.viewedCats):]
-	st.Bought, st.BoughtCats = lists[:0:len(lists)], nil
-	for _, it := range r.bought {
-		if sku, ok := strings.CutPrefix(it.member, "s:"); ok {
-			st.Bought = append(st.Bought, sku)
-		} else if cat, ok := strings.CutPrefix(it.member, "c:"); ok {
-			st.BoughtCats = append(st.BoughtCats, cat)
-		}
-	}
 	return st
+}
+
+// derive returns r.derived, building what its traits or products bought
+// changed since.
+func (r *record) derive() *derived {
+	d := &r.derived
+	if !d.regs {
+		d.traits, d.consent = make(map[string]any, len(r.traits)), map[string]bool{}
+		for _, a := range r.traits {
+			if ch, ok := strings.CutPrefix(a.name, "consent."); ok {
+				d.consent[ch] = a.value == "true"
+			} else {
+				d.traits[a.name] = event.Trait{Name: a.name, Kind: a.kind, Text: a.value}.Value()
+			}
+		}
+		d.regs = true
+	}
+	if !d.bought {
+		// One allocation: the skus from its start, the categories after.
+		cats := 0
+		for _, it := range r.bought {
+			if strings.HasPrefix(it.member, "c:") {
+				cats++
+			}
+		}
+		lists := make([]string, len(r.bought))
+		d.boughtSKUs, d.boughtCats = lists[:0:len(lists)-cats], nil
+		if cats > 0 {
+			d.boughtCats = lists[len(lists)-cats : len(lists)-cats]
+		}
+		for _, it := range r.bought {
+			if sku, ok := strings.CutPrefix(it.member, "s:"); ok {
+				d.boughtSKUs = append(d.boughtSKUs, sku)
+			} else if cat, ok := strings.CutPrefix(it.member, "c:"); ok {
+				d.boughtCats = append(d.boughtCats, cat)
+			}
+		}
+		d.bought = true
+	}
+	return d
 }
 
 // The encoding: the generation as 8 bytes big-endian (so that casScript can
@@ -471,7 +529,12 @@ func (recordError) Permanent() bool { return true }
 // encode returns the record as stored, of generation gen; its body (what
 // follows the generation) is encode(gen)[8:].
 func (r *record) encode(gen uint64) []byte {
-	b := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(r.orig)+128), gen)
+	b := r.spare[:0]
+	if n := 8 + len(r.orig) + 128; cap(b) < n {
+		b = make([]byte, 0, n)
+	}
+	r.spare = nil // a second encode before a write keeps the first
+	b = binary.BigEndian.AppendUint64(b, gen)
 	b = append(b, recordFormat)
 	b = binary.AppendVarint(b, r.ver)
 	b = binary.AppendVarint(b, r.n)
