@@ -385,8 +385,7 @@ func (b *batch) send(ctx context.Context, f *flush) error {
 			value := r.encode(r.gen + 1)
 			if r.stored && bytes.Equal(value[8:], r.orig) {
 				r.written(r.orig) // the sections are where they were
-				r.spare = value
-				continue // a redelivery: nothing changed
+				continue          // a redelivery: nothing changed
 			}
 			cas[c] = true
 			w := written{r: r, value: value}
@@ -452,7 +451,7 @@ func (b *batch) finish(err error, fs ...*flush) error {
 	for _, f := range fs {
 		for _, w := range f.ws {
 			w.r.gen, w.r.stored = w.r.gen+1, true
-			w.r.wrote(w.value)
+			w.r.written(w.value[8:])
 		}
 		for _, t := range f.timers {
 			if r := b.recs[t.customer]; r != nil {

@@ -186,7 +186,7 @@ func (s *Store) stage(ctx context.Context, b *batch, changes []Change, current m
 		if err != nil {
 			return err
 		}
-		b.mark, b.outbox = m, make(map[string]Snapshot, len(changes))
+		b.mark, b.outbox = m, make(map[string]Snapshot, len(b.recs)) // room for every change of the batch
 	}
 	for i := range changes {
 		c := changes[i].Customer

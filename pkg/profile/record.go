@@ -28,10 +28,6 @@ type record struct {
 	// copy while they have not changed (see section); nextSecs are where
 	// the last encode put them, which become secs once it is written.
 	secs, nextSecs [numSecs]span
-	// mine is the record's last encode that Redis holds, if encode made
-	// it (orig is mine[8:]); spare is the one before, which encode writes
-	// the next into (nil: none).
-	mine, spare []byte
 
 	ver                  int64 // history inserts: orders and refunds recorded
 	n                    int64 // orders
@@ -130,13 +126,6 @@ func (r *record) changed(secs ...int) {
 // holds.
 func (r *record) written(encoded []byte) {
 	r.orig, r.secs = encoded, r.nextSecs
-}
-
-// wrote makes value, the record's last encode, what Redis holds, and the
-// encode before it spare.
-func (r *record) wrote(value []byte) {
-	r.spare, r.mine = r.mine, value
-	r.written(value[8:])
 }
 
 const (
@@ -529,12 +518,7 @@ func (recordError) Permanent() bool { return true }
 // encode returns the record as stored, of generation gen; its body (what
 // follows the generation) is encode(gen)[8:].
 func (r *record) encode(gen uint64) []byte {
-	b := r.spare[:0]
-	if n := 8 + len(r.orig) + 128; cap(b) < n {
-		b = make([]byte, 0, n)
-	}
-	r.spare = nil // a second encode before a write keeps the first
-	b = binary.BigEndian.AppendUint64(b, gen)
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(r.orig)+128), gen)
 	b = append(b, recordFormat)
 	b = binary.AppendVarint(b, r.ver)
 	b = binary.AppendVarint(b, r.n)

@@ -356,24 +356,31 @@ func (e *Engine) Eval(in Input) (tags []string, tier string, err error) {
 // from m (nil: none) and keeping the others there.
 func (e *Engine) eval(in Input, m *Memo) (tags []string, tier string, err error) {
 	var act *activation
+	var buf [8][]string // the rules' outcomes, on the stack for up to 8 rules
+	outs := buf[:0]
+	n := 0
 	for i, r := range e.rules {
-		if out, ok := m.outcome(e, i); ok {
-			tags = append(tags, out...)
-			continue
+		out, ok := m.outcome(e, i)
+		if !ok {
+			if act == nil {
+				act = newActivation(&in)
+			}
+			if r.elem != nil && m != nil {
+				out = m.elementwise(e, i, act, &in)
+			} else if out, err = r.eval(act); err != nil {
+				return nil, "", err
+			}
+			m.keep(i, out)
 		}
-		if act == nil {
-			act = newActivation(&in)
-		}
-		var out []string
-		if r.elem != nil && m != nil {
-			out = m.elementwise(e, i, act, &in)
-		} else if out, err = r.eval(act); err != nil {
-			return nil, "", err
-		}
-		m.keep(i, out)
-		tags = append(tags, out...)
+		outs, n = append(outs, out), n+len(out)
 	}
 	m.done(in)
+	if n > 0 {
+		tags = make([]string, 0, n)
+		for _, out := range outs {
+			tags = append(tags, out...)
+		}
+	}
 	slices.Sort(tags)
 	tags = slices.Compact(tags)
 	for i := len(e.tiers) - 1; i >= 0; i-- {
@@ -421,11 +428,11 @@ func (r rule) eval(act *activation) ([]string, error) {
 // its first use and kept for the rules after: a rule set that reads neither
 // traits nor lists (most rules) costs no conversion of them.
 type activation struct {
-	in   *Input
+	in   Input // a copy, so that the caller's stays on its stack
 	vals [numVars]ref.Val
 }
 
-func newActivation(in *Input) *activation { return &activation{in: in} }
+func newActivation(in *Input) *activation { return &activation{in: *in} }
 
 // major converts micros to a double in major units for CEL.
 func major(micros int64) types.Double {
@@ -487,7 +494,7 @@ func varIndex(name string) int {
 
 // convert returns the CEL value of the variable i (var*).
 func (a *activation) convert(i int) ref.Val {
-	in := a.in
+	in := &a.in
 	switch i {
 	case varStage:
 		return types.String(in.Stage)
