@@ -3,6 +3,7 @@ package profile
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/segflow/segflow/pkg/money"
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/population"
+	"github.com/segflow/segflow/pkg/predict"
 	"github.com/segflow/segflow/pkg/tag"
 )
 
@@ -69,15 +71,17 @@ type record struct {
 	timer timerWritten
 }
 
-// derived is what a record's states share of its traits and products
-// bought, which most events leave as they were (a view, a cart line): the
-// maps of traits and consent, and the lists of skus and categories bought.
-// States only read them.
+// derived is what a record's states and summaries share of its traits,
+// orders and products bought, which most events leave as they were (a
+// view, a cart line): the maps of traits and consent, the purchase days,
+// and the lists of skus and categories bought. States only read them.
 type derived struct {
 	regs       bool // traits and consent are built
 	traits     map[string]any
 	consent    map[string]bool
-	bought     bool // boughtSKUs and boughtCats are built
+	hist       bool         // days is built
+	days       predict.Days // of every order (record.days)
+	bought     bool         // boughtSKUs and boughtCats are built
 	boughtSKUs []string
 	boughtCats []string
 }
@@ -115,7 +119,7 @@ func (r *record) changed(secs ...int) {
 		r.secs[k].ok = false
 		switch k {
 		case secRegs:
-			r.derived.regs = false
+			r.derived.regs, r.derived.hist = false, false
 		case secBought:
 			r.derived.bought = false
 		}
@@ -459,6 +463,15 @@ func (r *record) state(c string, T, W int64) *State {
 		st.ViewedCats = append(st.ViewedCats, it.member)
 	}
 	return st
+}
+
+// purchaseDays is r.days of every order, kept in r.derived while the
+// orders do not change.
+func (r *record) purchaseDays() predict.Days {
+	if d := &r.derived; !d.hist {
+		d.days, d.hist = r.days(math.MaxInt64), true
+	}
+	return r.derived.days
 }
 
 // derive returns r.derived, building what its traits or products bought

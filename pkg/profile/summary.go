@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"math"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -155,7 +154,7 @@ func summaryOf(c string, r *record) Summary {
 		return sum
 	}
 	sum.Orders, sum.First, sum.Last, sum.Lifetime = r.purchases()
-	days := r.days(math.MaxInt64)
+	days := r.purchaseDays()
 	var repeat money.Micros
 	sum.Days, repeat = days.Repeat()
 	sum.Repeat = int64(repeat)
