@@ -117,7 +117,14 @@ type batch struct {
 	// changes
 	stage  bool
 	mark   pendMark
-	outbox map[string]Snapshot
+	outbox map[string]outboxPrev
+}
+
+// outboxPrev is a customer's outbox entry: the snapshot last published,
+// and its encoding (appendSnapshot's) if the record held it (else nil).
+type outboxPrev struct {
+	snap Snapshot
+	enc  []byte
 }
 
 func (s *Store) newBatch() *batch {
@@ -291,10 +298,10 @@ type flush struct {
 	cas    []*redis.Cmd // on one server, the calls of casScript that write ws and check checks
 }
 
-// outboxEntry is a customer's outbox entry: the snapshot last published.
+// outboxEntry is a customer's outbox entry.
 type outboxEntry struct {
 	customer string
-	prev     Snapshot
+	prev     outboxPrev
 }
 
 // customerTimer is a customer's timer.
@@ -344,7 +351,7 @@ func (b *batch) send(ctx context.Context, f *flush) error {
 			k := b.s.outboxKey(b.mark)
 			args := make([]any, 0, 2*len(f.outbox))
 			for _, o := range f.outbox {
-				args = append(args, o.customer, encodePrev(o.prev))
+				args = append(args, o.customer, o.prev.encode())
 			}
 			pipe.HSet(ctx, k, args...)
 			pipe.Expire(ctx, k, outboxTTL)

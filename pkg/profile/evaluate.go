@@ -175,6 +175,7 @@ func (s *Store) stage(ctx context.Context, b *batch, changes []Change, current m
 		if r := b.recs[c]; r.open && (r.stored || b.dirty[c]) {
 			p := r.lastPublished()
 			r.published, r.pend, r.open = &p, pendMark{}, false
+			r.changed(secPub)
 			b.dirty[c] = true
 		}
 	}
@@ -186,7 +187,7 @@ func (s *Store) stage(ctx context.Context, b *batch, changes []Change, current m
 		if err != nil {
 			return err
 		}
-		b.mark, b.outbox = m, make(map[string]Snapshot, len(b.recs)) // room for every change of the batch
+		b.mark, b.outbox = m, make(map[string]outboxPrev, len(b.recs)) // room for every change of the batch
 	}
 	for i := range changes {
 		c := changes[i].Customer
@@ -195,9 +196,16 @@ func (s *Store) stage(ctx context.Context, b *batch, changes []Change, current m
 		}
 		// A customer without a record (erased meanwhile) gets none.
 		if r := b.recs[c]; r.stored || b.dirty[c] {
-			b.outbox[c] = changes[i].Before
+			// Before is the snapshot published: while it is not open, the
+			// one the record holds, whose encoding the outbox copies.
+			o := outboxPrev{snap: changes[i].Before}
+			if !r.open {
+				o.enc, _ = r.publishedEncoding()
+			}
+			b.outbox[c] = o
 			after := *current[c]
 			r.prev, r.open, r.published, r.pend = changes[i].Before, true, &after, b.mark
+			r.changed(secPub)
 			b.dirty[c] = true
 		}
 	}

@@ -215,6 +215,14 @@ func (s *Store) resolve(ctx context.Context, customers []string, recs []*record)
 	return nil
 }
 
+// encode is encodePrev(o.snap), copied from o.enc if it is known.
+func (o outboxPrev) encode() []byte {
+	if o.enc == nil {
+		return encodePrev(o.snap)
+	}
+	return append(append(make([]byte, 0, 1+len(o.enc)), publishedMark(&o.snap)), o.enc...)
+}
+
 // encodePrev is an outbox's value of a customer: the snapshot last
 // published.
 func encodePrev(p Snapshot) []byte {

@@ -103,6 +103,10 @@ type timerWritten struct {
 const (
 	secRegs   = iota // the traits, the cart and the history, in that order
 	secBought        // the products and categories bought
+	// secPub is the snapshot last evaluated (published, without the mark
+	// before it), which a batch's outbox copies while it is the snapshot
+	// last published (publishedEncoding); encode never copies it.
+	secPub
 	numSecs
 )
 
@@ -570,11 +574,15 @@ func (r *record) encode(gen uint64) []byte {
 		if r.pend != (pendMark{}) {
 			m += 2
 		}
-		b = appendSnapshot(append(b, m), p)
+		b = append(b, m)
+		lo := len(b) - 8
+		b = appendSnapshot(b, p)
+		r.nextSecs[secPub] = span{lo: lo, hi: len(b) - 8, ok: true}
 		if r.pend != (pendMark{}) {
 			b = binary.AppendUvarint(binary.AppendUvarint(b, r.pend.w), r.pend.seq)
 		}
 	} else {
+		r.nextSecs[secPub] = span{}
 		b = append(b, 0)
 	}
 	if e := r.entry; e != nil {
@@ -586,6 +594,15 @@ func (r *record) encode(gen uint64) []byte {
 		b = append(b, 0)
 	}
 	return appendTraitKinds(b, r.traits)
+}
+
+// publishedEncoding is the snapshot last evaluated (published) as orig
+// holds it, what appendSnapshot appends of it, if orig holds it as it is.
+func (r *record) publishedEncoding() ([]byte, bool) {
+	if s := r.secs[secPub]; s.ok && r.published != nil {
+		return r.orig[s.lo:s.hi], true
+	}
+	return nil, false
 }
 
 // section appends section k of the record's encoding b (its generation
@@ -799,7 +816,9 @@ func decodeRecord(v []byte) (*record, error) {
 	r.bought = d.items()
 	r.nextSecs[secBought] = span{lo: bought, hi: at(), ok: true}
 	if m := d.byte(); m >= 1 && m <= 4 {
+		pub := at()
 		r.published = d.snapshot((m-1)%2 + 1)
+		r.nextSecs[secPub] = span{lo: pub, hi: at(), ok: true}
 		if m > 2 {
 			r.pend = pendMark{w: d.uvarint(), seq: d.uvarint()}
 		}

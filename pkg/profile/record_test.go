@@ -76,7 +76,21 @@ func TestARecordEncodesAsEncodingEveryFieldAfreshWould(t *testing.T) {
 		return Op{Kind: opBrowse}
 	}
 	r := &record{}
+	copied := 0 // steps whose published snapshot an outbox could copy
 	for step := range 3000 {
+		if rng.IntN(5) == 0 { // a change evaluated, as stage records it
+			p := &Snapshot{Stage: nes.Stage(pick("S", 3)), Segment: pick("seg", 8), RScore: rng.IntN(6), Tier: pick("tier", 3)}
+			for range rng.IntN(6) {
+				p.Tags = append(p.Tags, pick("viewed_not_bought:sku-", 150))
+			}
+			slices.Sort(p.Tags)
+			p.Tags = slices.Compact(p.Tags)
+			if rng.IntN(3) == 0 {
+				p.Waterfall = pick("w", 3)
+			}
+			r.published = p
+			r.changed(secPub)
+		}
 		if rng.IntN(20) == 0 {
 			o := &record{}
 			for range 1 + rng.IntN(5) {
@@ -93,6 +107,12 @@ func TestARecordEncodesAsEncodingEveryFieldAfreshWould(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Fatalf("step %d: encoded %x\nwant %x", step, got, want)
 		}
+		if enc, ok := r.publishedEncoding(); ok {
+			copied++
+			if want := appendSnapshot(nil, r.published); !bytes.Equal(enc, want) {
+				t.Fatalf("step %d: the published snapshot's encoding %x\nwant %x", step, enc, want)
+			}
+		}
 		switch rng.IntN(4) {
 		case 0, 1: // written, as a batch's finish does
 			r.gen++
@@ -105,6 +125,9 @@ func TestARecordEncodesAsEncodingEveryFieldAfreshWould(t *testing.T) {
 			}
 			r = back
 		}
+	}
+	if copied < 1000 {
+		t.Errorf("an outbox could copy the published snapshot at %d steps of 3000, want most", copied)
 	}
 }
 
