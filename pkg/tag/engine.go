@@ -358,6 +358,7 @@ func (e *Engine) eval(in Input, m *Memo) (tags []string, tier string, err error)
 	var act *activation
 	var buf [8][]string // the rules' outcomes, on the stack for up to 8 rules
 	outs := buf[:0]
+	had := m != nil && m.outs != nil // a last evaluation, whose tags m has
 	n := 0
 	for i, r := range e.rules {
 		out, ok := m.outcome(e, i)
@@ -375,14 +376,23 @@ func (e *Engine) eval(in Input, m *Memo) (tags []string, tier string, err error)
 		outs, n = append(outs, out), n+len(out)
 	}
 	m.done(in)
-	if n > 0 {
-		tags = make([]string, 0, n)
-		for _, out := range outs {
-			tags = append(tags, out...)
-		}
+	var ok bool
+	if had {
+		tags, ok = m.grown(outs)
 	}
-	slices.Sort(tags)
-	tags = slices.Compact(tags)
+	if !ok {
+		if n > 0 {
+			tags = make([]string, 0, n)
+			for _, out := range outs {
+				tags = append(tags, out...)
+			}
+		}
+		slices.Sort(tags)
+		tags = slices.Compact(tags)
+	}
+	if m != nil {
+		m.tags = tags
+	}
 	for i := len(e.tiers) - 1; i >= 0; i-- {
 		if money.Micros(in.Lifetime) >= e.tiers[i].min {
 			return tags, e.tiers[i].name, nil

@@ -32,6 +32,9 @@ type Memo struct {
 	// under way's.
 	elems, nextElems [][]elemOut
 	same             [numVars]bool // of the evaluation under way: the variable has in's value
+	// tags are the last evaluation's tags, sorted and without duplicates:
+	// callers share them, so they are never changed in place.
+	tags []string
 }
 
 // EvalMemo is Eval, taking from m the outcomes of rules whose variables
@@ -44,7 +47,7 @@ func (e *Engine) EvalMemo(in Input, m *Memo) (tags []string, tier string, err er
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.e != e {
-		m.e, m.in, m.outs, m.elems = e, Input{}, nil, nil
+		m.e, m.in, m.outs, m.elems, m.tags = e, Input{}, nil, nil, nil
 	}
 	for v := range m.same {
 		m.same[v] = m.outs != nil && e.reads[v] && sameVar(v, &m.in, &in)
@@ -113,6 +116,44 @@ func (m *Memo) done(in Input) {
 			copyVar(v, &m.in, &in)
 		}
 	}
+}
+
+// grown returns the tags of outs, this evaluation's outcomes by rule
+// (after done, which made m.next the last evaluation's), sorted and without
+// duplicates, from the last evaluation's tags, if every rule's outcome is
+// its last one with tags appended, or the same: a view of a product not seen
+// before appends one. The tags are then the last ones with those inserted,
+// which costs a copy instead of a sort. false: an outcome lost or reordered
+// tags, and the caller sorts them all.
+func (m *Memo) grown(outs [][]string) ([]string, bool) {
+	var buf [4]string
+	added := buf[:0]
+	for i, out := range outs {
+		last := m.next[i]
+		if len(out) < len(last) {
+			return nil, false
+		}
+		if len(last) > 0 && &out[0] != &last[0] && !slices.Equal(out[:len(last)], last) {
+			return nil, false
+		}
+		added = append(added, out[len(last):]...)
+	}
+	if len(added) == 0 {
+		return m.tags, true
+	}
+	slices.Sort(added)
+	added = slices.Compact(added)
+	tags := make([]string, 0, len(m.tags)+len(added))
+	from := 0
+	for _, t := range added {
+		k, found := slices.BinarySearch(m.tags[from:], t)
+		tags = append(tags, m.tags[from:from+k]...)
+		from += k
+		if !found {
+			tags = append(tags, t)
+		}
+	}
+	return append(tags, m.tags[from:]...), true
 }
 
 // copyVar sets the variable v (var*) of dst to src's value, copying lists
