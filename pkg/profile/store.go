@@ -177,7 +177,9 @@ type Cause struct {
 	Due      time.Time `json:"due,omitempty"`
 }
 
-// State is a customer's stored state as of T.
+// State is a customer's stored state as of T. Its maps and the lists of
+// products bought are shared with the record's other states (record.derive):
+// they are only read.
 type State struct {
 	Customer   string
 	Applied    bool   // the event changed stored state
