@@ -77,7 +77,8 @@ func (c *cache) take(id string) *record {
 }
 
 // peek calls fn with the cached record of id, if there is one, and tells
-// whether there was. fn must not change or keep it.
+// whether there was. fn must not keep it, nor change it but for what it
+// derives from its fields (record.derived).
 func (c *cache) peek(id string, fn func(*record)) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

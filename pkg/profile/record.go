@@ -62,8 +62,9 @@ type record struct {
 	// evaluation, so that the next evaluates only the rules whose inputs
 	// changed (not encoded: a record read from Redis starts without).
 	memo tag.Memo
-	// derived is what states take from the traits and the products bought,
-	// built from them on first use and kept until they change (changed).
+	// derived is what states and summaries take from the traits, orders
+	// and products bought, built on first use and kept until those change
+	// (changed).
 	derived derived
 	// timer is the customer's timer as this writer last wrote it (not
 	// encoded: a record read from Redis starts without), so that a batch
