@@ -48,7 +48,8 @@ func TestARecordDecodesToWhatWasEncoded(t *testing.T) {
 // the encoding Redis holds (record.section). Whatever happened to the
 // record — events of every kind, joins, redeliveries, several encodes
 // before one is written, a read back from Redis — it encodes to what
-// encoding every field afresh gives.
+// encoding every field afresh gives, and what it derives for states and
+// summaries (record.derive, record.purchaseDays) is what its fields give.
 func TestARecordEncodesAsEncodingEveryFieldAfreshWould(t *testing.T) {
 	rng := rand.New(rand.NewPCG(12, 7))
 	afresh := func(r *record) []byte {
@@ -106,6 +107,14 @@ func TestARecordEncodesAsEncodingEveryFieldAfreshWould(t *testing.T) {
 		got := r.encode(r.gen)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("step %d: encoded %x\nwant %x", step, got, want)
+		}
+		// What states and summaries share is what the fields give now.
+		fresh := &record{traits: r.traits, history: r.history, bought: r.bought}
+		d, dw := r.derive(), fresh.derive()
+		if !reflect.DeepEqual(d.traits, dw.traits) || !reflect.DeepEqual(d.consent, dw.consent) ||
+			!slices.Equal(d.boughtSKUs, dw.boughtSKUs) || !slices.Equal(d.boughtCats, dw.boughtCats) ||
+			r.purchaseDays() != fresh.purchaseDays() {
+			t.Fatalf("step %d: derived %+v, days %+v\nwant %+v, days %+v", step, *d, r.purchaseDays(), *dw, fresh.purchaseDays())
 		}
 		if enc, ok := r.publishedEncoding(); ok {
 			copied++
