@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -709,6 +710,45 @@ func (k *Kafka) readPartition(ctx context.Context, topic string, partition int) 
 func port(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
 	return p
+}
+
+// FreeAddr returns 127.0.0.1:<a port free now>, for a server a test starts
+// on an address it is given (the segflow binary's --http-addr). The port is
+// below the kernel's range of ephemeral ports (ip_local_port_range), from
+// which it gives ports to outgoing connections and to listeners on port 0:
+// a port of that range, free when chosen and released for the server to
+// bind, was now and then taken meanwhile by a connection to Redis or Kafka,
+// and the server failed to start. Other processes do not pick ports below
+// the range unless told to, and tests pick at random among twenty thousand.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	low := 32768 // Linux's default range starts here, macOS's at 49152
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	const first = 10000
+	for range 100 {
+		if low-first < 1000 {
+			break // no room below the range
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(first+rand.IntN(low-first)))
+		if err == nil {
+			addr := l.Addr().String()
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return addr
+		}
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
 
 // freeAddr returns 127.0.0.1:<a port free now>.

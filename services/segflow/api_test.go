@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segflow/segflow/pkg/testenv"
 )
 
 // TestEmbeddedPipelineServesTheReadAPIAndDashboard runs `segflow run` in
@@ -15,7 +17,7 @@ import (
 // the dashboard share the collector's port, and that an order sent to the
 // collector reaches the API's counts and profile.
 func TestEmbeddedPipelineServesTheReadAPIAndDashboard(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	cfg, err := parseConfig("run", []string{"--http-addr", addr, "--embedded-kafka-addr", "127.0.0.1:0", "--embedded-redis-addr", "127.0.0.1:0",
 		"--partitions", "2", "--log-level", "warn", "--waterfall", "../../deploy/waterfall.yaml"})
 	if err != nil {
@@ -126,7 +128,7 @@ func TestAPITokensAreParsedAndMasked(t *testing.T) {
 
 // TestAPICommandServesTheAPIWithoutTheCollector runs `segflow api` alone.
 func TestAPICommandServesTheAPIWithoutTheCollector(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	cfg, err := parseConfig("api", []string{"--http-addr", addr, "--embedded-kafka-addr", "127.0.0.1:0", "--embedded-redis-addr", "127.0.0.1:0", "--partitions", "2", "--log-level", "warn"})
 	if err != nil {
 		t.Fatal(err)

@@ -7,13 +7,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segflow/segflow/pkg/testenv"
 )
 
 // TestABroadcastMadeThroughTheAPIIsDecidedByTheTriggerService runs `segflow
 // run` with the example campaigns, sends an order, makes a broadcast to the
 // new buyers and waits for the trigger service to decide its one member.
 func TestABroadcastMadeThroughTheAPIIsDecidedByTheTriggerService(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	cfg, err := parseConfig("run", []string{"--http-addr", addr, "--embedded-kafka-addr", "127.0.0.1:0", "--embedded-redis-addr", "127.0.0.1:0",
 		"--partitions", "2", "--log-level", "warn", "--campaigns", "../../deploy/campaigns.yaml"})
 	if err != nil {

@@ -43,7 +43,7 @@ func TestRunOnARedisClusterCollectsAppliesAndServes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k := testenv.StartKafka(t)
-			addr := freeAddr(t)
+			addr := testenv.FreeAddr(t)
 			args := append([]string{"--http-addr", addr, "--kafka-brokers", k.Brokers[0], "--partitions", "2", "--log-level", "warn",
 				"--write-keys", "web=wk", "--api-tokens", "crm=tok"}, tc.redis(t)...)
 			cfg, err := parseConfig("run", args)

@@ -32,7 +32,7 @@ type demoRun struct {
 
 func startDemo(t *testing.T, redisAddr string) *demoRun {
 	t.Helper()
-	addr, kafkaAddr := freeAddr(t), freeAddr(t)
+	addr, kafkaAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	cfg, err := parseConfig("run", []string{"--demo", "--campaigns", "../../deploy/campaigns.yaml", "--redis-addr", redisAddr,
 		"--http-addr", addr, "--embedded-kafka-addr", kafkaAddr, "--partitions", "2", "--log-level", "warn"})
 	if err != nil {

@@ -9,13 +9,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segflow/segflow/pkg/testenv"
 )
 
 // TestEmbeddedPipelineServesAndShutsDown runs the binary's `run` command the
 // way `make run` does, sends an event, checks health and metrics, and stops it
 // as SIGTERM would.
 func TestEmbeddedPipelineServesAndShutsDown(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	cfg, err := parseConfig("run", []string{"--http-addr", addr, "--embedded-kafka-addr", "127.0.0.1:0", "--embedded-redis-addr", "127.0.0.1:0", "--partitions", "2", "--log-level", "warn"})
 	if err != nil {
 		t.Fatal(err)
@@ -87,15 +89,6 @@ func TestConfigComesFromFlagsAndEnvironment(t *testing.T) {
 	if _, err := parseConfig("collector", nil); err == nil {
 		t.Error("a write key without = must be refused")
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func waitFor(t *testing.T, url string) {

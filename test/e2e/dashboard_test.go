@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"github.com/segflow/segflow/pkg/api"
 	"github.com/segflow/segflow/pkg/dashboard"
 	"github.com/segflow/segflow/pkg/index"
+	"github.com/segflow/segflow/pkg/testenv"
 	"github.com/segflow/segflow/pkg/trigger"
 )
 
@@ -103,12 +103,7 @@ func runSegflow(t *testing.T, T time.Time, extra ...string) string {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build segflow: %v\n%s", err, out)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testenv.FreeAddr(t)
 	logs, err := os.Create(filepath.Join(dir, "segflow.log"))
 	if err != nil {
 		t.Fatal(err)
