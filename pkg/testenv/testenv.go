@@ -731,10 +731,7 @@ func FreeAddr(t testing.TB) string {
 		}
 	}
 	const first = 10000
-	for range 100 {
-		if low-first < 1000 {
-			break // no room below the range
-		}
+	for attempt := 0; attempt < 100 && low-first >= 1000; attempt++ { // else no room below the range
 		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(first+rand.IntN(low-first)))
 		if err == nil {
 			addr := l.Addr().String()
