@@ -17,6 +17,12 @@
 // its outcome and is announced again with the same CloudEvent id, which
 // consumers dedup on.
 //
+// A decision reads the profile as the profile-updater has applied it when
+// the decision is made. Kafka orders a customer's events within a topic, not
+// across topics: consent given by an identify sent in the same moment as an
+// order may be applied after the order's change is decided on, and the
+// decision is then a consent suppression. A wait decides when it falls due.
+//
 // Journeys (pkg/journey) run on the same machinery: a send step is decided
 // as a campaign, with the guards, and a customer's place in a journey waits
 // on the same timers (journey.go). A trigger whose action is points credits

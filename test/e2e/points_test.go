@@ -31,11 +31,13 @@ func TestPointsAreEarnedByTierAndSpentByOrdersThroughThePipeline(t *testing.T) {
 		data["user_id"], data["order_id"], data["total"], data["currency"] = vip, id, total, "USD"
 		return map[string]any{"specversion": "1.0", "id": "order-" + id, "source": "/shop", "type": event.OrderCompleted, "time": at, "data": data}
 	}
-	p.post(t, []map[string]any{
-		{"specversion": "1.0", "id": "identify-1", "source": "/shop", "type": event.Identify, "time": t0.Add(-time.Hour),
-			"data": map[string]any{"user_id": vip, "consent": map[string]bool{"line": true}}},
-		order("1", "6000", t0, map[string]any{}), // gold from 5000 (tag.DefaultConfig)
-	})
+	// The consent is applied before the order, as it would be an hour
+	// before: sent together, the two topics' events may be applied in
+	// either order, and the order's change decided on without the consent.
+	p.post(t, []map[string]any{{"specversion": "1.0", "id": "identify-1", "source": "/shop", "type": event.Identify, "time": t0.Add(-time.Hour),
+		"data": map[string]any{"user_id": vip, "consent": map[string]bool{"line": true}}}})
+	p.waitApplied(t, 1, 30*time.Second)
+	p.post(t, []map[string]any{order("1", "6000", t0, map[string]any{})}) // gold from 5000 (tag.DefaultConfig)
 	p.waitApplied(t, 2, 30*time.Second)
 	var d trigger.Decision
 	if err := json.Unmarshal(p.kafka.ReadTopic(t, trigger.TopicTriggers, 1, 20*time.Second)[0].Value, &d); err != nil {
