@@ -100,6 +100,10 @@ func (s *Store) evaluate(ctx context.Context, b *batch, T time.Time, states []*S
 			go func() { sent <- b.send(ctx, f) }()
 		}
 	}
+	// The changes' ids are hashed while the last parts are written.
+	for i := range changes {
+		changes[i].identify()
+	}
 	for range flushes {
 		if serr := <-sent; err == nil {
 			err = serr

@@ -285,6 +285,8 @@ func (s *Store) Evaluate(ctx context.Context, T time.Time, customers []string) (
 	return out, nil
 }
 
+// newChange is the change of customer c's snapshot from before to after at
+// T, for cause; identify gives it its ID.
 func newChange(c string, T time.Time, before, after Snapshot, cause Cause) Change {
 	var changed []string
 	if before.Stage != after.Stage {
@@ -302,18 +304,21 @@ func newChange(c string, T time.Time, before, after Snapshot, cause Cause) Chang
 	if before.Waterfall != after.Waterfall {
 		changed = append(changed, "waterfall")
 	}
-	// The id hashes c, the cause and both snapshots, NUL-separated. The
-	// buffer holds two snapshots of 50 tags of 40 bytes on the stack.
+	return Change{Customer: c, At: T, Before: before, After: after, Changed: changed, Cause: cause}
+}
+
+// identify sets ch's ID, which hashes its customer, cause and both
+// snapshots, NUL-separated, so that a change computed again (after a crash
+// before its batch's Commit) has the same.
+func (ch *Change) identify() {
+	// The buffer holds two snapshots of 50 tags of 40 bytes on the stack.
 	var buf [4096]byte
-	b := append(append(append(append(append(append(buf[:0], c...), 0), cause.EventID...), 0), cause.EventType...), 0)
-	b = append(strconv.AppendInt(b, cause.Due.UnixMilli(), 10), 0)
-	b = append(before.appendKey(b), 0)
-	b = after.appendKey(b)
+	b := append(append(append(append(append(append(buf[:0], ch.Customer...), 0), ch.Cause.EventID...), 0), ch.Cause.EventType...), 0)
+	b = append(strconv.AppendInt(b, ch.Cause.Due.UnixMilli(), 10), 0)
+	b = append(ch.Before.appendKey(b), 0)
+	b = ch.After.appendKey(b)
 	sum := sha256.Sum256(b)
-	return Change{
-		ID: hex.EncodeToString(sum[:16]), Customer: c, At: T,
-		Before: before, After: after, Changed: changed, Cause: cause,
-	}
+	ch.ID = hex.EncodeToString(sum[:16])
 }
 
 // snapshot computes a state's segmentation at T with the population's scorer.
