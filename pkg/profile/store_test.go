@@ -649,7 +649,11 @@ func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 }
 
 // A writer's summaries of the customers it has just evaluated are those
-// Redis holds, answered from the records it wrote without a read.
+// Redis holds, answered from the records it wrote without a read, and stay
+// so through merges, redeliveries, writes without evaluation, an erasure
+// and evaluations of customers without a record. (An evaluation that moves
+// a customer's population entry in time alone is not written: the writer's
+// summary is then of the later time, Redis's of the earlier.)
 func TestAWritersSummariesOfItsCustomersNeedNoRead(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	ctx := context.Background()
@@ -685,6 +689,47 @@ func TestAWritersSummariesOfItsCustomersNeedNoRead(t *testing.T) {
 	}
 	if len(want) != len(customers) || !reflect.DeepEqual(got, want) {
 		t.Errorf("writer's summaries\n%+v\nwant what Redis holds\n%+v", got, want)
+	}
+
+	visitor := []profile.Op{
+		ev(t, "v9", event.ProductViewed, "anon:v9", day(41), `{"anonymous_id":"v9","product":{"sku":"HAT","category":"hats"}}`),
+		ev(t, "c9", event.ProductAdded, "anon:v9", day(41.1), `{"anonymous_id":"v9","product":{"sku":"HAT","price":"12.00"}}`),
+	}
+	merge := []profile.Op{
+		ev(t, "i9", event.Identify, "dave", day(42), `{"user_id":"dave","anonymous_id":"v9","traits":{"timezone":"Asia/Taipei"}}`),
+		order(t, "dave", "d2", day(42.5), "30"),
+		ev(t, "v10", event.ProductViewed, "alice", day(42.6), `{"user_id":"alice","product":{"sku":"HAT","category":"hats"}}`),
+	}
+	customers = append(customers, "anon:v9", "zed")
+	must := func(_ any, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		what string
+		run  func()
+	}{
+		{"a visitor's events", func() { applyCommit(t, writer, day(41.5), visitor) }},
+		{"a merge with an order and a view", func() { applyCommit(t, writer, day(43), merge) }},
+		{"the same events again", func() { applyCommit(t, writer, day(43), merge) }},
+		{"events written without evaluation", func() { must(writer.Write(ctx, day(44), []profile.Op{order(t, "alice", "a3", day(43.5), "8")})) }},
+		{"an erasure", func() { must(writer.Erase(ctx, "bob")) }},
+		{"an evaluation of customers without a record", func() { must(writer.Evaluate(ctx, day(45), []string{"zed", "bob"})) }},
+	}
+	for _, step := range steps {
+		step.run()
+		got, err := writer.Summaries(ctx, customers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := newStore(t, srv.Client(t), "sum").Summaries(ctx, customers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("after %s, the writer's summaries\n%+v\nwant what Redis holds\n%+v", step.what, got, want)
+		}
 	}
 }
 

@@ -118,7 +118,9 @@ func (s Summary) Newer(t Summary) bool {
 // in their order; a customer without a profile of their own is Gone, and one
 // whose keys Redis refuses to read (of another type) is left out. A writer
 // answers from the records it wrote last (its cache), which are what Redis
-// holds of its own customers, and reads the rest.
+// holds of its own customers (but for the time, At, of an evaluation that
+// moved a customer's population entry in time alone, which is written with
+// the record's next change), and reads the rest.
 func (s *Store) Summaries(ctx context.Context, customers []string) ([]Summary, error) {
 	out := make([]Summary, len(customers))
 	cached := make([]bool, len(customers))
