@@ -118,16 +118,28 @@ type span struct {
 	ok     bool
 }
 
-// changed marks sections as no longer what orig holds.
+// changed marks sections as no longer what orig holds, and what derived
+// holds of the products bought if secBought; secRegs is marked by
+// changedRegs.
 func (r *record) changed(secs ...int) {
 	for _, k := range secs {
 		r.secs[k].ok = false
-		switch k {
-		case secRegs:
-			r.derived.regs, r.derived.hist = false, false
-		case secBought:
+		if k == secBought {
 			r.derived.bought = false
 		}
+	}
+}
+
+// changedRegs marks secRegs as no longer what orig holds, and what derived
+// holds of the traits and consent if traits changed, of the orders (the
+// purchase days) if history did: a cart line changes neither.
+func (r *record) changedRegs(traits, history bool) {
+	r.secs[secRegs].ok = false
+	if traits {
+		r.derived.regs = false
+	}
+	if history {
+		r.derived.hist = false
 	}
 }
 
@@ -263,7 +275,7 @@ func (r *record) insert(id string, t, amt int64) bool {
 		return false
 	}
 	r.ids[id] = true
-	r.changed(secRegs)
+	r.changedRegs(false, true)
 	i, _ := slices.BinarySearchFunc(r.history, entry{id: id, t: t}, cmpEntry)
 	r.history = slices.Insert(r.history, i, entry{id: id, t: t, amt: amt})
 	r.ver++
@@ -319,13 +331,13 @@ func (r *record) apply(op Op, t int64) (bool, error) {
 		return false, nil
 	case opCart:
 		r.setMax(hasCart, &r.lastCart, t)
-		r.changed(secRegs)
+		r.changedRegs(false, false)
 		for i := 0; i+1 < len(a); i += 2 {
 			r.cart = setLWW(r.cart, a[i], t, a[i+1])
 		}
 		return true, nil
 	case opTraits:
-		r.changed(secRegs)
+		r.changedRegs(true, false)
 		for i := 0; i+1 < len(a); i += 2 {
 			r.traits = setLWW(r.traits, a[i], t, a[i+1])
 		}
@@ -342,7 +354,8 @@ func (r *record) apply(op Op, t int64) (bool, error) {
 // join merges o, another customer's profile, into r: every order and refund
 // o recorded, its lists, cart, traits and activity times, each by its join.
 func (r *record) join(o *record, oid string) {
-	r.changed(secRegs, secBought)
+	r.changedRegs(true, true)
+	r.changed(secBought)
 	for _, e := range o.history {
 		r.insert(e.id, e.t, e.amt)
 	}
