@@ -128,8 +128,9 @@ type outboxPrev struct {
 	enc  []byte
 }
 
-func (s *Store) newBatch() *batch {
-	return &batch{s: s, recs: map[string]*record{}, dirty: map[string]bool{}}
+// newBatch returns a batch of about n customers' records.
+func (s *Store) newBatch(n int) *batch {
+	return &batch{s: s, recs: make(map[string]*record, n), dirty: make(map[string]bool, n)}
 }
 
 // load brings the records of customers into b, and those they were merged
@@ -377,13 +378,29 @@ func (b *batch) send(ctx context.Context, f *flush) error {
 			first(pipe)
 		}
 		cas := make(map[string]bool, len(f.dirty))
+		// A call's keys, and its arguments: the generations, then the
+		// values, appended to the generations when it is made.
 		var keys []string
 		var gens, values []any
+		left := len(f.dirty) + len(f.timers) // keys at most still to come
+		add := func(key string, gen, value any) {
+			if keys == nil {
+				n := min(left, maxCASKeys)
+				keys, gens, values = make([]string, 0, n), make([]any, 0, 2*n), make([]any, 0, n)
+			}
+			keys, gens, left = append(keys, key), append(gens, gen), left-1
+			if value != nil {
+				values = append(values, value)
+			}
+		}
 		call := func() { // a call of casScript for the keys so far
 			if len(keys) > 0 {
 				f.cas = append(f.cas, casScript.EvalSha(ctx, pipe, keys, append(gens, values...)...))
 				keys, gens, values = nil, nil, nil
 			}
+		}
+		if cap(f.ws) < len(f.dirty) {
+			f.ws = make([]written, 0, len(f.dirty))
 		}
 		for _, c := range f.dirty {
 			r := b.recs[c]
@@ -400,7 +417,7 @@ func (b *batch) send(ctx context.Context, f *flush) error {
 			if cluster {
 				w.cmd = casScript.EvalSha(ctx, pipe, []string{b.s.recordKey(c)}, generation(r), value)
 			} else {
-				keys, gens, values = append(keys, b.s.recordKey(c)), append(gens, generation(r)), append(values, value)
+				add(b.s.recordKey(c), generation(r), value)
 				if len(keys) == maxCASKeys {
 					call()
 				}
@@ -413,7 +430,7 @@ func (b *batch) send(ctx context.Context, f *flush) error {
 				if cluster {
 					f.checks = append(f.checks, check{generation(r), pipe.GetRange(ctx, b.s.recordKey(t.customer), 0, 7)})
 				} else {
-					keys, gens = append(keys, b.s.recordKey(t.customer)), append(gens, generation(r))
+					add(b.s.recordKey(t.customer), generation(r), nil)
 				}
 			}
 		}
@@ -549,9 +566,9 @@ func (s *Store) Write(ctx context.Context, T time.Time, ops []Op) (int, error) {
 // apply is one run of Apply (evaluate) or Write; again: a run after a
 // conflict.
 func (s *Store) apply(ctx context.Context, T time.Time, ops []Op, evaluate, again bool) ([]Change, int, error) {
-	b := s.newBatch()
+	b := s.newBatch(len(ops))
 	b.rewrite = again
-	var ids []string
+	ids := make([]string, 0, len(ops))
 	for _, op := range ops {
 		ids = append(ids, op.Customer)
 		if op.Merge != "" {
@@ -647,7 +664,7 @@ func (s *Store) applyByCustomer(b *batch, T time.Time, ops []Op, states []*State
 		return err
 	}
 	share := make([]int, len(ops)) // of each op, the core that applies it
-	shareOf := map[string]int{}
+	shareOf := make(map[string]int, len(ops))
 	for i, op := range ops {
 		c := b.target(op.Customer)
 		k, ok := shareOf[c]
@@ -664,7 +681,7 @@ func (s *Store) applyByCustomer(b *batch, T time.Time, ops []Op, states []*State
 	var wg sync.WaitGroup
 	for k := range n {
 		wg.Go(func() {
-			lastOf := map[string]int{}
+			lastOf := make(map[string]int, len(ops)/n+1)
 			for i, op := range ops {
 				if share[i] != k {
 					continue
@@ -738,7 +755,7 @@ func (s *Store) settle(ctx context.Context, T time.Time, customers []string, cau
 		changes []Change
 	}
 	res, err := retry(func(bool) (result, error) {
-		b := s.newBatch()
+		b := s.newBatch(len(customers))
 		b.rewrite, b.stage = true, stage
 		if err := b.load(ctx, customers...); err != nil {
 			return result{}, err

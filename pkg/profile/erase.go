@@ -121,7 +121,7 @@ func (s *Store) linkedVisitors(ctx context.Context, c string) ([]string, error) 
 // unlink removes c from the profiles merged into into.
 func (s *Store) unlink(ctx context.Context, into, c string) error {
 	_, err := retry(func(bool) (struct{}, error) {
-		b := s.newBatch()
+		b := s.newBatch(1)
 		if err := b.load(ctx, into); err != nil {
 			return struct{}{}, err
 		}

@@ -271,7 +271,7 @@ func (s *Store) Rescore(ctx context.Context, T time.Time, cause Cause, publish f
 	W := s.cfg.Window.Milliseconds()
 	err := s.Customers(ctx, func(cs []string) error {
 		moved, err := retry(func(bool) ([]string, error) {
-			b := s.newBatch()
+			b := s.newBatch(len(cs))
 			if err := b.load(ctx, cs...); err != nil {
 				return nil, err
 			}
