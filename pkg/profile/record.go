@@ -73,9 +73,10 @@ type record struct {
 }
 
 // derived is what a record's states and summaries share of its traits,
-// orders and products bought, which most events leave as they were (a
-// view, a cart line): the maps of traits and consent, the purchase days,
-// and the lists of skus and categories bought. States only read them.
+// orders and products bought and viewed, which most events leave as they
+// were (a view changes only what was viewed; a cart line none of them):
+// the maps of traits and consent, the purchase days, and the lists of skus
+// and categories bought and viewed. States only read them.
 type derived struct {
 	regs       bool // traits and consent are built
 	traits     map[string]any
@@ -85,6 +86,9 @@ type derived struct {
 	bought     bool         // boughtSKUs and boughtCats are built
 	boughtSKUs []string
 	boughtCats []string
+	views      bool // viewedSKUs and viewedCats are built
+	viewedSKUs []string
+	viewedCats []string
 }
 
 // timerWritten is a customer's timer as a writer last wrote it.
@@ -319,6 +323,7 @@ func (r *record) apply(op Op, t int64) (bool, error) {
 		return true, nil
 	case opView:
 		r.setMax(hasBrowse, &r.lastBrowse, t)
+		r.derived.views = false
 		if len(a) > 0 && a[0] != "" {
 			r.viewed = addGT(r.viewed, a[0], t, keepViewed)
 		}
@@ -359,6 +364,7 @@ func (r *record) join(o *record, oid string) {
 	for _, e := range o.history {
 		r.insert(e.id, e.t, e.amt)
 	}
+	r.derived.views = false
 	for _, it := range o.viewed {
 		r.viewed = addGT(r.viewed, it.member, it.t, keepViewed)
 	}
@@ -455,6 +461,7 @@ func (r *record) state(c string, T, W int64) *State {
 	}
 	d := r.derive()
 	st.Traits, st.Consent, st.Bought, st.BoughtCats = d.traits, d.consent, d.boughtSKUs, d.boughtCats
+	st.Viewed, st.ViewedCats = d.viewedSKUs, d.viewedCats
 	st.published = r.lastPublished()
 	var cart money.Sum
 	for _, c := range r.cart {
@@ -470,16 +477,6 @@ func (r *record) state(c string, T, W int64) *State {
 		}
 	}
 	st.CartValue = int64(cart.Cap())
-	// The viewed lists, which most events change, in one allocation.
-	lists := make([]string, len(r.viewed)+len(r.viewedCats))
-	st.Viewed = lists[:0:len(r.viewed)]
-	for _, it := range r.viewed {
-		st.Viewed = append(st.Viewed, it.member)
-	}
-	st.ViewedCats = lists[len(r.viewed):len(r.viewed)]
-	for _, it := range r.viewedCats {
-		st.ViewedCats = append(st.ViewedCats, it.member)
-	}
 	return st
 }
 
@@ -528,6 +525,19 @@ func (r *record) derive() *derived {
 			}
 		}
 		d.bought = true
+	}
+	if !d.views {
+		// One allocation: the skus from its start, the categories after.
+		lists := make([]string, len(r.viewed)+len(r.viewedCats))
+		d.viewedSKUs = lists[:0:len(r.viewed)]
+		for _, it := range r.viewed {
+			d.viewedSKUs = append(d.viewedSKUs, it.member)
+		}
+		d.viewedCats = lists[len(r.viewed):len(r.viewed)]
+		for _, it := range r.viewedCats {
+			d.viewedCats = append(d.viewedCats, it.member)
+		}
+		d.views = true
 	}
 	return d
 }

@@ -109,10 +109,11 @@ func TestARecordEncodesAsEncodingEveryFieldAfreshWould(t *testing.T) {
 			t.Fatalf("step %d: encoded %x\nwant %x", step, got, want)
 		}
 		// What states and summaries share is what the fields give now.
-		fresh := &record{traits: r.traits, history: r.history, bought: r.bought}
+		fresh := &record{traits: r.traits, history: r.history, bought: r.bought, viewed: r.viewed, viewedCats: r.viewedCats}
 		d, dw := r.derive(), fresh.derive()
 		if !reflect.DeepEqual(d.traits, dw.traits) || !reflect.DeepEqual(d.consent, dw.consent) ||
 			!slices.Equal(d.boughtSKUs, dw.boughtSKUs) || !slices.Equal(d.boughtCats, dw.boughtCats) ||
+			!slices.Equal(d.viewedSKUs, dw.viewedSKUs) || !slices.Equal(d.viewedCats, dw.viewedCats) ||
 			r.purchaseDays() != fresh.purchaseDays() {
 			t.Fatalf("step %d: derived %+v, days %+v\nwant %+v, days %+v", step, *d, r.purchaseDays(), *dw, fresh.purchaseDays())
 		}

@@ -178,8 +178,8 @@ type Cause struct {
 }
 
 // State is a customer's stored state as of T. Its maps and the lists of
-// products bought are shared with the record's other states (record.derive):
-// they are only read.
+// products bought and viewed are shared with the record's other states
+// (record.derive): they are only read.
 type State struct {
 	Customer   string
 	Applied    bool   // the event changed stored state

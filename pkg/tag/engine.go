@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/cost"
@@ -298,7 +299,9 @@ func (e *Engine) Live() []Live {
 
 // Eval tells whether the rule holds for in.
 func (l Live) Eval(in Input) (bool, error) {
-	v, _, err := l.r.prg.Eval(newActivation(&in))
+	act := newActivation(&in)
+	v, _, err := l.r.prg.Eval(act)
+	act.free()
 	if err != nil {
 		return false, fmt.Errorf("tag rule %q: %w", l.Name, err)
 	}
@@ -369,11 +372,15 @@ func (e *Engine) eval(in Input, m *Memo) (tags []string, tier string, err error)
 			if r.elem != nil && m != nil {
 				out = m.elementwise(e, i, act, &in)
 			} else if out, err = r.eval(act); err != nil {
+				act.free()
 				return nil, "", err
 			}
 			m.keep(i, out)
 		}
 		outs, n = append(outs, out), n+len(out)
+	}
+	if act != nil {
+		act.free()
 	}
 	m.done(in)
 	var ok bool
@@ -442,7 +449,22 @@ type activation struct {
 	vals [numVars]ref.Val
 }
 
-func newActivation(in *Input) *activation { return &activation{in: *in} }
+// activations are activations free for use: an evaluation takes one when
+// a rule must run and gives it back when its rules have run, since nothing
+// a rule returns refers to it (tags are Go strings).
+var activations = sync.Pool{New: func() any { return new(activation) }}
+
+func newActivation(in *Input) *activation {
+	a := activations.Get().(*activation)
+	a.in = *in
+	return a
+}
+
+// free gives a back to activations, holding nothing of its input.
+func (a *activation) free() {
+	*a = activation{}
+	activations.Put(a)
+}
 
 // major converts micros to a double in major units for CEL.
 func major(micros int64) types.Double {
