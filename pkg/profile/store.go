@@ -40,7 +40,7 @@ type Config struct {
 	Waterfall *waterfall.Engine
 	// Cache is how many customers' records a store keeps after writing
 	// them, so that a writer's next batch of the same customers reads
-	// nothing (about 3 KB of heap each with their tag memos:
+	// nothing (about 4.7 KB of heap each with their tag memos:
 	// BenchmarkMemoryPerCustomer). Default 100,000.
 	Cache int
 	// Models gives the model predictions are made with; nil means none
