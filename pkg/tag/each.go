@@ -29,11 +29,65 @@ type elementwise struct {
 
 // step is one macro of the chain, evaluated with the element as the
 // variable name: a filter keeps the element while prg is true, a map makes
-// the element prg's string.
+// the element prg's string. A step of one of the forms rules are mostly
+// made of is run in Go (fast), which gives what prg gives.
 type step struct {
 	name   string
 	prg    cel.Program
 	filter bool
+	fast   *fastStep
+}
+
+// fastStep is a step of one of two forms, run in Go: a map to
+// prefix + x + suffix (one of them empty), or a filter on x in a list
+// variable, or not in it (not).
+type fastStep struct {
+	prefix, suffix string
+	in             bool // a filter: x in the list variable list
+	list           int
+	not            bool
+}
+
+// fastStepOf returns the fast form of e, the body of a step whose element
+// is the variable name, if it has one: "<literal>" + name, name +
+// "<literal>", name in <list variable>, or !(name in <list variable>).
+func fastStepOf(e celast.Expr, name string, filter bool) *fastStep {
+	if !filter {
+		call, ok := callOf(e, operators.Add)
+		if !ok {
+			return nil
+		}
+		a, b := call.Args()[0], call.Args()[1]
+		if lit, ok := stringLiteral(a); ok && isIdent(b, name) {
+			return &fastStep{prefix: lit}
+		}
+		if lit, ok := stringLiteral(b); ok && isIdent(a, name) {
+			return &fastStep{suffix: lit}
+		}
+		return nil
+	}
+	not := false
+	if call, ok := callOf(e, operators.LogicalNot); ok {
+		not, e = true, call.Args()[0]
+	}
+	call, ok := callOf(e, operators.In)
+	if !ok || !isIdent(call.Args()[0], name) || call.Args()[1].Kind() != celast.IdentKind {
+		return nil
+	}
+	i := varIndex(call.Args()[1].AsIdent())
+	if i < 0 || variables[i].typ != stringList {
+		return nil
+	}
+	return &fastStep{in: true, list: i, not: not}
+}
+
+// stringLiteral is e's value if e is a string literal.
+func stringLiteral(e celast.Expr) (string, bool) {
+	if e.Kind() != celast.LiteralKind {
+		return "", false
+	}
+	s, ok := e.AsLiteral().(types.String)
+	return string(s), ok
 }
 
 // elementwiseOf returns the elementwise form of the checked Each rule a, or
@@ -132,7 +186,7 @@ func (ew *elementwise) step(env *cel.Env, name string, e celast.Expr, info *cela
 			ew.vars = append(ew.vars, i)
 		}
 	}
-	ew.steps = append(ew.steps, step{name: name, prg: prg, filter: filter})
+	ew.steps = append(ew.steps, step{name: name, prg: prg, filter: filter, fast: fastStepOf(e, name, filter)})
 	return true
 }
 
@@ -223,6 +277,14 @@ func (ew *elementwise) one(ea *elemActivation, x string) (elemOut, bool) {
 	o := elemOut{elem: x}
 	v := types.String(x)
 	for _, s := range ew.steps {
+		if f := s.fast; f != nil {
+			if !f.in {
+				v = types.String(f.prefix + string(v) + f.suffix)
+			} else if ea.parent.has(f.list, string(v)) == f.not {
+				return o, true
+			}
+			continue
+		}
 		ea.name, ea.val = s.name, v
 		out, _, err := s.prg.Eval(ea)
 		if err != nil {

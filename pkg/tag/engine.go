@@ -483,6 +483,15 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	return a.vals[i], true
 }
 
+// has tells whether the list variable i (var*) holds s, as CEL's s in
+// the list does.
+func (a *activation) has(i int, s string) bool {
+	if a.vals[i] == nil {
+		a.vals[i] = a.convert(i)
+	}
+	return a.vals[i].(*setList).Contains(types.String(s)) == types.True
+}
+
 // varIndex is the index (var*) of the variable name, or -1.
 func varIndex(name string) int {
 	switch name {

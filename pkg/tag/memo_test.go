@@ -36,6 +36,11 @@ var memoRules = Config{
 		{Name: "blank_c3", Each: `bought_categories.map(c, c == "c3" ? "" : "b:" + c)`},
 		{Name: "hides_stage", Each: `viewed_skus.map(stage, "h:" + stage)`},
 		{Name: "nested", Each: `viewed_skus.filter(s, !bought_skus.exists(b, b == s)).map(s, "nested:" + s)`},
+		// Steps each.go runs in Go (fastStep): a suffix, a filter on
+		// membership, one on a mapped value, one in the list itself.
+		{Name: "again", Each: `viewed_skus.filter(s, s in bought_skus).map(s, s + ":again")`},
+		{Name: "mapped_in", Each: `viewed_categories.map(c, "c" + c).filter(x, !(x in viewed_categories))`},
+		{Name: "self", Each: `bought_categories.filter(c, c in bought_categories).map(c, "self:" + c)`},
 	},
 	Tiers: []Tier{{Name: "member", MinLifetime: "0"}, {Name: "gold", MinLifetime: "1000"}},
 	// nested compares every viewed product with every bought one.
@@ -219,10 +224,24 @@ func TestAMemoIsNotFooledByAnInputChangedInPlace(t *testing.T) {
 // element, and the others whole.
 func TestEachRulesOverAListAreTakenElementByElement(t *testing.T) {
 	e := mustCompile(t, memoRules)
-	want := map[string]bool{"bought": true, "vnb": true, "browser": true, "vnb3": true, "fails_on_s7": true, "chain": true, "many": true, "twos": true, "blank_c3": true, "nested": true}
+	want := map[string]bool{"bought": true, "vnb": true, "browser": true, "vnb3": true, "fails_on_s7": true, "chain": true, "many": true, "twos": true, "blank_c3": true, "nested": true,
+		"again": true, "mapped_in": true, "self": true}
+	// Of each elementwise rule, which steps are run in Go.
+	fast := map[string][]bool{"bought": {true}, "vnb": {true, true}, "browser": {true}, "vnb3": {true, true}, "fails_on_s7": {false},
+		"chain": {false, false, false}, "many": {false, true}, "twos": {false}, "blank_c3": {false}, "nested": {false, true},
+		"again": {true, true}, "mapped_in": {true, true}, "self": {true, true}}
 	for _, r := range e.rules {
 		if r.each && (r.elem != nil) != want[r.name] {
 			t.Errorf("rule %s: elementwise %v, want %v", r.name, r.elem != nil, want[r.name])
+		}
+		if r.elem != nil {
+			var got []bool
+			for _, s := range r.elem.steps {
+				got = append(got, s.fast != nil)
+			}
+			if !slices.Equal(got, fast[r.name]) {
+				t.Errorf("rule %s: steps run in Go %v, want %v", r.name, got, fast[r.name])
+			}
 		}
 	}
 }
