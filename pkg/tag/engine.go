@@ -477,19 +477,22 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	if i < 0 {
 		return nil, false
 	}
+	return a.val(i), true
+}
+
+// val is the CEL value of the variable i (var*), converted on its first
+// use.
+func (a *activation) val(i int) ref.Val {
 	if a.vals[i] == nil {
 		a.vals[i] = a.convert(i)
 	}
-	return a.vals[i], true
+	return a.vals[i]
 }
 
 // has tells whether the list variable i (var*) holds s, as CEL's s in
 // the list does.
 func (a *activation) has(i int, s string) bool {
-	if a.vals[i] == nil {
-		a.vals[i] = a.convert(i)
-	}
-	return a.vals[i].(*setList).Contains(types.String(s)) == types.True
+	return a.val(i).(*setList).Contains(types.String(s)) == types.True
 }
 
 // varIndex is the index (var*) of the variable name, or -1.
