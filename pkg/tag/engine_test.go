@@ -423,6 +423,46 @@ func BenchmarkEval(b *testing.B) {
 			}
 		}
 	})
+	// After a view, as above, but of one of 10,000 customers in turn, each
+	// with a memo and lists of their own, as the updater meets them: a
+	// customer's memo and lists are no longer in the CPU's caches when
+	// their next event comes. The gap to cel-memo-after-a-view is what
+	// memory latency adds to the same work.
+	b.Run("cel-memo-after-a-view-10k-customers", func(b *testing.B) {
+		const n = 10_000
+		type customer struct {
+			inputs [2]Input
+			m      Memo
+		}
+		cs := make([]*customer, n)
+		for i := range cs {
+			c := &customer{inputs: [2]Input{in, in}}
+			own := func(list []string) []string {
+				out := make([]string, len(list))
+				for j, x := range list {
+					out[j] = fmt.Sprintf("%s-%d", x, i)
+				}
+				return out
+			}
+			c.inputs[0].BoughtSKUs = own(in.BoughtSKUs)
+			c.inputs[0].BoughtCategories = own(in.BoughtCategories)
+			c.inputs[0].ViewedSKUs = own(in.ViewedSKUs)
+			c.inputs[0].ViewedCategories = own(in.ViewedCategories)
+			c.inputs[1] = c.inputs[0]
+			c.inputs[1].ViewedSKUs = append(slices.Clone(c.inputs[0].ViewedSKUs), fmt.Sprintf("Z9-%d", i))
+			if _, _, err := e.EvalMemo(c.inputs[0], &c.m); err != nil {
+				b.Fatal(err)
+			}
+			cs[i] = c
+		}
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			c := cs[i%n]
+			if _, _, err := e.EvalMemo(c.inputs[(i/n+1)%2], &c.m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("plain-go", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
