@@ -220,16 +220,23 @@ type elemOut struct {
 // element from seen (the outcomes of the last evaluation, in the order of
 // its list) when it is there, and this evaluation's outcomes, in the order
 // of list. An element whose steps fail makes the rule hold not
-// (Engine.Eval): no tags, and the outcomes found before it.
+// (Engine.Eval): no tags, and the outcomes found before it. If d.on, it
+// returns d with the tags of the elements evaluated afresh appended to
+// d.add and those of the elements of seen the list no longer has to d.del:
+// the difference from seen's tags, whatever the order (Memo.merged).
 //
 // Lists keep their order from one evaluation to the next (the newest item
 // last, the oldest dropped first), so an element is looked for where the
 // last one left off, then one further, then (rarely: an item seen again
 // moves to the end) anywhere.
-func (ew *elementwise) eval(act *activation, list []string, seen []elemOut) ([]string, []elemOut) {
+func (ew *elementwise) eval(act *activation, list []string, seen []elemOut, d delta) ([]string, []elemOut, delta) {
 	tags := make([]string, 0, len(list))
 	outs := make([]elemOut, 0, len(list))
 	ea := elemActivation{parent: act}
+	var kept bitset // of seen, the elements list still has
+	if d.on {
+		kept = newBitset(len(seen))
+	}
 	var at map[string]int // seen by element, once lookups far off are many
 	far := 0
 	j := 0 // where the next element is looked for first
@@ -258,10 +265,16 @@ func (ew *elementwise) eval(act *activation, list []string, seen []elemOut) ([]s
 		var o elemOut
 		if k >= 0 {
 			o, j = seen[k], k+1
+			if d.on {
+				kept.set(k)
+			}
 		} else {
 			var ok bool
 			if o, ok = ew.one(&ea, x); !ok {
-				return nil, outs
+				return nil, outs, d
+			}
+			if d.on && o.has {
+				d.add = append(d.add, o.tag)
 			}
 		}
 		outs = append(outs, o)
@@ -269,8 +282,40 @@ func (ew *elementwise) eval(act *activation, list []string, seen []elemOut) ([]s
 			tags = append(tags, o.tag)
 		}
 	}
-	return tags, outs
+	if d.on {
+		for k, o := range seen {
+			if o.has && !kept.has(k) {
+				d.del = append(d.del, o.tag)
+			}
+		}
+	}
+	return tags, outs, d
 }
+
+// bitset is a set of small integers, on the stack up to 256.
+type bitset struct {
+	buf  [4]uint64
+	more []uint64
+}
+
+func newBitset(n int) bitset {
+	var b bitset
+	if n > 64*len(b.buf) {
+		b.more = make([]uint64, (n+63)/64)
+	}
+	return b
+}
+
+func (b *bitset) words() []uint64 {
+	if b.more != nil {
+		return b.more
+	}
+	return b.buf[:]
+}
+
+func (b *bitset) set(i int) { b.words()[i/64] |= 1 << (i % 64) }
+
+func (b *bitset) has(i int) bool { return b.words()[i/64]&(1<<(i%64)) != 0 }
 
 // one runs the steps on the element x; false if one fails.
 func (ew *elementwise) one(ea *elemActivation, x string) (elemOut, bool) {

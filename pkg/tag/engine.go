@@ -362,6 +362,14 @@ func (e *Engine) eval(in Input, m *Memo) (tags []string, tier string, err error)
 	var buf [8][]string // the rules' outcomes, on the stack for up to 8 rules
 	outs := buf[:0]
 	had := m != nil && m.outs != nil // a last evaluation, whose tags m has
+	// How the tags differ from the last evaluation's, on the stack for up
+	// to 4 tags added and 4 removed by up to 8 rules.
+	var add, del [4]string
+	var rulesOK [8]bool
+	d := delta{on: had, add: add[:0], del: del[:0], ok: rulesOK[:]}
+	if had && len(e.rules) > len(rulesOK) {
+		d.ok = make([]bool, len(e.rules))
+	}
 	n := 0
 	for i, r := range e.rules {
 		out, ok := m.outcome(e, i)
@@ -370,7 +378,7 @@ func (e *Engine) eval(in Input, m *Memo) (tags []string, tier string, err error)
 				act = newActivation(&in)
 			}
 			if r.elem != nil && m != nil {
-				out = m.elementwise(e, i, act, &in)
+				out, d = m.elementwise(e, i, act, &in, d)
 			} else if out, err = r.eval(act); err != nil {
 				act.free()
 				return nil, "", err
@@ -385,7 +393,7 @@ func (e *Engine) eval(in Input, m *Memo) (tags []string, tier string, err error)
 	m.done(in)
 	var ok bool
 	if had {
-		tags, ok = m.grown(outs)
+		tags, ok = m.merged(outs, d)
 	}
 	if !ok {
 		if n > 0 {
@@ -398,7 +406,7 @@ func (e *Engine) eval(in Input, m *Memo) (tags []string, tier string, err error)
 		tags = slices.Compact(tags)
 	}
 	if m != nil {
-		m.tags = tags
+		m.tags, m.lastMerged = tags, ok
 	}
 	for i := len(e.tiers) - 1; i >= 0; i-- {
 		if money.Micros(in.Lifetime) >= e.tiers[i].min {

@@ -32,6 +32,7 @@ type Memo struct {
 	// under way's.
 	elems, nextElems [][]elemOut
 	same             [numVars]bool // of the evaluation under way: the variable has in's value
+	lastMerged       bool          // the last evaluation's tags were merged from the ones before (merged)
 	// tags are the last evaluation's tags, sorted and without duplicates:
 	// callers share them, so they are never changed in place.
 	tags []string
@@ -84,7 +85,14 @@ func (m *Memo) keep(i int, out []string) {
 // taking the outcomes of the elements the memo has of it if the variables
 // its steps read have the values they had then, and keeps this
 // evaluation's outcomes.
-func (m *Memo) elementwise(e *Engine, i int, act *activation, in *Input) []string {
+//
+// If d.on and it takes outcomes from the memo, it returns d with the
+// difference from the last evaluation's tags (elementwise.eval) and
+// d.ok[i] set; otherwise d as it was. The last outcome must not have
+// failed: a failed one's tags (none) are not those of its elements, so
+// they are no base for a difference. Outcomes that did not fail are never
+// nil.
+func (m *Memo) elementwise(e *Engine, i int, act *activation, in *Input, d delta) ([]string, delta) {
 	ew := e.rules[i].elem
 	var seen []elemOut
 	if m.outs != nil {
@@ -96,9 +104,25 @@ func (m *Memo) elementwise(e *Engine, i int, act *activation, in *Input) []strin
 			}
 		}
 	}
-	tags, outs := ew.eval(act, listOf(in, ew.list), seen)
+	track := d.on && seen != nil && m.outs[i] != nil
+	nd := d
+	nd.on = track
+	tags, outs, nd := ew.eval(act, listOf(in, ew.list), seen, nd)
 	m.nextElems[i] = outs
-	return tags
+	if !track || tags == nil {
+		return tags, d
+	}
+	nd.on, nd.ok[i] = true, true
+	return tags, nd
+}
+
+// delta is how an evaluation's tags differ from the memo's last ones, rule
+// by rule, while on: ok[i], rule i's difference is in add (tags it gives
+// that it did not) and del (tags it no longer gives).
+type delta struct {
+	on       bool
+	add, del []string
+	ok       []bool
 }
 
 // done makes the evaluation under way, of in, which has an outcome of
@@ -118,42 +142,75 @@ func (m *Memo) done(in Input) {
 	}
 }
 
-// grown returns the tags of outs, this evaluation's outcomes by rule
+// merged returns the tags of outs, this evaluation's outcomes by rule
 // (after done, which made m.next the last evaluation's), sorted and without
-// duplicates, from the last evaluation's tags, if every rule's outcome is
-// its last one with tags appended, or the same: a view of a product not seen
-// before appends one. The tags are then the last ones with those inserted,
-// which costs a copy instead of a sort. false: an outcome lost or reordered
-// tags, and the caller sorts them all.
-func (m *Memo) grown(outs [][]string) ([]string, bool) {
-	var buf [4]string
-	added := buf[:0]
+// duplicates, from the last evaluation's tags, if each rule's outcome is its
+// last one, its last one with tags appended, or its last one changed as d
+// says (an elementwise rule taken from the memo: a product viewed again
+// moves in the list, one forgotten takes its tag with it). The tags are then
+// the last ones with the additions inserted and the deletions removed,
+// which costs a copy instead of a sort, and none when the tags are the
+// same. false: an outcome changed otherwise, and the caller sorts them all.
+func (m *Memo) merged(outs [][]string, d delta) ([]string, bool) {
 	for i, out := range outs {
 		last := m.next[i]
-		if len(out) < len(last) {
+		switch {
+		case len(out) == len(last) && (len(out) == 0 || &out[0] == &last[0]):
+			// the memo's outcome
+		case d.ok[i]:
+		case len(out) >= len(last) && slices.Equal(out[:len(last)], last):
+			d.add = append(d.add, out[len(last):]...)
+		default:
 			return nil, false
 		}
-		if len(last) > 0 && &out[0] != &last[0] && !slices.Equal(out[:len(last)], last) {
-			return nil, false
-		}
-		added = append(added, out[len(last):]...)
 	}
-	if len(added) == 0 {
+	// A tag one rule or element no longer gives stays if another gives it.
+	del := slices.DeleteFunc(d.del, func(t string) bool { return given(outs, t) })
+	if len(d.add) == 0 && len(del) == 0 {
 		return m.tags, true
 	}
-	slices.Sort(added)
-	added = slices.Compact(added)
-	tags := make([]string, 0, len(m.tags)+len(added))
-	from := 0
-	for _, t := range added {
-		k, found := slices.BinarySearch(m.tags[from:], t)
-		tags = append(tags, m.tags[from:from+k]...)
-		from += k
-		if !found {
-			tags = append(tags, t)
+	slices.Sort(d.add)
+	slices.Sort(del)
+	return edit(m.tags, slices.Compact(d.add), slices.Compact(del)), true
+}
+
+// given tells whether one of outs has the tag t.
+func given(outs [][]string, t string) bool {
+	for _, out := range outs {
+		if slices.Contains(out, t) {
+			return true
 		}
 	}
-	return append(tags, m.tags[from:]...), true
+	return false
+}
+
+// edit returns a copy of tags, sorted and without duplicates, with add
+// inserted and del removed (each sorted and without duplicates): a tag of
+// add that tags has already is not inserted twice, and one of del that
+// tags lacks is ignored.
+func edit(tags, add, del []string) []string {
+	out := make([]string, 0, len(tags)+len(add))
+	from := 0
+	for len(add) > 0 || len(del) > 0 {
+		if len(del) == 0 || len(add) > 0 && add[0] < del[0] {
+			k, found := slices.BinarySearch(tags[from:], add[0])
+			out = append(out, tags[from:from+k]...)
+			from += k
+			if !found {
+				out = append(out, add[0])
+			}
+			add = add[1:]
+			continue
+		}
+		k, found := slices.BinarySearch(tags[from:], del[0])
+		out = append(out, tags[from:from+k]...)
+		from += k
+		if found {
+			from++
+		}
+		del = del[1:]
+	}
+	return append(out, tags[from:]...)
 }
 
 // copyVar sets the variable v (var*) of dst to src's value, copying lists

@@ -41,6 +41,11 @@ var memoRules = Config{
 		{Name: "again", Each: `viewed_skus.filter(s, s in bought_skus).map(s, s + ":again")`},
 		{Name: "mapped_in", Each: `viewed_categories.map(c, "c" + c).filter(x, !(x in viewed_categories))`},
 		{Name: "self", Each: `bought_categories.filter(c, c in bought_categories).map(c, "self:" + c)`},
+		// Tags another rule gives too: vnb's, and those of a rule of each
+		// kind that are the same for several elements or every profile.
+		{Name: "vnb_too", Each: `viewed_skus.map(s, "vnb:" + s)`},
+		{Name: "first_digit", Each: `viewed_skus.map(s, "digit:" + s.substring(0, 1))`},
+		{Name: "digit:s", When: `r >= 0`},
 	},
 	Tiers: []Tier{{Name: "member", MinLifetime: "0"}, {Name: "gold", MinLifetime: "1000"}},
 	// nested compares every viewed product with every bought one.
@@ -127,27 +132,59 @@ func change(rng *rand.Rand, in Input) Input {
 
 // A memo changes nothing of what is evaluated: along random walks of a
 // profile's values, where each step changes one variable and values come
-// back, EvalMemo gives what Eval gives at every step.
+// back, EvalMemo gives what Eval gives at every step. The walks take
+// memoRules, and memoRules without the Each rules taken whole, where a
+// change of a list changes the outcomes of elementwise rules alone, so that
+// the memo inserts and removes their tags in its last ones (Memo.merged)
+// instead of sorting them all.
 func TestAMemoGivesWhatEvalGivesAsTheInputChanges(t *testing.T) {
+	for name, c := range map[string]Config{"memoRules": memoRules, "elementwise": elementwiseRules(t)} {
+		t.Run(name, func(t *testing.T) {
+			e := mustCompile(t, c)
+			rng := rand.New(rand.NewPCG(1, 2))
+			merged := 0
+			for walk := range 50 {
+				var m Memo
+				in := Input{}
+				for step := range 100 {
+					if step > 0 && rng.IntN(4) > 0 { // sometimes the same input again
+						in = change(rng, in)
+					}
+					before := m.tags
+					got, gotTier, err := e.EvalMemo(in, &m)
+					want, wantTier, werr := e.Eval(in)
+					if err != nil || werr != nil {
+						t.Fatal(err, werr)
+					}
+					if !slices.Equal(got, want) || gotTier != wantTier {
+						t.Fatalf("walk %d step %d: EvalMemo(%+v) = %q %q, Eval = %q %q", walk, step, in, got, gotTier, want, wantTier)
+					}
+					if len(before) > 0 && len(got) > 0 && !slices.Equal(before, got) && m.lastMerged {
+						merged++
+					}
+				}
+			}
+			t.Logf("%d evaluations changed the tags by merging", merged)
+			// The walks reach the path they are for: tags changed by merging.
+			if name == "elementwise" && merged < 100 {
+				t.Errorf("%d evaluations changed the tags by merging, want 100 or more", merged)
+			}
+		})
+	}
+}
+
+// elementwiseRules is memoRules without the Each rules its engine takes
+// whole (not elementwise).
+func elementwiseRules(t *testing.T) Config {
 	e := mustCompile(t, memoRules)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for walk := range 50 {
-		var m Memo
-		in := Input{}
-		for step := range 100 {
-			if step > 0 && rng.IntN(4) > 0 { // sometimes the same input again
-				in = change(rng, in)
-			}
-			got, gotTier, err := e.EvalMemo(in, &m)
-			want, wantTier, werr := e.Eval(in)
-			if err != nil || werr != nil {
-				t.Fatal(err, werr)
-			}
-			if !slices.Equal(got, want) || gotTier != wantTier {
-				t.Fatalf("walk %d step %d: EvalMemo(%+v) = %q %q, Eval = %q %q", walk, step, in, got, gotTier, want, wantTier)
-			}
+	c := memoRules
+	c.Tags = nil
+	for i, r := range e.rules {
+		if !r.each || r.elem != nil {
+			c.Tags = append(c.Tags, memoRules.Tags[i])
 		}
 	}
+	return c
 }
 
 // A rule whose variables kept their values is not evaluated again: its
@@ -225,11 +262,11 @@ func TestAMemoIsNotFooledByAnInputChangedInPlace(t *testing.T) {
 func TestEachRulesOverAListAreTakenElementByElement(t *testing.T) {
 	e := mustCompile(t, memoRules)
 	want := map[string]bool{"bought": true, "vnb": true, "browser": true, "vnb3": true, "fails_on_s7": true, "chain": true, "many": true, "twos": true, "blank_c3": true, "nested": true,
-		"again": true, "mapped_in": true, "self": true}
+		"again": true, "mapped_in": true, "self": true, "vnb_too": true, "first_digit": true}
 	// Of each elementwise rule, which steps are run in Go.
 	fast := map[string][]bool{"bought": {true}, "vnb": {true, true}, "browser": {true}, "vnb3": {true, true}, "fails_on_s7": {false},
 		"chain": {false, false, false}, "many": {false, true}, "twos": {false}, "blank_c3": {false}, "nested": {false, true},
-		"again": {true, true}, "mapped_in": {true, true}, "self": {true, true}}
+		"again": {true, true}, "mapped_in": {true, true}, "self": {true, true}, "vnb_too": {true}, "first_digit": {false}}
 	for _, r := range e.rules {
 		if r.each && (r.elem != nil) != want[r.name] {
 			t.Errorf("rule %s: elementwise %v, want %v", r.name, r.elem != nil, want[r.name])
