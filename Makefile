@@ -41,7 +41,7 @@ test-cluster:
 
 ## bench: throughput and latency figures
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
+	$(GO) test -p 1 -run '^$$' -bench . -benchtime 3s ./...
 
 ## fuzz: longer runs of the fuzz targets (FUZZTIME each) and of the hostile-id pipeline test (FUZZ_IDS ids)
 fuzz:
