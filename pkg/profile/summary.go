@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -62,8 +63,13 @@ var ContactTraits = map[string]bool{
 func (s Summary) Event(source, ns string) (cloudevents.Event, error) {
 	e := cloudevents.NewEvent()
 	// The id names no customer (ids may reach logs): a hash of what makes
-	// the summary.
-	id := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%d\x00%t", ns, s.Customer, s.Version, s.At.UnixMilli(), s.Gone))
+	// the summary, its namespace, customer, version, time and gone, as fmt's
+	// "%s\x00%s\x00%d\x00%d\x00%t" writes them.
+	var buf [128]byte
+	b := append(append(append(buf[:0], ns...), 0), s.Customer...)
+	b = append(strconv.AppendInt(append(b, 0), s.Version, 10), 0)
+	b = strconv.AppendBool(append(strconv.AppendInt(b, s.At.UnixMilli(), 10), 0), s.Gone)
+	id := sha256.Sum256(b)
 	e.SetID(hex.EncodeToString(id[:16]))
 	e.SetSource(source)
 	e.SetType(event.ProfileSummary)

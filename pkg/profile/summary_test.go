@@ -1,7 +1,10 @@
 package profile_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	stdjson "encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -26,7 +29,8 @@ func hostileText(r *rand.Rand) string {
 }
 
 // A summary's event carries the JSON encoding/json writes of it, byte for
-// byte, and decodes to the summary it was made of.
+// byte, and decodes to the summary it was made of; its id hashes what makes
+// the summary.
 func TestASummaryIsWrittenAsEncodingJSONWritesItAndReadBack(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	at := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -47,6 +51,12 @@ func TestASummaryIsWrittenAsEncodingJSONWritesItAndReadBack(t *testing.T) {
 		e, err := s.Event("/profile-updater", "sf")
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The id is the summary's as it has always been made: the first 16
+		// bytes of a SHA-256 of this text, in hex.
+		sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%d\x00%t", "sf", s.Customer, s.Version, s.At.UnixMilli(), s.Gone))
+		if want := hex.EncodeToString(sum[:16]); e.ID() != want {
+			t.Fatalf("summary %d: id %s, want %s", i, e.ID(), want)
 		}
 		want, err := stdjson.Marshal(s)
 		if err != nil {

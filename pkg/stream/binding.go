@@ -37,23 +37,28 @@ func ToMessage(topic string, e cloudevents.Event) (kafka.Message, error) {
 		return kafka.Message{}, fmt.Errorf("encode event %s: %w", e.ID(), err)
 	}
 	m := kafka.Message{Topic: topic, Value: e.Data()}
-	h := make([]kafka.Header, 0, 8+len(e.Extensions()))
-	add := func(k, v string) {
-		if v != "" {
-			h = append(h, kafka.Header{Key: k, Value: []byte(v)})
-		}
+	var t string
+	if at := e.Time(); !at.IsZero() {
+		t = types.FormatTime(at)
 	}
-	add(headerPrefix+"specversion", e.SpecVersion())
-	add(headerPrefix+"id", e.ID())
-	add(headerPrefix+"source", e.Source())
-	add(headerPrefix+"type", e.Type())
-	if t := e.Time(); !t.IsZero() {
-		add(headerPrefix+"time", types.FormatTime(t))
+	attrs := [...][2]string{
+		{headerPrefix + "specversion", e.SpecVersion()},
+		{headerPrefix + "id", e.ID()},
+		{headerPrefix + "source", e.Source()},
+		{headerPrefix + "type", e.Type()},
+		{headerPrefix + "time", t},
+		{headerPrefix + "subject", e.Subject()},
+		{headerPrefix + "dataschema", e.DataSchema()},
+		{headerContentType, e.DataContentType()},
 	}
-	add(headerPrefix+"subject", e.Subject())
-	add(headerPrefix+"dataschema", e.DataSchema())
-	add(headerContentType, e.DataContentType())
-	for name, v := range e.Extensions() {
+	exts := e.Extensions()
+	n := 0
+	for _, a := range attrs {
+		n += len(a[1])
+	}
+	var extBuf [4][2]string
+	values := extBuf[:0] // of the extensions but partitionkey: header and value
+	for name, v := range exts {
 		s, err := types.Format(v)
 		if err != nil {
 			return kafka.Message{}, fmt.Errorf("encode event %s: extension %s: %w", e.ID(), name, err)
@@ -62,7 +67,23 @@ func ToMessage(topic string, e cloudevents.Event) (kafka.Message, error) {
 			m.Key = []byte(s)
 			continue
 		}
-		add(headerPrefix+name, s)
+		values, n = append(values, [2]string{headerPrefix + name, s}), n+len(s)
+	}
+	// The headers' values share one buffer, each capped at its end.
+	buf := make([]byte, 0, n)
+	h := make([]kafka.Header, 0, len(attrs)+len(values))
+	add := func(k, v string) {
+		if v != "" {
+			lo := len(buf)
+			buf = append(buf, v...)
+			h = append(h, kafka.Header{Key: k, Value: buf[lo:len(buf):len(buf)]})
+		}
+	}
+	for _, a := range attrs {
+		add(a[0], a[1])
+	}
+	for _, v := range values {
+		add(v[0], v[1])
 	}
 	m.Headers = h
 	return m, nil
