@@ -36,7 +36,8 @@ import (
 // neither's CPU time is swollen by the other's contending for the same cores
 // and Redis, and the machine's drifts in speed weigh on all alike. It reports
 // the process's CPU per event of one writer and of the two together
-// (two-writers-cpu-us/event: both writers' CPU over the events), and
+// (two-writers-cpu-us/event: both writers' CPU over the events; the garbage
+// collector's CPU shared out by the heap each allocated), and
 // two-writers-speedup-per-cpu, 2 × one's CPU per event / the two's: the rate
 // of two processes with the cores one has, as long as Redis keeps up (its
 // CPU per event with two writers is reported too); two-writers-speedup is
