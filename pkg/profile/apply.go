@@ -210,12 +210,13 @@ func (s *Store) fetchEach(ctx context.Context, customers []string) ([]*record, [
 	errs := make([]error, len(customers))
 	decode := func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			v, err := cmds[i].Bytes()
+			vs, err := cmds[i].Result()
 			if err != nil && !errors.Is(err, redis.Nil) {
 				errs[i] = err
 				continue
 			}
-			if recs[i], errs[i] = decodeRecord(v); errs[i] == nil && len(v) > 0 {
+			v := []byte(vs)
+			if recs[i], errs[i] = decodeRecordOf(v, vs); errs[i] == nil && len(v) > 0 {
 				recs[i].stored = true
 			}
 		}

@@ -64,7 +64,7 @@ func (s *Store) Erase(ctx context.Context, customer string) (Erased, error) {
 		raw, _ := res[0].(string)
 		n, _ := res[1].(int64)
 		out.Keys += int(n)
-		r, err := decodeRecord([]byte(raw))
+		r, err := decodeRecordOf([]byte(raw), raw)
 		if err != nil {
 			return out, fmt.Errorf("erase a profile: %w", err)
 		}

@@ -234,7 +234,7 @@ func encodePrev(p Snapshot) []byte {
 }
 
 func decodePrev(v []byte) (Snapshot, error) {
-	d := &decoder{b: v}
+	d := &decoder{b: v, s: string(v)}
 	m := d.byte()
 	if m != 1 && m != 2 {
 		return Snapshot{}, errRecord

@@ -719,6 +719,7 @@ func appendString(b []byte, s string) []byte {
 // decoder reads what encode wrote; the first error sticks.
 type decoder struct {
 	b   []byte
+	s   string // what b holds, as a string: strings are its substrings
 	err error
 }
 
@@ -777,9 +778,9 @@ func (d *decoder) string() string {
 		d.err = errRecord
 		return ""
 	}
-	s := string(d.b[:n])
+	at := len(d.s) - len(d.b)
 	d.b = d.b[n:]
-	return s
+	return d.s[at : at+n]
 }
 
 // items reads what appendItems wrote.
@@ -802,6 +803,13 @@ func publishedMark(p *Snapshot) byte {
 
 // decodeRecord decodes a stored record; an empty value is a new, empty one.
 func decodeRecord(v []byte) (*record, error) {
+	return decodeRecordOf(v, string(v))
+}
+
+// decodeRecordOf decodes the stored record v, whose bytes vs holds too:
+// the record's strings are substrings of vs, one allocation (Redis's reply)
+// instead of one each.
+func decodeRecordOf(v []byte, vs string) (*record, error) {
 	r := &record{}
 	if len(v) == 0 {
 		return r, nil
@@ -809,8 +817,11 @@ func decodeRecord(v []byte) (*record, error) {
 	if len(v) < 9 || v[8] != recordFormat {
 		return nil, errRecord
 	}
+	if len(vs) != len(v) {
+		vs = string(v)
+	}
 	r.gen = binary.BigEndian.Uint64(v)
-	d := &decoder{b: v[9:]}
+	d := &decoder{b: v[9:], s: vs[9:]}
 	at := func() int { return len(v) - 8 - len(d.b) } // in the body
 	r.ver, r.n = d.varint(), d.varint()
 	r.has = d.byte()

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/segflow/segflow/pkg/event"
 	"github.com/segflow/segflow/pkg/nes"
@@ -284,4 +285,44 @@ func TestChangesComeOutInTheOrderOfTheirStates(t *testing.T) {
 	if want := []string{"a1", "x", "a2", "b"}; !slices.Equal(ids, want) {
 		t.Errorf("changes in order %v, want %v", ids, want)
 	}
+}
+
+// BenchmarkDecodeRecord measures reading a customer's record as the store
+// reads one it has not cached (Redis's reply to the record, decoded), for a
+// typical year (5 viewed products and categories, 3 orders, 2 traits, 4
+// tags). The baseline is the copy of the reply's bytes every reader makes,
+// the hardware's cost of touching them once.
+func BenchmarkDecodeRecord(b *testing.B) {
+	r := &record{gen: 1, ver: 3, published: &Snapshot{Tags: []string{"bought:category:a", "bought:category:b", "viewed_not_bought:SKU-0001", "viewed_not_bought:SKU-0002"}}}
+	for i := range 5 {
+		r.viewed = append(r.viewed, item{fmt.Sprintf("SKU-%04d", i), int64(i)})
+		r.viewedCats = append(r.viewedCats, item{fmt.Sprintf("cat-%d", i), int64(i)})
+	}
+	for i := range 3 {
+		r.history = append(r.history, entry{fmt.Sprintf("o:order-%d", i), int64(i), 1_000_000})
+		r.bought = append(r.bought, item{fmt.Sprintf("SKU-%04d", i+100), int64(i)})
+	}
+	r.traits = []lww{{"email", 1, "a@example.com", event.TraitString}, {"city", 1, "Taipei", event.TraitString}}
+	reply := string(encoded(r))
+	var decode, baseline time.Duration
+	var sink []byte
+	for b.Loop() {
+		t0 := time.Now()
+		for range 100 {
+			if _, err := decodeRecordOf([]byte(reply), reply); err != nil {
+				b.Fatal(err)
+			}
+		}
+		decode += time.Since(t0)
+		t0 = time.Now()
+		for range 100 {
+			sink = []byte(reply)
+		}
+		baseline += time.Since(t0)
+	}
+	_ = sink
+	n := float64(100 * b.N)
+	b.ReportMetric(decode.Seconds()*1e9/n, "decode-ns/record")
+	b.ReportMetric(baseline.Seconds()*1e9/n, "baseline-copy-ns/record")
+	b.ReportMetric(decode.Seconds()/baseline.Seconds(), "ratio-to-copy")
 }
