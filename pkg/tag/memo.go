@@ -104,15 +104,14 @@ func (m *Memo) elementwise(e *Engine, i int, act *activation, in *Input, d delta
 			}
 		}
 	}
-	track := d.on && seen != nil && m.outs[i] != nil
 	nd := d
-	nd.on = track
+	nd.on = d.on && seen != nil && m.outs[i] != nil
 	tags, outs, nd := ew.eval(act, listOf(in, ew.list), seen, nd)
 	m.nextElems[i] = outs
-	if !track || tags == nil {
+	if !nd.on || tags == nil {
 		return tags, d
 	}
-	nd.on, nd.ok[i] = true, true
+	nd.ok[i] = true
 	return tags, nd
 }
 
