@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -702,13 +703,24 @@ func (d *decoder) snapshot(m byte) *Snapshot {
 // compared eight bytes at a time first.
 func commonPrefix(a, b string) int {
 	n := 0
-	for n+8 <= len(a) && n+8 <= len(b) && a[n:n+8] == b[n:n+8] {
+	for n+8 <= len(a) && n+8 <= len(b) {
+		if x := word(a, n) ^ word(b, n); x != 0 {
+			return n + bits.TrailingZeros64(x)/8
+		}
 		n += 8
 	}
 	for n < len(a) && n < len(b) && a[n] == b[n] {
 		n++
 	}
 	return n
+}
+
+// word is the eight bytes of s from i, little-endian: the compiler loads
+// them at once.
+func word(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 func appendString(b []byte, s string) []byte {

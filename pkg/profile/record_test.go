@@ -166,10 +166,11 @@ func FuzzDecodeRecord(f *testing.F) {
 }
 
 // commonPrefix gives the length a byte-by-byte comparison gives, for
-// prefixes shorter and longer than the eight bytes it compares at once.
+// prefixes shorter and longer than the eight bytes it compares at once, and
+// for a first difference at several places inside those eight.
 func TestCommonPrefixIsTheLengthOfTheLongestCommonPrefix(t *testing.T) {
 	words := []string{"", "a", "ab", "abcdefg", "abcdefgh", "abcdefghi", "abcdefgx", "abcdefghijklmnopq",
-		"abcdefghijklmnopz", "viewed_not_bought:SKU-0106", "viewed_not_bought:SKU-0176", "viewed_not_bought:", "bought:category:cat-01"}
+		"abcdefghijklmnopz", "abcxefghijk", "abcdefghijxlmnopq", "viewed_not_bought:SKU-0106", "viewed_not_bought:SKU-0176", "viewed_not_bought:", "bought:category:cat-01"}
 	for _, a := range words {
 		for _, b := range words {
 			want := 0
