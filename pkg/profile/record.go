@@ -57,7 +57,7 @@ type record struct {
 	open bool
 	prev Snapshot
 
-	ids map[string]bool // history ids, built on first use
+	ids map[string]bool // history ids, built on first use by a long history (recorded)
 
 	// memo keeps the outcomes of the tag rules at the customer's last
 	// evaluation, so that the next evaluates only the rules whose inputs
@@ -267,19 +267,35 @@ func cmpInt(a, b int64) int {
 	return 0
 }
 
-// insert records an order ("o:<id>") or refund ("r:<id>") unless present,
-// and moves the counters only then; it tells whether it did.
-func (r *record) insert(id string, t, amt int64) bool {
+// scanHistory is the longest history whose ids insert looks through
+// rather than keep in a map (ids): most customers have a few orders, and a
+// map of them would be most of what their record holds that the garbage
+// collector follows.
+const scanHistory = 16
+
+// recorded tells whether the history holds id.
+func (r *record) recorded(id string) bool {
+	if r.ids == nil && len(r.history) <= scanHistory {
+		return slices.ContainsFunc(r.history, func(e entry) bool { return e.id == id })
+	}
 	if r.ids == nil {
 		r.ids = make(map[string]bool, len(r.history))
 		for _, e := range r.history {
 			r.ids[e.id] = true
 		}
 	}
-	if r.ids[id] {
+	return r.ids[id]
+}
+
+// insert records an order ("o:<id>") or refund ("r:<id>") unless present,
+// and moves the counters only then; it tells whether it did.
+func (r *record) insert(id string, t, amt int64) bool {
+	if r.recorded(id) {
 		return false
 	}
-	r.ids[id] = true
+	if r.ids != nil {
+		r.ids[id] = true
+	}
 	r.changedRegs(false, true)
 	i, _ := slices.BinarySearchFunc(r.history, entry{id: id, t: t}, cmpEntry)
 	r.history = slices.Insert(r.history, i, entry{id: id, t: t, amt: amt})

@@ -165,6 +165,34 @@ func FuzzDecodeRecord(f *testing.F) {
 	})
 }
 
+// insert records each order once, however often it comes, in histories
+// short enough to be looked through and long enough to be kept in a map,
+// across the length where one turns into the other, and in a record read
+// back from its encoding (which starts without the map).
+func TestARecordInsertsEachOrderOnce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1, scanHistory - 1, scanHistory, scanHistory + 1, 3 * scanHistory} {
+		r := &record{}
+		seen := map[string]bool{}
+		for i := range 4 * n {
+			if i == 2*n { // read back: the map, if any, is gone
+				var err error
+				if r, err = decodeRecord(r.encode(1)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			id := fmt.Sprintf("o:%d", rng.IntN(n))
+			if got := r.insert(id, int64(rng.IntN(1000)), 100); got == seen[id] {
+				t.Fatalf("n %d: insert(%s) = %v, but it was recorded before: %v", n, id, got, seen[id])
+			}
+			seen[id] = true
+			if len(r.history) != len(seen) || r.n != int64(len(seen)) {
+				t.Fatalf("n %d: %d entries and %d orders for %d ids", n, len(r.history), r.n, len(seen))
+			}
+		}
+	}
+}
+
 // commonPrefix gives the length a byte-by-byte comparison gives, for
 // prefixes shorter and longer than the eight bytes it compares at once, and
 // for a first difference at several places inside those eight.
