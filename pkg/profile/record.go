@@ -269,8 +269,8 @@ func cmpInt(a, b int64) int {
 
 // scanHistory is the longest history whose ids insert looks through
 // rather than keep in a map (ids): most customers have a few orders, and a
-// map of them would be most of what their record holds that the garbage
-// collector follows.
+// map of a few ids costs a cached record about 250 bytes of heap
+// (BenchmarkMemoryPerCustomer) for a lookup no faster than the scan.
 const scanHistory = 16
 
 // recorded tells whether the history holds id.
