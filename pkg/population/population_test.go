@@ -27,7 +27,8 @@ func recency(T, last int64) int {
 
 // Scores of every customer, after a random history of puts, replacements
 // and removals, equal rfm.Compute over the entries that remain, at several
-// T: before, among and after the last purchases.
+// T: before, among and after the last purchases; and each customer's entry
+// is the last put, unless removed since.
 func TestScoresEqualScoringTheWholePopulationAtOnce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	T0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
@@ -55,6 +56,12 @@ func TestScoresEqualScoringTheWholePopulationAtOnce(t *testing.T) {
 		}
 		if p.Len() != len(held) {
 			t.Fatalf("round %d: %d customers, want %d", round, p.Len(), len(held))
+		}
+		for i := range n {
+			c := fmt.Sprintf("c%d", i)
+			if got, ok := p.Get(c); got != held[c] || ok != (held[c] != population.Entry{}) {
+				t.Fatalf("round %d: %s holds %+v %v, want %+v", round, c, got, ok, held[c])
+			}
 		}
 		for _, T := range []int64{T0 - 200*day, T0, T0 + 3*day + 17} {
 			var ids []string

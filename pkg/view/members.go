@@ -108,15 +108,15 @@ func (v *View) Members(T time.Time, expr audience.Expr, attrs map[string]Attr, a
 			continue
 		}
 		out.Total++
-		if id := v.ids.idAt(c.id); after == "" || string(id) > after {
+		if id := v.ids.ID(idx); after == "" || string(id) > after {
 			p.offer(idx, id)
 		}
 	}
-	slices.SortFunc(p.rows, v.compareIDs)
+	slices.SortFunc(p.rows, v.ids.Compare)
 	out.Members = make([]Member, len(p.rows))
 	for i, idx := range p.rows {
 		c := v.cust(idx)
-		out.Members[i] = Member{ID: string(v.ids.idAt(c.id)), Segment: segmentOf(&sc, c), Lifetime: c.lifetime}
+		out.Members[i] = Member{ID: string(v.ids.ID(idx)), Segment: segmentOf(&sc, c), Lifetime: c.lifetime}
 	}
 	if limit > 0 && p.seen > limit {
 		out.Next = out.Members[limit-1].ID
@@ -150,13 +150,13 @@ func (p *page) offer(row int32, id []byte) {
 	default:
 		return
 	}
-	p.top = p.v.ids.idAt(p.v.cust(p.rows[0]).id)
+	p.top = p.v.ids.ID(p.rows[0])
 }
 
 // Len, Less, Swap, Push and Pop make the page a heap of the largest id
 // first (container/heap), with Push appending nothing: offer did.
 func (p *page) Len() int           { return len(p.rows) }
-func (p *page) Less(i, j int) bool { return p.v.compareIDs(p.rows[i], p.rows[j]) > 0 }
+func (p *page) Less(i, j int) bool { return p.v.ids.Compare(p.rows[i], p.rows[j]) > 0 }
 func (p *page) Swap(i, j int)      { p.rows[i], p.rows[j] = p.rows[j], p.rows[i] }
 func (p *page) Push(any)           {}
 func (p *page) Pop() any           { panic("view: a page never pops") }

@@ -42,11 +42,12 @@
 //
 // A customer costs a row of 80 bytes (the version and time of their summary
 // in one number, last purchase, purchase cycle, F, M, lifetime spend,
-// orders, a number for their tier, tags and waterfall segment, where their id and their traits
-// are, and the prediction models' inputs: purchase days, the first one and
-// the spend of the others), 5 to 11 bytes of index and their id: 103 bytes
-// at 1M customers with ids of 11 characters, where a map[string]struct{} of
-// the ids alone takes 72 (BenchmarkBuild). Predictions, once a model is
+// orders, a number for their tier, tags and waterfall segment, where their
+// traits are, and the prediction models' inputs: purchase days, the first
+// one and the spend of the others), and their id numbered by row (pkg/ids:
+// the id's bytes, a 4-byte offset and 5 to 11 bytes of index): 107 bytes
+// at 1M customers with ids of 11 characters, where a map[string]struct{}
+// of the ids alone takes 72 (BenchmarkBuild). Predictions, once a model is
 // fitted, add 17 bytes a customer (predict.go). Traits (all but contact traits, see
 // profile.ContactTraits) cost 12 bytes each, and the text of a string value
 // once for all the customers holding it: 13 bytes a trait at 1M customers
@@ -63,13 +64,13 @@
 package view
 
 import (
-	"hash/maphash"
 	"iter"
 	"math"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/segflow/segflow/pkg/ids"
 	"github.com/segflow/segflow/pkg/money"
 	"github.com/segflow/segflow/pkg/nes"
 	"github.com/segflow/segflow/pkg/population"
@@ -94,12 +95,11 @@ type View struct {
 	wf *waterfall.Engine
 
 	mu sync.RWMutex
-	// The customers, by row, in chunks of chunkSize rows, so that growing
-	// copies nothing; a row of nobody (labels 0) is free to reuse.
+	// The customers, by the rows of their ids, in chunks of chunkSize rows,
+	// so that growing copies nothing; a row of nobody has labels 0.
 	chunks       [][]customer
-	free         []int32
-	n            int // customers
-	ids          ids
+	n            int       // customers
+	ids          ids.Table // the customers' ids, numbered by row
 	labels       labels
 	tiers, names intern
 	// trait names, and the values of string traits (traitCell)
@@ -142,7 +142,6 @@ type customer struct {
 	// with last and repeat, the prediction models' inputs
 	days, first int32
 	labels      uint32 // tier and tags; 0 for a row of nobody
-	id          uint32 // arena offset of the id
 	traits      uint32 // where their traits are (traitArena); 0 for none
 	ntraits     uint8  // how many
 }
@@ -160,7 +159,7 @@ func NewFor(store *profile.Store) *View {
 }
 
 func newView(cfg nes.Config, rules *tag.Engine, wf *waterfall.Engine) *View {
-	v := &View{nes: cfg, ids: ids{seed: maphash.MakeSeed()}, bigStamps: map[int32]bigStampOf{}, labels: newLabels(), tiers: newIntern(), names: newIntern(), waterfalls: newIntern(), traitNames: newIntern(), traitValues: newIntern(), liveNames: map[string]int{}}
+	v := &View{nes: cfg, bigStamps: map[int32]bigStampOf{}, labels: newLabels(), tiers: newIntern(), names: newIntern(), waterfalls: newIntern(), traitNames: newIntern(), traitValues: newIntern(), liveNames: map[string]int{}}
 	if rules != nil {
 		v.live = rules.Live()
 		for i, l := range v.live {
@@ -217,7 +216,7 @@ func (v *View) Put(sums ...profile.Summary) {
 // put records s, using tags as scratch space, which it returns.
 func (v *View) put(s profile.Summary, tags []uint32) []uint32 {
 	var traits traitsOf // the customer's held until now
-	row, ok := v.lookup(s.Customer)
+	row, ok := v.ids.Find(s.Customer)
 	if s.Gone {
 		if ok {
 			v.remove(row)
@@ -234,8 +233,7 @@ func (v *View) put(s profile.Summary, tags []uint32) []uint32 {
 		v.labels.release(c.labels)
 		traits = traitsOf{c.traits, c.ntraits}
 	} else {
-		row = v.newRow()
-		v.addID(row, s.Customer)
+		row = v.newRow(s.Customer)
 		v.n++
 	}
 	for _, t := range s.Tags {
@@ -257,7 +255,7 @@ func (v *View) put(s profile.Summary, tags []uint32) []uint32 {
 		last:  s.Last.UnixMilli(), cycle: v.nes.Cycle(s.Orders, s.First, s.Last),
 		m: s.M, lifetime: s.Lifetime, orders: int32(s.Orders), f: int32(s.F),
 		repeat: s.Repeat, days: int32(min(s.Days, math.MaxInt32)), first: dayOf(s.First, s.Days),
-		labels: v.labels.hold(v.tiers.id(s.Tier), v.waterfalls.id(s.Waterfall), tags), id: c.id,
+		labels: v.labels.hold(v.tiers.id(s.Tier), v.waterfalls.id(s.Waterfall), tags),
 	}
 	c.traits, c.ntraits = v.holdTraits(traits, v.traitCells(s.Traits))
 	if s.F >= 1 {
@@ -282,11 +280,10 @@ func (v *View) remove(row int32) {
 	v.leave(c)
 	v.labels.release(c.labels)
 	v.releaseTraits(traitsOf{c.traits, c.ntraits})
-	v.removeID(row)
+	v.ids.Remove(row)
 	delete(v.bigStamps, row)
 	v.dropPrediction(row)
 	*v.cust(row) = customer{}
-	v.free = append(v.free, row)
 	v.n--
 }
 
@@ -334,20 +331,18 @@ func (v *View) stampAt(row int32, c *customer) (version int64, at time.Time) {
 	return int64(c.stamp >> atBits), at
 }
 
-// newRow returns a free row.
-func (v *View) newRow() int32 {
-	if n := len(v.free); n > 0 {
-		row := v.free[n-1]
-		v.free = v.free[:n-1]
-		return row
-	}
-	last := len(v.chunks) - 1
-	if last < 0 || len(v.chunks[last]) == chunkSize {
+// newRow gives id, which the view does not hold, a row: the row of the
+// customer removed last, if any, else one past the last.
+func (v *View) newRow(id string) int32 {
+	row := v.ids.Add(id)
+	k, i := int(row>>chunkBits), int(row&(chunkSize-1))
+	if k == len(v.chunks) {
 		v.chunks = append(v.chunks, make([]customer, 0, chunkSize))
-		last++
 	}
-	v.chunks[last] = append(v.chunks[last], customer{})
-	return int32(last<<chunkBits | (len(v.chunks[last]) - 1))
+	if i == len(v.chunks[k]) {
+		v.chunks[k] = append(v.chunks[k], customer{})
+	}
+	return row
 }
 
 // join counts c, a buyer, in the population; leave takes it out if it was
@@ -438,7 +433,7 @@ func (sc *scoring) segmentIndex(r, f, m int64) int { return sc.SegmentIndex(r, f
 func (v *View) Scores(id string, T time.Time) (rfm.Values, rfm.Scores, bool) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	row, ok := v.lookup(id)
+	row, ok := v.ids.Find(id)
 	if !ok {
 		return rfm.Values{}, rfm.Scores{}, false
 	}
