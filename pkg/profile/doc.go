@@ -124,8 +124,9 @@
 // A customer with a typical history (5 views, 2 cart lines, 3 orders,
 // traits) takes about 0.7 KB of record and 0.9 KB of Redis memory with the
 // key and its timer (BenchmarkMemoryPerCustomer; it was 3.8 KB in eight
-// keys), and about 140–150 bytes of heap in each process's population. History grows by about 20 bytes an order,
-// kept whole so that any redelivered order is recognised. Per event, an
+// keys), and about 110–125 bytes of heap in each process's population.
+// History grows by about 20 bytes an order, kept whole so that any
+// redelivered order is recognised. Per event, an
 // updater sends Redis one compare-and-set of the customer's record per
 // batch in which the customer has events (on one server, one script call
 // sets a whole part's records; on a cluster, one call each, since a
