@@ -2,7 +2,7 @@
 GO ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run demo test test-single test-cluster bench fuzz lint build up down
+.PHONY: run demo test test-cluster bench fuzz lint build up down
 
 FUZZTIME ?= 2m
 FUZZ_IDS ?= 20000
@@ -25,20 +25,15 @@ demo:
 CLUSTER_PKGS ?= ./test/e2e ./pkg/api ./pkg/broadcast ./pkg/replay ./pkg/coupon ./services/segflow
 CLUSTER_SKIP ?= Reference|Loader|Calibration|Dashboard|OnlineRetail|Demo|RateLimitSpreadsABroadcast|BroadcastToACampaignRemoved
 
-## test: test-single and test-cluster at the same time, each suite's output printed whole when it ends
-# The suites spend most of their time waiting on servers, consumer groups and
-# clocks: run one after the other they kept 1.2 of 2 cores busy, for 14
-# minutes. TEST_TIMEOUT bounds each package: the end-to-end package takes
-# 5-9 minutes on 2 cores (529 s in a CI run), near go test's default of 10.
+## test: every test, with the race detector, on one Redis server; then test-cluster
+# The longest packages are named first, so that go test starts them first
+# and the others run beside them. TEST_TIMEOUT bounds each package: the
+# end-to-end package takes 5-9 minutes on 2 cores (529 s in a CI run), near
+# go test's default of 10.
 TEST_TIMEOUT ?= 30m
 test:
-	$(MAKE) -j2 --output-sync=target test-single test-cluster
-
-## test-single: every test, with the race detector, on one Redis server
-# The longest packages are named first, so that go test starts them first
-# and the others run beside them.
-test-single:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./test/e2e ./services/segflow ./...
+	$(MAKE) test-cluster
 
 ## test-cluster: the end-to-end tests (ingest, updater, SIGKILL and redelivery, triggers, erasure, replay and switch, read API, the binary's commands) on a 3-master Redis Cluster
 test-cluster:
