@@ -431,7 +431,8 @@ func CustomerKeys(t testing.TB, rdb redis.UniversalClient, ns string) map[string
 }
 
 // SameKeys reports where got differs from want, two results of Dump: the
-// number of keys, and the first few keys whose content differs.
+// number of keys, the first few keys whose content differs, and the first
+// few keys got has that want has not.
 func SameKeys(t testing.TB, want, got map[string]string) {
 	t.Helper()
 	if len(want) != len(got) {
@@ -442,6 +443,13 @@ func SameKeys(t testing.TB, want, got map[string]string) {
 		if got[k] != v {
 			if bad++; bad <= 5 {
 				t.Errorf("key %s: %s\nwant %s", k, got[k], v)
+			}
+		}
+	}
+	for k, v := range got {
+		if _, ok := want[k]; !ok {
+			if bad++; bad <= 10 {
+				t.Errorf("key %q should not be there: %.200q", k, v)
 			}
 		}
 	}

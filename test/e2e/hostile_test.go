@@ -152,7 +152,7 @@ func TestHostileIDsThroughThePipelineTouchNothingButTheirOwn(t *testing.T) {
 		t.Fatalf("the customers' own calls were rejected: %v", rejected)
 	}
 	p.waitApplied(t, applied, time.Minute)
-	time.Sleep(time.Second) // the trigger service's decisions
+	waitTriggers(t, p)
 	before := comparable(testenv.Dump(t, p.rdb, ""))
 
 	// The hostile ids, each with its own calls.
@@ -200,7 +200,9 @@ func TestHostileIDsThroughThePipelineTouchNothingButTheirOwn(t *testing.T) {
 		}
 	}
 	p.waitApplied(t, applied+len(kept), time.Minute)
-	time.Sleep(time.Second)
+	// Erased before the trigger service has handled every event and change,
+	// a customer would get keys of it back.
+	waitTriggers(t, p)
 	// Each id, and the anonymous visitor of the same id (merged into the
 	// customer by the identify, unless that was refused).
 	for _, id := range ids {
@@ -213,6 +215,15 @@ func TestHostileIDsThroughThePipelineTouchNothingButTheirOwn(t *testing.T) {
 	after := comparable(testenv.Dump(t, p.rdb, ""))
 	testenv.SameKeys(t, before, after)
 	t.Logf("%d hostile ids, %d accepted, %d events applied; %d keys compared", len(ids), len(kept), applied, len(before))
+}
+
+// waitTriggers waits until the trigger service has handled every event and
+// profile change published so far: the updater counts an event applied once
+// its changes are published, and the service commits a message once it has
+// made its decisions.
+func waitTriggers(t *testing.T, p *pipeline) {
+	t.Helper()
+	waitGroup(t, p.kafka.Brokers, "segflow-trigger", append(event.Topics, event.TopicProfiles)...)
 }
 
 // comparable drops from a Dump of every key what customers add to by design
