@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,8 +110,12 @@ func TestAnAnonymousCartFollowsTheShopperWhoLogsInThroughThePipeline(t *testing.
 	if fmt.Sprint(decisions[batched]) != fmt.Sprint(decisions[one]) {
 		t.Errorf("%s (login batched with the cart) got %v, want what one call a request got: %v", batched, decisions[batched], decisions[one])
 	}
+	// The buyer's cart wait may have started before the trigger service saw
+	// the order (the cart and purchase topics are consumed independently);
+	// it then ends suppressed by its premise, the cart being empty. Either
+	// way no coupon is sent.
 	for _, d := range decisions[buyer] {
-		if len(d) >= len(coupon) && d[:len(coupon)] == coupon {
+		if strings.HasPrefix(d, coupon+":") && !strings.HasPrefix(d, coupon+":"+trigger.Premise+":") {
 			t.Errorf("%s bought after logging in, yet %s", buyer, d)
 		}
 	}
