@@ -50,14 +50,13 @@ type Table struct {
 	slots      []int32  // row+1 of an id that hashes to the slot or one before; 0 for none
 	offs       []uint32 // by row, the arena offset of its id (freeRow for none)
 	free       []int32  // rows of removed ids, to give again
-	n          int
 	arena      [][]byte
 	// bytes of the arena taken by ids held, and by ids removed
 	live, garbage int
 }
 
 // Len is the number of ids held.
-func (t *Table) Len() int { return t.n }
+func (t *Table) Len() int { return len(t.offs) - len(t.free) }
 
 // Rows is one more than the highest row given so far: the length the
 // caller's slices by row need.
@@ -72,7 +71,7 @@ func (t *Table) Compare(a, b int32) int { return bytes.Compare(t.ID(a), t.ID(b))
 
 // Find returns the row of id, and whether the table holds id.
 func (t *Table) Find(id string) (int32, bool) {
-	if t.n == 0 {
+	if t.Len() == 0 {
 		return 0, false
 	}
 	mask := len(t.slots) - 1
@@ -93,7 +92,7 @@ func (t *Table) Add(id string) int32 {
 	if t.slots == nil {
 		t.seed = maphash.MakeSeed()
 	}
-	if (t.n+1)*4 > len(t.slots)*3 {
+	if (t.Len()+1)*4 > len(t.slots)*3 {
 		t.rehash(max(1024, 2*len(t.slots)))
 	}
 	off := store(t, id)
@@ -106,7 +105,6 @@ func (t *Table) Add(id string) int32 {
 		t.offs = append(t.offs, off)
 	}
 	t.place(t.fold(maphash.String(t.seed, id)), row)
-	t.n++
 	return row
 }
 
@@ -135,7 +133,6 @@ func (t *Table) Remove(row int32) {
 	}
 	t.offs[row] = freeRow
 	t.free = append(t.free, row)
-	t.n--
 	if least := cmp.Or(t.minGarbage, arenaSize); t.garbage > least && t.garbage > t.live {
 		t.compact()
 	}

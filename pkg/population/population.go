@@ -274,9 +274,8 @@ func (s *Set) Put(customer string, e Entry) bool {
 	defer s.mu.Unlock()
 	row, ok := s.rows.Find(customer)
 	if !ok {
-		row = s.rows.Add(customer)
-		if int(row) == len(s.entries) {
-			s.entries = append(s.entries, e)
+		if row = s.rows.Add(customer); int(row) == len(s.entries) {
+			s.entries = append(s.entries, Entry{})
 		}
 	} else if old := s.entries[row]; e.Newer(old) {
 		s.stats.Leave(old)

@@ -98,7 +98,6 @@ type View struct {
 	// The customers, by the rows of their ids, in chunks of chunkSize rows,
 	// so that growing copies nothing; a row of nobody has labels 0.
 	chunks       [][]customer
-	n            int       // customers
 	ids          ids.Table // the customers' ids, numbered by row
 	labels       labels
 	tiers, names intern
@@ -176,7 +175,7 @@ func newView(cfg nes.Config, rules *tag.Engine, wf *waterfall.Engine) *View {
 func (v *View) Len() int {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	return v.n
+	return v.ids.Len()
 }
 
 // cust returns the customer of row.
@@ -234,7 +233,6 @@ func (v *View) put(s profile.Summary, tags []uint32) []uint32 {
 		traits = traitsOf{c.traits, c.ntraits}
 	} else {
 		row = v.newRow(s.Customer)
-		v.n++
 	}
 	for _, t := range s.Tags {
 		if _, live := v.liveNames[t]; !live {
@@ -284,7 +282,6 @@ func (v *View) remove(row int32) {
 	delete(v.bigStamps, row)
 	v.dropPrediction(row)
 	*v.cust(row) = customer{}
-	v.n--
 }
 
 // A stamp orders the summaries of a customer as profile.Summary.Newer does,
